@@ -1,0 +1,52 @@
+"""atomic-content: assemble personalized marketing messages from small content atoms.
+
+The public API, re-exported here:
+
+* :func:`check_content` / :func:`load_library` — load and validate a content folder;
+* :class:`Resolver` — choose atoms per slot for a customer or segment, with explanations;
+* :func:`evaluate` — GrowthBook-compatible condition evaluation;
+* :func:`build` — render every variant into an output folder;
+* :func:`load_bundle` — the runtime: render one customer fast from a built bundle.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Resolver",
+    "__version__",
+    "build",
+    "check_content",
+    "evaluate",
+    "load_bundle",
+    "load_library",
+]
+
+if TYPE_CHECKING:
+    from .build import build
+    from .bundle import load_bundle
+    from .conditions import evaluate
+    from .resolver import Resolver
+    from .validate import check_content, load_library
+
+_LAZY = {
+    "Resolver": ("resolver", "Resolver"),
+    "build": ("build", "build"),
+    "check_content": ("validate", "check_content"),
+    "evaluate": ("conditions", "evaluate"),
+    "load_bundle": ("bundle", "load_bundle"),
+    "load_library": ("validate", "load_library"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy so that `import atomic_content` (and the CLI start-up) stays cheap.
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
+    raise AttributeError(f"module 'atomic_content' has no attribute {name!r}")

@@ -1,0 +1,463 @@
+"""The build: every variant of every message, rendered deterministically into an output tree.
+
+:func:`build` reads as its stages:
+
+1. **load** and validate the content (any error stops here; nothing is written);
+2. **resolve** every variant — journey × step × channel × locale × audience (each segment the
+   journey personalizes for, plus ``generic``); a required slot that nothing fills stops here;
+3. **render** each variant twice: the *template form* (customer tokens kept, for rendering at
+   send time) and the *preview form* (rendered with the profile's example values), reusing the
+   cache for variants whose inputs did not change, in parallel on large builds;
+4. **write** a complete new tree beside the old one, with ``manifest.json`` and the runtime
+   bundle, and switch over atomically.
+
+Guarantees: identical inputs give byte-identical output (no timestamps, sorted JSON, sorted
+paths; the only date is the resolution date, from ``--date`` or SOURCE_DATE_EPOCH or today);
+the output folder either holds the previous complete build or the new complete build, never a
+mix; a second build against the same output waits for the lock or stops with a clear message;
+no file is ever written outside the output folder.
+
+Output layout (documented in docs/build.md)::
+
+    dist/                                    a symlink to .dist.builds/<build id>/
+      manifest.json
+      bundle/bundle.json                     what atomic_content.load_bundle() reads
+      <journey>/<step>/<channel>/<locale>/<audience>/template/<files>
+      <journey>/<step>/<channel>/<locale>/<audience>/preview/<files>
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .analysis import Variant, resolve_variant, variants
+from .errors import AtomicError, Diagnostics, ResolutionError
+from .render import assemble, example_customer, render_message
+from .repository import Library
+from .resolver import Resolution, Resolver
+from .validate import load_library
+
+ENGINE_FORMAT = 1
+"""Bumped whenever rendering changes output; part of every cache key."""
+
+PARALLEL_THRESHOLD = 64
+"""Below this many variants to render, worker start-up costs more than it saves."""
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class BuildLockedError(AtomicError):
+    """Another build holds the output folder's lock."""
+
+
+@dataclass(frozen=True)
+class VariantOutput:
+    """What one variant contributed: files (relative path -> bytes) and its manifest entry."""
+
+    variant_id: str
+    files: dict[str, bytes]
+    entry: dict[str, Any]
+    cache_key: str
+
+
+@dataclass
+class BuildResult:
+    """Summary of a build, for the CLI and for tests."""
+
+    out: Path
+    variants: int
+    files: int
+    rendered: int
+    cached: int
+    warnings: Diagnostics
+    seconds: float
+    skipped: bool = False
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out": self.out.as_posix(),
+            "variants": self.variants,
+            "files": self.files,
+            "rendered": self.rendered,
+            "cached": self.cached,
+            "skipped": self.skipped,
+            "warnings": [d.to_dict() for d in self.warnings],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def resolution_date(explicit: dt.date | None) -> dt.date:
+    """``--date``, else SOURCE_DATE_EPOCH (reproducible builds), else today (UTC)."""
+    if explicit is not None:
+        return explicit
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        with contextlib.suppress(ValueError):
+            return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date()
+    return dt.datetime.now(tz=dt.UTC).date()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def atom_hash(library: Library, atom_id: str) -> str:
+    """Content hash of an atom: its validated fields (not its file, so comments don't count)."""
+    return _sha(_canonical(library.atoms[atom_id].model_dump(mode="json")))[:16]
+
+
+def variant_id(variant: Variant) -> str:
+    return "/".join((variant.journey, variant.step, variant.channel, variant.locale, variant.audience))
+
+
+class _Renderer:
+    """Renders variants of one library; lives once per process (parent or forked worker)."""
+
+    def __init__(self, library: Library, on: dt.date, global_key: str) -> None:
+        self.library = library
+        self.on = on
+        self.global_key = global_key
+        self.resolver = Resolver(library)
+        self.example = example_customer(library)
+
+    def cache_key(self, variant: Variant, resolution: Resolution) -> str:
+        """Everything the rendered bytes depend on: engine, settings, profile, the layout files,
+        the winning atoms' content and the variant itself. Never modification times."""
+        layout_key = f"{variant.channel}/{resolution.layout}"
+        layout_path = self.library.paths.get(("layout", layout_key), "")
+        entry = self.library.layouts[(variant.channel, resolution.layout)]
+        parts = {
+            "global": self.global_key,
+            "variant": variant_id(variant),
+            "layout": self.library.file_hashes.get(layout_path, ""),
+            "template": self.library.file_hashes.get(entry.template_path or "", ""),
+            "atoms": {slot: atom_hash(self.library, a.id) for slot, a in resolution.atoms.items()},
+        }
+        return _sha(_canonical(parts))
+
+    def render(self, variant: Variant, resolution: Resolution, key: str) -> VariantOutput:
+        assembled = assemble(self.library, resolution)
+        preview = render_message(
+            self.library, assembled, self.example, customer_id="example"
+        )
+        base = variant_id(variant)
+        files: dict[str, bytes] = {}
+        listing: dict[str, dict[str, Any]] = {}
+        for part in assembled.parts:
+            for form, text in (("template", part.source), ("preview", preview.parts[part.name])):
+                rel = f"{base}/{form}/{part.filename}"
+                data = text.encode("utf-8")
+                files[rel] = data
+                listing[f"{form}/{part.filename}"] = {"path": rel, "sha256": _sha(data), "bytes": len(data)}
+        from .channels import get_renderer
+
+        problems = get_renderer(variant.channel).check_limits(preview, self.library.settings)
+        entry = {
+            "id": base,
+            "journey": variant.journey,
+            "step": variant.step,
+            "channel": variant.channel,
+            "locale": variant.locale,
+            "audience": variant.audience,
+            "layout": resolution.layout,
+            "files": dict(sorted(listing.items())),
+            "slots": {
+                slot: {
+                    "atom": choice.winner.id,
+                    "hash": atom_hash(self.library, choice.winner.id),
+                    "segment": choice.matched_segment,
+                    "locale": choice.locale,
+                }
+                for slot, choice in sorted(resolution.slots.items())
+                if choice.winner is not None
+            },
+            "warnings": [
+                {"severity": str(p.severity), "code": p.code, "message": p.message}
+                for p in sorted(problems, key=lambda p: (p.code, p.message))
+            ],
+        }
+        return VariantOutput(base, files, entry, key)
+
+
+# A forked worker inherits this instead of reloading the content.
+_WORKER: _Renderer | None = None
+
+
+def _render_in_worker(task: tuple[Variant, str]) -> VariantOutput:
+    variant, key = task
+    assert _WORKER is not None
+    resolution = resolve_variant(_WORKER.resolver, variant, on=_WORKER.on)
+    return _WORKER.render(variant, resolution, key)
+
+
+class _Cache:
+    """Rendered variants keyed by content hash, one JSON file per key."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def _path(self, key: str) -> Path:
+        assert self.folder is not None
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> VariantOutput | None:
+        if self.folder is None:
+            return None
+        try:
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+            files = {rel: text.encode("utf-8") for rel, text in data["files"].items()}
+            # A damaged entry is a miss, never wrong output.
+            for meta in data["entry"]["files"].values():
+                if _sha(files[meta["path"]]) != meta["sha256"]:
+                    return None
+            return VariantOutput(data["entry"]["id"], files, data["entry"], key)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, output: VariantOutput) -> None:
+        if self.folder is None:
+            return
+        path = self._path(output.cache_key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "entry": output.entry,
+            "files": {rel: data.decode("utf-8") for rel, data in output.files.items()},
+        }
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(payload, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def output_lock(out: Path, wait_seconds: float) -> Iterator[None]:
+    """Hold ``<out>.lock`` for the build; wait up to ``wait_seconds`` for another build."""
+    lock_path = out.parent / f".{out.name}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+") as handle:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise BuildLockedError(
+                        f"another build is writing {out.as_posix()}; try again when it has finished"
+                    ) from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _safe_target(root: Path, rel: str) -> Path:
+    """``root/rel``, refusing anything that would land outside ``root``."""
+    if rel.startswith("/") or "\\" in rel or any(part in ("", ".", "..") for part in rel.split("/")):
+        raise AtomicError(f"refusing to write outside the output folder: {rel!r}")
+    target = root / rel
+    if not target.resolve().is_relative_to(root.resolve()):
+        raise AtomicError(f"refusing to write outside the output folder: {rel!r}")
+    return target
+
+
+def _write_tree(folder: Path, files: dict[str, bytes]) -> None:
+    for rel in sorted(files):
+        target = _safe_target(folder, rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(files[rel])
+
+
+def switch_output(out: Path, new_tree: Path) -> None:
+    """Point ``out`` at ``new_tree`` atomically and remove older trees.
+
+    ``out`` is a symlink into ``.<name>.builds/``; replacing a symlink with ``os.replace`` is
+    atomic, so a reader sees the old complete tree or the new one. A real folder left at
+    ``out`` by an older tool is moved into the builds folder first.
+    """
+    builds = new_tree.parent
+    if out.exists() and not out.is_symlink():
+        legacy = builds / f"legacy-{os.getpid()}"
+        os.replace(out, legacy)
+    link = out.parent / f".{out.name}.link-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+    link.symlink_to(new_tree.relative_to(out.parent))
+    os.replace(link, out)
+    for old in builds.iterdir():
+        if old != new_tree:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def input_fingerprint(content: Path, on: dt.date, extra: dict[str, Any]) -> str:
+    """Hash of every byte under the content root plus the build options: the no-op check."""
+    digest = hashlib.sha256()
+    digest.update(_canonical({"engine": __version__, "format": ENGINE_FORMAT, "date": on.isoformat(), **extra}))
+    for path in sorted(p for p in content.rglob("*") if p.is_file()):
+        rel = path.relative_to(content).as_posix()
+        digest.update(rel.encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def build(
+    content: Path,
+    out: Path = Path("dist"),
+    *,
+    on: dt.date | None = None,
+    jobs: int | None = None,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+    progress: ProgressCallback | None = None,
+    lock_wait_seconds: float = 0.0,
+) -> BuildResult:
+    """Build every variant of ``content`` into ``out``.
+
+    Raises ContentError (validation errors) or ResolutionError (required slots without content)
+    before anything is written, BuildLockedError when another build holds the output, and
+    AtomicError for an output path that would leave ``out``. ``jobs`` defaults to the number of
+    cores; ``progress(done, total)`` is called as variants finish.
+    """
+    started = time.perf_counter()
+    content = Path(content)
+    out = Path(out).absolute()
+    on = resolution_date(on)
+    cache = _Cache((cache_dir or out.parent / f".{out.name}.cache") if use_cache else None)
+
+    # 1. load
+    library, warnings = load_library(content)
+
+    fingerprint = input_fingerprint(library.root, on, {})
+    manifest_path = out / "manifest.json"
+    if use_cache and manifest_path.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            previous = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if previous.get("input") == fingerprint:
+                return BuildResult(
+                    out, len(previous.get("variants", [])), previous.get("file_count", 0), 0, 0,
+                    warnings, time.perf_counter() - started, skipped=True, manifest=previous,
+                )
+
+    # 2. resolve
+    global_key = _sha(_canonical({
+        "engine": __version__,
+        "format": ENGINE_FORMAT,
+        "date": on.isoformat(),
+        "settings": library.file_hashes.get(library.paths.get(("settings", "settings"), ""), ""),
+        "profile": library.file_hashes.get(library.paths.get(("profile", "profile"), ""), ""),
+    }))
+    renderer = _Renderer(library, on, global_key)
+    gaps = Diagnostics()
+    planned: list[tuple[Variant, Resolution, str]] = []
+    for variant in variants(library):
+        resolution = resolve_variant(renderer.resolver, variant, on=on)
+        try:
+            renderer.resolver.require_complete(resolution)
+        except ResolutionError as exc:
+            gaps.extend(exc.diagnostics)
+            continue
+        planned.append((variant, resolution, renderer.cache_key(variant, resolution)))
+    if gaps:
+        raise ResolutionError(gaps)
+
+    # 3. render (cache first, then the rest, in parallel when it pays)
+    outputs: dict[str, VariantOutput] = {}
+    todo: list[tuple[Variant, Resolution, str]] = []
+    for variant, resolution, key in planned:
+        hit = cache.get(key)
+        if hit is not None:
+            outputs[variant_id(variant)] = hit
+        else:
+            todo.append((variant, resolution, key))
+    total = len(planned)
+    done = len(outputs)
+    if progress:
+        progress(done, total)
+    workers = max(1, min(jobs or os.cpu_count() or 1, 32))
+    if workers > 1 and len(todo) >= PARALLEL_THRESHOLD and "fork" in multiprocessing.get_all_start_methods():
+        global _WORKER
+        _WORKER = renderer
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                tasks = [(variant, key) for variant, _resolution, key in todo]
+                for output in pool.map(_render_in_worker, tasks, chunksize=max(1, len(tasks) // (workers * 8))):
+                    outputs[output.variant_id] = output
+                    cache.put(output)
+                    done += 1
+                    if progress:
+                        progress(done, total)
+        finally:
+            _WORKER = None
+    else:
+        for variant, resolution, key in todo:
+            output = renderer.render(variant, resolution, key)
+            outputs[output.variant_id] = output
+            cache.put(output)
+            done += 1
+            if progress:
+                progress(done, total)
+
+    # 4. write
+    from .bundle import bundle_payload
+
+    files: dict[str, bytes] = {}
+    entries = []
+    for vid in sorted(outputs):
+        files.update(outputs[vid].files)
+        entries.append(outputs[vid].entry)
+    bundle_bytes = _canonical(bundle_payload(library, outputs_by_id={vid: o.entry for vid, o in outputs.items()}, files=files, on=on))
+    files["bundle/bundle.json"] = bundle_bytes
+    manifest: dict[str, Any] = {
+        "manifest_version": 1,
+        "engine": __version__,
+        "date": on.isoformat(),
+        "input": fingerprint,
+        "file_count": len(files) + 1,
+        "bundle": {"path": "bundle/bundle.json", "sha256": _sha(bundle_bytes)},
+        "variants": entries,
+        "warnings": [d.to_dict() for d in warnings],
+    }
+    files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out, lock_wait_seconds):
+        builds = out.parent / f".{out.name}.builds"
+        builds.mkdir(exist_ok=True)
+        new_tree = builds / f"{fingerprint[:16]}-{os.getpid()}"
+        if new_tree.exists():
+            shutil.rmtree(new_tree)
+        new_tree.mkdir()
+        try:
+            _write_tree(new_tree, files)
+        except BaseException:
+            # Ctrl-C, a full disk or a crash: the previous output stays where it was.
+            shutil.rmtree(new_tree, ignore_errors=True)
+            raise
+        switch_output(out, new_tree)
+    return BuildResult(
+        out, len(entries), len(files), len(todo), total - len(todo), warnings,
+        time.perf_counter() - started, manifest=manifest,
+    )

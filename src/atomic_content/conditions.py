@@ -1,0 +1,1744 @@
+"""Targeting conditions: a pure, GrowthBook-compatible evaluator, a compiler and a strict checker.
+
+A *condition* is a MongoDB-style JSON object such as
+``{"country": {"$in": ["DE", "AT"]}, "age": {"$gte": 18}}``. This module gives it exactly the
+meaning GrowthBook gives it (``evalCondition`` in ``packages/sdk-js/src/mongrule.ts``), so that a
+segment written for GrowthBook selects the same customers here.
+
+Contract
+--------
+* :func:`evaluate` and :class:`CompiledCondition` return what GrowthBook's JS ``evalCondition``
+  returns for the same JSON condition, attributes and saved groups, including JavaScript's
+  coercions: ``{"n": {"$gt": 5}}`` matches ``{"n": "8"}``, a missing attribute reads as ``null``
+  (which compares as ``0`` and stringifies as ``"null"``), booleans never equal numbers under
+  ``$eq``/``$in``, ``$type`` uses JS ``typeof`` names, strings compare by UTF-16 code units and
+  regular expressions follow JS syntax (they are translated to Python :mod:`re` once and cached).
+* They are pure and never raise on JSON-like input (``dict``/``list``/``tuple``/``str``/numbers/
+  ``bool``/``None``, nested arbitrarily): an unknown operator or an invalid regex makes its test
+  false, and where GrowthBook's JS would throw (``{"$not": null}``) the whole condition is false.
+  A top-level condition that is not a mapping is false. Values of other Python types behave like
+  an opaque JS object (``typeof`` "object", never equal to anything).
+* :func:`compile_condition` parses a condition once into closures; calling the result does no
+  dict walking of the condition. The compiled form is independent of later mutation of the
+  condition.
+* :func:`check_condition` is the strict load-time validator. It is deliberately stricter than
+  :func:`evaluate` (which accepts anything GrowthBook accepts) and reports every problem, in
+  document order, with a position inside the condition and a hint written for content editors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import operator
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any, Final
+
+__all__ = [
+    "CompiledCondition",
+    "ConditionProblem",
+    "check_condition",
+    "compile_condition",
+    "evaluate",
+]
+
+# A compiled node. Conditions take the object they test, matchers take the attribute value; both
+# take the saved groups because only a handful of nodes need them and threading one argument is
+# cheaper than rebuilding closures per call.
+_Node = Callable[[Any, Any], bool]
+
+_EMPTY_GROUPS: Final[Mapping[str, Any]] = {}
+
+# |n| below 2**53: Python ints in this range are exactly JS numbers, so native comparison agrees.
+_MAX_SAFE: Final = 2**53
+
+# ---------------------------------------------------------------------------------------------
+# JavaScript value semantics for JSON-like Python values
+# ---------------------------------------------------------------------------------------------
+
+_NULL, _BOOL, _NUM, _STR, _ARR, _OBJ = range(6)
+_TYPEOF: Final = ("null", "boolean", "number", "string", "array", "object")
+
+
+class _JSThrow(Exception):
+    """GrowthBook's JS would throw a TypeError here; the whole evaluation is then false."""
+
+
+def _kind(v: Any) -> int:
+    """The JS type of a Python value (bool is tested before int: ``True`` is not a number)."""
+    t = type(v)
+    if t is str:
+        return _STR
+    if t is int or t is float:
+        return _NUM
+    if v is None:
+        return _NULL
+    if t is bool:
+        return _BOOL
+    if t is list or t is tuple:
+        return _ARR
+    if t is dict:
+        return _OBJ
+    # Subclasses (StrEnum, IntEnum ...) behave like their base type.
+    if isinstance(v, str):
+        return _STR
+    if isinstance(v, (int, float)):
+        return _NUM
+    if isinstance(v, (list, tuple)):
+        return _ARR
+    return _OBJ
+
+
+def _double(v: Any) -> float:
+    """The JS number of a Python int or float; ints beyond the float range become +-Infinity,
+    as ``JSON.parse`` would make them."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+def _num_str(d: float) -> str:
+    """``Number.prototype.toString()``: shortest round-trip digits, ECMA-262 layout rules."""
+    if d != d:
+        return "NaN"
+    if d == 0:
+        return "0"  # also -0
+    if math.isinf(d):
+        return "Infinity" if d > 0 else "-Infinity"
+    sign = "-" if d < 0 else ""
+    mantissa, _, exp = repr(abs(d)).partition("e")
+    int_part, _, frac = mantissa.partition(".")
+    digits = int_part + frac
+    point = len(int_part) + (int(exp) if exp else 0)
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0")
+    k, n = len(digits), point
+    if k <= n <= 21:
+        out = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        out = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        out = "0." + "0" * -n + digits
+    else:
+        e = n - 1
+        out = digits[0] + ("." + digits[1:] if k > 1 else "") + ("e+" if e >= 0 else "e-")
+        out += str(abs(e))
+    return sign + out
+
+
+def _js_to_string(v: Any) -> str:
+    """``String(v)`` / ``v + ""``."""
+    k = _kind(v)
+    if k == _STR:
+        return str(v)
+    if k == _NUM:
+        if type(v) is int and -_MAX_SAFE <= v <= _MAX_SAFE:
+            return str(v)
+        return _num_str(_double(v))
+    if k == _NULL:
+        return "null"
+    if k == _BOOL:
+        return "true" if v else "false"
+    if k == _ARR:
+        return ",".join("" if x is None else _js_to_string(x) for x in v)
+    return "[object Object]"
+
+
+_JS_SPACE: Final = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+_JS_SPACE_ALL: Final = _JS_SPACE + "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_DECIMAL: Final = re.compile(r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
+_NON_DECIMAL: Final = re.compile(r"0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+")
+
+
+@lru_cache(maxsize=4096)
+def _string_to_number(s: str) -> float:
+    """``Number(s)``: JS whitespace is trimmed, "" is 0, hex/octal/binary literals are accepted
+    and everything Python's ``float`` accepts but JS does not ("nan", "1_0") is NaN."""
+    t = s.strip(_JS_SPACE_ALL)
+    if not t:
+        return 0.0
+    if _DECIMAL.fullmatch(t):
+        if t.endswith("Infinity"):
+            return -math.inf if t[0] == "-" else math.inf
+        return float(t)
+    if _NON_DECIMAL.fullmatch(t):
+        return _double(int(t, 0))
+    return math.nan
+
+
+def _js_to_number(v: Any) -> float:
+    """``Number(v)`` (``v * 1``)."""
+    k = _kind(v)
+    if k == _NUM:
+        return _double(v)
+    if k == _STR:
+        return _string_to_number(str(v))
+    if k == _NULL:
+        return 0.0
+    if k == _BOOL:
+        return 1.0 if v else 0.0
+    if k == _ARR:
+        return _string_to_number(_js_to_string(v))
+    return math.nan
+
+
+def _js_truthy(v: Any) -> bool:
+    """JS truthiness: unlike Python, ``[]`` and ``{}`` are true and NaN is false."""
+    k = _kind(v)
+    if k == _BOOL:
+        return bool(v)
+    if k == _NUM:
+        d = _double(v)
+        return d == d and d != 0
+    if k == _STR:
+        return len(v) > 0
+    return k != _NULL
+
+
+def _js_type(v: Any) -> str:
+    """GrowthBook's ``getType``: ``typeof`` with "null" and "array" split out."""
+    return _TYPEOF[_kind(v)]
+
+
+def _strict_equals(a: Any, b: Any) -> bool:
+    """``a === b``. Arrays and objects are compared by reference in JS, and a condition is never
+    the same object as an attribute, so they are never equal."""
+    ka = _kind(a)
+    if ka != _kind(b):
+        return False
+    if ka == _NUM:
+        return _double(a) == _double(b)
+    if ka == _STR:
+        return str(a) == str(b)
+    if ka == _BOOL:
+        return bool(a) == bool(b)
+    return ka == _NULL
+
+
+def _same_value_zero(a: Any, b: Any) -> bool:
+    """``[b].includes(a)``: like ``===`` except that NaN equals NaN."""
+    if _strict_equals(a, b):
+        return True
+    if _kind(a) == _NUM and _kind(b) == _NUM:
+        da, db = _double(a), _double(b)
+        return da != da and db != db
+    return False
+
+
+def _str_lt(a: str, b: str) -> bool:
+    """``a < b`` for JS strings, which compare UTF-16 code units, not code points."""
+    # If either side is ASCII the two orders agree; only astral vs U+E000..U+FFFF differ.
+    if a.isascii() or b.isascii():
+        return a < b
+    return a.encode("utf-16-be", "surrogatepass") < b.encode("utf-16-be", "surrogatepass")
+
+
+def _to_primitive(v: Any) -> Any:
+    k = _kind(v)
+    if k == _ARR:
+        return _js_to_string(v)
+    if k == _OBJ:
+        return "[object Object]"
+    return v
+
+
+def _less(a: Any, b: Any) -> bool | None:
+    """ECMA-262 IsLessThan(a, b): None means *undefined* (a NaN was involved)."""
+    pa, pb = _to_primitive(a), _to_primitive(b)
+    if _kind(pa) == _STR and _kind(pb) == _STR:
+        return _str_lt(str(pa), str(pb))
+    x, y = _js_to_number(pa), _js_to_number(pb)
+    if x != x or y != y:
+        return None
+    return x < y
+
+
+def _js_lt(a: Any, b: Any) -> bool:
+    return _less(a, b) is True
+
+
+def _js_gt(a: Any, b: Any) -> bool:
+    return _less(b, a) is True
+
+
+def _js_lte(a: Any, b: Any) -> bool:
+    return _less(b, a) is False
+
+
+def _js_gte(a: Any, b: Any) -> bool:
+    return _less(a, b) is False
+
+
+def _utf16_units(s: str) -> list[str]:
+    """The elements JS sees when it indexes a string (astral characters are two surrogates)."""
+    if all(ord(c) < 0x10000 for c in s):
+        return list(s)
+    units: list[str] = []
+    for c in s:
+        o = ord(c)
+        if o < 0x10000:
+            units.append(c)
+        else:
+            o -= 0x10000
+            units.append(chr(0xD800 + (o >> 10)))
+            units.append(chr(0xDC00 + (o & 0x3FF)))
+    return units
+
+
+_ARRAY_INDEX: Final = re.compile(r"0|[1-9][0-9]*")
+
+
+def _is_array_index(key: str) -> bool:
+    return _ARRAY_INDEX.fullmatch(key) is not None and int(key) < 2**32 - 1
+
+
+def _js_entries(m: Mapping[Any, Any]) -> list[tuple[str, Any]]:
+    """``Object.entries(m)``: keys are strings, integer-like keys first in ascending order."""
+    items = [(k if isinstance(k, str) else _js_to_string(k), v) for k, v in m.items()]
+    if not any(_is_array_index(k) for k, _ in items):
+        return items
+    indexed = sorted(((int(k), k, v) for k, v in items if _is_array_index(k)), key=lambda t: t[0])
+    return [(k, v) for _, k, v in indexed] + [(k, v) for k, v in items if not _is_array_index(k)]
+
+
+def _js_json(v: Any) -> str:
+    """``JSON.stringify(v)``; GrowthBook compares arrays and plain objects by this string."""
+    k = _kind(v)
+    if k == _STR:
+        return json.dumps(str(v), ensure_ascii=False)
+    if k == _NUM:
+        d = _double(v)
+        return _js_to_string(v) if math.isfinite(d) else "null"
+    if k == _NULL:
+        return "null"
+    if k == _BOOL:
+        return "true" if v else "false"
+    if k == _ARR:
+        return "[" + ",".join(_js_json(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        body = ",".join(
+            json.dumps(key, ensure_ascii=False) + ":" + _js_json(val) for key, val in _js_entries(v)
+        )
+        return "{" + body + "}"
+    return "{}"
+
+
+def _get_step(obj: Any, key: str) -> Any:
+    """One step of GrowthBook's ``getPath``: ``obj && typeof obj === "object" && key in obj``.
+
+    Arrays answer to canonical indices and to "length"; everything else reads as null.
+    """
+    if isinstance(obj, Mapping):
+        return obj.get(key) if key in obj else None
+    if isinstance(obj, (list, tuple)):
+        if key == "length":
+            return len(obj)
+        if _is_array_index(key):
+            i = int(key)
+            return obj[i] if i < len(obj) else None
+    return None
+
+
+def _js_array_like(v: Any) -> list[Any] | None:
+    """What a JS ``for (i < v.length) v[i]`` loop visits; None where JS would throw (null)."""
+    k = _kind(v)
+    if k == _ARR:
+        return list(v)
+    if k == _STR:
+        return _utf16_units(str(v))
+    if k == _NULL:
+        return None
+    return []  # numbers, booleans and objects have no length: the loop body never runs
+
+
+# ---------------------------------------------------------------------------------------------
+# Versions and regular expressions
+# ---------------------------------------------------------------------------------------------
+
+_JS_NOT_LINE_END: Final = "[^\\n\\r\\u2028\\u2029]"
+_VERSION_STRIP: Final = re.compile(r"^v|\+" + _JS_NOT_LINE_END + r"*\Z")
+_VERSION_SPLIT: Final = re.compile(r"[-.]")
+_VERSION_NUMBER: Final = re.compile(r"[0-9]+")
+
+
+@lru_cache(maxsize=4096)
+def _padded_version_str(s: str) -> str:
+    parts = _VERSION_SPLIT.split(_VERSION_STRIP.sub("", s))
+    if len(parts) == 3:
+        # A release sorts after its pre-releases: "~" is above every ASCII letter and digit.
+        parts.append("~")
+    return "-".join(p.rjust(5) if _VERSION_NUMBER.fullmatch(p) else p for p in parts)
+
+
+def _padded_version(v: Any) -> str:
+    """GrowthBook's ``paddedVersionString``: numeric parts are left-padded to width 5 so that
+    plain string comparison orders versions ("1.10.0" > "1.9.0")."""
+    k = _kind(v)
+    if k == _NUM:
+        v = _js_to_string(v)
+    elif k != _STR:
+        v = "0"
+    return _padded_version_str(str(v) or "0")
+
+
+class _RegexSyntaxError(Exception):
+    """The pattern is not a valid JavaScript regular expression (or has no Python equivalent)."""
+
+
+_W: Final = "A-Za-z0-9_"
+_S: Final = (
+    "\\t\\n\\x0b\\x0c\\r \\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
+)
+_CLASS_ESCAPES: Final = {
+    "d": ("0-9", False),
+    "D": ("0-9", True),
+    "w": (_W, False),
+    "W": (_W, True),
+    "s": (_S, False),
+    "S": (_S, True),
+}
+_WORD_BOUNDARY: Final = f"(?:(?<=[{_W}])(?![{_W}])|(?<![{_W}])(?=[{_W}]))"
+_NOT_WORD_BOUNDARY: Final = f"(?:(?<=[{_W}])(?=[{_W}])|(?<![{_W}])(?![{_W}]))"
+_CONTROL_ESCAPES: Final = {"t": "\t", "n": "\n", "r": "\r", "f": "\f", "v": "\v"}
+_BRACED_QUANTIFIER: Final = re.compile(r"\{[0-9]+(?:,[0-9]*)?\}")
+_GROUP_NAME: Final = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)>")
+_HEX: Final = frozenset("0123456789abcdefABCDEF")
+_DIGITS: Final = frozenset("0123456789")
+_OCTAL: Final = frozenset("01234567")
+
+
+class _JSRegexTranslator:
+    """Translates a JavaScript (non-unicode mode, Annex B) pattern into an equivalent Python one.
+
+    Python's ``re`` differs from JS in ways that matter for targeting: ``\\d``/``\\w``/``\\b``
+    are Unicode-aware in Python but ASCII in JS, ``$`` also matches before a final newline,
+    ``.`` matches ``\\r``, named groups use ``(?P<..>)``, unknown escapes such as ``\\e`` are
+    errors in Python but literals in JS, and Python accepts syntax JS rejects (possessive
+    quantifiers, inline flags). Each of those is rewritten or rejected here.
+    """
+
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.i = 0
+        self.group_count, names = self._scan_groups(src)
+        # JS allows names Python does not ("$x"); every name gets a Python-safe alias.
+        self.names = {name: f"g{n}" for n, name in enumerate(names)}
+        if len(self.names) != len(names):
+            raise _RegexSyntaxError("duplicate capture group name")
+
+    @staticmethod
+    def _scan_groups(src: str) -> tuple[int, list[str]]:
+        count, names, i, n = 0, [], 0, len(src)
+        while i < n:
+            c = src[i]
+            if c == "\\":
+                i += 2
+                continue
+            if c == "[":
+                i += 1
+                if src.startswith("^", i):
+                    i += 1
+                if src.startswith("]", i):  # JS "[]" / "[^]": the class is already closed
+                    i += 1
+                    continue
+                while i < n and src[i] != "]":
+                    i += 2 if src[i] == "\\" else 1
+            elif c == "(":
+                if not src.startswith("(?", i):
+                    count += 1
+                elif src.startswith("(?<", i) and not src.startswith(("(?<=", "(?<!"), i):
+                    count += 1
+                    m = _GROUP_NAME.match(src, i + 3)
+                    if m:
+                        names.append(m.group(1))
+            i += 1
+        return count, names
+
+    def translate(self) -> str:
+        src, n = self.src, len(self.src)
+        out: list[str] = []
+        closers: list[tuple[str, bool]] = []  # what ends each open group, quantifiable after
+        quantifiable = False
+        while self.i < n:
+            c = src[self.i]
+            if c == "\\":
+                self.i += 1
+                kind, val = self._escape(in_class=False)
+                if kind == "char":
+                    out.append(re.escape(val))
+                elif kind == "set":
+                    out.append(f"[{val}]")
+                elif kind == "nset":
+                    out.append(f"[^{val}]")
+                else:
+                    out.append(val)
+                quantifiable = kind != "assert"
+            elif c == "[":
+                self.i += 1
+                out.append(self._char_class())
+                quantifiable = True
+            elif c == "(":
+                if src.startswith(("(?:",), self.i):
+                    out.append("(?:")
+                    closers.append((")", True))
+                    self.i += 3
+                elif src.startswith(("(?=", "(?!"), self.i):
+                    # Annex B lets a lookahead be quantified; Python needs a group around it.
+                    out.append("(?:" + src[self.i : self.i + 3])
+                    closers.append(("))", True))
+                    self.i += 3
+                elif src.startswith(("(?<=", "(?<!"), self.i):
+                    out.append(src[self.i : self.i + 4])
+                    closers.append((")", False))
+                    self.i += 4
+                elif src.startswith("(?<", self.i):
+                    m = _GROUP_NAME.match(src, self.i + 3)
+                    if m is None:
+                        raise _RegexSyntaxError("invalid capture group name")
+                    out.append(f"(?P<{self.names[m.group(1)]}>")
+                    closers.append((")", True))
+                    self.i = m.end()
+                elif src.startswith("(?", self.i):
+                    raise _RegexSyntaxError("invalid group")
+                else:
+                    out.append("(")
+                    closers.append((")", True))
+                    self.i += 1
+                quantifiable = False
+            elif c == ")":
+                if not closers:
+                    raise _RegexSyntaxError("unmatched ')'")
+                closer, quantifiable = closers.pop()
+                out.append(closer)
+                self.i += 1
+            elif c in "*+?" or (c == "{" and _BRACED_QUANTIFIER.match(src, self.i)):
+                if not quantifiable:
+                    raise _RegexSyntaxError("nothing to repeat")
+                m = _BRACED_QUANTIFIER.match(src, self.i) if c == "{" else None
+                token = m.group(0) if m else c
+                self.i += len(token)
+                if src.startswith("?", self.i):
+                    token += "?"
+                    self.i += 1
+                out.append(token)
+                # A second quantifier ("a**", possessive "a*+") is an error in JS.
+                quantifiable = False
+            elif c == "|":
+                out.append("|")
+                quantifiable = False
+                self.i += 1
+            elif c == "^":
+                out.append("^")
+                quantifiable = False
+                self.i += 1
+            elif c == "$":
+                out.append(r"\Z")  # JS "$" (no m flag) is the very end, never before a "\n"
+                quantifiable = False
+                self.i += 1
+            elif c == ".":
+                out.append(_JS_NOT_LINE_END)
+                quantifiable = True
+                self.i += 1
+            else:
+                out.append(re.escape(c))
+                quantifiable = True
+                self.i += 1
+        if closers:
+            raise _RegexSyntaxError("missing ')'")
+        return "".join(out)
+
+    def _escape(self, *, in_class: bool) -> tuple[str, str]:
+        """Read an escape (after the backslash): ("char", c) | ("set"/"nset", class body) |
+        ("assert", python) | ("ref", python)."""
+        src, n = self.src, len(self.src)
+        if self.i >= n:
+            raise _RegexSyntaxError("\\ at end of pattern")
+        c = src[self.i]
+        self.i += 1
+        if c in _CLASS_ESCAPES:
+            body, negated = _CLASS_ESCAPES[c]
+            return ("nset" if negated else "set"), body
+        if c == "b":
+            return ("char", "\b") if in_class else ("assert", _WORD_BOUNDARY)
+        if c == "B":
+            return ("char", "B") if in_class else ("assert", _NOT_WORD_BOUNDARY)
+        if c in _CONTROL_ESCAPES:
+            return "char", _CONTROL_ESCAPES[c]
+        if c == "c":
+            nxt = src[self.i] if self.i < n else ""
+            if nxt.isascii() and (nxt.isalpha() or (in_class and (nxt.isdigit() or nxt == "_"))):
+                self.i += 1
+                return "char", chr(ord(nxt) % 32)
+            self.i -= 1  # Annex B: "\c" not followed by a letter is a literal backslash
+            return "char", "\\"
+        if c == "x" and self.i + 2 <= n and set(src[self.i : self.i + 2]) <= _HEX:
+            self.i += 2
+            return "char", chr(int(src[self.i - 2 : self.i], 16))
+        if c == "u" and self.i + 4 <= n and set(src[self.i : self.i + 4]) <= _HEX:
+            self.i += 4
+            return "char", chr(int(src[self.i - 4 : self.i], 16))
+        if c in _DIGITS:
+            if not in_class and c != "0":
+                j = self.i
+                while j < n and src[j] in _DIGITS:
+                    j += 1
+                number = int(src[self.i - 1 : j])
+                if number <= self.group_count:
+                    if number > 99:
+                        raise _RegexSyntaxError("too many groups")
+                    self.i = j
+                    return "ref", f"(?:\\{number})"
+            if c in "89":
+                return "char", c
+            # Annex B legacy octal escape: up to three octal digits, at most \377.
+            digits = c
+            while (
+                self.i < n
+                and len(digits) < (3 if digits[0] in "0123" else 2)
+                and src[self.i] in _OCTAL
+            ):
+                digits += src[self.i]
+                self.i += 1
+            return "char", chr(int(digits, 8))
+        if c == "k" and self.names and not in_class:
+            m = _GROUP_NAME.match(src, self.i + 1) if src.startswith("<", self.i) else None
+            if m is None or m.group(1) not in self.names:
+                raise _RegexSyntaxError("invalid named reference")
+            self.i = m.end()
+            return "ref", f"(?P={self.names[m.group(1)]})"
+        return "char", c  # identity escape: "\e" is "e", "\/" is "/"
+
+    def _char_class(self) -> str:
+        src, n = self.src, len(self.src)
+        negated = src.startswith("^", self.i)
+        if negated:
+            self.i += 1
+        if src.startswith("]", self.i):
+            self.i += 1
+            return r"[\s\S]" if negated else "(?!)"  # JS "[^]" is any character, "[]" none
+        atoms: list[tuple[str, str]] = []
+        while True:
+            if self.i >= n:
+                raise _RegexSyntaxError("missing ']'")
+            c = src[self.i]
+            self.i += 1
+            if c == "]":
+                break
+            if c == "\\":
+                atoms.append(self._escape(in_class=True))
+            elif c == "-":
+                atoms.append(("dash", "-"))
+            else:
+                atoms.append(("char", c))
+        positive: list[str] = []
+        alternatives: list[str] = []  # negated escapes (\D, \W, \S) cannot live inside a class
+
+        def add(atom: tuple[str, str]) -> None:
+            kind, val = atom
+            if kind == "set":
+                positive.append(val)
+            elif kind == "nset":
+                alternatives.append(f"[^{val}]")
+            else:
+                # Escaping every punctuation character keeps "[", "&&", "--" ... literal and
+                # avoids Python's FutureWarning about nested sets.
+                positive.append(re.escape(val))
+
+        k = 0
+        while k < len(atoms):
+            a = atoms[k]
+            if k + 2 < len(atoms) and atoms[k + 1][0] == "dash":
+                b = atoms[k + 2]
+                if a[0] in ("char", "dash") and b[0] in ("char", "dash"):
+                    if ord(a[1]) > ord(b[1]):
+                        raise _RegexSyntaxError("range out of order in character class")
+                    positive.append(f"{re.escape(a[1])}-{re.escape(b[1])}")
+                else:  # Annex B: "[\d-z]" is \d, "-" and "z"
+                    add(a)
+                    add(("char", "-"))
+                    add(b)
+                k += 3
+            else:
+                add(a)
+                k += 1
+        body = "".join(positive)
+        if not alternatives:
+            return f"[{'^' if negated else ''}{body}]"
+        union = "(?:" + "|".join(([f"[{body}]"] if body else []) + alternatives) + ")"
+        return f"(?:(?!{union})[\\s\\S])" if negated else union
+
+
+def _translate_js_regex(pattern: str, insensitive: bool) -> re.Pattern[str]:
+    """Compile a JS pattern with Python ``re``; raises :class:`_RegexSyntaxError`."""
+    try:
+        python = _JSRegexTranslator(pattern).translate()
+        return re.compile(python, re.IGNORECASE if insensitive else 0)
+    except _RegexSyntaxError:
+        raise
+    except (re.error, OverflowError, RecursionError, ValueError, Warning) as exc:
+        raise _RegexSyntaxError(str(exc)) from None
+
+
+@lru_cache(maxsize=2048)
+def _js_regex(pattern: str, insensitive: bool) -> re.Pattern[str] | None:
+    """Cached compiled pattern, None when invalid (GrowthBook then answers false)."""
+    try:
+        return _translate_js_regex(pattern, insensitive)
+    except _RegexSyntaxError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Compilation to closures
+# ---------------------------------------------------------------------------------------------
+
+
+def _always_true(_value: Any, _groups: Any) -> bool:
+    return True
+
+
+def _always_false(_value: Any, _groups: Any) -> bool:
+    return False
+
+
+def _throws(_value: Any, _groups: Any) -> bool:
+    raise _JSThrow
+
+
+def _negate(node: _Node) -> _Node:
+    def negated(value: Any, groups: Any) -> bool:
+        return not node(value, groups)
+
+    return negated
+
+
+def _all_of(nodes: list[_Node]) -> _Node:
+    if not nodes:
+        return _always_true
+    if len(nodes) == 1:
+        return nodes[0]
+    if len(nodes) == 2:
+        first, second = nodes
+
+        def both(value: Any, groups: Any) -> bool:
+            return first(value, groups) and second(value, groups)
+
+        return both
+    frozen = tuple(nodes)
+
+    def every(value: Any, groups: Any) -> bool:
+        # Plain loops on the hot path: a generator expression costs a frame per call.
+        for node in frozen:  # noqa: SIM110
+            if not node(value, groups):
+                return False
+        return True
+
+    return every
+
+
+def _any_of(nodes: list[_Node]) -> _Node:
+    if not nodes:
+        return _always_true  # GrowthBook: an empty $or passes
+    if len(nodes) == 1:
+        return nodes[0]
+    frozen = tuple(nodes)
+
+    def some(value: Any, groups: Any) -> bool:
+        for node in frozen:  # noqa: SIM110
+            if node(value, groups):
+                return True
+        return False
+
+    return some
+
+
+def _is_operator_object(m: Mapping[Any, Any]) -> bool:
+    """GrowthBook's ``isOperatorObject``: non-empty and every key starts with "$"."""
+    return len(m) > 0 and all(isinstance(k, str) and k.startswith("$") for k in m)
+
+
+class _StrictSet:
+    """Membership by ``===`` (or SameValueZero) for the scalar items of an ``$in`` list."""
+
+    __slots__ = ("bools", "fold", "nan", "null", "nums", "strs")
+
+    def __init__(self, items: Iterable[Any], *, fold: bool, nan_matches: bool) -> None:
+        self.strs: set[str] = set()
+        self.nums: set[float] = set()
+        self.bools: set[bool] = set()
+        self.null = False
+        self.nan = False
+        self.fold = fold
+        for item in items:
+            k = _kind(item)
+            if k == _STR:
+                self.strs.add(str(item).lower() if fold else str(item))
+            elif k == _NUM:
+                d = _double(item)
+                if d != d:
+                    self.nan = nan_matches
+                else:
+                    self.nums.add(d)
+            elif k == _BOOL:
+                self.bools.add(bool(item))
+            elif k == _NULL:
+                self.null = True
+            # Arrays and objects are compared by reference in JS: they never match.
+
+    def contains(self, v: Any) -> bool:
+        t = type(v)
+        if t is str:
+            return (v.lower() if self.fold else v) in self.strs
+        if t is float or (t is int and -_MAX_SAFE <= v <= _MAX_SAFE):
+            return self.nan if v != v else v in self.nums
+        k = _kind(v)
+        if k == _STR:
+            return self.contains(str(v))
+        if k == _NUM:
+            return self.contains(_double(v))
+        if k == _BOOL:
+            return bool(v) in self.bools
+        if k == _NULL:
+            return self.null
+        return False
+
+    def contains_any(self, v: Any) -> bool:
+        """GrowthBook's ``isIn``: an array attribute passes if any element is in the set."""
+        if type(v) is list or _kind(v) == _ARR:
+            for element in v:  # noqa: SIM110
+                if self.contains(element):
+                    return True
+            return False
+        return self.contains(v)
+
+
+def _includes(items: list[Any] | tuple[Any, ...], v: Any) -> bool:
+    """``items.includes(v)`` for a list only known at call time (a saved group)."""
+    if type(v) is str:
+        # Python == between str and anything else is exact; the scan runs in C.
+        return v in items
+    exact = (type(v) is int and -_MAX_SAFE < v < _MAX_SAFE) or (type(v) is float and v == v)
+    # Any JS-equal element is also Python-equal to such a number, so a miss is definitive.
+    if exact and v not in items:
+        return False
+    return any(_same_value_zero(item, v) for item in items)
+
+
+def _in_group(v: Any, group: Any) -> bool:
+    """``isIn(v, savedGroups[id] || [])``."""
+    if not _js_truthy(group):
+        return False
+    k = _kind(group)
+    if k == _ARR:
+        if _kind(v) == _ARR:
+            return any(_includes(group, element) for element in v)
+        return _includes(group, v)
+    if k == _STR:  # String.prototype.includes: a substring test
+        text = str(group)
+        if _kind(v) == _ARR:
+            return any(_js_to_string(element) in text for element in v)
+        return _js_to_string(v) in text
+    raise _JSThrow  # numbers, booleans and objects have no .includes()
+
+
+def _is_array(v: Any) -> bool:
+    return type(v) is list or _kind(v) == _ARR
+
+
+_PY_COMPARE: Final = {
+    "$lt": operator.lt,
+    "$lte": operator.le,
+    "$gt": operator.gt,
+    "$gte": operator.ge,
+}
+_JS_COMPARE: Final = {"$lt": _js_lt, "$lte": _js_lte, "$gt": _js_gt, "$gte": _js_gte}
+_STR_COMPARE: Final[dict[str, Callable[[str, str], bool]]] = {
+    "$lt": lambda a, b: _str_lt(a, b),
+    "$lte": lambda a, b: not _str_lt(b, a),
+    "$gt": lambda a, b: _str_lt(b, a),
+    "$gte": lambda a, b: not _str_lt(a, b),
+}
+_VERSION_COMPARE: Final[dict[str, Callable[[str, str], bool]]] = {
+    "$veq": operator.eq,
+    "$vne": operator.ne,
+    "$vgt": _STR_COMPARE["$gt"],
+    "$vgte": _STR_COMPARE["$gte"],
+    "$vlt": _STR_COMPARE["$lt"],
+    "$vlte": _STR_COMPARE["$lte"],
+}
+
+
+class _Compiler:
+    """Turns a condition into closures, mirroring mongrule.ts function by function."""
+
+    def __init__(self) -> None:
+        self.paths: set[str] = set()
+        self._element_depth = 0  # inside $elemMatch paths are relative to an array element
+
+    # evalCondition
+    def condition(self, cond: Any) -> _Node:
+        k = _kind(cond)
+        if isinstance(cond, Mapping):
+            entries = _js_entries(cond)
+        elif k in (_ARR, _STR):
+            entries = [(str(i), x) for i, x in enumerate(_js_array_like(cond) or ())]
+        elif k == _NULL:
+            return _throws  # Object.entries(null) throws
+        else:
+            entries = []  # numbers and booleans have no own keys: vacuously true
+        nodes: list[_Node] = []
+        for key, value in entries:
+            if key == "$or":
+                nodes.append(self._or(value))
+            elif key == "$nor":
+                nodes.append(_negate(self._or(value)))
+            elif key == "$and":
+                items = _js_array_like(value)
+                nodes.append(_throws if items is None else _all_of(self._conditions(items)))
+            elif key == "$not":
+                nodes.append(_negate(self.condition(value)))
+            else:
+                nodes.append(self._path(key, self.value(value)))
+        return _all_of(nodes)
+
+    def _conditions(self, items: list[Any]) -> list[_Node]:
+        return [self.condition(item) for item in items]
+
+    def _or(self, value: Any) -> _Node:
+        items = _js_array_like(value)
+        return _throws if items is None else _any_of(self._conditions(items))
+
+    def _path(self, path: str, match: _Node) -> _Node:
+        if self._element_depth == 0:
+            self.paths.add(path)
+        parts = tuple(path.split("."))
+        if len(parts) == 1:
+
+            def read(obj: Any, groups: Any) -> bool:
+                return match(obj.get(path) if type(obj) is dict else _get_step(obj, path), groups)
+
+            return read
+
+        def read_deep(obj: Any, groups: Any) -> bool:
+            for part in parts:
+                obj = obj.get(part) if type(obj) is dict else _get_step(obj, part)
+            return match(obj, groups)
+
+        return read_deep
+
+    # evalConditionValue
+    def value(self, cond: Any, insensitive: bool = False) -> _Node:
+        k = _kind(cond)
+        if k == _STR:
+            text = str(cond)
+            if insensitive:
+                lowered = text.lower()
+
+                def equals_folded(v: Any, groups: Any) -> bool:
+                    return _js_to_string(v).lower() == lowered
+
+                return equals_folded
+
+            def equals_text(v: Any, groups: Any) -> bool:
+                return v == text if type(v) is str else _js_to_string(v) == text
+
+            return equals_text
+        if k == _NUM:
+            number = _double(cond)
+
+            def equals_number(v: Any, groups: Any) -> bool:
+                t = type(v)
+                if t is float or (t is int and -_MAX_SAFE <= v <= _MAX_SAFE):
+                    return bool(v == number)
+                return _js_to_number(v) == number
+
+            return equals_number
+        if k == _BOOL:
+            flag = bool(cond)
+
+            def equals_flag(v: Any, groups: Any) -> bool:
+                return v is not None and _js_truthy(v) == flag
+
+            return equals_flag
+        if k == _NULL:
+            return lambda v, groups: v is None
+        if isinstance(cond, Mapping) and _is_operator_object(cond):
+            return _all_of([self.operator(op, expected) for op, expected in cond.items()])
+        serialized = _js_json(cond)
+        return lambda v, groups: _js_json(v) == serialized
+
+    # evalOperatorCondition
+    def operator(self, op: str, expected: Any) -> _Node:
+        if op in ("$eq", "$ne"):
+            eq = self._strict_equal(expected)
+            return eq if op == "$eq" else _negate(eq)
+        if op in _PY_COMPARE:
+            return self._compare(op, expected)
+        if op in _VERSION_COMPARE:
+            compare = _VERSION_COMPARE[op]
+            want = _padded_version(expected)
+            return lambda v, groups: compare(_padded_version(v), want)
+        if op == "$exists":
+            if _js_truthy(expected):
+                return lambda v, groups: v is not None
+            return lambda v, groups: v is None
+        if op in ("$in", "$nin", "$ini", "$nini"):
+            if not _is_array(expected):
+                return _always_false  # also for $nin: GrowthBook requires an array
+            folded = op in ("$ini", "$nini")
+            members = _StrictSet(expected, fold=folded, nan_matches=not folded)
+            found = members.contains_any
+            if op in ("$in", "$ini"):
+                return lambda v, groups: found(v)
+            return lambda v, groups: not found(v)
+        if op == "$not":
+            return _negate(self.value(expected))
+        if op == "$size":
+            size = self.value(expected)
+            return lambda v, groups: _is_array(v) and size(len(v), groups)
+        if op == "$elemMatch":
+            return self._elem_match(expected)
+        if op in ("$all", "$alli"):
+            return self._all(expected, insensitive=op == "$alli")
+        if op in ("$regex", "$regexi"):
+            if _kind(expected) != _STR:
+                return _always_false
+            pattern = _js_regex(str(expected), op == "$regexi")
+            if pattern is None:
+                return _always_false
+            search = pattern.search
+
+            def matches(v: Any, groups: Any) -> bool:
+                return search(v if type(v) is str else _js_to_string(v)) is not None
+
+            return matches
+        if op == "$type":
+            if _kind(expected) != _STR:
+                return _always_false
+            type_name = str(expected)
+            return lambda v, groups: _js_type(v) == type_name
+        if op in ("$inGroup", "$notInGroup"):
+            key = _js_to_string(expected)
+
+            def in_group(v: Any, groups: Any) -> bool:
+                group = groups.get(key) if isinstance(groups, Mapping) else None
+                return _in_group(v, group)
+
+            return in_group if op == "$inGroup" else _negate(in_group)
+        return _always_false  # unknown operator
+
+    @staticmethod
+    def _strict_equal(expected: Any) -> _Node:
+        k = _kind(expected)
+        if k == _STR:
+            text = str(expected)
+
+            def equals_text(v: Any, groups: Any) -> bool:
+                return v == text if type(v) is str else _strict_equals(v, text)
+
+            return equals_text
+        if k == _NUM:
+            number = _double(expected)
+
+            def equals_number(v: Any, groups: Any) -> bool:
+                t = type(v)
+                if t is float or (t is int and -_MAX_SAFE <= v <= _MAX_SAFE):
+                    return bool(v == number)
+                return _strict_equals(v, number)
+
+            return equals_number
+        if k == _BOOL:
+            flag = bool(expected)
+            return lambda v, groups: v is flag
+        if k == _NULL:
+            return lambda v, groups: v is None
+        return _always_false  # arrays and objects: compared by reference in JS
+
+    @staticmethod
+    def _compare(op: str, expected: Any) -> _Node:
+        slow = _JS_COMPARE[op]
+        k = _kind(expected)
+        if k == _NUM:
+            number = _double(expected)
+            native = _PY_COMPARE[op]
+
+            def compare_number(v: Any, groups: Any) -> bool:
+                t = type(v)
+                if t is float or (t is int and -_MAX_SAFE <= v <= _MAX_SAFE):
+                    return bool(native(v, number))
+                return slow(v, number)
+
+            return compare_number
+        if k == _STR:
+            text = str(expected)
+            strings = _STR_COMPARE[op]
+
+            def compare_text(v: Any, groups: Any) -> bool:
+                return strings(v, text) if type(v) is str else slow(v, text)
+
+            return compare_text
+        return lambda v, groups: slow(v, expected)
+
+    def _elem_match(self, expected: Any) -> _Node:
+        if expected is None:
+            # isOperatorObject(null) throws, but only once the attribute is known to be an array.
+            def throws_for_arrays(v: Any, groups: Any) -> bool:
+                if _is_array(v):
+                    raise _JSThrow
+                return False
+
+            return throws_for_arrays
+        if isinstance(expected, Mapping) and _is_operator_object(expected):
+            check = self.value(expected)
+        else:
+            self._element_depth += 1
+            try:
+                check = self.condition(expected)
+            finally:
+                self._element_depth -= 1
+
+        def elem_match(v: Any, groups: Any) -> bool:
+            if not _is_array(v):
+                return False
+            for element in v:  # noqa: SIM110
+                # GrowthBook skips falsy elements (0, "", null, false) before testing them.
+                if _js_truthy(element) and check(element, groups):
+                    return True
+            return False
+
+        return elem_match
+
+    def _all(self, expected: Any, *, insensitive: bool) -> _Node:
+        items = _js_array_like(expected)
+        if items is None:
+
+            def throws_for_arrays(v: Any, groups: Any) -> bool:
+                if _is_array(v):
+                    raise _JSThrow
+                return False
+
+            return throws_for_arrays
+        checks = tuple(self.value(item, insensitive) for item in items)
+
+        def contains_all(v: Any, groups: Any) -> bool:
+            if not _is_array(v):
+                return False
+            for check in checks:
+                for element in v:
+                    if check(element, groups):
+                        break
+                else:
+                    return False
+            return True
+
+        return contains_all
+
+
+class CompiledCondition:
+    """A condition compiled once into closures, to be evaluated many times.
+
+    ``paths`` holds every attribute path the condition reads, dotted as written
+    (``"address.country"``); paths inside a condition-form ``$elemMatch`` are relative to the
+    array elements and are represented by the array's own path.
+    """
+
+    __slots__ = ("_node", "paths")
+
+    paths: frozenset[str]
+
+    def __init__(self, condition: Mapping[str, Any]) -> None:
+        """Compile ``condition``. Never raises: a non-mapping (or absurdly deeply nested)
+        condition compiles to one that is always false."""
+        compiler = _Compiler()
+        node: _Node = _always_false
+        if isinstance(condition, Mapping):
+            try:
+                node = compiler.condition(condition)
+            except RecursionError:
+                compiler.paths.clear()
+        self._node = node
+        self.paths = frozenset(compiler.paths)
+
+    def __call__(
+        self, attributes: Mapping[str, Any], saved_groups: Mapping[str, list[Any]] | None = None
+    ) -> bool:
+        """True when ``attributes`` satisfy the condition, with GrowthBook's semantics.
+
+        ``saved_groups`` maps a saved-group id to its members (for ``$inGroup``). Never raises
+        for JSON-like attributes; where GrowthBook's JS would throw, the answer is False.
+        """
+        try:
+            return self._node(attributes, _EMPTY_GROUPS if saved_groups is None else saved_groups)
+        except (_JSThrow, RecursionError):
+            return False
+
+    def __repr__(self) -> str:
+        return f"CompiledCondition(paths={sorted(self.paths)!r})"
+
+
+def compile_condition(condition: Mapping[str, Any]) -> CompiledCondition:
+    """Compile ``condition`` for repeated evaluation.
+
+    Returns a :class:`CompiledCondition`; calling it is equivalent to :func:`evaluate` with the
+    same condition. Never raises; unknown operators and invalid regexes compile to tests that are
+    false, and a condition that is not a mapping compiles to one that is always false. Use
+    :func:`check_condition` to reject such conditions at load time instead.
+    """
+    return CompiledCondition(condition)
+
+
+def evaluate(
+    condition: Mapping[str, Any],
+    attributes: Mapping[str, Any],
+    saved_groups: Mapping[str, list[Any]] | None = None,
+) -> bool:
+    """Evaluate a GrowthBook targeting condition against one set of attributes.
+
+    Returns exactly what GrowthBook's ``evalCondition(attributes, condition, savedGroups)``
+    returns. Never raises: malformed conditions, unknown operators and invalid regexes yield
+    False rather than an exception. Compiles the condition on every call; use
+    :func:`compile_condition` to evaluate one condition against many customers.
+    """
+    return CompiledCondition(condition)(attributes, saved_groups)
+
+
+# ---------------------------------------------------------------------------------------------
+# Strict load-time checking
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConditionProblem:
+    """One problem found by :func:`check_condition`.
+
+    ``loc`` is the path of keys and list indices inside the condition leading to the offending
+    key or value, e.g. ``("$and", 1, "age", "$gt")``. ``code`` is stable; ``hint`` tells a
+    content editor how to fix the problem.
+    """
+
+    loc: tuple[str | int, ...]
+    code: str
+    message: str
+    hint: str
+
+
+UNKNOWN_OPERATOR: Final = "condition.unknown_operator"
+INVALID_REGEX: Final = "condition.invalid_regex"
+UNKNOWN_ATTRIBUTE: Final = "condition.unknown_attribute"
+TYPE_MISMATCH: Final = "condition.type_mismatch"
+BAD_SHAPE: Final = "condition.bad_shape"
+
+_LOGICAL_OPERATORS: Final = ("$and", "$or", "$nor", "$not")
+_VALUE_OPERATORS: Final = (
+    "$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin", "$ini", "$nini", "$all", "$alli",
+    "$elemMatch", "$size", "$exists", "$type", "$regex", "$regexi", "$not", "$veq", "$vne",
+    "$vgt", "$vgte", "$vlt", "$vlte", "$inGroup", "$notInGroup",
+)  # fmt: skip
+_ATTRIBUTE_TYPES: Final = ("string", "integer", "number", "boolean", "date", "datetime", "list")
+_TYPE_NAMES: Final = ("string", "number", "boolean", "array", "object", "null", "undefined")
+_TYPEOF_OF_DECLARED: Final = {
+    "string": "string",
+    "date": "string",
+    "datetime": "string",
+    "integer": "number",
+    "number": "number",
+    "boolean": "boolean",
+    "list": "array",
+}
+_DECLARED_AS: Final = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true/false",
+    "date": "a date",
+    "datetime": "a date and time",
+    "list": "a list",
+}
+_HOW_TO_WRITE: Final = {
+    "string": 'Put the value in double quotes, e.g. "gold".',
+    "integer": "Write a whole number without quotes, e.g. 18.",
+    "number": "Write a number without quotes, e.g. 9.99.",
+    "boolean": "Write true or false, without quotes.",
+    "date": 'Write the date in quotes as year-month-day, e.g. "2024-12-31".',
+    "datetime": 'Write the date and time in quotes, e.g. "2024-12-31T23:59:00".',
+    "list": 'To test whether the list contains a value use {"$in": ["vip"]} '
+    'or {"$elemMatch": {"$eq": "vip"}}.',
+}
+_SUGGESTION_LIMIT: Final = 12
+
+
+def _describe(v: Any) -> str:
+    k = _kind(v)
+    if k == _STR:
+        return f"the text {json.dumps(str(v), ensure_ascii=False)}"
+    if k == _BOOL:
+        return "true" if v else "false"
+    if k == _NUM:
+        return f"the number {_js_to_string(v)}"
+    if k == _NULL:
+        return "null"
+    if k == _ARR:
+        return "a list"
+    return "an object"
+
+
+def _is_iso(text: str, attribute_type: str) -> bool:
+    try:
+        if attribute_type == "date":
+            date.fromisoformat(text)
+        else:
+            datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _fits(v: Any, attribute_type: str) -> bool:
+    """Whether the single value ``v`` can sensibly be compared with such an attribute."""
+    k = _kind(v)
+    if attribute_type == "string":
+        return k == _STR
+    if attribute_type == "integer":
+        return k == _NUM and math.isfinite(_double(v)) and float(_double(v)).is_integer()
+    if attribute_type == "number":
+        return k == _NUM and math.isfinite(_double(v))
+    if attribute_type == "boolean":
+        return k == _BOOL
+    if attribute_type in ("date", "datetime"):
+        return k == _STR and _is_iso(str(v), attribute_type)
+    return True  # "list": any single value may be an element
+
+
+def _did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _example_list(names: Iterable[str]) -> str:
+    ordered = sorted(names)
+    shown = ", ".join(ordered[:_SUGGESTION_LIMIT])
+    hidden = len(ordered) - _SUGGESTION_LIMIT
+    return shown + (f" and {hidden} more" if hidden > 0 else "")
+
+
+class _Checker:
+    def __init__(self, attribute_types: Mapping[str, str]) -> None:
+        self.types = attribute_types
+        self.problems: list[ConditionProblem] = []
+
+    def report(self, loc: tuple[str | int, ...], code: str, message: str, hint: str) -> None:
+        self.problems.append(ConditionProblem(loc, code, message, hint))
+
+    def condition(self, cond: Any, loc: tuple[str | int, ...], *, named: bool = True) -> None:
+        """Check a condition object. ``named`` is False inside ``$elemMatch``, where keys are
+        fields of the list's elements and cannot be checked against the declared attributes."""
+        if not isinstance(cond, Mapping):
+            self.report(
+                loc,
+                BAD_SHAPE,
+                f"expected a condition, got {_describe(cond)}",
+                'A condition is a set of attribute rules in curly braces, e.g. {"age": {"$gte": '
+                "18}}.",
+            )
+            return
+        for key, value in cond.items():
+            if not isinstance(key, str):
+                self.report(
+                    loc,
+                    BAD_SHAPE,
+                    f"condition key {key!r} is not text",
+                    "Attribute names and operators must be written in double quotes.",
+                )
+                continue
+            here = (*loc, key)
+            if key in ("$and", "$or", "$nor"):
+                if not isinstance(value, (list, tuple)):
+                    self.report(
+                        here,
+                        BAD_SHAPE,
+                        f"'{key}' needs a list of conditions, got {_describe(value)}",
+                        f'Write the conditions in square brackets, e.g. {{"{key}": '
+                        '[{"country": "DE"}, {"age": {"$gte": 18}}]}.',
+                    )
+                    continue
+                for index, item in enumerate(value):
+                    self.condition(item, (*here, index), named=named)
+            elif key == "$not":
+                self.condition(value, here, named=named)
+            elif named and key in self.types:
+                self.attribute(key, value, here, self.types[key])
+            elif key.startswith("$"):
+                self.misplaced_operator(key, here, named=named)
+            else:
+                if named:
+                    suggestion = _did_you_mean(key, self.types)
+                    self.report(
+                        here,
+                        UNKNOWN_ATTRIBUTE,
+                        f"unknown attribute '{key}'",
+                        f"Did you mean '{suggestion}'? Attribute names must be spelled exactly "
+                        "as declared, including upper and lower case."
+                        if suggestion
+                        else f"Use one of the declared attributes: {_example_list(self.types)}.",
+                    )
+                self.attribute(key, value, here, None)
+
+    def misplaced_operator(self, key: str, loc: tuple[str | int, ...], *, named: bool) -> None:
+        if key in _VALUE_OPERATORS:
+            self.report(
+                loc,
+                BAD_SHAPE,
+                f"'{key}' is used without an attribute",
+                f'Put it under the attribute it tests, e.g. {{"age": {{"{key}": ...}}}}.',
+            )
+            return
+        candidates = list(_LOGICAL_OPERATORS)
+        if named:
+            candidates += [name for name in self.types if name.startswith("$")]
+        suggestion = _did_you_mean(key, candidates)
+        self.report(
+            loc,
+            UNKNOWN_OPERATOR,
+            f"unknown operator '{key}'",
+            f"Did you mean '{suggestion}'? Operators must be spelled exactly."
+            if suggestion
+            else "At this level use $and, $or, $nor or $not, or the name of an attribute.",
+        )
+
+    def attribute(
+        self, name: str, value: Any, loc: tuple[str | int, ...], declared: str | None
+    ) -> None:
+        """Check the value given for attribute ``name`` (a literal or an operator object)."""
+        attribute_type = declared if declared in _ATTRIBUTE_TYPES else None
+        if isinstance(value, Mapping) and value:
+            keys = list(value)
+            operators = [k for k in keys if isinstance(k, str) and k.startswith("$")]
+            if len(operators) == len(keys):
+                for op, argument in value.items():
+                    self.operator(name, op, argument, (*loc, op), attribute_type)
+                return
+            if operators:
+                self.report(
+                    loc,
+                    BAD_SHAPE,
+                    f"the rule for '{name}' mixes operators ({', '.join(operators)}) with "
+                    "plain names",
+                    "Use either operators (names starting with $) or an exact value, not both; "
+                    "to combine rules use $and.",
+                )
+                return
+        self.literal(name, value, loc, attribute_type)
+
+    def literal(
+        self, name: str, value: Any, loc: tuple[str | int, ...], attribute_type: str | None
+    ) -> None:
+        """An exact-match value (implicit equality)."""
+        if attribute_type is None or value is None:
+            return  # null matches a missing attribute, whatever its type
+        k = _kind(value)
+        if attribute_type == "list":
+            if k == _ARR:
+                return
+            message = f"'{name}' is a list but is compared with {_describe(value)}"
+        elif k in (_ARR, _OBJ) or not _fits(value, attribute_type):
+            message = (
+                f"'{name}' is {_DECLARED_AS[attribute_type]} but is compared with "
+                f"{_describe(value)}"
+            )
+        else:
+            return
+        self.report(loc, TYPE_MISMATCH, message, _HOW_TO_WRITE[attribute_type])
+
+    def mismatch(
+        self, name: str, value: Any, loc: tuple[str | int, ...], attribute_type: str, op: str
+    ) -> None:
+        self.report(
+            loc,
+            TYPE_MISMATCH,
+            f"'{name}' is {_DECLARED_AS[attribute_type]} but '{op}' compares it with "
+            f"{_describe(value)}",
+            _HOW_TO_WRITE[attribute_type],
+        )
+
+    def wrong_operator(
+        self, name: str, loc: tuple[str | int, ...], attribute_type: str, op: str, hint: str
+    ) -> None:
+        self.report(
+            loc,
+            TYPE_MISMATCH,
+            f"'{op}' cannot be used on '{name}', which is {_DECLARED_AS[attribute_type]}",
+            hint,
+        )
+
+    def operator(
+        self,
+        name: str,
+        op: str,
+        arg: Any,
+        loc: tuple[str | int, ...],
+        attribute_type: str | None,
+    ) -> None:
+        k = _kind(arg)
+        if op in ("$eq", "$ne"):
+            if k in (_ARR, _OBJ):
+                self.report(
+                    loc,
+                    BAD_SHAPE,
+                    f"'{op}' compares with a single value, got {_describe(arg)}",
+                    'To match one of several values use "$in" with a list, e.g. '
+                    '{"$in": ["DE", "AT"]}.',
+                )
+            elif attribute_type == "list":
+                self.wrong_operator(name, loc, "list", op, _HOW_TO_WRITE["list"])
+            elif attribute_type and arg is not None and not _fits(arg, attribute_type):
+                self.mismatch(name, arg, loc, attribute_type, op)
+        elif op in ("$lt", "$lte", "$gt", "$gte"):
+            if attribute_type == "boolean":
+                self.wrong_operator(
+                    name, loc, "boolean", op, "Compare true/false values with an exact value, "
+                    'e.g. {"newsletter": true}.'
+                )  # fmt: skip
+            elif attribute_type == "list":
+                self.wrong_operator(
+                    name, loc, "list", op,
+                    'To compare the number of items use "$size", e.g. {"$size": {"$gt": 2}}.',
+                )  # fmt: skip
+            elif attribute_type is not None:
+                if not _fits(arg, attribute_type):
+                    self.mismatch(name, arg, loc, attribute_type, op)
+            elif k not in (_NUM, _STR):
+                self.report(
+                    loc,
+                    BAD_SHAPE,
+                    f"'{op}' needs a number or a text, got {_describe(arg)}",
+                    'Write a number such as 18 or a text in quotes such as "2024-01-01".',
+                )
+        elif op in ("$in", "$nin", "$ini", "$nini"):
+            self.membership(name, op, arg, loc, attribute_type)
+        elif op in ("$all", "$alli"):
+            if attribute_type not in (None, "list"):
+                self.wrong_operator(
+                    name, loc, attribute_type, op,
+                    f'"{op}" tests the items of a list; use "$in" to match one of several values.',
+                )  # fmt: skip
+            if k != _ARR:
+                self.report(
+                    loc,
+                    BAD_SHAPE,
+                    f"'{op}' needs a list of values, got {_describe(arg)}",
+                    f'Write the values in square brackets, e.g. {{"{op}": ["vip", "newsletter"]}}.',
+                )
+                return
+            for index, item in enumerate(arg):
+                self.attribute(f"{name} item", item, (*loc, index), None)
+        elif op == "$elemMatch":
+            if attribute_type not in (None, "list"):
+                self.wrong_operator(
+                    name, loc, attribute_type, op, '"$elemMatch" only works on lists.'
+                )
+            if not isinstance(arg, Mapping):
+                self.report(
+                    loc,
+                    BAD_SHAPE,
+                    f"'$elemMatch' needs a condition, got {_describe(arg)}",
+                    'Describe the item to look for in curly braces, e.g. {"$elemMatch": '
+                    '{"$eq": "vip"}}.',
+                )
+            elif _is_operator_object(arg):
+                self.attribute(f"{name} item", arg, loc, None)
+            else:
+                self.condition(arg, loc, named=False)
+        elif op == "$size":
+            if attribute_type not in (None, "list"):
+                self.wrong_operator(
+                    name, loc, attribute_type, op, '"$size" counts the items of a list.'
+                )
+            if isinstance(arg, Mapping) and _is_operator_object(arg):
+                self.attribute(f"number of items in {name}", arg, loc, "integer")
+            elif not (k == _NUM and _fits(arg, "integer") and _double(arg) >= 0):
+                self.report(
+                    loc,
+                    BAD_SHAPE,
+                    f"'$size' needs a whole number or a comparison, got {_describe(arg)}",
+                    'Write the number of items, e.g. {"$size": 3}, or a comparison, e.g. '
+                    '{"$size": {"$gte": 1}}.',
+                )
+        elif op == "$exists":
+            if k != _BOOL:
+                self.report(
+                    loc,
+                    BAD_SHAPE,
+                    f"'$exists' needs true or false, got {_describe(arg)}",
+                    "Write true (the attribute must be set) or false (it must be missing), "
+                    "without quotes.",
+                )
+        elif op == "$type":
+            self.type_operator(name, arg, loc, attribute_type)
+        elif op in ("$regex", "$regexi"):
+            if attribute_type in ("integer", "number", "boolean", "list"):
+                self.wrong_operator(
+                    name, loc, attribute_type, op, "Patterns only work on text attributes."
+                )
+            if k != _STR:
+                self.report(
+                    loc,
+                    BAD_SHAPE,
+                    f"'{op}' needs a pattern written as text, got {_describe(arg)}",
+                    f'Write the pattern in double quotes, e.g. {{"{op}": "^DE"}}.',
+                )
+                return
+            try:
+                _translate_js_regex(str(arg), op == "$regexi")
+            except _RegexSyntaxError as exc:
+                self.report(
+                    loc,
+                    INVALID_REGEX,
+                    f"invalid pattern {json.dumps(str(arg), ensure_ascii=False)}: {exc}",
+                    "Check that every ( has a ) and every [ has a ], and put a backslash before "
+                    "characters meant literally, e.g. \\. for a dot or \\? for a question mark.",
+                )
+        elif op == "$not":
+            if not isinstance(arg, Mapping):
+                self.report(
+                    loc,
+                    BAD_SHAPE,
+                    f"'$not' needs a rule in curly braces, got {_describe(arg)}",
+                    'Write the rule to negate, e.g. {"$not": {"$in": ["DE", "AT"]}}, or use '
+                    '"$ne" to exclude a single value.',
+                )
+            else:
+                self.attribute(name, arg, loc, attribute_type)
+        elif op in ("$veq", "$vne", "$vgt", "$vgte", "$vlt", "$vlte"):
+            if attribute_type not in (None, "string"):
+                self.wrong_operator(
+                    name, loc, attribute_type, op,
+                    "Version comparisons work on text attributes holding versions like 2.10.1.",
+                )  # fmt: skip
+            if k != _STR:
+                self.report(
+                    loc,
+                    BAD_SHAPE,
+                    f"'{op}' needs a version written as text, got {_describe(arg)}",
+                    f'Write the version in double quotes, e.g. {{"{op}": "2.10.1"}}.',
+                )
+        elif op in ("$inGroup", "$notInGroup"):
+            if k != _STR:
+                self.report(
+                    loc,
+                    BAD_SHAPE,
+                    f"'{op}' needs the id of a saved group, got {_describe(arg)}",
+                    f'Write the group id in double quotes, e.g. {{"{op}": "beta_testers"}}.',
+                )
+        elif op in _LOGICAL_OPERATORS:
+            self.report(
+                loc,
+                UNKNOWN_OPERATOR,
+                f"'{op}' cannot be used inside the rule for '{name}'",
+                f'Put "{op}" around whole conditions instead, e.g. {{"{op}": '
+                f'[{{"{name}": ...}}, ...]}}.',
+            )
+        else:
+            suggestion = _did_you_mean(op, _VALUE_OPERATORS)
+            self.report(
+                loc,
+                UNKNOWN_OPERATOR,
+                f"unknown operator '{op}'",
+                f"Did you mean '{suggestion}'? Operators must be spelled exactly."
+                if suggestion
+                else f"Use one of: {', '.join(_VALUE_OPERATORS)}.",
+            )
+
+    def membership(
+        self, name: str, op: str, arg: Any, loc: tuple[str | int, ...], attribute_type: str | None
+    ) -> None:
+        if op in ("$ini", "$nini") and attribute_type not in (None, "string", "list"):
+            self.wrong_operator(
+                name, loc, attribute_type, op,
+                f'"{op}" ignores upper and lower case, which only matters for text; '
+                f'use "{op[:-1]}" instead.',
+            )  # fmt: skip
+            attribute_type = None
+        if _kind(arg) != _ARR:
+            self.report(
+                loc,
+                BAD_SHAPE,
+                f"'{op}' needs a list of values, got {_describe(arg)}",
+                f'Write the values in square brackets, even a single one, e.g. {{"{op}": ["DE"]}}.',
+            )
+            return
+        for index, item in enumerate(arg):
+            here = (*loc, index)
+            if _kind(item) in (_ARR, _OBJ):
+                self.report(
+                    here,
+                    BAD_SHAPE,
+                    f"the items of '{op}' must be single values, got {_describe(item)}",
+                    "Write plain values only, e.g. text in quotes or numbers.",
+                )
+            elif (
+                attribute_type not in (None, "list")
+                and item is not None
+                and not _fits(item, attribute_type)
+            ):
+                self.mismatch(name, item, here, attribute_type, op)
+
+    def type_operator(
+        self, name: str, arg: Any, loc: tuple[str | int, ...], attribute_type: str | None
+    ) -> None:
+        if arg not in _TYPE_NAMES or _kind(arg) != _STR:
+            suggestion = _did_you_mean(str(arg), _TYPE_NAMES) if _kind(arg) == _STR else None
+            self.report(
+                loc,
+                BAD_SHAPE,
+                f"'$type' needs a type name, got {_describe(arg)}",
+                (f"Did you mean '{suggestion}'? " if suggestion else "")
+                + f"Use one of: {', '.join(_TYPE_NAMES)}.",
+            )
+        elif arg == "undefined":
+            self.report(
+                loc,
+                BAD_SHAPE,
+                "'$type': \"undefined\" never matches",
+                'A missing attribute has the type "null"; or use {"$exists": false}.',
+            )
+        elif attribute_type is not None and arg not in (
+            "null",
+            _TYPEOF_OF_DECLARED.get(attribute_type),
+        ):
+            self.report(
+                loc,
+                TYPE_MISMATCH,
+                f"'{name}' is {_DECLARED_AS[attribute_type]}, so its type is never '{arg}'",
+                f'Its type is "{_TYPEOF_OF_DECLARED[attribute_type]}" (or "null" when missing).',
+            )
+
+
+def check_condition(condition: Any, attribute_types: Mapping[str, str]) -> list[ConditionProblem]:
+    """Strictly validate a condition before it is used.
+
+    ``attribute_types`` maps every attribute path the content may use (dotted, e.g.
+    ``"address.country"``) to one of "string", "integer", "number", "boolean", "date",
+    "datetime" or "list"; dates are compared as ISO-8601 text.
+
+    Returns the problems found, in document order (an empty list means the condition is fine).
+    Never raises. Codes: ``condition.unknown_operator``, ``condition.invalid_regex``,
+    ``condition.unknown_attribute``, ``condition.type_mismatch`` and ``condition.bad_shape``.
+    """
+    checker = _Checker(attribute_types)
+    try:
+        checker.condition(condition, ())
+    except RecursionError:
+        checker.report(
+            (),
+            BAD_SHAPE,
+            "the condition is nested too deeply",
+            "Simplify the condition: combine rules in one $and or $or instead of nesting them.",
+        )
+    return checker.problems

@@ -1,0 +1,641 @@
+"""Coverage: for every message slot, locale and segment, what does that segment get?
+
+A *cell* is one (journey, step, channel, slot, locale, segment): every slot (required or
+optional) of the layout a step uses on a channel, in every locale the journey is written in, for
+every segment the journey personalizes for (:func:`atomic_content.analysis.journey_segments`).
+The audience of a cell is a customer in exactly that segment
+(:meth:`atomic_content.segments.Audience.for_segment`), resolved with the real
+:class:`~atomic_content.resolver.Resolver` on the report date, approved atoms only.
+
+Status of a cell — exactly one, decided in this order (first match wins):
+
+1. ``missing`` — nothing fills the slot. For a required slot the message cannot be built for
+   that audience; an optional slot is left out.
+2. ``fallback-locale`` — the winner is written in another locale than the cell's (it was found
+   through the locale fallback chain, e.g. a ``de-AT`` cell filled by a ``de`` atom). This holds
+   whether the winner targets the segment or is generic; :attr:`Cell.targeted` tells which.
+3. ``generic`` — the winner is a generic fallback (no ``segments``) in the cell's locale.
+4. ``specific`` — the winner targets the segment and is in the cell's locale.
+
+Flags (any number per cell):
+
+* ``expiring`` — the cell gets worse (a higher :func:`severity`: e.g. specific -> generic,
+  anything -> missing) on some day of the horizon ``date + 1 .. date + horizon`` because the
+  atom that fills it expires. Found by following the winners: re-resolve on the day after the
+  winner's ``valid_until``, and again after the next winner's, while inside the horizon.
+  :attr:`Cell.expires_on` is the first worse day, :attr:`Cell.status_after` the status then.
+* ``drafts_only`` — letting ``draft`` and ``review`` atoms compete would make the cell better
+  (a missing cell filled, a generic cell specific, ...): the content exists, but only unapproved.
+  :attr:`Cell.draft_atom` names the atom that would win.
+* ``ambiguous`` — the winner tied on the ranking rules 1-3 with other atoms; only the id decided.
+
+Gaps are the cells that are not ``specific``, ranked by impact (highest first)::
+
+    impact = size x value x slot_weight x severity
+
+``size`` and ``value`` come from the segment file (a missing one counts as 1 and the gap says
+so); ``slot_weight`` is 1.0 for a required slot and 0.3 for an optional one; ``severity`` is 1.0
+for missing, 0.5 for generic, 0.25 for a fallback-locale cell whose winner targets the segment
+and 0.75 for a fallback-locale cell whose winner is generic (both the segment's own content and
+the translation are lacking). Ties are broken by the cell's position, so the order is stable.
+
+This module computes data only; :mod:`atomic_content.coverage_report` turns it into text.
+
+Performance: a segment's resolution differs from the generic audience's only in slots where an
+atom targets that segment (rule 1: any targeted atom beats every generic one). The memo below
+resolves the generic audience once per message and date, and a segment only against the
+targeted atoms — with the same Resolver class, so the ranking rules are never duplicated here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .analysis import journey_locales, journey_segments
+from .models import Atom, Status
+from .repository import Library
+from .resolver import Resolver, SlotChoice, journey_allows
+from .segments import Audience
+
+K = TypeVar("K", bound=Hashable)
+
+REPORT_VERSION = 1
+"""Version of the JSON report (docs/coverage.md); bumped on incompatible changes."""
+
+
+class CellStatus(enum.StrEnum):
+    """What a segment gets in one cell (see the module docs for the precedence)."""
+
+    SPECIFIC = "specific"
+    GENERIC = "generic"
+    FALLBACK_LOCALE = "fallback-locale"
+    MISSING = "missing"
+
+
+class Flag(enum.StrEnum):
+    """Extra facts about a cell; listed in this order."""
+
+    EXPIRING = "expiring"
+    DRAFTS_ONLY = "drafts_only"
+    AMBIGUOUS = "ambiguous"
+
+
+class FailOn(enum.StrEnum):
+    """Which cells fail ``atomic coverage`` (exit 1)."""
+
+    MISSING = "missing"  # a required slot that nothing fills
+    GENERIC = "generic"  # a required slot not filled by content targeted at the segment
+    NEVER = "never"
+
+
+SLOT_WEIGHT_REQUIRED = 1.0
+SLOT_WEIGHT_OPTIONAL = 0.3
+SEVERITY: Mapping[CellStatus, float] = {
+    CellStatus.SPECIFIC: 0.0,
+    CellStatus.FALLBACK_LOCALE: 0.25,
+    CellStatus.GENERIC: 0.5,
+    CellStatus.MISSING: 1.0,
+}
+SEVERITY_GENERIC_FALLBACK_LOCALE = 0.75
+"""Severity of a fallback-locale cell whose winner is generic: untargeted *and* untranslated."""
+
+
+def severity(status: CellStatus, targeted: bool) -> float:
+    """How bad a cell is, 0 (specific) to 1 (missing); see the module docs."""
+    if status is CellStatus.FALLBACK_LOCALE and not targeted:
+        return SEVERITY_GENERIC_FALLBACK_LOCALE
+    return SEVERITY[status]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One journey x step x channel x slot x locale x segment and what fills it.
+
+    ``atom`` is the winning atom id (None when missing), ``atom_locale`` its locale, ``targeted``
+    whether it targets the segment. The ``expiring``/``drafts_only``/``ambiguous`` properties
+    are the flags; their details are in ``expires_on``/``status_after``/``atom_after``,
+    ``draft_atom``/``draft_status`` and ``tied_with``.
+    """
+
+    journey: str
+    step: str
+    channel: str
+    layout: str
+    slot: str
+    required: bool
+    locale: str
+    segment: str
+    status: CellStatus
+    atom: str | None
+    atom_locale: str | None
+    targeted: bool
+    tied_with: tuple[str, ...] = ()
+    expires_on: dt.date | None = None
+    status_after: CellStatus | None = None
+    atom_after: str | None = None
+    draft_atom: str | None = None
+    draft_status: CellStatus | None = None
+
+    @property
+    def expiring(self) -> bool:
+        return self.expires_on is not None
+
+    @property
+    def drafts_only(self) -> bool:
+        return self.draft_status is not None
+
+    @property
+    def ambiguous(self) -> bool:
+        return bool(self.tied_with)
+
+    @property
+    def flags(self) -> tuple[Flag, ...]:
+        """The flags that hold, in :class:`Flag` order."""
+        held = {Flag.EXPIRING: self.expiring, Flag.DRAFTS_ONLY: self.drafts_only}
+        held[Flag.AMBIGUOUS] = self.ambiguous
+        return tuple(flag for flag in Flag if held[flag])
+
+    @property
+    def severity(self) -> float:
+        return severity(self.status, self.targeted)
+
+    @property
+    def generic_or_missing(self) -> bool:
+        """Not filled by content targeted at the segment (what ``--fail-on generic`` counts)."""
+        return self.status is CellStatus.MISSING or not self.targeted
+
+    @property
+    def message(self) -> str:
+        """``journey/step/channel``: the message this cell belongs to."""
+        return f"{self.journey}/{self.step}/{self.channel}"
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counts of cells by status; ``specific_share`` is None for no cells (nothing to cover)."""
+
+    cells: int = 0
+    specific: int = 0
+    generic: int = 0
+    fallback_locale: int = 0
+    missing: int = 0
+    missing_required: int = 0
+    expiring: int = 0
+    drafts_only: int = 0
+    ambiguous: int = 0
+
+    @classmethod
+    def of(cls, cells: Iterable[Cell]) -> Stats:
+        counts = dict.fromkeys(
+            (f.name for f in dataclasses.fields(cls)),
+            0,
+        )
+        for cell in cells:
+            counts["cells"] += 1
+            counts[cell.status.value.replace("-", "_")] += 1
+            counts["missing_required"] += cell.required and cell.status is CellStatus.MISSING
+            counts["expiring"] += cell.expiring
+            counts["drafts_only"] += cell.drafts_only
+            counts["ambiguous"] += cell.ambiguous
+        return cls(**counts)
+
+    @property
+    def specific_share(self) -> float | None:
+        return self.specific / self.cells if self.cells else None
+
+    @property
+    def worst(self) -> CellStatus | None:
+        """The worst status present (missing > fallback-locale > generic > specific)."""
+        for status, count in (
+            (CellStatus.MISSING, self.missing),
+            (CellStatus.FALLBACK_LOCALE, self.fallback_locale),
+            (CellStatus.GENERIC, self.generic),
+            (CellStatus.SPECIFIC, self.specific),
+        ):
+            if count:
+                return status
+        return None
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    """A segment as the report shows it; ``*_assumed`` when the file gives no size/value."""
+
+    id: str
+    name: str
+    size: int
+    value: float
+    size_assumed: bool
+    value_assumed: bool
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A cell that is not ``specific``, with its impact and a one-line fix."""
+
+    rank: int
+    cell: Cell
+    slot_weight: float
+    severity: float
+    impact: float
+    size: int
+    value: float
+    size_assumed: bool
+    value_assumed: bool
+    suggestion: str
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    """Everything ``atomic coverage`` reports; cells and gaps in a stable order.
+
+    ``cells`` come in content order: journeys by id, steps in journey order, channels by name,
+    slots in layout order, locales in journey order, segments by id. ``columns`` lists the
+    (journey, step, channel) messages in the same order.
+    """
+
+    date: dt.date
+    horizon_days: int
+    journey: str | None
+    segments: tuple[SegmentInfo, ...]
+    locales: tuple[str, ...]
+    columns: tuple[tuple[str, str, str], ...]
+    cells: tuple[Cell, ...]
+    gaps: tuple[Gap, ...]
+
+    @property
+    def overall(self) -> Stats:
+        return Stats.of(self.cells)
+
+    def group(self, key: Callable[[Cell], K], order: Iterable[K] = ()) -> dict[K, Stats]:
+        """Stats per ``key(cell)``; keys listed in ``order`` first, the rest sorted."""
+        buckets: dict[K, list[Cell]] = defaultdict(list)
+        for cell in self.cells:
+            buckets[key(cell)].append(cell)
+        ordered = [k for k in order if k in buckets]
+        seen = set(ordered)
+        rest = sorted((k for k in buckets if k not in seen), key=repr)
+        return {k: Stats.of(buckets[k]) for k in (*ordered, *rest)}
+
+    @property
+    def by_segment(self) -> dict[str, Stats]:
+        return self.group(lambda c: c.segment, [s.id for s in self.segments])
+
+    @property
+    def by_journey(self) -> dict[str, Stats]:
+        return self.group(lambda c: c.journey, dict.fromkeys(j for j, _s, _c in self.columns))
+
+    @property
+    def by_channel(self) -> dict[str, Stats]:
+        return self.group(lambda c: c.channel, sorted({c for _j, _s, c in self.columns}))
+
+    @property
+    def by_locale(self) -> dict[str, Stats]:
+        return self.group(lambda c: c.locale, self.locales)
+
+    @property
+    def steps(self) -> tuple[tuple[str, str], ...]:
+        """(journey, step) columns of the heat map, in content order."""
+        return tuple(dict.fromkeys((j, s) for j, s, _c in self.columns))
+
+    def grid_by_step(self) -> dict[tuple[str, tuple[str, str]], Stats]:
+        """(segment, (journey, step)) -> stats: the heat map. Absent: the journey does not
+        personalize for that segment."""
+        return self.group(lambda c: (c.segment, (c.journey, c.step)))
+
+    def grid_by_message(self) -> dict[tuple[str, tuple[str, str, str]], Stats]:
+        """(segment, (journey, step, channel)) -> stats: the terminal matrix."""
+        return self.group(lambda c: (c.segment, (c.journey, c.step, c.channel)))
+
+    @property
+    def assumed_segments(self) -> tuple[str, ...]:
+        """Segments whose size or value is missing from their file (counted as 1)."""
+        return tuple(s.id for s in self.segments if s.size_assumed or s.value_assumed)
+
+    def flagged(self, flag: Flag) -> tuple[Cell, ...]:
+        return tuple(cell for cell in self.cells if flag in cell.flags)
+
+
+# --------------------------------------------------------------------------- resolution memo
+
+
+Choices = dict[str, SlotChoice]
+_MessageKey = tuple[str, str, str, str]  # journey, step, channel, locale
+
+
+class _Memo:
+    """Slot choices per (message, segment, date, drafts), equal to ``Resolver.resolve`` for
+    ``Audience.for_segment(segment)`` but much cheaper over many segments.
+
+    Why it is exact: every targeted atom outranks every generic one (rule 1), so the winner for
+    a segment is the best eligible atom targeting it if there is one, else the generic
+    audience's winner; ties (rules 1-3) never mix targeted and generic atoms. The targeted part
+    is resolved by a second Resolver over the targeted atoms only, the generic part once per
+    message by the full one. A segment with no targeted atom indexed for the message's slots
+    skips the second resolver altogether.
+    """
+
+    def __init__(self, library: Library, resolver: Resolver | None = None) -> None:
+        self.full = resolver or Resolver(library)
+        targeted = {aid: a for aid, a in library.atoms.items() if a.segments}
+        self.targeted = Resolver(dataclasses.replace(library, atoms=targeted))
+        self.default_locale = self.full.default_locale
+        self.channels = self.full.channels
+        # (slot, channel, locale, segment or None) -> atoms that may compete there, split by
+        # whether they are approved, so that cells without any draft skip the drafts pass.
+        self.approved: dict[tuple[str, str, str, str | None], list[Atom]] = defaultdict(list)
+        self.unapproved: dict[tuple[str, str, str, str | None], list[Atom]] = defaultdict(list)
+        for atom in library.atoms.values():
+            if atom.status is Status.RETIRED:
+                continue
+            store = self.approved if atom.status is Status.APPROVED else self.unapproved
+            locale = atom.locale or self.default_locale
+            for channel in atom.channels or self.channels:
+                for segment in atom.segments or [None]:
+                    store[(atom.slot, channel, locale, segment)].append(atom)
+        self._generic: dict[tuple[_MessageKey, dt.date, bool], Choices] = {}
+        self._segment: dict[tuple[_MessageKey, str, dt.date, bool], Choices] = {}
+
+    def indexed(
+        self,
+        store: Mapping[tuple[str, str, str, str | None], list[Atom]],
+        key: _MessageKey,
+        slots: Iterable[str],
+        chain: list[str],
+        segment: str | None,
+    ) -> bool:
+        """Whether any atom of ``store`` could compete in one of ``slots`` of the message for
+        ``segment`` (None: generic atoms). Conservative: dates are not looked at."""
+        journey, step, channel, _locale = key
+        for slot in slots:
+            for locale in chain:
+                for atom in store.get((slot, channel, locale, segment), ()):
+                    if journey_allows(atom, journey, step):
+                        return True
+        return False
+
+    def generic(self, key: _MessageKey, on: dt.date, drafts: bool) -> Choices:
+        memo_key = (key, on, drafts)
+        found = self._generic.get(memo_key)
+        if found is None:
+            journey, step, channel, locale = key
+            found = self.full.resolve(
+                journey, step, channel, Audience.generic(), locale=locale, on=on,
+                include_drafts=drafts,
+            ).slots
+            self._generic[memo_key] = found
+        return found
+
+    def choices(self, key: _MessageKey, segment: str, on: dt.date, drafts: bool) -> Choices:
+        """Slot choices for a customer in ``segment`` only (exactly as the resolver's)."""
+        memo_key = (key, segment, on, drafts)
+        found = self._segment.get(memo_key)
+        if found is not None:
+            return found
+        generic = self.generic(key, on, drafts)
+        chain = self.full.chains.get(key[3], [key[3]])
+        relevant = self.indexed(self.approved, key, generic, chain, segment) or (
+            drafts and self.indexed(self.unapproved, key, generic, chain, segment)
+        )
+        if not relevant:
+            found = generic
+        else:
+            journey, step, channel, locale = key
+            targeted = self.targeted.resolve(
+                journey, step, channel, Audience.for_segment(segment), locale=locale, on=on,
+                include_drafts=drafts,
+            ).slots
+            found = {
+                slot: targeted[slot] if targeted[slot].winner is not None else choice
+                for slot, choice in generic.items()
+            }
+        self._segment[memo_key] = found
+        return found
+
+    def drafts_matter(self, key: _MessageKey, segment: str) -> bool:
+        """Whether any draft or review atom could compete in the message for ``segment``."""
+        slots = self.generic_slots(key)
+        chain = self.full.chains.get(key[3], [key[3]])
+        return self.indexed(self.unapproved, key, slots, chain, None) or self.indexed(
+            self.unapproved, key, slots, chain, segment
+        )
+
+    def generic_slots(self, key: _MessageKey) -> list[str]:
+        journey, step_id, channel, _locale = key
+        step = next(s for s in self.full.library.journeys[journey].steps if s.id == step_id)
+        return list(self.full.library.layouts[(channel, step.channels[channel])].layout.slots)
+
+
+def classify(choice: SlotChoice, locale: str) -> tuple[CellStatus, bool]:
+    """(status, targeted) of a slot choice in a cell of ``locale`` (module docs: precedence)."""
+    if choice.winner is None:
+        return CellStatus.MISSING, False
+    targeted = choice.matched_segment is not None
+    if choice.locale != locale:
+        return CellStatus.FALLBACK_LOCALE, targeted
+    return (CellStatus.SPECIFIC if targeted else CellStatus.GENERIC), targeted
+
+
+# --------------------------------------------------------------------------- computation
+
+
+def compute_coverage(
+    library: Library,
+    *,
+    on: dt.date,
+    horizon_days: int | None = None,
+    journey: str | None = None,
+    resolver: Resolver | None = None,
+) -> CoverageReport:
+    """The coverage report of a valid library on day ``on``.
+
+    ``horizon_days`` (default: ``governance.expiry_horizon_days`` of atomic.yaml) is how far
+    ahead ``expiring`` looks; ``journey`` limits the report to one journey (unknown: UsageError,
+    raised by the resolver). Never prints; raises ValueError for a library without settings.
+    """
+    if library.settings is None:
+        raise ValueError("the library has no settings; validate it first")
+    if horizon_days is None:
+        horizon_days = library.settings.governance.expiry_horizon_days
+    if horizon_days < 0:
+        raise ValueError("horizon_days must not be negative")
+    memo = _Memo(library, resolver)
+    journeys = sorted(library.journeys.values(), key=lambda j: j.id)
+    if journey is not None:
+        journeys = [memo.full.journey(journey)]
+    horizon_end = on + dt.timedelta(days=horizon_days)
+
+    cells: list[Cell] = []
+    columns: list[tuple[str, str, str]] = []
+    segment_ids: set[str] = set()
+    for the_journey in journeys:
+        segments = journey_segments(library, the_journey)
+        segment_ids.update(segments)
+        locales = journey_locales(library, the_journey)
+        for step in the_journey.steps:
+            for channel in sorted(step.channels):
+                columns.append((the_journey.id, step.id, channel))
+                layout_id = step.channels[channel]
+                slots = library.layouts[(channel, layout_id)].layout.slots
+                for slot, need in slots.items():
+                    for locale in locales:
+                        key = (the_journey.id, step.id, channel, locale)
+                        for segment in segments:
+                            cells.append(
+                                _cell(memo, key, layout_id, slot, need == "required", segment,
+                                      on, horizon_end)
+                            )
+    # Rows: every segment of the journeys in scope, by id.
+    infos = tuple(_segment_info(library, sid) for sid in sorted(segment_ids))
+    return CoverageReport(
+        date=on,
+        horizon_days=horizon_days,
+        journey=journey,
+        segments=infos,
+        locales=tuple(
+            code for code in library.settings.locales if any(c.locale == code for c in cells)
+        ),
+        columns=tuple(columns),
+        cells=tuple(cells),
+        gaps=rank_gaps(library, cells, {s.id: s for s in infos}),
+    )
+
+
+def _cell(
+    memo: _Memo,
+    key: _MessageKey,
+    layout: str,
+    slot: str,
+    required: bool,
+    segment: str,
+    on: dt.date,
+    horizon_end: dt.date,
+) -> Cell:
+    journey, step, channel, locale = key
+    choice = memo.choices(key, segment, on, False)[slot]
+    status, targeted = classify(choice, locale)
+    now = severity(status, targeted)
+    cell = Cell(
+        journey, step, channel, layout, slot, required, locale, segment, status,
+        choice.winner.id if choice.winner else None,
+        choice.locale if choice.winner else None,
+        targeted,
+        tied_with=tuple(sorted(choice.tied_with)),
+    )
+    # expiring: follow the winners through their expiry days inside the horizon.
+    current = choice
+    while current.winner is not None and current.winner.valid_until is not None:
+        day = current.winner.valid_until + dt.timedelta(days=1)
+        if day > horizon_end:
+            break
+        current = memo.choices(key, segment, day, False)[slot]
+        later, later_targeted = classify(current, locale)
+        if severity(later, later_targeted) > now:
+            cell = dataclasses.replace(
+                cell, expires_on=day, status_after=later,
+                atom_after=current.winner.id if current.winner else None,
+            )
+            break
+    # drafts_only: would unapproved content make the cell better today?
+    if now > 0 and memo.drafts_matter(key, segment):
+        draft = memo.choices(key, segment, on, True)[slot]
+        draft_status, draft_targeted = classify(draft, locale)
+        if severity(draft_status, draft_targeted) < now and draft.winner is not None:
+            cell = dataclasses.replace(cell, draft_atom=draft.winner.id, draft_status=draft_status)
+    return cell
+
+
+def _segment_info(library: Library, segment_id: str) -> SegmentInfo:
+    segment = library.segments.get(segment_id)
+    size = segment.size if segment is not None else None
+    value = segment.value if segment is not None else None
+    return SegmentInfo(
+        id=segment_id,
+        name=(segment.name if segment is not None and segment.name else segment_id),
+        size=size if size is not None else 1,
+        value=value if value is not None else 1.0,
+        size_assumed=size is None,
+        value_assumed=value is None,
+    )
+
+
+def rank_gaps(
+    library: Library, cells: Iterable[Cell], segments: Mapping[str, SegmentInfo]
+) -> tuple[Gap, ...]:
+    """Every non-specific cell as a gap, highest impact first (module docs: the formula).
+
+    Equal impacts keep the cells' content order (a stable sort), so the ranking is the same
+    on every run.
+    """
+    unranked: list[Gap] = []
+    for cell in cells:
+        if cell.status is CellStatus.SPECIFIC:
+            continue
+        info = segments[cell.segment]
+        weight = SLOT_WEIGHT_REQUIRED if cell.required else SLOT_WEIGHT_OPTIONAL
+        impact = info.size * info.value * weight * cell.severity
+        unranked.append(
+            Gap(0, cell, weight, cell.severity, impact, info.size, info.value,
+                info.size_assumed, info.value_assumed, suggest(library, cell))
+        )
+    ranked = sorted(unranked, key=lambda gap: -gap.impact)
+    return tuple(dataclasses.replace(gap, rank=i) for i, gap in enumerate(ranked, start=1))
+
+
+def suggest(library: Library, cell: Cell) -> str:
+    """A one-line fix for a gap: approve the draft that would fill it, or add an atom."""
+    fields = [
+        f"slot: {cell.slot}",
+        f"segments: [{cell.segment}]",
+        f"channels: [{cell.channel}]",
+        f"locale: {cell.locale}",
+        f"journeys: [{cell.journey}]",
+    ]
+    winner = library.atoms.get(cell.atom) if cell.atom is not None else None
+    if winner is not None and cell.targeted and winner.priority > 0:
+        # A targeted winner in a fallback locale outranks a new atom of lower priority (rule 2).
+        fields.append(f"priority: {winner.priority}")
+    add = "add an approved atom with " + ", ".join(fields)
+    if cell.draft_atom is not None and cell.draft_status is not None:
+        draft = library.atoms.get(cell.draft_atom)
+        state = draft.status.value if draft is not None else "draft"
+        return (
+            f"approve atom {cell.draft_atom!r} (status {state}), which makes it "
+            f"{cell.draft_status.value}; or {add}"
+        )
+    return add
+
+
+def threshold_failures(
+    report: CoverageReport, fail_on: FailOn, min_specific: float | None = None
+) -> list[str]:
+    """Why ``atomic coverage`` fails (exit 1), one sentence each; empty when it passes.
+
+    ``fail_on=missing``: a required cell is missing. ``generic``: a required cell is missing
+    or not filled by segment-targeted content (generic, or generic in a fallback locale).
+    ``min_specific`` (percent): the overall specific share is below it (no cells: passes).
+    """
+    reasons: list[str] = []
+    required = [c for c in report.cells if c.required]
+    if fail_on is FailOn.MISSING:
+        count = sum(1 for c in required if c.status is CellStatus.MISSING)
+        if count:
+            reasons.append(f"{count} required cell(s) missing (--fail-on missing)")
+    elif fail_on is FailOn.GENERIC:
+        count = sum(1 for c in required if c.generic_or_missing)
+        if count:
+            reasons.append(
+                f"{count} required cell(s) generic or missing (--fail-on generic)"
+            )
+    share = report.overall.specific_share
+    if min_specific is not None and share is not None and share * 100 < min_specific:
+        reasons.append(
+            f"specific share {share * 100:.1f}% is below --min-specific {min_specific:g}%"
+        )
+    return reasons

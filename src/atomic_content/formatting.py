@@ -1,0 +1,151 @@
+"""Turn diagnostics into text for people, JSON for programs and annotations for GitHub.
+
+Pure functions returning strings; the CLI prints them. Everything echoed from content into CI
+logs goes through :func:`github_escape` so that an atom cannot forge workflow commands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import Diagnostic, Severity
+from .resolver import Resolution, Verdict
+from .segments import SegmentVerdict
+
+
+def _source_line(root: Path | None, path: str, line: int) -> str | None:
+    if root is None or line <= 0:
+        return None
+    try:
+        candidate = (root / path).resolve()
+        if not candidate.is_relative_to(root.resolve()) or not candidate.is_file():
+            return None
+        with candidate.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if number == line:
+                    return raw.decode("utf-8", "replace").rstrip("\r\n")
+                if number > line:
+                    break
+    except OSError:
+        return None
+    return None
+
+
+def format_text(diagnostics: Iterable[Diagnostic], root: Path | None = None) -> str:
+    """``path:line:col: error[code]: message``, the source line with a caret, then the hint."""
+    blocks: list[str] = []
+    for d in diagnostics:
+        where = d.path or "<content>"
+        if d.line:
+            where += f":{d.line}:{d.col}"
+        lines = [f"{where}: {d.severity.value}[{d.code}]: {d.message}"]
+        source = _source_line(root, d.path, d.line)
+        if source is not None:
+            shown = source.expandtabs(4)
+            lines.append(f"  {d.line:>4} | {shown}")
+            if d.col > 0:
+                lines.append(f"       | {' ' * (d.col - 1)}^")
+        if d.hint:
+            lines.append(f"  hint: {d.hint}")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def summary_line(diagnostics: list[Diagnostic]) -> str:
+    """``2 errors, 1 warning`` (or ``no problems``)."""
+    errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
+    warnings = len(diagnostics) - errors
+    if not diagnostics:
+        return "no problems"
+    parts = []
+    if errors:
+        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    return ", ".join(parts)
+
+
+def format_json(diagnostics: Iterable[Diagnostic]) -> str:
+    """The documented JSON list of diagnostics (see docs/cli.md)."""
+    return json.dumps([d.to_dict() for d in diagnostics], indent=2, ensure_ascii=False)
+
+
+def github_escape(value: str, *, property_value: bool = False) -> str:
+    """Escape text for a GitHub Actions workflow command (data or property part).
+
+    Percent, CR and LF are encoded so a message cannot end the command and start another
+    (``::set-output``, ``::add-mask`` ...); in properties ``:`` and ``,`` are encoded too.
+    """
+    escaped = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        escaped = escaped.replace(":", "%3A").replace(",", "%2C")
+    return escaped
+
+
+def format_github(diagnostics: Iterable[Diagnostic], content_prefix: str = "") -> str:
+    """``::error file=...,line=...,col=...,title=code::message`` lines for GitHub annotations."""
+    lines = []
+    for d in diagnostics:
+        level = "error" if d.severity is Severity.ERROR else "warning"
+        props = [f"file={github_escape(content_prefix + d.path, property_value=True)}"]
+        if d.line:
+            props.append(f"line={d.line}")
+            props.append(f"col={d.col}")
+        props.append(f"title={github_escape(d.code, property_value=True)}")
+        text = d.message + (f" — hint: {d.hint}" if d.hint else "")
+        lines.append(f"::{level} {','.join(props)}::{github_escape(text)}")
+    return "\n".join(lines)
+
+
+def format_segments(customer_id: str, verdicts: list[SegmentVerdict], refused: bool) -> str:
+    """A customer's segments, each with the clauses that decided it."""
+    matched = [v.segment for v in verdicts if v.matched]
+    lines = [f"customer {customer_id}: " + (", ".join(matched) if matched else "no segment")]
+    if refused:
+        lines.append("  consent: the customer refused personalization — generic content only")
+    for verdict in verdicts:
+        mark = "✓" if verdict.matched else "✗"
+        lines.append(f"{mark} {verdict.segment} (priority {verdict.priority}) — {verdict.name}")
+        for clause in verdict.clauses:
+            sign = "pass" if clause.passed else "fail"
+            lines.append(f"    {sign}: {clause.clause}   customer value: {clause.value}")
+        if verdict.note:
+            lines.append(f"    note: {verdict.note}")
+    return "\n".join(lines)
+
+
+def format_resolution(resolution: Resolution, *, explain: bool = False) -> str:
+    """Per slot the chosen atom; with ``explain`` every candidate and why it won or lost."""
+    key = resolution.key
+    segments = ", ".join(sorted(resolution.audience.segments)) or "none"
+    lines = [
+        f"{key.journey} / {key.step} / {key.channel} / {key.locale}  (layout {resolution.layout})",
+        f"audience: {resolution.audience.label} — segments: {segments}",
+    ]
+    if resolution.date is not None:
+        lines.append(f"date: {resolution.date.isoformat()}")
+    lines.extend(f"note: {note}" for note in resolution.notes)
+    width = max((len(name) for name in resolution.slots), default=4)
+    for name, choice in resolution.slots.items():
+        need = "required" if choice.required else "optional"
+        atom = choice.winner.id if choice.winner else "— nothing —"
+        lines.append(f"  {name:<{width}}  {atom}   [{need}] {choice.reason}")
+        if explain:
+            elsewhere = []
+            for candidate in choice.candidates:
+                if candidate.verdict is Verdict.WON:
+                    continue
+                if candidate.reason.startswith("other journey"):
+                    # Atoms written for other journeys are listed in one line: they are many
+                    # and rarely the question (the JSON format lists each).
+                    elsewhere.append(candidate.atom_id)
+                    continue
+                lines.append(f"  {'':<{width}}    {candidate.verdict.value}: {candidate.atom_id} — {candidate.reason}")
+            if elsewhere:
+                shown = ", ".join(elsewhere[:3]) + (f" and {len(elsewhere) - 3} more" if len(elsewhere) > 3 else "")
+                lines.append(f"  {'':<{width}}    rejected (written for other journeys or steps): {shown}")
+    if resolution.missing_required:
+        lines.append("missing required slots: " + ", ".join(resolution.missing_required))
+    return "\n".join(lines)

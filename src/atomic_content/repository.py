@@ -1,0 +1,418 @@
+"""Load a content folder into validated models, collecting every problem.
+
+:func:`load_files` reads every file of a content tree (see docs/format.md), parses it with
+:mod:`atomic_content.yamlio` and validates its shape with the pydantic models. It never stops at
+the first problem and never raises for bad content: a file that fails is left out and its
+problems are reported with their position. Cross-file checks (references, tokens, conditions)
+happen afterwards in :mod:`atomic_content.validate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from .errors import Diagnostics, did_you_mean
+from .models import (
+    Atom,
+    Customer,
+    Journey,
+    Layout,
+    Model,
+    Profile,
+    Segment,
+    Settings,
+)
+from .yamlio import Loc, YamlDocument, check_inside_root, display_path, read_yaml_file
+
+M = TypeVar("M", bound=Model)
+
+CHANNEL_FOLDERS = ("email", "app", "microsite")
+
+_STEM_ID_KINDS = {Segment, Atom, Journey, Layout, Customer}
+
+
+@dataclass(frozen=True)
+class LayoutEntry:
+    """A layout with the channel it belongs to and its template source (None for app)."""
+
+    channel: str
+    layout: Layout
+    template_path: str | None
+    template_source: str | None
+
+
+@dataclass
+class Library:
+    """Everything loaded from a content tree; only files without errors are in it.
+
+    ``documents`` keeps the parsed YAML of every file (by display path) so that later stages can
+    position their own diagnostics; ``paths`` maps (kind, id) to that display path.
+    """
+
+    root: Path
+    settings: Settings | None = None
+    profile: Profile | None = None
+    segments: dict[str, Segment] = field(default_factory=dict)
+    atoms: dict[str, Atom] = field(default_factory=dict)
+    journeys: dict[str, Journey] = field(default_factory=dict)
+    layouts: dict[tuple[str, str], LayoutEntry] = field(default_factory=dict)
+    customers: dict[str, Customer] = field(default_factory=dict)
+    documents: dict[str, YamlDocument] = field(default_factory=dict)
+    paths: dict[tuple[str, str], str] = field(default_factory=dict)
+    file_hashes: dict[str, str] = field(default_factory=dict)
+
+    def document(self, kind: str, item_id: str) -> YamlDocument | None:
+        """The parsed file of an item, for positioning diagnostics about it."""
+        path = self.paths.get((kind, item_id))
+        return self.documents.get(path) if path is not None else None
+
+    def position(self, kind: str, item_id: str, loc: Loc, *, key: bool = False) -> tuple[str, int, int]:
+        """(path, line, col) of ``loc`` inside the file of an item; (path, 0, 0) if unknown."""
+        path = self.paths.get((kind, item_id), "")
+        doc = self.documents.get(path)
+        if doc is None:
+            return path, 0, 0
+        line, col = doc.position(loc, key=key)
+        return path, line, col
+
+    def locale_chain(self, locale: str) -> list[str]:
+        """``locale`` followed by its fallbacks (de-AT -> de -> en), without repeats."""
+        chain: list[str] = []
+        current: str | None = locale
+        locales = self.settings.locales if self.settings else {}
+        while current is not None and current not in chain:
+            chain.append(current)
+            spec = locales.get(current)
+            current = spec.fallback if spec is not None else None
+        return chain
+
+
+def _yaml_files(folder: Path, *, recursive: bool) -> Iterator[Path]:
+    if not folder.is_dir():
+        return
+    pattern = "**/*" if recursive else "*"
+    # Sorted by POSIX path so that diagnostics and ids come in the same order on every machine.
+    candidates = sorted(folder.glob(pattern), key=lambda p: p.as_posix())
+    for path in candidates:
+        if path.suffix in (".yaml", ".yml") and (path.is_file() or path.is_dir() or path.is_symlink()):
+            yield path
+
+
+def _mapping_hint(model: type[Model], loc: tuple[str | int, ...]) -> list[str]:
+    """Field names valid at ``loc`` of ``model``, for did-you-mean hints."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        current = _model_in(annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", None)
+    return sorted(fields) if fields else []
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, Model):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+_CODES = {
+    "extra_forbidden": "schema.unknown_field",
+    "missing": "schema.missing_field",
+    "literal_error": "schema.invalid_value",
+    "enum": "schema.invalid_value",
+    "string_pattern_mismatch": "schema.invalid_format",
+    "string_too_short": "schema.empty",
+    "too_short": "schema.empty",
+    "value_error": "schema.invalid_value",
+}
+
+
+def schema_diagnostics(
+    error: ValidationError, doc: YamlDocument, model: type[Model], diagnostics: Diagnostics
+) -> None:
+    """Translate a pydantic ValidationError into positioned diagnostics.
+
+    The key is blamed for an unknown field, the parent mapping for a missing one and the value
+    otherwise, which is where an editor has to look.
+    """
+    for item in error.errors(include_url=False):
+        loc = tuple(part for part in item["loc"] if not _is_union_tag(part))
+        kind = item["type"]
+        code = _CODES.get(kind, "schema.invalid_type" if kind.endswith("_type") or "parsing" in kind else "schema.invalid_value")
+        name = str(loc[-1]) if loc else ""
+        where = ".".join(str(p) for p in loc) or "the file"
+        if kind == "extra_forbidden":
+            line, col = doc.position(loc, key=True)
+            suggestion = did_you_mean(name, _mapping_hint(model, loc))
+            allowed = ", ".join(_mapping_hint(model, loc))
+            message = f"unknown field {name!r}"
+            hint = suggestion or (f"allowed fields here: {allowed}" if allowed else "remove it")
+            if suggestion:
+                hint = f"{suggestion} (allowed: {allowed})"
+        elif kind == "missing":
+            line, col = doc.position(loc[:-1])
+            message = f"missing required field {name!r}"
+            hint = f"add `{name}:` here (see docs/format.md)"
+        else:
+            line, col = doc.position(loc)
+            msg = item["msg"]
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, ") :]
+            message = f"{where}: {msg[0].lower() + msg[1:] if msg else 'invalid value'}"
+            hint = _value_hint(kind, item.get("ctx") or {})
+        diagnostics.error(doc.path, line, col, code, message, hint)
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic inserts the union member's name ("str", "function-after[...]") into ``loc``.
+    return isinstance(part, str) and (
+        part in {"str", "int", "float", "bool", "list", "dict", "date", "datetime"}
+        or "[" in part
+        or part.startswith("function-")
+        or part in {"Cta", "Image", "Offer", "Logo"}
+    )
+
+
+def _value_hint(kind: str, ctx: dict[str, Any]) -> str:
+    if kind in {"literal_error", "enum"}:
+        expected = ctx.get("expected", "")
+        return f"use one of: {expected}" if expected else "use one of the allowed values"
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        if pattern.startswith("^https://"):
+            return "use an https:// address"
+        if "a-z0-9" in pattern:
+            return "ids use lower-case letters, digits, '-' and '_' (e.g. welcome-vip-headline)"
+        if "A-Za-z0-9]{2,8}" in pattern:
+            return "use a language tag such as en, de or de-AT"
+        return "check the format of this value"
+    if "int" in kind:
+        return "write a whole number, e.g. 10"
+    if "float" in kind or "number" in kind:
+        return "write a number, e.g. 12.5"
+    if "bool" in kind:
+        return "write true or false"
+    if "date" in kind:
+        return "write a date as YYYY-MM-DD, e.g. 2026-12-31"
+    if "list" in kind:
+        return "write a list, e.g. [vip, new-customer]"
+    if "dict" in kind or "model" in kind:
+        return "write a mapping of `key: value` lines here"
+    if "string" in kind:
+        return "write text here (quote it if it starts with a special character)"
+    return "see docs/format.md for the allowed values"
+
+
+class _Loader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.library = Library(root=root)
+        self.diagnostics = Diagnostics()
+
+    def read(self, path: Path) -> YamlDocument | None:
+        doc, problem = read_yaml_file(path, self.root)
+        if problem is not None:
+            self.diagnostics.add(problem)
+            return None
+        assert doc is not None
+        self.library.documents[doc.path] = doc
+        try:
+            self.library.file_hashes[doc.path] = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:  # pragma: no cover - read just succeeded
+            pass
+        return doc
+
+    def parse(self, path: Path, model: type[M], kind: str) -> tuple[M | None, YamlDocument | None]:
+        doc = self.read(path)
+        if doc is None:
+            return None, None
+        data = doc.data
+        if data is None:
+            self.diagnostics.error(
+                doc.path,
+                1,
+                1,
+                "content.empty_file",
+                "this file is empty",
+                f"write the {kind} here (see docs/format.md) or delete the file",
+            )
+            return None, doc
+        if not isinstance(data, dict):
+            self.diagnostics.error(
+                doc.path,
+                1,
+                1,
+                "schema.not_a_mapping",
+                f"a {kind} file must be a mapping of `key: value` lines, not a "
+                f"{type(data).__name__}",
+                "start the file with `id: ...` or the first field of the format",
+            )
+            return None, doc
+        if model in _STEM_ID_KINDS and "id" not in data:
+            data = {"id": path.stem, **data}
+        try:
+            return model.model_validate(data), doc
+        except ValidationError as exc:
+            schema_diagnostics(exc, doc, model, self.diagnostics)
+            return None, doc
+
+    def register(self, kind: str, store: dict[str, M], item: M, doc: YamlDocument) -> None:
+        item_id: str = getattr(item, "id")
+        existing = self.library.paths.get((kind, item_id))
+        if existing is not None:
+            line, col = doc.position(("id",), key=False)
+            self.diagnostics.error(
+                doc.path,
+                line,
+                col,
+                f"{kind}.duplicate_id",
+                f"{kind} id {item_id!r} is used by {existing} and {doc.path}",
+                f"rename one of them: {kind} ids must be unique",
+            )
+            return
+        store[item_id] = item
+        self.library.paths[(kind, item_id)] = doc.path
+
+    def load_single(self, name: str, model: type[M], kind: str, required: bool) -> M | None:
+        path = self.root / name
+        if not path.exists() and not path.is_symlink():
+            if required:
+                self.diagnostics.error(
+                    name,
+                    0,
+                    0,
+                    "io.missing_file",
+                    f"{name} is missing from the content folder",
+                    f"create {name} (see docs/format.md) or pass the right folder with --content",
+                )
+            return None
+        item, doc = self.parse(path, model, kind)
+        if item is not None and doc is not None:
+            self.library.paths[(kind, kind)] = doc.path
+        return item
+
+    def load_folder(self, folder: str, model: type[M], kind: str, store: dict[str, M], *, recursive: bool) -> None:
+        for path in _yaml_files(self.root / folder, recursive=recursive):
+            item, doc = self.parse(path, model, kind)
+            if item is not None and doc is not None:
+                self.register(kind, store, item, doc)
+
+    def load_layouts(self) -> None:
+        base = self.root / "layouts"
+        if not base.is_dir():
+            return
+        for channel_dir in sorted(base.iterdir(), key=lambda p: p.name):
+            if not channel_dir.is_dir():
+                continue
+            channel = channel_dir.name
+            if channel not in CHANNEL_FOLDERS:
+                self.diagnostics.error(
+                    display_path(channel_dir, self.root),
+                    0,
+                    0,
+                    "ref.unknown_channel",
+                    f"layouts/{channel}/ is not a channel",
+                    f"layout folders are named after channels: {', '.join(CHANNEL_FOLDERS)}"
+                    + (f"; {did_you_mean(channel, CHANNEL_FOLDERS)}" if did_you_mean(channel, CHANNEL_FOLDERS) else ""),
+                )
+                continue
+            for path in _yaml_files(channel_dir, recursive=False):
+                layout, doc = self.parse(path, Layout, "layout")
+                if layout is None or doc is None:
+                    continue
+                key = (channel, layout.id)
+                if key in self.library.layouts:
+                    self.diagnostics.error(
+                        doc.path, 1, 1, "layout.duplicate_id",
+                        f"layout id {layout.id!r} is used twice in layouts/{channel}/",
+                        "rename one of them",
+                    )
+                    continue
+                template_path, template_source = self.read_template(channel, layout, path, doc)
+                self.library.layouts[key] = LayoutEntry(channel, layout, template_path, template_source)
+                self.library.paths[("layout", f"{channel}/{layout.id}")] = doc.path
+
+    def read_template(
+        self, channel: str, layout: Layout, path: Path, doc: YamlDocument
+    ) -> tuple[str | None, str | None]:
+        if layout.template is None:
+            if channel != "app":
+                line, col = doc.position((), key=False)
+                self.diagnostics.error(
+                    doc.path, line, col, "layout.missing_template",
+                    f"a {channel} layout needs a `template:` file",
+                    "add `template: <name>.mjml` for email or `<name>.html.j2` for microsite",
+                )
+            return None, None
+        template = path.parent / layout.template
+        shown = display_path(template, self.root)
+        line, col = doc.position(("template",))
+        problem = check_inside_root(template, self.root) if template.exists() or template.is_symlink() else None
+        if problem is not None:
+            self.diagnostics.add(problem)
+            return shown, None
+        if not template.is_file():
+            self.diagnostics.error(
+                doc.path, line, col, "layout.template_not_found",
+                f"template file {layout.template!r} does not exist beside {path.name}",
+                f"create {shown} or fix the file name",
+            )
+            return shown, None
+        try:
+            raw = template.read_bytes()
+            if len(raw) > 1024 * 1024:
+                raise ValueError("larger than 1 MiB")
+            source = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            self.diagnostics.error(
+                shown, 0, 0, "layout.template_unreadable",
+                f"cannot read template: {exc}", "save it as UTF-8 text under 1 MiB",
+            )
+            return shown, None
+        self.library.file_hashes[shown] = hashlib.sha256(raw).hexdigest()
+        return shown, source
+
+
+def load_files(root: Path) -> tuple[Library, Diagnostics]:
+    """Read and shape-check every file under ``root``.
+
+    Returns the library of everything that loaded cleanly and the diagnostics of everything
+    that did not. Raises nothing for bad content; a missing root is reported as a diagnostic.
+    """
+    root = Path(root)
+    loader = _Loader(root)
+    if not root.is_dir():
+        loader.diagnostics.error(
+            display_path(root, None), 0, 0, "io.missing_content",
+            f"content folder {root.as_posix()!r} does not exist",
+            "run from your project folder or pass --content DIR",
+        )
+        return loader.library, loader.diagnostics
+    root = root.resolve()
+    loader.root = root
+    loader.library.root = root
+    loader.library.settings = loader.load_single("atomic.yaml", Settings, "settings", required=True)
+    loader.library.profile = loader.load_single("profile.yaml", Profile, "profile", required=True)
+    lib = loader.library
+    loader.load_folder("segments", Segment, "segment", lib.segments, recursive=False)
+    loader.load_folder("atoms", Atom, "atom", lib.atoms, recursive=True)
+    loader.load_folder("journeys", Journey, "journey", lib.journeys, recursive=False)
+    loader.load_layouts()
+    loader.load_folder("customers", Customer, "customer", lib.customers, recursive=False)
+    return lib, loader.diagnostics
