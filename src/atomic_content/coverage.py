@@ -356,8 +356,9 @@ class _Memo:
                 continue
             store = self.approved if atom.status is Status.APPROVED else self.unapproved
             locale = atom.locale or self.default_locale
+            targets: list[str | None] = list(atom.segments) if atom.segments else [None]
             for channel in atom.channels or self.channels:
-                for segment in atom.segments or [None]:
+                for segment in targets:
                     store[(atom.slot, channel, locale, segment)].append(atom)
         self._generic: dict[tuple[_MessageKey, dt.date, bool], Choices] = {}
         self._segment: dict[tuple[_MessageKey, str, dt.date, bool], Choices] = {}
@@ -386,7 +387,12 @@ class _Memo:
         if found is None:
             journey, step, channel, locale = key
             found = self.full.resolve(
-                journey, step, channel, Audience.generic(), locale=locale, on=on,
+                journey,
+                step,
+                channel,
+                Audience.generic(),
+                locale=locale,
+                on=on,
                 include_drafts=drafts,
             ).slots
             self._generic[memo_key] = found
@@ -408,7 +414,12 @@ class _Memo:
         else:
             journey, step, channel, locale = key
             targeted = self.targeted.resolve(
-                journey, step, channel, Audience.for_segment(segment), locale=locale, on=on,
+                journey,
+                step,
+                channel,
+                Audience.for_segment(segment),
+                locale=locale,
+                on=on,
                 include_drafts=drafts,
             ).slots
             found = {
@@ -418,18 +429,13 @@ class _Memo:
         self._segment[memo_key] = found
         return found
 
-    def drafts_matter(self, key: _MessageKey, segment: str) -> bool:
-        """Whether any draft or review atom could compete in the message for ``segment``."""
-        slots = self.generic_slots(key)
+    def drafts_matter(self, key: _MessageKey, slot: str, segment: str) -> bool:
+        """Whether a draft or review atom (generic or for ``segment``) could compete in
+        ``slot`` of the message; when none can, the drafts pass would change nothing."""
         chain = self.full.chains.get(key[3], [key[3]])
-        return self.indexed(self.unapproved, key, slots, chain, None) or self.indexed(
-            self.unapproved, key, slots, chain, segment
+        return self.indexed(self.unapproved, key, (slot,), chain, None) or self.indexed(
+            self.unapproved, key, (slot,), chain, segment
         )
-
-    def generic_slots(self, key: _MessageKey) -> list[str]:
-        journey, step_id, channel, _locale = key
-        step = next(s for s in self.full.library.journeys[journey].steps if s.id == step_id)
-        return list(self.full.library.layouts[(channel, step.channels[channel])].layout.slots)
 
 
 def classify(choice: SlotChoice, locale: str) -> tuple[CellStatus, bool]:
@@ -488,8 +494,16 @@ def compute_coverage(
                         key = (the_journey.id, step.id, channel, locale)
                         for segment in segments:
                             cells.append(
-                                _cell(memo, key, layout_id, slot, need == "required", segment,
-                                      on, horizon_end)
+                                _cell(
+                                    memo,
+                                    key,
+                                    layout_id,
+                                    slot,
+                                    need == "required",
+                                    segment,
+                                    on,
+                                    horizon_end,
+                                )
                             )
     # Rows: every segment of the journeys in scope, by id.
     infos = tuple(_segment_info(library, sid) for sid in sorted(segment_ids))
@@ -522,7 +536,15 @@ def _cell(
     status, targeted = classify(choice, locale)
     now = severity(status, targeted)
     cell = Cell(
-        journey, step, channel, layout, slot, required, locale, segment, status,
+        journey,
+        step,
+        channel,
+        layout,
+        slot,
+        required,
+        locale,
+        segment,
+        status,
         choice.winner.id if choice.winner else None,
         choice.locale if choice.winner else None,
         targeted,
@@ -538,12 +560,14 @@ def _cell(
         later, later_targeted = classify(current, locale)
         if severity(later, later_targeted) > now:
             cell = dataclasses.replace(
-                cell, expires_on=day, status_after=later,
+                cell,
+                expires_on=day,
+                status_after=later,
                 atom_after=current.winner.id if current.winner else None,
             )
             break
     # drafts_only: would unapproved content make the cell better today?
-    if now > 0 and memo.drafts_matter(key, segment):
+    if now > 0 and memo.drafts_matter(key, slot, segment):
         draft = memo.choices(key, segment, on, True)[slot]
         draft_status, draft_targeted = classify(draft, locale)
         if severity(draft_status, draft_targeted) < now and draft.winner is not None:
@@ -581,8 +605,18 @@ def rank_gaps(
         weight = SLOT_WEIGHT_REQUIRED if cell.required else SLOT_WEIGHT_OPTIONAL
         impact = info.size * info.value * weight * cell.severity
         unranked.append(
-            Gap(0, cell, weight, cell.severity, impact, info.size, info.value,
-                info.size_assumed, info.value_assumed, suggest(library, cell))
+            Gap(
+                0,
+                cell,
+                weight,
+                cell.severity,
+                impact,
+                info.size,
+                info.value,
+                info.size_assumed,
+                info.value_assumed,
+                suggest(library, cell),
+            )
         )
     ranked = sorted(unranked, key=lambda gap: -gap.impact)
     return tuple(dataclasses.replace(gap, rank=i) for i, gap in enumerate(ranked, start=1))
@@ -630,9 +664,7 @@ def threshold_failures(
     elif fail_on is FailOn.GENERIC:
         count = sum(1 for c in required if c.generic_or_missing)
         if count:
-            reasons.append(
-                f"{count} required cell(s) generic or missing (--fail-on generic)"
-            )
+            reasons.append(f"{count} required cell(s) generic or missing (--fail-on generic)")
     share = report.overall.specific_share
     if min_specific is not None and share is not None and share * 100 < min_specific:
         reasons.append(
