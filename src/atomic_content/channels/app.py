@@ -1,0 +1,331 @@
+"""The app channel: a push notification and the in-app card it opens.
+
+Parts (templates; see :mod:`atomic_content.channels.base`):
+
+* ``push.json`` (json mode) when the layout has ``push_title``/``push_body``:
+  ``{"title", "body", "deep_link", "image"?}`` — title and body flattened to one line, the
+  deep link is the call to action's url, the image its ``src`` where the layout has one;
+* ``card_body.html`` (html mode) and ``card.json`` (json mode) when the layout has a
+  ``headline`` or ``body``: ``{"title", "body", "body_html", "image"?: {src, alt},
+  "cta"?: {label, url}}``. ``body`` is plain text; ``body_html`` is the rendered
+  ``card_body.html`` part (customer values HTML-escaped there), JSON-escaped into the card.
+
+JSON is written at assembly with the static text JSON-escaped; tokens are rendered in json
+mode, which escapes customer values for the inside of a JSON string, so the output is valid
+JSON whatever a customer record holds.
+
+Limits (``channels.app.limits``): push title and body over the recommended length (warning),
+body over the hard limit (error), the whole push payload over its byte limit (error), and deep
+links that use neither https nor the brand deep-link scheme (error).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import textwrap
+from typing import Any
+
+from ..errors import RenderError, Severity
+from ..markdown import flatten
+from ..models import AppLimits, Settings
+from ..resolver import Resolution
+from .base import (
+    AssembledMessage,
+    AssemblyContext,
+    LimitProblem,
+    Part,
+    RenderedMessage,
+    base_message,
+    block_html,
+    block_text,
+    checked_url,
+    layout_entry,
+    new_vault,
+    text_of,
+    url_allowed,
+)
+
+_BOX_WIDTH = 46
+
+
+class AppRenderer:
+    """The ``app`` channel."""
+
+    name = "app"
+
+    # -- assembly ----------------------------------------------------------------------------
+    def assemble(self, ctx: AssemblyContext, resolution: Resolution) -> AssembledMessage:
+        entry = layout_entry(ctx, resolution)
+        atoms = resolution.atoms
+        vault = new_vault(ctx, entry, atoms)
+        schemes = ctx.link_schemes
+        declared = entry.layout.slots
+        cta = atoms.get("cta")
+        image = atoms.get("image")
+        cta_url = ""
+        if cta is not None and cta.cta is not None:
+            cta_url = checked_url(cta.cta.url, schemes, atom_id=cta.id, what="cta.url")
+        image_src = ""
+        if image is not None and image.image is not None:
+            image_src = checked_url(
+                image.image.src, frozenset({"https"}), atom_id=image.id, what="image.src"
+            )
+        parts: list[Part] = []
+        if "push_title" in declared or "push_body" in declared:
+            push: dict[str, Any] = {
+                "title": vault.protect(flatten(text_of(atoms["push_title"])))
+                if "push_title" in atoms
+                else "",
+                "body": vault.protect(flatten(text_of(atoms["push_body"])))
+                if "push_body" in atoms
+                else "",
+                "deep_link": vault.protect(cta_url),
+            }
+            if image_src:
+                push["image"] = vault.protect(image_src)
+            parts.append(
+                Part(
+                    "push.json",
+                    "json",
+                    vault.finish(_json(push), part="push.json"),
+                    "application/json",
+                    "push.json",
+                    atom_ids=_ids(atoms, "push_title", "push_body", "cta", "image"),
+                )
+            )
+        if "headline" in declared or "body" in declared:
+            body = atoms.get("body")
+            card: dict[str, Any] = {
+                "title": vault.protect(flatten(text_of(atoms["headline"])))
+                if "headline" in atoms
+                else "",
+                "body": vault.protect(block_text(text_of(body), schemes)) if body else "",
+                "body_html": vault.token("{{ slots.body.html }}") if body else "",
+            }
+            if image is not None and image.image is not None:
+                card["image"] = {"src": vault.protect(image_src), "alt": vault.protect(image.image.alt)}
+            if cta is not None and cta.cta is not None:
+                card["cta"] = {"label": vault.protect(cta.cta.label), "url": vault.protect(cta_url)}
+            body_html = vault.protect(block_html(text_of(body), schemes)) if body else ""
+            parts.append(
+                Part(
+                    "card_body.html",
+                    "html",
+                    vault.finish(body_html + "\n" if body_html else "", part="card_body.html"),
+                    "text/html",
+                    "card_body.html",
+                    atom_ids=_ids(atoms, "body"),
+                )
+            )
+            parts.append(
+                Part(
+                    "card.json",
+                    "json",
+                    vault.finish(_json(card), part="card.json"),
+                    "application/json",
+                    "card.json",
+                    embeds=(("body.html", "card_body.html"),) if body else (),
+                    atom_ids=_ids(atoms, "headline", "body", "image", "cta"),
+                )
+            )
+        if not parts:
+            raise RenderError(
+                "render.layout_empty",
+                f"app layout {resolution.layout!r} declares neither push nor card slots",
+                hint="An app layout needs push_title/push_body (push) or headline/body (card).",
+            )
+        return base_message(ctx, resolution, parts)
+
+    # -- limits ------------------------------------------------------------------------------
+    def check_limits(
+        self, rendered: RenderedMessage, settings: Settings | None
+    ) -> list[LimitProblem]:
+        limits = AppLimits()
+        schemes = {"https"}
+        if settings is not None:
+            if settings.channels.app is not None:
+                limits = settings.channels.app.limits
+            if settings.brand.deep_link_scheme:
+                schemes.add(settings.brand.deep_link_scheme)
+        allowed = frozenset(schemes)
+        problems: list[LimitProblem] = []
+        push_text = rendered.parts.get("push.json")
+        if push_text is not None:
+            push = _load(push_text, "push.json")
+            title, body = str(push.get("title", "")), str(push.get("body", ""))
+            if not title.strip():
+                problems.append(LimitProblem(Severity.ERROR, "app.push_title_empty", "push title is empty"))
+            elif len(title) > limits.push_title_recommended:
+                problems.append(
+                    LimitProblem(
+                        Severity.WARNING,
+                        "app.push_title_long",
+                        f"push title is {len(title)} characters; phones show about "
+                        f"{limits.push_title_recommended}",
+                    )
+                )
+            if len(body) > limits.push_body_hard:
+                problems.append(
+                    LimitProblem(
+                        Severity.ERROR,
+                        "app.push_body_too_long",
+                        f"push body is {len(body)} characters; the limit is {limits.push_body_hard}",
+                    )
+                )
+            elif len(body) > limits.push_body_recommended:
+                problems.append(
+                    LimitProblem(
+                        Severity.WARNING,
+                        "app.push_body_long",
+                        f"push body is {len(body)} characters; phones show about "
+                        f"{limits.push_body_recommended}",
+                    )
+                )
+            size = len(push_text.encode("utf-8"))
+            if size > limits.push_payload_bytes_hard:
+                problems.append(
+                    LimitProblem(
+                        Severity.ERROR,
+                        "app.push_payload_too_large",
+                        f"push payload is {size} bytes; the limit is {limits.push_payload_bytes_hard}",
+                    )
+                )
+            problems.extend(_deep_link(str(push.get("deep_link", "")), allowed, "push deep link"))
+        card_text = rendered.parts.get("card.json")
+        if card_text is not None:
+            card = _load(card_text, "card.json")
+            cta = card.get("cta")
+            if isinstance(cta, dict):
+                problems.extend(_deep_link(str(cta.get("url", "")), allowed, "card button link"))
+        return problems
+
+    # -- previews ----------------------------------------------------------------------------
+    def preview_text(self, rendered: RenderedMessage) -> str:
+        lines: list[str] = []
+        inner = _BOX_WIDTH - 4
+        if "push.json" in rendered.parts:
+            push = _load(rendered.parts["push.json"], "push.json")
+            app_name = (rendered.brand_name or "App").upper()
+            body = [f"{app_name[: inner - 6]}  · now"]
+            body.extend(_wrap(str(push.get("title", "")), inner))
+            body.extend(_wrap(str(push.get("body", "")), inner))
+            if push.get("image"):
+                body.append("[image]")
+            body.append(f"→ {push.get('deep_link', '')}")
+            lines.append("Push notification")
+            lines.append("╭" + "─" * (_BOX_WIDTH - 2) + "╮")
+            lines.extend(f"│ {line:<{inner}} │" for line in body)
+            lines.append("╰" + "─" * (_BOX_WIDTH - 2) + "╯")
+        if "card.json" in rendered.parts:
+            card = _load(rendered.parts["card.json"], "card.json")
+            if lines:
+                lines.append("")
+            lines.append("In-app card")
+            lines.append("┌" + "─" * (_BOX_WIDTH - 2) + "┐")
+            content: list[str] = []
+            image = card.get("image")
+            if isinstance(image, dict):
+                content.extend(_wrap(f"[image: {image.get('alt', '')}]", inner))
+                content.append("")
+            content.extend(_wrap(str(card.get("title", "")), inner))
+            for paragraph in str(card.get("body", "")).split("\n"):
+                content.extend(_wrap(paragraph, inner) if paragraph else [""])
+            cta = card.get("cta")
+            if isinstance(cta, dict):
+                content.append("")
+                content.extend(_wrap(f"[ {cta.get('label', '')} ] → {cta.get('url', '')}", inner))
+            lines.extend(f"│ {line:<{inner}} │" for line in content)
+            lines.append("└" + "─" * (_BOX_WIDTH - 2) + "┘")
+        return "\n".join(lines)
+
+    def preview_html(self, rendered: RenderedMessage) -> str:
+        e = html.escape
+        lang = e(rendered.key.locale)
+        sections: list[str] = []
+        if "push.json" in rendered.parts:
+            push = _load(rendered.parts["push.json"], "push.json")
+            sections.append(
+                '<section class="push" aria-label="Push notification">'
+                f'<p class="app">{e(rendered.brand_name or "App")} · now</p>'
+                f"<h2>{e(str(push.get('title', '')))}</h2>"
+                f"<p>{e(str(push.get('body', '')))}</p>"
+                f'<p class="link">{e(str(push.get("deep_link", "")))}</p></section>'
+            )
+        if "card.json" in rendered.parts:
+            card = _load(rendered.parts["card.json"], "card.json")
+            image = card.get("image")
+            cta = card.get("cta")
+            figure = (
+                f'<img src="{e(str(image.get("src", "")))}" alt="{e(str(image.get("alt", "")))}">'
+                if isinstance(image, dict)
+                else ""
+            )
+            button = (
+                f'<a class="button" href="{e(str(cta.get("url", "")))}">'
+                f"{e(str(cta.get('label', '')))}</a>"
+                if isinstance(cta, dict)
+                else ""
+            )
+            # body_html is the rendered card_body.html part: customer values escaped there.
+            sections.append(
+                f'<article class="card">{figure}<h1>{e(str(card.get("title", "")))}</h1>'
+                f'<div class="body">{rendered.parts.get("card_body.html", "")}</div>{button}</article>'
+            )
+        title = e(f"{rendered.key} — app preview")
+        return (
+            f'<!doctype html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>{title}</title>\n<style>{_PREVIEW_CSS}</style>\n</head>\n<body>\n<main>\n"
+            + "\n".join(sections)
+            + "\n</main>\n</body>\n</html>\n"
+        )
+
+
+_PREVIEW_CSS = (
+    "body{margin:0;background:#e9e9ee;font:16px/1.45 -apple-system,'Segoe UI',Roboto,Arial,"
+    "sans-serif;color:#1d1d1b}main{max-width:390px;margin:24px auto;padding:0 12px}"
+    ".push{background:rgba(255,255,255,.92);border-radius:18px;padding:12px 16px;"
+    "box-shadow:0 2px 8px rgba(0,0,0,.12);margin-bottom:24px}.push .app{margin:0;font-size:12px;"
+    "color:#6b6b66;text-transform:uppercase}.push h2{margin:4px 0 2px;font-size:16px}"
+    ".push p{margin:0}.push .link{margin-top:6px;font-size:12px;color:#6b6b66}"
+    ".card{background:#fff;border-radius:14px;overflow:hidden;padding-bottom:20px}"
+    ".card img{display:block;width:100%;height:auto}.card h1{margin:16px 20px 8px;font-size:22px}"
+    ".card .body{margin:0 20px}.button{display:block;margin:16px 20px 0;padding:12px;"
+    "border-radius:8px;background:#1f5f4a;color:#fff;text-align:center;text-decoration:none;"
+    "font-weight:700}"
+)
+
+
+def _ids(atoms: dict[str, Any], *slots: str) -> tuple[str, ...]:
+    return tuple(atoms[s].id for s in slots if s in atoms)
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
+
+
+def _load(text: str, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise RenderError("render.invalid_json", f"{name} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise RenderError("render.invalid_json", f"{name} is not a JSON object")
+    return value
+
+
+def _deep_link(url: str, allowed: frozenset[str], what: str) -> list[LimitProblem]:
+    if url and url_allowed(url, allowed):
+        return []
+    return [
+        LimitProblem(
+            Severity.ERROR,
+            "app.deep_link_scheme",
+            f"{what} must start with one of: " + ", ".join(sorted(f"{s}:" for s in allowed)),
+        )
+    ]
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width) or [""]

@@ -1,0 +1,138 @@
+"""The microsite channel: one personal landing page, ``index.html``.
+
+The layout is a Jinja2 HTML template rendered in the layout sandbox (autoescape on) with the
+layout contract of docs/format.md plus ``message.title`` (the headline flattened to plain text)
+and ``message.description`` (the summary flattened), for ``<title>``, the meta description and
+Open Graph tags. The page is one html-mode part: customer values are HTML-escaped at render time.
+
+Checks on the rendered page: title and description over their recommended lengths (warnings);
+no ``lang``, ``<title>``, meta description or viewport, an image without ``alt`` (warnings);
+an external script (error: the page must not load code from elsewhere).
+"""
+
+from __future__ import annotations
+
+from ..errors import RenderError, Severity
+from ..markdown import flatten
+from ..models import MicrositeLimits, Settings
+from ..resolver import Resolution
+from .base import (
+    AssembledMessage,
+    AssemblyContext,
+    LimitProblem,
+    Part,
+    RenderedMessage,
+    base_message,
+    layout_entry,
+    layout_slots,
+    message_vars,
+    new_vault,
+    outline_html,
+    render_layout,
+    text_of,
+)
+
+
+class MicrositeRenderer:
+    """The ``microsite`` channel."""
+
+    name = "microsite"
+
+    def assemble(self, ctx: AssemblyContext, resolution: Resolution) -> AssembledMessage:
+        entry = layout_entry(ctx, resolution)
+        if entry.template_source is None:
+            raise RenderError(
+                "render.layout_missing_template",
+                f"microsite layout {resolution.layout!r} has no template",
+            )
+        atoms = resolution.atoms
+        vault = new_vault(ctx, entry, atoms)
+        slots = layout_slots(ctx, atoms, vault, resolution.key.locale)
+        message = message_vars(ctx, resolution)
+        # Plain text with placeholders; the layout's autoescape escapes the static text.
+        message["title"] = vault.protect(flatten(text_of(atoms["headline"]))) if "headline" in atoms else ""
+        message["description"] = (
+            vault.protect(flatten(text_of(atoms["summary"]))) if "summary" in atoms else ""
+        )
+        page = render_layout(
+            entry.template_source,
+            name=entry.template_path or f"layouts/microsite/{resolution.layout}",
+            variables={"slots": slots, "brand": ctx.brand, "message": message},
+        )
+        part = Part(
+            "index.html",
+            "html",
+            vault.finish(page, part="index.html"),
+            "text/html",
+            "index.html",
+            atom_ids=tuple(sorted({a.id for a in atoms.values()})),
+        )
+        return base_message(ctx, resolution, [part])
+
+    def check_limits(
+        self, rendered: RenderedMessage, settings: Settings | None
+    ) -> list[LimitProblem]:
+        limits = MicrositeLimits()
+        if settings is not None and settings.channels.microsite is not None:
+            limits = settings.channels.microsite.limits
+        page = outline_html(rendered.parts.get("index.html", ""))
+        description = page.meta.get("description", "")
+        problems: list[LimitProblem] = []
+
+        def warn(code: str, message: str) -> None:
+            problems.append(LimitProblem(Severity.WARNING, code, message))
+
+        if not page.title:
+            warn("microsite.no_title", "the page has no <title>")
+        elif len(page.title) > limits.title_recommended:
+            warn(
+                "microsite.title_long",
+                f"page title is {len(page.title)} characters; search results show about "
+                f"{limits.title_recommended}",
+            )
+        if not description:
+            warn("microsite.no_description", "the page has no meta description")
+        elif len(description) > limits.description_recommended:
+            warn(
+                "microsite.description_long",
+                f"meta description is {len(description)} characters; search results show about "
+                f"{limits.description_recommended}",
+            )
+        if not page.lang:
+            warn("microsite.no_lang", "the <html> element has no lang attribute")
+        if "viewport" not in page.meta:
+            warn("microsite.no_viewport", "the page has no viewport meta tag (not responsive)")
+        for src, alt in page.images:
+            if alt is None:
+                warn("microsite.image_alt", f"image {src} has no alt attribute")
+        for src in page.scripts:
+            if src is not None:
+                problems.append(
+                    LimitProblem(
+                        Severity.ERROR,
+                        "microsite.external_script",
+                        f"the page loads a script from {src}; landing pages must not load code",
+                    )
+                )
+        return problems
+
+    def preview_text(self, rendered: RenderedMessage) -> str:
+        page = outline_html(rendered.parts.get("index.html", ""))
+        lines = [
+            f"Title:       {page.title}",
+            f"Description: {page.meta.get('description', '')}",
+            f"Language:    {page.lang or '-'}",
+        ]
+        if page.headings:
+            lines.append("Headings:")
+            lines.extend(f"  {'  ' * (level - 1)}h{level} {text}" for level, text in page.headings)
+        if page.images:
+            lines.append("Images:")
+            lines.extend(f"  {alt if alt is not None else '(no alt)'} — {src}" for src, alt in page.images)
+        if page.links:
+            lines.append("Links:")
+            lines.extend(f"  {text or '(no text)'} → {href}" for text, href in page.links)
+        return "\n".join(lines)
+
+    def preview_html(self, rendered: RenderedMessage) -> str:
+        return rendered.parts.get("index.html", "")

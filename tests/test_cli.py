@@ -1,0 +1,198 @@
+"""CLI tests through click's runner: output, formats and exit codes of validate, schema,
+segments and resolve; plus the docs checks (every command documented, README == .ci/run)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from atomic_content.cli import main
+from contentkit import write_tree
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_validate_clean(tmp_path: Path, runner: CliRunner) -> None:
+    write_tree(tmp_path)
+    result = runner.invoke(main, ["validate", "--content", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "no problems"
+
+
+def test_validate_text_shows_source_caret_and_hint(tmp_path: Path, runner: CliRunner) -> None:
+    write_tree(tmp_path, {"atoms/h.yaml": "slot: headline\nstatus: approved\nsegments: [vipp]\ntext: Hi\n"})
+    result = runner.invoke(main, ["validate", "--content", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[:4] == [
+        "atoms/h.yaml:3:12: error[ref.unknown_segment]: unknown segment 'vipp'",
+        "     3 | segments: [vipp]",
+        "       |            ^",
+        "  hint: did you mean 'vip'? known segments: new, vip",
+    ]
+    assert result.output.splitlines()[-1] == "1 error"
+
+
+def test_validate_json(tmp_path: Path, runner: CliRunner) -> None:
+    write_tree(tmp_path, {"atoms/h.yaml": "slot: headline\nstatus: approved\nsegments: [vipp]\ntext: Hi\n"})
+    result = runner.invoke(main, ["validate", "--content", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [
+        {
+            "path": "atoms/h.yaml",
+            "line": 3,
+            "col": 12,
+            "severity": "error",
+            "code": "ref.unknown_segment",
+            "message": "unknown segment 'vipp'",
+            "hint": "did you mean 'vip'? known segments: new, vip",
+        }
+    ]
+
+
+def test_validate_github_annotations_are_escaped(tmp_path: Path, runner: CliRunner) -> None:
+    # A segment id cannot hold a newline, but a customer's locale value can: it is echoed in
+    # the message and must not be able to start a workflow command of its own.
+    write_tree(
+        tmp_path,
+        {"customers/evil.yaml": 'attributes:\n  id: X\n  locale: "fr\\n::set-output name=x::1"\n'
+         "  tier: gold\n  orders: 1\n"},
+    )
+    result = runner.invoke(main, ["validate", "--content", str(tmp_path), "--format", "github"])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("::error file=customers/evil.yaml,line=3,col=11,")
+
+
+def test_github_format_escapes_workflow_commands() -> None:
+    from atomic_content.errors import Diagnostic, Severity
+    from atomic_content.formatting import format_github
+
+    evil = Diagnostic("atoms/a,b:c.yaml", 2, 3, Severity.ERROR, "x.y", "bad\n::set-output name=x::1 100%", "")
+    assert format_github([evil]) == (
+        "::error file=atoms/a%2Cb%3Ac.yaml,line=2,col=3,title=x.y::bad%0A::set-output name=x::1 100%25"
+    )
+
+
+def test_validate_strict_fails_on_warnings(tmp_path: Path, runner: CliRunner) -> None:
+    write_tree(tmp_path, {"atoms/u.yaml": "slot: offer\nstatus: approved\noffer: {code: X, headline: Y}\n"})
+    assert runner.invoke(main, ["validate", "--content", str(tmp_path)]).exit_code == 0
+    assert runner.invoke(main, ["validate", "--content", str(tmp_path), "--strict"]).exit_code == 1
+
+
+def test_usage_error_exit_code(tmp_path: Path, runner: CliRunner) -> None:
+    write_tree(tmp_path)
+    result = runner.invoke(main, ["validate", "--content", str(tmp_path), "--format", "xml"])
+    assert result.exit_code == 2
+    result = runner.invoke(main, ["resolve", "--content", str(tmp_path), "--customer", "zed", "--journey", "welcome"])
+    assert result.exit_code == 2
+    assert "error: no sample customer 'zed' and no such file" in result.output
+    result = runner.invoke(main, ["resolve", "--content", str(tmp_path), "--customer", "ada", "--journey", "welcom"])
+    assert result.exit_code == 2
+    assert "did you mean 'welcome'?" in result.output
+
+
+def test_commands_on_invalid_content_exit_1_with_diagnostics(tmp_path: Path, runner: CliRunner) -> None:
+    write_tree(tmp_path, {"atoms/h.yaml": "slot: headlin\ntext: Hi\n"})
+    result = runner.invoke(main, ["segments", "--content", str(tmp_path), "--customer", "ada"])
+    assert result.exit_code == 1
+    assert "atoms/h.yaml:1:7: error[ref.unknown_slot]" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_schema_writes_every_kind(tmp_path: Path, runner: CliRunner) -> None:
+    result = runner.invoke(main, ["schema", "--out", str(tmp_path)])
+    assert result.exit_code == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [f"{k}.schema.json" for k in sorted(["atom", "customer", "journey", "layout", "profile", "segment", "settings"])]
+    atom = json.loads((tmp_path / "atom.schema.json").read_text())
+    assert "segments" in atom["properties"] and atom["additionalProperties"] is False
+
+
+def test_committed_schemas_are_current(tmp_path: Path, runner: CliRunner) -> None:
+    runner.invoke(main, ["schema", "--out", str(tmp_path)])
+    for fresh in tmp_path.iterdir():
+        committed = REPO / "schemas" / fresh.name
+        assert committed.read_text() == fresh.read_text(), f"run `atomic schema` to refresh {committed}"
+
+
+def test_segments_text_and_json(tmp_path: Path, runner: CliRunner) -> None:
+    write_tree(tmp_path)
+    result = runner.invoke(main, ["segments", "--content", str(tmp_path), "--customer", "ada"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[:3] == [
+        "customer ada: vip",
+        "✓ vip (priority 50) — VIP",
+        '    pass: {"tier": {"$in": ["gold", "platinum"]}}   customer value: "gold"',
+    ]
+    data = json.loads(runner.invoke(main, ["segments", "--content", str(tmp_path), "--customer", "ada", "--format", "json"]).stdout)
+    assert data["segments"] == ["vip"] and data["consent_refused"] is False
+
+
+def test_resolve_json_and_explain(tmp_path: Path, runner: CliRunner) -> None:
+    write_tree(tmp_path)
+    args = ["resolve", "--content", str(tmp_path), "--customer", "ada", "--journey", "welcome",
+            "--step", "day-0", "--channel", "email", "--date", "2026-11-22", "--format", "json", "--explain"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    (res,) = json.loads(result.stdout)
+    assert res["audience"]["segments"] == ["vip"]
+    assert res["slots"]["headline"]["atom"] == "headline-vip"
+    assert {"atom": "headline", "verdict": "lost", "reason": "outranked by headline-vip: generic loses to segment-targeted"} in res["slots"]["headline"]["candidates"]
+    text = runner.invoke(main, args[:-3] + ["--explain"])
+    flat = [" ".join(line.split()) for line in text.output.splitlines()]
+    assert "headline headline-vip [required] targets segment 'vip' (priority 50), locale en" in flat
+
+
+def test_resolve_customer_file(tmp_path: Path, runner: CliRunner) -> None:
+    write_tree(tmp_path)
+    customer = tmp_path / "me.json"
+    customer.write_text(json.dumps({"id": "C-7", "locale": "de", "tier": "gold", "orders": 1}))
+    result = runner.invoke(main, ["resolve", "--content", str(tmp_path), "--customer", str(customer),
+                                  "--journey", "welcome", "--step", "day-0", "--channel", "email", "--date", "2026-11-22"])
+    assert result.exit_code == 0, result.output
+    assert "welcome / day-0 / email / de" in result.output
+
+
+def test_bad_date_is_a_usage_error(tmp_path: Path, runner: CliRunner) -> None:
+    write_tree(tmp_path)
+    result = runner.invoke(main, ["resolve", "--content", str(tmp_path), "--customer", "ada", "--journey", "welcome", "--date", "31.12.2026"])
+    assert result.exit_code == 2
+    assert "is not a date like 2026-12-31" in result.output
+
+
+def test_demo_content_validates(runner: CliRunner) -> None:
+    result = runner.invoke(main, ["validate", "--content", str(REPO / "content")])
+    assert result.exit_code == 0, result.output
+
+
+# -- documentation checks ---------------------------------------------------------------------
+
+
+def test_every_command_is_documented() -> None:
+    reference = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name, command in sorted(main.commands.items()):
+        assert f"## atomic {name}" in reference, f"docs/cli.md has no section for `atomic {name}`"
+        assert f"`atomic {name}" in readme, f"README's command table lacks `atomic {name}`"
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--") and opt not in ("--help",):
+                    assert opt in reference, f"docs/cli.md does not mention {opt} of `atomic {name}`"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sh\n(.*?)\n```", readme, flags=re.S)
+    install_and_run, install_and_test = blocks[0], blocks[1]
+    assert install_and_run.startswith("python3 -m venv .venv && ")
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert install_and_test in ci.splitlines()
