@@ -174,7 +174,7 @@ def generate(
                 _write(root / "layouts" / channel / template, source)
 
     # journeys: 2-4 steps, each on 1-2 channels; personalizing for a sample of the segments.
-    plans: list[tuple[str, list[tuple[str, dict[str, str]]], list[str], list[str]]] = []
+    plans: list[tuple[str, list[tuple[str, dict[str, str]]], list[str], list[str], float]] = []
     for j in range(journeys):
         jid = f"journey-{j:02d}"
         steps = []
@@ -185,7 +185,9 @@ def generate(
             )
         journey_segments = sorted(rng.sample(segment_ids, min(len(segment_ids), 40)))
         locales = list(LOCALES) if rng.random() < 0.6 else ["en", "de"]
-        plans.append((jid, steps, journey_segments, locales))
+        # Some journeys are well stocked with generic fallbacks, some barely: missing cells.
+        generic_rate = rng.choice([0.02, 0.1, 0.15, 0.25])
+        plans.append((jid, steps, journey_segments, locales, generic_rate))
         lines = [f"name: Journey {j}", f"segments: [{', '.join(journey_segments)}]"]
         lines.append(f"locales: [{', '.join(locales)}]")
         lines.append("steps:")
@@ -196,17 +198,19 @@ def generate(
 
     statuses = ["approved"] * 85 + ["draft"] * 8 + ["review"] * 4 + ["retired"] * 3
     for n in range(atoms):
-        jid, steps, journey_segments, locales = rng.choice(plans)
+        jid, steps, journey_segments, locales, generic_rate = rng.choice(plans)
         step_id, channels = rng.choice(steps)
         channel = rng.choice(sorted(channels))
         slot = rng.choice(sorted(LAYOUTS[channel][channels[channel]][1]))
         lines = [f"slot: {slot}", f"status: {rng.choice(statuses)}"]
-        generic = rng.random() < 0.15
+        generic = rng.random() < generic_rate
         if not generic:
             count = 1 if rng.random() < 0.8 else 2
             lines.append(f"segments: [{', '.join(sorted(rng.sample(journey_segments, count)))}]")
         scope = rng.random()
-        if scope < 0.5:
+        if generic and scope < 0.99:  # generic copy is written for one journey, mostly
+            lines.append(f"journeys: [{jid}]")
+        elif scope < 0.5:
             lines.append(f"journeys: [{jid}]")
         elif scope < 0.75:
             lines.append(f"journeys: [{jid}/{step_id}]")

@@ -26,6 +26,9 @@ from atomic_content.conditions import (
 
 pytestmark = pytest.mark.filterwarnings("error")
 
+LIST_G = {"type": "list", "attributeKey": "id", "values": ["a", "b"]}
+ADULTS = {"type": "condition", "condition": {"age": {"$gte": 18}}}
+
 # (name, condition, attributes, expected[, saved groups])
 CASES: list[tuple[Any, ...]] = [
     # --- implicit equality ---------------------------------------------------------------
@@ -235,14 +238,16 @@ CASES: list[tuple[Any, ...]] = [
         True,
     ),
     ("$all item condition fails", {"a": {"$all": [{"$gt": 5}]}}, {"a": [1, 2]}, False),
-    ("$all non-array operand is vacuous", {"a": {"$all": 5}}, {"a": []}, True),
-    ("$all string operand iterates characters", {"a": {"$all": "xy"}}, {"a": ["y", "x"]}, True),
-    ("$all null operand throws for arrays", {"a": {"$all": None}}, {"a": []}, False),
-    ("$all null operand, non-array attribute", {"$not": {"a": {"$all": None}}}, {"a": 1}, True),
+    ("$all non-array operand is false", {"a": {"$all": 5}}, {"a": []}, False),
+    ("$all string operand is false", {"a": {"$all": "xy"}}, {"a": ["y", "x"]}, False),
+    ("$all object operand is false", {"a": {"$all": {"x": 1}}}, {"a": []}, False),
+    ("$all null operand is false", {"a": {"$all": None}}, {"a": []}, False),
+    ("$not of $all with null operand", {"$not": {"a": {"$all": None}}}, {"a": []}, True),
     ("$alli folds strings", {"a": {"$alli": ["X", "y"]}}, {"a": ["Y", "x"]}, True),
     ("$alli missing item", {"a": {"$alli": ["X", "q"]}}, {"a": ["Y", "x"]}, False),
     ("$alli on non-array", {"a": {"$alli": ["x"]}}, {"a": "X"}, False),
     ("$alli non-string items as $all", {"a": {"$alli": [1]}}, {"a": ["1"]}, True),
+    ("$alli non-array operand is false", {"a": {"$alli": "x"}}, {"a": ["x"]}, False),
     # --- $elemMatch ------------------------------------------------------------------------
     ("$elemMatch operator form", {"a": {"$elemMatch": {"$gt": 5}}}, {"a": [1, 7]}, True),
     ("$elemMatch operator form fails", {"a": {"$elemMatch": {"$gt": 5}}}, {"a": [1, 2]}, False),
@@ -267,8 +272,20 @@ CASES: list[tuple[Any, ...]] = [
     ("$elemMatch on non-array", {"a": {"$elemMatch": {"$eq": "x"}}}, {"a": "x"}, False),
     ("$elemMatch on object", {"a": {"$elemMatch": {"b": 1}}}, {"a": {"b": 1}}, False),
     ("$elemMatch on missing", {"a": {"$elemMatch": {"$exists": False}}}, {}, False),
-    ("$elemMatch skips falsy elements", {"a": {"$elemMatch": {"$eq": 0}}}, {"a": [0]}, False),
-    ("$elemMatch skips empty strings", {"a": {"$elemMatch": {"$eq": ""}}}, {"a": [""]}, False),
+    (
+        "$elemMatch tests 0 (only null is skipped)",
+        {"a": {"$elemMatch": {"$eq": 0}}},
+        {"a": [0]},
+        True,
+    ),
+    ("$elemMatch tests empty strings", {"a": {"$elemMatch": {"$eq": ""}}}, {"a": [""]}, True),
+    ("$elemMatch tests false", {"a": {"$elemMatch": {"$eq": False}}}, {"a": [False]}, True),
+    (
+        "$elemMatch skips null elements",
+        {"a": {"$elemMatch": {"$exists": False}}},
+        {"a": [None]},
+        False,
+    ),
     (
         "$elemMatch keeps empty lists (truthy)",
         {"a": {"$elemMatch": {"$size": 0}}},
@@ -281,7 +298,8 @@ CASES: list[tuple[Any, ...]] = [
         {"a": [0, 1]},
         True,
     ),
-    ("$elemMatch empty condition, only falsy", {"a": {"$elemMatch": {}}}, {"a": [0, None]}, False),
+    ("$elemMatch empty condition, falsy element", {"a": {"$elemMatch": {}}}, {"a": [0]}, True),
+    ("$elemMatch empty condition, only null", {"a": {"$elemMatch": {}}}, {"a": [None]}, False),
     ("$elemMatch with $not", {"a": {"$not": {"$elemMatch": {"$eq": "x"}}}}, {"a": ["y"]}, True),
     (
         "$elemMatch nested arrays",
@@ -446,23 +464,241 @@ CASES: list[tuple[Any, ...]] = [
     ("$inGroup missing attribute", {"id": {"$inGroup": "g"}}, {}, False, {"g": ["a"]}),
     ("$inGroup null member", {"id": {"$inGroup": "g"}}, {}, True, {"g": [None]}),
     (
-        "$inGroup string group is a substring test",
+        "$inGroup string entry matches nobody",
         {"id": {"$inGroup": "g"}},
         {"id": "bc"},
-        True,
+        False,
         {"g": "abcd"},
     ),
     (
-        "$inGroup numeric group throws",
+        "$not of $inGroup malformed entry",
         {"$not": {"id": {"$inGroup": "g"}}},
+        {"id": 1},
+        True,
+        {"g": 5},
+    ),
+    (
+        "$notInGroup malformed entry matches nobody",
+        {"id": {"$notInGroup": "g"}},
         {"id": 1},
         False,
         {"g": 5},
+    ),
+    (
+        "$notInGroup null entry matches nobody",
+        {"id": {"$notInGroup": "g"}},
+        {"id": 1},
+        False,
+        {"g": None},
+    ),
+    (
+        "$notInGroup condition entry matches nobody",
+        {"id": {"$notInGroup": "g"}},
+        {"id": 1},
+        False,
+        {"g": {"type": "condition", "condition": {}}},
+    ),
+    (
+        "$inGroup v2 list entry",
+        {"id": {"$inGroup": "g"}},
+        {"id": "a"},
+        True,
+        {"g": {"type": "list", "attributeKey": "other", "values": ["a"]}},
+    ),
+    (
+        "$notInGroup v2 list entry",
+        {"id": {"$notInGroup": "g"}},
+        {"id": "b"},
+        True,
+        {"g": {"type": "list", "values": ["a"]}},
+    ),
+    (
+        "$notInGroup v2 entry without values",
+        {"id": {"$notInGroup": "g"}},
+        {"id": "b"},
+        False,
+        {"g": {"type": "list"}},
+    ),
+    (
+        "$inGroup v2 entry of unknown type",
+        {"id": {"$inGroup": "g"}},
+        {"id": "a"},
+        False,
+        {"g": {"type": "lists", "values": ["a"]}},
     ),
     ("$inGroup number id key", {"id": {"$inGroup": 7}}, {"id": "a"}, True, {"7": ["a"]}),
     ("$notInGroup member", {"id": {"$notInGroup": "g"}}, {"id": "a"}, False, {"g": ["a"]}),
     ("$notInGroup unknown group", {"id": {"$notInGroup": "nope"}}, {"id": "a"}, True, {"g": ["a"]}),
     ("$notInGroup missing", {"id": {"$notInGroup": "g"}}, {}, True, {"g": ["a"]}),
+    # --- $savedGroup ------------------------------------------------------------------------
+    ("$savedGroup list entry", {"$savedGroup": {"id": "g"}}, {"id": "b"}, True, {"g": LIST_G}),
+    (
+        "$savedGroup list entry, not a member",
+        {"$savedGroup": {"id": "g"}},
+        {"id": "c"},
+        False,
+        {"g": LIST_G},
+    ),
+    (
+        "$savedGroup list entry is strict",
+        {"$savedGroup": {"id": "g"}},
+        {"id": 1},
+        False,
+        {"g": {"type": "list", "attributeKey": "id", "values": ["1"]}},
+    ),
+    (
+        "$savedGroup list entry, array attribute",
+        {"$savedGroup": {"id": "g"}},
+        {"ids": ["x", "a"]},
+        True,
+        {"g": {"type": "list", "attributeKey": "ids", "values": ["a"]}},
+    ),
+    (
+        "$savedGroup list entry, dotted key",
+        {"$savedGroup": {"id": "g"}},
+        {"u": {"id": "a"}},
+        True,
+        {"g": {"type": "list", "attributeKey": "u.id", "values": ["a"]}},
+    ),
+    (
+        "$savedGroup attributeKey overrides the entry's",
+        {"$savedGroup": {"id": "g", "attributeKey": "alt"}},
+        {"id": "x", "alt": "a"},
+        True,
+        {"g": LIST_G},
+    ),
+    (
+        "$savedGroup attributeKey replaces a missing one",
+        {"$savedGroup": {"id": "g", "attributeKey": "alt"}},
+        {"alt": "a"},
+        True,
+        {"g": {"type": "list", "values": ["a"]}},
+    ),
+    (
+        "$savedGroup list entry without attributeKey",
+        {"$savedGroup": {"id": "g"}},
+        {"id": "a"},
+        False,
+        {"g": {"type": "list", "values": ["a"]}},
+    ),
+    (
+        "$savedGroup list entry without values",
+        {"$savedGroup": {"id": "g"}},
+        {"id": "a"},
+        False,
+        {"g": {"type": "list", "attributeKey": "id"}},
+    ),
+    (
+        "$savedGroup null attributeKey",
+        {"$savedGroup": {"id": "g", "attributeKey": None}},
+        {"id": "a"},
+        False,
+        {"g": LIST_G},
+    ),
+    (
+        "$savedGroup v1 array entry is not a reference target",
+        {"$savedGroup": {"id": "g"}},
+        {"id": "a"},
+        False,
+        {"g": ["a"]},
+    ),
+    ("$savedGroup unknown id", {"$savedGroup": {"id": "nope"}}, {"id": "a"}, False, {"g": LIST_G}),
+    ("$savedGroup without saved groups", {"$savedGroup": {"id": "g"}}, {"id": "a"}, False),
+    ("$savedGroup non-string id", {"$savedGroup": {"id": 1}}, {"id": "a"}, False, {"1": LIST_G}),
+    ("$savedGroup non-object reference", {"$savedGroup": "g"}, {"id": "a"}, False, {"g": LIST_G}),
+    (
+        "$savedGroup unknown entry type",
+        {"$savedGroup": {"id": "g"}},
+        {"id": "a"},
+        False,
+        {"g": {**LIST_G, "type": "segment"}},
+    ),
+    ("$savedGroup condition entry", {"$savedGroup": {"id": "g"}}, {"age": 20}, True, {"g": ADULTS}),
+    (
+        "$savedGroup condition entry fails",
+        {"$savedGroup": {"id": "g"}},
+        {"age": 10},
+        False,
+        {"g": ADULTS},
+    ),
+    (
+        "$savedGroup condition entry that is text",
+        {"$savedGroup": {"id": "g"}},
+        {},
+        False,
+        {"g": {"type": "condition", "condition": "x"}},
+    ),
+    (
+        "$savedGroup condition entry that is empty",
+        {"$savedGroup": {"id": "g"}},
+        {},
+        True,
+        {"g": {"type": "condition", "condition": {}}},
+    ),
+    (
+        "$savedGroup condition entry uses other groups",
+        {"$savedGroup": {"id": "g"}},
+        {"id": "a"},
+        True,
+        {"g": {"type": "condition", "condition": {"id": {"$inGroup": "h"}}}, "h": ["a"]},
+    ),
+    (
+        "$savedGroup nested reference",
+        {"$savedGroup": {"id": "g"}},
+        {"id": "a"},
+        True,
+        {"g": {"type": "condition", "condition": {"$savedGroup": {"id": "h"}}}, "h": LIST_G},
+    ),
+    (
+        "$savedGroup cycle matches nobody",
+        {"$savedGroup": {"id": "g"}},
+        {},
+        False,
+        {
+            "g": {"type": "condition", "condition": {"$savedGroup": {"id": "h"}}},
+            "h": {"type": "condition", "condition": {"$savedGroup": {"id": "g"}}},
+        },
+    ),
+    (
+        "$savedGroup cycle under $not",
+        {"$savedGroup": {"id": "g"}},
+        {},
+        True,
+        {"g": {"type": "condition", "condition": {"$not": {"$savedGroup": {"id": "g"}}}}},
+    ),
+    (
+        "$savedGroup cycle seen through $elemMatch",
+        {"$savedGroup": {"id": "g"}},
+        {"a": [{}]},
+        False,
+        {
+            "g": {
+                "type": "condition",
+                "condition": {"a": {"$elemMatch": {"$savedGroup": {"id": "g"}}}},
+            }
+        },
+    ),
+    (
+        "$savedGroup with a sibling rule",
+        {"$savedGroup": {"id": "g"}, "x": 1},
+        {"id": "a", "x": 2},
+        False,
+        {"g": LIST_G},
+    ),
+    (
+        "$not of $savedGroup",
+        {"$not": {"$savedGroup": {"id": "g"}}},
+        {"id": "c"},
+        True,
+        {"g": LIST_G},
+    ),
+    (
+        "$savedGroup inside a rule is an unknown operator",
+        {"id": {"$savedGroup": {"id": "g"}}},
+        {"id": "a"},
+        False,
+        {"g": LIST_G},
+    ),
     # --- unknown operators, $not -----------------------------------------------------------
     ("unknown operator", {"a": {"$bogus": 1}}, {"a": 1}, False),
     ("unknown operator next to a passing one", {"a": {"$eq": 1, "$bogus": 1}}, {"a": 1}, False),
@@ -1003,6 +1239,9 @@ def test_condition_problem_is_frozen() -> None:
 
 
 # --- reference interpreter: a literal, dict-walking port of mongrule.ts ---------------------
+# It follows @growthbook/growthbook 1.8.0 line by line and shares only the JS value helpers
+# (coercions, JSON.stringify, regex translation) with the module, so that the property tests
+# below check the compiler's structure against an independent reading of the source.
 
 
 class _Throw(Exception):
@@ -1013,12 +1252,13 @@ def reference(condition: Any, attributes: Any, groups: Any = None) -> bool:
     if not isinstance(condition, Mapping):
         return False
     try:
-        return _ref_condition(attributes, condition, groups if groups is not None else {})
+        return _ref_condition(attributes, condition, groups or {}, frozenset())
     except _Throw:
         return False
 
 
 def _ref_entries(cond: Any) -> list[tuple[str, Any]]:
+    """``Object.entries(cond)``."""
     if isinstance(cond, Mapping):
         return C._js_entries(cond)
     if cond is None:
@@ -1039,31 +1279,58 @@ def _ref_items(value: Any) -> list[Any]:
     return []
 
 
-def _ref_condition(obj: Any, cond: Any, groups: Any) -> bool:
+def _ref_condition(obj: Any, cond: Any, groups: Any, visited: frozenset[str]) -> bool:
     for key, value in _ref_entries(cond):
         if key == "$or":
-            if not _ref_or(obj, value, groups):
+            if not _ref_or(obj, value, groups, visited):
                 return False
         elif key == "$nor":
-            if _ref_or(obj, value, groups):
+            if _ref_or(obj, value, groups, visited):
                 return False
         elif key == "$and":
             for item in _ref_items(value):
-                if not _ref_condition(obj, item, groups):
+                if not _ref_condition(obj, item, groups, visited):
                     return False
         elif key == "$not":
-            if _ref_condition(obj, value, groups):
+            if _ref_condition(obj, value, groups, visited):
                 return False
-        elif not _ref_value(value, _ref_path(obj, key), groups):
+        elif key == "$savedGroup":
+            if not _ref_saved_group(obj, value, groups, visited):
+                return False
+        elif not _ref_value(value, _ref_path(obj, key), groups, visited):
             return False
     return True
 
 
-def _ref_or(obj: Any, conditions: Any, groups: Any) -> bool:
+def _ref_saved_group(obj: Any, reference: Any, groups: Any, visited: frozenset[str]) -> bool:
+    if not isinstance(reference, Mapping):
+        return False
+    group_id = reference.get("id")
+    if not isinstance(group_id, str) or group_id in visited:
+        return False
+    if "attributeKey" in reference and not isinstance(reference["attributeKey"], str):
+        return False
+    entry = groups.get(group_id) if isinstance(groups, Mapping) else None
+    if not isinstance(entry, Mapping):
+        return False
+    if entry.get("type") == "list":
+        key = reference.get("attributeKey", entry.get("attributeKey"))
+        if not isinstance(key, str) or not isinstance(entry.get("values"), (list, tuple)):
+            return False
+        return _ref_is_in(_ref_path(obj, key), list(entry["values"]))
+    if entry.get("type") == "condition":
+        condition = entry.get("condition")
+        if not isinstance(condition, (Mapping, list, tuple)):
+            return False
+        return _ref_condition(obj, condition, groups, visited | {group_id})
+    return False
+
+
+def _ref_or(obj: Any, conditions: Any, groups: Any, visited: frozenset[str]) -> bool:
     items = _ref_items(conditions)
     if not items:
         return True
-    return any(_ref_condition(obj, item, groups) for item in items)
+    return any(_ref_condition(obj, item, groups, visited) for item in items)
 
 
 def _ref_path(obj: Any, path: str) -> Any:
@@ -1081,7 +1348,9 @@ def _is_op_object(value: Any) -> bool:
     )
 
 
-def _ref_value(cond: Any, value: Any, groups: Any, insensitive: bool = False) -> bool:
+def _ref_value(
+    cond: Any, value: Any, groups: Any, visited: frozenset[str], insensitive: bool = False
+) -> bool:
     if isinstance(cond, str):
         if insensitive:
             return C._js_to_string(value).lower() == cond.lower()
@@ -1094,7 +1363,7 @@ def _ref_value(cond: Any, value: Any, groups: Any, insensitive: bool = False) ->
         return value is None
     if not _is_op_object(cond):
         return C._js_json(value) == C._js_json(cond)
-    return all(_ref_operator(op, value, expected, groups) for op, expected in cond.items())
+    return all(_ref_operator(op, value, expected, groups, visited) for op, expected in cond.items())
 
 
 def _ref_is_in(actual: Any, expected: list[Any]) -> bool:
@@ -1115,16 +1384,17 @@ def _ref_is_in_folded(actual: Any, expected: list[Any]) -> bool:
     return one(actual)
 
 
-def _ref_group(actual: Any, group: Any) -> bool:
-    if not C._js_truthy(group):
-        group = []
-    if isinstance(group, (list, tuple)):
-        return _ref_is_in(actual, list(group))
-    if isinstance(group, str):
-        if isinstance(actual, (list, tuple)):
-            return any(C._js_to_string(e) in group for e in actual)
-        return C._js_to_string(actual) in group
-    raise _Throw
+def _ref_group_values(groups: Any, group_id: str) -> list[Any] | None:
+    """``getSavedGroupArrayValues(savedGroups[id])``."""
+    if not isinstance(groups, Mapping) or group_id not in groups:
+        return []
+    entry = groups[group_id]
+    if isinstance(entry, (list, tuple)):
+        return list(entry)
+    if isinstance(entry, Mapping) and entry.get("type") == "list":
+        values = entry.get("values")
+        return list(values) if isinstance(values, (list, tuple)) else None
+    return None
 
 
 def _ref_regex(expected: Any, actual: Any, insensitive: bool) -> bool:
@@ -1134,7 +1404,9 @@ def _ref_regex(expected: Any, actual: Any, insensitive: bool) -> bool:
     return pattern is not None and pattern.search(C._js_to_string(actual)) is not None
 
 
-def _ref_operator(op: str, actual: Any, expected: Any, groups: Any) -> bool:  # noqa: C901
+def _ref_operator(
+    op: str, actual: Any, expected: Any, groups: Any, visited: frozenset[str]
+) -> bool:
     pv = C._padded_version
     if op == "$veq":
         return pv(actual) == pv(expected)
@@ -1161,7 +1433,7 @@ def _ref_operator(op: str, actual: Any, expected: Any, groups: Any) -> bool:  # 
     if op == "$gte":
         return C._less(actual, expected) is False
     if op == "$exists":
-        return value_exists(actual) if C._js_truthy(expected) else not value_exists(actual)
+        return (actual is not None) if C._js_truthy(expected) else (actual is None)
     if op in ("$in", "$nin", "$ini", "$nini"):
         if not isinstance(expected, (list, tuple)):
             return False
@@ -1171,44 +1443,43 @@ def _ref_operator(op: str, actual: Any, expected: Any, groups: Any) -> bool:  # 
             else _ref_is_in_folded(actual, list(expected))
         )
         return found if op in ("$in", "$ini") else not found
+    if op in ("$inGroup", "$notInGroup"):
+        values = _ref_group_values(groups, C._js_to_string(expected))
+        if values is None:
+            return False
+        return _ref_is_in(actual, values) is (op == "$inGroup")
     if op == "$not":
-        return not _ref_value(expected, actual, groups)
+        return not _ref_value(expected, actual, groups, visited)
     if op == "$size":
-        return isinstance(actual, (list, tuple)) and _ref_value(expected, len(actual), groups)
+        if not isinstance(actual, (list, tuple)):
+            return False
+        return _ref_value(expected, len(actual), groups, visited)
     if op == "$elemMatch":
         if not isinstance(actual, (list, tuple)):
             return False
         if expected is None:
-            raise _Throw
+            raise _Throw  # Object.keys(null)
         for element in actual:
-            if not C._js_truthy(element):
+            if element is None:
                 continue
             if _is_op_object(expected):
-                if _ref_value(expected, element, groups):
+                if _ref_value(expected, element, groups, visited):
                     return True
-            elif _ref_condition(element, expected, groups):
+            elif _ref_condition(element, expected, groups, visited):
                 return True
         return False
     if op in ("$all", "$alli"):
-        if not isinstance(actual, (list, tuple)):
+        if not isinstance(expected, (list, tuple)) or not isinstance(actual, (list, tuple)):
             return False
-        for item in _ref_items(expected):
-            if not any(_ref_value(item, e, groups, op == "$alli") for e in actual):
-                return False
-        return True
+        return all(
+            any(_ref_value(item, e, groups, visited, op == "$alli") for e in actual)
+            for item in expected
+        )
     if op in ("$regex", "$regexi"):
         return _ref_regex(expected, actual, op == "$regexi")
     if op == "$type":
         return C._js_type(actual) == expected
-    if op in ("$inGroup", "$notInGroup"):
-        group = groups.get(C._js_to_string(expected)) if isinstance(groups, Mapping) else None
-        found = _ref_group(actual, group)
-        return found if op == "$inGroup" else not found
     return False
-
-
-def value_exists(value: Any) -> bool:
-    return value is not None
 
 
 # --- property tests --------------------------------------------------------------------------
@@ -1217,13 +1488,14 @@ OPERATORS = [
     "$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin", "$ini", "$nini", "$all",
     "$alli", "$elemMatch", "$size", "$exists", "$type", "$regex", "$regexi", "$not", "$veq",
     "$vne", "$vgt", "$vgte", "$vlt", "$vlte", "$inGroup", "$notInGroup", "$and", "$or", "$nor",
-    "$bogus",
+    "$savedGroup", "$bogus",
 ]  # fmt: skip
+GROUP_IDS = ["g", "h", "1", "a"]
 PATHS = ["a", "b", "a.b", "a.0", "b.length", "$groups", "0"]
 TEXTS = [
     "", "a", "A", "b", "x,y", "1", "8", "10", "1.5", " 5 ", "0x1A", "null", "true", "string",
-    "number", "array", "object", "boolean", "1.2.3", "v1.2.3-beta", "1.10.0", "g", "é", "\U0001f600",
-    "^a", "a|b", "(", "[a-", "\\d+", "(?<n>a)\\k<n>", "a{2}", "[^]", "\\", "a**",
+    "number", "array", "object", "boolean", "1.2.3", "v1.2.3-beta", "1.10.0", "g", "é",
+    "\U0001f600", "^a", "a|b", "(", "[a-", "\\d+", "(?<n>a)\\k<n>", "a{2}", "[^]", "\\", "a**",
 ]  # fmt: skip
 
 scalars = st.one_of(
@@ -1247,12 +1519,22 @@ json_values = st.recursive(
 )
 
 
+group_references = st.one_of(
+    st.fixed_dictionaries(
+        {"id": st.sampled_from(GROUP_IDS)},
+        optional={"attributeKey": st.one_of(st.sampled_from(PATHS), scalars)},
+    ),
+    json_values,
+)
+
+
 def _conditions(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     operand = st.one_of(json_values, inner)
     operator_object = st.dictionaries(st.sampled_from(OPERATORS), operand, min_size=1, max_size=3)
     return st.one_of(
         st.dictionaries(st.sampled_from(["$and", "$or", "$nor"]), st.lists(inner, max_size=3)),
         st.builds(lambda c: {"$not": c}, inner),
+        st.builds(lambda r: {"$savedGroup": r}, group_references),
         st.dictionaries(
             st.sampled_from(PATHS), st.one_of(operator_object, json_values), max_size=3
         ),
@@ -1270,9 +1552,22 @@ attribute_sets = st.one_of(
     st.dictionaries(st.sampled_from(["a", "b", "$groups", "0"]), json_values, max_size=4),
     json_values,
 )
+group_entries = st.one_of(
+    json_values,
+    st.fixed_dictionaries(
+        {"type": st.just("list")},
+        optional={
+            "attributeKey": st.one_of(st.sampled_from(PATHS), scalars),
+            "values": st.one_of(st.lists(scalars, max_size=4), json_values),
+        },
+    ),
+    st.fixed_dictionaries(
+        {"type": st.just("condition")}, optional={"condition": st.one_of(conditions, json_values)}
+    ),
+)
 saved_groups = st.one_of(
     st.none(),
-    st.dictionaries(st.sampled_from(TEXTS[:12]), json_values, max_size=3),
+    st.dictionaries(st.sampled_from(GROUP_IDS + TEXTS[:12]), group_entries, max_size=4),
 )
 anything = st.one_of(json_values, conditions)
 

@@ -2,8 +2,9 @@
 
 A *condition* is a MongoDB-style JSON object such as
 ``{"country": {"$in": ["DE", "AT"]}, "age": {"$gte": 18}}``. This module gives it exactly the
-meaning GrowthBook gives it (``evalCondition`` in ``packages/sdk-js/src/mongrule.ts``), so that a
-segment written for GrowthBook selects the same customers here.
+meaning GrowthBook gives it (``evalCondition`` in ``packages/sdk-js/src/mongrule.ts``, as published
+in ``@growthbook/growthbook`` 1.8.0), so that a segment written for GrowthBook selects the same
+customers here.
 
 Contract
 --------
@@ -33,7 +34,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -831,21 +832,55 @@ def _includes(items: list[Any] | tuple[Any, ...], v: Any) -> bool:
     return any(_same_value_zero(item, v) for item in items)
 
 
-def _in_group(v: Any, group: Any) -> bool:
-    """``isIn(v, savedGroups[id] || [])``."""
-    if not _js_truthy(group):
-        return False
-    k = _kind(group)
-    if k == _ARR:
-        if _kind(v) == _ARR:
-            return any(_includes(group, element) for element in v)
-        return _includes(group, v)
-    if k == _STR:  # String.prototype.includes: a substring test
-        text = str(group)
-        if _kind(v) == _ARR:
-            return any(_js_to_string(element) in text for element in v)
-        return _js_to_string(v) in text
-    raise _JSThrow  # numbers, booleans and objects have no .includes()
+def _is_in_values(v: Any, values: list[Any] | tuple[Any, ...]) -> bool:
+    """GrowthBook's ``isIn`` against a list only known at call time (a saved group)."""
+    if _kind(v) == _ARR:
+        return any(_includes(values, element) for element in v)
+    return _includes(values, v)
+
+
+def _group_values(groups: Any, group_id: str) -> list[Any] | tuple[Any, ...] | None:
+    """``getSavedGroupArrayValues(savedGroups[id])``: an unknown id is an empty list, a v1 entry
+    is the list itself, a v2 ``{"type": "list", "values": [...]}`` entry gives its values, and
+    anything else (a condition group, a malformed entry) is None: it matches nobody."""
+    if not isinstance(groups, Mapping) or group_id not in groups:
+        return ()
+    entry = groups[group_id]
+    if _kind(entry) == _ARR:
+        return entry  # type: ignore[no-any-return]
+    if isinstance(entry, Mapping) and _strict_equals(entry.get("type"), "list"):
+        values = entry.get("values")
+        return values if _kind(values) == _ARR else None
+    return None
+
+
+class _VisitedGroups(Mapping[str, Any]):
+    """The caller's saved groups plus the ids of the condition groups being resolved, so that a
+    group referring back to itself (directly or not) matches nobody instead of looping."""
+
+    __slots__ = ("_groups", "visited")
+
+    def __init__(self, groups: Mapping[str, Any], visited: frozenset[str]) -> None:
+        self._groups = groups
+        self.visited = visited
+
+    def __getitem__(self, key: str) -> Any:
+        return self._groups[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._groups)
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+
+_NO_VISITS: Final[frozenset[str]] = frozenset()
+
+
+def _read_path(obj: Any, path: str) -> Any:
+    for part in path.split("."):
+        obj = obj.get(part) if type(obj) is dict else _get_step(obj, part)
+    return obj
 
 
 def _is_array(v: Any) -> bool:
@@ -904,9 +939,53 @@ class _Compiler:
                 nodes.append(_throws if items is None else _all_of(self._conditions(items)))
             elif key == "$not":
                 nodes.append(_negate(self.condition(value)))
+            elif key == "$savedGroup":
+                nodes.append(self._saved_group(value))
             else:
                 nodes.append(self._path(key, self.value(value)))
         return _all_of(nodes)
+
+    def _saved_group(self, reference: Any) -> _Node:
+        """``{"$savedGroup": {"id": ..., "attributeKey"?: ...}}`` (GrowthBook's evalSavedGroup).
+
+        The entry is only known at call time: a list entry tests its attribute (the reference's
+        ``attributeKey`` wins over the entry's), a condition entry is evaluated in place (and
+        compiled on each call, since it comes with the call).
+        """
+        if not isinstance(reference, Mapping):
+            return _always_false
+        group_id = reference.get("id")
+        override = reference.get("attributeKey")
+        has_override = "attributeKey" in reference
+        if _kind(group_id) != _STR or (has_override and _kind(override) != _STR):
+            return _always_false
+        group_id = str(group_id)
+        if has_override and self._element_depth == 0:
+            self.paths.add(str(override))
+
+        def in_saved_group(obj: Any, groups: Any) -> bool:
+            visited = groups.visited if type(groups) is _VisitedGroups else _NO_VISITS
+            if group_id in visited or not isinstance(groups, Mapping) or group_id not in groups:
+                return False
+            entry = groups[group_id]
+            if not isinstance(entry, Mapping):
+                return False
+            kind = entry.get("type")
+            if _strict_equals(kind, "list"):
+                key = override if has_override else entry.get("attributeKey")
+                values = entry.get("values")
+                if _kind(key) != _STR or not isinstance(values, (list, tuple)):
+                    return False
+                return _is_in_values(_read_path(obj, str(key)), values)
+            if _strict_equals(kind, "condition"):
+                condition = entry.get("condition")
+                if _kind(condition) not in (_OBJ, _ARR):
+                    return False
+                node = _Compiler().condition(condition)
+                return node(obj, _VisitedGroups(groups, visited | {group_id}))
+            return False
+
+        return in_saved_group
 
     def _conditions(self, items: list[Any]) -> list[_Node]:
         return [self.condition(item) for item in items]
@@ -1025,13 +1104,15 @@ class _Compiler:
             type_name = str(expected)
             return lambda v, groups: _js_type(v) == type_name
         if op in ("$inGroup", "$notInGroup"):
-            key = _js_to_string(expected)
+            group_id = _js_to_string(expected)
+            member = op == "$inGroup"
 
             def in_group(v: Any, groups: Any) -> bool:
-                group = groups.get(key) if isinstance(groups, Mapping) else None
-                return _in_group(v, group)
+                values = _group_values(groups, group_id)
+                # A malformed entry matches nobody, for $notInGroup too (not "everybody").
+                return values is not None and _is_in_values(v, values) is member
 
-            return in_group if op == "$inGroup" else _negate(in_group)
+            return in_group
         return _always_false  # unknown operator
 
     @staticmethod
@@ -1108,24 +1189,17 @@ class _Compiler:
             if not _is_array(v):
                 return False
             for element in v:  # noqa: SIM110
-                # GrowthBook skips falsy elements (0, "", null, false) before testing them.
-                if _js_truthy(element) and check(element, groups):
+                # GrowthBook skips null elements; 0, "" and false are tested like any other.
+                if element is not None and check(element, groups):
                     return True
             return False
 
         return elem_match
 
     def _all(self, expected: Any, *, insensitive: bool) -> _Node:
-        items = _js_array_like(expected)
-        if items is None:
-
-            def throws_for_arrays(v: Any, groups: Any) -> bool:
-                if _is_array(v):
-                    raise _JSThrow
-                return False
-
-            return throws_for_arrays
-        checks = tuple(self.value(item, insensitive) for item in items)
+        if not _is_array(expected):
+            return _always_false
+        checks = tuple(self.value(item, insensitive) for item in expected)
 
         def contains_all(v: Any, groups: Any) -> bool:
             if not _is_array(v):
@@ -1146,7 +1220,9 @@ class CompiledCondition:
 
     ``paths`` holds every attribute path the condition reads, dotted as written
     (``"address.country"``); paths inside a condition-form ``$elemMatch`` are relative to the
-    array elements and are represented by the array's own path.
+    array elements and are represented by the array's own path. Attributes read through a
+    ``$savedGroup`` entry depend on the saved groups given at call time and are not included
+    (the reference's own ``attributeKey`` is).
     """
 
     __slots__ = ("_node", "paths")
@@ -1167,12 +1243,15 @@ class CompiledCondition:
         self.paths = frozenset(compiler.paths)
 
     def __call__(
-        self, attributes: Mapping[str, Any], saved_groups: Mapping[str, list[Any]] | None = None
+        self, attributes: Mapping[str, Any], saved_groups: Mapping[str, Any] | None = None
     ) -> bool:
         """True when ``attributes`` satisfy the condition, with GrowthBook's semantics.
 
-        ``saved_groups`` maps a saved-group id to its members (for ``$inGroup``). Never raises
-        for JSON-like attributes; where GrowthBook's JS would throw, the answer is False.
+        ``saved_groups`` maps a saved-group id to its members (a list, GrowthBook's v1 shape) or to
+        a v2 entry (``{"type": "list", "attributeKey": ..., "values": [...]}`` or
+        ``{"type": "condition", "condition": {...}}``), for ``$inGroup``, ``$notInGroup`` and
+        ``$savedGroup``. Never raises for JSON-like attributes; where GrowthBook's JS would
+        throw, the answer is False.
         """
         try:
             return self._node(attributes, _EMPTY_GROUPS if saved_groups is None else saved_groups)
@@ -1197,14 +1276,15 @@ def compile_condition(condition: Mapping[str, Any]) -> CompiledCondition:
 def evaluate(
     condition: Mapping[str, Any],
     attributes: Mapping[str, Any],
-    saved_groups: Mapping[str, list[Any]] | None = None,
+    saved_groups: Mapping[str, Any] | None = None,
 ) -> bool:
     """Evaluate a GrowthBook targeting condition against one set of attributes.
 
     Returns exactly what GrowthBook's ``evalCondition(attributes, condition, savedGroups)``
-    returns. Never raises: malformed conditions, unknown operators and invalid regexes yield
-    False rather than an exception. Compiles the condition on every call; use
-    :func:`compile_condition` to evaluate one condition against many customers.
+    returns; ``saved_groups`` is GrowthBook's ``savedGroups`` payload (see
+    :meth:`CompiledCondition.__call__`). Never raises: malformed conditions, unknown operators
+    and invalid regexes yield False rather than an exception. Compiles the condition on every
+    call; use :func:`compile_condition` to evaluate one condition against many customers.
     """
     return CompiledCondition(condition)(attributes, saved_groups)
 
@@ -1235,7 +1315,8 @@ UNKNOWN_ATTRIBUTE: Final = "condition.unknown_attribute"
 TYPE_MISMATCH: Final = "condition.type_mismatch"
 BAD_SHAPE: Final = "condition.bad_shape"
 
-_LOGICAL_OPERATORS: Final = ("$and", "$or", "$nor", "$not")
+_LOGICAL_OPERATORS: Final = ("$and", "$or", "$nor", "$not", "$savedGroup")
+_REFERENCE_KEYS: Final = ("id", "attributeKey")
 _VALUE_OPERATORS: Final = (
     "$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin", "$ini", "$nini", "$all", "$alli",
     "$elemMatch", "$size", "$exists", "$type", "$regex", "$regexi", "$not", "$veq", "$vne",
@@ -1372,23 +1453,28 @@ class _Checker:
                     self.condition(item, (*here, index), named=named)
             elif key == "$not":
                 self.condition(value, here, named=named)
+            elif key == "$savedGroup":
+                self.saved_group(value, here, named=named)
             elif named and key in self.types:
                 self.attribute(key, value, here, self.types[key])
             elif key.startswith("$"):
                 self.misplaced_operator(key, here, named=named)
             else:
                 if named:
-                    suggestion = _did_you_mean(key, self.types)
-                    self.report(
-                        here,
-                        UNKNOWN_ATTRIBUTE,
-                        f"unknown attribute '{key}'",
-                        f"Did you mean '{suggestion}'? Attribute names must be spelled exactly "
-                        "as declared, including upper and lower case."
-                        if suggestion
-                        else f"Use one of the declared attributes: {_example_list(self.types)}.",
-                    )
+                    self.unknown_attribute(key, here)
                 self.attribute(key, value, here, None)
+
+    def unknown_attribute(self, name: str, loc: tuple[str | int, ...]) -> None:
+        suggestion = _did_you_mean(name, self.types)
+        self.report(
+            loc,
+            UNKNOWN_ATTRIBUTE,
+            f"unknown attribute '{name}'",
+            f"Did you mean '{suggestion}'? Attribute names must be spelled exactly as declared, "
+            "including upper and lower case."
+            if suggestion
+            else f"Use one of the declared attributes: {_example_list(self.types)}.",
+        )
 
     def misplaced_operator(self, key: str, loc: tuple[str | int, ...], *, named: bool) -> None:
         if key in _VALUE_OPERATORS:
@@ -1409,8 +1495,48 @@ class _Checker:
             f"unknown operator '{key}'",
             f"Did you mean '{suggestion}'? Operators must be spelled exactly."
             if suggestion
-            else "At this level use $and, $or, $nor or $not, or the name of an attribute.",
+            else "At this level use $and, $or, $nor, $not or $savedGroup, or the name of an "
+            "attribute.",
         )
+
+    def saved_group(self, reference: Any, loc: tuple[str | int, ...], *, named: bool) -> None:
+        example = 'e.g. {"$savedGroup": {"id": "beta_testers"}}'
+        if not isinstance(reference, Mapping):
+            self.report(
+                loc,
+                BAD_SHAPE,
+                f"'$savedGroup' needs a reference to a saved group, got {_describe(reference)}",
+                f"Name the group by its id, {example}.",
+            )
+            return
+        if "id" not in reference:
+            self.report(
+                loc,
+                BAD_SHAPE,
+                "'$savedGroup' does not say which group (no \"id\")",
+                f"Name the group by its id, {example}.",
+            )
+        for key, value in reference.items():
+            here = (*loc, key)
+            if key not in _REFERENCE_KEYS:
+                suggestion = _did_you_mean(str(key), _REFERENCE_KEYS)
+                self.report(
+                    here,
+                    BAD_SHAPE,
+                    f"'$savedGroup' does not know {str(key)!r} (it would be ignored)",
+                    (f"Did you mean '{suggestion}'? " if suggestion else "")
+                    + 'A saved-group reference only has "id" and, optionally, "attributeKey".',
+                )
+            elif _kind(value) != _STR:
+                self.report(
+                    here,
+                    BAD_SHAPE,
+                    f"the {key} of a saved group must be text, got {_describe(value)}",
+                    f'Write it in double quotes, e.g. {{"{key}": '
+                    + ('"beta_testers"}.' if key == "id" else '"user_id"}.'),
+                )
+            elif key == "attributeKey" and named and value not in self.types:
+                self.unknown_attribute(str(value), here)
 
     def attribute(
         self, name: str, value: Any, loc: tuple[str | int, ...], declared: str | None

@@ -268,6 +268,8 @@ class CoverageReport:
     columns: tuple[tuple[str, str, str], ...]
     cells: tuple[Cell, ...]
     gaps: tuple[Gap, ...]
+    journey_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    step_names: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
     @property
     def overall(self) -> Stats:
@@ -362,6 +364,7 @@ class _Memo:
                     store[(atom.slot, channel, locale, segment)].append(atom)
         self._generic: dict[tuple[_MessageKey, dt.date, bool], Choices] = {}
         self._segment: dict[tuple[_MessageKey, str, dt.date, bool], Choices] = {}
+        self._targeted: dict[tuple[_MessageKey, str, dt.date, bool], Choices | None] = {}
 
     def indexed(
         self,
@@ -402,18 +405,39 @@ class _Memo:
         """Slot choices for a customer in ``segment`` only (exactly as the resolver's)."""
         memo_key = (key, segment, on, drafts)
         found = self._segment.get(memo_key)
-        if found is not None:
-            return found
-        generic = self.generic(key, on, drafts)
+        if found is None:
+            generic = self.generic(key, on, drafts)
+            targeted = self.targeted_choices(key, segment, on, drafts)
+            if targeted is None:
+                found = generic
+            else:
+                found = {
+                    slot: targeted[slot] if targeted[slot].winner is not None else choice
+                    for slot, choice in generic.items()
+                }
+            self._segment[memo_key] = found
+        return found
+
+    def targeted_choices(
+        self, key: _MessageKey, segment: str, on: dt.date, drafts: bool
+    ) -> Choices | None:
+        """The best atoms targeting ``segment`` per slot; None when no such atom is indexed
+        for the message (then the generic audience's choices are the segment's)."""
+        memo_key = (key, segment, on, drafts)
+        if memo_key in self._targeted:
+            return self._targeted[memo_key]
+        slots = self.generic(key, on, drafts)
         chain = self.full.chains.get(key[3], [key[3]])
-        relevant = self.indexed(self.approved, key, generic, chain, segment) or (
-            drafts and self.indexed(self.unapproved, key, generic, chain, segment)
-        )
-        if not relevant:
-            found = generic
+        found: Choices | None
+        if drafts and not self.indexed(self.unapproved, key, slots, chain, segment):
+            # No unapproved atom targets the segment here: the drafts pass sees the same
+            # targeted atoms as the approved one.
+            found = self.targeted_choices(key, segment, on, False)
+        elif not drafts and not self.indexed(self.approved, key, slots, chain, segment):
+            found = None
         else:
             journey, step, channel, locale = key
-            targeted = self.targeted.resolve(
+            found = self.targeted.resolve(
                 journey,
                 step,
                 channel,
@@ -422,11 +446,7 @@ class _Memo:
                 on=on,
                 include_drafts=drafts,
             ).slots
-            found = {
-                slot: targeted[slot] if targeted[slot].winner is not None else choice
-                for slot, choice in generic.items()
-            }
-        self._segment[memo_key] = found
+        self._targeted[memo_key] = found
         return found
 
     def drafts_matter(self, key: _MessageKey, slot: str, segment: str) -> bool:
@@ -518,6 +538,8 @@ def compute_coverage(
         columns=tuple(columns),
         cells=tuple(cells),
         gaps=rank_gaps(library, cells, {s.id: s for s in infos}),
+        journey_names={j.id: j.name for j in journeys},
+        step_names={(j.id, s.id): s.name or s.id for j in journeys for s in j.steps},
     )
 
 
@@ -636,6 +658,8 @@ def suggest(library: Library, cell: Cell) -> str:
         # A targeted winner in a fallback locale outranks a new atom of lower priority (rule 2).
         fields.append(f"priority: {winner.priority}")
     add = "add an approved atom with " + ", ".join(fields)
+    if cell.status is CellStatus.MISSING:
+        add += " (or a generic one without segments, which fills it for every segment)"
     if cell.draft_atom is not None and cell.draft_status is not None:
         draft = library.atoms.get(cell.draft_atom)
         state = draft.status.value if draft is not None else "draft"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,22 @@ from .errors import ContentError, Diagnostics, UsageError, did_you_mean
 from .models import Customer
 from .repository import Library, schema_diagnostics
 from .yamlio import read_yaml_file
+
+
+def plain_attributes(value: Any) -> Any:
+    """Customer data as a sending system would send it: dates as ISO strings.
+
+    YAML turns ``2026-09-01`` into a date object, but conditions compare dates as ISO text
+    (GrowthBook semantics) and JSON records carry strings; normalizing here makes a sample
+    customer behave exactly like the same record arriving as JSON.
+    """
+    if isinstance(value, dict):
+        return {str(k): plain_attributes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_attributes(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
 
 
 @dataclass(frozen=True)
@@ -31,7 +48,7 @@ def find_customer(library: Library, ref: str) -> CustomerRecord:
     """
     if ref in library.customers:
         customer = library.customers[ref]
-        return CustomerRecord(customer.id, dict(customer.attributes), customer.description)
+        return CustomerRecord(customer.id, plain_attributes(customer.attributes), customer.description)
     path = Path(ref)
     if path.suffix in (".yaml", ".yml", ".json") and path.exists():
         doc, problem = read_yaml_file(path)
@@ -47,9 +64,9 @@ def find_customer(library: Library, ref: str) -> CustomerRecord:
             except ValidationError as exc:
                 schema_diagnostics(exc, doc, Customer, diagnostics)
                 raise ContentError(diagnostics) from None
-            return CustomerRecord(customer.id, dict(customer.attributes), customer.description)
+            return CustomerRecord(customer.id, plain_attributes(customer.attributes), customer.description)
         if isinstance(data, dict):
-            return CustomerRecord(path.stem, data)
+            return CustomerRecord(path.stem, plain_attributes(data))
         diagnostics.error(doc.path, 1, 1, "customer.not_a_mapping", "a customer file must be a mapping",
                           "write `attributes:` with the customer's attributes")
         raise ContentError(diagnostics)

@@ -198,9 +198,10 @@ class Resolver:
         self.priorities = self.segment_index.priorities
         self.chains = {code: library.locale_chain(code) for code in library.settings.locales}
         self.channels = library.settings.channels.enabled()
-        # (slot, channel, locale, segment-or-None) -> atoms; atoms for every channel are listed
-        # under each enabled channel so that a lookup never has to merge two lists.
-        self._index: dict[tuple[str, str, str, str | None], list[Atom]] = defaultdict(list)
+        # (slot, channel, locale, segment-or-None, journey-or-None) -> atoms. Atoms for every
+        # channel are listed under each enabled channel, and journey-scoped atoms under their
+        # journey, so a lookup touches only atoms that can compete for the message.
+        self._index: dict[tuple[str, str, str, str | None, str | None], list[Atom]] = defaultdict(list)
         self._by_slot: dict[str, list[Atom]] = defaultdict(list)
         for atom in sorted(library.atoms.values(), key=lambda a: a.id):
             if atom.status is Status.RETIRED:
@@ -208,9 +209,11 @@ class Resolver:
                 continue
             self._by_slot[atom.slot].append(atom)
             locale = atom.locale or self.default_locale
+            journeys = sorted({ref.partition("/")[0] for ref in atom.journeys}) if atom.journeys else [None]
             for channel in atom.channels or self.channels:
                 for segment in atom.segments or [None]:
-                    self._index[(atom.slot, channel, locale, segment)].append(atom)
+                    for journey in journeys:
+                        self._index[(atom.slot, channel, locale, segment, journey)].append(atom)
 
     # -- lookups ---------------------------------------------------------------------------
     def journey(self, journey_id: str) -> Journey:
@@ -241,8 +244,9 @@ class Resolver:
         found: dict[str, Atom] = {}
         for locale in chain:
             for segment in (None, *sorted(audience.segments)):
-                for atom in self._index.get((slot, key.channel, locale, segment), ()):
-                    found[atom.id] = atom
+                for journey in (None, key.journey):
+                    for atom in self._index.get((slot, key.channel, locale, segment, journey), ()):
+                        found[atom.id] = atom
         return list(found.values())
 
     # -- resolution ------------------------------------------------------------------------

@@ -54,8 +54,21 @@ class YamlDocument:
 
     path: str
     data: Any
-    _tree: Any
-    lines: list[str]
+    text: str
+    _parsed_tree: Any = None
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    @property
+    def _tree(self) -> Any:
+        # Positions need ruamel's round-trip tree, which costs ~60% more to build than plain
+        # data; clean files never ask for a position, so it is built on first use only.
+        if self._parsed_tree is None:
+            yaml = YAML(typ="rt")
+            self._parsed_tree = yaml.load(self.text)
+        return self._parsed_tree
 
     def position(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the node at ``loc``.
@@ -333,6 +346,22 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
             f"text is larger than {MAX_FILE_BYTES:,} bytes",
             "split the content into several small files",
         )
+    try:
+        # Fast path: plain data from the safe loader. It refuses duplicate keys and unknown
+        # tags like the round-trip loader; any error is re-reported by the slow path below,
+        # which knows positions.
+        fast = YAML(typ="safe", pure=True)
+        fast.allow_duplicate_keys = False
+        data = fast.load(text)
+    except Exception:  # noqa: BLE001 - whatever failed is diagnosed by the round-trip parse
+        pass
+    else:
+        document = YamlDocument(shown, None, text)
+        problem = _check_nodes(data, shown, document)
+        if problem is not None:
+            return None, problem
+        document.data = _plain(data)
+        return document, None
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
@@ -377,7 +406,7 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
             f"YAML syntax error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
             "check indentation and quoting; paste the file into a YAML checker to locate it",
         )
-    document = YamlDocument(shown, None, tree, text.splitlines())
+    document = YamlDocument(shown, None, text, tree)
     problem = _check_nodes(tree, shown, document)
     if problem is not None:
         return None, problem

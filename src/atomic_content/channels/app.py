@@ -104,7 +104,10 @@ class AppRenderer:
                 "body_html": vault.token("{{ slots.body.html }}") if body else "",
             }
             if image is not None and image.image is not None:
-                card["image"] = {"src": vault.protect(image_src), "alt": vault.protect(image.image.alt)}
+                card["image"] = {
+                    "src": vault.protect(image_src),
+                    "alt": vault.protect(image.image.alt),
+                }
             if cta is not None and cta.cta is not None:
                 card["cta"] = {"label": vault.protect(cta.cta.label), "url": vault.protect(cta_url)}
             body_html = vault.protect(block_html(text_of(body), schemes)) if body else ""
@@ -155,7 +158,9 @@ class AppRenderer:
             push = _load(push_text, "push.json")
             title, body = str(push.get("title", "")), str(push.get("body", ""))
             if not title.strip():
-                problems.append(LimitProblem(Severity.ERROR, "app.push_title_empty", "push title is empty"))
+                problems.append(
+                    LimitProblem(Severity.ERROR, "app.push_title_empty", "push title is empty")
+                )
             elif len(title) > limits.push_title_recommended:
                 problems.append(
                     LimitProblem(
@@ -170,7 +175,8 @@ class AppRenderer:
                     LimitProblem(
                         Severity.ERROR,
                         "app.push_body_too_long",
-                        f"push body is {len(body)} characters; the limit is {limits.push_body_hard}",
+                        f"push body is {len(body)} characters; "
+                        f"the limit is {limits.push_body_hard}",
                     )
                 )
             elif len(body) > limits.push_body_recommended:
@@ -188,7 +194,8 @@ class AppRenderer:
                     LimitProblem(
                         Severity.ERROR,
                         "app.push_payload_too_large",
-                        f"push payload is {size} bytes; the limit is {limits.push_payload_bytes_hard}",
+                        f"push payload is {size} bytes; "
+                        f"the limit is {limits.push_payload_bytes_hard}",
                     )
                 )
             problems.extend(_deep_link(str(push.get("deep_link", "")), allowed, "push deep link"))
@@ -268,9 +275,10 @@ class AppRenderer:
                 else ""
             )
             # body_html is the rendered card_body.html part: customer values escaped there.
+            body_html = rendered.parts.get("card_body.html", "")
             sections.append(
                 f'<article class="card">{figure}<h1>{e(str(card.get("title", "")))}</h1>'
-                f'<div class="body">{rendered.parts.get("card_body.html", "")}</div>{button}</article>'
+                f'<div class="body">{body_html}</div>{button}</article>'
             )
         title = e(f"{rendered.key} — app preview")
         return (

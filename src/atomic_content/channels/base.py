@@ -248,7 +248,9 @@ class TokenVault:
         layout applied a filter such as ``upper`` or ``truncate`` to slot content).
         """
         escaped = self._opener.sub('{{ "{" }}', text)
-        restored = self._placeholder.sub(lambda m: self._tokens.get(m.group(0), m.group(0)), escaped)
+        restored = self._placeholder.sub(
+            lambda m: self._tokens.get(m.group(0), m.group(0)), escaped
+        )
         # Tokens never contain the prefix (it was chosen absent from every source), so any
         # occurrence left is a placeholder that a converter or the layout changed.
         if self.prefix in restored.lower():
@@ -362,7 +364,9 @@ def layout_slots(
             url = checked_url(atom.cta.url, schemes, atom_id=atom.id, what="cta.url")
             result[slot] = {"label": vault.html(atom.cta.label), "url": vault.html(url)}
         elif kind is SlotKind.IMAGE and atom.image is not None:
-            src = checked_url(atom.image.src, frozenset({"https"}), atom_id=atom.id, what="image.src")
+            src = checked_url(
+                atom.image.src, frozenset({"https"}), atom_id=atom.id, what="image.src"
+            )
             result[slot] = {
                 "src": vault.html(src),
                 "alt": vault.html(atom.image.alt),
@@ -447,9 +451,14 @@ def required_paths(atoms: Mapping[str, Atom]) -> dict[str, frozenset[str]]:
     return result
 
 
-def new_vault(ctx: AssemblyContext, entry: LayoutEntry | None, atoms: Mapping[str, Atom]) -> TokenVault:
+def new_vault(
+    ctx: AssemblyContext, entry: LayoutEntry | None, atoms: Mapping[str, Atom]
+) -> TokenVault:
     """A vault whose placeholders occur in none of the message's sources."""
-    texts = [entry.template_source or "" if entry else "", json.dumps(ctx.brand, ensure_ascii=False)]
+    texts = [
+        entry.template_source or "" if entry else "",
+        json.dumps(ctx.brand, ensure_ascii=False),
+    ]
     texts.extend(text for atom in atoms.values() for text in atom_sources(atom))
     return TokenVault(texts)
 
@@ -491,7 +500,9 @@ def base_message(
         audience_label=resolution.audience.label,
         layout=resolution.layout,
         atoms={slot: atom.id for slot, atom in sorted(atoms.items())},
-        atom_hashes={atom.id: atom_hash(atom) for atom in sorted(atoms.values(), key=lambda a: a.id)},
+        atom_hashes={
+            atom.id: atom_hash(atom) for atom in sorted(atoms.values(), key=lambda a: a.id)
+        },
         parts=tuple(parts),
         required_paths=required_paths(atoms),
         brand=ctx.brand,
@@ -567,12 +578,23 @@ class _LayoutLimit(Exception):
     """A layout went over one of its budgets (the message says which)."""
 
 
-class _LayoutUndefined(StrictUndefined):
-    """Missing values fail loudly when printed, but are false in ``{% if %}`` (optional slots
-    are absent: ``{% if slots.offer %}``)."""
+class SlotMap(dict[str, Any]):
+    """The ``slots`` mapping a layout receives; a slot missing from it prints as nothing."""
 
-    def __bool__(self) -> bool:
+
+class _LayoutUndefined(StrictUndefined):
+    """Missing values are false in ``{% if %}`` (optional slots are absent:
+    ``{% if slots.offer %}``) and print as nothing when they are a slot nothing filled
+    (``{{ slots.preheader }}``); any other missing value (a typo in ``brand.nmae``, a field of
+    an absent slot) fails loudly."""
+
+    def __bool__(self) -> bool:  # type: ignore[override]
         return False
+
+    def __str__(self) -> str:  # type: ignore[override]
+        if isinstance(self._undefined_obj, SlotMap):
+            return ""
+        return super().__str__()
 
 
 def _bounded(value: Any) -> Any:
@@ -585,7 +607,7 @@ class _LayoutCodeGenerator(CodeGenerator):
     """Compiles ``a ~ b`` into a bounded join, so a layout cannot double a string into memory
     exhaustion."""
 
-    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:  # noqa: N802 - Jinja API
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment.bounded_concat((")
         for arg in node.nodes:
             self.visit(arg, frame)
@@ -749,14 +771,17 @@ def render_layout(source: str, *, name: str, variables: Mapping[str, Any]) -> st
     Raises RenderError (``render.layout_*``) naming the layout ``name`` for every violation.
     """
     template = _compile_layout(source)
+    variables = {**variables, "slots": SlotMap(variables.get("slots", {}))}
     pieces: list[str] = []
     total = 0
     try:
         with _StepBudget(MAX_LAYOUT_STEPS, MAX_LAYOUT_SECONDS):
-            for chunk in template.generate(dict(variables)):
+            for chunk in template.generate(variables):
                 total += len(chunk)
                 if total > MAX_LAYOUT_OUTPUT:
-                    raise _LayoutLimit(f"the layout produced more than {MAX_LAYOUT_OUTPUT} characters")
+                    raise _LayoutLimit(
+                        f"the layout produced more than {MAX_LAYOUT_OUTPUT} characters"
+                    )
                 pieces.append(chunk)
     except RenderError:
         raise
@@ -765,9 +790,11 @@ def render_layout(source: str, *, name: str, variables: Mapping[str, Any]) -> st
             "render.layout_too_expensive", f"{name}: {exc}", hint="Remove loops from the layout."
         ) from None
     except SecurityError as exc:
+        # Object reprs carry memory addresses; drop them so messages are reproducible.
+        reason = re.sub(r" at 0x[0-9a-fA-F]+", "", str(exc))
         raise RenderError(
             "render.layout_security",
-            f"{name}: the layout tried something the sandbox does not allow ({exc})",
+            f"{name}: the layout tried something the sandbox does not allow ({reason})",
             hint="Layouts may only show slots, brand and message values.",
         ) from None
     except UndefinedError as exc:
@@ -828,6 +855,8 @@ class _OutlineParser(HTMLParser):
         elif tag == "img":
             alt = dict(attrs).get("alt")
             outline.images.append((values.get("src", ""), alt))
+            if self._link is not None and alt:
+                self._link[1].append(alt)
         elif tag == "script":
             outline.scripts.append(values.get("src") or None)
         elif tag == "link" and "stylesheet" in values.get("rel", "").lower():

@@ -88,7 +88,11 @@ class EmailRenderer:
         mjml_source = render_layout(
             entry.template_source,
             name=name,
-            variables={"slots": slots, "brand": ctx.brand, "message": message_vars(ctx, resolution)},
+            variables={
+                "slots": slots,
+                "brand": ctx.brand,
+                "message": message_vars(ctx, resolution),
+            },
         )
         mjml_source = _complete_head(mjml_source, slots)
         document = compile_mjml(mjml_source, lang=locale, name=name)
@@ -148,7 +152,9 @@ class EmailRenderer:
         preheader = rendered.parts.get("preheader", "")
         document = rendered.parts.get("html", "")
         if not subject.strip():
-            problems.append(LimitProblem(Severity.ERROR, "email.subject_empty", "the subject is empty"))
+            problems.append(
+                LimitProblem(Severity.ERROR, "email.subject_empty", "the subject is empty")
+            )
         if len(subject) > limits.subject_hard:
             problems.append(
                 LimitProblem(
@@ -233,7 +239,9 @@ def _complete_head(mjml_source: str, slots: dict[str, Any]) -> str:
     match = _MJML_ROOT.search(mjml_source)
     if match is None:
         return mjml_source
-    return mjml_source[: match.end()] + f"<mj-head>{additions}</mj-head>" + mjml_source[match.end() :]
+    return (
+        mjml_source[: match.end()] + f"<mj-head>{additions}</mj-head>" + mjml_source[match.end() :]
+    )
 
 
 def compile_mjml(mjml_source: str, *, lang: str, name: str) -> str:
@@ -259,7 +267,7 @@ def compile_mjml(mjml_source: str, *, lang: str, name: str) -> str:
         output = mrml.to_html(
             mjml_source, parser_options=_PARSER_OPTIONS, render_options=_RENDER_OPTIONS
         )
-    except Exception as exc:  # noqa: BLE001 - mrml raises plain exceptions for bad MJML
+    except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RenderError(
             "render.mjml_invalid",
@@ -280,7 +288,7 @@ def compile_mjml(mjml_source: str, *, lang: str, name: str) -> str:
         )
         try:
             document = inliner.inline(document)
-        except Exception as exc:  # noqa: BLE001 - css-inline raises its own error types
+        except Exception as exc:
             raise RenderError(
                 "render.css_invalid", f"{name}: the layout's CSS cannot be inlined ({exc})"
             ) from None
@@ -391,4 +399,3 @@ def build_eml(
 def eml_bytes(message: EmailMessage) -> bytes:
     """The message as bytes with CRLF line ends (what an .eml file holds)."""
     return message.as_bytes(policy=policy.SMTP)
-

@@ -50,7 +50,9 @@ class MicrositeRenderer:
         slots = layout_slots(ctx, atoms, vault, resolution.key.locale)
         message = message_vars(ctx, resolution)
         # Plain text with placeholders; the layout's autoescape escapes the static text.
-        message["title"] = vault.protect(flatten(text_of(atoms["headline"]))) if "headline" in atoms else ""
+        message["title"] = (
+            vault.protect(flatten(text_of(atoms["headline"]))) if "headline" in atoms else ""
+        )
         message["description"] = (
             vault.protect(flatten(text_of(atoms["summary"]))) if "summary" in atoms else ""
         )
@@ -105,13 +107,13 @@ class MicrositeRenderer:
         for src, alt in page.images:
             if alt is None:
                 warn("microsite.image_alt", f"image {src} has no alt attribute")
-        for src in page.scripts:
-            if src is not None:
+        for script in page.scripts:
+            if script is not None:
                 problems.append(
                     LimitProblem(
                         Severity.ERROR,
                         "microsite.external_script",
-                        f"the page loads a script from {src}; landing pages must not load code",
+                        f"the page loads a script from {script}; landing pages must not load code",
                     )
                 )
         return problems
@@ -128,7 +130,9 @@ class MicrositeRenderer:
             lines.extend(f"  {'  ' * (level - 1)}h{level} {text}" for level, text in page.headings)
         if page.images:
             lines.append("Images:")
-            lines.extend(f"  {alt if alt is not None else '(no alt)'} — {src}" for src, alt in page.images)
+            lines.extend(
+                f"  {alt if alt is not None else '(no alt)'} — {src}" for src, alt in page.images
+            )
         if page.links:
             lines.append("Links:")
             lines.extend(f"  {text or '(no text)'} → {href}" for text, href in page.links)

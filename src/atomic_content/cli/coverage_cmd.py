@@ -1,0 +1,132 @@
+"""``atomic coverage``: which segments lack content, where, and which gaps matter most.
+
+Registers the command on :data:`atomic_content.cli.main`; importing this module is enough.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from ..coverage import FailOn, compute_coverage, threshold_failures
+from ..coverage_report import FORMATS, format_report
+from ..validate import load_library
+from . import EXIT_CONTENT, content_option, main
+
+EPILOG = """\b
+Exit codes:
+  0  coverage is acceptable
+  1  --fail-on missing (default): a required slot is missing for some segment;
+     --fail-on generic: a required slot is missing or not segment-specific;
+     or the specific share is below --min-specific; or the content is invalid
+  2  usage error (unknown option, journey, bad date)
+
+\b
+Cell statuses: specific, generic, fallback-locale, missing. Flags: expiring, drafts_only,
+ambiguous. Gaps are ranked by segment size x value x slot weight x severity.
+Details: docs/coverage.md
+"""
+
+
+def _parse_date(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date like 2026-12-31", param_hint="--date"
+        ) from None
+
+
+@main.command(epilog=EPILOG)
+@content_option
+@click.option("--journey", help="Only this journey (default: every journey).")
+@click.option(
+    "--date",
+    "date_text",
+    metavar="YYYY-MM-DD",
+    help="Resolve as of this day (default: today); set it for reproducible reports.",
+)
+@click.option(
+    "--horizon",
+    type=click.IntRange(min=0),
+    metavar="DAYS",
+    help="Flag cells that get worse within this many days as atoms expire "
+    "(default: governance.expiry_horizon_days of atomic.yaml, 14).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table for a terminal, json for CI, markdown for a pull-request comment, "
+    "html for one self-contained page.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report to this file instead of standard output.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice([f.value for f in FailOn]),
+    default=FailOn.MISSING.value,
+    show_default=True,
+    help="Exit 1 on required cells that are missing, or generic-or-missing; never: don't.",
+)
+@click.option(
+    "--min-specific",
+    type=click.FloatRange(0, 100),
+    metavar="PCT",
+    help="Also exit 1 when less than PCT percent of all cells are segment-specific.",
+)
+@click.pass_context
+def coverage(
+    ctx: click.Context,
+    content: Path,
+    journey: str | None,
+    date_text: str | None,
+    horizon: int | None,
+    fmt: str,
+    out: Path | None,
+    fail_on: str,
+    min_specific: float | None,
+) -> None:
+    """Show which segments get content written for them, per journey, step, channel, slot
+    and locale, and rank the gaps by what they cost."""
+    ctx.meta["content_root"] = content
+    on = _parse_date(date_text)
+    library, _warnings = load_library(content)
+    report = compute_coverage(library, on=on, horizon_days=horizon, journey=journey)
+
+    if fmt == "table":
+        tty = out is None and sys.stdout.isatty()
+        # NO_COLOR (https://no-color.org) turns colours off even on a terminal.
+        color = tty and not os.environ.get("NO_COLOR")
+        width = shutil.get_terminal_size().columns if tty else None
+        text = format_report(report, fmt, color=color, width=width)
+    else:
+        text = format_report(report, fmt)
+
+    if out is not None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise click.FileError(str(out), hint=exc.strerror or str(exc)) from None
+        click.echo(f"wrote {out} ({len(report.cells)} cells, {len(report.gaps)} gaps)", err=True)
+    else:
+        click.echo(text, nl=False)
+
+    reasons = threshold_failures(report, FailOn(fail_on), min_specific)
+    for reason in reasons:
+        click.echo(f"coverage: {reason}", err=True)
+    if reasons:
+        ctx.exit(EXIT_CONTENT)

@@ -1,0 +1,95 @@
+"""``atomic preview``: one customer's messages of a journey, rendered and checked."""
+
+from __future__ import annotations
+
+import tempfile
+import webbrowser
+from pathlib import Path
+
+import click
+
+from ..preview import format_eml, format_html, format_json, format_problems, format_text
+from ..preview import preview as run_preview
+from . import EXIT_CONTENT, content_option, main
+from .commands import date_option, parse_date
+
+_SUFFIX = {"text": ".txt", "html": ".html", "json": ".json", "eml": ".eml"}
+
+
+@main.command()
+@content_option
+@click.option(
+    "--customer",
+    "customer_ref",
+    required=True,
+    metavar="FILE_OR_ID",
+    help="Sample customer id (content/customers/) or a customer file.",
+)
+@click.option("--journey", required=True, help="Journey id.")
+@click.option("--step", help="Step id (default: every step).")
+@click.option("--channel", help="Channel (default: every channel of the step).")
+@click.option("--locale", help="Locale (default: the customer's).")
+@date_option
+@click.option("--include-drafts", is_flag=True, help="Let draft and review atoms compete.")
+@click.option("--explain", is_flag=True, help="Show every candidate and why it won or lost.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "html", "json", "eml"]),
+    default="text",
+    show_default=True,
+    help="text for the terminal, html for a browser, json, eml for mail apps.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file instead of stdout.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the result in the web browser.")
+@click.pass_context
+def preview(
+    ctx: click.Context, content: Path, customer_ref: str, journey: str, step: str | None,
+    channel: str | None, locale: str | None, date_text: str | None, include_drafts: bool,
+    explain: bool, fmt: str, out: Path | None, open_browser: bool,
+) -> None:  # fmt: skip
+    """Render a journey's messages for one customer and check them against channel limits.
+
+    Exits 1 when a message breaks a hard limit (errors); warnings are shown but do not fail.
+    """
+    ctx.meta["content_root"] = content
+    date = parse_date(date_text)
+    results = run_preview(
+        content, customer_ref, journey, step=step, channel=channel, locale=locale, on=date,
+        include_drafts=include_drafts, explain=explain,
+    )  # fmt: skip
+    if fmt == "html":
+        output = format_html(results)
+    elif fmt == "json":
+        output = format_json(results, explain=explain)
+    elif fmt == "eml":
+        output = format_eml(results, date=date)
+    else:
+        output = format_text(results, explain=explain)
+    if fmt in ("html", "eml"):
+        # The document goes to stdout or a file; problems go to stderr so they stay visible.
+        for result in results:
+            for line in format_problems(result.problems):
+                click.echo(f"{result.resolution.key}: {line}", err=True)
+    target = out
+    if open_browser and target is None:
+        with tempfile.NamedTemporaryFile(
+            "w", suffix=_SUFFIX[fmt], prefix="atomic-preview-", delete=False, encoding="utf-8"
+        ) as handle:
+            target = Path(handle.name)
+    if target is not None:
+        if fmt == "eml":
+            target.write_bytes(output.encode("ascii"))
+        else:
+            target.write_text(output, encoding="utf-8")
+        click.echo(f"wrote {target.as_posix()}", err=True)
+        if open_browser:
+            webbrowser.open(target.resolve().as_uri())
+    else:
+        click.echo(output, nl=not output.endswith("\n"))
+    if any(result.has_errors for result in results):
+        ctx.exit(EXIT_CONTENT)

@@ -1,0 +1,250 @@
+"""Preview: what one customer gets from a journey — resolved, assembled, rendered and checked.
+
+:func:`preview` does the whole pipeline for one sample customer (or customer file) and the
+steps and channels asked for; the ``format_*`` functions turn the results into text for a
+terminal, one HTML document for a browser, JSON for programs or an ``.eml`` file for a mail
+client. Nothing here prints: the CLI (``atomic preview``) does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .channels import get_renderer
+from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
+from .channels.email import build_eml, eml_bytes
+from .customers import find_customer
+from .errors import Severity, UsageError, did_you_mean
+from .formatting import format_resolution
+from .models import Settings
+from .render import assemble, check_limits, render_message
+from .resolver import Resolution, Resolver
+from .validate import load_library
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    """One message for one customer: how it was resolved, its template form, its rendered
+    form and the channel limits it breaks."""
+
+    customer_id: str
+    resolution: Resolution
+    assembled: AssembledMessage
+    rendered: RenderedMessage
+    problems: tuple[LimitProblem, ...]
+    settings: Settings
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.severity is Severity.ERROR for p in self.problems)
+
+    def to_dict(self, *, explain: bool = False) -> dict[str, Any]:
+        """The JSON shape of a preview (docs/cli.md): resolution, parts and problems."""
+        return {
+            "customer": self.customer_id,
+            "resolution": self.resolution.to_dict(explain=explain),
+            "parts": {
+                name: {
+                    "media_type": self.rendered.media_types.get(name, ""),
+                    "filename": self.rendered.filenames.get(name, ""),
+                    "content": text,
+                }
+                for name, text in self.rendered.parts.items()
+            },
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+def preview(
+    content: Path,
+    customer_ref: str,
+    journey: str,
+    *,
+    step: str | None = None,
+    channel: str | None = None,
+    locale: str | None = None,
+    on: dt.date | None = None,
+    include_drafts: bool = False,
+    explain: bool = False,
+) -> list[PreviewResult]:
+    """Resolve, assemble, render and check every message of ``journey`` for one customer.
+
+    ``step`` and ``channel`` narrow the messages (default: every step, every channel of each
+    step, in the journey's order); ``locale`` overrides the customer's; ``on`` is the
+    resolution date (default: today). Raises ContentError for invalid content, UsageError for
+    unknown ids, ResolutionError when a required slot has no content and RenderError when the
+    customer's data cannot be rendered safely.
+    """
+    library, _warnings = load_library(content)
+    assert library.settings is not None
+    customer = find_customer(library, customer_ref)
+    resolver = Resolver(library)
+    the_journey = resolver.journey(journey)
+    steps = list(the_journey.steps)
+    if step is not None:
+        steps = [s for s in steps if s.id == step]
+        if not steps:
+            known = [s.id for s in the_journey.steps]
+            raise UsageError(
+                f"journey {journey!r} has no step {step!r}",
+                (did_you_mean(step, known) + " ").lstrip() + f"steps: {', '.join(known)}",
+            )
+    if channel is not None:
+        with_channel = [s for s in steps if channel in s.channels]
+        if not with_channel:
+            where = f"step {journey}/{step}" if step else f"journey {journey!r}"
+            used = sorted({c for s in steps for c in s.channels})
+            raise UsageError(
+                f"{where} has no {channel!r} message",
+                f"channels used: {', '.join(used)}",
+            )
+        steps = with_channel
+    when = on or dt.date.today()
+    results: list[PreviewResult] = []
+    for the_step in steps:
+        channels = [channel] if channel is not None else list(the_step.channels)
+        for the_channel in channels:
+            resolution = resolver.resolve_customer(
+                customer.attributes,
+                journey,
+                the_step.id,
+                the_channel,
+                locale=locale,
+                on=when,
+                include_drafts=include_drafts,
+                explain=explain,
+                label=f"customer {customer.id!r}",
+            )
+            resolver.require_complete(resolution)
+            assembled = assemble(library, resolution)
+            rendered = render_message(
+                library, assembled, customer.attributes, customer_id=customer.id
+            )
+            results.append(
+                PreviewResult(
+                    customer.id,
+                    resolution,
+                    assembled,
+                    rendered,
+                    tuple(check_limits(library, rendered)),
+                    library.settings,
+                )
+            )
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# Formatters
+# --------------------------------------------------------------------------------------------
+
+
+def _heading(result: PreviewResult) -> str:
+    key = result.resolution.key
+    title = f"{key.journey} / {key.step} / {key.channel} / {key.locale}"
+    return f"═══ {title} — customer {result.customer_id} — layout {result.resolution.layout} ═══"
+
+
+def _summary(result: PreviewResult) -> list[str]:
+    resolution = result.resolution
+    audience = resolution.audience
+    segments = ", ".join(sorted(audience.segments)) or "none"
+    lines = [f"segments: {segments}"]
+    lines.extend(f"note: {note}" for note in resolution.notes)
+    atoms = ", ".join(f"{slot}={atom}" for slot, atom in result.assembled.atoms.items())
+    lines.append(f"atoms: {atoms}")
+    return lines
+
+
+def format_problems(problems: tuple[LimitProblem, ...] | list[LimitProblem]) -> list[str]:
+    """``severity[code]: message`` lines (empty when there are none)."""
+    return [f"{p.severity.value}[{p.code}]: {p.message}" for p in problems]
+
+
+def format_text(results: list[PreviewResult], *, explain: bool = False) -> str:
+    """Each message as a person would see it; with ``explain`` the resolution of every slot."""
+    blocks: list[str] = []
+    for result in results:
+        lines = [_heading(result)]
+        if explain:
+            lines.append(format_resolution(result.resolution, explain=True))
+        else:
+            lines.extend(_summary(result))
+        lines.append("")
+        lines.append(get_renderer(result.rendered.key.channel).preview_text(result.rendered))
+        problems = format_problems(result.problems)
+        lines.append("")
+        lines.append("checks: " + ("ok" if not problems else f"{len(problems)} problem(s)"))
+        lines.extend(f"  {line}" for line in problems)
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
+
+
+def format_html(results: list[PreviewResult]) -> str:
+    """One HTML document: the message itself for one result (email HTML, microsite page, an
+    app card mock-up), else an index page that shows each message in a frame."""
+    documents = [get_renderer(r.rendered.key.channel).preview_html(r.rendered) for r in results]
+    if len(documents) == 1:
+        return documents[0]
+    lang = html.escape(results[0].resolution.key.locale) if results else "en"
+    sections = []
+    for result, document in zip(results, documents, strict=True):
+        key = result.resolution.key
+        title = html.escape(f"{key.journey} / {key.step} / {key.channel} / {key.locale}")
+        problems = "".join(
+            f"<li>{html.escape(line)}</li>" for line in format_problems(result.problems)
+        )
+        sections.append(
+            f"<section><h2>{title}</h2>{f'<ul>{problems}</ul>' if problems else ''}"
+            f'<iframe title="{title}" sandbox srcdoc="{html.escape(document, quote=True)}">'
+            "</iframe></section>"
+        )
+    customer = html.escape(results[0].customer_id) if results else ""
+    return (
+        f'<!doctype html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>Preview for {customer}</title>\n"
+        "<style>body{margin:0 auto;max-width:760px;padding:16px;font:15px/1.5 sans-serif}"
+        "iframe{width:100%;height:900px;border:1px solid #ccc}</style>\n</head>\n<body>\n"
+        f"<h1>Preview for {customer}</h1>\n" + "\n".join(sections) + "\n</body>\n</html>\n"
+    )
+
+
+def format_json(results: list[PreviewResult], *, explain: bool = False) -> str:
+    """The documented JSON list of previews (see :meth:`PreviewResult.to_dict`)."""
+    return json.dumps(
+        [r.to_dict(explain=explain) for r in results], indent=2, ensure_ascii=False, default=str
+    )
+
+
+def format_eml(results: list[PreviewResult], *, date: dt.date | None = None) -> str:
+    """The email message as an ``.eml`` file (CRLF line ends).
+
+    Needs exactly one email among ``results`` (narrow with --step / --channel). ``date`` adds
+    Date and Message-ID headers (default: none, so the output is reproducible).
+    """
+    emails = [r for r in results if r.rendered.key.channel == "email"]
+    if len(emails) != 1:
+        found = ", ".join(f"{r.resolution.key.step}" for r in emails) or "none"
+        raise UsageError(
+            f"the eml format needs exactly one email message (emails found: {found})",
+            "choose one with --step and --channel email",
+        )
+    result = emails[0]
+    message = build_eml(result.rendered, result.settings.brand, date=date)
+    return eml_bytes(message).decode("ascii")
+
+
+__all__ = [
+    "PreviewResult",
+    "format_eml",
+    "format_html",
+    "format_json",
+    "format_problems",
+    "format_text",
+    "preview",
+]

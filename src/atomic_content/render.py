@@ -1,0 +1,198 @@
+"""The two render stages behind one facade: assemble once per variant, render per customer.
+
+* :func:`assemble` — a resolution (chosen atoms, no customer data) and its layout become an
+  :class:`~atomic_content.channels.base.AssembledMessage` whose parts are templates with the
+  customer tokens still in (the *template form*). Dispatched by channel through
+  :mod:`atomic_content.channels`.
+* :func:`render_message` — one customer: each part is compiled once (cached per locale and
+  mode by :class:`~atomic_content.tokens.TokenEnvironment`) and rendered with the context
+  ``{"customer": ..., "brand": ..., "slots": ...}``. Customer values are HTML-escaped in html
+  parts, JSON-escaped in json parts and refused in header parts when they could inject a
+  header.
+
+Errors are :class:`~atomic_content.errors.RenderError`; they name the customer id, the atom and
+the attribute, never a customer value.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any, Final
+
+from .channels import get_renderer
+from .channels.base import AssembledMessage, AssemblyContext, LimitProblem, RenderedMessage
+from .errors import RenderError
+from .repository import Library
+from .resolver import Resolution
+from .segments import lookup
+from .tokens import TokenEnvironment, build_customer_context
+
+MAX_PART_CHARS: Final = 500_000
+"""Characters one rendered part may have; a longer one is a RenderError (runaway data)."""
+
+_ENVIRONMENTS: dict[tuple[str, str], TokenEnvironment] = {}
+_LOCK = threading.Lock()
+
+
+def _environment(locale: str, mode: Any) -> TokenEnvironment:
+    """The shared TokenEnvironment of (locale, mode); it caches compiled templates by source."""
+    key = (locale, str(mode))
+    with _LOCK:
+        env = _ENVIRONMENTS.get(key)
+        if env is None:
+            env = TokenEnvironment(locale=locale, mode=mode, max_output_chars=MAX_PART_CHARS)
+            _ENVIRONMENTS[key] = env
+        return env
+
+
+def assemble(library: Library, resolution: Resolution) -> AssembledMessage:
+    """The template form of a resolved message (no customer data involved).
+
+    Raises RenderError for a broken or hostile layout and UsageError for a channel without a
+    renderer. Deterministic: the same library and resolution give identical parts.
+    """
+    ctx = AssemblyContext.from_library(library)
+    return get_renderer(resolution.key.channel).assemble(ctx, resolution)
+
+
+def declared_attributes(library: Library) -> frozenset[str]:
+    """The customer attribute paths of the profile (the only ones a template can see)."""
+    return frozenset(library.profile.attributes) if library.profile else frozenset()
+
+
+def _present(context: Mapping[str, Any], path: str) -> bool:
+    current: Any = context
+    for part in path.split("."):
+        if not isinstance(current, Mapping) or part not in current:
+            return False
+        current = current[part]
+    return current is not None
+
+
+def _with_embeds(slots: dict[str, Any], embeds: Mapping[str, str]) -> dict[str, Any]:
+    """``slots`` with ``slots.<path>`` set to already rendered text (see Part.embeds)."""
+    result = dict(slots)
+    for path, text in embeds.items():
+        head, _, tail = path.partition(".")
+        if tail:
+            result[head] = {**result.get(head, {}), tail: text}
+        else:
+            result[head] = text
+    return result
+
+
+def render_message(
+    library: Library,
+    assembled: AssembledMessage,
+    attributes: Mapping[str, Any],
+    *,
+    customer_id: str | None = None,
+) -> RenderedMessage:
+    """Render every part of ``assembled`` for one customer record.
+
+    ``attributes`` may be nested or flat (``{"address.country": "DE"}``); only declared
+    attributes reach the templates. ``customer_id`` names the customer in errors (default: the
+    profile's id attribute).
+
+    Before anything is rendered, every attribute a chosen atom uses without a default must be
+    present, else RenderError ``render.missing_value`` naming customer, atom and attribute.
+    Other RenderErrors come from the token renderer (``render.header_injection``,
+    ``render.output_too_large``, ...).
+    """
+    if customer_id is None and library.profile is not None:
+        found, value = lookup(attributes, library.profile.id_attribute)
+        customer_id = str(value) if found and value is not None else None
+    customer = build_customer_context(attributes, declared_attributes(library))
+    for atom_id, paths in sorted(assembled.required_paths.items()):
+        for path in sorted(paths):
+            if not _present(customer, path):
+                raise RenderError(
+                    "render.missing_value",
+                    f"the atom uses customer.{path} without a default and the customer has no "
+                    "value for it",
+                    customer_id=customer_id,
+                    atom_id=atom_id,
+                    attribute=path,
+                    hint="add a fallback to the token: "
+                    f'{{{{ customer.{path} | default("...") }}}}, or fix the customer record',
+                )
+    context: dict[str, Any] = {
+        "customer": customer,
+        "brand": assembled.brand,
+        "slots": assembled.slot_data,
+    }
+    locale = assembled.key.locale
+    rendered: dict[str, str] = {}
+    for part in assembled.parts:
+        compiled = _environment(locale, part.mode).compile(
+            part.source, name=f"{assembled.key}/{part.name}"
+        )
+        part_context = context
+        if part.embeds:
+            embeds = {path: rendered[name] for path, name in part.embeds}
+            part_context = {**context, "slots": _with_embeds(assembled.slot_data, embeds)}
+        try:
+            rendered[part.name] = compiled.render(part_context, customer_id=customer_id)
+        except RenderError as exc:
+            if exc.atom_id is None and len(part.atom_ids) == 1:
+                raise RenderError(
+                    exc.code,
+                    exc.message,
+                    customer_id=exc.customer_id,
+                    atom_id=part.atom_ids[0],
+                    attribute=exc.attribute,
+                    hint=exc.hint,
+                ) from None
+            raise
+    brand_name = str(assembled.brand.get("name", ""))
+    return RenderedMessage(
+        key=assembled.key,
+        customer_id=customer_id,
+        parts=rendered,
+        layout=assembled.layout,
+        audience_label=assembled.audience_label,
+        atoms=dict(assembled.atoms),
+        media_types={p.name: p.media_type for p in assembled.parts},
+        filenames={p.name: p.filename for p in assembled.parts},
+        brand_name=brand_name,
+    )
+
+
+def check_limits(library: Library, rendered: RenderedMessage) -> list[LimitProblem]:
+    """The channel limits a rendered message breaks (errors and warnings), in a stable order."""
+    problems = get_renderer(rendered.key.channel).check_limits(rendered, library.settings)
+    return sorted(problems, key=lambda p: (p.severity.value, p.code, p.message))
+
+
+def example_customer(library: Library) -> dict[str, Any]:
+    """A customer record made of the profile's example values, nested by dotted path.
+
+    Used for preview builds and preview forms. Attributes without an example are left out.
+    """
+    record: dict[str, Any] = {}
+    if library.profile is None:
+        return record
+    for path, spec in sorted(library.profile.attributes.items()):
+        if spec.example is None:
+            continue
+        target = record
+        parts = path.split(".")
+        for part in parts[:-1]:
+            child = target.setdefault(part, {})
+            if not isinstance(child, dict):
+                break
+            target = child
+        else:
+            target[parts[-1]] = spec.example
+    return record
+
+
+__all__ = [
+    "MAX_PART_CHARS",
+    "assemble",
+    "check_limits",
+    "declared_attributes",
+    "example_customer",
+    "render_message",
+]

@@ -1,0 +1,208 @@
+"""``atomic preview`` through click's runner: formats, files, browser, exit codes."""
+
+from __future__ import annotations
+
+import email
+import json
+from email import policy
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import atomic_content.cli.preview_cmd  # noqa: F401  (registers `atomic preview` on main)
+from atomic_content.cli import main
+from conftest import DEMO_CONTENT, RenderTree
+
+DATE = ["--date", "2026-12-01"]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str, content: Path = DEMO_CONTENT) -> tuple[int, str, str]:
+    result = runner.invoke(main, ["preview", "--content", str(content), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_text_preview_of_a_whole_journey(runner: CliRunner) -> None:
+    code, out, err = invoke(runner, "--customer", "jonas", "--journey", "welcome", *DATE)
+    assert code == 0, err
+    headings = [line for line in out.splitlines() if line.startswith("═══")]
+    assert [h.split(" — ")[0] for h in headings] == [
+        "═══ welcome / day-0 / email / de",
+        "═══ welcome / day-0 / app / de",
+        "═══ welcome / day-3 / email / de",
+        "═══ welcome / day-3 / microsite / de",
+        "═══ welcome / day-7 / email / de",
+        "═══ welcome / day-7 / app / de",
+    ]
+    assert "Subject:   " in out and "Push notification" in out and "Title:       " in out
+
+
+def test_step_channel_and_explain(runner: CliRunner) -> None:
+    code, out, _ = invoke(
+        runner, "--customer", "tom", "--journey", "cart-recovery", "--step", "reminder-24h",
+        "--channel", "email", "--explain", *DATE,
+    )  # fmt: skip
+    assert code == 0
+    assert out.count("═══") == 2
+    assert "the customer refused personalization" in out
+    assert "rejected: cart-reminder-subject-cart-abandoner" in out
+
+
+def test_json_format(runner: CliRunner) -> None:
+    code, out, _ = invoke(
+        runner, "--customer", "maria", "--journey", "cart-recovery", "--step", "nudge-1h",
+        "--format", "json", *DATE,
+    )  # fmt: skip
+    assert code == 0
+    (item,) = json.loads(out)
+    assert item["customer"] == "maria"
+    assert item["resolution"]["channel"] == "app"
+    push = json.loads(item["parts"]["push.json"]["content"])
+    assert "Fjell 3L Rain Shell" in push["body"]
+    assert item["parts"]["push.json"]["media_type"] == "application/json"
+    assert item["problems"] == []
+
+
+def test_html_format_single_and_several(runner: CliRunner) -> None:
+    code, out, _ = invoke(
+        runner, "--customer", "anna", "--journey", "welcome", "--step", "day-3",
+        "--channel", "microsite", "--format", "html", *DATE,
+    )  # fmt: skip
+    assert code == 0
+    assert out.lstrip().lower().startswith("<!doctype html>") and 'lang="de-AT"' in out
+    code, out, _ = invoke(
+        runner,
+        "--customer",
+        "anna",
+        "--journey",
+        "welcome",
+        "--step",
+        "day-0",
+        "--format",
+        "html",
+        *DATE,
+    )
+    assert code == 0
+    assert out.count("<iframe") == 2 and "Preview for anna" in out
+
+
+def test_eml_format(runner: CliRunner) -> None:
+    args = ["--customer", "maria", "--journey", "welcome", "--step", "day-7", "--format", "eml"]
+    code, out, _ = invoke(runner, *args, "--channel", "email", *DATE)
+    assert code == 0
+    message = email.message_from_string(out, policy=policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["Date"] == "Tue, 01 Dec 2026 00:00:00 +0000"  # --date given: dated
+    # Without --date, eml output carries no date and is reproducible.
+    code, first, _ = invoke(runner, *args, "--channel", "email")
+    _, second, _ = invoke(runner, *args, "--channel", "email")
+    assert code == 0 and first == second and "Date:" not in first
+    # Two emails (or none) cannot go into one .eml.
+    code, _out, err = invoke(
+        runner, "--customer", "maria", "--journey", "welcome", "--format", "eml"
+    )
+    assert code == 2 and "exactly one email" in err
+
+
+def test_out_writes_a_file(runner: CliRunner, tmp_path: Path) -> None:
+    target = tmp_path / "mail.html"
+    code, out, err = invoke(
+        runner, "--customer", "jonas", "--journey", "winback", "--step", "miss-you",
+        "--format", "html", "--out", str(target), *DATE,
+    )  # fmt: skip
+    assert code == 0 and out == ""
+    assert target.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert f"wrote {target.as_posix()}" in err
+
+
+def test_open_writes_a_temp_file_and_opens_it(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", lambda url, *a, **k: opened.append(url) or True)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    code, _out, _err = invoke(
+        runner, "--customer", "jonas", "--journey", "welcome", "--step", "day-3",
+        "--channel", "microsite", "--format", "html", "--open", *DATE,
+    )  # fmt: skip
+    assert code == 0
+    (url,) = opened
+    assert url.startswith("file://") and url.endswith(".html")
+    written = list(tmp_path.glob("atomic-preview-*.html"))
+    assert len(written) == 1 and "<html" in written[0].read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--journey", "welcom"], "did you mean 'welcome'"),
+        (["--journey", "welcome", "--step", "day-9"], "has no step 'day-9'"),
+        (["--journey", "welcome", "--step", "day-3", "--channel", "app"], "has no 'app' message"),
+        (["--journey", "welcome", "--channel", "sms"], "has no 'sms' message"),
+    ],
+)
+def test_usage_errors_exit_2(runner: CliRunner, args: list[str], message: str) -> None:
+    code, _out, err = invoke(runner, "--customer", "jonas", *args)
+    assert code == 2
+    assert message in err
+
+
+def test_unknown_customer_exits_2(runner: CliRunner) -> None:
+    code, _out, err = invoke(runner, "--customer", "jonass", "--journey", "welcome")
+    assert code == 2 and "did you mean 'jonas'" in err
+
+
+def test_missing_required_slot_exits_1(runner: CliRunner, render_tree: RenderTree) -> None:
+    content = render_tree({"atoms/body.yaml": None})
+    code, _out, err = invoke(runner, "--customer", "ada", "--journey", "welcome", content=content)
+    assert code == 1
+    assert "resolve.missing_required_slot" in err
+
+
+def test_hard_limit_exits_1_after_showing_the_message(
+    runner: CliRunner, render_tree: RenderTree
+) -> None:
+    long_subject = "S" * 160
+    content = render_tree(
+        {
+            "atoms/subject.yaml": f"slot: subject\n"
+            f"channels: [email]\nstatus: approved\ntext: {long_subject}\n"
+        }
+    )
+    code, out, _ = invoke(
+        runner, "--customer", "ada", "--journey", "welcome", "--channel", "email", content=content
+    )
+    assert code == 1
+    assert f"Subject:   {long_subject}" in out
+    assert "error[email.subject_too_long]" in out
+
+
+def test_unsafe_customer_data_exits_1_without_echoing_it(
+    runner: CliRunner, render_tree: RenderTree, tmp_path: Path
+) -> None:
+    content = render_tree()
+    customer = tmp_path / "mallory.yaml"
+    customer.write_text(
+        'attributes:\n  id: C-66\n  first_name: "Mal\\r\\nBcc: all@example.com"\n'
+        "  locale: en\n  tier: none\n  orders: 2\n",
+        encoding="utf-8",
+    )
+    code, out, err = invoke(
+        runner, "--customer", str(customer), "--journey", "welcome", "--channel", "email",
+        content=content,
+    )  # fmt: skip
+    assert code == 1
+    assert "render.header_injection" in err and "customer 'mallory'" in err
+    assert "Bcc" not in err + out
+
+
+def test_invalid_content_exits_1(runner: CliRunner, render_tree: RenderTree) -> None:
+    content = render_tree({"atoms/headline.yaml": "slot: headline\ntext: '{{ customer.nope }}'\n"})
+    code, _out, err = invoke(runner, "--customer", "ada", "--journey", "welcome", content=content)
+    assert code == 1
+    assert "customer.nope" in err or "'nope'" in err
