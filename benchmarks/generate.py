@@ -208,9 +208,7 @@ def generate(
             count = 1 if rng.random() < 0.8 else 2
             lines.append(f"segments: [{', '.join(sorted(rng.sample(journey_segments, count)))}]")
         scope = rng.random()
-        if generic and scope < 0.99:  # generic copy is written for one journey, mostly
-            lines.append(f"journeys: [{jid}]")
-        elif scope < 0.5:
+        if (generic and scope < 0.99) or scope < 0.5:  # generic copy is written for one journey, mostly
             lines.append(f"journeys: [{jid}]")
         elif scope < 0.75:
             lines.append(f"journeys: [{jid}/{step_id}]")
@@ -246,8 +244,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     generate(args.out, args.atoms, args.segments, args.journeys, args.seed)
-    print(f"wrote {args.atoms} atoms, {args.segments} segments, {args.journeys} journeys "
-          f"to {args.out}")
+    print(
+        f"wrote {args.atoms} atoms, {args.segments} segments, {args.journeys} journeys "
+        f"to {args.out}"
+    )
 
 
 if __name__ == "__main__":

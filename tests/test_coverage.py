@@ -45,7 +45,7 @@ from atomic_content.segments import Audience
 from atomic_content.validate import load_library
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from generate import generate  # noqa: E402
+from generate import generate
 
 DATE = dt.date(2026, 11, 20)
 
@@ -124,15 +124,26 @@ TREE: dict[str, str] = {
         "subject", _text("Willkommen"), channels="[email]", locale="de", status="approved"
     ),
     "atoms/subject-vip.yaml": _atom(
-        "subject", _text("Welcome, VIP"), channels="[email]", segments="[vip]",
-        status="approved", valid_until="2026-11-25",
+        "subject",
+        _text("Welcome, VIP"),
+        channels="[email]",
+        segments="[vip]",
+        status="approved",
+        valid_until="2026-11-25",
     ),
     "atoms/subject-new-de.yaml": _atom(
-        "subject", _text("Schön, dass du da bist"), channels="[email]", segments="[new]",
-        locale="de", status="approved",
+        "subject",
+        _text("Schön, dass du da bist"),
+        channels="[email]",
+        segments="[new]",
+        locale="de",
+        status="approved",
     ),
     "atoms/subject-lapsed.yaml": _atom(
-        "subject", _text("We missed you"), channels="[email]", segments="[lapsed]",
+        "subject",
+        _text("We missed you"),
+        channels="[email]",
+        segments="[lapsed]",
         status="draft",
     ),
     # headline: two VIP atoms that tie (ambiguous) and a generic one.
@@ -145,28 +156,43 @@ TREE: dict[str, str] = {
     ),
     # offer (optional): only a German VIP offer.
     "atoms/offer-vip-de.yaml": _atom(
-        "offer", "offer: {code: VIP20, headline: 20 Prozent}", segments="[vip]", locale="de",
+        "offer",
+        "offer: {code: VIP20, headline: 20 Prozent}",
+        segments="[vip]",
+        locale="de",
         status="approved",
     ),
     # push_title: a generic title that expires inside the horizon (then nothing is left), and
     # a VIP title scoped to the welcome journey only.
     "atoms/push-title-generic.yaml": _atom(
-        "push_title", _text("Hello!"), channels="[app]", status="approved",
+        "push_title",
+        _text("Hello!"),
+        channels="[app]",
+        status="approved",
         valid_until="2026-11-30",
     ),
     "atoms/push-title-vip.yaml": _atom(
-        "push_title", _text("Hello, VIP!"), channels="[app]", segments="[vip]",
+        "push_title",
+        _text("Hello, VIP!"),
+        channels="[app]",
+        segments="[vip]",
         status="approved",
     ),
     # push_body: VIP only; new customers' body is still in review; a retired generic body
     # never counts.
     "atoms/push-body-vip.yaml": _atom(
-        "push_body", _text("Your perks are live."), channels="[app]", segments="[vip]",
+        "push_body",
+        _text("Your perks are live."),
+        channels="[app]",
+        segments="[vip]",
         status="approved",
     ),
     "atoms/push-body-new.yaml": _atom(
-        "push_body", _text("Your first order ships free."), channels="[app]",
-        segments="[new]", status="review",
+        "push_body",
+        _text("Your first order ships free."),
+        channels="[app]",
+        segments="[new]",
+        status="review",
     ),
     "atoms/push-body-old.yaml": _atom(
         "push_body", _text("Retired copy."), channels="[app]", status="retired"
@@ -294,23 +320,32 @@ def test_summary(report: CoverageReport) -> None:
     assert (overall.expiring, overall.drafts_only, overall.ambiguous) == (6, 4, 2)
     assert overall.specific_share == pytest.approx(8 / 32)
     assert {k: v.specific for k, v in report.by_segment.items()} == {
-        "lapsed": 0, "new": 1, "vip": 7,
+        "lapsed": 0,
+        "new": 1,
+        "vip": 7,
     }
     assert {k: v.cells for k, v in report.by_segment.items()} == {
-        "lapsed": 10, "new": 10, "vip": 12,
+        "lapsed": 10,
+        "new": 10,
+        "vip": 12,
     }
     assert list(report.by_journey) == ["vip-nudge", "welcome"]
     assert report.by_journey["vip-nudge"].specific_share == 1.0
     assert {k: (v.cells, v.specific) for k, v in report.by_channel.items()} == {
-        "app": (14, 4), "email": (18, 4),
+        "app": (14, 4),
+        "email": (18, 4),
     }
     assert {k: (v.cells, v.specific) for k, v in report.by_locale.items()} == {
-        "en": (17, 6), "de": (15, 2),
+        "en": (17, 6),
+        "de": (15, 2),
     }
     assert report.assumed_segments == ("lapsed",)
     lapsed = report.segments[0]
     assert (lapsed.size, lapsed.value, lapsed.size_assumed, lapsed.value_assumed) == (
-        1, 1.0, True, True,
+        1,
+        1.0,
+        True,
+        True,
     )
     assert report.overall.worst is CellStatus.MISSING
     heat = report.grid_by_step()
@@ -414,8 +449,13 @@ def test_thresholds(report: CoverageReport, library: Library) -> None:
 
 def test_a_journey_without_segments_has_no_cells(tmp_path: Path) -> None:
     root = write_coverage_tree(
-        tmp_path, {"journeys/vip-nudge.yaml": None, "journeys/welcome.yaml":
-                   TREE["journeys/welcome.yaml"].replace("[vip, new, lapsed]", "[]")}
+        tmp_path,
+        {
+            "journeys/vip-nudge.yaml": None,
+            "journeys/welcome.yaml": TREE["journeys/welcome.yaml"].replace(
+                "[vip, new, lapsed]", "[]"
+            ),
+        },
     )
     empty = compute_coverage(load_library(root)[0], on=DATE)
     assert empty.cells == () and empty.gaps == ()
@@ -437,8 +477,13 @@ def test_deterministic(library: Library, report: CoverageReport) -> None:
 
 def _reference(resolver: Resolver, cell: Cell, on: dt.date, drafts: bool) -> Any:
     resolution = resolver.resolve(
-        cell.journey, cell.step, cell.channel, Audience.for_segment(cell.segment),
-        locale=cell.locale, on=on, include_drafts=drafts,
+        cell.journey,
+        cell.step,
+        cell.channel,
+        Audience.for_segment(cell.segment),
+        locale=cell.locale,
+        on=on,
+        include_drafts=drafts,
     )
     return resolution.slots[cell.slot]
 
@@ -475,21 +520,47 @@ def test_memo_equals_the_plain_resolver(tmp_path: Path, seed: int) -> None:
 def test_json_report(report: CoverageReport) -> None:
     data = json.loads(format_json(report))
     assert list(data) == [
-        "version", "date", "horizon_days", "journey", "formula", "segments", "summary", "cells",
+        "version",
+        "date",
+        "horizon_days",
+        "journey",
+        "formula",
+        "segments",
+        "summary",
+        "cells",
         "gaps",
     ]
     assert data["version"] == REPORT_VERSION == 1
     assert (data["date"], data["horizon_days"], data["journey"]) == ("2026-11-20", 14, None)
     assert data["formula"]["slot_weight"] == {"required": 1.0, "optional": 0.3}
     assert data["formula"]["severity"] == {
-        "specific": 0.0, "fallback-locale": 0.25, "generic": 0.5, "missing": 1.0,
+        "specific": 0.0,
+        "fallback-locale": 0.25,
+        "generic": 0.5,
+        "missing": 1.0,
         "fallback-locale-generic": 0.75,
     }
     assert len(data["cells"]) == 32
     cell_keys = {
-        "journey", "step", "channel", "layout", "slot", "required", "locale", "segment",
-        "status", "atom", "atom_locale", "targeted", "flags", "expires_on", "status_after",
-        "atom_after", "draft_atom", "draft_status", "tied_with",
+        "journey",
+        "step",
+        "channel",
+        "layout",
+        "slot",
+        "required",
+        "locale",
+        "segment",
+        "status",
+        "atom",
+        "atom_locale",
+        "targeted",
+        "flags",
+        "expires_on",
+        "status_after",
+        "atom_after",
+        "draft_atom",
+        "draft_status",
+        "tied_with",
     }
     assert all(set(c) == cell_keys for c in data["cells"])
     expiring = next(c for c in data["cells"] if c["atom"] == "subject-vip" and c["locale"] == "en")
@@ -498,7 +569,12 @@ def test_json_report(report: CoverageReport) -> None:
     overall = data["summary"]["overall"]
     assert overall["cells"] == 32 and overall["specific_share"] == 0.25
     assert set(data["summary"]) == {
-        "overall", "by_segment", "by_journey", "by_channel", "by_locale", "assumed_segments",
+        "overall",
+        "by_segment",
+        "by_journey",
+        "by_channel",
+        "by_locale",
+        "assumed_segments",
     }
     assert data["summary"]["by_journey"]["vip-nudge"]["specific_share"] == 1.0
     assert data["summary"]["assumed_segments"] == ["lapsed"]
@@ -526,7 +602,7 @@ def test_markdown_report(report: CoverageReport) -> None:
     # The segment name is escaped: no raw HTML, no table-breaking pipe.
     assert "<script>" not in text
     assert md(LAPSED_NAME) in text
-    assert "Lapsed \\<script\\>alert(1)\\</script\\> \\| \"old\" & co" in text
+    assert 'Lapsed \\<script\\>alert(1)\\</script\\> \\| "old" & co' in text
     assert "Matrix: journey `welcome`" in text
     assert "| `vip` | 50% L | 50% ? |" in text
     # Every table row has as many cells as its header.
@@ -570,7 +646,7 @@ class _Balance(HTMLParser):
 
 def test_html_report(report: CoverageReport) -> None:
     page = format_html(report)
-    assert page.startswith("<!DOCTYPE html>\n<html lang=\"en\">")
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
     # Well-formed: parses as XML (after the doctype) and the tags balance.
     root = ET.fromstring(page.removeprefix("<!DOCTYPE html>\n"))
     balance = _Balance()

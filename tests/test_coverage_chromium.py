@@ -81,7 +81,10 @@ def test_the_report_loads_and_shows_the_heat_map(page: Path, tmp_path: Path) -> 
 def test_screenshot_renders_the_page(page: Path, tmp_path: Path) -> None:
     shot = tmp_path / "coverage.png"
     result = run_chromium(
-        tmp_path, "--hide-scrollbars", "--window-size=1200,900", f"--screenshot={shot}",
+        tmp_path,
+        "--hide-scrollbars",
+        "--window-size=1200,900",
+        f"--screenshot={shot}",
         page.as_uri(),
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -72,7 +72,9 @@ def test_usage_errors_exit_2(content: Path, args: list[str], message: str) -> No
 
 
 def test_invalid_content_exits_1(tmp_path: Path) -> None:
-    root = write_coverage_tree(tmp_path, {"atoms/broken.yaml": "slot: headline\nsegements: [vip]\n"})
+    root = write_coverage_tree(
+        tmp_path, {"atoms/broken.yaml": "slot: headline\nsegements: [vip]\n"}
+    )
     code, _out, err = run("--content", str(root))
     assert code == 1
     assert "unknown field 'segements'" in err
@@ -115,6 +117,12 @@ def test_same_date_same_bytes(content: Path) -> None:
 def test_help_documents_exit_codes() -> None:
     code, out, _err = run("--help")
     assert code == 0
-    for text in ("--fail-on [missing|generic|never]", "--min-specific PCT", "Exit codes:",
-                 "2  usage error", "--horizon DAYS", "docs/coverage.md"):
+    for text in (
+        "--fail-on [missing|generic|never]",
+        "--min-specific PCT",
+        "Exit codes:",
+        "2  usage error",
+        "--horizon DAYS",
+        "docs/coverage.md",
+    ):
         assert text in out

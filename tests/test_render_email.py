@@ -20,7 +20,7 @@ from atomic_content.channels import get_renderer
 from atomic_content.channels.base import outline_html, unescape
 from atomic_content.channels.email import build_eml, eml_bytes
 from atomic_content.errors import RenderError, Severity
-from atomic_content.render import assemble, check_limits, render_message
+from atomic_content.render import assemble, check_limits, example_customer, render_message
 from atomic_content.repository import Library
 from atomic_content.resolver import Resolver
 from conftest import RenderRun, RenderTree, render_run_message
@@ -268,6 +268,20 @@ def test_optional_attribute_uses_default(render_tree: RenderTree) -> None:
     anonymous = {k: v for k, v in ADA.items() if k != "first_name"}
     run = render_run_message(content, anonymous)
     assert run.rendered.parts["subject"] == "Welcome to Acme, friend"
+
+
+def test_example_customer_is_the_nested_profile_examples(render_demo_library: Library) -> None:
+    example = example_customer(render_demo_library)
+    assert example["id"] == "NW-100234"
+    assert example["address"] == {"country": "AT", "city": "Wien"}
+    assert example["orders"] == {
+        "count": 14,
+        "last_date": render_demo_library.profile.attributes["orders.last_date"].example,
+    }
+    assert example["consent"] == {"personalization": True}
+    run = render_run_message(render_demo_library, example, "welcome", "day-0", "email")
+    assert run.rendered.customer_id == "test-customer"
+    assert check_limits(run.library, run.rendered) == []
 
 
 # -- limits ---------------------------------------------------------------------------------

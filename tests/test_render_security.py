@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from markupsafe import Markup, escape
 
+from atomic_content.channels.base import render_layout
 from atomic_content.errors import ContentError, RenderError
 from atomic_content.validate import load_library
 from conftest import RenderTree, render_run_message
@@ -352,3 +353,28 @@ def _with_layout(channel: str, source: str) -> dict[str, str | bytes | None]:
         "layouts/microsite/page.html.j2": source,
         "atoms/headline.yaml": headline,
     }
+
+
+def test_layout_mapping_keys_win_over_dict_methods() -> None:
+    source = "{{ slots.items }}|{{ brand.get }}|"
+    source += "{% for k, v in brand.colors.items() %}{{ k }}{% endfor %}"
+    variables = {"slots": {"items": "ITEMS"}, "brand": {"get": "GET", "colors": {"a": "1"}}}
+    assert render_layout(source, name="x", variables=variables) == "ITEMS|GET|a"
+
+
+def test_layout_error_names_the_first_forbidden_statement() -> None:
+    with pytest.raises(RenderError) as caught:
+        render_layout(
+            "ok\n{% include 'x' %}\n{% macro m() %}{% endmacro %}", name="x", variables={}
+        )
+    assert str(caught.value).startswith("[render.layout_not_allowed] line 2: {% include %}")
+
+
+def test_layout_errors_are_reproducible() -> None:
+    messages = set()
+    for _ in range(2):
+        with pytest.raises(RenderError) as caught:
+            render_layout("{{ '{0}'.format(1) }}", name="x", variables={})
+        messages.add(str(caught.value))
+    (message,) = messages
+    assert " at 0x" not in message

@@ -5,7 +5,8 @@ The public API, re-exported here:
 * :func:`check_content` / :func:`load_library` — load and validate a content folder;
 * :class:`Resolver` — choose atoms per slot for a customer or segment, with explanations;
 * :func:`evaluate` — GrowthBook-compatible condition evaluation;
-* :func:`build` — render every variant into an output folder;
+* :func:`atomic_content.build.build` — render every variant into an output folder (imported
+  from its module: the module's name would shadow a re-export);
 * :func:`load_bundle` — the runtime: render one customer fast from a built bundle.
 """
 
@@ -18,7 +19,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Resolver",
     "__version__",
-    "build",
     "check_content",
     "evaluate",
     "load_bundle",
@@ -26,7 +26,6 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .build import build
     from .bundle import load_bundle
     from .conditions import evaluate
     from .resolver import Resolver
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Resolver": ("resolver", "Resolver"),
-    "build": ("build", "build"),
     "check_content": ("validate", "check_content"),
     "evaluate": ("conditions", "evaluate"),
     "load_bundle": ("bundle", "load_bundle"),

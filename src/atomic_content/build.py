@@ -46,8 +46,8 @@ from typing import Any
 
 from . import __version__
 from .analysis import Variant, resolve_variant, variants
-from .errors import AtomicError, Diagnostics, ResolutionError
-from .render import assemble, example_customer, render_message
+from .errors import AtomicError, ContentError, Diagnostics, ResolutionError
+from .render import assemble, check_limits, example_customer, render_message
 from .repository import Library
 from .resolver import Resolution, Resolver
 from .validate import load_library
@@ -169,9 +169,7 @@ class _Renderer:
                 data = text.encode("utf-8")
                 files[rel] = data
                 listing[f"{form}/{part.filename}"] = {"path": rel, "sha256": _sha(data), "bytes": len(data)}
-        from .channels import get_renderer
-
-        problems = get_renderer(variant.channel).check_limits(preview, self.library.settings)
+        problems = check_limits(self.library, preview)
         entry = {
             "id": base,
             "journey": variant.journey,
@@ -419,6 +417,21 @@ def build(
             done += 1
             if progress:
                 progress(done, total)
+
+    # A hard channel limit (subject over 150 characters, push payload over 4 KB ...) is an
+    # error: such a message would be cut or refused by the platform, so nothing is written.
+    over_limit = Diagnostics()
+    for vid in sorted(outputs):
+        for problem in outputs[vid].entry["warnings"]:
+            journey = outputs[vid].entry["journey"]
+            path = library.paths.get(("journey", journey), "")
+            hint = "shorten the atoms of this message (see the manifest for which)"
+            if problem["severity"] == "error":
+                over_limit.error(path, 0, 0, problem["code"], f"{vid}: {problem['message']}", hint)
+            else:
+                warnings.warning(path, 0, 0, problem["code"], f"{vid}: {problem['message']}", hint)
+    if over_limit:
+        raise ContentError(over_limit)
 
     # 4. write
     from .bundle import bundle_payload

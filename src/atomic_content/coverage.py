@@ -449,13 +449,18 @@ class _Memo:
         self._targeted[memo_key] = found
         return found
 
-    def drafts_matter(self, key: _MessageKey, slot: str, segment: str) -> bool:
-        """Whether a draft or review atom (generic or for ``segment``) could compete in
-        ``slot`` of the message; when none can, the drafts pass would change nothing."""
+    def drafts_matter(self, key: _MessageKey, slot: str, segment: str, generic_helps: bool) -> bool:
+        """Whether a draft or review atom could compete in ``slot`` of the message and make the
+        cell better; when none can, the drafts pass would change nothing.
+
+        Atoms targeting ``segment`` always count. Generic ones count only when
+        ``generic_helps``: a generic winner never beats a targeted one (rule 1), and a generic
+        atom can at best make a cell ``generic``.
+        """
         chain = self.full.chains.get(key[3], [key[3]])
-        return self.indexed(self.unapproved, key, (slot,), chain, None) or self.indexed(
-            self.unapproved, key, (slot,), chain, segment
-        )
+        if self.indexed(self.unapproved, key, (slot,), chain, segment):
+            return True
+        return generic_helps and self.indexed(self.unapproved, key, (slot,), chain, None)
 
 
 def classify(choice: SlotChoice, locale: str) -> tuple[CellStatus, bool]:
@@ -557,7 +562,35 @@ def _cell(
     choice = memo.choices(key, segment, on, False)[slot]
     status, targeted = classify(choice, locale)
     now = severity(status, targeted)
-    cell = Cell(
+    # expiring: follow the winners through their expiry days inside the horizon.
+    expires_on: dt.date | None = None
+    status_after: CellStatus | None = None
+    atom_after: str | None = None
+    current = choice
+    while current.winner is not None and current.winner.valid_until is not None:
+        day = current.winner.valid_until + dt.timedelta(days=1)
+        if day > horizon_end:
+            break
+        current = memo.choices(key, segment, day, False)[slot]
+        later, later_targeted = classify(current, locale)
+        if severity(later, later_targeted) > now:
+            expires_on, status_after = day, later
+            atom_after = current.winner.id if current.winner else None
+            break
+    # drafts_only: would unapproved content make the cell better today? Only a missing cell
+    # or a generic fallback in another locale can be helped by a generic draft (it becomes
+    # generic in the cell's locale); everything else needs a draft targeting the segment.
+    draft_atom: str | None = None
+    draft_status: CellStatus | None = None
+    generic_helps = status is CellStatus.MISSING or (
+        status is CellStatus.FALLBACK_LOCALE and not targeted
+    )
+    if now > 0 and memo.drafts_matter(key, slot, segment, generic_helps):
+        draft = memo.choices(key, segment, on, True)[slot]
+        with_drafts, draft_targeted = classify(draft, locale)
+        if severity(with_drafts, draft_targeted) < now and draft.winner is not None:
+            draft_atom, draft_status = draft.winner.id, with_drafts
+    return Cell(
         journey,
         step,
         channel,
@@ -570,31 +603,13 @@ def _cell(
         choice.winner.id if choice.winner else None,
         choice.locale if choice.winner else None,
         targeted,
-        tied_with=tuple(sorted(choice.tied_with)),
+        tied_with=tuple(sorted(choice.tied_with)) if choice.tied_with else (),
+        expires_on=expires_on,
+        status_after=status_after,
+        atom_after=atom_after,
+        draft_atom=draft_atom,
+        draft_status=draft_status,
     )
-    # expiring: follow the winners through their expiry days inside the horizon.
-    current = choice
-    while current.winner is not None and current.winner.valid_until is not None:
-        day = current.winner.valid_until + dt.timedelta(days=1)
-        if day > horizon_end:
-            break
-        current = memo.choices(key, segment, day, False)[slot]
-        later, later_targeted = classify(current, locale)
-        if severity(later, later_targeted) > now:
-            cell = dataclasses.replace(
-                cell,
-                expires_on=day,
-                status_after=later,
-                atom_after=current.winner.id if current.winner else None,
-            )
-            break
-    # drafts_only: would unapproved content make the cell better today?
-    if now > 0 and memo.drafts_matter(key, slot, segment):
-        draft = memo.choices(key, segment, on, True)[slot]
-        draft_status, draft_targeted = classify(draft, locale)
-        if severity(draft_status, draft_targeted) < now and draft.winner is not None:
-            cell = dataclasses.replace(cell, draft_atom=draft.winner.id, draft_status=draft_status)
-    return cell
 
 
 def _segment_info(library: Library, segment_id: str) -> SegmentInfo:
@@ -619,29 +634,29 @@ def rank_gaps(
     Equal impacts keep the cells' content order (a stable sort), so the ranking is the same
     on every run.
     """
-    unranked: list[Gap] = []
+    scored: list[tuple[float, Cell, SegmentInfo, float]] = []
     for cell in cells:
         if cell.status is CellStatus.SPECIFIC:
             continue
         info = segments[cell.segment]
         weight = SLOT_WEIGHT_REQUIRED if cell.required else SLOT_WEIGHT_OPTIONAL
-        impact = info.size * info.value * weight * cell.severity
-        unranked.append(
-            Gap(
-                0,
-                cell,
-                weight,
-                cell.severity,
-                impact,
-                info.size,
-                info.value,
-                info.size_assumed,
-                info.value_assumed,
-                suggest(library, cell),
-            )
+        scored.append((info.size * info.value * weight * cell.severity, cell, info, weight))
+    scored.sort(key=lambda item: -item[0])  # stable: equal impacts keep content order
+    return tuple(
+        Gap(
+            rank,
+            cell,
+            weight,
+            cell.severity,
+            impact,
+            info.size,
+            info.value,
+            info.size_assumed,
+            info.value_assumed,
+            suggest(library, cell),
         )
-    ranked = sorted(unranked, key=lambda gap: -gap.impact)
-    return tuple(dataclasses.replace(gap, rank=i) for i, gap in enumerate(ranked, start=1))
+        for rank, (impact, cell, info, weight) in enumerate(scored, start=1)
+    )
 
 
 def suggest(library: Library, cell: Cell) -> str:

@@ -200,7 +200,8 @@ def render_batch(
                             folder = _customer_folder(out, customer_id or f"line-{line}", line)
                             folder.mkdir(parents=True, exist_ok=True)
                             for name, text in parts.items():
-                                (folder / _SAFE_NAME.sub("_", name)).write_text(text, encoding="utf-8")
+                                filename = message.filenames.get(name, name)
+                                (folder / _SAFE_NAME.sub("_", filename)).write_text(text, encoding="utf-8")
             if progress:
                 progress(result.total)
     return result

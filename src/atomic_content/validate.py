@@ -445,10 +445,12 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> None:
         v.check_unused_atoms()
 
 
-def check_content(root: Path) -> tuple[Library, Diagnostics]:
+def check_content(root: Path, on: dt.date | None = None) -> tuple[Library, Diagnostics]:
     """Load and validate a content tree: the ``atomic validate`` stage.
 
     Returns the library (usable only when there are no errors) and all diagnostics, sorted.
+    ``on`` is the day the governance rules (expiry) are checked for; default: today, or
+    SOURCE_DATE_EPOCH (:func:`atomic_content.governance.default_date`).
     """
     library, diagnostics = load_files(root)
     validate_library(library, diagnostics)
@@ -456,15 +458,19 @@ def check_content(root: Path) -> tuple[Library, Diagnostics]:
         from .analysis import ranking_diagnostics
 
         diagnostics.extend(ranking_diagnostics(library))
+    from .governance import governance_diagnostics
+
+    diagnostics.extend(governance_diagnostics(library, on))
     return library, diagnostics
 
 
-def load_library(root: Path) -> tuple[Library, Diagnostics]:
+def load_library(root: Path, on: dt.date | None = None) -> tuple[Library, Diagnostics]:
     """Load and validate ``root``; raise ContentError (with every diagnostic) on any error.
 
     Returns the library and the warnings, for commands that work on valid content only.
+    ``on`` as for :func:`check_content`.
     """
-    library, diagnostics = check_content(root)
+    library, diagnostics = check_content(root, on)
     if diagnostics.has_errors or library.settings is None or library.profile is None:
         raise ContentError(diagnostics)
     return library, diagnostics

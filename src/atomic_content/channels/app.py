@@ -324,7 +324,8 @@ def _load(text: str, name: str) -> dict[str, Any]:
 
 
 def _deep_link(url: str, allowed: frozenset[str], what: str) -> list[LimitProblem]:
-    if url and url_allowed(url, allowed):
+    # No link at all is fine (the push opens the app); a link must use an allowed scheme.
+    if not url or url_allowed(url, allowed):
         return []
     return [
         LimitProblem(

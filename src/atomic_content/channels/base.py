@@ -636,6 +636,13 @@ class _LayoutSandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError("the result of '*' would be too large")
         return _bounded(super().call_binop(context, operator, left, right))
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Keys win over methods: a slot or brand field named "items" or "get" is the value,
+        # not dict.items (Jinja's default looks up attributes first).
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def is_safe_callable(self, obj: Any) -> bool:
         if obj is self.globals.get("range"):
             return True
@@ -728,10 +735,16 @@ class _StepBudget:
 
 
 def _forbidden_statement(tree: nodes.Template) -> tuple[str, int] | None:
-    for node_type, keyword in _FORBIDDEN_NODES.items():
-        for found in tree.find_all(node_type):
-            return keyword, found.lineno
-    return None
+    """The first (by line) statement layouts may not use, as (keyword, line)."""
+    found = [
+        (node.lineno, keyword)
+        for node_type, keyword in _FORBIDDEN_NODES.items()
+        for node in tree.find_all(node_type)
+    ]
+    if not found:
+        return None
+    line, keyword = min(found)
+    return keyword, line
 
 
 @functools.lru_cache(maxsize=64)
