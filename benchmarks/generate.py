@@ -53,12 +53,16 @@ attributes:
 
 MJML = """\
 <mjml>
-  <mj-head><mj-title>{{ slots.subject }}</mj-title><mj-preview>{{ slots.preheader }}</mj-preview></mj-head>
+  <mj-head>
+    <mj-title>{{ slots.subject }}</mj-title><mj-preview>{{ slots.preheader }}</mj-preview>
+  </mj-head>
   <mj-body>
     <mj-section><mj-column>
       <mj-text><h1>{{ slots.headline }}</h1></mj-text>
       <mj-text>{{ slots.body }}</mj-text>
-      {% if slots.cta %}<mj-button href="{{ slots.cta.url }}">{{ slots.cta.label }}</mj-button>{% endif %}
+      {% if slots.cta %}
+      <mj-button href="{{ slots.cta.url }}">{{ slots.cta.label }}</mj-button>
+      {% endif %}
     </mj-column></mj-section>
   </mj-body>
 </mjml>
@@ -208,7 +212,8 @@ def generate(
             count = 1 if rng.random() < 0.8 else 2
             lines.append(f"segments: [{', '.join(sorted(rng.sample(journey_segments, count)))}]")
         scope = rng.random()
-        if (generic and scope < 0.99) or scope < 0.5:  # generic copy is written for one journey, mostly
+        # Generic copy is nearly always written for one journey; targeted copy often is.
+        if (generic and scope < 0.99) or scope < 0.5:
             lines.append(f"journeys: [{jid}]")
         elif scope < 0.75:
             lines.append(f"journeys: [{jid}/{step_id}]")

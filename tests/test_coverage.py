@@ -14,7 +14,7 @@ import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -80,7 +80,9 @@ MJML = """\
   <mj-head><mj-title>{{ slots.subject }}</mj-title></mj-head>
   <mj-body><mj-section><mj-column>
     <mj-text><h1>{{ slots.headline }}</h1></mj-text>
-    {% if slots.offer %}<mj-text>{{ slots.offer.headline }} {{ slots.offer.code }}</mj-text>{% endif %}
+    {% if slots.offer %}
+    <mj-text>{{ slots.offer.headline }} {{ slots.offer.code }}</mj-text>
+    {% endif %}
   </mj-column></mj-section></mj-body>
 </mjml>
 """
@@ -225,49 +227,52 @@ def report(library: Library) -> CoverageReport:
 
 
 def show(cell: Cell) -> str:
-    """A cell as one line: message slot locale segment: status atom [flags] {details}."""
+    """A cell as one line: ``channel slot locale segment: status atom`` and, per flag, its
+    details (expiring: day->status:atom; drafts_only->status:atom; ambiguous:tied atoms)."""
     text = (
         f"{cell.channel} {cell.slot} {cell.locale} {cell.segment}: {cell.status.value} "
         f"{cell.atom or '-'}"
     )
-    if cell.flags:
-        text += " [" + ",".join(f.value for f in cell.flags) + "]"
     if cell.expiring:
         assert cell.expires_on is not None and cell.status_after is not None
-        text += f" {cell.expires_on.isoformat()}->{cell.status_after.value}:{cell.atom_after}"
+        text += f" expiring {cell.expires_on.isoformat()}->{cell.status_after.value}:"
+        text += f"{cell.atom_after or '-'}"
     if cell.drafts_only:
         assert cell.draft_status is not None
-        text += f" draft->{cell.draft_status.value}:{cell.draft_atom}"
+        text += f" drafts_only->{cell.draft_status.value}:{cell.draft_atom}"
     if cell.ambiguous:
-        text += " tied:" + ",".join(cell.tied_with)
+        text += " ambiguous:" + ",".join(cell.tied_with)
+    assert text.count(" expiring ") + text.count(" drafts_only->") + text.count(
+        " ambiguous:"
+    ) == len(cell.flags)
     return text
 
 
 EXPECTED_WELCOME = """\
-app push_title en lapsed: generic push-title-generic [expiring] 2026-12-01->missing:None
-app push_title en new: generic push-title-generic [expiring] 2026-12-01->missing:None
+app push_title en lapsed: generic push-title-generic expiring 2026-12-01->missing:-
+app push_title en new: generic push-title-generic expiring 2026-12-01->missing:-
 app push_title en vip: specific push-title-vip
-app push_title de lapsed: fallback-locale push-title-generic [expiring] 2026-12-01->missing:None
-app push_title de new: fallback-locale push-title-generic [expiring] 2026-12-01->missing:None
+app push_title de lapsed: fallback-locale push-title-generic expiring 2026-12-01->missing:-
+app push_title de new: fallback-locale push-title-generic expiring 2026-12-01->missing:-
 app push_title de vip: fallback-locale push-title-vip
 app push_body en lapsed: missing -
-app push_body en new: missing - [drafts_only] draft->specific:push-body-new
+app push_body en new: missing - drafts_only->specific:push-body-new
 app push_body en vip: specific push-body-vip
 app push_body de lapsed: missing -
-app push_body de new: missing - [drafts_only] draft->fallback-locale:push-body-new
+app push_body de new: missing - drafts_only->fallback-locale:push-body-new
 app push_body de vip: fallback-locale push-body-vip
-email subject en lapsed: generic subject-generic [drafts_only] draft->specific:subject-lapsed
+email subject en lapsed: generic subject-generic drafts_only->specific:subject-lapsed
 email subject en new: generic subject-generic
-email subject en vip: specific subject-vip [expiring] 2026-11-26->generic:subject-generic
-email subject de lapsed: generic subject-generic-de [drafts_only] draft->fallback-locale:subject-lapsed
+email subject en vip: specific subject-vip expiring 2026-11-26->generic:subject-generic
+email subject de lapsed: generic subject-generic-de drafts_only->fallback-locale:subject-lapsed
 email subject de new: specific subject-new-de
-email subject de vip: fallback-locale subject-vip [expiring] 2026-11-26->generic:subject-generic-de
+email subject de vip: fallback-locale subject-vip expiring 2026-11-26->generic:subject-generic-de
 email headline en lapsed: generic headline-generic
 email headline en new: generic headline-generic
-email headline en vip: specific headline-vip-a [ambiguous] tied:headline-vip-b
+email headline en vip: specific headline-vip-a ambiguous:headline-vip-b
 email headline de lapsed: fallback-locale headline-generic
 email headline de new: fallback-locale headline-generic
-email headline de vip: fallback-locale headline-vip-a [ambiguous] tied:headline-vip-b
+email headline de vip: fallback-locale headline-vip-a ambiguous:headline-vip-b
 email offer en lapsed: missing -
 email offer en new: missing -
 email offer en vip: missing -
@@ -624,7 +629,7 @@ def test_markdown_drops_matrices_past_the_comment_limit(
 
 
 class _Balance(HTMLParser):
-    VOID = {"meta", "br", "img", "hr", "link", "input"}
+    VOID: ClassVar[set[str]] = {"meta", "br", "img", "hr", "link", "input"}
 
     def __init__(self) -> None:
         super().__init__()

@@ -51,7 +51,7 @@ from ..markdown import flatten, render_markdown
 from ..models import Atom, Settings, SlotKind
 from ..repository import LayoutEntry, Library
 from ..resolver import MessageKey, Resolution
-from ..tokens import protect_tokens
+from ..tokens import protect_tokens, required_customer_paths
 from ..validate import link_schemes
 
 Mode = Literal["html", "text", "json", "header"]
@@ -66,12 +66,12 @@ Mode = Literal["html", "text", "json", "header"]
 class Part:
     """One output of a message: a template rendered per customer.
 
-    ``source`` is a Jinja template whose only tags are the atoms' tokens (plus, for parts listed
-    in ``embeds`` of another part, nothing else). ``mode`` decides how customer values are
-    escaped. ``embeds`` maps a dotted ``slots`` path to the name of an earlier part: before this
-    part is rendered, ``slots.<path>`` is set to that part's rendered text (the app card embeds
-    its HTML body this way, HTML-escaped first and JSON-escaped second). ``atom_ids`` are the
-    atoms whose text the part carries, for error messages.
+    ``source`` is a Jinja template whose only tags are the atoms' tokens (and, in a part with
+    ``embeds``, the ``{{ slots.<path> }}`` tokens that insert them). ``mode`` decides how
+    customer values are escaped. ``embeds`` pairs a dotted ``slots`` path with the name of an
+    earlier part: before this part is rendered, ``slots.<path>`` is set to that part's rendered
+    text (the app card embeds its HTML body this way: customer values HTML-escaped first, then
+    JSON-escaped). ``atom_ids`` are the atoms whose text the part carries, for error messages.
     """
 
     name: str
@@ -263,11 +263,6 @@ class TokenVault:
         return restored
 
 
-def escape_static(text: str) -> str:
-    """``text`` (no tokens) as a template that renders to itself."""
-    return re.sub(r"\{(?=[{%#])", '{{ "{" }}', text)
-
-
 # --------------------------------------------------------------------------------------------
 # Slot values
 # --------------------------------------------------------------------------------------------
@@ -440,8 +435,6 @@ def atom_hash(atom: Atom) -> str:
 
 def required_paths(atoms: Mapping[str, Atom]) -> dict[str, frozenset[str]]:
     """Per atom id: the customer attributes its tokens use without a default."""
-    from ..tokens import required_customer_paths
-
     result: dict[str, frozenset[str]] = {}
     for atom in sorted(atoms.values(), key=lambda a: a.id):
         paths: set[str] = set()
