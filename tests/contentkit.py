@@ -35,6 +35,7 @@ slots:
   image: {kind: image}
   push_title: {kind: line}
   push_body: {kind: line}
+governance: {owner_required: "off"}
 """
 
 PROFILE = """\

@@ -353,7 +353,7 @@ def test_summary(report: CoverageReport) -> None:
         True,
     )
     assert report.overall.worst is CellStatus.MISSING
-    heat = report.grid_by_step()
+    heat = report.grid_by_step
     assert ("vip", ("vip-nudge", "ping")) in heat
     assert ("new", ("vip-nudge", "ping")) not in heat
 

@@ -46,7 +46,7 @@ from typing import Any
 
 from . import __version__
 from .analysis import Variant, resolve_variant, variants
-from .errors import AtomicError, ContentError, Diagnostics, ResolutionError
+from .errors import AtomicError, ContentError, Diagnostic, Diagnostics, ResolutionError, Severity
 from .render import assemble, check_limits, example_customer, render_message
 from .repository import Library
 from .resolver import Resolution, Resolver
@@ -309,6 +309,11 @@ def switch_output(out: Path, new_tree: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def _diagnostic_args(data: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of a Diagnostic from its JSON form (as stored in the manifest)."""
+    return {**data, "severity": Severity(data["severity"])}
+
+
 def input_fingerprint(content: Path, on: dt.date, extra: dict[str, Any]) -> str:
     """Hash of every byte under the content root plus the build options: the no-op check."""
     digest = hashlib.sha256()
@@ -344,19 +349,22 @@ def build(
     on = resolution_date(on)
     cache = _Cache((cache_dir or out.parent / f".{out.name}.cache") if use_cache else None)
 
-    # 1. load
-    library, warnings = load_library(content)
-
-    fingerprint = input_fingerprint(library.root, on, {})
+    # 0. nothing changed? Every input byte, the engine and the date are in the fingerprint,
+    # so a no-op rebuild costs one read of the content tree and nothing else.
+    fingerprint = input_fingerprint(content.resolve(), on, {}) if content.is_dir() else ""
     manifest_path = out / "manifest.json"
     if use_cache and manifest_path.is_file():
         with contextlib.suppress(OSError, ValueError):
             previous = json.loads(manifest_path.read_text(encoding="utf-8"))
             if previous.get("input") == fingerprint:
+                kept = Diagnostics(Diagnostic(**_diagnostic_args(d)) for d in previous.get("warnings", []))
                 return BuildResult(
                     out, len(previous.get("variants", [])), previous.get("file_count", 0), 0, 0,
-                    warnings, time.perf_counter() - started, skipped=True, manifest=previous,
+                    kept, time.perf_counter() - started, skipped=True, manifest=previous,
                 )
+
+    # 1. load
+    library, warnings = load_library(content)
 
     # 2. resolve
     global_key = _sha(_canonical({

@@ -52,6 +52,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
@@ -255,6 +256,8 @@ class Gap:
 class CoverageReport:
     """Everything ``atomic coverage`` reports; cells and gaps in a stable order.
 
+    The summaries (``overall``, ``by_*``, the grids) are computed on first use and cached.
+
     ``cells`` come in content order: journeys by id, steps in journey order, channels by name,
     slots in layout order, locales in journey order, segments by id. ``columns`` lists the
     (journey, step, channel) messages in the same order.
@@ -271,7 +274,7 @@ class CoverageReport:
     journey_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
     step_names: Mapping[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def overall(self) -> Stats:
         return Stats.of(self.cells)
 
@@ -285,37 +288,39 @@ class CoverageReport:
         rest = sorted((k for k in buckets if k not in seen), key=repr)
         return {k: Stats.of(buckets[k]) for k in (*ordered, *rest)}
 
-    @property
+    @functools.cached_property
     def by_segment(self) -> dict[str, Stats]:
         return self.group(lambda c: c.segment, [s.id for s in self.segments])
 
-    @property
+    @functools.cached_property
     def by_journey(self) -> dict[str, Stats]:
         return self.group(lambda c: c.journey, dict.fromkeys(j for j, _s, _c in self.columns))
 
-    @property
+    @functools.cached_property
     def by_channel(self) -> dict[str, Stats]:
         return self.group(lambda c: c.channel, sorted({c for _j, _s, c in self.columns}))
 
-    @property
+    @functools.cached_property
     def by_locale(self) -> dict[str, Stats]:
         return self.group(lambda c: c.locale, self.locales)
 
-    @property
+    @functools.cached_property
     def steps(self) -> tuple[tuple[str, str], ...]:
         """(journey, step) columns of the heat map, in content order."""
         return tuple(dict.fromkeys((j, s) for j, s, _c in self.columns))
 
+    @functools.cached_property
     def grid_by_step(self) -> dict[tuple[str, tuple[str, str]], Stats]:
         """(segment, (journey, step)) -> stats: the heat map. Absent: the journey does not
         personalize for that segment."""
         return self.group(lambda c: (c.segment, (c.journey, c.step)))
 
+    @functools.cached_property
     def grid_by_message(self) -> dict[tuple[str, tuple[str, str, str]], Stats]:
         """(segment, (journey, step, channel)) -> stats: the terminal matrix."""
         return self.group(lambda c: (c.segment, (c.journey, c.step, c.channel)))
 
-    @property
+    @functools.cached_property
     def assumed_segments(self) -> tuple[str, ...]:
         """Segments whose size or value is missing from their file (counted as 1)."""
         return tuple(s.id for s in self.segments if s.size_assumed or s.value_assumed)

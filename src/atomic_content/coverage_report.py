@@ -271,7 +271,7 @@ def format_table(
             ]
             previous = (journey, step)
             matrix.add_column(Text("\n".join(header)), justify="right", no_wrap=True)
-        grid = report.grid_by_message()
+        grid = report.grid_by_message
         for segment in report.segments:
             row: list[Text] = [Text(segment.id)]
             for column in report.columns:
@@ -531,7 +531,7 @@ def _flag_detail(cell: Cell, flag: Flag) -> str:
 
 def _md_matrix(report: CoverageReport, journey: str) -> str:
     columns = [c for c in report.columns if c[0] == journey]
-    grid = report.grid_by_message()
+    grid = report.grid_by_message
     segments = [s for s in report.segments if any((s.id, c) in grid for c in columns)]
     rows = []
     for segment in segments:
@@ -716,7 +716,7 @@ def _html_heatmap(report: CoverageReport) -> str:
     steps = report.steps
     if not steps or not report.segments:
         return "<p>No cells: no journey personalizes for any segment.</p>"
-    grid = report.grid_by_step()
+    grid = report.grid_by_step
     out = ['<div class="scroll"><table class="heatmap" id="heatmap-table">', "<thead><tr>"]
     out.append('<th rowspan="2">segment</th>')
     spans: dict[str, int] = {}

@@ -141,6 +141,9 @@ class Resolution:
 
 RankKey = tuple[int, int, int, int, str]
 
+MEMO_SIZE = 65_536
+"""Resolutions remembered per Resolver (without explanations)."""
+
 
 def rank_key(
     atom: Atom,
@@ -203,6 +206,9 @@ class Resolver:
         # journey, so a lookup touches only atoms that can compete for the message.
         self._index: dict[tuple[str, str, str, str | None, str | None], list[Atom]] = defaultdict(list)
         self._by_slot: dict[str, list[Atom]] = defaultdict(list)
+        self._segments_by_key: dict[tuple[str, str, str, str | None], set[str]] = defaultdict(set)
+        self._relevant: dict[tuple[MessageKey, tuple[str, ...]], frozenset[str]] = {}
+        self._memo: dict[tuple[MessageKey, frozenset[str], dt.date | None, bool], dict[str, SlotChoice]] = {}
         for atom in sorted(library.atoms.values(), key=lambda a: a.id):
             if atom.status is Status.RETIRED:
                 self._by_slot[atom.slot].append(atom)
@@ -214,6 +220,8 @@ class Resolver:
                 for segment in atom.segments or [None]:
                     for journey in journeys:
                         self._index[(atom.slot, channel, locale, segment, journey)].append(atom)
+                        if segment is not None:
+                            self._segments_by_key[(atom.slot, channel, locale, journey)].add(segment)
 
     # -- lookups ---------------------------------------------------------------------------
     def journey(self, journey_id: str) -> Journey:
@@ -292,12 +300,41 @@ class Resolver:
             notes.append("the customer refused personalization: generic content only")
         if locale is not None and locale != message_locale:
             notes.append(f"journey is not written in {locale!r}; using {message_locale!r}")
+        # Without an explanation the outcome depends only on the message, the date and the
+        # audience's segments that some candidate atom targets — so customers who differ only
+        # in irrelevant segments share one memo entry (the runtime's hot path).
+        memo_key = None
+        if not explain:
+            relevant = audience.segments & self._relevant_segments(key, entry.layout.slots, chain)
+            memo_key = (key, relevant, on, include_drafts)
+            cached = self._memo.get(memo_key)
+            if cached is not None:
+                return Resolution(key, audience, layout_id, cached, on, tuple(notes))
         slots = {}
         for slot, need in entry.layout.slots.items():
             slots[slot] = self._resolve_slot(
                 slot, need == "required", key, audience, chain, on, include_drafts, explain
             )
+        if memo_key is not None:
+            if len(self._memo) >= MEMO_SIZE:
+                self._memo.clear()  # simple bound; refilling is cheap
+            self._memo[memo_key] = slots
         return Resolution(key, audience, layout_id, slots, on, tuple(notes))
+
+    def _relevant_segments(
+        self, key: MessageKey, slots: Iterable[str], chain: list[str]
+    ) -> frozenset[str]:
+        memo = (key, tuple(chain))
+        found = self._relevant.get(memo)
+        if found is None:
+            segments: set[str] = set()
+            for slot in slots:
+                for locale in chain:
+                    for journey in (None, key.journey):
+                        segments |= self._segments_by_key.get((slot, key.channel, locale, journey), set())
+            found = frozenset(segments)
+            self._relevant[memo] = found
+        return found
 
     def _resolve_slot(
         self,
