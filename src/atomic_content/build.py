@@ -364,7 +364,7 @@ def build(
                 )
 
     # 1. load
-    library, warnings = load_library(content)
+    library, warnings = load_library(content, on)
 
     # 2. resolve
     global_key = _sha(_canonical({

@@ -29,6 +29,7 @@ Contract
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import json
 import math
@@ -293,6 +294,16 @@ def _utf16_units(s: str) -> list[str]:
     return units
 
 
+_ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _utf16_string(s: str) -> str:
+    """``s`` as JS strings are: astral characters become their two surrogate code units."""
+    if s.isascii() or _ASTRAL.search(s) is None:
+        return s
+    return "".join(_utf16_units(s))
+
+
 _ARRAY_INDEX: Final = re.compile(r"0|[1-9][0-9]*")
 
 
@@ -389,6 +400,33 @@ def _padded_version(v: Any) -> str:
     return _padded_version_str(str(v) or "0")
 
 
+def _js_canonicalize(ch: str) -> str:
+    """ECMA-262 Canonicalize for a non-unicode /i pattern: the upper case of one UTF-16 unit,
+    unless that takes more than one unit or turns a non-ASCII character into an ASCII one."""
+    upper = ch.upper()
+    if len(upper) != 1 or (ord(ch) >= 128 and ord(upper) < 128):
+        return ch
+    return upper
+
+
+@lru_cache(maxsize=1)
+def _js_case_folds() -> dict[str, str]:
+    """Each UTF-16 unit that has case variants under JS /i -> all of its variants (itself
+    included). Built once, on the first case-insensitive pattern (a few milliseconds)."""
+    classes: dict[str, list[str]] = {}
+    for code in range(0x10000):
+        ch = chr(code)
+        classes.setdefault(_js_canonicalize(ch), []).append(ch)
+    return {
+        ch: "".join(members) for members in classes.values() if len(members) > 1 for ch in members
+    }
+
+
+@lru_cache(maxsize=1)
+def _js_folded_chars() -> list[str]:
+    return sorted(_js_case_folds())
+
+
 class _RegexSyntaxError(Exception):
     """The pattern is not a valid JavaScript regular expression (or has no Python equivalent)."""
 
@@ -425,18 +463,24 @@ class _JSRegexTranslator:
     quantifiers, inline flags). Each of those is rewritten or rejected here.
     """
 
-    def __init__(self, src: str) -> None:
+    def __init__(self, src: str, *, insensitive: bool = False) -> None:
         self.src = src
+        # Python's IGNORECASE folds more than JS does ("İ" ~ "i", "ſ" ~ "s", Kelvin sign ~ "k"),
+        # so case-insensitive patterns spell out JS's equivalent characters instead.
+        self.folds = _js_case_folds() if insensitive else None
         self.i = 0
         self.group_count, names = self._scan_groups(src)
         # JS allows names Python does not ("$x"); every name gets a Python-safe alias.
-        self.names = {name: f"g{n}" for n, name in enumerate(names)}
+        self.names = {name: (f"g{number}", number) for name, number in names}
         if len(self.names) != len(names):
             raise _RegexSyntaxError("duplicate capture group name")
+        self.opened = 0
+        self.closed: set[int] = set()
 
     @staticmethod
-    def _scan_groups(src: str) -> tuple[int, list[str]]:
-        count, names, i, n = 0, [], 0, len(src)
+    def _scan_groups(src: str) -> tuple[int, list[tuple[str, int]]]:
+        count, i, n = 0, 0, len(src)
+        names: list[tuple[str, int]] = []
         while i < n:
             c = src[i]
             if c == "\\":
@@ -458,14 +502,15 @@ class _JSRegexTranslator:
                     count += 1
                     m = _GROUP_NAME.match(src, i + 3)
                     if m:
-                        names.append(m.group(1))
+                        names.append((m.group(1), count))
             i += 1
         return count, names
 
     def translate(self) -> str:
         src, n = self.src, len(self.src)
         out: list[str] = []
-        closers: list[tuple[str, bool]] = []  # what ends each open group, quantifiable after
+        # What ends each open group, whether it can be quantified then, its capture number.
+        closers: list[tuple[str, bool, int]] = []
         quantifiable = False
         while self.i < n:
             c = src[self.i]
@@ -473,7 +518,7 @@ class _JSRegexTranslator:
                 self.i += 1
                 kind, val = self._escape(in_class=False)
                 if kind == "char":
-                    out.append(re.escape(val))
+                    out.append(self._literal(val))
                 elif kind == "set":
                     out.append(f"[{val}]")
                 elif kind == "nset":
@@ -488,35 +533,38 @@ class _JSRegexTranslator:
             elif c == "(":
                 if src.startswith(("(?:",), self.i):
                     out.append("(?:")
-                    closers.append((")", True))
+                    closers.append((")", True, 0))
                     self.i += 3
                 elif src.startswith(("(?=", "(?!"), self.i):
                     # Annex B lets a lookahead be quantified; Python needs a group around it.
                     out.append("(?:" + src[self.i : self.i + 3])
-                    closers.append(("))", True))
+                    closers.append(("))", True, 0))
                     self.i += 3
                 elif src.startswith(("(?<=", "(?<!"), self.i):
                     out.append(src[self.i : self.i + 4])
-                    closers.append((")", False))
+                    closers.append((")", False, 0))
                     self.i += 4
                 elif src.startswith("(?<", self.i):
                     m = _GROUP_NAME.match(src, self.i + 3)
                     if m is None:
                         raise _RegexSyntaxError("invalid capture group name")
-                    out.append(f"(?P<{self.names[m.group(1)]}>")
-                    closers.append((")", True))
+                    self.opened += 1
+                    out.append(f"(?P<{self.names[m.group(1)][0]}>")
+                    closers.append((")", True, self.opened))
                     self.i = m.end()
                 elif src.startswith("(?", self.i):
                     raise _RegexSyntaxError("invalid group")
                 else:
+                    self.opened += 1
                     out.append("(")
-                    closers.append((")", True))
+                    closers.append((")", True, self.opened))
                     self.i += 1
                 quantifiable = False
             elif c == ")":
                 if not closers:
                     raise _RegexSyntaxError("unmatched ')'")
-                closer, quantifiable = closers.pop()
+                closer, quantifiable, number = closers.pop()
+                self.closed.add(number)
                 out.append(closer)
                 self.i += 1
             elif c in "*+?" or (c == "{" and _BRACED_QUANTIFIER.match(src, self.i)):
@@ -548,7 +596,7 @@ class _JSRegexTranslator:
                 quantifiable = True
                 self.i += 1
             else:
-                out.append(re.escape(c))
+                out.append(self._literal(c))
                 quantifiable = True
                 self.i += 1
         if closers:
@@ -592,10 +640,8 @@ class _JSRegexTranslator:
                     j += 1
                 number = int(src[self.i - 1 : j])
                 if number <= self.group_count:
-                    if number > 99:
-                        raise _RegexSyntaxError("too many groups")
                     self.i = j
-                    return "ref", f"(?:\\{number})"
+                    return "ref", self._backreference(number, f"(?:\\{number})")
             if c in "89":
                 return "char", c
             # Annex B legacy octal escape: up to three octal digits, at most \377.
@@ -613,8 +659,42 @@ class _JSRegexTranslator:
             if m is None or m.group(1) not in self.names:
                 raise _RegexSyntaxError("invalid named reference")
             self.i = m.end()
-            return "ref", f"(?P={self.names[m.group(1)]})"
+            alias, number = self.names[m.group(1)]
+            return "ref", self._backreference(number, f"(?P={alias})")
         return "char", c  # identity escape: "\e" is "e", "\/" is "/"
+
+    def _backreference(self, number: int, python: str) -> str:
+        if number not in self.closed:
+            # A group that has not finished yet (a forward reference, or the group the
+            # reference sits in) has captured nothing: JS matches the empty string, Python
+            # refuses the pattern.
+            return "(?:)"
+        if number > 99:
+            raise _RegexSyntaxError("too many groups")
+        # JS compares a backreference case-insensitively under the i flag.
+        return f"(?i:{python})" if self.folds is not None else python
+
+    def _literal(self, ch: str) -> str:
+        """One literal character outside a class."""
+        if self.folds is not None and ch in self.folds:
+            return "[" + self._class_literal(ch) + "]"
+        return re.escape(ch)
+
+    def _class_literal(self, ch: str) -> str:
+        """One literal character inside a class. Escaping every punctuation character keeps
+        "[", "&&", "--" ... literal and avoids Python's FutureWarning about nested sets."""
+        if self.folds is not None and ch in self.folds:
+            return "".join(re.escape(m) for m in self.folds[ch])
+        return re.escape(ch)
+
+    def _range_folds(self, low: str, high: str) -> str:
+        """The case variants of the characters of a class range, outside the range."""
+        if self.folds is None:
+            return ""
+        folded = _js_folded_chars()
+        start, end = bisect.bisect_left(folded, low), bisect.bisect_right(folded, high)
+        extra = {m for ch in folded[start:end] for m in self.folds[ch] if not low <= m <= high}
+        return "".join(re.escape(m) for m in sorted(extra))
 
     def _char_class(self) -> str:
         src, n = self.src, len(self.src)
@@ -648,9 +728,7 @@ class _JSRegexTranslator:
             elif kind == "nset":
                 alternatives.append(f"[^{val}]")
             else:
-                # Escaping every punctuation character keeps "[", "&&", "--" ... literal and
-                # avoids Python's FutureWarning about nested sets.
-                positive.append(re.escape(val))
+                positive.append(self._class_literal(val))
 
         k = 0
         while k < len(atoms):
@@ -661,6 +739,7 @@ class _JSRegexTranslator:
                     if ord(a[1]) > ord(b[1]):
                         raise _RegexSyntaxError("range out of order in character class")
                     positive.append(f"{re.escape(a[1])}-{re.escape(b[1])}")
+                    positive.append(self._range_folds(a[1], b[1]))
                 else:  # Annex B: "[\d-z]" is \d, "-" and "z"
                     add(a)
                     add(("char", "-"))
@@ -679,8 +758,9 @@ class _JSRegexTranslator:
 def _translate_js_regex(pattern: str, insensitive: bool) -> re.Pattern[str]:
     """Compile a JS pattern with Python ``re``; raises :class:`_RegexSyntaxError`."""
     try:
-        python = _JSRegexTranslator(pattern).translate()
-        return re.compile(python, re.IGNORECASE if insensitive else 0)
+        # JS (without the u flag) matches UTF-16 code units: an astral character is two.
+        translator = _JSRegexTranslator(_utf16_string(pattern), insensitive=insensitive)
+        return re.compile(translator.translate())
     except _RegexSyntaxError:
         raise
     except (re.error, OverflowError, RecursionError, ValueError, Warning) as exc:
@@ -1095,7 +1175,8 @@ class _Compiler:
             search = pattern.search
 
             def matches(v: Any, groups: Any) -> bool:
-                return search(v if type(v) is str else _js_to_string(v)) is not None
+                text = v if type(v) is str else _js_to_string(v)
+                return search(_utf16_string(text)) is not None
 
             return matches
         if op == "$type":

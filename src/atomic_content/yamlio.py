@@ -70,6 +70,31 @@ class YamlDocument:
             self._parsed_tree = yaml.load(self.text)
         return self._parsed_tree
 
+    def _top_level_position(self, loc: Loc, key: bool) -> tuple[int, int] | None:
+        """Position of a top-level key with a scalar value, found by scanning the text.
+
+        Most diagnostics point at such keys (``slot``, ``priority``, ``owner`` ...); scanning
+        spares building the round-trip tree. Anything less plain returns None (the tree
+        decides), so the answer is always the one the tree would give.
+        """
+        if len(loc) != 1 or not isinstance(loc[0], str) or not isinstance(self.data, dict):
+            return None
+        name = loc[0]
+        value = self.data.get(name)
+        if name not in self.data or isinstance(value, dict | list):
+            return None
+        prefix = f"{name}:"
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            if line.startswith(prefix):
+                if key:
+                    return number, 1
+                rest = line[len(prefix) :]
+                stripped = rest.lstrip(" ")
+                if not stripped or stripped.startswith("#") or not rest.startswith(" "):
+                    return None
+                return number, len(prefix) + (len(rest) - len(stripped)) + 1
+        return None
+
     def position(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the node at ``loc``.
 
@@ -78,6 +103,9 @@ class YamlDocument:
         the document (a missing field), the deepest existing parent is returned, so the
         position is always inside the file.
         """
+        quick = self._top_level_position(loc, key)
+        if quick is not None:
+            return quick
         node = self._tree
         line, col = 1, 1
         if isinstance(node, CommentedMap | CommentedSeq) and node.lc.line is not None:
