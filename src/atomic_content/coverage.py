@@ -158,9 +158,8 @@ class Cell:
     @property
     def flags(self) -> tuple[Flag, ...]:
         """The flags that hold, in :class:`Flag` order."""
-        held = {Flag.EXPIRING: self.expiring, Flag.DRAFTS_ONLY: self.drafts_only}
-        held[Flag.AMBIGUOUS] = self.ambiguous
-        return tuple(flag for flag in Flag if held[flag])
+        held = (self.expiring, self.drafts_only, self.ambiguous)
+        return tuple(flag for flag, holds in zip(Flag, held, strict=True) if holds)
 
     @property
     def severity(self) -> float:
@@ -193,10 +192,7 @@ class Stats:
 
     @classmethod
     def of(cls, cells: Iterable[Cell]) -> Stats:
-        counts = dict.fromkeys(
-            (f.name for f in dataclasses.fields(cls)),
-            0,
-        )
+        counts = dict.fromkeys((f.name for f in dataclasses.fields(cls)), 0)
         for cell in cells:
             counts["cells"] += 1
             counts[cell.status.value.replace("-", "_")] += 1

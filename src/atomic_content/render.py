@@ -26,7 +26,7 @@ from .errors import RenderError
 from .repository import Library
 from .resolver import Resolution
 from .segments import lookup
-from .tokens import TokenEnvironment, build_customer_context
+from .tokens import CompiledTemplate, TokenEnvironment, build_customer_context, prepare_context
 
 MAX_PART_CHARS: Final = 500_000
 """Characters one rendered part may have; a longer one is a RenderError (runaway data)."""
@@ -54,6 +54,31 @@ def assemble(library: Library, resolution: Resolution) -> AssembledMessage:
     """
     ctx = AssemblyContext.from_library(library)
     return get_renderer(resolution.key.channel).assemble(ctx, resolution)
+
+
+_PREPARED: dict[int, tuple[AssembledMessage, dict[str, Any], list[CompiledTemplate]]] = {}
+
+
+def _prepared(assembled: AssembledMessage) -> tuple[dict[str, Any], list[CompiledTemplate]]:
+    """Plain brand/slots data and the compiled parts of an assembled message, made once.
+
+    Keyed by identity (the entry keeps the message alive, so the id cannot be reused); callers
+    that assemble once and render many times — the build, the runtime — hit it every time.
+    """
+    entry = _PREPARED.get(id(assembled))
+    if entry is None or entry[0] is not assembled:
+        static = prepare_context({"brand": assembled.brand, "slots": assembled.slot_data})
+        locale = assembled.key.locale
+        compiled = [
+            _environment(locale, part.mode).compile(part.source, name=f"{assembled.key}/{part.name}")
+            for part in assembled.parts
+        ]
+        with _LOCK:
+            if len(_PREPARED) >= 4096:
+                _PREPARED.clear()
+            entry = (assembled, static, compiled)
+            _PREPARED[id(assembled)] = entry
+    return entry[1], entry[2]
 
 
 def declared_attributes(library: Library) -> frozenset[str]:
@@ -117,23 +142,21 @@ def render_message(
                     hint="add a fallback to the token: "
                     f'{{{{ customer.{path} | default("...") }}}}, or fix the customer record',
                 )
-    context: dict[str, Any] = {
-        "customer": customer,
-        "brand": assembled.brand,
-        "slots": assembled.slot_data,
-    }
-    locale = assembled.key.locale
+    # build_customer_context already copied the customer as plain data and brand/slots are
+    # copied once per assembled message, so every part renders without copying again (the
+    # copies used to be most of the per-customer cost).
+    static, compiled_parts = _prepared(assembled)
+    context: dict[str, Any] = {**static, "customer": customer}
     rendered: dict[str, str] = {}
-    for part in assembled.parts:
-        compiled = _environment(locale, part.mode).compile(
-            part.source, name=f"{assembled.key}/{part.name}"
-        )
+    for part, compiled in zip(assembled.parts, compiled_parts, strict=True):
         part_context = context
         if part.embeds:
             embeds = {path: rendered[name] for path, name in part.embeds}
-            part_context = {**context, "slots": _with_embeds(assembled.slot_data, embeds)}
+            part_context = prepare_context(
+                {**context, "slots": _with_embeds(assembled.slot_data, embeds)}
+            )
         try:
-            rendered[part.name] = compiled.render(part_context, customer_id=customer_id)
+            rendered[part.name] = compiled.render_prepared(part_context, customer_id=customer_id)
         except RenderError as exc:
             if exc.atom_id is None and len(part.atom_ids) == 1:
                 raise RenderError(

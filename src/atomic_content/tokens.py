@@ -1242,6 +1242,17 @@ def _parse_locale(locale: str) -> babel.Locale:
         ) from None
 
 
+def prepare_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The roots of ``context`` copied as plain data: ``customer`` as untrusted (see
+    :func:`build_customer_context`), ``brand`` and ``slots`` as trusted; other keys dropped."""
+    plain: dict[str, Any] = {}
+    for root in sorted(ROOTS):
+        if root in context:
+            value = context[root]
+            plain[root] = _plain_untrusted(value) if root == "customer" else _plain_trusted(value)
+    return plain
+
+
 def _plain_trusted(value: Any) -> Any:
     # brand and slots come from the content repository (as trusted as the template itself):
     # containers become plain dicts/lists, scalars are kept.
@@ -1314,13 +1325,13 @@ class CompiledTemplate:
         operation), ``render.bad_value`` (a filter could not format a value) or
         ``render.failed``. Messages never contain customer values.
         """
-        plain: dict[str, Any] = {}
-        for root in sorted(ROOTS):
-            if root in context:
-                value = context[root]
-                plain[root] = (
-                    _plain_untrusted(value) if root == "customer" else _plain_trusted(value)
-                )
+        return self.render_prepared(prepare_context(context), customer_id=customer_id)
+
+    def render_prepared(self, plain: dict[str, Any], *, customer_id: str | None = None) -> str:
+        """Like :meth:`render`, for a context already made by :func:`prepare_context`.
+
+        Lets a caller that renders several parts for one customer copy the data once.
+        """
         pieces: list[str] = []
         total = 0
         stream = self._template.generate(plain)

@@ -107,4 +107,5 @@ def main(debug: bool) -> None:
 
 
 from . import build_cmd as _build_cmd  # noqa: E402,F401  (registers the commands)
+from . import preview_cmd as _preview_cmd  # noqa: E402,F401
 from . import commands as _commands  # noqa: E402,F401
