@@ -1401,7 +1401,12 @@ def _ref_regex(expected: Any, actual: Any, insensitive: bool) -> bool:
     if not isinstance(expected, str):
         return False
     pattern = C._js_regex(expected, insensitive)
-    return pattern is not None and pattern.search(C._js_to_string(actual)) is not None
+    if pattern is None:
+        return False
+    subject = C._utf16_string(C._js_to_string(actual))
+    if insensitive:  # JS /i compares canonicalized UTF-16 units
+        subject = C._js_canonical_text(subject)
+    return pattern.search(subject) is not None
 
 
 def _ref_operator(

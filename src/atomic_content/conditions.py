@@ -410,21 +410,28 @@ def _js_canonicalize(ch: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _js_case_folds() -> dict[str, str]:
-    """Each UTF-16 unit that has case variants under JS /i -> all of its variants (itself
-    included). Built once, on the first case-insensitive pattern (a few milliseconds)."""
-    classes: dict[str, list[str]] = {}
+def _js_canon_table() -> dict[int, str]:
+    """``str.translate`` table of every UTF-16 unit whose canonical form is another unit. Built
+    once, on the first case-insensitive pattern (some tens of milliseconds)."""
+    table: dict[int, str] = {}
     for code in range(0x10000):
-        ch = chr(code)
-        classes.setdefault(_js_canonicalize(ch), []).append(ch)
-    return {
-        ch: "".join(members) for members in classes.values() if len(members) > 1 for ch in members
-    }
+        canonical = _js_canonicalize(chr(code))
+        if canonical != chr(code):
+            table[code] = canonical
+    return table
 
 
 @lru_cache(maxsize=1)
-def _js_folded_chars() -> list[str]:
-    return sorted(_js_case_folds())
+def _js_canon_sources() -> list[str]:
+    """The units that canonicalize to another unit, sorted (for ranges)."""
+    return sorted(chr(code) for code in _js_canon_table())
+
+
+def _js_canonical_text(s: str) -> str:
+    """The subject as a JS /i pattern compares it: every unit canonicalized."""
+    if s.isascii():
+        return s.upper()  # ASCII canonicalizes to ASCII upper case
+    return s.translate(_js_canon_table())
 
 
 class _RegexSyntaxError(Exception):
@@ -465,9 +472,11 @@ class _JSRegexTranslator:
 
     def __init__(self, src: str, *, insensitive: bool = False) -> None:
         self.src = src
-        # Python's IGNORECASE folds more than JS does ("İ" ~ "i", "ſ" ~ "s", Kelvin sign ~ "k"),
-        # so case-insensitive patterns spell out JS's equivalent characters instead.
-        self.folds = _js_case_folds() if insensitive else None
+        # JS /i compares canonicalized units (Canonicalize: upper case, with exceptions), which
+        # is not what Python's IGNORECASE does ("İ" ~ "i", "ſ" ~ "s", Kelvin sign ~ "k", "µ"
+        # and "Μ" in backreferences). So an insensitive pattern is written in canonical units
+        # and matched, case-sensitively, against the canonicalized subject.
+        self.canon = _js_canon_table() if insensitive else None
         self.i = 0
         self.group_count, names = self._scan_groups(src)
         # JS allows names Python does not ("$x"); every name gets a Python-safe alias.
@@ -671,30 +680,23 @@ class _JSRegexTranslator:
             return "(?:)"
         if number > 99:
             raise _RegexSyntaxError("too many groups")
-        # JS compares a backreference case-insensitively under the i flag.
-        return f"(?i:{python})" if self.folds is not None else python
+        return python
 
     def _literal(self, ch: str) -> str:
-        """One literal character outside a class."""
-        if self.folds is not None and ch in self.folds:
-            return "[" + self._class_literal(ch) + "]"
+        """One literal character. Escaping every punctuation character also keeps "[", "&&",
+        "--" ... literal inside a class and avoids Python's FutureWarning about nested sets."""
+        if self.canon is not None:
+            ch = self.canon.get(ord(ch), ch)
         return re.escape(ch)
 
-    def _class_literal(self, ch: str) -> str:
-        """One literal character inside a class. Escaping every punctuation character keeps
-        "[", "&&", "--" ... literal and avoids Python's FutureWarning about nested sets."""
-        if self.folds is not None and ch in self.folds:
-            return "".join(re.escape(m) for m in self.folds[ch])
-        return re.escape(ch)
-
-    def _range_folds(self, low: str, high: str) -> str:
-        """The case variants of the characters of a class range, outside the range."""
-        if self.folds is None:
+    def _range_canon(self, low: str, high: str) -> str:
+        """Under /i a range also holds the canonical forms of its characters."""
+        if self.canon is None:
             return ""
-        folded = _js_folded_chars()
-        start, end = bisect.bisect_left(folded, low), bisect.bisect_right(folded, high)
-        extra = {m for ch in folded[start:end] for m in self.folds[ch] if not low <= m <= high}
-        return "".join(re.escape(m) for m in sorted(extra))
+        sources = _js_canon_sources()
+        start, end = bisect.bisect_left(sources, low), bisect.bisect_right(sources, high)
+        images = {self.canon[ord(ch)] for ch in sources[start:end]}
+        return "".join(re.escape(ch) for ch in sorted(images))
 
     def _char_class(self) -> str:
         src, n = self.src, len(self.src)
@@ -728,7 +730,7 @@ class _JSRegexTranslator:
             elif kind == "nset":
                 alternatives.append(f"[^{val}]")
             else:
-                positive.append(self._class_literal(val))
+                positive.append(self._literal(val))
 
         k = 0
         while k < len(atoms):
@@ -739,7 +741,7 @@ class _JSRegexTranslator:
                     if ord(a[1]) > ord(b[1]):
                         raise _RegexSyntaxError("range out of order in character class")
                     positive.append(f"{re.escape(a[1])}-{re.escape(b[1])}")
-                    positive.append(self._range_folds(a[1], b[1]))
+                    positive.append(self._range_canon(a[1], b[1]))
                 else:  # Annex B: "[\d-z]" is \d, "-" and "z"
                     add(a)
                     add(("char", "-"))
@@ -1173,6 +1175,13 @@ class _Compiler:
             if pattern is None:
                 return _always_false
             search = pattern.search
+            if op == "$regexi":
+
+                def matches_folded(v: Any, groups: Any) -> bool:
+                    text = v if type(v) is str else _js_to_string(v)
+                    return search(_js_canonical_text(_utf16_string(text))) is not None
+
+                return matches_folded
 
             def matches(v: Any, groups: Any) -> bool:
                 text = v if type(v) is str else _js_to_string(v)

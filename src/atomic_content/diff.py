@@ -34,12 +34,13 @@ import json
 import tempfile
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .coverage import Cell, compute_coverage
 from .errors import ContentError, Diagnostic, Diagnostics, ResolutionError, Severity, UsageError
 from .gitrepo import GitRepo, Revision
 from .governance import (
@@ -102,8 +103,12 @@ class SlotChange:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "base": None if self.base_atom is None else {"atom": self.base_atom, "hash": self.base_hash},
-            "head": None if self.head_atom is None else {"atom": self.head_atom, "hash": self.head_hash},
+            "base": None
+            if self.base_atom is None
+            else {"atom": self.base_atom, "hash": self.base_hash},
+            "head": None
+            if self.head_atom is None
+            else {"atom": self.head_atom, "hash": self.head_hash},
         }
 
 
@@ -322,7 +327,9 @@ class DiffResult:
                 "coverage_worse": len(self.coverage.worse),
                 "new_warnings": len(self.new_warnings),
                 "resolved_warnings": len(self.resolved_warnings),
-                "governance_errors": sum(1 for d in self.governance if d.severity is Severity.ERROR),
+                "governance_errors": sum(
+                    1 for d in self.governance if d.severity is Severity.ERROR
+                ),
                 "governance_warnings": sum(
                     1 for d in self.governance if d.severity is Severity.WARNING
                 ),
@@ -390,18 +397,33 @@ def build_side(
         return _invalid(side, label, revision_name, commit, library, exc.diagnostics)
     manifest = result.manifest
     info = SideInfo(
-        side, label, revision_name, commit, present=True, valid=True,
+        side,
+        label,
+        revision_name,
+        commit,
+        present=True,
+        valid=True,
         variants=len(manifest.get("variants", [])),
     )
     return SideBuild(info, library, manifest, out)
 
 
 def _invalid(
-    side: str, label: str, revision: str | None, commit: str | None, library: Library,
+    side: str,
+    label: str,
+    revision: str | None,
+    commit: str | None,
+    library: Library,
     diagnostics: Diagnostics,
 ) -> SideBuild:
     info = SideInfo(
-        side, label, revision, commit, present=True, valid=False, variants=0,
+        side,
+        label,
+        revision,
+        commit,
+        present=True,
+        valid=False,
+        variants=0,
         diagnostics=tuple(diagnostics.sorted()),
     )
     return SideBuild(info, library, {"variants": [], "warnings": []}, None)
@@ -411,8 +433,41 @@ def _invalid(
 
 
 _BLOCK_TAGS = frozenset(
-    "address article aside blockquote br dd div dl dt figcaption figure footer form h1 h2 h3 h4 "
-    "h5 h6 header hr li main nav ol p pre section table td th tr ul".split()
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    }
 )
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "svg", "head"})
 
@@ -578,9 +633,7 @@ def preview_lines(channel: str, files: Mapping[str, bytes]) -> list[str]:
 
 def unified(before: list[str], after: list[str]) -> str:
     """Unified-diff hunks (``@@`` headers and lines, no file headers) of two line lists."""
-    lines = list(
-        difflib.unified_diff(before, after, lineterm="", n=PREVIEW_CONTEXT_LINES)
-    )
+    lines = list(difflib.unified_diff(before, after, lineterm="", n=PREVIEW_CONTEXT_LINES))
     return "\n".join(lines[2:])  # drop the ---/+++ lines: they would name no file
 
 
@@ -636,7 +689,10 @@ def _slot_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[
 
 
 def _variant_change(
-    vid: str, base: SideBuild, head: SideBuild, before: dict[str, Any] | None,
+    vid: str,
+    base: SideBuild,
+    head: SideBuild,
+    before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> VariantChange | None:
     entry = after if after is not None else before
@@ -648,8 +704,16 @@ def _variant_change(
         text_a = preview_lines(channel, _read_form(base.out, before or {}, "preview"))
         text_b = preview_lines(channel, _read_form(head.out, after or {}, "preview"))
         return VariantChange(
-            vid, entry["journey"], entry["step"], channel, entry["locale"], entry["audience"],
-            change, files, _slot_changes(before or {}, after or {}), "preview",
+            vid,
+            entry["journey"],
+            entry["step"],
+            channel,
+            entry["locale"],
+            entry["audience"],
+            change,
+            files,
+            _slot_changes(before or {}, after or {}),
+            "preview",
             unified(text_a, text_b),
         )
     files = _changed_files(before, after)
@@ -663,8 +727,17 @@ def _variant_change(
             form, preview = candidate, unified(text_a, text_b)
             break
     return VariantChange(
-        vid, entry["journey"], entry["step"], channel, entry["locale"], entry["audience"],
-        "changed", files, _slot_changes(before, after), form, preview,
+        vid,
+        entry["journey"],
+        entry["step"],
+        channel,
+        entry["locale"],
+        entry["audience"],
+        "changed",
+        files,
+        _slot_changes(before, after),
+        form,
+        preview,
     )
 
 
@@ -680,7 +753,9 @@ def _atom_hashes(library: Library) -> dict[str, tuple[str, str]]:
 
 
 def _sha(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    canonical = json.dumps(
+        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -737,7 +812,9 @@ def _atom_changes(
                 kind = "edited"
                 dump_a = lib_a.atoms[atom_id].model_dump(mode="json")
                 dump_b = lib_b.atoms[atom_id].model_dump(mode="json")
-                fields = tuple(sorted(k for k in set(dump_a) | set(dump_b) if dump_a.get(k) != dump_b.get(k)))
+                fields = tuple(
+                    sorted(k for k in set(dump_a) | set(dump_b) if dump_a.get(k) != dump_b.get(k))
+                )
             elif path_a != path_b:
                 kind = "moved"
             else:
@@ -758,23 +835,34 @@ def _atom_changes(
         base_id = previous if previous is not None else (atom_id if in_a else None)
         changes.append(
             AtomChange(
-                atom_id, kind, previous, path(lib_a, base_id), path(lib_b, atom_id if in_b else None),
-                status(lib_a, base_id), status(lib_b, atom_id if in_b else None), fields,
-                variants, segments, total,
+                atom_id,
+                kind,
+                previous,
+                path(lib_a, base_id),
+                path(lib_b, atom_id if in_b else None),
+                status(lib_a, base_id),
+                status(lib_b, atom_id if in_b else None),
+                fields,
+                variants,
+                segments,
+                total,
             )
         )
     return tuple(changes)
 
 
-def _coverage_change(base: SideBuild, head: SideBuild, on: dt.date) -> CoverageChange:
-    from .coverage import compute_coverage
+_CellKey = tuple[str, str, str, str, str, str]
 
-    def cells(build: SideBuild) -> dict[tuple[str, ...], Any]:
+
+def _coverage_change(base: SideBuild, head: SideBuild, on: dt.date) -> CoverageChange:
+    def cells(build: SideBuild) -> dict[_CellKey, Cell]:
         if not build.info.present or build.library.settings is None:
             return {}
         # horizon 0: the diff compares what each side gives on the day, not what expires.
         report = compute_coverage(build.library, on=on, horizon_days=0)
-        return {(c.journey, c.step, c.channel, c.slot, c.locale, c.segment): c for c in report.cells}
+        return {
+            (c.journey, c.step, c.channel, c.slot, c.locale, c.segment): c for c in report.cells
+        }
 
     cells_a, cells_b = cells(base), cells(head)
     better: list[CellChange] = []
@@ -783,8 +871,14 @@ def _coverage_change(base: SideBuild, head: SideBuild, on: dt.date) -> CoverageC
     removed: list[CellChange] = []
     for key in sorted(set(cells_a) | set(cells_b)):
         a, b = cells_a.get(key), cells_b.get(key)
+        journey, step, channel, slot, locale, segment = key
         change = CellChange(
-            *key,
+            journey,
+            step,
+            channel,
+            slot,
+            locale,
+            segment,
             base=a.status.value if a else None,
             head=b.status.value if b else None,
             base_atom=a.atom if a else None,
@@ -806,9 +900,13 @@ def _warning_keys(manifest: Mapping[str, Any]) -> dict[tuple[str, str, str], Dia
     found: dict[tuple[str, str, str], Diagnostic] = {}
     for item in manifest.get("warnings", []):
         diagnostic = Diagnostic(
-            str(item.get("path", "")), int(item.get("line", 0)), int(item.get("col", 0)),
-            Severity(item.get("severity", "warning")), str(item.get("code", "")),
-            str(item.get("message", "")), str(item.get("hint", "")),
+            str(item.get("path", "")),
+            int(item.get("line", 0)),
+            int(item.get("col", 0)),
+            Severity(item.get("severity", "warning")),
+            str(item.get("code", "")),
+            str(item.get("message", "")),
+            str(item.get("hint", "")),
         )
         found.setdefault((diagnostic.path, diagnostic.code, diagnostic.message), diagnostic)
     seen_messages = {(code, message) for _path, code, message in found}
@@ -855,9 +953,7 @@ def compare(base: SideBuild, head: SideBuild, *, content: str, on: dt.date) -> D
     resolved = tuple(sorted(warnings_a[k] for k in set(warnings_a) - set(warnings_b)))
     # The rules in force are BASE's, so that a change cannot relax the rules that judge it.
     rules = rules_of(base.library if base.info.present else head.library)
-    budget = {
-        j.journey: JourneyChange(j.journey, j.base, j.changed + j.removed) for j in journeys
-    }
+    budget = {j.journey: JourneyChange(j.journey, j.base, j.changed + j.removed) for j in journeys}
     governance = sorted(
         [
             *change_budget_findings(budget, head.library, rules),
@@ -945,7 +1041,9 @@ def diff_revisions(
     with tempfile.TemporaryDirectory(prefix="atomic-diff-") as tmp_name:
         tmp = Path(tmp_name)
         base_content = (
-            repo.export(base_rev, folder, tmp / "base-src") if repo.has_folder(base_rev, folder) else None
+            repo.export(base_rev, folder, tmp / "base-src")
+            if repo.has_folder(base_rev, folder)
+            else None
         )
         if head_rev is not None:
             head_content = (
@@ -969,9 +1067,14 @@ def diff_revisions(
         ):
             sides.append(
                 build_side(
-                    side, label, revision, source, tmp / side / "dist", on=when, cache_dir=cache,
+                    side,
+                    label,
+                    revision,
+                    source,
+                    tmp / side / "dist",
+                    on=when,
+                    cache_dir=cache,
                     jobs=jobs,
                 )
             )
         return compare(sides[0], sides[1], content=folder, on=when)
-

@@ -269,7 +269,9 @@ def format_text(result: DiffResult, limits: Limits = TEXT_LIMITS) -> str:
     ]
     for side in (result.base, result.head):
         if not side.present:
-            lines.append(f"{side.side}: no content folder at {_side_title(side)} (counted as empty)")
+            lines.append(
+                f"{side.side}: no content folder at {_side_title(side)} (counted as empty)"
+            )
     if not result.comparable:
         lines.append(_headline(result))
         for side in (result.base, result.head):
@@ -419,6 +421,8 @@ def format_markdown(result: DiffResult, limits: Limits = MARKDOWN_LIMITS) -> str
 
 def _details(summary: str, body: list[str]) -> list[str]:
     # The blank lines matter: without them GitHub does not render markdown inside <details>.
+    while body and not body[-1]:
+        body = body[:-1]
     return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
 
 
@@ -448,8 +452,8 @@ def _markdown(result: DiffResult, limits: Limits) -> str:
         for side in (result.base, result.head):
             if side.valid:
                 continue
-            errors = [d for d in side.diagnostics if d.severity is Severity.ERROR]
-            lines += ["", f"**{side.side}** has {_plural(len(errors), 'error')}:", ""]
+            count = sum(1 for d in side.diagnostics if d.severity is Severity.ERROR)
+            lines += ["", f"**{side.side}** has {_plural(count, 'error')}:", ""]
             for d in side.diagnostics[: limits.items]:
                 lines.append(_md_diagnostic(d, f"{side.side}: "))
             if len(side.diagnostics) > limits.items:

@@ -23,7 +23,7 @@ import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from .errors import AtomicError, UsageError
 
@@ -61,7 +61,8 @@ def _run(
         )
     except FileNotFoundError:
         raise UsageError(
-            "git is not installed (or not on PATH)", "install git: atomic diff reads revisions with it"
+            "git is not installed (or not on PATH)",
+            "install git: atomic diff reads revisions with it",
         ) from None
     if check and result.returncode != 0:
         raise AtomicError(f"git {args[0]} failed: {_first_line(result.stderr)}")
@@ -132,7 +133,12 @@ class GitRepo:
         if not name or name.startswith("-") or "\0" in name:
             raise UsageError(f"unknown revision {name!r}", "name a branch, tag or commit")
         result = self.git(
-            "rev-parse", "--verify", "--quiet", "--end-of-options", f"{name}^{{commit}}", check=False
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            f"{name}^{{commit}}",
+            check=False,
         )
         if result.returncode != 0:
             raise UsageError(
@@ -143,7 +149,10 @@ class GitRepo:
         return Revision(name, result.stdout.decode().strip())
 
     def has_commits(self) -> bool:
-        return self.git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False).returncode == 0
+        return (
+            self.git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False).returncode
+            == 0
+        )
 
     def default_branch(self) -> Revision:
         """``origin/HEAD``, else ``main``/``origin/main``, else ``master``/``origin/master``.
@@ -153,13 +162,20 @@ class GitRepo:
         result = self.git("symbolic-ref", "--quiet", "refs/remotes/origin/HEAD", check=False)
         if result.returncode == 0:
             ref = result.stdout.decode().strip()
-            with_commit = self.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+            with_commit = self.git(
+                "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False
+            )
             if with_commit.returncode == 0:
                 short = ref.removeprefix("refs/remotes/")
                 return Revision(short, with_commit.stdout.decode().strip())
         for branch in DEFAULT_BRANCH_CANDIDATES:
-            for ref, shown in ((f"refs/heads/{branch}", branch), (f"refs/remotes/origin/{branch}", f"origin/{branch}")):
-                found = self.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+            for ref, shown in (
+                (f"refs/heads/{branch}", branch),
+                (f"refs/remotes/origin/{branch}", f"origin/{branch}"),
+            ):
+                found = self.git(
+                    "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False
+                )
                 if found.returncode == 0:
                     return Revision(shown, found.stdout.decode().strip())
         raise UsageError(
@@ -179,8 +195,10 @@ class GitRepo:
         return Revision(f"merge-base of {other.name} and {one.name}", commit)
 
     def has_folder(self, revision: Revision, folder: str) -> bool:
-        """Whether ``folder`` (relative to the root; ``.`` for the root) is a tree in ``revision``."""
-        spec = revision.commit if folder in ("", ".") else f"{revision.commit}:{folder}"
+        """Whether ``folder`` (relative to the root, ``.`` for it) is a tree in ``revision``."""
+        spec = (
+            f"{revision.commit}^{{tree}}" if folder in ("", ".") else f"{revision.commit}:{folder}"
+        )
         result = self.git("cat-file", "-t", spec, check=False)
         return result.returncode == 0 and result.stdout.strip() == b"tree"
 
@@ -215,7 +233,7 @@ class GitRepo:
             target.parent.mkdir(parents=True, exist_ok=True)
             data = blobs[oid]
             if mode == _MODE_SYMLINK:
-                os.symlink(os.fsdecode(data), target)
+                target.symlink_to(os.fsdecode(data))
                 continue
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
             perms = 0o755 if mode == "100755" else 0o644
@@ -227,8 +245,8 @@ class GitRepo:
 
 def _safe_path(dest: Path, resolved_dest: Path, rel: str) -> Path:
     """``dest/rel``, refusing absolute paths, ``..``, ``.git`` and links in the parent chain."""
-    parts = PurePosixPath(rel).parts
-    if not parts or rel.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
+    parts = rel.split("/")
+    if any(p in ("", ".", "..", ".git") for p in parts):
         raise AtomicError(f"refusing to export a path outside the temporary folder: {rel!r}")
     current = dest
     for part in parts[:-1]:

@@ -92,7 +92,11 @@ def governance_diagnostics(library: Library, on: dt.date | None = None) -> list[
         if rules.owner_required is not RuleLevel.OFF and not (atom.owner or "").strip():
             found.append(
                 _finding(
-                    library, "atom", atom.id, ("status",), rules.owner_required,
+                    library,
+                    "atom",
+                    atom.id,
+                    ("status",),
+                    rules.owner_required,
                     "governance.owner_required",
                     f"approved atom {atom.id!r} names no owner",
                     "add `owner: name@example.com`: the person who answers for this content",
@@ -104,7 +108,11 @@ def governance_diagnostics(library: Library, on: dt.date | None = None) -> list[
             if rules.expired_approved is not RuleLevel.OFF:
                 found.append(
                     _finding(
-                        library, "atom", atom.id, ("valid_until",), rules.expired_approved,
+                        library,
+                        "atom",
+                        atom.id,
+                        ("valid_until",),
+                        rules.expired_approved,
                         "governance.expired_approved",
                         f"atom {atom.id!r} expired on {atom.valid_until.isoformat()} "
                         "but is still approved",
@@ -116,7 +124,11 @@ def governance_diagnostics(library: Library, on: dt.date | None = None) -> list[
             when_text = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
             found.append(
                 _finding(
-                    library, "atom", atom.id, ("valid_until",), RuleLevel.WARNING,
+                    library,
+                    "atom",
+                    atom.id,
+                    ("valid_until",),
+                    RuleLevel.WARNING,
                     "governance.expiring",
                     f"atom {atom.id!r} is valid until {atom.valid_until.isoformat()} "
                     f"(last day {when_text})",
@@ -163,7 +175,11 @@ def change_budget_findings(
             continue
         found.append(
             _finding(
-                head, "journey", journey_id, ("name",), rules.change_budget,
+                head,
+                "journey",
+                journey_id,
+                ("name",),
+                rules.change_budget,
                 "governance.change_budget",
                 f"this change alters {change.altered} of {change.live} live variants of journey "
                 f"{journey_id!r} ({change.percent:.0f}%, budget {rules.change_budget_percent:g}%)",
@@ -190,7 +206,11 @@ def retired_revival_findings(base: Library, head: Library, rules: Governance) ->
             continue
         found.append(
             _finding(
-                head, "atom", atom_id, ("status",), rules.retired_revival,
+                head,
+                "atom",
+                atom_id,
+                ("status",),
+                rules.retired_revival,
                 "governance.retired_revival",
                 f"retired atom {atom_id!r} is approved again without a note",
                 "say in `notes:` why it returns (what changed since it was retired)",

@@ -107,5 +107,6 @@ def main(debug: bool) -> None:
 
 
 from . import build_cmd as _build_cmd  # noqa: E402,F401  (registers the commands)
+from . import coverage_cmd as _coverage_cmd  # noqa: E402,F401
 from . import preview_cmd as _preview_cmd  # noqa: E402,F401
 from . import commands as _commands  # noqa: E402,F401

@@ -70,9 +70,7 @@ def diff(
     from ..diff_report import format_report
 
     start = Path(content) if Path(content).is_absolute() else Path.cwd()
-    result = diff_revisions(
-        start, base, head, content=content, on=parse_date(date_text)
-    )
+    result = diff_revisions(start, base, head, content=content, on=parse_date(date_text))
     report = format_report(result, fmt)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
