@@ -41,7 +41,6 @@ from generate import generate  # noqa: E402
 
 from atomic_content.bundle import load_bundle  # noqa: E402
 from atomic_content.resolver import Resolver  # noqa: E402
-from atomic_content.segments import Audience  # noqa: E402
 from atomic_content.validate import check_content  # noqa: E402
 
 DAY = dt.date(2026, 11, 22)
@@ -96,9 +95,24 @@ def build_subprocess(content: Path, out: Path, *extra: str) -> tuple[float, floa
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "atomic_content.cli", "build", "--content", str(content), "--out", str(out),
-         "--date", DAY.isoformat(), "--format", "json", *extra],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "atomic_content.cli",
+            "build",
+            "--content",
+            str(content),
+            "--out",
+            str(out),
+            "--date",
+            DAY.isoformat(),
+            "--format",
+            "json",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
@@ -121,7 +135,9 @@ def main() -> None:
     generate(content, atoms=args.atoms, segments=args.segments, journeys=args.journeys, seed=0)
     add_fallbacks(content)
     files = sorted(content.rglob("*.yaml"))
-    print(f"library: {args.atoms} atoms, {args.segments} segments, {args.journeys} journeys, {len(files)} files")
+    print(
+        f"library: {args.atoms} atoms, {args.segments} segments, {args.journeys} journeys, {len(files)} files"
+    )
 
     # -- load + validate ------------------------------------------------------------------
     from ruamel.yaml import YAML
@@ -133,9 +149,11 @@ def main() -> None:
 
     base_s, _ = timed(bare_parse)
     load_s, (library, diagnostics) = timed(check_content, content)
-    print(f"load+validate: {load_s:.2f} s ({load_s / len(files) * 1e3:.2f} ms/file); "
-          f"bare YAML parse {base_s:.2f} s; ratio {load_s / base_s:.2f}x; "
-          f"{len(diagnostics.errors)} errors, {len(diagnostics.warnings)} warnings")
+    print(
+        f"load+validate: {load_s:.2f} s ({load_s / len(files) * 1e3:.2f} ms/file); "
+        f"bare YAML parse {base_s:.2f} s; ratio {load_s / base_s:.2f}x; "
+        f"{len(diagnostics.errors)} errors, {len(diagnostics.warnings)} warnings"
+    )
 
     # -- segments -------------------------------------------------------------------------
     resolver = Resolver(library)
@@ -152,12 +170,16 @@ def main() -> None:
         return hits
 
     floor_s, _ = timed(baseline_loop)
-    print(f"segment evaluation: {seg_s / len(people) * 1e6:.1f} µs/customer for {args.segments} segments "
-          f"(baseline {floor_s / len(people) * 1e6:.1f} µs: {args.segments} dict lookups); "
-          f"ratio {seg_s / floor_s:.2f}x; mean {sum(len(a.segments) for a in audiences) / len(audiences):.1f} segments/customer")
+    print(
+        f"segment evaluation: {seg_s / len(people) * 1e6:.1f} µs/customer for {args.segments} segments "
+        f"(baseline {floor_s / len(people) * 1e6:.1f} µs: {args.segments} dict lookups); "
+        f"ratio {seg_s / floor_s:.2f}x; mean {sum(len(a.segments) for a in audiences) / len(audiences):.1f} segments/customer"
+    )
 
     # -- resolution -----------------------------------------------------------------------
-    messages = [(j.id, s.id, ch) for j in library.journeys.values() for s in j.steps for ch in s.channels]
+    messages = [
+        (j.id, s.id, ch) for j in library.journeys.values() for s in j.steps for ch in s.channels
+    ]
     rng = random.Random(2)
     sample = [(rng.choice(messages), rng.choice(audiences)) for _ in range(2000)]
     res_s, resolutions = timed(
@@ -166,8 +188,10 @@ def main() -> None:
     slots = sum(len(r.slots) for r in resolutions)
     lookup = {i: i for i in range(1000)}
     base_s2, _ = timed(lambda: [lookup.get(i % 1000) for i in range(slots)])
-    print(f"resolution: {res_s / len(sample) * 1e6:.0f} µs/message ({res_s / slots * 1e6:.1f} µs/slot, indexed); "
-          f"baseline dict lookup per slot {base_s2 / slots * 1e6:.2f} µs; ratio {res_s / base_s2:.0f}x")
+    print(
+        f"resolution: {res_s / len(sample) * 1e6:.0f} µs/message ({res_s / slots * 1e6:.1f} µs/slot, indexed); "
+        f"baseline dict lookup per slot {base_s2 / slots * 1e6:.2f} µs; ratio {res_s / base_s2:.0f}x"
+    )
 
     if args.skip_build:
         return
@@ -181,9 +205,15 @@ def main() -> None:
     atom = next(iter(sorted((content / "atoms").rglob("*.yaml"))))
     atom.write_text(atom.read_text().replace("text: ", "text: Edited ", 1))
     edit_s, edit_mem = build_subprocess(content, out)
-    print(f"cold build: {cold_s:.1f} s for {variants} variants ({cold_s / variants * 1e3:.1f} ms/variant), peak {cold_mem:.0f} MiB")
-    print(f"no-op rebuild: {noop_s:.2f} s = {noop_s / cold_s:.1%} of cold (target < 5%), peak {noop_mem:.0f} MiB")
-    print(f"one-atom-edit rebuild: {edit_s:.2f} s = {edit_s / cold_s:.1%} of cold, peak {edit_mem:.0f} MiB")
+    print(
+        f"cold build: {cold_s:.1f} s for {variants} variants ({cold_s / variants * 1e3:.1f} ms/variant), peak {cold_mem:.0f} MiB"
+    )
+    print(
+        f"no-op rebuild: {noop_s:.2f} s = {noop_s / cold_s:.1%} of cold (target < 5%), peak {noop_mem:.0f} MiB"
+    )
+    print(
+        f"one-atom-edit rebuild: {edit_s:.2f} s = {edit_s / cold_s:.1%} of cold, peak {edit_mem:.0f} MiB"
+    )
 
     # -- runtime vs. the Jinja floor --------------------------------------------------------
     bundle = load_bundle(out)
@@ -196,7 +226,11 @@ def main() -> None:
         group = people[:500]
         for c in group:  # warm: assemble once per distinct atom set, compile templates
             bundle.render(c, journey=journey, step=step, channel=channel, on=DAY)
-        ours_s, rendered = timed(lambda: [bundle.render(c, journey=journey, step=step, channel=channel, on=DAY) for c in group])
+        ours_s, _ = timed(
+            lambda: [
+                bundle.render(c, journey=journey, step=step, channel=channel, on=DAY) for c in group
+            ]
+        )
         # Floor: the already assembled template parts of each customer's variant, rendered by
         # plain Jinja2 with the same context (templates compiled beforehand, as ours are).
         compiled: dict[str, Any] = {}
@@ -213,36 +247,73 @@ def main() -> None:
         from atomic_content.tokens import build_customer_context
 
         declared = declared_attributes(bundle.library)
-        contexts = [({"customer": build_customer_context(c, declared), "brand": a.brand, "slots": a.slot_data}, a) for a, c in jobs]
+        contexts = [
+            (
+                {
+                    "customer": build_customer_context(c, declared),
+                    "brand": a.brand,
+                    "slots": a.slot_data,
+                },
+                a,
+            )
+            for a, c in jobs
+        ]
 
         def floor() -> None:
             for ctx, assembled in contexts:
                 for part in assembled.parts:
                     try:
                         compiled[part.source].render(ctx)
-                    except Exception:  # noqa: BLE001 - the floor ignores filters it lacks
+                    except Exception:
                         pass
 
         floor_s3, _ = timed(floor)
-        print(f"render {channel}: {ours_s / len(group) * 1e6:.0f} µs/customer; Jinja floor "
-              f"{floor_s3 / len(group) * 1e6:.0f} µs; ratio {ours_s / floor_s3:.2f}x (target <= 1.5x)")
+        print(
+            f"render {channel}: {ours_s / len(group) * 1e6:.0f} µs/customer; Jinja floor "
+            f"{floor_s3 / len(group) * 1e6:.0f} µs; ratio {ours_s / floor_s3:.2f}x (target <= 1.5x)"
+        )
 
     # -- batch --------------------------------------------------------------------------------
     journey, step, channel = next(m for m in messages if m[2] == "email")
     batch_in = work / "customers.jsonl"
-    batch_in.write_text("".join(json.dumps(c) + "\n" for c in customers(args.customers, args.segments, seed=9)))
+    batch_in.write_text(
+        "".join(json.dumps(c) + "\n" for c in customers(args.customers, args.segments, seed=9))
+    )
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "atomic_content.cli", "render", "--bundle", str(out), "--customers", str(batch_in),
-         "--journey", journey, "--step", step, "--channel", channel, "--out", str(work / "out.jsonl"),
-         "--date", DAY.isoformat(), "--format", "json"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "atomic_content.cli",
+            "render",
+            "--bundle",
+            str(out),
+            "--customers",
+            str(batch_in),
+            "--journey",
+            journey,
+            "--step",
+            step,
+            "--channel",
+            channel,
+            "--out",
+            str(work / "out.jsonl"),
+            "--date",
+            DAY.isoformat(),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     batch_s = time.perf_counter() - start
     summary = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
-    print(f"batch render: {args.customers} customers in {batch_s:.1f} s = {args.customers / batch_s:.0f} customers/s "
-          f"(rendered {summary.get('rendered')}, failed {summary.get('failed')}, skipped {summary.get('skipped')}; "
-          "includes process start and bundle load)")
+    print(
+        f"batch render: {args.customers} customers in {batch_s:.1f} s = {args.customers / batch_s:.0f} customers/s "
+        f"(rendered {summary.get('rendered')}, failed {summary.get('failed')}, skipped {summary.get('skipped')}; "
+        "includes process start and bundle load)"
+    )
 
 
 if __name__ == "__main__":

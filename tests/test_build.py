@@ -46,26 +46,54 @@ def check_complete(out: Path) -> dict[str, object]:
         for meta in variant["files"].values():
             data = (out / meta["path"]).read_bytes()
             assert hashlib.sha256(data).hexdigest() == meta["sha256"]
-    assert hashlib.sha256((out / "bundle/bundle.json").read_bytes()).hexdigest() == manifest["bundle"]["sha256"]
+    assert (
+        hashlib.sha256((out / "bundle/bundle.json").read_bytes()).hexdigest()
+        == manifest["bundle"]["sha256"]
+    )
     return manifest
 
 
 # -- determinism ------------------------------------------------------------------------------
 
 
-def run_cli_build(out: Path, env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli_build(
+    out: Path, env_extra: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **env_extra}
     return subprocess.run(
-        [sys.executable, "-m", "atomic_content.cli", "build", "--content", str(DEMO), "--out", str(out),
-         "--date", DAY.isoformat(), *args],
-        env=env, capture_output=True, text=True, check=False, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "atomic_content.cli",
+            "build",
+            "--content",
+            str(DEMO),
+            "--out",
+            str(out),
+            "--date",
+            DAY.isoformat(),
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
 
 
 @pytest.mark.slow
 def test_builds_are_byte_identical_across_seeds_time_zones_and_locales(tmp_path: Path) -> None:
-    a = run_cli_build(tmp_path / "a" / "dist", {"PYTHONHASHSEED": "1", "TZ": "UTC", "LC_ALL": "C"}, "--jobs", "1")
-    b = run_cli_build(tmp_path / "b" / "dist", {"PYTHONHASHSEED": "4242", "TZ": "Pacific/Kiritimati", "LC_ALL": "C.UTF-8"}, "--jobs", "2", "--no-cache")
+    a = run_cli_build(
+        tmp_path / "a" / "dist", {"PYTHONHASHSEED": "1", "TZ": "UTC", "LC_ALL": "C"}, "--jobs", "1"
+    )
+    b = run_cli_build(
+        tmp_path / "b" / "dist",
+        {"PYTHONHASHSEED": "4242", "TZ": "Pacific/Kiritimati", "LC_ALL": "C.UTF-8"},
+        "--jobs",
+        "2",
+        "--no-cache",
+    )
     assert a.returncode == 0, a.stderr
     assert b.returncode == 0, b.stderr
     digest_a = tree_digest(tmp_path / "a" / "dist")
@@ -74,7 +102,9 @@ def test_builds_are_byte_identical_across_seeds_time_zones_and_locales(tmp_path:
 
 
 def test_source_date_epoch_sets_the_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(dt.datetime(2027, 1, 10, tzinfo=dt.UTC).timestamp())))
+    monkeypatch.setenv(
+        "SOURCE_DATE_EPOCH", str(int(dt.datetime(2027, 1, 10, tzinfo=dt.UTC).timestamp()))
+    )
     assert build_module.resolution_date(None) == dt.date(2027, 1, 10)
     assert build_module.resolution_date(DAY) == DAY
 
@@ -111,7 +141,9 @@ def test_required_gap_stops_the_build_before_writing(tmp_path: Path) -> None:
         build(content, tmp_path / "dist", on=DAY)
     assert not (tmp_path / "dist").exists()
     messages = [d.message for d in info.value.diagnostics]
-    assert "no atom fills required slot 'body' of welcome/day-0 on email in en for generic" in messages
+    assert (
+        "no atom fills required slot 'body' of welcome/day-0 on email in en for generic" in messages
+    )
     assert len(messages) == 6  # en/de x vip/new/generic
 
 
@@ -125,12 +157,16 @@ def test_validation_error_stops_the_build(tmp_path: Path) -> None:
 # -- atomic switch-over and locking ----------------------------------------------------------
 
 
-def test_crash_while_writing_leaves_previous_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_while_writing_leaves_previous_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     content = write_tree(tmp_path / "content")
     out = tmp_path / "dist"
     build(content, out, on=DAY, jobs=1)
     before = tree_digest(out)
-    (content / "atoms" / "headline.yaml").write_text("slot: headline\nstatus: approved\ntext: Changed\n")
+    (content / "atoms" / "headline.yaml").write_text(
+        "slot: headline\nstatus: approved\ntext: Changed\n"
+    )
     written = []
     real_write = Path.write_bytes
 
@@ -158,16 +194,33 @@ def test_killed_build_leaves_a_complete_output(tmp_path: Path) -> None:
     old = tree_digest(out)
     for delay in (0.3, 1.0, 2.0):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "atomic_content.cli", "build", "--content", str(DEMO), "--out", str(out),
-             "--date", "2026-12-24", "--no-cache", "--jobs", "1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "atomic_content.cli",
+                "build",
+                "--content",
+                str(DEMO),
+                "--out",
+                str(out),
+                "--date",
+                "2026-12-24",
+                "--no-cache",
+                "--jobs",
+                "1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         # Whenever it died, the output is one complete build: the old one or the new one.
         check_complete(out)
-        assert tree_digest(out) == old or json.loads((out / "manifest.json").read_text())["date"] == "2026-12-24"
+        assert (
+            tree_digest(out) == old
+            or json.loads((out / "manifest.json").read_text())["date"] == "2026-12-24"
+        )
 
 
 def test_second_build_waits_or_stops_with_a_clear_message(tmp_path: Path) -> None:
@@ -201,10 +254,19 @@ def test_deleted_content_leaves_no_stale_files(tmp_path: Path) -> None:
 # -- cache ------------------------------------------------------------------------------------
 
 EDITS = {
-    "atom-text": ("atoms/headline.yaml", "slot: headline\nstatus: approved\ntext: Brand new headline\n"),
-    "atom-targeting": ("atoms/headline-vip.yaml", "slot: headline\nstatus: approved\nsegments: [new]\ntext: Your VIP gear is waiting\n"),
+    "atom-text": (
+        "atoms/headline.yaml",
+        "slot: headline\nstatus: approved\ntext: Brand new headline\n",
+    ),
+    "atom-targeting": (
+        "atoms/headline-vip.yaml",
+        "slot: headline\nstatus: approved\nsegments: [new]\ntext: Your VIP gear is waiting\n",
+    ),
     "layout-template": ("layouts/email/basic.mjml", None),
-    "layout-slots": ("layouts/email/basic.yaml", "template: basic.mjml\nslots:\n  subject: required\n  headline: required\n  body: required\n"),
+    "layout-slots": (
+        "layouts/email/basic.yaml",
+        "template: basic.mjml\nslots:\n  subject: required\n  headline: required\n  body: required\n",
+    ),
     "segment": ("segments/vip.yaml", "name: VIP\ncondition: {tier: gold}\npriority: 5\n"),
     "profile-example": ("profile.yaml", None),
     "settings-brand": ("atomic.yaml", None),
@@ -217,7 +279,7 @@ def apply_edit(content: Path, name: str) -> None:
     if text is None:
         source = path.read_text()
         if name == "layout-template":
-            text = source.replace("<h1>", "<h1 style=\"color:#c00\">")
+            text = source.replace("<h1>", '<h1 style="color:#c00">')
         elif name == "profile-example":
             text = source.replace("example: Ada", "example: Grace")
         else:
@@ -227,7 +289,9 @@ def apply_edit(content: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
-def test_cached_rebuild_equals_clean_build_for_every_kind_of_edit(tmp_path: Path, edit: str) -> None:
+def test_cached_rebuild_equals_clean_build_for_every_kind_of_edit(
+    tmp_path: Path, edit: str
+) -> None:
     content = write_tree(tmp_path / "content")
     cached_out = tmp_path / "cached" / "dist"
     build(content, cached_out, on=DAY, jobs=1)
@@ -247,7 +311,9 @@ def test_cached_rebuild_equals_clean_build_for_every_kind_of_edit(tmp_path: Path
         assert result.rendered > 0
 
 
-def test_engine_version_invalidates_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engine_version_invalidates_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     content = write_tree(tmp_path / "content")
     out = tmp_path / "dist"
     build(content, out, on=DAY)
@@ -262,9 +328,15 @@ def test_one_atom_edit_rerenders_only_the_variants_that_use_it(tmp_path: Path) -
     first = build(content, out, on=DAY)
     noop = build(content, out, on=DAY)
     assert noop.skipped and noop.rendered == 0
-    (content / "atoms/headline-vip.yaml").write_text("slot: headline\nstatus: approved\nsegments: [vip]\ntext: VIP, again\n")
+    (content / "atoms/headline-vip.yaml").write_text(
+        "slot: headline\nstatus: approved\nsegments: [vip]\ntext: VIP, again\n"
+    )
     edited = build(content, out, on=DAY)
-    users = [v for v in edited.manifest["variants"] if any(s["atom"] == "headline-vip" for s in v["slots"].values())]
+    users = [
+        v
+        for v in edited.manifest["variants"]
+        if any(s["atom"] == "headline-vip" for s in v["slots"].values())
+    ]
     assert edited.rendered == len(users) == 2  # vip email in en and de
     assert edited.cached == first.variants - 2
 
@@ -275,7 +347,9 @@ def test_damaged_cache_entry_is_a_miss(tmp_path: Path) -> None:
     build(content, out, on=DAY)
     for entry in (tmp_path / ".dist.cache").rglob("*.json"):
         entry.write_text(entry.read_text().replace("Welcome", "Hacked"))
-    (content / "atoms/cta.yaml").write_text((content / "atoms/cta.yaml").read_text() + "notes: touched\n")
+    (content / "atoms/cta.yaml").write_text(
+        (content / "atoms/cta.yaml").read_text() + "notes: touched\n"
+    )
     build(content, out, on=DAY)
     clean = tmp_path / "clean" / "dist"
     build(content, clean, on=DAY, use_cache=False)
@@ -304,7 +378,9 @@ def test_runtime_equals_preview_for_every_demo_customer_and_message(demo_dist: P
                 from atomic_content.customers import find_customer
 
                 record = find_customer(library, customer_id).attributes
-                got = bundle.render(record, journey=key.journey, step=key.step, channel=key.channel, on=DAY)
+                got = bundle.render(
+                    record, journey=key.journey, step=key.step, channel=key.channel, on=DAY
+                )
                 assert got.parts == item.rendered.parts, (customer_id, str(key))
                 compared += 1
     messages = sum(len(step.channels) for j in library.journeys.values() for step in j.steps)
@@ -326,8 +402,14 @@ def test_runtime_equals_build_preview_form_for_example_customer(demo_dist: Path)
         # customer refuse consent so that it lands there whatever its attributes.
         record = json.loads(json.dumps(example))
         record.setdefault("consent", {})["personalization"] = False
-        message = bundle.render(record, journey=variant["journey"], step=variant["step"],
-                                channel=variant["channel"], locale=variant["locale"], on=DAY)
+        message = bundle.render(
+            record,
+            journey=variant["journey"],
+            step=variant["step"],
+            channel=variant["channel"],
+            locale=variant["locale"],
+            on=DAY,
+        )
         for name, text in message.parts.items():
             filename = message.filenames.get(name, name)
             expected = (demo_dist / variant["files"][f"preview/{filename}"]["path"]).read_text()

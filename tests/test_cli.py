@@ -29,7 +29,9 @@ def test_validate_clean(tmp_path: Path, runner: CliRunner) -> None:
 
 
 def test_validate_text_shows_source_caret_and_hint(tmp_path: Path, runner: CliRunner) -> None:
-    write_tree(tmp_path, {"atoms/h.yaml": "slot: headline\nstatus: approved\nsegments: [vipp]\ntext: Hi\n"})
+    write_tree(
+        tmp_path, {"atoms/h.yaml": "slot: headline\nstatus: approved\nsegments: [vipp]\ntext: Hi\n"}
+    )
     result = runner.invoke(main, ["validate", "--content", str(tmp_path)])
     assert result.exit_code == 1
     assert result.output.splitlines()[:4] == [
@@ -42,7 +44,9 @@ def test_validate_text_shows_source_caret_and_hint(tmp_path: Path, runner: CliRu
 
 
 def test_validate_json(tmp_path: Path, runner: CliRunner) -> None:
-    write_tree(tmp_path, {"atoms/h.yaml": "slot: headline\nstatus: approved\nsegments: [vipp]\ntext: Hi\n"})
+    write_tree(
+        tmp_path, {"atoms/h.yaml": "slot: headline\nstatus: approved\nsegments: [vipp]\ntext: Hi\n"}
+    )
     result = runner.invoke(main, ["validate", "--content", str(tmp_path), "--format", "json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout) == [
@@ -63,27 +67,35 @@ def test_validate_github_annotations_are_escaped(tmp_path: Path, runner: CliRunn
     # the message and must not be able to start a workflow command of its own.
     write_tree(
         tmp_path,
-        {"customers/evil.yaml": 'attributes:\n  id: X\n  locale: "fr\\n::set-output name=x::1"\n'
-         "  tier: gold\n  orders: 1\n"},
+        {
+            "customers/evil.yaml": 'attributes:\n  id: X\n  locale: "fr\\n::set-output name=x::1"\n'
+            "  tier: gold\n  orders: 1\n"
+        },
     )
     result = runner.invoke(main, ["validate", "--content", str(tmp_path), "--format", "github"])
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("::error file=customers/evil.yaml,line=3,col=11,")
+    assert len(lines) == 1 and lines[0].startswith(
+        "::error file=customers/evil.yaml,line=3,col=11,"
+    )
 
 
 def test_github_format_escapes_workflow_commands() -> None:
     from atomic_content.errors import Diagnostic, Severity
     from atomic_content.formatting import format_github
 
-    evil = Diagnostic("atoms/a,b:c.yaml", 2, 3, Severity.ERROR, "x.y", "bad\n::set-output name=x::1 100%", "")
+    evil = Diagnostic(
+        "atoms/a,b:c.yaml", 2, 3, Severity.ERROR, "x.y", "bad\n::set-output name=x::1 100%", ""
+    )
     assert format_github([evil]) == (
         "::error file=atoms/a%2Cb%3Ac.yaml,line=2,col=3,title=x.y::bad%0A::set-output name=x::1 100%25"
     )
 
 
 def test_validate_strict_fails_on_warnings(tmp_path: Path, runner: CliRunner) -> None:
-    write_tree(tmp_path, {"atoms/u.yaml": "slot: offer\nstatus: approved\noffer: {code: X, headline: Y}\n"})
+    write_tree(
+        tmp_path, {"atoms/u.yaml": "slot: offer\nstatus: approved\noffer: {code: X, headline: Y}\n"}
+    )
     assert runner.invoke(main, ["validate", "--content", str(tmp_path)]).exit_code == 0
     assert runner.invoke(main, ["validate", "--content", str(tmp_path), "--strict"]).exit_code == 1
 
@@ -92,15 +104,21 @@ def test_usage_error_exit_code(tmp_path: Path, runner: CliRunner) -> None:
     write_tree(tmp_path)
     result = runner.invoke(main, ["validate", "--content", str(tmp_path), "--format", "xml"])
     assert result.exit_code == 2
-    result = runner.invoke(main, ["resolve", "--content", str(tmp_path), "--customer", "zed", "--journey", "welcome"])
+    result = runner.invoke(
+        main, ["resolve", "--content", str(tmp_path), "--customer", "zed", "--journey", "welcome"]
+    )
     assert result.exit_code == 2
     assert "error: no sample customer 'zed' and no such file" in result.output
-    result = runner.invoke(main, ["resolve", "--content", str(tmp_path), "--customer", "ada", "--journey", "welcom"])
+    result = runner.invoke(
+        main, ["resolve", "--content", str(tmp_path), "--customer", "ada", "--journey", "welcom"]
+    )
     assert result.exit_code == 2
     assert "did you mean 'welcome'?" in result.output
 
 
-def test_commands_on_invalid_content_exit_1_with_diagnostics(tmp_path: Path, runner: CliRunner) -> None:
+def test_commands_on_invalid_content_exit_1_with_diagnostics(
+    tmp_path: Path, runner: CliRunner
+) -> None:
     write_tree(tmp_path, {"atoms/h.yaml": "slot: headlin\ntext: Hi\n"})
     result = runner.invoke(main, ["segments", "--content", str(tmp_path), "--customer", "ada"])
     assert result.exit_code == 1
@@ -112,7 +130,10 @@ def test_schema_writes_every_kind(tmp_path: Path, runner: CliRunner) -> None:
     result = runner.invoke(main, ["schema", "--out", str(tmp_path)])
     assert result.exit_code == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == [f"{k}.schema.json" for k in sorted(["atom", "customer", "journey", "layout", "profile", "segment", "settings"])]
+    assert names == [
+        f"{k}.schema.json"
+        for k in sorted(["atom", "customer", "journey", "layout", "profile", "segment", "settings"])
+    ]
     atom = json.loads((tmp_path / "atom.schema.json").read_text())
     assert "segments" in atom["properties"] and atom["additionalProperties"] is False
 
@@ -121,7 +142,9 @@ def test_committed_schemas_are_current(tmp_path: Path, runner: CliRunner) -> Non
     runner.invoke(main, ["schema", "--out", str(tmp_path)])
     for fresh in tmp_path.iterdir():
         committed = REPO / "schemas" / fresh.name
-        assert committed.read_text() == fresh.read_text(), f"run `atomic schema` to refresh {committed}"
+        assert committed.read_text() == fresh.read_text(), (
+            f"run `atomic schema` to refresh {committed}"
+        )
 
 
 def test_segments_text_and_json(tmp_path: Path, runner: CliRunner) -> None:
@@ -133,21 +156,45 @@ def test_segments_text_and_json(tmp_path: Path, runner: CliRunner) -> None:
         "✓ vip (priority 50) — VIP",
         '    pass: {"tier": {"$in": ["gold", "platinum"]}}   customer value: "gold"',
     ]
-    data = json.loads(runner.invoke(main, ["segments", "--content", str(tmp_path), "--customer", "ada", "--format", "json"]).stdout)
+    data = json.loads(
+        runner.invoke(
+            main, ["segments", "--content", str(tmp_path), "--customer", "ada", "--format", "json"]
+        ).stdout
+    )
     assert data["segments"] == ["vip"] and data["consent_refused"] is False
 
 
 def test_resolve_json_and_explain(tmp_path: Path, runner: CliRunner) -> None:
     write_tree(tmp_path)
-    args = ["resolve", "--content", str(tmp_path), "--customer", "ada", "--journey", "welcome",
-            "--step", "day-0", "--channel", "email", "--date", "2026-11-22", "--format", "json", "--explain"]
+    args = [
+        "resolve",
+        "--content",
+        str(tmp_path),
+        "--customer",
+        "ada",
+        "--journey",
+        "welcome",
+        "--step",
+        "day-0",
+        "--channel",
+        "email",
+        "--date",
+        "2026-11-22",
+        "--format",
+        "json",
+        "--explain",
+    ]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     (res,) = json.loads(result.stdout)
     assert res["audience"]["segments"] == ["vip"]
     assert res["slots"]["headline"]["atom"] == "headline-vip"
-    assert {"atom": "headline", "verdict": "lost", "reason": "outranked by headline-vip: generic loses to segment-targeted"} in res["slots"]["headline"]["candidates"]
-    text = runner.invoke(main, args[:-3] + ["--explain"])
+    assert {
+        "atom": "headline",
+        "verdict": "lost",
+        "reason": "outranked by headline-vip: generic loses to segment-targeted",
+    } in res["slots"]["headline"]["candidates"]
+    text = runner.invoke(main, [*args[:-3], "--explain"])
     flat = [" ".join(line.split()) for line in text.output.splitlines()]
     assert "headline headline-vip [required] targets segment 'vip' (priority 50), locale en" in flat
 
@@ -156,15 +203,44 @@ def test_resolve_customer_file(tmp_path: Path, runner: CliRunner) -> None:
     write_tree(tmp_path)
     customer = tmp_path / "me.json"
     customer.write_text(json.dumps({"id": "C-7", "locale": "de", "tier": "gold", "orders": 1}))
-    result = runner.invoke(main, ["resolve", "--content", str(tmp_path), "--customer", str(customer),
-                                  "--journey", "welcome", "--step", "day-0", "--channel", "email", "--date", "2026-11-22"])
+    result = runner.invoke(
+        main,
+        [
+            "resolve",
+            "--content",
+            str(tmp_path),
+            "--customer",
+            str(customer),
+            "--journey",
+            "welcome",
+            "--step",
+            "day-0",
+            "--channel",
+            "email",
+            "--date",
+            "2026-11-22",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "welcome / day-0 / email / de" in result.output
 
 
 def test_bad_date_is_a_usage_error(tmp_path: Path, runner: CliRunner) -> None:
     write_tree(tmp_path)
-    result = runner.invoke(main, ["resolve", "--content", str(tmp_path), "--customer", "ada", "--journey", "welcome", "--date", "31.12.2026"])
+    result = runner.invoke(
+        main,
+        [
+            "resolve",
+            "--content",
+            str(tmp_path),
+            "--customer",
+            "ada",
+            "--journey",
+            "welcome",
+            "--date",
+            "31.12.2026",
+        ],
+    )
     assert result.exit_code == 2
     assert "is not a date like 2026-12-31" in result.output
 
@@ -186,7 +262,9 @@ def test_every_command_is_documented() -> None:
         for param in command.params:
             for opt in getattr(param, "opts", []):
                 if opt.startswith("--") and opt not in ("--help",):
-                    assert opt in reference, f"docs/cli.md does not mention {opt} of `atomic {name}`"
+                    assert opt in reference, (
+                        f"docs/cli.md does not mention {opt} of `atomic {name}`"
+                    )
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -33,7 +33,9 @@ def resolver_for(tmp_path: Path, files: dict[str, str | bytes | None] | None = N
     return Resolver(library)
 
 
-def winner(resolver: Resolver, audience: Audience, slot: str = "headline", **kwargs: object) -> str | None:
+def winner(
+    resolver: Resolver, audience: Audience, slot: str = "headline", **kwargs: object
+) -> str | None:
     kwargs.setdefault("on", DAY)
     resolution = resolver.resolve("welcome", "day-0", "email", audience, **kwargs)  # type: ignore[arg-type]
     choice = resolution.slots[slot]
@@ -58,7 +60,10 @@ def test_targeted_beats_generic_even_with_lower_atom_priority(tmp_path: Path) ->
 def test_highest_matched_segment_priority_wins(tmp_path: Path) -> None:
     # vip has priority 50, new 10: for a customer in both, the vip atom wins even though the
     # new-customer atom has a higher atom priority.
-    r = resolver_for(tmp_path, {"atoms/headline-new.yaml": atom("headline", "New here", segments="[new]", priority=99)})
+    r = resolver_for(
+        tmp_path,
+        {"atoms/headline-new.yaml": atom("headline", "New here", segments="[new]", priority=99)},
+    )
     assert winner(r, BOTH) == "headline-vip"
     assert winner(r, NEW) == "headline-new"
 
@@ -81,7 +86,10 @@ def test_matched_segment_is_the_best_one_of_the_atom(tmp_path: Path) -> None:
 
 
 def test_atom_priority_breaks_ties_within_a_segment(tmp_path: Path) -> None:
-    r = resolver_for(tmp_path, {"atoms/headline-vip-2.yaml": atom("headline", "VIP two", segments="[vip]", priority=5)})
+    r = resolver_for(
+        tmp_path,
+        {"atoms/headline-vip-2.yaml": atom("headline", "VIP two", segments="[vip]", priority=5)},
+    )
     assert winner(r, VIP) == "headline-vip-2"
 
 
@@ -99,15 +107,21 @@ def test_locale_fallback_chain(tmp_path: Path) -> None:
     # de-AT is not a journey locale: the message is in de (first on the chain the journey has).
     res = r.resolve("welcome", "day-0", "email", GENERIC, locale="de-AT", on=DAY)
     assert res.key.locale == "de"
-    assert res.slots["subject"].winner is not None and res.slots["subject"].winner.id == "subject-de"
+    assert (
+        res.slots["subject"].winner is not None and res.slots["subject"].winner.id == "subject-de"
+    )
     # No German headline: English through fallback.
-    assert res.slots["headline"].winner is not None and res.slots["headline"].winner.id == "headline"
+    assert (
+        res.slots["headline"].winner is not None and res.slots["headline"].winner.id == "headline"
+    )
     assert "(fallback)" in res.slots["headline"].reason
 
 
 def test_targeting_beats_locale(tmp_path: Path) -> None:
     # Rule 1 comes before rule 3: an English VIP headline beats a German generic one.
-    r = resolver_for(tmp_path, {"atoms/headline-de.yaml": atom("headline", "Ausruestung", locale="de")})
+    r = resolver_for(
+        tmp_path, {"atoms/headline-de.yaml": atom("headline", "Ausruestung", locale="de")}
+    )
     assert winner(r, VIP, locale="de") == "headline-vip"
     assert winner(r, GENERIC, locale="de") == "headline-de"
 
@@ -132,7 +146,9 @@ def test_id_decides_a_full_tie_and_validate_warns(tmp_path: Path) -> None:
 
 
 def test_shadowed_atom_warning(tmp_path: Path) -> None:
-    files = {"atoms/headline-vip-low.yaml": atom("headline", "Never", segments="[vip]", priority=-1)}
+    files = {
+        "atoms/headline-vip-low.yaml": atom("headline", "Never", segments="[vip]", priority=-1)
+    }
     _lib, diagnostics = check_content(write_tree(tmp_path, files))
     shadowed = [(d.path, d.code) for d in diagnostics if d.code == "rank.shadowed"]
     assert shadowed == [("atoms/headline-vip-low.yaml", "rank.shadowed")]
@@ -157,22 +173,41 @@ def test_shadowed_atom_warning(tmp_path: Path) -> None:
         ({"journeys": "[welcome/day-0]"}, False, "headline-vip-x"),
     ],
     ids=[
-        "draft-hidden", "draft-included", "review-included", "retired-never", "not-yet-valid",
-        "valid-from-inclusive", "expired", "valid-until-inclusive", "wrong-channel",
-        "other-journey", "step-scope",
+        "draft-hidden",
+        "draft-included",
+        "review-included",
+        "retired-never",
+        "not-yet-valid",
+        "valid-from-inclusive",
+        "expired",
+        "valid-until-inclusive",
+        "wrong-channel",
+        "other-journey",
+        "step-scope",
     ],
 )
-def test_eligibility(tmp_path: Path, fields: dict[str, str], include_drafts: bool, expected: str) -> None:
+def test_eligibility(
+    tmp_path: Path, fields: dict[str, str], include_drafts: bool, expected: str
+) -> None:
     body = atom("headline", "Newer VIP", segments="[vip]", priority=10, **fields)
     overrides: dict[str, str | bytes | None] = {"atoms/headline-vip-x.yaml": body}
     if "journeys" in fields and fields["journeys"] == "[other]":
-        overrides["journeys/other.yaml"] = "name: Other\nsteps:\n  - id: s\n    channels: {email: basic}\n"
+        overrides["journeys/other.yaml"] = (
+            "name: Other\nsteps:\n  - id: s\n    channels: {email: basic}\n"
+        )
     r = resolver_for(tmp_path, overrides)
     assert winner(r, VIP, include_drafts=include_drafts) == expected
 
 
 def test_date_none_ignores_windows(tmp_path: Path) -> None:
-    r = resolver_for(tmp_path, {"atoms/headline-vip.yaml": atom("headline", "Old", segments="[vip]", valid_until="2020-01-01")})
+    r = resolver_for(
+        tmp_path,
+        {
+            "atoms/headline-vip.yaml": atom(
+                "headline", "Old", segments="[vip]", valid_until="2020-01-01"
+            )
+        },
+    )
     assert winner(r, VIP, on=None) == "headline-vip"
     assert winner(r, VIP) == "headline"
 
@@ -182,14 +217,28 @@ def test_date_none_ignores_windows(tmp_path: Path) -> None:
 
 def test_consent_refused_gets_generic_only(tmp_path: Path) -> None:
     r = resolver_for(tmp_path)
-    customer = {"id": "C-9", "locale": "en", "tier": "gold", "orders": 3, "consent": {"personalization": False}}
+    customer = {
+        "id": "C-9",
+        "locale": "en",
+        "tier": "gold",
+        "orders": 3,
+        "consent": {"personalization": False},
+    }
     res = r.resolve_customer(customer, "welcome", "day-0", "email", on=DAY, explain=True)
     assert res.audience.consent_refused
     assert res.audience.segments == frozenset()
-    assert res.slots["headline"].winner is not None and res.slots["headline"].winner.id == "headline"
+    assert (
+        res.slots["headline"].winner is not None and res.slots["headline"].winner.id == "headline"
+    )
     assert "the customer refused personalization: generic content only" in res.notes
-    rejected = {c.atom_id: c.reason for c in res.slots["headline"].candidates if c.verdict is Verdict.REJECTED}
-    assert rejected["headline-vip"] == "personalized content, but the customer refused personalization"
+    rejected = {
+        c.atom_id: c.reason
+        for c in res.slots["headline"].candidates
+        if c.verdict is Verdict.REJECTED
+    }
+    assert (
+        rejected["headline-vip"] == "personalized content, but the customer refused personalization"
+    )
 
 
 def test_consent_missing_is_not_a_refusal(tmp_path: Path) -> None:

@@ -32,7 +32,13 @@ RECORDS = [
     "not json at all",
     {"id": "C-2", "locale": "de", "tier": "silver", "orders": 0},
     ["a list"],
-    {"id": "C-3", "first_name": "Eve\r\nBcc: x@evil.example", "locale": "en", "tier": "gold", "orders": 1},
+    {
+        "id": "C-3",
+        "first_name": "Eve\r\nBcc: x@evil.example",
+        "locale": "en",
+        "tier": "gold",
+        "orders": 1,
+    },
     {"id": "../../etc", "first_name": "<b>Bo</b>", "locale": "en", "tier": "gold", "orders": 1},
 ]
 
@@ -46,7 +52,15 @@ def write_jsonl(path: Path) -> Path:
 def test_jsonl_in_jsonl_out(tmp_path: Path, dist: Path) -> None:
     customers = write_jsonl(tmp_path / "customers.jsonl")
     out = tmp_path / "out.jsonl"
-    result = render_batch(load_bundle(dist), customers, journey="welcome", step="day-0", channel="email", out=out, on=DAY)
+    result = render_batch(
+        load_bundle(dist),
+        customers,
+        journey="welcome",
+        step="day-0",
+        channel="email",
+        out=out,
+        on=DAY,
+    )
     assert (result.rendered, result.failed, result.skipped) == (3, 3, 0)
     problems = [(p.line, p.customer_id, p.code) for p in result.problems]
     assert problems == [
@@ -64,7 +78,15 @@ def test_jsonl_in_jsonl_out(tmp_path: Path, dist: Path) -> None:
 def test_folder_output_stays_inside(tmp_path: Path, dist: Path) -> None:
     customers = write_jsonl(tmp_path / "customers.jsonl")
     out = tmp_path / "out"
-    render_batch(load_bundle(dist), customers, journey="welcome", step="day-0", channel="email", out=out, on=DAY)
+    render_batch(
+        load_bundle(dist),
+        customers,
+        journey="welcome",
+        step="day-0",
+        channel="email",
+        out=out,
+        on=DAY,
+    )
     folders = sorted(p.name for p in out.iterdir())
     assert folders == ["C-1", "C-2", "etc"]
     assert (out / "C-1" / "subject.txt").read_text() == "Welcome to Acme, Ada"
@@ -80,7 +102,15 @@ def test_csv_input_typed_by_profile(tmp_path: Path, dist: Path) -> None:
         "C-3,Cy,en,gold,3,false\n"
     )
     out = tmp_path / "out.jsonl"
-    result = render_batch(load_bundle(dist), customers, journey="welcome", step="day-0", channel="email", out=out, on=DAY)
+    result = render_batch(
+        load_bundle(dist),
+        customers,
+        journey="welcome",
+        step="day-0",
+        channel="email",
+        out=out,
+        on=DAY,
+    )
     assert (result.rendered, result.failed) == (2, 1)
     assert result.problems[0].line == 3
     assert "invalid literal for int()" in result.problems[0].reason
@@ -93,19 +123,46 @@ def test_audience_skips_are_counted(tmp_path: Path) -> None:
     content = write_tree(tmp_path / "content", {"journeys/welcome.yaml": journey})
     build(content, tmp_path / "dist", on=DAY)
     customers = tmp_path / "c.jsonl"
-    customers.write_text(json.dumps({"id": "A", "locale": "en", "tier": "x", "orders": 0}) + "\n"
-                         + json.dumps({"id": "B", "locale": "en", "tier": "x", "orders": 5}) + "\n")
-    result = render_batch(load_bundle(tmp_path / "dist"), customers, journey="welcome", step="day-0",
-                          channel="email", out=tmp_path / "o.jsonl", on=DAY)
+    customers.write_text(
+        json.dumps({"id": "A", "locale": "en", "tier": "x", "orders": 0})
+        + "\n"
+        + json.dumps({"id": "B", "locale": "en", "tier": "x", "orders": 5})
+        + "\n"
+    )
+    result = render_batch(
+        load_bundle(tmp_path / "dist"),
+        customers,
+        journey="welcome",
+        step="day-0",
+        channel="email",
+        out=tmp_path / "o.jsonl",
+        on=DAY,
+    )
     assert (result.rendered, result.failed, result.skipped) == (1, 0, 1)
 
 
 def test_cli_render_summary_and_exit_code(tmp_path: Path, dist: Path) -> None:
     customers = write_jsonl(tmp_path / "customers.jsonl")
-    result = CliRunner().invoke(main, [
-        "render", "--bundle", str(dist), "--customers", str(customers), "--journey", "welcome",
-        "--step", "day-0", "--channel", "email", "--out", str(tmp_path / "o.jsonl"), "--date", "2026-11-22",
-    ])
+    result = CliRunner().invoke(
+        main,
+        [
+            "render",
+            "--bundle",
+            str(dist),
+            "--customers",
+            str(customers),
+            "--journey",
+            "welcome",
+            "--step",
+            "day-0",
+            "--channel",
+            "email",
+            "--out",
+            str(tmp_path / "o.jsonl"),
+            "--date",
+            "2026-11-22",
+        ],
+    )
     assert result.exit_code == 1
     assert result.stdout.splitlines()[-1] == "rendered 3, failed 3, skipped 0"
     assert f"{customers}:2: record.invalid: not valid JSON" in result.stderr
@@ -114,7 +171,15 @@ def test_cli_render_summary_and_exit_code(tmp_path: Path, dist: Path) -> None:
 def test_cli_build_summary(tmp_path: Path) -> None:
     content = write_tree(tmp_path / "content")
     runner = CliRunner()
-    args = ["build", "--content", str(content), "--out", str(tmp_path / "dist"), "--date", "2026-11-22"]
+    args = [
+        "build",
+        "--content",
+        str(content),
+        "--out",
+        str(tmp_path / "dist"),
+        "--date",
+        "2026-11-22",
+    ]
     first = runner.invoke(main, args)
     assert first.exit_code == 0, first.output
     assert "built 12 variants" in first.stdout and "12 rendered, 0 from cache" in first.stdout

@@ -46,7 +46,12 @@ def test_positions_of_nested_keys_and_items() -> None:
 def test_yaml_12_semantics_and_plain_types() -> None:
     doc, _ = parse_yaml_text(b"a: yes\nb: 2026-01-31\nc: 1.5\nd: ~\n", "t.yaml")
     assert doc is not None
-    assert doc.data == {"a": "yes", "b": __import__("datetime").date(2026, 1, 31), "c": 1.5, "d": None}
+    assert doc.data == {
+        "a": "yes",
+        "b": __import__("datetime").date(2026, 1, 31),
+        "c": 1.5,
+        "d": None,
+    }
 
 
 @settings(max_examples=150, deadline=None)
@@ -73,5 +78,5 @@ def test_yaml_like_text_never_raises_and_positions_stay_in_the_file(text: str) -
     assert doc is not None
     if isinstance(doc.data, dict):
         for name in doc.data:
-            line, col = doc.position((name,), key=True)
+            line, _col = doc.position((name,), key=True)
             assert 1 <= line <= text.count("\n") + 1

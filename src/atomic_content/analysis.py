@@ -33,7 +33,11 @@ class Variant:
     audience: str  # a segment id or "generic"
 
     def audience_object(self) -> Audience:
-        return Audience.generic() if self.audience == "generic" else Audience.for_segment(self.audience)
+        return (
+            Audience.generic()
+            if self.audience == "generic"
+            else Audience.for_segment(self.audience)
+        )
 
 
 def journey_segments(library: Library, journey: Journey) -> list[str]:
@@ -64,9 +68,7 @@ def variants(library: Library, journey_id: str | None = None) -> Iterator[Varian
                         yield Variant(journey.id, step.id, channel, locale, audience)
 
 
-def resolve_variant(
-    resolver: Resolver, variant: Variant, **kwargs: object
-) -> Resolution:
+def resolve_variant(resolver: Resolver, variant: Variant, **kwargs: object) -> Resolution:
     """Resolve one build variant (the locale is exact: it is one of the journey's locales)."""
     return resolver.resolve(
         variant.journey,
@@ -96,7 +98,9 @@ def ranking_diagnostics(library: Library, resolver: Resolver | None = None) -> l
                 segment = choice.matched_segment or "generic"
                 ties.setdefault((slot, segment, choice.locale or variant.locale, atoms), variant)
     diagnostics: list[Diagnostic] = []
-    for (slot, segment, locale, atoms), variant in sorted(ties.items(), key=lambda kv: sorted(kv[0][3])):
+    for (slot, segment, locale, atoms), variant in sorted(
+        ties.items(), key=lambda kv: sorted(kv[0][3])
+    ):
         ordered = sorted(atoms)
         path, line, col = library.position("atom", ordered[0], ("priority",))
         diagnostics.append(

@@ -84,9 +84,15 @@ def resolve_for_customer(
         for the_channel in channels:
             results.append(
                 resolver.resolve_customer(
-                    customer.attributes, journey, the_step.id, the_channel,
-                    locale=locale, on=on or dt.date.today(), include_drafts=include_drafts,
-                    explain=explain, label=f"customer {customer.id!r}",
+                    customer.attributes,
+                    journey,
+                    the_step.id,
+                    the_channel,
+                    locale=locale,
+                    on=on or dt.date.today(),
+                    include_drafts=include_drafts,
+                    explain=explain,
+                    label=f"customer {customer.id!r}",
                 )
             )
     return results

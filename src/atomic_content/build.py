@@ -121,7 +121,9 @@ def _sha(data: bytes) -> str:
 
 
 def _canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    return json.dumps(
+        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+    ).encode()
 
 
 def atom_hash(library: Library, atom_id: str) -> str:
@@ -130,7 +132,9 @@ def atom_hash(library: Library, atom_id: str) -> str:
 
 
 def variant_id(variant: Variant) -> str:
-    return "/".join((variant.journey, variant.step, variant.channel, variant.locale, variant.audience))
+    return "/".join(
+        (variant.journey, variant.step, variant.channel, variant.locale, variant.audience)
+    )
 
 
 class _Renderer:
@@ -160,9 +164,7 @@ class _Renderer:
 
     def render(self, variant: Variant, resolution: Resolution, key: str) -> VariantOutput:
         assembled = assemble(self.library, resolution)
-        preview = render_message(
-            self.library, assembled, self.example, customer_id="example"
-        )
+        preview = render_message(self.library, assembled, self.example, customer_id="example")
         base = variant_id(variant)
         files: dict[str, bytes] = {}
         listing: dict[str, dict[str, Any]] = {}
@@ -171,7 +173,11 @@ class _Renderer:
                 rel = f"{base}/{form}/{part.filename}"
                 data = text.encode("utf-8")
                 files[rel] = data
-                listing[f"{form}/{part.filename}"] = {"path": rel, "sha256": _sha(data), "bytes": len(data)}
+                listing[f"{form}/{part.filename}"] = {
+                    "path": rel,
+                    "sha256": _sha(data),
+                    "bytes": len(data),
+                }
         problems = check_limits(self.library, preview)
         entry = {
             "id": base,
@@ -276,7 +282,11 @@ def output_lock(out: Path, wait_seconds: float) -> Iterator[None]:
 
 def _safe_target(root: Path, rel: str) -> Path:
     """``root/rel``, refusing anything that would land outside ``root``."""
-    if rel.startswith("/") or "\\" in rel or any(part in ("", ".", "..") for part in rel.split("/")):
+    if (
+        rel.startswith("/")
+        or "\\" in rel
+        or any(part in ("", ".", "..") for part in rel.split("/"))
+    ):
         raise AtomicError(f"refusing to write outside the output folder: {rel!r}")
     target = root / rel
     if not target.resolve().is_relative_to(root.resolve()):
@@ -376,7 +386,11 @@ def _diagnostic_args(data: dict[str, Any]) -> dict[str, Any]:
 def input_fingerprint(content: Path, on: dt.date, extra: dict[str, Any]) -> str:
     """Hash of every byte under the content root plus the build options: the no-op check."""
     digest = hashlib.sha256()
-    digest.update(_canonical({"engine": __version__, "format": ENGINE_FORMAT, "date": on.isoformat(), **extra}))
+    digest.update(
+        _canonical(
+            {"engine": __version__, "format": ENGINE_FORMAT, "date": on.isoformat(), **extra}
+        )
+    )
     for path in sorted(p for p in content.rglob("*") if p.is_file()):
         rel = path.relative_to(content).as_posix()
         digest.update(rel.encode() + b"\0")
@@ -416,10 +430,19 @@ def build(
         with contextlib.suppress(OSError, ValueError):
             previous = json.loads(manifest_path.read_text(encoding="utf-8"))
             if previous.get("input") == fingerprint:
-                kept = Diagnostics(Diagnostic(**_diagnostic_args(d)) for d in previous.get("warnings", []))
+                kept = Diagnostics(
+                    Diagnostic(**_diagnostic_args(d)) for d in previous.get("warnings", [])
+                )
                 return BuildResult(
-                    out, len(previous.get("variants", [])), previous.get("file_count", 0), 0, 0,
-                    kept, time.perf_counter() - started, skipped=True, manifest=previous,
+                    out,
+                    len(previous.get("variants", [])),
+                    previous.get("file_count", 0),
+                    0,
+                    0,
+                    kept,
+                    time.perf_counter() - started,
+                    skipped=True,
+                    manifest=previous,
                 )
 
     stages: dict[str, float] = {"fingerprint": time.perf_counter() - started}
@@ -438,13 +461,21 @@ def build(
     stage("load")
 
     # 2. resolve
-    global_key = _sha(_canonical({
-        "engine": __version__,
-        "format": ENGINE_FORMAT,
-        "date": on.isoformat(),
-        "settings": library.file_hashes.get(library.paths.get(("settings", "settings"), ""), ""),
-        "profile": library.file_hashes.get(library.paths.get(("profile", "profile"), ""), ""),
-    }))
+    global_key = _sha(
+        _canonical(
+            {
+                "engine": __version__,
+                "format": ENGINE_FORMAT,
+                "date": on.isoformat(),
+                "settings": library.file_hashes.get(
+                    library.paths.get(("settings", "settings"), ""), ""
+                ),
+                "profile": library.file_hashes.get(
+                    library.paths.get(("profile", "profile"), ""), ""
+                ),
+            }
+        )
+    )
     renderer = _Renderer(library, on, global_key)
     gaps = Diagnostics()
     planned: list[tuple[Variant, Resolution, str]] = []
@@ -474,14 +505,20 @@ def build(
     if progress:
         progress(done, total)
     workers = max(1, min(jobs or os.cpu_count() or 1, 32))
-    if workers > 1 and len(todo) >= PARALLEL_THRESHOLD and "fork" in multiprocessing.get_all_start_methods():
+    if (
+        workers > 1
+        and len(todo) >= PARALLEL_THRESHOLD
+        and "fork" in multiprocessing.get_all_start_methods()
+    ):
         global _WORKER
         _WORKER = renderer
         try:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 tasks = [(variant, key) for variant, _resolution, key in todo]
-                for output in pool.map(_render_in_worker, tasks, chunksize=max(1, len(tasks) // (workers * 8))):
+                for output in pool.map(
+                    _render_in_worker, tasks, chunksize=max(1, len(tasks) // (workers * 8))
+                ):
                     outputs[output.variant_id] = output
                     cache.put(output)
                     done += 1
@@ -523,7 +560,11 @@ def build(
     for vid in sorted(outputs):
         files.update(outputs[vid].files)
         entries.append(outputs[vid].entry)
-    bundle_bytes = _canonical(bundle_payload(library, outputs_by_id={vid: o.entry for vid, o in outputs.items()}, files=files, on=on))
+    bundle_bytes = _canonical(
+        bundle_payload(
+            library, outputs_by_id={vid: o.entry for vid, o in outputs.items()}, files=files, on=on
+        )
+    )
     files["bundle/bundle.json"] = bundle_bytes
     manifest: dict[str, Any] = {
         "manifest_version": 1,
@@ -535,7 +576,9 @@ def build(
         "variants": entries,
         "warnings": [d.to_dict() for d in warnings],
     }
-    files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+    files["manifest.json"] = (
+        json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+    )
     stage("bundle")
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -556,6 +599,13 @@ def build(
         switch_output(out, new_tree)
     stage("switch")
     return BuildResult(
-        out, len(entries), len(files), len(todo), total - len(todo), warnings,
-        time.perf_counter() - started, manifest=manifest, stages=stages,
+        out,
+        len(entries),
+        len(files),
+        len(todo),
+        total - len(todo),
+        warnings,
+        time.perf_counter() - started,
+        manifest=manifest,
+        stages=stages,
     )

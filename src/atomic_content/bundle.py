@@ -47,7 +47,9 @@ def bundle_payload(
         "settings": library.settings.model_dump(mode="json"),
         "profile": library.profile.model_dump(mode="json"),
         "segments": [s.model_dump(mode="json") for _, s in sorted(library.segments.items())],
-        "atoms": [a.model_dump(mode="json", exclude_none=True) for _, a in sorted(library.atoms.items())],
+        "atoms": [
+            a.model_dump(mode="json", exclude_none=True) for _, a in sorted(library.atoms.items())
+        ],
         "journeys": [j.model_dump(mode="json") for _, j in sorted(library.journeys.items())],
         "layouts": [
             {
@@ -145,11 +147,17 @@ def load_bundle(path: Path | str) -> Bundle:
     """Load ``bundle.json`` from a build folder (``dist``), its ``bundle/`` folder or the file."""
     target = Path(path)
     if target.is_dir():
-        target = target / "bundle.json" if (target / "bundle.json").is_file() else target / "bundle" / "bundle.json"
+        target = (
+            target / "bundle.json"
+            if (target / "bundle.json").is_file()
+            else target / "bundle" / "bundle.json"
+        )
     try:
         payload = json.loads(target.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise AtomicError(f"cannot read bundle {target.as_posix()}: {exc.strerror or exc}") from None
+        raise AtomicError(
+            f"cannot read bundle {target.as_posix()}: {exc.strerror or exc}"
+        ) from None
     except ValueError as exc:
         raise AtomicError(f"bundle {target.as_posix()} is not valid JSON: {exc}") from None
     library = library_from_payload(payload, target.parent)

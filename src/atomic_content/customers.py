@@ -48,7 +48,9 @@ def find_customer(library: Library, ref: str) -> CustomerRecord:
     """
     if ref in library.customers:
         customer = library.customers[ref]
-        return CustomerRecord(customer.id, plain_attributes(customer.attributes), customer.description)
+        return CustomerRecord(
+            customer.id, plain_attributes(customer.attributes), customer.description
+        )
     path = Path(ref)
     if path.suffix in (".yaml", ".yml", ".json") and path.exists():
         doc, problem = read_yaml_file(path)
@@ -64,15 +66,24 @@ def find_customer(library: Library, ref: str) -> CustomerRecord:
             except ValidationError as exc:
                 schema_diagnostics(exc, doc, Customer, diagnostics)
                 raise ContentError(diagnostics) from None
-            return CustomerRecord(customer.id, plain_attributes(customer.attributes), customer.description)
+            return CustomerRecord(
+                customer.id, plain_attributes(customer.attributes), customer.description
+            )
         if isinstance(data, dict):
             return CustomerRecord(path.stem, plain_attributes(data))
-        diagnostics.error(doc.path, 1, 1, "customer.not_a_mapping", "a customer file must be a mapping",
-                          "write `attributes:` with the customer's attributes")
+        diagnostics.error(
+            doc.path,
+            1,
+            1,
+            "customer.not_a_mapping",
+            "a customer file must be a mapping",
+            "write `attributes:` with the customer's attributes",
+        )
         raise ContentError(diagnostics)
     known = sorted(library.customers)
     suggestion = did_you_mean(ref, known)
     raise UsageError(
         f"no sample customer {ref!r} and no such file",
-        (suggestion + " ").lstrip() + (f"sample customers: {', '.join(known)}" if known else "add one in content/customers/"),
+        (suggestion + " ").lstrip()
+        + (f"sample customers: {', '.join(known)}" if known else "add one in content/customers/"),
     )

@@ -67,7 +67,13 @@ class Diagnostics:
         self.extend(items)
 
     def add(self, diagnostic: Diagnostic) -> None:
-        key = (diagnostic.path, diagnostic.line, diagnostic.col, diagnostic.code, diagnostic.message)
+        key = (
+            diagnostic.path,
+            diagnostic.line,
+            diagnostic.col,
+            diagnostic.code,
+            diagnostic.message,
+        )
         self._items.setdefault(key, diagnostic)
 
     def error(

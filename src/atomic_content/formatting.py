@@ -142,10 +142,17 @@ def format_resolution(resolution: Resolution, *, explain: bool = False) -> str:
                     # and rarely the question (the JSON format lists each).
                     elsewhere.append(candidate.atom_id)
                     continue
-                lines.append(f"  {'':<{width}}    {candidate.verdict.value}: {candidate.atom_id} — {candidate.reason}")
+                lines.append(
+                    f"  {'':<{width}}    {candidate.verdict.value}: {candidate.atom_id}"
+                    f" — {candidate.reason}"
+                )
             if elsewhere:
-                shown = ", ".join(elsewhere[:3]) + (f" and {len(elsewhere) - 3} more" if len(elsewhere) > 3 else "")
-                lines.append(f"  {'':<{width}}    rejected (written for other journeys or steps): {shown}")
+                shown = ", ".join(elsewhere[:3]) + (
+                    f" and {len(elsewhere) - 3} more" if len(elsewhere) > 3 else ""
+                )
+                lines.append(
+                    f"  {'':<{width}}    rejected (written for other journeys or steps): {shown}"
+                )
     if resolution.missing_required:
         lines.append("missing required slots: " + ", ".join(resolution.missing_required))
     return "\n".join(lines)

@@ -63,7 +63,9 @@ class Brand(Model):
     sender: Sender
     reply_to: str | None = None
     base_url: Annotated[str, StringConstraints(pattern=r"^https://")]
-    deep_link_scheme: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9+.-]*$")] | None = None
+    deep_link_scheme: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9+.-]*$")] | None = (
+        None
+    )
     logo: Logo | None = None
     address: str | None = None
     unsubscribe: Unsubscribe
@@ -271,9 +273,14 @@ class Atom(Model):
     segments: list[Identifier] | None = Field(
         default=None, description="Any of these segments; absent means the generic fallback."
     )
-    journeys: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)?$")]] | None = Field(
-        default=None, description="Journey ids or journey/step; absent means any journey."
-    )
+    journeys: (
+        list[
+            Annotated[
+                str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)?$")
+            ]
+        ]
+        | None
+    ) = Field(default=None, description="Journey ids or journey/step; absent means any journey.")
     channels: list[Identifier] | None = None
     locale: LocaleCode | None = None
     priority: int = 0

@@ -70,7 +70,9 @@ def _prepared(assembled: AssembledMessage) -> tuple[dict[str, Any], list[Compile
         static = prepare_context({"brand": assembled.brand, "slots": assembled.slot_data})
         locale = assembled.key.locale
         compiled = [
-            _environment(locale, part.mode).compile(part.source, name=f"{assembled.key}/{part.name}")
+            _environment(locale, part.mode).compile(
+                part.source, name=f"{assembled.key}/{part.name}"
+            )
             for part in assembled.parts
         ]
         with _LOCK:

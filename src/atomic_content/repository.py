@@ -72,7 +72,9 @@ class Library:
         path = self.paths.get((kind, item_id))
         return self.documents.get(path) if path is not None else None
 
-    def position(self, kind: str, item_id: str, loc: Loc, *, key: bool = False) -> tuple[str, int, int]:
+    def position(
+        self, kind: str, item_id: str, loc: Loc, *, key: bool = False
+    ) -> tuple[str, int, int]:
         """(path, line, col) of ``loc`` inside the file of an item; (path, 0, 0) if unknown."""
         path = self.paths.get((kind, item_id), "")
         doc = self.documents.get(path)
@@ -100,7 +102,9 @@ def _yaml_files(folder: Path, *, recursive: bool) -> Iterator[Path]:
     # Sorted by POSIX path so that diagnostics and ids come in the same order on every machine.
     candidates = sorted(folder.glob(pattern), key=lambda p: p.as_posix())
     for path in candidates:
-        if path.suffix in (".yaml", ".yml") and (path.is_file() or path.is_dir() or path.is_symlink()):
+        if path.suffix in (".yaml", ".yml") and (
+            path.is_file() or path.is_dir() or path.is_symlink()
+        ):
             yield path
 
 
@@ -154,7 +158,12 @@ def schema_diagnostics(
     for item in error.errors(include_url=False):
         loc = tuple(part for part in item["loc"] if not _is_union_tag(part))
         kind = item["type"]
-        code = _CODES.get(kind, "schema.invalid_type" if kind.endswith("_type") or "parsing" in kind else "schema.invalid_value")
+        code = _CODES.get(
+            kind,
+            "schema.invalid_type"
+            if kind.endswith("_type") or "parsing" in kind
+            else "schema.invalid_value",
+        )
         name = str(loc[-1]) if loc else ""
         where = ".".join(str(p) for p in loc) or "the file"
         if kind == "extra_forbidden":
@@ -232,10 +241,7 @@ class _Loader:
             return None
         assert doc is not None
         self.library.documents[doc.path] = doc
-        try:
-            self.library.file_hashes[doc.path] = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:  # pragma: no cover - read just succeeded
-            pass
+        self.library.file_hashes[doc.path] = doc.sha256
         return doc
 
     def parse(self, path: Path, model: type[M], kind: str) -> tuple[M | None, YamlDocument | None]:
@@ -273,7 +279,7 @@ class _Loader:
             return None, doc
 
     def register(self, kind: str, store: dict[str, M], item: M, doc: YamlDocument) -> None:
-        item_id: str = getattr(item, "id")
+        item_id: str = getattr(item, "id")  # noqa: B009 - every stored model has an id
         existing = self.library.paths.get((kind, item_id))
         if existing is not None:
             line, col = doc.position(("id",), key=False)
@@ -307,7 +313,9 @@ class _Loader:
             self.library.paths[(kind, kind)] = doc.path
         return item
 
-    def load_folder(self, folder: str, model: type[M], kind: str, store: dict[str, M], *, recursive: bool) -> None:
+    def load_folder(
+        self, folder: str, model: type[M], kind: str, store: dict[str, M], *, recursive: bool
+    ) -> None:
         for path in _yaml_files(self.root / folder, recursive=recursive):
             item, doc = self.parse(path, model, kind)
             if item is not None and doc is not None:
@@ -329,7 +337,11 @@ class _Loader:
                     "ref.unknown_channel",
                     f"layouts/{channel}/ is not a channel",
                     f"layout folders are named after channels: {', '.join(CHANNEL_FOLDERS)}"
-                    + (f"; {did_you_mean(channel, CHANNEL_FOLDERS)}" if did_you_mean(channel, CHANNEL_FOLDERS) else ""),
+                    + (
+                        f"; {did_you_mean(channel, CHANNEL_FOLDERS)}"
+                        if did_you_mean(channel, CHANNEL_FOLDERS)
+                        else ""
+                    ),
                 )
                 continue
             for path in _yaml_files(channel_dir, recursive=False):
@@ -339,13 +351,18 @@ class _Loader:
                 key = (channel, layout.id)
                 if key in self.library.layouts:
                     self.diagnostics.error(
-                        doc.path, 1, 1, "layout.duplicate_id",
+                        doc.path,
+                        1,
+                        1,
+                        "layout.duplicate_id",
                         f"layout id {layout.id!r} is used twice in layouts/{channel}/",
                         "rename one of them",
                     )
                     continue
                 template_path, template_source = self.read_template(channel, layout, path, doc)
-                self.library.layouts[key] = LayoutEntry(channel, layout, template_path, template_source)
+                self.library.layouts[key] = LayoutEntry(
+                    channel, layout, template_path, template_source
+                )
                 self.library.paths[("layout", f"{channel}/{layout.id}")] = doc.path
 
     def read_template(
@@ -355,7 +372,10 @@ class _Loader:
             if channel != "app":
                 line, col = doc.position((), key=False)
                 self.diagnostics.error(
-                    doc.path, line, col, "layout.missing_template",
+                    doc.path,
+                    line,
+                    col,
+                    "layout.missing_template",
                     f"a {channel} layout needs a `template:` file",
                     "add `template: <name>.mjml` for email or `<name>.html.j2` for microsite",
                 )
@@ -363,13 +383,20 @@ class _Loader:
         template = path.parent / layout.template
         shown = display_path(template, self.root)
         line, col = doc.position(("template",))
-        problem = check_inside_root(template, self.root) if template.exists() or template.is_symlink() else None
+        problem = (
+            check_inside_root(template, self.root)
+            if template.exists() or template.is_symlink()
+            else None
+        )
         if problem is not None:
             self.diagnostics.add(problem)
             return shown, None
         if not template.is_file():
             self.diagnostics.error(
-                doc.path, line, col, "layout.template_not_found",
+                doc.path,
+                line,
+                col,
+                "layout.template_not_found",
                 f"template file {layout.template!r} does not exist beside {path.name}",
                 f"create {shown} or fix the file name",
             )
@@ -381,8 +408,12 @@ class _Loader:
             source = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             self.diagnostics.error(
-                shown, 0, 0, "layout.template_unreadable",
-                f"cannot read template: {exc}", "save it as UTF-8 text under 1 MiB",
+                shown,
+                0,
+                0,
+                "layout.template_unreadable",
+                f"cannot read template: {exc}",
+                "save it as UTF-8 text under 1 MiB",
             )
             return shown, None
         self.library.file_hashes[shown] = hashlib.sha256(raw).hexdigest()
@@ -399,7 +430,10 @@ def load_files(root: Path) -> tuple[Library, Diagnostics]:
     loader = _Loader(root)
     if not root.is_dir():
         loader.diagnostics.error(
-            display_path(root, None), 0, 0, "io.missing_content",
+            display_path(root, None),
+            0,
+            0,
+            "io.missing_content",
             f"content folder {root.as_posix()!r} does not exist",
             "run from your project folder or pass --content DIR",
         )

@@ -204,24 +204,33 @@ class Resolver:
         # (slot, channel, locale, segment-or-None, journey-or-None) -> atoms. Atoms for every
         # channel are listed under each enabled channel, and journey-scoped atoms under their
         # journey, so a lookup touches only atoms that can compete for the message.
-        self._index: dict[tuple[str, str, str, str | None, str | None], list[Atom]] = defaultdict(list)
+        self._index: dict[tuple[str, str, str, str | None, str | None], list[Atom]] = defaultdict(
+            list
+        )
         self._by_slot: dict[str, list[Atom]] = defaultdict(list)
         self._segments_by_key: dict[tuple[str, str, str, str | None], set[str]] = defaultdict(set)
         self._relevant: dict[tuple[MessageKey, tuple[str, ...]], frozenset[str]] = {}
-        self._memo: dict[tuple[MessageKey, frozenset[str], dt.date | None, bool], dict[str, SlotChoice]] = {}
+        self._memo: dict[
+            tuple[MessageKey, frozenset[str], dt.date | None, bool], dict[str, SlotChoice]
+        ] = {}
         for atom in sorted(library.atoms.values(), key=lambda a: a.id):
             if atom.status is Status.RETIRED:
                 self._by_slot[atom.slot].append(atom)
                 continue
             self._by_slot[atom.slot].append(atom)
             locale = atom.locale or self.default_locale
-            journeys = sorted({ref.partition("/")[0] for ref in atom.journeys}) if atom.journeys else [None]
+            journeys: list[str | None] = [None]
+            if atom.journeys:
+                journeys = [*sorted({ref.partition("/")[0] for ref in atom.journeys})]
+            segments: list[str | None] = list(atom.segments) if atom.segments else [None]
             for channel in atom.channels or self.channels:
-                for segment in atom.segments or [None]:
+                for segment in segments:
                     for journey in journeys:
                         self._index[(atom.slot, channel, locale, segment, journey)].append(atom)
                         if segment is not None:
-                            self._segments_by_key[(atom.slot, channel, locale, journey)].add(segment)
+                            self._segments_by_key[(atom.slot, channel, locale, journey)].add(
+                                segment
+                            )
 
     # -- lookups ---------------------------------------------------------------------------
     def journey(self, journey_id: str) -> Journey:
@@ -331,7 +340,9 @@ class Resolver:
             for slot in slots:
                 for locale in chain:
                     for journey in (None, key.journey):
-                        segments |= self._segments_by_key.get((slot, key.channel, locale, journey), set())
+                        segments |= self._segments_by_key.get(
+                            (slot, key.channel, locale, journey), set()
+                        )
             found = frozenset(segments)
             self._relevant[memo] = found
         return found
@@ -353,12 +364,20 @@ class Resolver:
                 continue
             if not status_allowed(atom, include_drafts) or not in_window(atom, on):
                 continue
-            rank, matched = rank_key(atom, audience.segments, self.priorities, chain, self.default_locale)
+            rank, matched = rank_key(
+                atom, audience.segments, self.priorities, chain, self.default_locale
+            )
             ranked.append((rank, matched, atom))
         ranked.sort(key=lambda item: item[0])
         if not ranked:
-            reason = "no eligible atom" + (" (required)" if required else " (optional slot left out)")
-            rejected = tuple(self._rejections(slot, key, audience, chain, on, include_drafts)) if explain else ()
+            reason = "no eligible atom" + (
+                " (required)" if required else " (optional slot left out)"
+            )
+            rejected = (
+                tuple(self._rejections(slot, key, audience, chain, on, include_drafts))
+                if explain
+                else ()
+            )
             return SlotChoice(slot, required, None, reason, candidates=rejected)
         best_rank, matched, winner = ranked[0]
         tied = tuple(a.id for r, _m, a in ranked[1:] if r[:4] == best_rank[:4])
@@ -367,7 +386,9 @@ class Resolver:
             reason += f"; tied with {', '.join(tied)} — won on id"
         candidates = [Candidate(winner.id, Verdict.WON, reason)]
         for rank, _m, atom in ranked[1:]:
-            candidates.append(Candidate(atom.id, Verdict.LOST, self._loss_reason(rank, best_rank, winner)))
+            candidates.append(
+                Candidate(atom.id, Verdict.LOST, self._loss_reason(rank, best_rank, winner))
+            )
         if explain:
             candidates.extend(self._rejections(slot, key, audience, chain, on, include_drafts))
         return SlotChoice(
@@ -384,7 +405,9 @@ class Resolver:
     def _win_reason(self, rank: RankKey, matched: str | None, atom: Atom, chain: list[str]) -> str:
         parts = []
         if matched is not None:
-            parts.append(f"targets segment {matched!r} (priority {self.priorities.get(matched, 0)})")
+            parts.append(
+                f"targets segment {matched!r} (priority {self.priorities.get(matched, 0)})"
+            )
         else:
             parts.append("generic fallback")
         if atom.priority:
@@ -445,7 +468,8 @@ class Resolver:
                 return "personalized content, but the customer refused personalization"
             return f"not in segment ({', '.join(atom.segments)})"
         if (atom.locale or self.default_locale) not in chain:
-            return f"locale {atom.locale or self.default_locale} is not on the chain {' -> '.join(chain)}"
+            locale = atom.locale or self.default_locale
+            return f"locale {locale} is not on the chain {' -> '.join(chain)}"
         return None
 
     # -- convenience -----------------------------------------------------------------------
@@ -471,8 +495,14 @@ class Resolver:
             found, value = lookup(attributes, self.library.profile.locale_attribute)
             locale = value if found and isinstance(value, str) else None
         return self.resolve(
-            journey_id, step_id, channel, audience, locale=locale, on=on,
-            include_drafts=include_drafts, explain=explain,
+            journey_id,
+            step_id,
+            channel,
+            audience,
+            locale=locale,
+            on=on,
+            include_drafts=include_drafts,
+            explain=explain,
         )
 
     def require_complete(self, resolution: Resolution) -> None:
@@ -495,7 +525,8 @@ class Resolver:
                 line,
                 col,
                 "resolve.missing_required_slot",
-                f"no atom fills required slot {slot!r} of {key.journey}/{key.step} on {key.channel} "
+                f"no atom fills required slot {slot!r} of {key.journey}/{key.step} "
+                f"on {key.channel} "
                 f"in {key.locale} for {resolution.audience.label}",
                 f"add an approved atom with slot: {slot}, channels: [{key.channel}], "
                 f"locale: {key.locale} (generic, or for one of the segments: {segments})",

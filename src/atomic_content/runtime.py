@@ -92,7 +92,9 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-def read_records(handle: IO[str], fmt: str, types: dict[str, AttributeType]) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+def read_records(
+    handle: IO[str], fmt: str, types: dict[str, AttributeType]
+) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
     """Yield (line number, record or None, error reason or None) one record at a time."""
     if fmt == "csv":
         reader = csv.DictReader(handle)
@@ -118,7 +120,7 @@ def read_records(handle: IO[str], fmt: str, types: dict[str, AttributeType]) -> 
             continue
         try:
             record = json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             yield number, None, f"not valid JSON: {exc.msg} (column {exc.colno})"
             continue
         if not isinstance(record, dict):
@@ -159,7 +161,10 @@ def render_batch(
     if not any(s.id == step for s in journey_model.steps):
         bundle.resolver.resolve(journey, step, channel, bundle.resolver.segment_index.audience({}))
     audience = compile_condition(journey_model.audience) if journey_model.audience else None
-    types = {name: spec.type for name, spec in (library.profile.attributes.items() if library.profile else [])}
+    types = {
+        name: spec.type
+        for name, spec in (library.profile.attributes.items() if library.profile else [])
+    }
     fmt = "csv" if customers.suffix.lower() == ".csv" else "jsonl"
     result = BatchResult()
     to_jsonl = out.suffix == ".jsonl"
@@ -171,37 +176,73 @@ def render_batch(
         source = customers.open(encoding="utf-8", newline="")
     except OSError as exc:
         raise UsageError(f"cannot read {customers.as_posix()}: {exc.strerror or exc}") from None
-    with source, (out.open("w", encoding="utf-8") if to_jsonl else _NullWriter()) as sink:
+    with source, out.open("w", encoding="utf-8") if to_jsonl else _NullWriter() as sink:
         for line, record, error in read_records(source, fmt, types):
             if record is None:
                 result.failed += 1
-                result.problems.append(RecordProblem(line, None, "record.invalid", error or "invalid"))
+                result.problems.append(
+                    RecordProblem(line, None, "record.invalid", error or "invalid")
+                )
             else:
                 customer_id = bundle.resolver.segment_index.customer_id(record)
                 if audience is not None and not audience(record):
                     result.skipped += 1
                     result.problems.append(
-                        RecordProblem(line, customer_id, "record.not_in_audience", "not in the journey's audience")
+                        RecordProblem(
+                            line,
+                            customer_id,
+                            "record.not_in_audience",
+                            "not in the journey's audience",
+                        )
                     )
                 else:
                     try:
-                        message = bundle.render(record, journey=journey, step=step, channel=channel, locale=locale, on=on)
+                        message = bundle.render(
+                            record,
+                            journey=journey,
+                            step=step,
+                            channel=channel,
+                            locale=locale,
+                            on=on,
+                        )
                     except (RenderError, ResolutionError) as exc:
                         result.failed += 1
-                        code = exc.code if isinstance(exc, RenderError) else "resolve.missing_required_slot"
-                        reason = exc.message if isinstance(exc, RenderError) else "; ".join(d.message for d in exc.diagnostics)
+                        code = (
+                            exc.code
+                            if isinstance(exc, RenderError)
+                            else "resolve.missing_required_slot"
+                        )
+                        reason = (
+                            exc.message
+                            if isinstance(exc, RenderError)
+                            else "; ".join(d.message for d in exc.diagnostics)
+                        )
                         result.problems.append(RecordProblem(line, customer_id, code, reason))
                     else:
                         result.rendered += 1
                         parts = dict(sorted(message.parts.items()))
                         if to_jsonl:
-                            sink.write(json.dumps({"line": line, "customer": customer_id, "locale": message.key.locale, "parts": parts}, ensure_ascii=False, sort_keys=True) + "\n")
+                            sink.write(
+                                json.dumps(
+                                    {
+                                        "line": line,
+                                        "customer": customer_id,
+                                        "locale": message.key.locale,
+                                        "parts": parts,
+                                    },
+                                    ensure_ascii=False,
+                                    sort_keys=True,
+                                )
+                                + "\n"
+                            )
                         else:
                             folder = _customer_folder(out, customer_id or f"line-{line}", line)
                             folder.mkdir(parents=True, exist_ok=True)
                             for name, text in parts.items():
                                 filename = message.filenames.get(name, name)
-                                (folder / _SAFE_NAME.sub("_", filename)).write_text(text, encoding="utf-8")
+                                (folder / _SAFE_NAME.sub("_", filename)).write_text(
+                                    text, encoding="utf-8"
+                                )
             if progress:
                 progress(result.total)
     return result

@@ -121,7 +121,9 @@ class SegmentIndex:
                     found, actual = lookup(attributes, key)
                     shown_value = json.dumps(actual, default=str) if found else "missing"
                 clauses.append(
-                    ClauseVerdict(json.dumps(clause, default=str, ensure_ascii=False), shown_value, passed)
+                    ClauseVerdict(
+                        json.dumps(clause, default=str, ensure_ascii=False), shown_value, passed
+                    )
                 )
             matched = compiled(attributes)
             note = ""

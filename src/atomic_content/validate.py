@@ -25,7 +25,17 @@ from .tokens import AttributeInfo, lint_template
 from .yamlio import Loc, YamlDocument
 
 BRAND_FIELDS = frozenset(
-    {"name", "sender", "reply_to", "base_url", "deep_link_scheme", "logo", "address", "unsubscribe", "colors"}
+    {
+        "name",
+        "sender",
+        "reply_to",
+        "base_url",
+        "deep_link_scheme",
+        "logo",
+        "address",
+        "unsubscribe",
+        "colors",
+    }
 )
 SLOT_FIELDS: dict[SlotKind, frozenset[str]] = {
     SlotKind.LINE: frozenset({"text"}),
@@ -61,7 +71,9 @@ def link_schemes(library: Library) -> frozenset[str]:
     return frozenset(schemes)
 
 
-def scalar_position(doc: YamlDocument, loc: Loc, inner_line: int, inner_col: int) -> tuple[int, int]:
+def scalar_position(
+    doc: YamlDocument, loc: Loc, inner_line: int, inner_col: int
+) -> tuple[int, int]:
     """Map a (line, col) inside a YAML string value to the file's line and column.
 
     Handles block scalars (``|``/``>``: the text starts on the next line, at its indentation),
@@ -92,7 +104,17 @@ class _Validator:
         self.locales = sorted(settings.locales) if settings else []
 
     # -- helpers ---------------------------------------------------------------------------
-    def err(self, kind: str, item_id: str, loc: Loc, code: str, message: str, hint: str, *, key: bool = False) -> None:
+    def err(
+        self,
+        kind: str,
+        item_id: str,
+        loc: Loc,
+        code: str,
+        message: str,
+        hint: str,
+        *,
+        key: bool = False,
+    ) -> None:
         path, line, col = self.lib.position(kind, item_id, loc, key=key)
         self.d.error(path, line, col, code, message, hint)
 
@@ -100,12 +122,29 @@ class _Validator:
         path, line, col = self.lib.position(kind, item_id, loc)
         self.d.warning(path, line, col, code, message, hint)
 
-    def unknown(self, kind: str, item_id: str, loc: Loc, what: str, name: str, known: Iterable[str], code: str, *, key: bool = False) -> None:
+    def unknown(
+        self,
+        kind: str,
+        item_id: str,
+        loc: Loc,
+        what: str,
+        name: str,
+        known: Iterable[str],
+        code: str,
+        *,
+        key: bool = False,
+    ) -> None:
         known = sorted(known)
         suggestion = did_you_mean(name, known)
         listing = ", ".join(known) if len(known) <= 12 else ", ".join(known[:12]) + ", ..."
-        hint = suggestion + (" " if suggestion else "") + (f"known {what}s: {listing}" if known else f"no {what}s are defined")
-        self.err(kind, item_id, loc, f"ref.unknown_{what}", f"unknown {what} {name!r}", hint, key=key)
+        hint = (
+            suggestion
+            + (" " if suggestion else "")
+            + (f"known {what}s: {listing}" if known else f"no {what}s are defined")
+        )
+        self.err(
+            kind, item_id, loc, f"ref.unknown_{what}", f"unknown {what} {name!r}", hint, key=key
+        )
 
     # -- settings and profile --------------------------------------------------------------
     def check_settings(self) -> None:
@@ -113,19 +152,46 @@ class _Validator:
         if settings is None:
             return
         if settings.default_locale not in settings.locales:
-            self.unknown("settings", "settings", ("default_locale",), "locale", settings.default_locale, settings.locales, "ref.unknown_locale")
+            self.unknown(
+                "settings",
+                "settings",
+                ("default_locale",),
+                "locale",
+                settings.default_locale,
+                settings.locales,
+                "ref.unknown_locale",
+            )
         for code, spec in settings.locales.items():
             if spec.fallback is not None and spec.fallback not in settings.locales:
-                self.unknown("settings", "settings", ("locales", code, "fallback"), "locale", spec.fallback, settings.locales, "ref.unknown_locale")
+                self.unknown(
+                    "settings",
+                    "settings",
+                    ("locales", code, "fallback"),
+                    "locale",
+                    spec.fallback,
+                    settings.locales,
+                    "ref.unknown_locale",
+                )
             chain = self.lib.locale_chain(code)
             last = settings.locales.get(chain[-1])
             if last is not None and last.fallback is not None and last.fallback in chain:
-                self.err("settings", "settings", ("locales", code, "fallback"), "settings.fallback_cycle",
-                         f"the fallback chain of {code!r} loops: {' -> '.join([*chain, last.fallback])}",
-                         "make the chain end at a locale without `fallback`")
+                self.err(
+                    "settings",
+                    "settings",
+                    ("locales", code, "fallback"),
+                    "settings.fallback_cycle",
+                    f"the fallback chain of {code!r} loops: {' -> '.join([*chain, last.fallback])}",
+                    "make the chain end at a locale without `fallback`",
+                )
         if not self.channels:
-            self.err("settings", "settings", ("channels",), "settings.no_channels", "no channel is enabled",
-                     "add at least one of email, app, microsite under `channels:`")
+            self.err(
+                "settings",
+                "settings",
+                ("channels",),
+                "settings.no_channels",
+                "no channel is enabled",
+                "add at least one of email, app, microsite under `channels:`",
+            )
 
     def check_profile(self) -> None:
         profile = self.lib.profile
@@ -134,29 +200,63 @@ class _Validator:
         for field_name in ("id_attribute", "locale_attribute", "consent_attribute"):
             value = getattr(profile, field_name)
             if value is not None and value not in profile.attributes:
-                self.unknown("profile", "profile", (field_name,), "attribute", value, profile.attributes, "ref.unknown_attribute")
-        if profile.consent_attribute in profile.attributes and profile.attributes[profile.consent_attribute].type is not AttributeType.BOOLEAN:
-            self.err("profile", "profile", ("consent_attribute",), "profile.consent_not_boolean",
-                     f"consent attribute {profile.consent_attribute!r} must have type boolean",
-                     "declare it with `type: boolean` (false = the customer refused personalization)")
+                self.unknown(
+                    "profile",
+                    "profile",
+                    (field_name,),
+                    "attribute",
+                    value,
+                    profile.attributes,
+                    "ref.unknown_attribute",
+                )
+        if (
+            profile.consent_attribute in profile.attributes
+            and profile.attributes[profile.consent_attribute].type is not AttributeType.BOOLEAN
+        ):
+            self.err(
+                "profile",
+                "profile",
+                ("consent_attribute",),
+                "profile.consent_not_boolean",
+                f"consent attribute {profile.consent_attribute!r} must have type boolean",
+                "declare it with `type: boolean` (false = the customer refused personalization)",
+            )
         names = set(profile.attributes)
         for name, spec in profile.attributes.items():
             parts = name.split(".")
             for i in range(1, len(parts)):
                 prefix = ".".join(parts[:i])
                 if prefix in names:
-                    self.err("profile", "profile", ("attributes", name), "profile.path_conflict",
-                             f"{name!r} lies inside {prefix!r}, which is itself an attribute",
-                             f"declare either {prefix!r} or its parts, not both")
+                    self.err(
+                        "profile",
+                        "profile",
+                        ("attributes", name),
+                        "profile.path_conflict",
+                        f"{name!r} lies inside {prefix!r}, which is itself an attribute",
+                        f"declare either {prefix!r} or its parts, not both",
+                    )
             if spec.example is not None and not value_matches(spec.type, spec.example):
-                self.err("profile", "profile", ("attributes", name, "example"), "profile.example_type",
-                         f"example of {name!r} is not a {spec.type.value}", f"give an example {spec.type.value} value")
+                self.err(
+                    "profile",
+                    "profile",
+                    ("attributes", name, "example"),
+                    "profile.example_type",
+                    f"example of {name!r} is not a {spec.type.value}",
+                    f"give an example {spec.type.value} value",
+                )
 
     # -- segments and conditions -----------------------------------------------------------
     def check_condition(self, kind: str, item_id: str, base: Loc, condition: Any) -> None:
         for problem in check_condition(condition, self.attr_types):
-            self.err(kind, item_id, (*base, *problem.loc), problem.code, problem.message, problem.hint,
-                     key=problem.code in ("condition.unknown_operator", "condition.unknown_attribute"))
+            self.err(
+                kind,
+                item_id,
+                (*base, *problem.loc),
+                problem.code,
+                problem.message,
+                problem.hint,
+                key=problem.code in ("condition.unknown_operator", "condition.unknown_attribute"),
+            )
 
     def check_segments(self) -> None:
         for seg in self.lib.segments.values():
@@ -166,38 +266,102 @@ class _Validator:
     def check_atom(self, atom: Atom) -> None:
         spec = self.slots.get(atom.slot)
         if spec is None:
-            self.unknown("atom", atom.id, ("slot",), "slot", atom.slot, self.slots, "ref.unknown_slot")
+            self.unknown(
+                "atom", atom.id, ("slot",), "slot", atom.slot, self.slots, "ref.unknown_slot"
+            )
         else:
             expected = CONTENT_KEY[spec.kind]
             if atom.content_field != expected:
-                self.err("atom", atom.id, (atom.content_field,), "atom.wrong_content",
-                         f"slot {atom.slot!r} is a {spec.kind.value} slot and takes `{expected}:`, not `{atom.content_field}:`",
-                         f"rename `{atom.content_field}:` to `{expected}:` (see docs/format.md, slot kinds)", key=True)
+                self.err(
+                    "atom",
+                    atom.id,
+                    (atom.content_field,),
+                    "atom.wrong_content",
+                    f"slot {atom.slot!r} is a {spec.kind.value} slot and takes `{expected}:`, "
+                    f"not `{atom.content_field}:`",
+                    f"rename `{atom.content_field}:` to `{expected}:` "
+                    "(see docs/format.md, slot kinds)",
+                    key=True,
+                )
             elif spec.kind is SlotKind.LINE and atom.text is not None and "\n" in atom.text.strip():
-                self.err("atom", atom.id, ("text",), "atom.multiline",
-                         f"slot {atom.slot!r} takes one line of text", "remove the line breaks or use a markdown slot such as body")
+                self.err(
+                    "atom",
+                    atom.id,
+                    ("text",),
+                    "atom.multiline",
+                    f"slot {atom.slot!r} takes one line of text",
+                    "remove the line breaks or use a markdown slot such as body",
+                )
         for index, seg in enumerate(atom.segments or []):
             if seg not in self.lib.segments:
-                self.unknown("atom", atom.id, ("segments", index), "segment", seg, self.lib.segments, "ref.unknown_segment")
+                self.unknown(
+                    "atom",
+                    atom.id,
+                    ("segments", index),
+                    "segment",
+                    seg,
+                    self.lib.segments,
+                    "ref.unknown_segment",
+                )
         for index, channel in enumerate(atom.channels or []):
             if channel not in self.channels:
-                self.unknown("atom", atom.id, ("channels", index), "channel", channel, self.channels, "ref.unknown_channel")
-        if atom.locale is not None and self.lib.settings and atom.locale not in self.lib.settings.locales:
-            self.unknown("atom", atom.id, ("locale",), "locale", atom.locale, self.locales, "ref.unknown_locale")
+                self.unknown(
+                    "atom",
+                    atom.id,
+                    ("channels", index),
+                    "channel",
+                    channel,
+                    self.channels,
+                    "ref.unknown_channel",
+                )
+        if (
+            atom.locale is not None
+            and self.lib.settings
+            and atom.locale not in self.lib.settings.locales
+        ):
+            self.unknown(
+                "atom",
+                atom.id,
+                ("locale",),
+                "locale",
+                atom.locale,
+                self.locales,
+                "ref.unknown_locale",
+            )
         for index, ref in enumerate(atom.journeys or []):
             journey_id, _, step_id = ref.partition("/")
             journey = self.lib.journeys.get(journey_id)
             if journey is None:
-                self.unknown("atom", atom.id, ("journeys", index), "journey", journey_id, self.lib.journeys, "ref.unknown_journey")
+                self.unknown(
+                    "atom",
+                    atom.id,
+                    ("journeys", index),
+                    "journey",
+                    journey_id,
+                    self.lib.journeys,
+                    "ref.unknown_journey",
+                )
             elif step_id and step_id not in {s.id for s in journey.steps}:
-                self.unknown("atom", atom.id, ("journeys", index), "step", step_id, [s.id for s in journey.steps], "ref.unknown_step")
+                self.unknown(
+                    "atom",
+                    atom.id,
+                    ("journeys", index),
+                    "step",
+                    step_id,
+                    [s.id for s in journey.steps],
+                    "ref.unknown_step",
+                )
         self.check_atom_texts(atom)
 
     def atom_texts(self, atom: Atom) -> Iterable[tuple[Loc, str, bool]]:
         """(loc, text, is_markdown) of every text field of an atom that may hold tokens."""
         if atom.text is not None:
             spec = self.slots.get(atom.slot)
-            yield ("text",), atom.text, bool(spec and spec.kind in (SlotKind.MARKDOWN, SlotKind.LINE))
+            yield (
+                ("text",),
+                atom.text,
+                bool(spec and spec.kind in (SlotKind.MARKDOWN, SlotKind.LINE)),
+            )
         if atom.cta is not None:
             yield ("cta", "label"), atom.cta.label, False
             yield ("cta", "url"), atom.cta.url, False
@@ -219,10 +383,18 @@ class _Validator:
         for loc, text, is_markdown in self.atom_texts(atom):
             if not text.strip():
                 line, col = doc.position(loc)
-                self.d.error(doc.path, line, col, "content.empty", f"{'.'.join(map(str, loc))} is empty",
-                             "write the text, or delete the atom if it is not needed")
+                self.d.error(
+                    doc.path,
+                    line,
+                    col,
+                    "content.empty",
+                    f"{'.'.join(map(str, loc))} is empty",
+                    "write the text, or delete the atom if it is not needed",
+                )
                 continue
-            for problem in lint_template(text, self.attrs, brand_fields=BRAND_FIELDS, slot_fields=slot_fields):
+            for problem in lint_template(
+                text, self.attrs, brand_fields=BRAND_FIELDS, slot_fields=slot_fields
+            ):
                 line, col = scalar_position(doc, loc, problem.line, problem.col)
                 self.d.error(doc.path, line, col, problem.code, problem.message, problem.hint)
             if is_markdown:
@@ -236,9 +408,15 @@ class _Validator:
             scheme = url.split(":", 1)[0].lower() if ":" in url else ""
             if scheme not in allowed or url.lstrip().startswith("{"):
                 line, col = doc.position(loc)
-                self.d.error(doc.path, line, col, "atom.url_scheme",
-                             f"{'.'.join(loc)} must start with one of: {', '.join(sorted(s + ':' for s in allowed))}",
-                             "write the full address, e.g. https://www.example.com/page")
+                self.d.error(
+                    doc.path,
+                    line,
+                    col,
+                    "atom.url_scheme",
+                    f"{'.'.join(loc)} must start with one of: "
+                    + ", ".join(sorted(s + ":" for s in allowed)),
+                    "write the full address, e.g. https://www.example.com/page",
+                )
 
     # -- journeys and layouts --------------------------------------------------------------
     def check_journey(self, journey: Journey) -> None:
@@ -246,28 +424,69 @@ class _Validator:
             self.check_condition("journey", journey.id, ("audience",), journey.audience)
         for index, seg in enumerate(journey.segments or []):
             if seg not in self.lib.segments:
-                self.unknown("journey", journey.id, ("segments", index), "segment", seg, self.lib.segments, "ref.unknown_segment")
+                self.unknown(
+                    "journey",
+                    journey.id,
+                    ("segments", index),
+                    "segment",
+                    seg,
+                    self.lib.segments,
+                    "ref.unknown_segment",
+                )
         for index, locale in enumerate(journey.locales or []):
             if self.lib.settings and locale not in self.lib.settings.locales:
-                self.unknown("journey", journey.id, ("locales", index), "locale", locale, self.locales, "ref.unknown_locale")
+                self.unknown(
+                    "journey",
+                    journey.id,
+                    ("locales", index),
+                    "locale",
+                    locale,
+                    self.locales,
+                    "ref.unknown_locale",
+                )
         seen: set[str] = set()
         for s_index, step in enumerate(journey.steps):
             if step.id in seen:
-                self.err("journey", journey.id, ("steps", s_index, "id"), "journey.duplicate_step",
-                         f"step id {step.id!r} appears twice", "give every step its own id")
+                self.err(
+                    "journey",
+                    journey.id,
+                    ("steps", s_index, "id"),
+                    "journey.duplicate_step",
+                    f"step id {step.id!r} appears twice",
+                    "give every step its own id",
+                )
             seen.add(step.id)
             for channel, layout_id in step.channels.items():
                 loc: Loc = ("steps", s_index, "channels", channel)
                 if channel not in self.channels:
-                    self.err("journey", journey.id, loc, "ref.unknown_channel", f"unknown channel {channel!r}",
-                             (did_you_mean(channel, self.channels) + " ").lstrip() + f"enabled channels: {', '.join(self.channels)}", key=True)
+                    self.err(
+                        "journey",
+                        journey.id,
+                        loc,
+                        "ref.unknown_channel",
+                        f"unknown channel {channel!r}",
+                        (did_you_mean(channel, self.channels) + " ").lstrip()
+                        + f"enabled channels: {', '.join(self.channels)}",
+                        key=True,
+                    )
                     continue
                 if (channel, layout_id) not in self.lib.layouts:
                     known = [lid for (ch, lid) in self.lib.layouts if ch == channel]
                     suggestion = did_you_mean(layout_id, known)
-                    self.err("journey", journey.id, loc, "ref.unknown_layout",
-                             f"step {step.id!r} uses layout {layout_id!r}, which is not in layouts/{channel}/",
-                             (suggestion + " " if suggestion else "") + (f"layouts for {channel}: {', '.join(sorted(known))}" if known else f"create layouts/{channel}/{layout_id}.yaml"))
+                    self.err(
+                        "journey",
+                        journey.id,
+                        loc,
+                        "ref.unknown_layout",
+                        f"step {step.id!r} uses layout {layout_id!r}, "
+                        f"which is not in layouts/{channel}/",
+                        (suggestion + " " if suggestion else "")
+                        + (
+                            f"layouts for {channel}: {', '.join(sorted(known))}"
+                            if known
+                            else f"create layouts/{channel}/{layout_id}.yaml"
+                        ),
+                    )
 
     def check_layouts(self) -> None:
         env = ImmutableSandboxedEnvironment(autoescape=True)
@@ -275,17 +494,30 @@ class _Validator:
             key = f"{channel}/{layout_id}"
             for slot in entry.layout.slots:
                 if slot not in self.slots:
-                    self.unknown("layout", key, ("slots", slot), "slot", slot, self.slots, "ref.unknown_slot")
+                    self.unknown(
+                        "layout", key, ("slots", slot), "slot", slot, self.slots, "ref.unknown_slot"
+                    )
             if entry.template_source is not None and entry.template_path is not None:
                 try:
                     env.parse(entry.template_source)
                 except TemplateSyntaxError as exc:
-                    self.d.error(entry.template_path, exc.lineno or 1, 1, "layout.template_syntax",
-                                 f"template syntax error: {exc.message}", "fix the Jinja tag on this line")
+                    self.d.error(
+                        entry.template_path,
+                        exc.lineno or 1,
+                        1,
+                        "layout.template_syntax",
+                        f"template syntax error: {exc.message}",
+                        "fix the Jinja tag on this line",
+                    )
                 if channel == "email" and "<mjml" not in entry.template_source:
-                    self.d.error(entry.template_path, 1, 1, "layout.not_mjml",
-                                 "an email layout must be an MJML document (<mjml>...</mjml>)",
-                                 "wrap the layout in <mjml><mj-body>...</mj-body></mjml>")
+                    self.d.error(
+                        entry.template_path,
+                        1,
+                        1,
+                        "layout.not_mjml",
+                        "an email layout must be an MJML document (<mjml>...</mjml>)",
+                        "wrap the layout in <mjml><mj-body>...</mj-body></mjml>",
+                    )
 
     # -- customers -------------------------------------------------------------------------
     def check_customers(self) -> None:
@@ -293,30 +525,63 @@ class _Validator:
         if profile is None:
             return
         declared = profile.attributes
-        prefixes = {".".join(name.split(".")[:i]) for name in declared for i in range(1, name.count(".") + 1)}
+        prefixes = {
+            ".".join(name.split(".")[:i])
+            for name in declared
+            for i in range(1, name.count(".") + 1)
+        }
         for customer in self.lib.customers.values():
             present: set[str] = set()
             for path, value in flatten_attributes(customer.attributes, declared, prefixes):
                 loc: Loc = ("attributes", *path.split("."))
                 if path not in declared:
-                    self.unknown("customer", customer.id, loc, "attribute", path, declared, "ref.unknown_attribute", key=True)
+                    self.unknown(
+                        "customer",
+                        customer.id,
+                        loc,
+                        "attribute",
+                        path,
+                        declared,
+                        "ref.unknown_attribute",
+                        key=True,
+                    )
                     continue
                 present.add(path)
                 spec = declared[path]
                 if value is None and spec.optional:
                     continue
                 if not value_matches(spec.type, value):
-                    self.err("customer", customer.id, loc, "customer.attribute_type",
-                             f"{path} should be a {spec.type.value}", _type_example(spec.type))
+                    self.err(
+                        "customer",
+                        customer.id,
+                        loc,
+                        "customer.attribute_type",
+                        f"{path} should be a {spec.type.value}",
+                        _type_example(spec.type),
+                    )
             for name, spec in declared.items():
                 if not spec.optional and name not in present:
-                    self.err("customer", customer.id, ("attributes",), "customer.missing_attribute",
-                             f"required attribute {name!r} is missing", f"add {name} (or mark it optional in profile.yaml)")
+                    self.err(
+                        "customer",
+                        customer.id,
+                        ("attributes",),
+                        "customer.missing_attribute",
+                        f"required attribute {name!r} is missing",
+                        f"add {name} (or mark it optional in profile.yaml)",
+                    )
             locale_attr = profile.locale_attribute
             if locale_attr and self.lib.settings:
                 value = lookup(customer.attributes, locale_attr)
                 if isinstance(value, str) and value not in self.lib.settings.locales:
-                    self.unknown("customer", customer.id, ("attributes", *locale_attr.split(".")), "locale", value, self.locales, "ref.unknown_locale")
+                    self.unknown(
+                        "customer",
+                        customer.id,
+                        ("attributes", *locale_attr.split(".")),
+                        "locale",
+                        value,
+                        self.locales,
+                        "ref.unknown_locale",
+                    )
 
     # -- reachability ----------------------------------------------------------------------
     def check_unused_atoms(self) -> None:
@@ -326,9 +591,15 @@ class _Validator:
         for atom in self.lib.atoms.values():
             if atom.status.value == "retired" or atom.id in self.reachable_atoms():
                 continue
-            self.warn("atom", atom.id, ("slot",), "atom.unused",
-                      f"no journey can use atom {atom.id!r}",
-                      "check its slot, channels, journeys, segments and locale against the journeys and their layouts")
+            self.warn(
+                "atom",
+                atom.id,
+                ("slot",),
+                "atom.unused",
+                f"no journey can use atom {atom.id!r}",
+                "check its slot, channels, journeys, segments and locale against the journeys "
+                "and their layouts",
+            )
 
     _reachable: set[str] | None = None
 
@@ -342,7 +613,9 @@ class _Validator:
         for journey in self.lib.journeys.values():
             journey_locales = journey.locales or list(settings.locales)
             chains = {loc for code in journey_locales for loc in self.lib.locale_chain(code)}
-            segments = set(journey.segments) if journey.segments is not None else set(self.lib.segments)
+            segments = (
+                set(journey.segments) if journey.segments is not None else set(self.lib.segments)
+            )
             for step in journey.steps:
                 for channel, layout_id in step.channels.items():
                     entry = self.lib.layouts.get((channel, layout_id))
@@ -353,7 +626,11 @@ class _Validator:
                             continue
                         if atom.channels is not None and channel not in atom.channels:
                             continue
-                        if atom.journeys is not None and journey.id not in atom.journeys and f"{journey.id}/{step.id}" not in atom.journeys:
+                        if (
+                            atom.journeys is not None
+                            and journey.id not in atom.journeys
+                            and f"{journey.id}/{step.id}" not in atom.journeys
+                        ):
                             continue
                         if (atom.locale or default) not in chains:
                             continue

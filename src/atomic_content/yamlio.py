@@ -18,7 +18,7 @@ it ("billion laughs").
 from __future__ import annotations
 
 import datetime as dt
-import os
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ class YamlDocument:
     data: Any
     text: str
     _parsed_tree: Any = None
+    sha256: str = ""
 
     @property
     def lines(self) -> list[str]:
@@ -313,7 +314,9 @@ def check_inside_root(path: Path, root: Path) -> Diagnostic | None:
     return None
 
 
-def read_yaml_file(path: Path, root: Path | None = None) -> tuple[YamlDocument | None, Diagnostic | None]:
+def read_yaml_file(
+    path: Path, root: Path | None = None
+) -> tuple[YamlDocument | None, Diagnostic | None]:
     """Read one YAML file safely.
 
     Returns ``(document, None)`` on success and ``(None, diagnostic)`` otherwise; never raises
@@ -359,6 +362,7 @@ def read_yaml_file(path: Path, root: Path | None = None) -> tuple[YamlDocument |
 
 def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, Diagnostic | None]:
     """Parse YAML from memory (bytes are decoded as UTF-8); same contract as read_yaml_file."""
+    digest = hashlib.sha256(raw if isinstance(raw, bytes) else raw.encode("utf-8")).hexdigest()
     if isinstance(raw, bytes):
         text, problem = _decode(raw, shown)
         if problem is not None or text is None:
@@ -381,10 +385,10 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
         fast = YAML(typ="safe", pure=True)
         fast.allow_duplicate_keys = False
         data = fast.load(text)
-    except Exception:  # noqa: BLE001 - whatever failed is diagnosed by the round-trip parse
+    except Exception:
         pass
     else:
-        document = YamlDocument(shown, None, text)
+        document = YamlDocument(shown, None, text, sha256=digest)
         problem = _check_nodes(data, shown, document)
         if problem is not None:
             return None, problem
@@ -434,7 +438,7 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
             f"YAML syntax error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
             "check indentation and quoting; paste the file into a YAML checker to locate it",
         )
-    document = YamlDocument(shown, None, text, tree)
+    document = YamlDocument(shown, None, text, tree, sha256=digest)
     problem = _check_nodes(tree, shown, document)
     if problem is not None:
         return None, problem

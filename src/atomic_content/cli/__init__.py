@@ -19,7 +19,14 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import AtomicError, ContentError, Diagnostics, RenderError, ResolutionError, UsageError
+from ..errors import (
+    AtomicError,
+    ContentError,
+    Diagnostics,
+    RenderError,
+    ResolutionError,
+    UsageError,
+)
 from ..formatting import format_github, format_json, format_text, summary_line
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -87,7 +94,7 @@ class AtomicGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence, reported as a bug
+        except Exception as exc:
             if debug:
                 traceback.print_exc()
             else:
@@ -107,6 +114,6 @@ def main(debug: bool) -> None:
 
 
 from . import build_cmd as _build_cmd  # noqa: E402,F401  (registers the commands)
+from . import commands as _commands  # noqa: E402,F401
 from . import coverage_cmd as _coverage_cmd  # noqa: E402,F401
 from . import preview_cmd as _preview_cmd  # noqa: E402,F401
-from . import commands as _commands  # noqa: E402,F401

@@ -20,16 +20,28 @@ def progress_reporter(label: str, total: int | None = None) -> Iterator[Callable
     """A rich progress bar on a terminal (stderr), plain lines every 10% elsewhere (CI)."""
     if sys.stderr.isatty():
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         with Progress(
-            TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=True,
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
         ) as bar:
             task = bar.add_task(label, total=total)
 
             def update(done: int, new_total: int | None = None) -> None:
-                bar.update(task, completed=done, total=new_total if new_total is not None else total)
+                bar.update(
+                    task, completed=done, total=new_total if new_total is not None else total
+                )
 
             yield update
         return
@@ -50,29 +62,60 @@ def progress_reporter(label: str, total: int | None = None) -> Iterator[Callable
 
 @main.command()
 @content_option
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("dist"), show_default=True, help="Output folder.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("dist"),
+    show_default=True,
+    help="Output folder.",
+)
 @date_option
 @click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: all cores).")
 @click.option("--no-cache", is_flag=True, help="Render everything again, ignoring the cache.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--wait", "wait_seconds", type=click.FloatRange(0), default=0.0, show_default=True, help="Seconds to wait for another build holding the output.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for another build holding the output.",
+)
 @click.pass_context
-def build(ctx: click.Context, content: Path, out: Path, date_text: str | None, jobs: int | None, no_cache: bool, fmt: str, wait_seconds: float) -> None:
+def build(
+    ctx: click.Context,
+    content: Path,
+    out: Path,
+    date_text: str | None,
+    jobs: int | None,
+    no_cache: bool,
+    fmt: str,
+    wait_seconds: float,
+) -> None:
     """Render every variant of every message into the output folder."""
     from ..build import build as run_build  # imported here: rendering pulls in mrml & co.
 
     ctx.meta["content_root"] = content
     with progress_reporter("rendering") as progress:
         result = run_build(
-            content, out, on=parse_date(date_text), jobs=jobs, use_cache=not no_cache,
-            progress=lambda done, total: progress(done, total), lock_wait_seconds=wait_seconds,
+            content,
+            out,
+            on=parse_date(date_text),
+            jobs=jobs,
+            use_cache=not no_cache,
+            progress=lambda done, total: progress(done, total),
+            lock_wait_seconds=wait_seconds,
         )
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
     emit_diagnostics(result.warnings, content) if result.warnings else None
     if result.skipped:
-        click.echo(f"up to date: {result.variants} variants in {out.as_posix()} ({result.seconds:.2f}s)")
+        click.echo(
+            f"up to date: {result.variants} variants in {out.as_posix()} ({result.seconds:.2f}s)"
+        )
         return
     click.echo(
         f"built {result.variants} variants, {result.files} files into {out.as_posix()} "
@@ -82,17 +125,46 @@ def build(ctx: click.Context, content: Path, out: Path, date_text: str | None, j
 
 
 @main.command()
-@click.option("--bundle", "bundle_path", type=click.Path(path_type=Path, exists=True), required=True, help="Build output folder (or its bundle).")
-@click.option("--customers", type=click.Path(path_type=Path, dir_okay=False, exists=True), required=True, help="Customers as JSON Lines or CSV.")
+@click.option(
+    "--bundle",
+    "bundle_path",
+    type=click.Path(path_type=Path, exists=True),
+    required=True,
+    help="Build output folder (or its bundle).",
+)
+@click.option(
+    "--customers",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    required=True,
+    help="Customers as JSON Lines or CSV.",
+)
 @click.option("--journey", required=True)
 @click.option("--step", required=True)
 @click.option("--channel", required=True)
 @click.option("--locale", help="Force a locale (default: each customer's).")
 @date_option
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="A .jsonl file, or a folder for one sub-folder per customer.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="A .jsonl file, or a folder for one sub-folder per customer.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_context
-def render(ctx: click.Context, bundle_path: Path, customers: Path, journey: str, step: str, channel: str, locale: str | None, date_text: str | None, out: Path, fmt: str) -> None:
+def render(
+    ctx: click.Context,
+    bundle_path: Path,
+    customers: Path,
+    journey: str,
+    step: str,
+    channel: str,
+    locale: str | None,
+    date_text: str | None,
+    out: Path,
+    fmt: str,
+) -> None:
     """Render one message for many customers from a built bundle (streaming)."""
     from ..bundle import load_bundle
     from ..runtime import render_batch
@@ -100,15 +172,25 @@ def render(ctx: click.Context, bundle_path: Path, customers: Path, journey: str,
     bundle = load_bundle(bundle_path)
     with progress_reporter("customers") as progress:
         result = render_batch(
-            bundle, customers, journey=journey, step=step, channel=channel, out=out,
-            locale=locale, on=parse_date(date_text) or dt.date.today(), progress=lambda n: progress(n),
+            bundle,
+            customers,
+            journey=journey,
+            step=step,
+            channel=channel,
+            out=out,
+            locale=locale,
+            on=parse_date(date_text) or dt.date.today(),
+            progress=lambda n: progress(n),
         )
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         for problem in result.problems:
             who = f" (customer {problem.customer_id})" if problem.customer_id else ""
-            click.echo(f"{customers.as_posix()}:{problem.line}: {problem.code}{who}: {problem.reason}", err=True)
+            click.echo(
+                f"{customers.as_posix()}:{problem.line}: {problem.code}{who}: {problem.reason}",
+                err=True,
+            )
         click.echo(f"rendered {result.rendered}, failed {result.failed}, skipped {result.skipped}")
     if result.failed:
         ctx.exit(EXIT_CONTENT)

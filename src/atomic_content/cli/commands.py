@@ -18,8 +18,12 @@ from . import EXIT_CONTENT, content_option, emit_diagnostics, main
 @main.command()
 @content_option
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
-    show_default=True, help="text for people, json for programs, github for annotations.",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs, github for annotations.",
 )
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
 @click.pass_context
@@ -34,8 +38,11 @@ def validate(ctx: click.Context, content: Path, fmt: str, strict: bool) -> None:
 
 @main.command()
 @click.option(
-    "--out", type=click.Path(path_type=Path, file_okay=False), default=Path("schemas"),
-    show_default=True, help="Folder to write <kind>.schema.json files into.",
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("schemas"),
+    show_default=True,
+    help="Folder to write <kind>.schema.json files into.",
 )
 def schema(out: Path) -> None:
     """Write JSON Schemas of the content files (for editor completion)."""
@@ -50,16 +57,28 @@ def parse_date(value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-12-31", param_hint="--date") from None
+        raise click.BadParameter(
+            f"{value!r} is not a date like 2026-12-31", param_hint="--date"
+        ) from None
 
 
-date_option = click.option("--date", "date_text", metavar="YYYY-MM-DD", help="Resolve as of this day (default: today).")
+date_option = click.option(
+    "--date", "date_text", metavar="YYYY-MM-DD", help="Resolve as of this day (default: today)."
+)
 
 
 @main.command()
 @content_option
-@click.option("--customer", "customer_ref", required=True, metavar="FILE_OR_ID", help="Sample id or customer file.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--customer",
+    "customer_ref",
+    required=True,
+    metavar="FILE_OR_ID",
+    help="Sample id or customer file.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_context
 def segments(ctx: click.Context, content: Path, customer_ref: str, fmt: str) -> None:
     """Show a customer's segments and why each matched or not."""
@@ -73,7 +92,13 @@ def segments(ctx: click.Context, content: Path, customer_ref: str, fmt: str) -> 
 
 @main.command()
 @content_option
-@click.option("--customer", "customer_ref", required=True, metavar="FILE_OR_ID", help="Sample id or customer file.")
+@click.option(
+    "--customer",
+    "customer_ref",
+    required=True,
+    metavar="FILE_OR_ID",
+    help="Sample id or customer file.",
+)
 @click.option("--journey", required=True, help="Journey id.")
 @click.option("--step", help="Step id (default: every step).")
 @click.option("--channel", help="Channel (default: every channel of the step).")
@@ -81,21 +106,42 @@ def segments(ctx: click.Context, content: Path, customer_ref: str, fmt: str) -> 
 @date_option
 @click.option("--include-drafts", is_flag=True, help="Let draft and review atoms compete.")
 @click.option("--explain", is_flag=True, help="Show every candidate and why it won or lost.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_context
 def resolve(
-    ctx: click.Context, content: Path, customer_ref: str, journey: str, step: str | None,
-    channel: str | None, locale: str | None, date_text: str | None, include_drafts: bool,
-    explain: bool, fmt: str,
+    ctx: click.Context,
+    content: Path,
+    customer_ref: str,
+    journey: str,
+    step: str | None,
+    channel: str | None,
+    locale: str | None,
+    date_text: str | None,
+    include_drafts: bool,
+    explain: bool,
+    fmt: str,
 ) -> None:
     """Show, per slot, which atom a customer gets (and with --explain, why)."""
     ctx.meta["content_root"] = content
     resolutions = resolve_for_customer(
-        content, customer_ref, journey, step=step, channel=channel, locale=locale,
-        on=parse_date(date_text), include_drafts=include_drafts, explain=explain,
+        content,
+        customer_ref,
+        journey,
+        step=step,
+        channel=channel,
+        locale=locale,
+        on=parse_date(date_text),
+        include_drafts=include_drafts,
+        explain=explain,
     )
     if fmt == "json":
-        click.echo(json.dumps([r.to_dict(explain=explain) for r in resolutions], indent=2, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                [r.to_dict(explain=explain) for r in resolutions], indent=2, ensure_ascii=False
+            )
+        )
     else:
         click.echo("\n\n".join(format_resolution(r, explain=explain) for r in resolutions))
     if any(r.missing_required for r in resolutions):

@@ -1,0 +1,980 @@
+"""``atomic diff`` on real git repositories built in temporary folders.
+
+Every scenario commits a small content tree (``contentkit`` plus a second journey), changes it —
+edit an atom, add a segment, delete a journey, rename a file, break a file, retire and revive an
+atom — and checks the exact report (JSON structure and key text lines) and the exit code. Every
+run through :meth:`Project.diff` also checks that the user's working tree, index and refs are
+exactly as before (``git status --porcelain``, ``git diff --cached``, the index bytes and
+mtime, every file's mtime).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import atomic_content.cli.diff_cmd  # noqa: F401  (registers `atomic diff` until cli/__init__ does)
+from atomic_content.cli import main
+from atomic_content.diff import (
+    AtomChange,
+    CellChange,
+    CoverageChange,
+    DiffResult,
+    JourneySummary,
+    SideInfo,
+    VariantChange,
+    html_outline,
+    preview_lines,
+    visible,
+)
+from atomic_content.diff_report import (
+    MARKDOWN_MAX_CHARS,
+    format_json,
+    format_markdown,
+    format_text,
+    log_safe,
+    md_code,
+    md_fence,
+    md_text,
+)
+from atomic_content.errors import Diagnostic, Severity
+from contentkit import BASE, JOURNEY, SETTINGS, write_tree
+
+REPO = Path(__file__).resolve().parent.parent
+DATE = "2026-11-22"
+PROMO = (
+    "name: Promo\nsegments: [vip]\nlocales: [en]\nsteps:\n"
+    "  - id: launch\n    channels: {email: basic}\n"
+)
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Author",
+    "GIT_COMMITTER_EMAIL": "author@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+@dataclass
+class Run:
+    exit_code: int
+    output: str
+    stderr: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.output)
+        return parsed
+
+
+@dataclass
+class Project:
+    """A git repository with a content folder, and the means to change it and run the diff."""
+
+    root: Path
+    monkeypatch: pytest.MonkeyPatch
+
+    @property
+    def content(self) -> Path:
+        return self.root / "content"
+
+    def git(self, *args: str) -> str:
+        env = {
+            **os.environ,
+            **GIT_ENV,
+            "HOME": str(self.root.parent),
+            "XDG_CONFIG_HOME": str(self.root.parent),
+        }
+        return subprocess.run(
+            ["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    def write(self, files: dict[str, str | None]) -> None:
+        """Write (or with None delete) files under the content folder."""
+        for rel, text in files.items():
+            target = self.content / rel
+            if text is None:
+                target.unlink()
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
+
+    def commit(self, message: str, files: dict[str, str | None] | None = None) -> None:
+        if files:
+            self.write(files)
+        self.git("add", "-A")
+        self.git("commit", "-qm", message)
+
+    def state(self) -> tuple[Any, ...]:
+        """Index bytes and mtime and refs (read before the test's own `git status`, which may
+        refresh the index), then status, staged diff and every file's mtime."""
+        index = self.root / ".git" / "index"
+        before_status = (
+            index.stat().st_mtime_ns if index.exists() else 0,
+            index.read_bytes() if index.exists() else b"",
+            self.git("for-each-ref", "--format=%(refname) %(objectname)"),
+        )
+        mtimes = {
+            p.relative_to(self.root).as_posix(): p.lstat().st_mtime_ns
+            for p in sorted(self.root.rglob("*"))
+            if ".git" not in p.relative_to(self.root).parts
+        }
+        return (
+            before_status,
+            self.git("status", "--porcelain", "--untracked-files=all"),
+            self.git("diff", "--cached"),
+            mtimes,
+        )
+
+    def diff(self, *args: str, fmt: str = "json", date: str = DATE) -> Run:
+        """``atomic diff ARGS --format FMT --date DATE`` from the repository root; asserts that
+        nothing in the repository changed."""
+        self.monkeypatch.chdir(self.root)
+        # Let git refresh the index's stat cache now (status may rewrite a "racily clean"
+        # index), so that any later change of the index is atomic diff's doing.
+        self.git("status", "--porcelain")
+        before = self.state()
+        result = CliRunner().invoke(main, ["diff", *args, "--format", fmt, "--date", date])
+        after = self.state()
+        assert after == before, "atomic diff changed the working tree, index or refs"
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def make_project(root: Path, monkeypatch: pytest.MonkeyPatch, **extra: str | None) -> Project:
+    root.mkdir(parents=True)
+    project = Project(root, monkeypatch)
+    project.git("init", "-q")
+    write_tree(project.content, {"journeys/promo.yaml": PROMO, **extra})
+    (root / "README.md").write_text("# content\n", encoding="utf-8")
+    project.commit("base content")
+    return project
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    return make_project(tmp_path / "repo", monkeypatch)
+
+
+def settings(governance: str) -> str:
+    head, _, _ = SETTINGS.rpartition("governance:")
+    return f"{head}governance: {governance}\n"
+
+
+VIP_EDIT = {
+    "atoms/headline-vip.yaml": BASE["atoms/headline-vip.yaml"].replace("is waiting", "ships free")
+}  # type: ignore[union-attr]
+VIP_PREVIEW = (
+    "@@ -2,5 +2,5 @@\n"
+    " Preheader:\n"
+    " ────────────────────────────────────────\n"
+    "-Your VIP gear is waiting\n"
+    "+Your VIP gear ships free\n"
+    " \n"
+    " Thanks for joining."
+)
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+def test_edit_an_atom(project: Project) -> None:
+    project.commit("vip headline", VIP_EDIT)
+    run = project.diff("HEAD~1", "HEAD")
+    assert run.exit_code == 0, run.output
+    data = run.data
+    assert data["summary"] == {
+        "added": 0,
+        "removed": 0,
+        "changed": 3,
+        "atoms": 1,
+        "coverage_better": 0,
+        "coverage_worse": 0,
+        "new_warnings": 0,
+        "resolved_warnings": 0,
+        "governance_errors": 0,
+        "governance_warnings": 1,
+    }
+    assert data["journeys"] == {
+        "promo": {
+            "base": 2,
+            "head": 2,
+            "added": 0,
+            "removed": 0,
+            "changed": 1,
+            "altered_percent": 50.0,
+        },
+        "welcome": {
+            "base": 12,
+            "head": 12,
+            "added": 0,
+            "removed": 0,
+            "changed": 2,
+            "altered_percent": 16.7,
+        },
+    }
+    assert [v["id"] for v in data["variants"]] == [
+        "promo/launch/email/en/vip",
+        "welcome/day-0/email/de/vip",
+        "welcome/day-0/email/en/vip",
+    ]
+    first = data["variants"][0]
+    assert first["change"] == "changed" and first["form"] == "preview"
+    assert first["files"] == [
+        "preview/email.html",
+        "preview/email.txt",
+        "template/email.html",
+        "template/email.txt",
+    ]
+    assert list(first["slots"]) == ["headline"]
+    assert first["slots"]["headline"]["base"]["atom"] == "headline-vip"
+    assert first["slots"]["headline"]["base"]["hash"] != first["slots"]["headline"]["head"]["hash"]
+    assert first["preview_diff"] == VIP_PREVIEW
+    assert data["atoms"] == [
+        {
+            "id": "headline-vip",
+            "change": "edited",
+            "previous_id": None,
+            "path": {"base": "atoms/headline-vip.yaml", "head": "atoms/headline-vip.yaml"},
+            "status": {"base": "approved", "head": "approved"},
+            "fields": ["text"],
+            "messages": 3,
+            "of": 14,
+            "segments": ["vip"],
+            "variants": [v["id"] for v in data["variants"]],
+        }
+    ]
+    assert [d["code"] for d in data["governance"]] == ["governance.change_budget"]
+    assert data["governance"][0]["path"] == "journeys/promo.yaml"
+    assert data["base"]["commit"] == project.git("rev-parse", "HEAD~1").strip()
+    assert data["head"]["commit"] == project.git("rev-parse", "HEAD").strip()
+    assert data["exit_code"] == 0
+
+    text = project.diff("HEAD~1", "HEAD", fmt="text").output.splitlines()
+    assert "3 of 14 messages change: 0 added, 0 removed, 3 changed" in text
+    assert "  by segment: vip 3" in text
+    assert "  edited   headline-vip (text): changes 3 of 14 messages across 1 segment (vip)" in text
+    assert "  welcome / day-0 / email" in text
+    assert "    changed 2 — de: vip · en: vip" in text
+    assert (
+        "  warning[governance.change_budget] journeys/promo.yaml:1:1: this change alters 1 of 2 "
+        "live variants of journey 'promo' (50%, budget 30%)"
+    ) in text
+    assert (
+        "  promo/launch/email/en/vip (+2 with the same change: welcome/day-0/email/de/vip, "
+        "welcome/day-0/email/en/vip)"
+    ) in text
+    assert "    -Your VIP gear is waiting" in text and "    +Your VIP gear ships free" in text
+
+
+def test_the_working_tree_is_the_default_head(project: Project) -> None:
+    project.write(VIP_EDIT)  # uncommitted
+    project.write({"atoms/extra.yaml": "slot: body\nstatus: draft\ntext: Later\n"})
+    project.git("add", "content/atoms/extra.yaml")  # staged
+    run = project.diff("HEAD")
+    assert run.exit_code == 0
+    assert run.data["head"]["label"] == "working tree"
+    assert run.data["head"]["commit"] is None
+    assert [(a["id"], a["change"]) for a in run.data["atoms"]] == [
+        ("extra", "added"),
+        ("headline-vip", "edited"),
+    ]
+    assert run.data["summary"]["changed"] == 3
+
+
+def test_default_base_is_the_merge_base_with_main(project: Project) -> None:
+    project.git("checkout", "-qb", "feature")
+    project.commit("feature: vip headline", VIP_EDIT)
+    project.git("checkout", "-q", "main")
+    project.commit(
+        "main moved on",
+        {"atoms/cta.yaml": BASE["atoms/cta.yaml"].replace("Shop now", "Shop today")},
+    )  # type: ignore[union-attr]
+    project.git("checkout", "-q", "feature")
+    run = project.diff()
+    assert run.exit_code == 0
+    fork = project.git("merge-base", "main", "feature").strip()
+    assert run.data["base"]["commit"] == fork
+    assert run.data["base"]["label"] == f"merge-base of HEAD and main ({fork[:10]})"
+    # Only the feature's change: main's later CTA edit is not reported as reverted.
+    assert [a["id"] for a in run.data["atoms"]] == ["headline-vip"]
+
+
+def test_add_a_segment(project: Project) -> None:
+    project.commit(
+        "outdoor segment",
+        {
+            "segments/outdoor.yaml": "name: Outdoor\ncondition: {tier: silver}\npriority: 5\n",
+            "journeys/welcome.yaml": JOURNEY.replace("[vip, new]", "[vip, new, outdoor]"),
+        },
+    )
+    run = project.diff("HEAD~1", "HEAD")
+    assert run.exit_code == 0
+    data = run.data
+    assert [(v["id"], v["change"]) for v in data["variants"]] == [
+        ("welcome/day-0/app/de/outdoor", "added"),
+        ("welcome/day-0/app/en/outdoor", "added"),
+        ("welcome/day-0/email/de/outdoor", "added"),
+        ("welcome/day-0/email/en/outdoor", "added"),
+    ]
+    assert data["journeys"]["welcome"] == {
+        "base": 12,
+        "head": 16,
+        "added": 4,
+        "removed": 0,
+        "changed": 0,
+        "altered_percent": 0.0,
+    }
+    added = data["variants"][3]
+    assert added["slots"]["headline"] == {
+        "base": None,
+        "head": {"atom": "headline", "hash": added["slots"]["headline"]["head"]["hash"]},
+    }
+    assert added["preview_diff"].startswith("@@ -0,0 +1,")
+    assert "+Gear for every trail" in added["preview_diff"].splitlines()
+    # 2 channels x 2 locales x the slots of each layout: the new segment's cells, all generic.
+    cells = data["coverage"]["added"]
+    assert len(cells) == 2 * (5 + 2)
+    assert {(c["segment"], c["base"], c["head"]) for c in cells} == {("outdoor", None, "generic")}
+    assert data["coverage"]["better"] == data["coverage"]["worse"] == []
+    assert data["governance"] == []
+    text = project.diff("HEAD~1", "HEAD", fmt="text").output.splitlines()
+    assert "4 of 16 messages change: 4 added, 0 removed, 0 changed" in text
+    assert "    added 2 — de: outdoor · en: outdoor" in text
+    assert "Coverage: 0 cells better, 0 worse, 14 new, 0 gone" in text
+
+
+def test_a_better_cell_is_coverage_gained(project: Project) -> None:
+    project.commit(
+        "german vip headline",
+        {
+            "atoms/headline-vip-de.yaml": "slot: headline\nstatus: approved\nsegments: [vip]\n"
+            "locale: de\ntext: Deine VIP-Ausrüstung wartet\n"
+        },
+    )
+    data = project.diff("HEAD~1", "HEAD").data
+    assert data["coverage"]["better"] == [
+        {
+            "journey": "welcome",
+            "step": "day-0",
+            "channel": "email",
+            "slot": "headline",
+            "locale": "de",
+            "segment": "vip",
+            "base": "fallback-locale",
+            "head": "specific",
+            "base_atom": "headline-vip",
+            "head_atom": "headline-vip-de",
+        }
+    ]
+    assert [(a["id"], a["change"], a["messages"]) for a in data["atoms"]] == [
+        ("headline-vip-de", "added", 1)
+    ]
+
+
+def test_delete_a_journey(project: Project) -> None:
+    project.commit("drop promo", {"journeys/promo.yaml": None})
+    run = project.diff("HEAD~1", "HEAD")
+    assert run.exit_code == 0
+    data = run.data
+    assert [(v["id"], v["change"]) for v in data["variants"]] == [
+        ("promo/launch/email/en/generic", "removed"),
+        ("promo/launch/email/en/vip", "removed"),
+    ]
+    assert data["journeys"]["promo"] == {
+        "base": 2,
+        "head": 0,
+        "added": 0,
+        "removed": 2,
+        "changed": 0,
+        "altered_percent": 100.0,
+    }
+    # Deleting a journey is the news itself; it is not measured against the change budget.
+    assert data["governance"] == []
+    assert data["coverage"]["removed"] and not data["coverage"]["added"]
+    removed = data["variants"][1]["preview_diff"].splitlines()
+    assert removed[0].startswith("@@ -1,") and removed[0].endswith(" +0,0 @@")
+    assert all(line.startswith(("@@", "-")) for line in removed)
+
+
+def test_rename_a_file(project: Project) -> None:
+    project.git("mv", "content/atoms/cta.yaml", "content/atoms/shop-cta.yaml")
+    project.git("mv", "content/atoms/body.yaml", "content/atoms/welcome-body.yaml")
+    project.write({"atoms/welcome-body.yaml": "id: body\n" + str(BASE["atoms/body.yaml"])})
+    project.commit("rename files")
+    run = project.diff("HEAD~1", "HEAD")
+    assert run.exit_code == 0
+    assert run.data["variants"] == []  # the same atoms win: no message changes
+    assert [
+        {k: a[k] for k in ("id", "change", "previous_id", "path", "messages")}
+        for a in run.data["atoms"]
+    ] == [
+        {
+            "id": "body",
+            "change": "moved",
+            "previous_id": None,
+            "path": {"base": "atoms/body.yaml", "head": "atoms/welcome-body.yaml"},
+            "messages": 0,
+        },
+        {
+            "id": "shop-cta",
+            "change": "renamed",
+            "previous_id": "cta",
+            "path": {"base": "atoms/cta.yaml", "head": "atoms/shop-cta.yaml"},
+            "messages": 0,
+        },
+    ]
+    text = project.diff("HEAD~1", "HEAD", fmt="text").output.splitlines()
+    assert "no message changes (of 14): 0 added, 0 removed, 0 changed" in text
+    assert "  renamed  shop-cta (was cta): changes no message" in text
+    assert "  moved    body (atoms/body.yaml → atoms/welcome-body.yaml): changes no message" in text
+
+
+def test_break_a_file(project: Project) -> None:
+    project.commit(
+        "oops", {"atoms/headline.yaml": "slot: headline\ntext: [unclosed\nstatus: approved\n"}
+    )
+    run = project.diff("HEAD~1", "HEAD")
+    assert run.exit_code == 1
+    data = run.data
+    assert data["comparable"] is False and data["exit_code"] == 1
+    assert data["base"]["valid"] is True and data["base"]["diagnostics"] == []
+    assert data["head"]["valid"] is False
+    assert [(d["path"], d["severity"], d["code"]) for d in data["head"]["diagnostics"]] == [
+        ("atoms/headline.yaml", "error", "yaml.syntax")
+    ]
+    assert data["variants"] == [] and data["atoms"] == []
+    text = project.diff("HEAD~1", "HEAD", fmt="text")
+    assert text.exit_code == 1
+    lines = text.output.splitlines()
+    assert "head content has errors; the messages were not compared" in lines
+    assert any(
+        line.startswith("head: atoms/headline.yaml:3:7: error[yaml.syntax]: ") for line in lines
+    )
+    # The same break seen from the other side is marked base:.
+    reverse = project.diff("HEAD", "HEAD~1", fmt="text")
+    assert reverse.exit_code == 1
+    assert any(
+        line.startswith("base: atoms/headline.yaml:3:7: error[yaml.syntax]")
+        for line in reverse.output.splitlines()
+    )
+    markdown = project.diff("HEAD~1", "HEAD", fmt="markdown").output
+    assert markdown.startswith(
+        "### atomic diff: head content has errors; the messages were not compared\n"
+    )
+    assert "**head** has 1 error:" in markdown
+
+
+def test_a_required_slot_left_empty_makes_the_side_invalid(project: Project) -> None:
+    project.commit("no generic headline", {"atoms/headline.yaml": None})
+    run = project.diff("HEAD~1", "HEAD")
+    assert run.exit_code == 1
+    codes = {d["code"] for d in run.data["head"]["diagnostics"]}
+    assert codes and all(d["severity"] == "error" for d in run.data["head"]["diagnostics"])
+
+
+def test_retire_and_revive_an_atom(project: Project) -> None:
+    retired = BASE["atoms/headline-vip.yaml"].replace("approved", "retired")  # type: ignore[union-attr]
+    project.commit("retire the vip headline", {"atoms/headline-vip.yaml": retired})
+    project.commit("bring it back", {"atoms/headline-vip.yaml": BASE["atoms/headline-vip.yaml"]})  # type: ignore[dict-item]
+    run = project.diff("HEAD~1", "HEAD")
+    assert run.exit_code == 1
+    assert [
+        (d["path"], d["line"], d["col"], d["severity"], d["code"], d["message"])
+        for d in run.data["governance"]
+    ] == [
+        (
+            "atoms/headline-vip.yaml",
+            2,
+            9,
+            "error",
+            "governance.retired_revival",
+            "retired atom 'headline-vip' is approved again without a note",
+        ),
+    ]
+    atom = run.data["atoms"][0]
+    assert (atom["change"], atom["status"], atom["fields"]) == (
+        "edited",
+        {"base": "retired", "head": "approved"},
+        ["status"],
+    )
+    text = project.diff("HEAD~1", "HEAD", fmt="text").output.splitlines()
+    assert "Governance: 1 error, 1 warning" in text
+    assert (
+        "  edited   headline-vip (status; status retired → approved): changes 3 of 14 messages across 1 segment (vip)"
+        in text
+    )
+    # With a note saying why, in the working tree: no finding.
+    project.write(
+        {
+            "atoms/headline-vip.yaml": str(BASE["atoms/headline-vip.yaml"])
+            + "notes: Back for the winter sale.\n"
+        }
+    )
+    fixed = project.diff("HEAD~1")
+    assert fixed.exit_code == 0
+    assert [d["code"] for d in fixed.data["governance"]] == ["governance.change_budget"]
+
+
+def test_change_budget_at_level_error_and_allow_large_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_project(
+        tmp_path / "repo",
+        monkeypatch,
+        **{"atomic.yaml": settings('{owner_required: "off", change_budget: error}')},
+    )
+    generic = BASE["atoms/headline.yaml"].replace("Gear for every trail", "Trail gear, sorted")  # type: ignore[union-attr]
+    project.commit("generic headline", {"atoms/headline.yaml": generic})
+    run = project.diff("HEAD~1", "HEAD")
+    assert run.exit_code == 1
+    assert [(d["path"], d["severity"], d["message"]) for d in run.data["governance"]] == [
+        (
+            "journeys/promo.yaml",
+            "error",
+            "this change alters 1 of 2 live variants of journey 'promo' (50%, budget 30%)",
+        ),
+        (
+            "journeys/welcome.yaml",
+            "error",
+            "this change alters 4 of 12 live variants of journey 'welcome' (33%, budget 30%)",
+        ),
+    ]
+    project.write(
+        {
+            "journeys/promo.yaml": "allow_large_change: true\n" + PROMO,
+            "journeys/welcome.yaml": "allow_large_change: true\n" + JOURNEY,
+        }
+    )
+    allowed = project.diff("HEAD~1")
+    assert allowed.exit_code == 0 and allowed.data["governance"] == []
+
+
+def test_the_rules_in_force_are_base_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = make_project(
+        tmp_path / "repo",
+        monkeypatch,
+        **{"atomic.yaml": settings('{owner_required: "off", change_budget: error}')},
+    )
+    generic = BASE["atoms/headline.yaml"].replace("Gear for every trail", "Trail gear, sorted")  # type: ignore[union-attr]
+    # The change also turns the rule off; it still answers to the rule it was made under.
+    project.commit(
+        "sneaky",
+        {
+            "atoms/headline.yaml": generic,
+            "atomic.yaml": settings('{owner_required: "off", change_budget: "off"}'),
+        },
+    )
+    assert project.diff("HEAD~1", "HEAD").exit_code == 1
+
+
+def test_content_folder_absent_on_one_side(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    project = Project(root, monkeypatch)
+    project.git("init", "-q")
+    (root / "README.md").write_text("# nothing yet\n", encoding="utf-8")
+    project.commit("empty")
+    write_tree(project.content, {"journeys/promo.yaml": PROMO})
+    project.commit("content")
+    added = project.diff("HEAD~1", "HEAD")
+    assert added.exit_code == 0
+    assert added.data["base"]["present"] is False and added.data["base"]["valid"] is True
+    assert {v["change"] for v in added.data["variants"]} == {"added"}
+    assert len(added.data["variants"]) == 14
+    assert {a["change"] for a in added.data["atoms"]} == {"added"}
+    assert added.data["governance"] == []
+    removed = project.diff("HEAD", "HEAD~1", fmt="text")
+    assert removed.exit_code == 0
+    lines = removed.output.splitlines()
+    assert (
+        "head: no content folder at HEAD~1 ("
+        + project.git("rev-parse", "HEAD~1").strip()[:10]
+        + ") (counted as empty)"
+        in lines
+    )
+    assert "14 of 14 messages change: 0 added, 14 removed, 0 changed" in lines
+
+
+def test_content_folder_option_is_relative_to_the_repository(
+    project: Project, tmp_path: Path
+) -> None:
+    project.commit("vip headline", VIP_EDIT)
+    (project.root / "docs").mkdir()
+    project.monkeypatch.chdir(project.root / "docs")
+    result = CliRunner().invoke(
+        main, ["diff", "HEAD~1", "HEAD", "--format", "json", "--date", DATE]
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout)["summary"]["changed"] == 3
+    absolute = CliRunner().invoke(
+        main,
+        [
+            "diff",
+            "HEAD~1",
+            "HEAD",
+            "--content",
+            str(project.content),
+            "--format",
+            "json",
+            "--date",
+            DATE,
+        ],
+    )
+    assert absolute.exit_code == 0 and json.loads(absolute.stdout)["content"] == "content"
+    outside = CliRunner().invoke(main, ["diff", "HEAD~1", "--content", "../elsewhere"])
+    assert outside.exit_code == 2 and "leaves the repository" in outside.stderr
+
+
+def test_content_folder_absent_on_both_sides(project: Project) -> None:
+    run = project.diff("HEAD", "--content", "copy")
+    assert run.exit_code == 2
+    assert run.stderr.splitlines()[0].startswith(
+        "error: content folder 'copy' exists neither in HEAD ("
+    )
+
+
+def test_usage_errors(project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = project.diff("no-such-branch")
+    assert run.exit_code == 2
+    assert run.stderr.splitlines()[0] == "error: unknown revision 'no-such-branch'"
+    run = project.diff("HEAD", "--output=/tmp/pwned")
+    assert run.exit_code == 2
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    monkeypatch.chdir(outside)
+    result = CliRunner().invoke(main, ["diff"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == f"error: not a git repository: {outside.as_posix()}"
+    bad_date = CliRunner().invoke(main, ["diff", "--date", "tomorrow"])
+    assert bad_date.exit_code == 2
+
+
+def test_no_default_branch(project: Project) -> None:
+    project.git("branch", "-m", "main", "trunk")
+    run = project.diff()
+    assert run.exit_code == 2
+    assert "cannot find the default branch" in run.stderr
+    assert "atomic diff BASE [HEAD]" in run.stderr
+
+
+def test_out_file_and_deterministic_output(project: Project, tmp_path: Path) -> None:
+    project.commit("vip headline", VIP_EDIT)
+    project.monkeypatch.chdir(project.root)
+    outputs = []
+    for fmt in ("text", "markdown", "json"):
+        runs = []
+        for index in range(2):
+            target = tmp_path / f"report-{fmt}-{index}.out"
+            result = CliRunner().invoke(
+                main,
+                ["diff", "HEAD~1", "HEAD", "--format", fmt, "--date", DATE, "--out", str(target)],
+            )
+            assert result.exit_code == 0 and result.stdout == ""
+            runs.append(target.read_text(encoding="utf-8"))
+        assert runs[0] == runs[1]
+        outputs.append(runs[0])
+    assert outputs[1].startswith("### atomic diff: 3 of 14 messages change\n")
+
+
+def test_date_defaults_to_source_date_epoch(project: Project) -> None:
+    project.monkeypatch.setenv(
+        "SOURCE_DATE_EPOCH", str(int(dt.datetime(2027, 1, 2, tzinfo=dt.UTC).timestamp()))
+    )
+    project.monkeypatch.chdir(project.root)
+    result = CliRunner().invoke(main, ["diff", "HEAD", "--format", "json"])
+    assert json.loads(result.stdout)["date"] == "2027-01-02"
+
+
+# ------------------------------------------------------------------------ hostile content
+
+
+def test_hostile_content_cannot_escape_markdown_or_forge_ci_commands(project: Project) -> None:
+    hostile = (
+        "slot: body\nstatus: approved\ntext: |\n  Thanks for joining.\n\n"
+        "  Hi ```` @everyone ##[error]legacy $x$ *b*\n\n"
+        "  ::error file=x::forged\n\n"
+        "  [Browse the shop](https://www.acme.example/shop)\n"
+    )
+    project.commit("hostile but valid", {"atoms/body.yaml": hostile})
+    markdown = project.diff("HEAD~1", "HEAD", fmt="markdown").output
+    text = project.diff("HEAD~1", "HEAD", fmt="text").output
+    as_json = project.diff("HEAD~1", "HEAD", fmt="json").output
+    for report in (markdown, text, as_json):
+        assert "##[" not in report
+        assert not any(line.lstrip().startswith("::") for line in report.splitlines())
+    assert "legacy" in json.loads(as_json)["variants"][0]["preview_diff"]
+    assert "##[error]legacy" in json.loads(as_json)["variants"][0]["preview_diff"]  # data intact
+    # The preview sits in a fence longer than the content's longest backtick run.
+    fences = re.findall(r"^(`{3,})diff$", markdown, flags=re.M)
+    assert fences and all(len(f) >= 5 for f in fences)
+
+
+def test_hostile_diagnostics_are_escaped(project: Project) -> None:
+    evil = (
+        "slot: headline\nstatus: approved\n"
+        "text: 'Hi </details><script>alert(1)</script> @everyone'\n"
+    )
+    project.commit("html in a headline", {"atoms/headline.yaml": evil})
+    markdown = project.diff("HEAD~1", "HEAD", fmt="markdown").output
+    assert "<script>" not in markdown and "</details>" not in markdown
+    assert "\\<script\\>" in markdown
+    assert "@everyone" not in markdown and "@\u200beveryone" in markdown
+
+
+# ------------------------------------------------------------------------- report units
+
+
+def test_markdown_helpers() -> None:
+    assert md_code("plain") == "`plain`"
+    assert md_code("a `b` c") == "``a `b` c``"
+    assert md_code("`x`") == "`` `x` ``"
+    assert md_code("line\nbreak") == "`line%0Abreak`"
+    assert (
+        md_text("<b>*x*</b> | @team ~y~ $z$")
+        == "\\<b\\>\\*x\\*\\</b\\> \\| @\u200bteam \\~y\\~ \\$z\\$"
+    )
+    assert md_fence(["```", "x"]) == ["````", "```", "x", "````"]
+    assert md_fence(["a ````` b"], "diff") == ["``````diff", "a ````` b", "``````"]
+    assert log_safe("::error::x") == ":\u200b:error::x"
+    assert log_safe("   ::warning::x") == "   :\u200b:warning::x"
+    assert log_safe("a ##[error] b") == "a #\u200b#[error] b"
+    assert log_safe("a :: b") == "a :: b"
+    assert visible("a\x1b[31mred\u202eevil\rx") == "a\\x1b[31mred\\u202eevil\\x0dx"
+
+
+def test_preview_forms_per_channel() -> None:
+    email = preview_lines(
+        "email",
+        {
+            "subject.txt": b"Hello\n",
+            "preheader.txt": b"Pre",
+            "email.txt": b"Body line\n\nSecond",
+            "email.html": b"<p>ignored</p>",
+        },
+    )
+    assert email == ["Subject:   Hello", "Preheader: Pre", "─" * 40, "Body line", "", "Second"]
+    app = preview_lines(
+        "app",
+        {
+            "push.json": b'{"title": "T", "body": "B"}',
+            "card.json": b"not json",
+            "card_body.html": b"x",
+        },
+    )
+    assert app == [
+        "Push notification (push.json):",
+        "{",
+        '  "title": "T",',
+        '  "body": "B"',
+        "}",
+        "",
+        "In-app card (card.json):",
+        "not json",
+    ]
+    page = (
+        '<!doctype html><html lang="de"><head><title>T  itle</title>'
+        '<meta name="description" content="Desc"><style>p{}</style></head><body>'
+        "<h1>Head <em>line</em></h1><p>Para with <a href='https://x.example/'>a link</a>.</p>"
+        '<img src="https://x.example/i.png" alt="Alt"><script>alert(1)</script>'
+        "<ul><li>one</li><li>two</li></ul></body></html>"
+    )
+    assert preview_lines("microsite", {"index.html": page.encode()}) == [
+        "Title: T itle",
+        "Language: de",
+        "Description: Desc",
+        "",
+        "# Head line",
+        "Para with a link <https://x.example/>.",
+        "[image: Alt] https://x.example/i.png",
+        "one",
+        "two",
+    ]
+    assert html_outline("") == []
+    assert preview_lines("fax", {"page.txt": b"x\x07"}) == ["page.txt:", "x\\x07"]
+
+
+def _synthetic(variants: int, atoms: int) -> DiffResult:
+    base = SideInfo("base", "main (0123456789)", "main", "0" * 40, True, True, 500)
+    head = SideInfo("head", "working tree", None, None, True, True, 500)
+    changes = tuple(
+        VariantChange(
+            f"j/s/email/en/seg-{i:03d}",
+            "j",
+            "s",
+            "email",
+            "en",
+            f"seg-{i:03d}",
+            "changed",
+            ("preview/email.txt",),
+            (),
+            "preview",
+            "\n".join(
+                [
+                    "@@ -1,60 +1,60 @@",
+                    *(f"-old {i} {n}" for n in range(60)),
+                    *(f"+new {i} {n}" for n in range(60)),
+                ]
+            ),
+        )
+        for i in range(variants)
+    )
+    atom_changes = tuple(
+        AtomChange(
+            f"atom-{i:03d}",
+            "edited",
+            None,
+            "a.yaml",
+            "a.yaml",
+            "approved",
+            "approved",
+            ("text",),
+            (changes[i % variants].id,),
+            (changes[i % variants].audience,),
+            500,
+        )
+        for i in range(atoms)
+    )
+    cells = tuple(
+        CellChange(
+            "j", "s", "email", "headline", "en", f"seg-{i:03d}", "generic", "specific", "a", "b"
+        )
+        for i in range(40)
+    )
+    return DiffResult(
+        base,
+        head,
+        "content",
+        dt.date(2026, 11, 22),
+        journeys=(JourneySummary("j", 500, 500, 0, 0, variants),),
+        variants=changes,
+        atoms=atom_changes,
+        coverage=CoverageChange(better=cells),
+        new_warnings=tuple(
+            Diagnostic(f"atoms/a{i}.yaml", 1, 1, Severity.WARNING, "rank.shadowed", "m")
+            for i in range(30)
+        ),
+    )
+
+
+def test_markdown_caps_keep_a_big_change_readable() -> None:
+    markdown = format_markdown(_synthetic(variants=300, atoms=60))
+    lines = markdown.splitlines()
+    assert lines[0] == "### atomic diff: 300 of 500 messages change"
+    assert "- **Messages:** 0 added, 0 removed, 300 changed" in lines
+    assert "- … and 35 more atoms" in lines
+    assert "… and 290 more distinct changes" in lines
+    assert "… and 80 more lines" in lines
+    assert "- … and 15 more better" in lines
+    assert "- … and 5 more new" in lines
+    assert len(markdown) < MARKDOWN_MAX_CHARS
+    # Summary before any folded detail; every <details> closed.
+    assert markdown.index("- **Messages:**") < markdown.index("<details>")
+    assert markdown.count("<details>") == markdown.count("</details>") == 5
+
+
+def test_markdown_stays_under_the_comment_limit() -> None:
+    result = _synthetic(variants=40, atoms=1)
+    long_lines = tuple(
+        VariantChange(
+            v.id,
+            v.journey,
+            v.step,
+            v.channel,
+            v.locale,
+            v.audience,
+            v.change,
+            v.files,
+            v.slots,
+            v.form,
+            "\n".join(["@@ -1 +1 @@", *(("+" + "x" * 5000) for _ in range(60))]),
+        )
+        for v in result.variants
+    )
+    big = DiffResult(
+        result.base,
+        result.head,
+        result.content,
+        result.date,
+        journeys=result.journeys,
+        variants=long_lines,
+    )
+    markdown = format_markdown(big)
+    assert len(markdown) < MARKDOWN_MAX_CHARS
+    assert markdown.count("<details>") == markdown.count("</details>")
+
+
+def test_text_and_json_of_the_same_result() -> None:
+    result = _synthetic(variants=3, atoms=2)
+    text = format_text(result)
+    assert text.splitlines()[:4] == [
+        "atomic diff: main (0123456789) → working tree",
+        "content folder: content   date: 2026-11-22",
+        "",
+        "3 of 500 messages change: 0 added, 0 removed, 3 changed",
+    ]
+    data = json.loads(format_json(result))
+    assert data["diff_version"] == 1 and data["summary"]["changed"] == 3
+    assert data["coverage"]["source"] == "atomic_content.coverage"
+
+
+# ------------------------------------------------------------------------------ the demo
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    root = tmp_path / "demo"
+    root.mkdir()
+    project = Project(root, monkeypatch)
+    project.git("init", "-q")
+    shutil.copytree(REPO / "content", project.content)
+    project.commit("demo content")
+    yield project
+
+
+@pytest.mark.slow
+def test_demo_diff_of_the_last_commit(
+    demo_project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    headline = demo_project.content / "atoms" / "welcome" / "welcome-day0-headline.yaml"
+    source = headline.read_text(encoding="utf-8")
+    demo_project.write(
+        {
+            "atoms/welcome/welcome-day0-headline.yaml": source.replace(
+                "welcome to Northwind", "good to see you"
+            )
+        }
+    )
+    demo_project.commit("friendlier day-0 headline")
+    started = time.perf_counter()
+    run = demo_project.diff("HEAD~1", fmt="markdown")
+    seconds = time.perf_counter() - started
+    assert run.exit_code == 0, run.output
+    lines = run.output.splitlines()
+    assert lines[0] == "### atomic diff: 10 of 198 messages change"
+    assert "- **Atoms:** 1 edited" in lines
+    assert (
+        "- edited `welcome-day0-headline` (text): changes 10 of 198 messages across 5 segments "
+        "(dach, deal-seeker, generic, mobile-first, new-customer)"
+    ) in lines
+    assert "-Hi Anna, welcome to Northwind" in lines and "+Hi Anna, good to see you" in lines
+    with capsys.disabled():
+        print(f"\n[atomic diff HEAD~1 on the demo content: {seconds:.1f}s]")
