@@ -84,7 +84,9 @@ def ranking_diagnostics(library: Library, resolver: Resolver | None = None) -> l
     """Warnings for ambiguous ties and shadowed atoms across every build variant."""
     resolver = resolver or Resolver(library)
     winners: set[str] = set()
-    eligible: set[str] = set()
+    from .validate import usable_atoms
+
+    eligible = {a for a in usable_atoms(library) if library.atoms[a].status is Status.APPROVED}
     ties: dict[tuple[str, str, str, frozenset[str]], Variant] = {}
     for variant in variants(library):
         resolution = resolve_variant(resolver, variant, on=None)
@@ -92,7 +94,6 @@ def ranking_diagnostics(library: Library, resolver: Resolver | None = None) -> l
             if choice.winner is None:
                 continue
             winners.add(choice.winner.id)
-            eligible.update(c.atom_id for c in choice.candidates)
             if choice.tied_with:
                 atoms = frozenset((choice.winner.id, *choice.tied_with))
                 segment = choice.matched_segment or "generic"

@@ -231,6 +231,10 @@ class Resolver:
                             self._segments_by_key[(atom.slot, channel, locale, journey)].add(
                                 segment
                             )
+        # Each bucket sorted by atom priority (then id): within a bucket the segment and the
+        # locale are fixed, so the first eligible atoms are the bucket's best (see _best).
+        for bucket in self._index.values():
+            bucket.sort(key=lambda a: (-a.priority, a.id))
 
     # -- lookups ---------------------------------------------------------------------------
     def journey(self, journey_id: str) -> Journey:
@@ -265,6 +269,40 @@ class Resolver:
                     for atom in self._index.get((slot, key.channel, locale, segment, journey), ()):
                         found[atom.id] = atom
         return list(found.values())
+
+    def _best(
+        self,
+        slot: str,
+        key: MessageKey,
+        audience: Audience,
+        chain: list[str],
+        on: dt.date | None,
+        include_drafts: bool,
+    ) -> list[Atom]:
+        """The top eligible atoms of each bucket (all those sharing the top priority).
+
+        Enough to find the winner and its ties: every atom further down a bucket has the same
+        segment and locale and a lower atom priority, so it ranks below the bucket's top. This
+        keeps resolution proportional to the number of buckets, not of candidates; explanations
+        use the full :meth:`candidates` list instead.
+        """
+        found: list[Atom] = []
+        for locale in chain:
+            for segment in (None, *sorted(audience.segments)):
+                for journey in (None, key.journey):
+                    top: int | None = None
+                    for atom in self._index.get((slot, key.channel, locale, segment, journey), ()):
+                        if top is not None and atom.priority < top:
+                            break
+                        if not (
+                            journey_allows(atom, key.journey, key.step)
+                            and status_allowed(atom, include_drafts)
+                            and in_window(atom, on)
+                        ):
+                            continue
+                        top = atom.priority
+                        found.append(atom)
+        return found
 
     # -- resolution ------------------------------------------------------------------------
     def resolve(
@@ -359,7 +397,16 @@ class Resolver:
         explain: bool,
     ) -> SlotChoice:
         ranked: list[tuple[RankKey, str | None, Atom]] = []
-        for atom in self.candidates(slot, key, audience, chain):
+        pool = (
+            self.candidates(slot, key, audience, chain)
+            if explain
+            else self._best(slot, key, audience, chain, on, include_drafts)
+        )
+        seen: set[str] = set()
+        for atom in pool:
+            if atom.id in seen:
+                continue
+            seen.add(atom.id)
             if not journey_allows(atom, key.journey, key.step):
                 continue
             if not status_allowed(atom, include_drafts) or not in_window(atom, on):

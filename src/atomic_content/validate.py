@@ -604,25 +604,35 @@ class _Validator:
     _reachable: set[str] | None = None
 
     def reachable_atoms(self) -> set[str]:
-        if self._reachable is not None:
-            return self._reachable
-        reachable: set[str] = set()
-        settings = self.lib.settings
-        assert settings is not None
-        default = settings.default_locale
-        for journey in self.lib.journeys.values():
-            journey_locales = journey.locales or list(settings.locales)
-            chains = {loc for code in journey_locales for loc in self.lib.locale_chain(code)}
-            segments = (
-                set(journey.segments) if journey.segments is not None else set(self.lib.segments)
-            )
-            for step in journey.steps:
-                for channel, layout_id in step.channels.items():
-                    entry = self.lib.layouts.get((channel, layout_id))
-                    if entry is None:
-                        continue
-                    for atom in self.lib.atoms.values():
-                        if atom.slot not in entry.layout.slots:
+        if self._reachable is None:
+            self._reachable = usable_atoms(self.lib)
+        return self._reachable
+
+
+def usable_atoms(library: Library) -> set[str]:
+    """Ids of the atoms some journey step could use: slot in the step's layout, channel,
+    journey scope, a locale on a journey locale's chain and (for targeted atoms) a segment the
+    journey personalizes for. Status and dates are not considered."""
+    settings = library.settings
+    if settings is None:
+        return set()
+    by_slot: dict[str, list[Atom]] = {}
+    for atom in library.atoms.values():
+        by_slot.setdefault(atom.slot, []).append(atom)
+    default = settings.default_locale
+    usable: set[str] = set()
+    for journey in library.journeys.values():
+        journey_locales = journey.locales or list(settings.locales)
+        chains = {loc for code in journey_locales for loc in library.locale_chain(code)}
+        segments = set(journey.segments) if journey.segments is not None else set(library.segments)
+        for step in journey.steps:
+            for channel, layout_id in step.channels.items():
+                entry = library.layouts.get((channel, layout_id))
+                if entry is None:
+                    continue
+                for slot in entry.layout.slots:
+                    for atom in by_slot.get(slot, ()):
+                        if atom.id in usable:
                             continue
                         if atom.channels is not None and channel not in atom.channels:
                             continue
@@ -636,9 +646,8 @@ class _Validator:
                             continue
                         if atom.segments is not None and not (set(atom.segments) & segments):
                             continue
-                        reachable.add(atom.id)
-        self._reachable = reachable
-        return reachable
+                        usable.add(atom.id)
+    return usable
 
 
 def lookup(data: Mapping[str, Any], path: str) -> Any:
