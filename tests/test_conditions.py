@@ -28,6 +28,7 @@ pytestmark = pytest.mark.filterwarnings("error")
 
 LIST_G = {"type": "list", "attributeKey": "id", "values": ["a", "b"]}
 ADULTS = {"type": "condition", "condition": {"age": {"$gte": 18}}}
+BIG_TUPLE = (*(f"c{n}" for n in range(10)), 1, None, math.nan, ["x"])
 
 # (name, condition, attributes, expected[, saved groups])
 CASES: list[tuple[Any, ...]] = [
@@ -422,6 +423,44 @@ CASES: list[tuple[Any, ...]] = [
     ("$regex duplicate group names", {"a": {"$regex": "(?<x>a)(?<x>b)"}}, {"a": "ab"}, False),
     ("$regex multiple ranges", {"a": {"$regex": "^[a-cx-z]+$"}}, {"a": "abzy"}, True),
     ("$regexi with class", {"a": {"$regexi": "^[a-c]+$"}}, {"a": "ABC"}, True),
+    ("$regex astral character is two units", {"a": {"$regex": "^..$"}}, {"a": "\U0001f600"}, True),
+    (
+        "$regex astral character is not one unit",
+        {"a": {"$regex": "^.$"}},
+        {"a": "\U0001f600"},
+        False,
+    ),
+    (
+        "$regex astral character in a class",
+        {"a": {"$regex": "^[\U0001f600]$"}},
+        {"a": "\ud83d"},
+        True,
+    ),
+    (
+        "$regexi canonical upper case",
+        {"a": {"$regexi": "^stra\u00dfe$"}},
+        {"a": "STRA\u00dfE"},
+        True,
+    ),
+    ("$regexi dotted I is not i", {"a": {"$regexi": "^istanbul"}}, {"a": "\u0130stanbul"}, False),
+    ("$regexi dotless i is not I", {"a": {"$regexi": "^\u0131"}}, {"a": "I"}, False),
+    ("$regexi long s is not s", {"a": {"$regexi": "^\u017f$"}}, {"a": "s"}, False),
+    ("$regexi Kelvin sign is not k", {"a": {"$regexi": "^k$"}}, {"a": "\u212a"}, False),
+    ("$regexi \\w stays ASCII", {"a": {"$regexi": "^\\w$"}}, {"a": "\u017f"}, False),
+    ("$regexi Greek sigma forms", {"a": {"$regexi": "^\u03c3$"}}, {"a": "\u03c2"}, True),
+    ("$regexi micro sign", {"a": {"$regexi": "^(\u00b5)\\1$"}}, {"a": "\u00b5\u039c"}, True),
+    ("$regexi backreference ignores case", {"a": {"$regexi": "^(ab)\\1$"}}, {"a": "abAB"}, True),
+    ("$regex backreference keeps case", {"a": {"$regex": "^(ab)\\1$"}}, {"a": "abAB"}, False),
+    ("$regexi range gains other case", {"a": {"$regexi": "^[a-c]+$"}}, {"a": "aBc"}, True),
+    ("$regexi negated class", {"a": {"$regexi": "^[^a]$"}}, {"a": "A"}, False),
+    ("$regex forward reference is empty", {"a": {"$regex": "^\\1(a)$"}}, {"a": "a"}, True),
+    ("$regex reference inside its group is empty", {"a": {"$regex": "^(a\\1)$"}}, {"a": "a"}, True),
+    (
+        "$regex named forward reference is empty",
+        {"a": {"$regex": "^\\k<n>(?<n>a)$"}},
+        {"a": "a"},
+        True,
+    ),
     # --- versions ----------------------------------------------------------------------------
     ("$veq equal", {"v": {"$veq": "1.2.3"}}, {"v": "1.2.3"}, True),
     ("$veq leading v", {"v": {"$veq": "v1.2.3"}}, {"v": "1.2.3"}, True),
@@ -530,6 +569,57 @@ CASES: list[tuple[Any, ...]] = [
     ("$notInGroup member", {"id": {"$notInGroup": "g"}}, {"id": "a"}, False, {"g": ["a"]}),
     ("$notInGroup unknown group", {"id": {"$notInGroup": "nope"}}, {"id": "a"}, True, {"g": ["a"]}),
     ("$notInGroup missing", {"id": {"$notInGroup": "g"}}, {}, True, {"g": ["a"]}),
+    (
+        "$inGroup tuple group (indexed)",
+        {"id": {"$inGroup": "g"}},
+        {"id": "c5"},
+        True,
+        {"g": BIG_TUPLE},
+    ),
+    (
+        "$inGroup tuple group miss",
+        {"id": {"$inGroup": "g"}},
+        {"id": "c50"},
+        False,
+        {"g": BIG_TUPLE},
+    ),
+    (
+        "$inGroup tuple group strict: bool is not 1",
+        {"id": {"$inGroup": "g"}},
+        {"id": True},
+        False,
+        {"g": BIG_TUPLE},
+    ),
+    ("$inGroup tuple group number", {"id": {"$inGroup": "g"}}, {"id": 1.0}, True, {"g": BIG_TUPLE}),
+    (
+        "$inGroup tuple group NaN",
+        {"id": {"$inGroup": "g"}},
+        {"id": math.nan},
+        True,
+        {"g": BIG_TUPLE},
+    ),
+    ("$inGroup tuple group null", {"id": {"$inGroup": "g"}}, {}, True, {"g": BIG_TUPLE}),
+    (
+        "$inGroup tuple group array attribute",
+        {"id": {"$inGroup": "g"}},
+        {"id": ["x", "c7"]},
+        True,
+        {"g": BIG_TUPLE},
+    ),
+    (
+        "$inGroup tuple group list items never match",
+        {"id": {"$inGroup": "g"}},
+        {"id": ["c1"]},
+        False,
+        {"g": (["c1"],) * 9},
+    ),
+    (
+        "$notInGroup tuple group",
+        {"id": {"$notInGroup": "g"}},
+        {"id": "c5"},
+        False,
+        {"g": BIG_TUPLE},
+    ),
     # --- $savedGroup ------------------------------------------------------------------------
     ("$savedGroup list entry", {"$savedGroup": {"id": "g"}}, {"id": "b"}, True, {"g": LIST_G}),
     (
@@ -832,7 +922,7 @@ def test_compiled_condition_is_independent_of_later_mutation() -> None:
 
 def test_compiled_condition_is_reusable_across_customers() -> None:
     compiled = compile_condition({"age": {"$gte": 18}, "country": {"$in": ["DE", "AT"]}})
-    customers = [
+    customers: list[tuple[dict[str, Any], bool]] = [
         ({"age": 20, "country": "DE"}, True),
         ({"age": 17, "country": "DE"}, False),
         ({"age": 30, "country": "FR"}, False),
@@ -1172,14 +1262,47 @@ def test_check_bad_shape_hints_are_for_editors() -> None:
     )
     (problem,) = check_condition({"name": {"$type": "strng"}}, TYPES)
     assert problem.hint == (
-        "Did you mean 'string'? Use one of: string, number, boolean, array, object, null, "
-        "undefined."
+        "Did you mean 'string'? Use one of: string, number, boolean, array, object, null."
     )
     (problem,) = check_condition({"tags": "vip"}, TYPES)
     assert problem.hint == (
         'To test whether the list contains a value use {"$in": ["vip"]} or {"$elemMatch": '
         '{"$eq": "vip"}}.'
     )
+
+
+def test_check_saved_group_references() -> None:
+    assert check_condition({"$savedGroup": {"id": "beta"}}, TYPES) == []
+    assert check_condition({"$savedGroup": {"id": "beta", "attributeKey": "name"}}, TYPES) == []
+    condition = {
+        "$and": [
+            {"$savedGroup": "beta"},
+            {"$savedGroup": {}},
+            {"$savedGroup": {"id": 5}},
+            {"$savedGroup": {"id": "b", "attributekey": "age"}},
+            {"$savedGroup": {"id": "b", "attributeKey": "agee"}},
+            {"$savedGroup": {"id": "b", "attributeKey": None}},
+            {"$savedGrup": {"id": "b"}},
+            {"age": {"$savedGroup": {"id": "b"}}},
+        ]
+    }
+    assert codes(check_condition(condition, TYPES)) == [
+        (("$and", 0, "$savedGroup"), "condition.bad_shape"),
+        (("$and", 1, "$savedGroup"), "condition.bad_shape"),
+        (("$and", 2, "$savedGroup", "id"), "condition.bad_shape"),
+        (("$and", 3, "$savedGroup", "attributekey"), "condition.bad_shape"),
+        (("$and", 4, "$savedGroup", "attributeKey"), "condition.unknown_attribute"),
+        (("$and", 5, "$savedGroup", "attributeKey"), "condition.bad_shape"),
+        (("$and", 6, "$savedGrup"), "condition.unknown_operator"),
+        (("$and", 7, "age", "$savedGroup"), "condition.unknown_operator"),
+    ]
+    problems = check_condition(condition, TYPES)
+    assert problems[3].hint == (
+        "Did you mean 'attributeKey'? A saved-group reference only has \"id\" and, optionally, "
+        '"attributeKey".'
+    )
+    assert problems[4].hint.startswith("Did you mean 'age'?")
+    assert problems[6].hint == "Did you mean '$savedGroup'? Operators must be spelled exactly."
 
 
 def test_check_elem_match_condition_form_skips_attribute_names() -> None:
@@ -1483,7 +1606,7 @@ def _ref_operator(
     if op in ("$regex", "$regexi"):
         return _ref_regex(expected, actual, op == "$regexi")
     if op == "$type":
-        return C._js_type(actual) == expected
+        return bool(C._js_type(actual) == expected)
     return False
 
 

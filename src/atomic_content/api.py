@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .customers import find_customer
+from .errors import UsageError, did_you_mean
 from .resolver import Resolution, Resolver
 from .segments import SegmentVerdict
 from .validate import load_library
@@ -55,6 +56,35 @@ def customer_segments(content: Path, customer_ref: str) -> SegmentReport:
     )
 
 
+def select_messages(
+    resolver: Resolver, journey: str, step: str | None = None, channel: str | None = None
+) -> list[tuple[str, str]]:
+    """(step id, channel) of every message of ``journey`` that ``step``/``channel`` select, in
+    the journey's order. Raises UsageError (with the known ids) when nothing matches."""
+    the_journey = resolver.journey(journey)
+    steps = list(the_journey.steps)
+    if step is not None:
+        steps = [s for s in steps if s.id == step]
+        if not steps:
+            known = [s.id for s in the_journey.steps]
+            raise UsageError(
+                f"journey {journey!r} has no step {step!r}",
+                (did_you_mean(step, known) + " ").lstrip() + f"steps: {', '.join(known)}",
+            )
+    if channel is not None:
+        with_channel = [s for s in steps if channel in s.channels]
+        if not with_channel:
+            where = f"step {journey}/{step}" if step else f"journey {journey!r}"
+            used = sorted({c for s in steps for c in s.channels})
+            raise UsageError(
+                f"{where} has no {channel!r} message", f"channels used: {', '.join(used)}"
+            )
+        steps = with_channel
+    return [
+        (s.id, c) for s in steps for c in ([channel] if channel is not None else list(s.channels))
+    ]
+
+
 def resolve_for_customer(
     content: Path,
     customer_ref: str,
@@ -74,25 +104,17 @@ def resolve_for_customer(
     library, _warnings = load_library(content)
     customer = find_customer(library, customer_ref)
     resolver = Resolver(library)
-    the_journey = resolver.journey(journey)
-    steps = [s for s in the_journey.steps if step is None or s.id == step]
-    if step is not None and not steps:
-        resolver.resolve(journey, step, channel or "", resolver.segment_index.audience({}))
-    results = []
-    for the_step in steps:
-        channels = [channel] if channel is not None else sorted(the_step.channels)
-        for the_channel in channels:
-            results.append(
-                resolver.resolve_customer(
-                    customer.attributes,
-                    journey,
-                    the_step.id,
-                    the_channel,
-                    locale=locale,
-                    on=on or dt.date.today(),
-                    include_drafts=include_drafts,
-                    explain=explain,
-                    label=f"customer {customer.id!r}",
-                )
-            )
-    return results
+    return [
+        resolver.resolve_customer(
+            customer.attributes,
+            journey,
+            step_id,
+            the_channel,
+            locale=locale,
+            on=on or dt.date.today(),
+            include_drafts=include_drafts,
+            explain=explain,
+            label=f"customer {customer.id!r}",
+        )
+        for step_id, the_channel in select_messages(resolver, journey, step, channel)
+    ]

@@ -17,14 +17,20 @@ Contract
 * They are pure and never raise on JSON-like input (``dict``/``list``/``tuple``/``str``/numbers/
   ``bool``/``None``, nested arbitrarily): an unknown operator or an invalid regex makes its test
   false, and where GrowthBook's JS would throw (``{"$not": null}``) the whole condition is false.
-  A top-level condition that is not a mapping is false. Values of other Python types behave like
-  an opaque JS object (``typeof`` "object", never equal to anything).
+  A top-level condition that is not a mapping is false. Subclasses of the JSON types (``StrEnum``,
+  ``IntEnum``) behave like their base type; values of other Python types behave like an opaque
+  JS object (``typeof`` "object", never equal to anything).
 * :func:`compile_condition` parses a condition once into closures; calling the result does no
   dict walking of the condition. The compiled form is independent of later mutation of the
   condition.
 * :func:`check_condition` is the strict load-time validator. It is deliberately stricter than
   :func:`evaluate` (which accepts anything GrowthBook accepts) and reports every problem, in
   document order, with a position inside the condition and a hint written for content editors.
+
+Known limits: Python's ``re`` has no variable-length lookbehind, so a pattern such as
+``(?<=a+)b`` counts as invalid (false, and :func:`check_condition` reports it) where JS would run
+it; and names inherited from ``Object.prototype`` (``"constructor"``, ``"toString"`` ...) are not
+emulated: as attribute paths or saved-group ids they read as missing, not as JS functions.
 """
 
 from __future__ import annotations
@@ -347,6 +353,9 @@ def _get_step(obj: Any, key: str) -> Any:
 
     Arrays answer to canonical indices and to "length"; everything else reads as null.
     """
+    t = type(obj)
+    if obj is None or t is str or t is int or t is float or t is bool:
+        return None  # the common misses, without the (slow) abstract Mapping check
     if isinstance(obj, Mapping):
         return obj.get(key) if key in obj else None
     if isinstance(obj, (list, tuple)):
@@ -392,6 +401,8 @@ def _padded_version_str(s: str) -> str:
 def _padded_version(v: Any) -> str:
     """GrowthBook's ``paddedVersionString``: numeric parts are left-padded to width 5 so that
     plain string comparison orders versions ("1.10.0" > "1.9.0")."""
+    if type(v) is str and v:
+        return _padded_version_str(v)
     k = _kind(v)
     if k == _NUM:
         v = _js_to_string(v)
@@ -894,7 +905,10 @@ class _StrictSet:
 
     def contains_any(self, v: Any) -> bool:
         """GrowthBook's ``isIn``: an array attribute passes if any element is in the set."""
-        if type(v) is list or _kind(v) == _ARR:
+        t = type(v)
+        if t is str:
+            return (v.lower() if self.fold else v) in self.strs
+        if t is list or t is tuple or _kind(v) == _ARR:
             for element in v:  # noqa: SIM110
                 if self.contains(element):
                     return True
@@ -914,8 +928,28 @@ def _includes(items: list[Any] | tuple[Any, ...], v: Any) -> bool:
     return any(_same_value_zero(item, v) for item in items)
 
 
+_TUPLE_INDEX: dict[int, tuple[tuple[Any, ...], _StrictSet]] = {}
+_TUPLE_INDEX_LIMIT: Final = 256
+
+
+def _tuple_index(values: tuple[Any, ...]) -> _StrictSet:
+    """A hashed index of a saved group given as a tuple. Tuples cannot change, so the index
+    is built once per tuple (the cache holds the tuple, so its id is not reused meanwhile)."""
+    hit = _TUPLE_INDEX.get(id(values))
+    if hit is not None and hit[0] is values:
+        return hit[1]
+    if len(_TUPLE_INDEX) >= _TUPLE_INDEX_LIMIT:
+        _TUPLE_INDEX.clear()
+    index = _StrictSet(values, fold=False, nan_matches=True)
+    _TUPLE_INDEX[id(values)] = (values, index)
+    return index
+
+
 def _is_in_values(v: Any, values: list[Any] | tuple[Any, ...]) -> bool:
-    """GrowthBook's ``isIn`` against a list only known at call time (a saved group)."""
+    """GrowthBook's ``isIn`` against a list only known at call time (a saved group): a linear
+    scan like GrowthBook's ``includes``, or a hashed lookup for a tuple."""
+    if type(values) is tuple and len(values) > 8:
+        return _tuple_index(values).contains_any(v)
     if _kind(v) == _ARR:
         return any(_includes(values, element) for element in v)
     return _includes(values, v)
@@ -925,7 +959,7 @@ def _group_values(groups: Any, group_id: str) -> list[Any] | tuple[Any, ...] | N
     """``getSavedGroupArrayValues(savedGroups[id])``: an unknown id is an empty list, a v1 entry
     is the list itself, a v2 ``{"type": "list", "values": [...]}`` entry gives its values, and
     anything else (a condition group, a malformed entry) is None: it matches nobody."""
-    if not isinstance(groups, Mapping) or group_id not in groups:
+    if (type(groups) is not dict and not isinstance(groups, Mapping)) or group_id not in groups:
         return ()
     entry = groups[group_id]
     if _kind(entry) == _ARR:
@@ -1125,6 +1159,8 @@ class _Compiler:
             flag = bool(cond)
 
             def equals_flag(v: Any, groups: Any) -> bool:
+                if v is True or v is False:
+                    return v is flag
                 return v is not None and _js_truthy(v) == flag
 
             return equals_flag
@@ -1340,8 +1376,10 @@ class CompiledCondition:
         ``saved_groups`` maps a saved-group id to its members (a list, GrowthBook's v1 shape) or to
         a v2 entry (``{"type": "list", "attributeKey": ..., "values": [...]}`` or
         ``{"type": "condition", "condition": {...}}``), for ``$inGroup``, ``$notInGroup`` and
-        ``$savedGroup``. Never raises for JSON-like attributes; where GrowthBook's JS would
-        throw, the answer is False.
+        ``$savedGroup``. Member lists are scanned like GrowthBook does; a list given as a tuple
+        (which cannot change) is indexed once and then looked up by hash, which is what large
+        groups want. Never raises for JSON-like attributes; where GrowthBook's JS would throw,
+        the answer is False.
         """
         try:
             return self._node(attributes, _EMPTY_GROUPS if saved_groups is None else saved_groups)
@@ -1413,7 +1451,9 @@ _VALUE_OPERATORS: Final = (
     "$vgt", "$vgte", "$vlt", "$vlte", "$inGroup", "$notInGroup",
 )  # fmt: skip
 _ATTRIBUTE_TYPES: Final = ("string", "integer", "number", "boolean", "date", "datetime", "list")
-_TYPE_NAMES: Final = ("string", "number", "boolean", "array", "object", "null", "undefined")
+# "undefined" is a valid $type but never matches (a missing attribute reads as null).
+_USEFUL_TYPE_NAMES: Final = ("string", "number", "boolean", "array", "object", "null")
+_TYPE_NAMES: Final = (*_USEFUL_TYPE_NAMES, "undefined")
 _TYPEOF_OF_DECLARED: Final = {
     "string": "string",
     "date": "string",
@@ -1909,13 +1949,13 @@ class _Checker:
         self, name: str, arg: Any, loc: tuple[str | int, ...], attribute_type: str | None
     ) -> None:
         if arg not in _TYPE_NAMES or _kind(arg) != _STR:
-            suggestion = _did_you_mean(str(arg), _TYPE_NAMES) if _kind(arg) == _STR else None
+            suggestion = _did_you_mean(str(arg), _USEFUL_TYPE_NAMES) if _kind(arg) == _STR else None
             self.report(
                 loc,
                 BAD_SHAPE,
                 f"'$type' needs a type name, got {_describe(arg)}",
                 (f"Did you mean '{suggestion}'? " if suggestion else "")
-                + f"Use one of: {', '.join(_TYPE_NAMES)}.",
+                + f"Use one of: {', '.join(_USEFUL_TYPE_NAMES)}.",
             )
         elif arg == "undefined":
             self.report(

@@ -141,9 +141,13 @@ def _atom_detail(atom: AtomChange) -> str:
     parts = []
     if atom.change == "renamed" and atom.previous_id:
         parts.append(f"was {atom.previous_id}")
-    if atom.fields:
-        parts.append(", ".join(atom.fields))
-    if atom.base_status and atom.head_status and atom.base_status != atom.head_status:
+    status_changed = bool(atom.base_status and atom.head_status) and (
+        atom.base_status != atom.head_status
+    )
+    fields = [f for f in atom.fields if not (status_changed and f == "status")]
+    if fields:
+        parts.append(", ".join(fields))
+    if status_changed:
         parts.append(f"status {atom.base_status} → {atom.head_status}")
     elif atom.change == "added" and atom.head_status:
         parts.append(atom.head_status)
@@ -355,7 +359,7 @@ def format_text(result: DiffResult, limits: Limits = TEXT_LIMITS) -> str:
     if coverage.better or coverage.worse or coverage.added or coverage.removed:
         lines += [
             "",
-            f"Coverage: {len(coverage.better)} cells better, {len(coverage.worse)} worse, "
+            f"Coverage: {_plural(len(coverage.better), 'cell')} better, {len(coverage.worse)} worse, "
             f"{len(coverage.added)} new, {len(coverage.removed)} gone",
         ]
         for label, cells in (("better", coverage.better), ("worse", coverage.worse)):
@@ -453,7 +457,7 @@ def _markdown(result: DiffResult, limits: Limits) -> str:
             if side.valid:
                 continue
             count = sum(1 for d in side.diagnostics if d.severity is Severity.ERROR)
-            lines += ["", f"**{side.side}** has {_plural(count, 'error')}:", ""]
+            lines += [f"**{side.side}** has {_plural(count, 'error')}:", ""]
             for d in side.diagnostics[: limits.items]:
                 lines.append(_md_diagnostic(d, f"{side.side}: "))
             if len(side.diagnostics) > limits.items:
@@ -465,7 +469,7 @@ def _markdown(result: DiffResult, limits: Limits) -> str:
     lines += [
         f"- **Messages:** {_counts(result)}",
         f"- **Atoms:** {_atom_counts(result.atoms)}",
-        f"- **Coverage:** {len(coverage.better)} cells better, {len(coverage.worse)} worse"
+        f"- **Coverage:** {_plural(len(coverage.better), 'cell')} better, {len(coverage.worse)} worse"
         + (
             f", {len(coverage.added)} new, {len(coverage.removed)} gone"
             if coverage.added or coverage.removed

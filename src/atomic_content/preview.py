@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .api import select_messages
 from .channels import get_renderer
 from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
 from .channels.email import build_eml, eml_bytes
 from .customers import find_customer
-from .errors import Severity, UsageError, did_you_mean
+from .errors import Severity, UsageError
 from .formatting import format_resolution
 from .models import Settings
 from .render import assemble, check_limits, render_message
@@ -84,57 +85,33 @@ def preview(
     assert library.settings is not None
     customer = find_customer(library, customer_ref)
     resolver = Resolver(library)
-    the_journey = resolver.journey(journey)
-    steps = list(the_journey.steps)
-    if step is not None:
-        steps = [s for s in steps if s.id == step]
-        if not steps:
-            known = [s.id for s in the_journey.steps]
-            raise UsageError(
-                f"journey {journey!r} has no step {step!r}",
-                (did_you_mean(step, known) + " ").lstrip() + f"steps: {', '.join(known)}",
-            )
-    if channel is not None:
-        with_channel = [s for s in steps if channel in s.channels]
-        if not with_channel:
-            where = f"step {journey}/{step}" if step else f"journey {journey!r}"
-            used = sorted({c for s in steps for c in s.channels})
-            raise UsageError(
-                f"{where} has no {channel!r} message",
-                f"channels used: {', '.join(used)}",
-            )
-        steps = with_channel
     when = on or dt.date.today()
     results: list[PreviewResult] = []
-    for the_step in steps:
-        channels = [channel] if channel is not None else list(the_step.channels)
-        for the_channel in channels:
-            resolution = resolver.resolve_customer(
-                customer.attributes,
-                journey,
-                the_step.id,
-                the_channel,
-                locale=locale,
-                on=when,
-                include_drafts=include_drafts,
-                explain=explain,
-                label=f"customer {customer.id!r}",
+    for step_id, the_channel in select_messages(resolver, journey, step, channel):
+        resolution = resolver.resolve_customer(
+            customer.attributes,
+            journey,
+            step_id,
+            the_channel,
+            locale=locale,
+            on=when,
+            include_drafts=include_drafts,
+            explain=explain,
+            label=f"customer {customer.id!r}",
+        )
+        resolver.require_complete(resolution)
+        assembled = assemble(library, resolution)
+        rendered = render_message(library, assembled, customer.attributes, customer_id=customer.id)
+        results.append(
+            PreviewResult(
+                customer.id,
+                resolution,
+                assembled,
+                rendered,
+                tuple(check_limits(library, rendered)),
+                library.settings,
             )
-            resolver.require_complete(resolution)
-            assembled = assemble(library, resolution)
-            rendered = render_message(
-                library, assembled, customer.attributes, customer_id=customer.id
-            )
-            results.append(
-                PreviewResult(
-                    customer.id,
-                    resolution,
-                    assembled,
-                    rendered,
-                    tuple(check_limits(library, rendered)),
-                    library.settings,
-                )
-            )
+        )
     return results
 
 

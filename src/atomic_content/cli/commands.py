@@ -12,7 +12,7 @@ from ..api import customer_segments, resolve_for_customer
 from ..formatting import format_resolution, format_segments
 from ..schema import write_schemas
 from ..validate import check_content
-from . import EXIT_CONTENT, content_option, emit_diagnostics, main
+from . import EXIT_CONTENT, F, content_option, emit_diagnostics, main
 
 
 @main.command()
@@ -74,7 +74,7 @@ date_option = click.option(
     "customer_ref",
     required=True,
     metavar="FILE_OR_ID",
-    help="Sample id or customer file.",
+    help="Sample customer id (content/customers/) or a customer file.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -90,22 +90,27 @@ def segments(ctx: click.Context, content: Path, customer_ref: str, fmt: str) -> 
         click.echo(format_segments(report.customer_id, report.verdicts, report.consent_refused))
 
 
+def message_options(func: F) -> F:
+    """The options that pick messages for a customer (resolve and preview share them)."""
+    options = [
+        click.option("--customer", "customer_ref", required=True, metavar="FILE_OR_ID",
+                     help="Sample customer id (content/customers/) or a customer file."),
+        click.option("--journey", required=True, help="Journey id."),
+        click.option("--step", help="Step id (default: every step)."),
+        click.option("--channel", help="Channel (default: every channel of the step)."),
+        click.option("--locale", help="Locale (default: the customer's)."),
+        date_option,
+        click.option("--include-drafts", is_flag=True, help="Let draft and review atoms compete."),
+        click.option("--explain", is_flag=True, help="Show why each atom won or lost."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @main.command()
 @content_option
-@click.option(
-    "--customer",
-    "customer_ref",
-    required=True,
-    metavar="FILE_OR_ID",
-    help="Sample id or customer file.",
-)
-@click.option("--journey", required=True, help="Journey id.")
-@click.option("--step", help="Step id (default: every step).")
-@click.option("--channel", help="Channel (default: every channel of the step).")
-@click.option("--locale", help="Locale (default: the customer's).")
-@date_option
-@click.option("--include-drafts", is_flag=True, help="Let draft and review atoms compete.")
-@click.option("--explain", is_flag=True, help="Show every candidate and why it won or lost.")
+@message_options
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )

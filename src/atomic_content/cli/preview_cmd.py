@@ -11,27 +11,14 @@ import click
 from ..preview import format_eml, format_html, format_json, format_problems, format_text
 from ..preview import preview as run_preview
 from . import EXIT_CONTENT, content_option, main
-from .commands import date_option, parse_date
+from .commands import message_options, parse_date
 
 _SUFFIX = {"text": ".txt", "html": ".html", "json": ".json", "eml": ".eml"}
 
 
 @main.command()
 @content_option
-@click.option(
-    "--customer",
-    "customer_ref",
-    required=True,
-    metavar="FILE_OR_ID",
-    help="Sample customer id (content/customers/) or a customer file.",
-)
-@click.option("--journey", required=True, help="Journey id.")
-@click.option("--step", help="Step id (default: every step).")
-@click.option("--channel", help="Channel (default: every channel of the step).")
-@click.option("--locale", help="Locale (default: the customer's).")
-@date_option
-@click.option("--include-drafts", is_flag=True, help="Let draft and review atoms compete.")
-@click.option("--explain", is_flag=True, help="Show every candidate and why it won or lost.")
+@message_options
 @click.option(
     "--format",
     "fmt",
