@@ -125,7 +125,13 @@ class Bundle:
         customer data that cannot be rendered safely.
         """
         resolution = self.resolver.resolve_customer(
-            customer, journey, step, channel, locale=locale, on=on or dt.date.today()
+            customer,
+            journey,
+            step,
+            channel,
+            locale=locale,
+            on=on or dt.date.today(),
+            all_segments=False,
         )
         self.resolver.require_complete(resolution)
         key = _AssemblyKey(

@@ -359,8 +359,9 @@ def format_text(result: DiffResult, limits: Limits = TEXT_LIMITS) -> str:
     if coverage.better or coverage.worse or coverage.added or coverage.removed:
         lines += [
             "",
-            f"Coverage: {_plural(len(coverage.better), 'cell')} better, {len(coverage.worse)} worse, "
-            f"{len(coverage.added)} new, {len(coverage.removed)} gone",
+            f"Coverage: {_plural(len(coverage.better), 'cell')} better, "
+            f"{len(coverage.worse)} worse, {len(coverage.added)} new, "
+            f"{len(coverage.removed)} gone",
         ]
         for label, cells in (("better", coverage.better), ("worse", coverage.worse)):
             for cell in cells[: limits.items]:
@@ -469,7 +470,8 @@ def _markdown(result: DiffResult, limits: Limits) -> str:
     lines += [
         f"- **Messages:** {_counts(result)}",
         f"- **Atoms:** {_atom_counts(result.atoms)}",
-        f"- **Coverage:** {_plural(len(coverage.better), 'cell')} better, {len(coverage.worse)} worse"
+        f"- **Coverage:** {_plural(len(coverage.better), 'cell')} better, "
+        f"{len(coverage.worse)} worse"
         + (
             f", {len(coverage.added)} new, {len(coverage.removed)} gone"
             if coverage.added or coverage.removed

@@ -368,6 +368,23 @@ class Resolver:
             self._memo[memo_key] = slots
         return Resolution(key, audience, layout_id, slots, on, tuple(notes))
 
+    def message_segments(
+        self, journey_id: str, step_id: str, channel: str, locale: str | None
+    ) -> frozenset[str] | None:
+        """Segments targeted by some candidate atom of a message (None when the message does
+        not exist; resolve() then reports it)."""
+        journey = self.library.journeys.get(journey_id)
+        step = next((s for s in journey.steps if s.id == step_id), None) if journey else None
+        layout_id = step.channels.get(channel) if step else None
+        if journey is None or layout_id is None:
+            return None
+        entry = self.library.layouts[(channel, layout_id)]
+        message_locale = self.message_locale(journey, locale)
+        key = MessageKey(journey.id, step_id, channel, message_locale)
+        return self._relevant_segments(
+            key, entry.layout.slots, self.chains.get(message_locale, [message_locale])
+        )
+
     def _relevant_segments(
         self, key: MessageKey, slots: Iterable[str], chain: list[str]
     ) -> frozenset[str]:
@@ -532,15 +549,22 @@ class Resolver:
         include_drafts: bool = False,
         explain: bool = False,
         label: str | None = None,
+        all_segments: bool = True,
     ) -> Resolution:
         """Resolve for a customer record: segments from its attributes, locale from the
-        profile's locale attribute unless ``locale`` is given."""
-        audience = self.segment_index.audience(attributes, label)
+        profile's locale attribute unless ``locale`` is given.
+
+        With ``all_segments=False`` only the segments that some candidate atom of this message
+        targets are evaluated (the runtime's fast path); the resolution is the same, but the
+        audience lists only those segments.
+        """
         if locale is None and self.library.profile and self.library.profile.locale_attribute:
             from .segments import lookup
 
             found, value = lookup(attributes, self.library.profile.locale_attribute)
             locale = value if found and isinstance(value, str) else None
+        only = None if all_segments else self.message_segments(journey_id, step_id, channel, locale)
+        audience = self.segment_index.audience(attributes, label, only)
         return self.resolve(
             journey_id,
             step_id,

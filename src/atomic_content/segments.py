@@ -81,6 +81,7 @@ class SegmentIndex:
         self._compiled: list[tuple[str, CompiledCondition]] = [
             (s.id, compile_condition(s.condition)) for s in ordered
         ]
+        self._by_id = dict(self._compiled)
         self.consent_attribute = profile.consent_attribute if profile else None
         self.id_attribute = profile.id_attribute if profile else "id"
 
@@ -94,17 +95,33 @@ class SegmentIndex:
         found, value = lookup(attributes, self.id_attribute)
         return str(value) if found and value is not None else None
 
-    def matching(self, attributes: Mapping[str, Any]) -> frozenset[str]:
-        """Ids of every segment whose condition matches, ignoring consent."""
-        return frozenset(seg_id for seg_id, cond in self._compiled if cond(attributes))
+    def matching(
+        self, attributes: Mapping[str, Any], only: frozenset[str] | None = None
+    ) -> frozenset[str]:
+        """Ids of every segment whose condition matches, ignoring consent.
 
-    def audience(self, attributes: Mapping[str, Any], label: str | None = None) -> Audience:
-        """The customer's audience: matching segments, or none when consent was refused."""
+        With ``only``, just those segments are evaluated (the others are left out of the
+        result): a message needs only the segments its candidate atoms target.
+        """
+        if only is None:
+            return frozenset(seg_id for seg_id, cond in self._compiled if cond(attributes))
+        return frozenset(
+            seg_id for seg_id in only if (cond := self._by_id.get(seg_id)) and cond(attributes)
+        )
+
+    def audience(
+        self,
+        attributes: Mapping[str, Any],
+        label: str | None = None,
+        only: frozenset[str] | None = None,
+    ) -> Audience:
+        """The customer's audience: matching segments (of ``only``, when given), or none when
+        consent was refused."""
         customer_id = self.customer_id(attributes)
         shown = label or (f"customer {customer_id!r}" if customer_id else "customer")
         if self.consent_refused(attributes):
             return Audience(frozenset(), shown, consent_refused=True, customer_id=customer_id)
-        return Audience(self.matching(attributes), shown, customer_id=customer_id)
+        return Audience(self.matching(attributes, only), shown, customer_id=customer_id)
 
     def explain(self, attributes: Mapping[str, Any]) -> list[SegmentVerdict]:
         """Per segment (priority order): matched or not, and each top-level clause's verdict."""
