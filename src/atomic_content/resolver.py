@@ -288,8 +288,12 @@ class Resolver:
         """
         found: list[Atom] = []
         for locale in chain:
-            for segment in (None, *sorted(audience.segments)):
-                for journey in (None, key.journey):
+            for journey in (None, key.journey):
+                # Probe only segments that have atoms here: a customer may be in dozens of
+                # segments of which a slot knows two.
+                known = self._segments_by_key.get((slot, key.channel, locale, journey))
+                targeted = audience.segments & known if known else ()
+                for segment in (None, *targeted):
                     top: int | None = None
                     for atom in self._index.get((slot, key.channel, locale, segment, journey), ()):
                         if top is not None and atom.priority < top:
