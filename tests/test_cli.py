@@ -274,3 +274,13 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert install_and_run.startswith("python3 -m venv .venv && ")
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
     assert install_and_test in ci.splitlines()
+
+
+def test_github_annotations_name_files_from_the_repository_root(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_tree(tmp_path / "content", {"atoms/h.yaml": "slot: headlin\ntext: Hi\n"})
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["validate", "--format", "github"])
+    assert result.exit_code == 1
+    assert result.stdout.startswith("::error file=content/atoms/h.yaml,line=1,col=7,title=ref.unknown_slot::")

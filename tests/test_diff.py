@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,12 +123,24 @@ class Project:
         self.git("add", "-A")
         self.git("commit", "-qm", message)
 
+    def settle(self) -> None:
+        """Make the index stable under the test's own ``git status``.
+
+        git rewrites the index on every status while a file is "racily clean" (modified in the
+        same second as the index). Files are dated ten seconds back and the index refreshed
+        once, so that from now on only a real change rewrites it.
+        """
+        past = time.time() - 10
+        for path in self.root.rglob("*"):
+            if ".git" not in path.relative_to(self.root).parts and not path.is_symlink():
+                os.utime(path, (past, past))
+        self.git("status", "--porcelain")
+
     def state(self) -> tuple[Any, ...]:
-        """Index bytes and mtime and refs (read before the test's own `git status`, which may
-        refresh the index), then status, staged diff and every file's mtime."""
+        """Index bytes and refs (read before the test's own `git status`, which may rewrite
+        the index), then status, staged diff and every file's mtime."""
         index = self.root / ".git" / "index"
         before_status = (
-            index.stat().st_mtime_ns if index.exists() else 0,
             index.read_bytes() if index.exists() else b"",
             self.git("for-each-ref", "--format=%(refname) %(objectname)"),
         )
@@ -147,11 +160,12 @@ class Project:
         """``atomic diff ARGS --format FMT --date DATE`` from the repository root; asserts that
         nothing in the repository changed."""
         self.monkeypatch.chdir(self.root)
-        # Let git refresh the index's stat cache now (status may rewrite a "racily clean"
-        # index), so that any later change of the index is atomic diff's doing.
-        self.git("status", "--porcelain")
+        self.settle()
         before = self.state()
+        index = self.root / ".git" / "index"
+        index_mtime = index.stat().st_mtime_ns  # after the test's own git commands
         result = CliRunner().invoke(main, ["diff", *args, "--format", fmt, "--date", date])
+        assert index.stat().st_mtime_ns == index_mtime, "atomic diff rewrote the index"
         after = self.state()
         assert after == before, "atomic diff changed the working tree, index or refs"
         if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -175,14 +189,23 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     return make_project(tmp_path / "repo", monkeypatch)
 
 
+def base_text(rel: str) -> str:
+    """A text file of the contentkit base tree."""
+    value = BASE[rel]
+    assert isinstance(value, str)
+    return value
+
+
 def settings(governance: str) -> str:
     head, _, _ = SETTINGS.rpartition("governance:")
     return f"{head}governance: {governance}\n"
 
 
 VIP_EDIT = {
-    "atoms/headline-vip.yaml": BASE["atoms/headline-vip.yaml"].replace("is waiting", "ships free")
-}  # type: ignore[union-attr]
+    "atoms/headline-vip.yaml": base_text("atoms/headline-vip.yaml").replace(
+        "is waiting", "ships free"
+    )
+}
 VIP_PREVIEW = (
     "@@ -2,5 +2,5 @@\n"
     " Preheader:\n"
@@ -307,8 +330,8 @@ def test_default_base_is_the_merge_base_with_main(project: Project) -> None:
     project.git("checkout", "-q", "main")
     project.commit(
         "main moved on",
-        {"atoms/cta.yaml": BASE["atoms/cta.yaml"].replace("Shop now", "Shop today")},
-    )  # type: ignore[union-attr]
+        {"atoms/cta.yaml": base_text("atoms/cta.yaml").replace("Shop now", "Shop today")},
+    )
     project.git("checkout", "-q", "feature")
     run = project.diff()
     assert run.exit_code == 0
@@ -352,13 +375,20 @@ def test_add_a_segment(project: Project) -> None:
     assert added["preview_diff"].startswith("@@ -0,0 +1,")
     assert "+Gear for every trail" in added["preview_diff"].splitlines()
     # 2 channels x 2 locales x the slots of each layout: the new segment's cells, all generic.
+    # 2 locales x (5 email + 2 app slots) new cells for the new segment, none of them specific:
+    # nothing targets it yet (the optional preheader has no atom at all; de falls back to en).
     cells = data["coverage"]["added"]
-    assert len(cells) == 2 * (5 + 2)
-    assert {(c["segment"], c["base"], c["head"]) for c in cells} == {("outdoor", None, "generic")}
+    assert Counter((c["segment"], c["locale"], c["base"], c["head"]) for c in cells) == {
+        ("outdoor", "en", None, "generic"): 6,
+        ("outdoor", "en", None, "missing"): 1,
+        ("outdoor", "de", None, "generic"): 1,
+        ("outdoor", "de", None, "fallback-locale"): 5,
+        ("outdoor", "de", None, "missing"): 1,
+    }
     assert data["coverage"]["better"] == data["coverage"]["worse"] == []
     assert data["governance"] == []
     text = project.diff("HEAD~1", "HEAD", fmt="text").output.splitlines()
-    assert "4 of 16 messages change: 4 added, 0 removed, 0 changed" in text
+    assert "4 of 18 messages change: 4 added, 0 removed, 0 changed" in text
     assert "    added 2 — de: outdoor · en: outdoor" in text
     assert "Coverage: 0 cells better, 0 worse, 14 new, 0 gone" in text
 
@@ -419,7 +449,7 @@ def test_delete_a_journey(project: Project) -> None:
 def test_rename_a_file(project: Project) -> None:
     project.git("mv", "content/atoms/cta.yaml", "content/atoms/shop-cta.yaml")
     project.git("mv", "content/atoms/body.yaml", "content/atoms/welcome-body.yaml")
-    project.write({"atoms/welcome-body.yaml": "id: body\n" + str(BASE["atoms/body.yaml"])})
+    project.write({"atoms/welcome-body.yaml": "id: body\n" + base_text("atoms/body.yaml")})
     project.commit("rename files")
     run = project.diff("HEAD~1", "HEAD")
     assert run.exit_code == 0
@@ -492,10 +522,25 @@ def test_a_required_slot_left_empty_makes_the_side_invalid(project: Project) -> 
     assert codes and all(d["severity"] == "error" for d in run.data["head"]["diagnostics"])
 
 
+def test_a_layout_that_fails_to_render_makes_the_side_invalid(project: Project) -> None:
+    mjml = (project.content / "layouts" / "email" / "basic.mjml").read_text(encoding="utf-8")
+    project.commit(
+        "typo in layout",
+        {"layouts/email/basic.mjml": mjml.replace("{{ slots.headline }}", "{{ mesage.step }}")},
+    )
+    run = project.diff("HEAD~1", "HEAD")
+    assert run.exit_code == 1
+    [problem] = run.data["head"]["diagnostics"]
+    assert problem["severity"] == "error" and problem["code"].startswith("render.")
+    assert "mesage" in problem["message"]
+
+
 def test_retire_and_revive_an_atom(project: Project) -> None:
-    retired = BASE["atoms/headline-vip.yaml"].replace("approved", "retired")  # type: ignore[union-attr]
+    retired = base_text("atoms/headline-vip.yaml").replace("approved", "retired")
     project.commit("retire the vip headline", {"atoms/headline-vip.yaml": retired})
-    project.commit("bring it back", {"atoms/headline-vip.yaml": BASE["atoms/headline-vip.yaml"]})  # type: ignore[dict-item]
+    project.commit(
+        "bring it back", {"atoms/headline-vip.yaml": base_text("atoms/headline-vip.yaml")}
+    )
     run = project.diff("HEAD~1", "HEAD")
     assert run.exit_code == 1
     assert [
@@ -510,6 +555,14 @@ def test_retire_and_revive_an_atom(project: Project) -> None:
             "governance.retired_revival",
             "retired atom 'headline-vip' is approved again without a note",
         ),
+        (
+            "journeys/promo.yaml",
+            1,
+            1,
+            "warning",
+            "governance.change_budget",
+            "this change alters 1 of 2 live variants of journey 'promo' (50%, budget 30%)",
+        ),
     ]
     atom = run.data["atoms"][0]
     assert (atom["change"], atom["status"], atom["fields"]) == (
@@ -520,13 +573,13 @@ def test_retire_and_revive_an_atom(project: Project) -> None:
     text = project.diff("HEAD~1", "HEAD", fmt="text").output.splitlines()
     assert "Governance: 1 error, 1 warning" in text
     assert (
-        "  edited   headline-vip (status; status retired → approved): changes 3 of 14 messages across 1 segment (vip)"
+        "  edited   headline-vip (status retired → approved): changes 3 of 14 messages across 1 segment (vip)"
         in text
     )
     # With a note saying why, in the working tree: no finding.
     project.write(
         {
-            "atoms/headline-vip.yaml": str(BASE["atoms/headline-vip.yaml"])
+            "atoms/headline-vip.yaml": base_text("atoms/headline-vip.yaml")
             + "notes: Back for the winter sale.\n"
         }
     )
@@ -543,7 +596,7 @@ def test_change_budget_at_level_error_and_allow_large_change(
         monkeypatch,
         **{"atomic.yaml": settings('{owner_required: "off", change_budget: error}')},
     )
-    generic = BASE["atoms/headline.yaml"].replace("Gear for every trail", "Trail gear, sorted")  # type: ignore[union-attr]
+    generic = base_text("atoms/headline.yaml").replace("Gear for every trail", "Trail gear, sorted")
     project.commit("generic headline", {"atoms/headline.yaml": generic})
     run = project.diff("HEAD~1", "HEAD")
     assert run.exit_code == 1
@@ -575,7 +628,7 @@ def test_the_rules_in_force_are_base_s(tmp_path: Path, monkeypatch: pytest.Monke
         monkeypatch,
         **{"atomic.yaml": settings('{owner_required: "off", change_budget: error}')},
     )
-    generic = BASE["atoms/headline.yaml"].replace("Gear for every trail", "Trail gear, sorted")  # type: ignore[union-attr]
+    generic = base_text("atoms/headline.yaml").replace("Gear for every trail", "Trail gear, sorted")
     # The change also turns the rule off; it still answers to the rule it was made under.
     project.commit(
         "sneaky",
@@ -656,8 +709,12 @@ def test_usage_errors(project: Project, tmp_path: Path, monkeypatch: pytest.Monk
     run = project.diff("no-such-branch")
     assert run.exit_code == 2
     assert run.stderr.splitlines()[0] == "error: unknown revision 'no-such-branch'"
-    run = project.diff("HEAD", "--output=/tmp/pwned")
-    assert run.exit_code == 2
+    # A revision that looks like an option reaches git only after --end-of-options, if at all.
+    trap = tmp_path / "pwned"
+    option_like = CliRunner().invoke(main, ["diff", "--format", "json", "--", f"--output={trap}"])
+    assert option_like.exit_code == 2
+    assert option_like.stderr.splitlines()[0] == f"error: unknown revision '--output={trap}'"
+    assert not trap.exists()
     outside = tmp_path / "not-a-repo"
     outside.mkdir()
     monkeypatch.chdir(outside)
@@ -710,7 +767,7 @@ def test_date_defaults_to_source_date_epoch(project: Project) -> None:
 def test_hostile_content_cannot_escape_markdown_or_forge_ci_commands(project: Project) -> None:
     hostile = (
         "slot: body\nstatus: approved\ntext: |\n  Thanks for joining.\n\n"
-        "  Hi ```` @everyone ##[error]legacy $x$ *b*\n\n"
+        "  Hi ```` @everyone ##[error]legacy $x$ *b* </details>\n\n"
         "  ::error file=x::forged\n\n"
         "  [Browse the shop](https://www.acme.example/shop)\n"
     )
@@ -726,18 +783,24 @@ def test_hostile_content_cannot_escape_markdown_or_forge_ci_commands(project: Pr
     # The preview sits in a fence longer than the content's longest backtick run.
     fences = re.findall(r"^(`{3,})diff$", markdown, flags=re.M)
     assert fences and all(len(f) >= 5 for f in fences)
+    # The content's </details> sits inside the fence; ours close the sections.
+    assert markdown.count("\n</details>\n") == markdown.count("<details>\n")
+    assert "+Hi ```` @everyone" in markdown  # inside a code block mentions do not notify
 
 
 def test_hostile_diagnostics_are_escaped(project: Project) -> None:
-    evil = (
-        "slot: headline\nstatus: approved\n"
-        "text: 'Hi </details><script>alert(1)</script> @everyone'\n"
+    # Validation echoes the offending HTML in its message: that text reaches the report.
+    project.commit(
+        "html in headlines",
+        {
+            "atoms/headline-vip.yaml": "slot: headline\nstatus: approved\nsegments: [vip]\n"
+            "text: 'Hi <b data-x=\"@everyone\">x</b>'\n",
+        },
     )
-    project.commit("html in a headline", {"atoms/headline.yaml": evil})
     markdown = project.diff("HEAD~1", "HEAD", fmt="markdown").output
-    assert "<script>" not in markdown and "</details>" not in markdown
-    assert "\\<script\\>" in markdown
+    assert re.search(r"(?<!\\)<b", markdown) is None and "\\<b data-x=" in markdown
     assert "@everyone" not in markdown and "@\u200beveryone" in markdown
+    assert "<details>" not in markdown  # nothing is folded when a side is invalid
 
 
 # ------------------------------------------------------------------------- report units
@@ -882,7 +945,7 @@ def test_markdown_caps_keep_a_big_change_readable() -> None:
     assert "- **Messages:** 0 added, 0 removed, 300 changed" in lines
     assert "- … and 35 more atoms" in lines
     assert "… and 290 more distinct changes" in lines
-    assert "… and 80 more lines" in lines
+    assert "… and 81 more lines" in lines
     assert "- … and 15 more better" in lines
     assert "- … and 5 more new" in lines
     assert len(markdown) < MARKDOWN_MAX_CHARS
@@ -978,3 +1041,55 @@ def test_demo_diff_of_the_last_commit(
     assert "-Hi Anna, welcome to Northwind" in lines and "+Hi Anna, good to see you" in lines
     with capsys.disabled():
         print(f"\n[atomic diff HEAD~1 on the demo content: {seconds:.1f}s]")
+
+
+# ------------------------------------------------------------------------ hooks and docs
+
+
+def test_pre_commit_hook() -> None:
+    from ruamel.yaml import YAML
+
+    hooks = YAML(typ="safe").load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert [h["id"] for h in hooks] == ["atomic-validate"]
+    hook = hooks[0]
+    assert hook["entry"] == "atomic validate"
+    assert hook["language"] == "python"
+    assert hook["pass_filenames"] is False
+    pattern = re.compile(hook["files"])
+    for path in (
+        "content/atoms/welcome/a.yaml",
+        "content/atomic.yaml",
+        "content/segments/vip.yml",
+        "content/layouts/email/standard.mjml",
+        "content/layouts/microsite/landing.html.j2",
+    ):
+        assert pattern.search(path), path
+    for path in (
+        "src/atomic_content/diff.py",
+        "docs/a.yaml",
+        "content/README.md",
+        "xcontent/a.yaml",
+    ):
+        assert not pattern.search(path), path
+
+
+def test_review_docs_workflow_and_example() -> None:
+    from ruamel.yaml import YAML
+
+    doc = (REPO / "docs" / "review.md").read_text(encoding="utf-8")
+    assert "fast: it only runs when the commit touches a content file" in doc
+    workflow_text = re.search(r"```yaml\n(# \.github/workflows/content\.yml\n.*?)```", doc, re.S)
+    assert workflow_text is not None
+    workflow = YAML(typ="safe").load(workflow_text.group(1))
+    runs = "\n".join(step.get("run", "") for step in workflow["jobs"]["review"]["steps"])
+    assert "atomic validate --format github" in runs
+    assert "atomic build" in runs and "atomic coverage" in runs
+    assert 'atomic diff "origin/$BASE_REF" HEAD --format markdown --out diff.md' in runs
+    assert "gh pr comment" in runs
+    # The example is a real report: its sections are there, in order, and balanced.
+    example = re.search(r"````markdown\n(.*?)\n````", doc, re.S)
+    assert example is not None
+    body = example.group(1)
+    assert body.startswith("### atomic diff: 11 of 198 messages change")
+    assert body.count("<details>") == body.count("</details>") == 5
+    assert "governance.retired_revival" in body

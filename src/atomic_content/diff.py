@@ -41,7 +41,15 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .coverage import Cell, compute_coverage
-from .errors import ContentError, Diagnostic, Diagnostics, ResolutionError, Severity, UsageError
+from .errors import (
+    ContentError,
+    Diagnostic,
+    Diagnostics,
+    RenderError,
+    ResolutionError,
+    Severity,
+    UsageError,
+)
 from .gitrepo import GitRepo, Revision
 from .governance import (
     JourneyChange,
@@ -379,7 +387,8 @@ def build_side(
     """Validate and build one side's content folder (None: the folder does not exist there).
 
     Invalid content is not an exception: the side comes back with ``valid=False`` and its
-    diagnostics (validation errors, required slots without content, hard channel limits).
+    diagnostics (validation errors, required slots without content, hard channel limits, a
+    layout that fails to render).
     """
     revision_name = revision.name if revision else None
     commit = revision.commit if revision else None
@@ -395,6 +404,12 @@ def build_side(
         result = build(content, out, on=on, jobs=jobs, use_cache=True, cache_dir=cache_dir)
     except (ContentError, ResolutionError) as exc:
         return _invalid(side, label, revision_name, commit, library, exc.diagnostics)
+    except RenderError as exc:
+        # A layout that validates but fails to render (an undefined variable ...): the side
+        # cannot be compared, and the reviewer needs the reason marked with its side.
+        problem = Diagnostics()
+        problem.error("", 0, 0, exc.code, str(exc), exc.hint)
+        return _invalid(side, label, revision_name, commit, library, problem)
     manifest = result.manifest
     info = SideInfo(
         side,
@@ -1038,7 +1053,7 @@ def diff_revisions(
         tip = head_rev or repo.resolve("HEAD")
         base_rev = repo.merge_base(repo.default_branch(), tip)
     head_label = head_rev.label if head_rev is not None else "working tree"
-    with tempfile.TemporaryDirectory(prefix="atomic-diff-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="atomic-diff-", ignore_cleanup_errors=True) as tmp_name:
         tmp = Path(tmp_name)
         base_content = (
             repo.export(base_rev, folder, tmp / "base-src")

@@ -56,11 +56,24 @@ def emit_diagnostics(diagnostics: Diagnostics, root: Path | None, fmt: str = "te
         click.echo(format_json(items))
     elif fmt == "github":
         if items:
-            click.echo(format_github(items))
+            click.echo(format_github(items, content_prefix=_repo_prefix(root)))
     else:
         if items:
             click.echo(format_text(items, root), err=True)
         click.echo(summary_line(items), err=True)
+
+
+def _repo_prefix(root: Path | None) -> str:
+    """The content folder as seen from the working directory (``content/``), so that CI
+    annotations name files the way the repository does."""
+    if root is None:
+        return ""
+    try:
+        relative = root.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return ""
+    text = relative.as_posix()
+    return "" if text in ("", ".") else text + "/"
 
 
 class AtomicGroup(click.Group):
@@ -116,4 +129,5 @@ def main(debug: bool) -> None:
 from . import build_cmd as _build_cmd  # noqa: E402,F401  (registers the commands)
 from . import commands as _commands  # noqa: E402,F401
 from . import coverage_cmd as _coverage_cmd  # noqa: E402,F401
+from . import diff_cmd as _diff_cmd  # noqa: E402,F401
 from . import preview_cmd as _preview_cmd  # noqa: E402,F401
