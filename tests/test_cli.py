@@ -283,4 +283,6 @@ def test_github_annotations_name_files_from_the_repository_root(
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(main, ["validate", "--format", "github"])
     assert result.exit_code == 1
-    assert result.stdout.startswith("::error file=content/atoms/h.yaml,line=1,col=7,title=ref.unknown_slot::")
+    assert result.stdout.startswith(
+        "::error file=content/atoms/h.yaml,line=1,col=7,title=ref.unknown_slot::"
+    )
