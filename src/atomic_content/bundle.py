@@ -25,6 +25,7 @@ from .models import Atom, Journey, Layout, Profile, Segment, Settings
 from .render import assemble, render_message
 from .repository import LayoutEntry, Library
 from .resolver import Resolver
+from .segments import lookup
 
 BUNDLE_VERSION = 1
 
@@ -102,6 +103,10 @@ class Bundle:
         self.date = date
         self.resolver = Resolver(library)
         self._assembled: dict[_AssemblyKey, Any] = {}
+        self._variants: dict[Any, Any] = {}
+        self._relevant: dict[tuple[str, str, str, str | None], frozenset[str]] = {}
+        profile = library.profile
+        self._locale_attribute = profile.locale_attribute if profile else None
 
     @classmethod
     def from_library(cls, library: Library) -> Bundle:
@@ -124,27 +129,46 @@ class Bundle:
         ResolutionError when a required slot has no content for this customer, RenderError for
         customer data that cannot be rendered safely.
         """
-        resolution = self.resolver.resolve_customer(
-            customer,
-            journey,
-            step,
-            channel,
-            locale=locale,
-            on=on or dt.date.today(),
-            all_segments=False,
-        )
-        self.resolver.require_complete(resolution)
-        key = _AssemblyKey(
-            journey,
-            step,
-            channel,
-            resolution.key.locale,
-            tuple(sorted((slot, atom.id) for slot, atom in resolution.atoms.items())),
-        )
-        assembled = self._assembled.get(key)
+        on = on or dt.date.today()
+        resolver = self.resolver
+        index = resolver.segment_index
+        if locale is None and self._locale_attribute:
+            found, value = lookup(customer, self._locale_attribute)
+            locale = value if found and isinstance(value, str) else None
+        # Hot path: the message's relevant segments are known once per (message, locale); the
+        # assembled variant once per set of matching segments. Only a new combination goes
+        # through the resolver (and then the same code as everywhere else).
+        message = (journey, step, channel, locale)
+        relevant = self._relevant.get(message)
+        if relevant is None:
+            relevant = resolver.message_segments(journey, step, channel, locale)
+            if relevant is None:  # unknown journey/step/channel: let resolve() explain
+                resolver.resolve(journey, step, channel, index.audience({}), locale=locale)
+                raise AssertionError("unreachable")  # pragma: no cover
+            self._relevant[message] = relevant
+        refused = index.consent_refused(customer)
+        segments = frozenset() if refused else index.matching(customer, relevant)
+        variant_key = (message, segments, on)
+        assembled = self._variants.get(variant_key)
         if assembled is None:
-            assembled = assemble(self.library, resolution)
-            self._assembled[key] = assembled
+            resolution = resolver.resolve_customer(
+                customer, journey, step, channel, locale=locale, on=on, all_segments=False
+            )
+            resolver.require_complete(resolution)
+            key = _AssemblyKey(
+                journey,
+                step,
+                channel,
+                resolution.key.locale,
+                tuple(sorted((slot, atom.id) for slot, atom in resolution.atoms.items())),
+            )
+            assembled = self._assembled.get(key)
+            if assembled is None:
+                assembled = assemble(self.library, resolution)
+                self._assembled[key] = assembled
+            if len(self._variants) >= 65_536:
+                self._variants.clear()
+            self._variants[variant_key] = assembled
         customer_id = self.resolver.segment_index.customer_id(customer)
         return render_message(self.library, assembled, customer, customer_id=customer_id)
 

@@ -83,9 +83,22 @@ def _prepared(assembled: AssembledMessage) -> tuple[dict[str, Any], list[Compile
     return entry[1], entry[2]
 
 
+_DECLARED: dict[int, tuple[object, frozenset[str]]] = {}
+
+
 def declared_attributes(library: Library) -> frozenset[str]:
-    """The customer attribute paths of the profile (the only ones a template can see)."""
-    return frozenset(library.profile.attributes) if library.profile else frozenset()
+    """The customer attribute paths of the profile (the only ones a template can see).
+
+    Remembered per profile object: it is asked for on every render.
+    """
+    profile = library.profile
+    if profile is None:
+        return frozenset()
+    entry = _DECLARED.get(id(profile))
+    if entry is None or entry[0] is not profile:
+        entry = (profile, frozenset(profile.attributes))
+        _DECLARED[id(profile)] = entry
+    return entry[1]
 
 
 def _present(context: Mapping[str, Any], path: str) -> bool:

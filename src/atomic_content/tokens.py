@@ -1003,6 +1003,18 @@ def _lookup(attributes: Mapping[str, Any], path: str) -> tuple[bool, Any]:
     return True, current
 
 
+@functools.lru_cache(maxsize=64)
+def _context_plan(declared: frozenset[str]) -> tuple[tuple[str, list[str]], ...]:
+    """Declared paths in order with their parts, bad names left out (computed once per set:
+    this runs for every customer)."""
+    plan = []
+    for path in sorted(declared):
+        parts = path.split(".")
+        if all(parts) and not any(part.startswith("_") for part in parts):
+            plan.append((path, parts))
+    return tuple(plan)
+
+
 def build_customer_context(
     attributes: Mapping[str, Any], declared: Iterable[str]
 ) -> dict[str, Any]:
@@ -1017,10 +1029,9 @@ def build_customer_context(
     children.
     """
     context: dict[str, Any] = {}
-    for path in sorted(set(declared)):
-        parts = path.split(".")
-        if not all(parts) or any(part.startswith("_") for part in parts):
-            continue
+    for path, parts in _context_plan(
+        declared if isinstance(declared, frozenset) else frozenset(declared)
+    ):
         found, value = _lookup(attributes, path)
         if not found or value is None:
             continue
