@@ -204,9 +204,9 @@ def main() -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     variants = len(manifest["variants"])
     noop_s, noop_mem = build_subprocess(content, out)
-    atom = next(
-        p for p in sorted((content / "atoms").rglob("*.yaml")) if "\ntext: " in p.read_text()
-    )
+    winners = sorted({s["atom"] for v in manifest["variants"] for s in v["slots"].values()})
+    paths = {p.stem: p for p in (content / "atoms").rglob("*.yaml")}
+    atom = next(paths[a] for a in winners if a in paths and "\ntext: " in paths[a].read_text())
     atom.write_text(atom.read_text().replace("\ntext: ", "\ntext: Edited ", 1))
     used_by = sum(
         1 for v in manifest["variants"] if any(s["atom"] == atom.stem for s in v["slots"].values())

@@ -59,8 +59,8 @@ class SlotChoice:
     """The outcome for one slot: the winner (None when nothing fits) and its explanation.
 
     ``matched_segment`` is the audience segment that made a targeted winner eligible;
-    ``locale`` the locale of the winning atom; ``candidates`` is filled when explaining, and
-    always holds the winner and the runners-up that lost on rank.
+    ``locale`` the locale of the winning atom; ``candidates`` holds the winner, and when
+    explaining also every atom that lost on rank or was rejected, with the reason.
     """
 
     slot: str
@@ -453,11 +453,12 @@ class Resolver:
         if tied:
             reason += f"; tied with {', '.join(tied)} — won on id"
         candidates = [Candidate(winner.id, Verdict.WON, reason)]
-        for rank, _m, atom in ranked[1:]:
-            candidates.append(
-                Candidate(atom.id, Verdict.LOST, self._loss_reason(rank, best_rank, winner))
-            )
         if explain:
+            # Reasons for every loser and rejection are only worth their cost when asked for.
+            for rank, _m, atom in ranked[1:]:
+                candidates.append(
+                    Candidate(atom.id, Verdict.LOST, self._loss_reason(rank, best_rank, winner))
+                )
             candidates.extend(self._rejections(slot, key, audience, chain, on, include_drafts))
         return SlotChoice(
             slot,
