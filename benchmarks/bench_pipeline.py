@@ -190,9 +190,17 @@ def main() -> None:
     slots = sum(len(r.slots) for r in resolutions)
     lookup = {i: i for i in range(1000)}
     base_s2, _ = timed(lambda: [lookup.get(i % 1000) for i in range(slots)])
+    warm_s, _ = timed(
+        lambda: [resolver.resolve(j, s, ch, a, locale="de", on=DAY) for (j, s, ch), a in sample]
+    )
     print(
-        f"resolution: {res_s / len(sample) * 1e6:.0f} µs/message ({res_s / slots * 1e6:.1f} µs/slot, indexed); "
-        f"baseline dict lookup per slot {base_s2 / slots * 1e6:.2f} µs; ratio {res_s / base_s2:.0f}x"
+        f"resolution, first time per (message, segment set): {res_s / len(sample) * 1e6:.0f} µs/message "
+        f"({res_s / slots * 1e6:.1f} µs/slot, indexed); baseline dict lookup per slot "
+        f"{base_s2 / slots * 1e6:.2f} µs; ratio {res_s / base_s2:.0f}x"
+    )
+    print(
+        f"resolution, memo hit (same message and relevant segments): {warm_s / len(sample) * 1e6:.1f} µs/message; "
+        f"ratio to baseline {warm_s / base_s2:.0f}x"
     )
 
     if args.skip_build:
