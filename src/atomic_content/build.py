@@ -408,9 +408,12 @@ def build(
     cache_dir: Path | None = None,
     progress: ProgressCallback | None = None,
     lock_wait_seconds: float = 0.0,
+    checked: tuple[Library, Diagnostics] | None = None,
 ) -> BuildResult:
     """Build every variant of ``content`` into ``out``.
 
+    ``checked`` is the result of ``check_content(content, on)`` when the caller has it (it is
+    not loaded a second time).
     Raises ContentError (validation errors) or ResolutionError (required slots without content)
     before anything is written, BuildLockedError when another build holds the output, and
     AtomicError for an output path that would leave ``out``. ``jobs`` defaults to the number of
@@ -457,7 +460,13 @@ def build(
     empty_trash_in_background(out)  # left over from an interrupted deletion, if any
 
     # 1. load
-    library, warnings = load_library(content, on)
+    if checked is not None:
+        # The caller validated ``content`` already (check_content with the same date).
+        library, warnings = checked
+        if warnings.has_errors or library.settings is None or library.profile is None:
+            raise ContentError(warnings)
+    else:
+        library, warnings = load_library(content, on)
     stage("load")
 
     # 2. resolve

@@ -401,7 +401,15 @@ def build_side(
     from .build import build  # rendering pulls in mrml & co.; only needed here
 
     try:
-        result = build(content, out, on=on, jobs=jobs, use_cache=True, cache_dir=cache_dir)
+        result = build(
+            content,
+            out,
+            on=on,
+            jobs=jobs,
+            use_cache=True,
+            cache_dir=cache_dir,
+            checked=(library, diagnostics),
+        )
     except (ContentError, ResolutionError) as exc:
         return _invalid(side, label, revision_name, commit, library, exc.diagnostics)
     except RenderError as exc:
