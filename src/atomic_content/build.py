@@ -412,12 +412,11 @@ def build(
 ) -> BuildResult:
     """Build every variant of ``content`` into ``out``.
 
-    ``checked`` is the result of ``check_content(content, on)`` when the caller has it (it is
-    not loaded a second time).
     Raises ContentError (validation errors) or ResolutionError (required slots without content)
     before anything is written, BuildLockedError when another build holds the output, and
     AtomicError for an output path that would leave ``out``. ``jobs`` defaults to the number of
-    cores; ``progress(done, total)`` is called as variants finish.
+    cores; ``progress(done, total)`` is called as variants finish. ``checked`` is the result of
+    ``check_content(content, on)`` when the caller has it, so the tree is not loaded twice.
     """
     started = time.perf_counter()
     content = Path(content)
