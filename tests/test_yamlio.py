@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -80,3 +81,34 @@ def test_yaml_like_text_never_raises_and_positions_stay_in_the_file(text: str) -
         for name in doc.data:
             line, _col = doc.position((name,), key=True)
             assert 1 <= line <= text.count("\n") + 1
+
+
+def test_parse_cache_gives_the_same_data_and_survives_damage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from atomic_content import yamlio
+
+    monkeypatch.setenv("ATOMIC_CACHE_DIR", str(tmp_path / "cache"))
+    files = sorted((REPO / "content").rglob("*.yaml"))[:40]
+    first = [yamlio.read_yaml_file(p)[0] for p in files]
+    entries = sorted((tmp_path / "cache").rglob("*.json"))
+    assert len(entries) == len({d.sha256 for d in first if d is not None and d.data is not None})
+    second = [yamlio.read_yaml_file(p)[0] for p in files]
+    for a, b in zip(first, second, strict=True):
+        assert a is not None and b is not None
+        assert a.data == b.data and a.text == b.text  # dates come back as dates
+    for entry in entries:
+        entry.write_text("{not json")
+    third = [yamlio.read_yaml_file(p)[0] for p in files]
+    assert [d.data for d in third if d] == [d.data for d in first if d]
+
+
+def test_parse_cache_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from atomic_content import yamlio
+
+    monkeypatch.setenv("ATOMIC_CACHE_DIR", "off")
+    assert yamlio.cache_dir() is None
+    source = tmp_path / "a.yaml"
+    source.write_text("a: 2026-01-31\n")
+    doc, _ = yamlio.read_yaml_file(source)
+    assert doc is not None and doc.data == {"a": __import__("datetime").date(2026, 1, 31)}

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -357,7 +359,89 @@ def read_yaml_file(
             f"cannot read this file: {exc.strerror or exc}",
             "check that the file exists and is readable",
         )
-    return parse_yaml_text(raw, shown)
+    digest = hashlib.sha256(raw).hexdigest()
+    cached = _cache_get(digest, raw)
+    if cached is not None:
+        return YamlDocument(
+            shown, cached, raw.decode("utf-8").removeprefix("\ufeff"), sha256=digest
+        ), None
+    document, problem = parse_yaml_text(raw, shown)
+    if document is not None:
+        _cache_put(digest, document.data)
+    return document, problem
+
+
+# -- parse cache ------------------------------------------------------------------------------
+# Parsing is most of the cost of loading a large tree (ruamel.yaml is pure Python), and most
+# files do not change between runs. Clean parses are kept as JSON keyed by the sha256 of the
+# file's bytes, so a changed file can never hit a stale entry. JSON, not pickle: a cache file
+# can at worst hold wrong *data*, which still goes through every validation; it cannot run code.
+
+_CACHE_FORMAT = "yaml-v1"
+_DATE_TAG = "\u0000date"
+_DATETIME_TAG = "\u0000datetime"
+
+
+def cache_dir() -> Path | None:
+    """Where parsed files are cached: ``$ATOMIC_CACHE_DIR`` (``off`` disables it), else
+    ``$XDG_CACHE_HOME/atomic-content`` or ``~/.cache/atomic-content``."""
+    configured = os.environ.get("ATOMIC_CACHE_DIR")
+    if configured is not None:
+        return None if configured.strip().lower() in ("", "off", "0", "false") else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "atomic-content"
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _encode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_encode(item) for item in value]
+    if isinstance(value, dt.datetime):
+        return {_DATETIME_TAG: value.isoformat()}
+    if isinstance(value, dt.date):
+        return {_DATE_TAG: value.isoformat()}
+    return value
+
+
+def _decode_hook(item: dict[str, Any]) -> Any:
+    if len(item) == 1:
+        if _DATE_TAG in item:
+            return dt.date.fromisoformat(item[_DATE_TAG])
+        if _DATETIME_TAG in item:
+            return dt.datetime.fromisoformat(item[_DATETIME_TAG])
+    return item
+
+
+def _cache_path(digest: str) -> Path | None:
+    folder = cache_dir()
+    return None if folder is None else folder / _CACHE_FORMAT / digest[:2] / f"{digest}.json"
+
+
+def _cache_get(digest: str, raw: bytes) -> Any | None:
+    path = _cache_path(digest)
+    if path is None or b"\x00" in raw:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text, object_hook=_decode_hook)
+        raw.decode("utf-8")  # an entry exists only for valid UTF-8; be sure anyway
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def _cache_put(digest: str, data: Any) -> None:
+    path = _cache_path(digest)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(_encode(data), ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+    except (OSError, TypeError, ValueError):
+        pass  # a cache that cannot be written only costs speed
 
 
 def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, Diagnostic | None]:
