@@ -133,8 +133,9 @@ CASES = [
             "atoms/j1.yaml": "slot: body\nstatus: approved\ntext: |\n  Hello there,\n"
             "  welcome {{ customer.first_name | default('x') \n"
         },
-        "atoms/j1.yaml:5:11: error[token.syntax]: ",
-        "",
+        "atoms/j1.yaml:5:11: error[token.syntax]: This token cannot be read: unexpected end of "
+        "template, expected 'end of print statement'.",
+        "every {{ has a matching }}",
     ),
     Case(
         "undeclared-attribute",
@@ -142,7 +143,8 @@ CASES = [
             "atoms/j2.yaml": "slot: headline\nstatus: approved\n"
             "text: \"Hi {{ customer.firstname | default('x') }}\"\n"
         },
-        "atoms/j2.yaml:3:",
+        "atoms/j2.yaml:3:14: error[token.unknown_attribute]: customer.firstname is not a known "
+        "customer attribute.",
         "did you mean 'first_name'?",
     ),
     Case(
@@ -150,8 +152,9 @@ CASES = [
         {
             "atoms/j3.yaml": 'slot: headline\nstatus: approved\ntext: "Hi {{ customer.first_name }}"\n'
         },
-        "atoms/j3.yaml:3:",
-        "default",
+        "atoms/j3.yaml:3:14: error[token.missing_default]: Not every customer has "
+        "customer.first_name, and this token has no fallback.",
+        'Add a fallback: {{ customer.first_name | default("...") }}',
     ),
     Case(
         "empty-content",
@@ -168,14 +171,14 @@ CASES = [
     Case(
         "condition-unknown-attribute",
         {"segments/vip.yaml": "condition: {teir: gold}\npriority: 5\n"},
-        "segments/vip.yaml:1:13: error[condition.unknown_attribute]: ",
-        "tier",
+        "segments/vip.yaml:1:13: error[condition.unknown_attribute]: unknown attribute 'teir'",
+        "did you mean 'tier'?",
     ),
     Case(
         "condition-unknown-operator",
         {"segments/vip.yaml": "condition: {orders: {$gtee: 3}}\n"},
-        "segments/vip.yaml:1:22: error[condition.unknown_operator]: ",
-        "$gte",
+        "segments/vip.yaml:1:22: error[condition.unknown_operator]: unknown operator '$gtee'",
+        "did you mean '$gte'?",
     ),
     Case(
         "alias-bomb",
@@ -229,7 +232,7 @@ def test_bad_input(tmp_path: Path, case: Case) -> None:
     write_tree(tmp_path, case.files)
     _library, diagnostics = check_content(tmp_path)
     shown = [fmt(d) for d in diagnostics]
-    matches = [d for d in diagnostics if fmt(d).startswith(case.expected)]
+    matches = [d for d in diagnostics if fmt(d) == case.expected]
     assert matches, "\n".join(shown)
     assert case.hint.lower() in matches[0].hint.lower(), matches[0].hint
     # One broken file is reported once, not once per place that uses it.
@@ -302,4 +305,4 @@ def test_all_bad_inputs_in_one_run(tmp_path: Path) -> None:
         overridden = any(files.get(name) != content for name, content in case.files.items())
         if case.id == "unused-atom" or overridden:
             continue  # a later case rewrote the same file
-        assert any(s.startswith(case.expected) for s in shown), (case.id, shown)
+        assert case.expected in shown, (case.id, shown)

@@ -775,7 +775,7 @@ def _analyse(source: str, rules: _Rules | None) -> _Analysis:
             line,
             _syntax_col(source, line),
             "token.syntax",
-            f"This token cannot be read: {exc.message or 'syntax error'}.",
+            f"This token cannot be read: {(exc.message or 'syntax error').rstrip('.')}.",
             "Check that every {{ has a matching }}, every {% if %} an {% endif %}, and that "
             f"quotes are closed. A correct token looks like {_EXAMPLE}.",
         )
