@@ -167,9 +167,8 @@ def render_message(
         part_context = context
         if part.embeds:
             embeds = {path: rendered[name] for path, name in part.embeds}
-            part_context = prepare_context(
-                {**context, "slots": _with_embeds(assembled.slot_data, embeds)}
-            )
+            # static["slots"] is plain already and the embeds are rendered strings.
+            part_context = {**context, "slots": _with_embeds(static["slots"], embeds)}
         try:
             rendered[part.name] = compiled.render_prepared(part_context, customer_id=customer_id)
         except RenderError as exc:
