@@ -25,7 +25,7 @@ def test_quick_positions_agree_with_the_tree_on_the_demo() -> None:
     for path in sorted((REPO / "content").rglob("*.yaml")):
         doc, problem = parse_yaml_text(path.read_bytes(), path.name)
         assert problem is None and doc is not None
-        for name in doc.data:
+        for name in [*doc.data, "no-such-key"]:
             for key in (True, False):
                 quick = doc._top_level_position((name,), key)
                 if quick is not None:

@@ -84,7 +84,14 @@ class YamlDocument:
             return None
         name = loc[0]
         value = self.data.get(name)
-        if name not in self.data or isinstance(value, dict | list):
+        if name not in self.data:
+            # A missing key: the tree answers with the mapping itself, i.e. its first key,
+            # the first line that is neither blank, a comment nor a document marker.
+            for number, line in enumerate(self.text.splitlines(), start=1):
+                if line.strip() and not line.startswith(("#", "---", "%", " ", "\t")):
+                    return (number, 1) if not line.startswith(("{", "[", "?", "&", "!")) else None
+            return None
+        if isinstance(value, dict | list):
             return None
         prefix = f"{name}:"
         for number, line in enumerate(self.text.splitlines(), start=1):
