@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from .channels import get_renderer
@@ -26,7 +27,14 @@ from .errors import RenderError
 from .repository import Library
 from .resolver import Resolution
 from .segments import lookup
-from .tokens import CompiledTemplate, TokenEnvironment, build_customer_context, prepare_context
+from .tokens import (
+    CompiledTemplate,
+    TokenEnvironment,
+    build_customer_context,
+    customer_paths,
+    prepare_context,
+    uses_whole_customer,
+)
 
 MAX_PART_CHARS: Final = 500_000
 """Characters one rendered part may have; a longer one is a RenderError (runaway data)."""
@@ -56,18 +64,26 @@ def assemble(library: Library, resolution: Resolution) -> AssembledMessage:
     return get_renderer(resolution.key.channel).assemble(ctx, resolution)
 
 
-_PREPARED: dict[int, tuple[AssembledMessage, dict[str, Any], list[CompiledTemplate]]] = {}
+@dataclass(frozen=True)
+class _Prepared:
+    """What rendering an assembled message for one more customer needs, made once."""
+
+    assembled: AssembledMessage
+    static: dict[str, Any]  # plain brand and slots data
+    compiled: list[CompiledTemplate]
+    visible: frozenset[str]  # declared attributes the parts read (the only ones copied)
+    required: tuple[tuple[str, str], ...]  # (atom id, path) used without a default
 
 
-def _prepared(assembled: AssembledMessage) -> tuple[dict[str, Any], list[CompiledTemplate]]:
-    """Plain brand/slots data and the compiled parts of an assembled message, made once.
+_PREPARED: dict[int, _Prepared] = {}
 
-    Keyed by identity (the entry keeps the message alive, so the id cannot be reused); callers
-    that assemble once and render many times — the build, the runtime — hit it every time.
-    """
+
+def _prepared(library: Library, assembled: AssembledMessage) -> _Prepared:
+    """The prepared form of an assembled message, cached by identity (the entry keeps the
+    message alive, so the id cannot be reused); the build and the runtime assemble once and
+    render many times, so they hit it every time."""
     entry = _PREPARED.get(id(assembled))
-    if entry is None or entry[0] is not assembled:
-        static = prepare_context({"brand": assembled.brand, "slots": assembled.slot_data})
+    if entry is None or entry.assembled is not assembled:
         locale = assembled.key.locale
         compiled = [
             _environment(locale, part.mode).compile(
@@ -75,12 +91,41 @@ def _prepared(assembled: AssembledMessage) -> tuple[dict[str, Any], list[Compile
             )
             for part in assembled.parts
         ]
+        entry = _Prepared(
+            assembled,
+            prepare_context({"brand": assembled.brand, "slots": assembled.slot_data}),
+            compiled,
+            _visible_attributes(declared_attributes(library), assembled),
+            tuple(
+                (atom_id, path)
+                for atom_id, paths in sorted(assembled.required_paths.items())
+                for path in sorted(paths)
+            ),
+        )
         with _LOCK:
             if len(_PREPARED) >= 4096:
                 _PREPARED.clear()
-            entry = (assembled, static, compiled)
             _PREPARED[id(assembled)] = entry
-    return entry[1], entry[2]
+    return entry
+
+
+def _visible_attributes(declared: frozenset[str], assembled: AssembledMessage) -> frozenset[str]:
+    """The declared attributes the message's tokens can reach.
+
+    Copying the customer record is most of the per-customer cost, and a template can only
+    read the paths its tokens name (and their groups and fields), so only those are copied.
+    A token naming the whole ``customer`` sees every declared attribute.
+    """
+    used: set[str] = set()
+    for part in assembled.parts:
+        if uses_whole_customer(part.source):
+            return declared
+        used |= customer_paths(part.source)
+    return frozenset(
+        path
+        for path in declared
+        if any(path == u or path.startswith(u + ".") or u.startswith(path + ".") for u in used)
+    )
 
 
 _DECLARED: dict[int, tuple[object, frozenset[str]]] = {}
@@ -143,24 +188,23 @@ def render_message(
     if customer_id is None and library.profile is not None:
         found, value = lookup(attributes, library.profile.id_attribute)
         customer_id = str(value) if found and value is not None else None
-    customer = build_customer_context(attributes, declared_attributes(library))
-    for atom_id, paths in sorted(assembled.required_paths.items()):
-        for path in sorted(paths):
-            if not _present(customer, path):
-                raise RenderError(
-                    "render.missing_value",
-                    f"the atom uses customer.{path} without a default and the customer has no "
-                    "value for it",
-                    customer_id=customer_id,
-                    atom_id=atom_id,
-                    attribute=path,
-                    hint="add a fallback to the token: "
-                    f'{{{{ customer.{path} | default("...") }}}}, or fix the customer record',
-                )
-    # build_customer_context already copied the customer as plain data and brand/slots are
-    # copied once per assembled message, so every part renders without copying again (the
-    # copies used to be most of the per-customer cost).
-    static, compiled_parts = _prepared(assembled)
+    prepared = _prepared(library, assembled)
+    static, compiled_parts = prepared.static, prepared.compiled
+    customer = build_customer_context(attributes, prepared.visible)
+    for atom_id, path in prepared.required:
+        if not _present(customer, path):
+            raise RenderError(
+                "render.missing_value",
+                f"the atom uses customer.{path} without a default and the customer has no "
+                "value for it",
+                customer_id=customer_id,
+                atom_id=atom_id,
+                attribute=path,
+                hint="add a fallback to the token: "
+                f'{{{{ customer.{path} | default("...") }}}}, or fix the customer record',
+            )
+    # The customer is copied once as plain data (only what the tokens read) and brand/slots
+    # once per assembled message, so every part renders without copying again.
     context: dict[str, Any] = {**static, "customer": customer}
     rendered: dict[str, str] = {}
     for part, compiled in zip(assembled.parts, compiled_parts, strict=True):

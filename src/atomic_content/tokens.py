@@ -824,6 +824,11 @@ def customer_paths(source: str) -> frozenset[str]:
     )
 
 
+def uses_whole_customer(source: str) -> bool:
+    """Whether ``source`` reads ``customer`` itself rather than named attributes of it."""
+    return any(use.path == ("customer",) for use in _structure(source).uses)
+
+
 def required_customer_paths(source: str) -> frozenset[str]:
     """Customer paths whose absence makes rendering fail.
 
