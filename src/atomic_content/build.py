@@ -47,7 +47,7 @@ from typing import Any
 
 from . import __version__
 from .analysis import Variant, resolve_variant, variants
-from .errors import AtomicError, ContentError, Diagnostic, Diagnostics, ResolutionError, Severity
+from .errors import AtomicError, ContentError, Diagnostics, ResolutionError
 from .render import assemble, check_limits, example_customer, render_message
 from .repository import Library
 from .resolver import Resolution, Resolver
@@ -90,6 +90,11 @@ class BuildResult:
     skipped: bool = False
     manifest: dict[str, Any] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
+    warning_count: int = -1  # -1: len(warnings)
+
+    def __post_init__(self) -> None:
+        if self.warning_count < 0:
+            self.warning_count = len(self.warnings)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +105,7 @@ class BuildResult:
             "cached": self.cached,
             "skipped": self.skipped,
             "warnings": [d.to_dict() for d in self.warnings],
+            "warning_count": self.warning_count,
             "seconds": round(self.seconds, 3),
             "stages": {name: round(value, 3) for name, value in self.stages.items()},
         }
@@ -378,11 +384,6 @@ def empty_trash_in_background(out: Path) -> threading.Thread | None:
     return thread
 
 
-def _diagnostic_args(data: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of a Diagnostic from its JSON form (as stored in the manifest)."""
-    return {**data, "severity": Severity(data["severity"])}
-
-
 def input_fingerprint(content: Path, on: dt.date, extra: dict[str, Any]) -> str:
     """Hash of every byte under the content root plus the build options: the no-op check."""
     digest = hashlib.sha256()
@@ -391,9 +392,13 @@ def input_fingerprint(content: Path, on: dt.date, extra: dict[str, Any]) -> str:
             {"engine": __version__, "format": ENGINE_FORMAT, "date": on.isoformat(), **extra}
         )
     )
-    for path in sorted(p for p in content.rglob("*") if p.is_file()):
-        rel = path.relative_to(content).as_posix()
-        digest.update(rel.encode() + b"\0")
+    paths = sorted(
+        Path(folder) / name
+        for folder, _dirs, names in os.walk(content, followlinks=False)
+        for name in names
+    )
+    for path in paths:  # sorted: the digest does not depend on the file system's order
+        digest.update(path.relative_to(content).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
@@ -427,24 +432,21 @@ def build(
     # 0. nothing changed? Every input byte, the engine and the date are in the fingerprint,
     # so a no-op rebuild costs one read of the content tree and nothing else.
     fingerprint = input_fingerprint(content.resolve(), on, {}) if content.is_dir() else ""
-    manifest_path = out / "manifest.json"
-    if use_cache and manifest_path.is_file():
-        with contextlib.suppress(OSError, ValueError):
-            previous = json.loads(manifest_path.read_text(encoding="utf-8"))
-            if previous.get("input") == fingerprint:
-                kept = Diagnostics(
-                    Diagnostic(**_diagnostic_args(d)) for d in previous.get("warnings", [])
-                )
+    info_path = out / "build-info.json"
+    if use_cache and info_path.is_file():
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+            if info["input"] == fingerprint:
                 return BuildResult(
                     out,
-                    len(previous.get("variants", [])),
-                    previous.get("file_count", 0),
+                    int(info["variants"]),
+                    int(info["files"]),
                     0,
                     0,
-                    kept,
+                    Diagnostics(),
                     time.perf_counter() - started,
                     skipped=True,
-                    manifest=previous,
+                    warning_count=int(info["warnings"]),
                 )
 
     stages: dict[str, float] = {"fingerprint": time.perf_counter() - started}
@@ -579,7 +581,7 @@ def build(
         "engine": __version__,
         "date": on.isoformat(),
         "input": fingerprint,
-        "file_count": len(files) + 1,
+        "file_count": len(files) + 2,
         "bundle": {"path": "bundle/bundle.json", "sha256": _sha(bundle_bytes)},
         "variants": entries,
         "warnings": [d.to_dict() for d in warnings],
@@ -587,6 +589,10 @@ def build(
     files["manifest.json"] = (
         json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
     )
+    # A small file for the no-op check, so an unchanged rebuild never parses the manifest.
+    info = {"input": fingerprint, "variants": len(entries), "files": len(files) + 1,
+            "warnings": len(warnings)}  # fmt: skip
+    files["build-info.json"] = json.dumps(info, indent=2, sort_keys=True).encode() + b"\n"
     stage("bundle")
 
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -113,8 +113,12 @@ def build(
         return
     emit_diagnostics(result.warnings, content) if result.warnings else None
     if result.skipped:
+        warned = (
+            f", {result.warning_count} warnings in manifest.json" if result.warning_count else ""
+        )
         click.echo(
-            f"up to date: {result.variants} variants in {out.as_posix()} ({result.seconds:.2f}s)"
+            f"up to date: {result.variants} variants in {out.as_posix()}{warned} "
+            f"({result.seconds:.2f}s)"
         )
         return
     click.echo(
