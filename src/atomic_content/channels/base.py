@@ -483,6 +483,17 @@ def layout_entry(ctx: AssemblyContext, resolution: Resolution) -> LayoutEntry:
     return entry
 
 
+def layout_template(ctx: AssemblyContext, resolution: Resolution) -> tuple[LayoutEntry, str]:
+    """The resolution's layout and its template source; RenderError when it has none."""
+    entry = layout_entry(ctx, resolution)
+    if entry.template_source is None:
+        raise RenderError(
+            "render.layout_missing_template",
+            f"{resolution.key.channel} layout {resolution.layout!r} has no template",
+        )
+    return entry, entry.template_source
+
+
 def base_message(
     ctx: AssemblyContext, resolution: Resolution, parts: list[Part]
 ) -> AssembledMessage:

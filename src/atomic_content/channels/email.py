@@ -48,8 +48,8 @@ from .base import (
     block_text,
     checked_url,
     label,
-    layout_entry,
     layout_slots,
+    layout_template,
     locale_date,
     message_vars,
     new_vault,
@@ -74,19 +74,14 @@ class EmailRenderer:
 
     # -- assembly ----------------------------------------------------------------------------
     def assemble(self, ctx: AssemblyContext, resolution: Resolution) -> AssembledMessage:
-        entry = layout_entry(ctx, resolution)
-        if entry.template_source is None:
-            raise RenderError(
-                "render.layout_missing_template",
-                f"email layout {resolution.layout!r} has no template",
-            )
+        entry, template = layout_template(ctx, resolution)
         atoms = resolution.atoms
         locale = resolution.key.locale
         vault = new_vault(ctx, entry, atoms)
         name = entry.template_path or f"layouts/email/{resolution.layout}"
         slots = layout_slots(ctx, atoms, vault, locale, plain=frozenset({"subject", "preheader"}))
         mjml_source = render_layout(
-            entry.template_source,
+            template,
             name=name,
             variables={
                 "slots": slots,

@@ -12,7 +12,7 @@ an external script (error: the page must not load code from elsewhere).
 
 from __future__ import annotations
 
-from ..errors import RenderError, Severity
+from ..errors import Severity
 from ..markdown import flatten
 from ..models import MicrositeLimits, Settings
 from ..resolver import Resolution
@@ -23,8 +23,8 @@ from .base import (
     Part,
     RenderedMessage,
     base_message,
-    layout_entry,
     layout_slots,
+    layout_template,
     message_vars,
     new_vault,
     outline_html,
@@ -39,12 +39,7 @@ class MicrositeRenderer:
     name = "microsite"
 
     def assemble(self, ctx: AssemblyContext, resolution: Resolution) -> AssembledMessage:
-        entry = layout_entry(ctx, resolution)
-        if entry.template_source is None:
-            raise RenderError(
-                "render.layout_missing_template",
-                f"microsite layout {resolution.layout!r} has no template",
-            )
+        entry, template = layout_template(ctx, resolution)
         atoms = resolution.atoms
         vault = new_vault(ctx, entry, atoms)
         slots = layout_slots(ctx, atoms, vault, resolution.key.locale)
@@ -57,7 +52,7 @@ class MicrositeRenderer:
             vault.protect(flatten(text_of(atoms["summary"]))) if "summary" in atoms else ""
         )
         page = render_layout(
-            entry.template_source,
+            template,
             name=entry.template_path or f"layouts/microsite/{resolution.layout}",
             variables={"slots": slots, "brand": ctx.brand, "message": message},
         )
