@@ -41,6 +41,7 @@ from .base import (
     block_text,
     checked_url,
     layout_entry,
+    length_problems,
     new_vault,
     text_of,
     url_allowed,
@@ -161,43 +162,30 @@ class AppRenderer:
                 problems.append(
                     LimitProblem(Severity.ERROR, "app.push_title_empty", "push title is empty")
                 )
-            elif len(title) > limits.push_title_recommended:
-                problems.append(
-                    LimitProblem(
-                        Severity.WARNING,
-                        "app.push_title_long",
-                        f"push title is {len(title)} characters; phones show about "
-                        f"{limits.push_title_recommended}",
-                    )
+            else:
+                problems += length_problems(
+                    len(title),
+                    what="push title",
+                    code="app.push_title",
+                    recommended=limits.push_title_recommended,
+                    shown="phones show",
                 )
-            if len(body) > limits.push_body_hard:
-                problems.append(
-                    LimitProblem(
-                        Severity.ERROR,
-                        "app.push_body_too_long",
-                        f"push body is {len(body)} characters; "
-                        f"the limit is {limits.push_body_hard}",
-                    )
-                )
-            elif len(body) > limits.push_body_recommended:
-                problems.append(
-                    LimitProblem(
-                        Severity.WARNING,
-                        "app.push_body_long",
-                        f"push body is {len(body)} characters; phones show about "
-                        f"{limits.push_body_recommended}",
-                    )
-                )
-            size = len(push_text.encode("utf-8"))
-            if size > limits.push_payload_bytes_hard:
-                problems.append(
-                    LimitProblem(
-                        Severity.ERROR,
-                        "app.push_payload_too_large",
-                        f"push payload is {size} bytes; "
-                        f"the limit is {limits.push_payload_bytes_hard}",
-                    )
-                )
+            problems += length_problems(
+                len(body),
+                what="push body",
+                code="app.push_body",
+                hard=limits.push_body_hard,
+                recommended=limits.push_body_recommended,
+                shown="phones show",
+            )
+            problems += length_problems(
+                len(push_text.encode("utf-8")),
+                what="push payload",
+                code="app.push_payload",
+                unit="bytes",
+                hard=limits.push_payload_bytes_hard,
+                hard_code="app.push_payload_too_large",
+            )
             problems.extend(_deep_link(str(push.get("deep_link", "")), allowed, "push deep link"))
         card_text = rendered.parts.get("card.json")
         if card_text is not None:

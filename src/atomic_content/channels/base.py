@@ -483,6 +483,42 @@ def layout_entry(ctx: AssemblyContext, resolution: Resolution) -> LayoutEntry:
     return entry
 
 
+def length_problems(
+    size: int,
+    *,
+    what: str,
+    code: str,
+    unit: str = "characters",
+    hard: int | None = None,
+    recommended: int | None = None,
+    shown: str = "",
+    hard_code: str = "",
+) -> list[LimitProblem]:
+    """The problem (at most one) of a length against a hard and a recommended limit.
+
+    Over ``hard``: an error ``<code>_too_long`` (or ``hard_code``), "<what> is N <unit>; the
+    limit is H". Else over ``recommended``: a warning ``<code>_long``, "<what> is N <unit>;
+    <shown> about R" (``shown`` says who shows that much: "inboxes show", "phones show" ...).
+    """
+    if hard is not None and size > hard:
+        return [
+            LimitProblem(
+                Severity.ERROR,
+                hard_code or f"{code}_too_long",
+                f"{what} is {size} {unit}; the limit is {hard}",
+            )
+        ]
+    if recommended is not None and size > recommended:
+        return [
+            LimitProblem(
+                Severity.WARNING,
+                f"{code}_long",
+                f"{what} is {size} {unit}; {shown} about {recommended}",
+            )
+        ]
+    return []
+
+
 def layout_template(ctx: AssemblyContext, resolution: Resolution) -> tuple[LayoutEntry, str]:
     """The resolution's layout and its template source; RenderError when it has none."""
     entry = layout_entry(ctx, resolution)

@@ -50,6 +50,7 @@ from .base import (
     label,
     layout_slots,
     layout_template,
+    length_problems,
     locale_date,
     message_vars,
     new_vault,
@@ -150,23 +151,14 @@ class EmailRenderer:
             problems.append(
                 LimitProblem(Severity.ERROR, "email.subject_empty", "the subject is empty")
             )
-        if len(subject) > limits.subject_hard:
-            problems.append(
-                LimitProblem(
-                    Severity.ERROR,
-                    "email.subject_too_long",
-                    f"subject is {len(subject)} characters; the limit is {limits.subject_hard}",
-                )
-            )
-        elif len(subject) > limits.subject_recommended:
-            problems.append(
-                LimitProblem(
-                    Severity.WARNING,
-                    "email.subject_long",
-                    f"subject is {len(subject)} characters; inboxes show about "
-                    f"{limits.subject_recommended}",
-                )
-            )
+        problems += length_problems(
+            len(subject),
+            what="subject",
+            code="email.subject",
+            hard=limits.subject_hard,
+            recommended=limits.subject_recommended,
+            shown="inboxes show",
+        )
         if len(preheader) < limits.preheader_min:
             problems.append(
                 LimitProblem(
@@ -176,14 +168,13 @@ class EmailRenderer:
                     f"{limits.preheader_min} keep the inbox from filling it with body text",
                 )
             )
-        elif len(preheader) > limits.preheader_recommended:
-            problems.append(
-                LimitProblem(
-                    Severity.WARNING,
-                    "email.preheader_long",
-                    f"preheader is {len(preheader)} characters; inboxes show about "
-                    f"{limits.preheader_recommended}",
-                )
+        else:
+            problems += length_problems(
+                len(preheader),
+                what="preheader",
+                code="email.preheader",
+                recommended=limits.preheader_recommended,
+                shown="inboxes show",
             )
         size = len(document.encode("utf-8"))
         if size > limits.html_bytes_hard:

@@ -25,6 +25,7 @@ from .base import (
     base_message,
     layout_slots,
     layout_template,
+    length_problems,
     message_vars,
     new_vault,
     outline_html,
@@ -81,19 +82,23 @@ class MicrositeRenderer:
 
         if not page.title:
             warn("microsite.no_title", "the page has no <title>")
-        elif len(page.title) > limits.title_recommended:
-            warn(
-                "microsite.title_long",
-                f"page title is {len(page.title)} characters; search results show about "
-                f"{limits.title_recommended}",
+        else:
+            problems += length_problems(
+                len(page.title),
+                what="page title",
+                code="microsite.title",
+                recommended=limits.title_recommended,
+                shown="search results show",
             )
         if not description:
             warn("microsite.no_description", "the page has no meta description")
-        elif len(description) > limits.description_recommended:
-            warn(
-                "microsite.description_long",
-                f"meta description is {len(description)} characters; search results show about "
-                f"{limits.description_recommended}",
+        else:
+            problems += length_problems(
+                len(description),
+                what="meta description",
+                code="microsite.description",
+                recommended=limits.description_recommended,
+                shown="search results show",
             )
         if not page.lang:
             warn("microsite.no_lang", "the <html> element has no lang attribute")
