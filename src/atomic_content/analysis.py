@@ -80,13 +80,20 @@ def resolve_variant(resolver: Resolver, variant: Variant, **kwargs: object) -> R
     )
 
 
-def ranking_diagnostics(library: Library, resolver: Resolver | None = None) -> list[Diagnostic]:
-    """Warnings for ambiguous ties and shadowed atoms across every build variant."""
+def ranking_diagnostics(
+    library: Library, resolver: Resolver | None = None, usable: set[str] | None = None
+) -> list[Diagnostic]:
+    """Warnings for ambiguous ties and shadowed atoms across every build variant.
+
+    ``usable`` is :func:`atomic_content.validate.usable_atoms` when the caller has it already.
+    """
     resolver = resolver or Resolver(library)
     winners: set[str] = set()
-    from .validate import usable_atoms
+    if usable is None:
+        from .validate import usable_atoms
 
-    eligible = {a for a in usable_atoms(library) if library.atoms[a].status is Status.APPROVED}
+        usable = usable_atoms(library)
+    eligible = {a for a in usable if library.atoms[a].status is Status.APPROVED}
     ties: dict[tuple[str, str, str, frozenset[str]], Variant] = {}
     for variant in variants(library):
         resolution = resolve_variant(resolver, variant, on=None)

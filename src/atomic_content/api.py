@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .customers import find_customer
-from .errors import UsageError, did_you_mean
+from .customers import CustomerRecord, find_customer
+from .repository import Library
 from .resolver import Resolution, Resolver
 from .segments import SegmentVerdict
 from .validate import load_library
@@ -56,36 +57,17 @@ def customer_segments(content: Path, customer_ref: str) -> SegmentReport:
     )
 
 
-def select_messages(
-    resolver: Resolver, journey: str, step: str | None = None, channel: str | None = None
-) -> list[tuple[str, str]]:
-    """(step id, channel) of every message of ``journey`` that ``step``/``channel`` select, in
-    the journey's order. Raises UsageError (with the known ids) when nothing matches."""
-    the_journey = resolver.journey(journey)
-    steps = list(the_journey.steps)
-    if step is not None:
-        steps = [s for s in steps if s.id == step]
-        if not steps:
-            known = [s.id for s in the_journey.steps]
-            raise UsageError(
-                f"journey {journey!r} has no step {step!r}",
-                (did_you_mean(step, known) + " ").lstrip() + f"steps: {', '.join(known)}",
-            )
-    if channel is not None:
-        with_channel = [s for s in steps if channel in s.channels]
-        if not with_channel:
-            where = f"step {journey}/{step}" if step else f"journey {journey!r}"
-            used = sorted({c for s in steps for c in s.channels})
-            raise UsageError(
-                f"{where} has no {channel!r} message", f"channels used: {', '.join(used)}"
-            )
-        steps = with_channel
-    return [
-        (s.id, c) for s in steps for c in ([channel] if channel is not None else list(s.channels))
-    ]
+@dataclass(frozen=True)
+class CustomerMessages:
+    """A customer's resolved messages of one journey, with the library they came from."""
+
+    library: Library
+    customer: CustomerRecord
+    resolver: Resolver
+    resolutions: list[Resolution]
 
 
-def resolve_for_customer(
+def customer_messages(
     content: Path,
     customer_ref: str,
     journey: str,
@@ -96,15 +78,14 @@ def resolve_for_customer(
     on: dt.date | None = None,
     include_drafts: bool = False,
     explain: bool = False,
-) -> list[Resolution]:
-    """Resolutions of a customer for one journey: one per step and channel asked for.
-
-    ``on`` defaults to today. Steps and channels default to all of the journey's.
-    """
+) -> CustomerMessages:
+    """Load and validate ``content`` and resolve a customer's messages of one journey: one per
+    step and channel asked for (default: all, in the journey's order); ``on`` defaults to today.
+    Raises ContentError for invalid content and UsageError for unknown ids."""
     library, _warnings = load_library(content)
     customer = find_customer(library, customer_ref)
     resolver = Resolver(library)
-    return [
+    resolutions = [
         resolver.resolve_customer(
             customer.attributes,
             journey,
@@ -116,5 +97,16 @@ def resolve_for_customer(
             explain=explain,
             label=f"customer {customer.id!r}",
         )
-        for step_id, the_channel in select_messages(resolver, journey, step, channel)
+        for step_id, the_channel in resolver.select_messages(journey, step, channel)
     ]
+    return CustomerMessages(library, customer, resolver, resolutions)
+
+
+def resolve_for_customer(
+    content: Path,
+    customer_ref: str,
+    journey: str,
+    **options: Any,
+) -> list[Resolution]:
+    """The resolutions of :func:`customer_messages` (same options)."""
+    return customer_messages(content, customer_ref, journey, **options).resolutions

@@ -570,11 +570,7 @@ def build(
     for vid in sorted(outputs):
         files.update(outputs[vid].files)
         entries.append(outputs[vid].entry)
-    bundle_bytes = _canonical(
-        bundle_payload(
-            library, outputs_by_id={vid: o.entry for vid, o in outputs.items()}, files=files, on=on
-        )
-    )
+    bundle_bytes = _canonical(bundle_payload(library, variant_ids=outputs, on=on))
     files["bundle/bundle.json"] = bundle_bytes
     manifest: dict[str, Any] = {
         "manifest_version": 1,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,7 @@ BUNDLE_VERSION = 1
 def bundle_payload(
     library: Library,
     *,
-    outputs_by_id: dict[str, Any] | None = None,
-    files: dict[str, bytes] | None = None,
+    variant_ids: Iterable[str] = (),
     on: dt.date | None = None,
 ) -> dict[str, Any]:
     """The JSON document of a bundle (deterministic: callers serialize it with sorted keys)."""
@@ -61,7 +61,7 @@ def bundle_payload(
             }
             for _key, entry in sorted(library.layouts.items())
         ],
-        "variants": sorted(outputs_by_id or {}),
+        "variants": sorted(variant_ids),
     }
 
 
@@ -141,10 +141,8 @@ class Bundle:
         message = (journey, step, channel, locale)
         relevant = self._relevant.get(message)
         if relevant is None:
-            relevant = resolver.message_segments(journey, step, channel, locale)
-            if relevant is None:  # unknown journey/step/channel: let resolve() explain
-                resolver.resolve(journey, step, channel, index.audience({}), locale=locale)
-                raise AssertionError("unreachable")  # pragma: no cover
+            resolver.select_messages(journey, step, channel)  # UsageError for unknown ids
+            relevant = resolver.message_segments(journey, step, channel, locale) or frozenset()
             self._relevant[message] = relevant
         refused = index.consent_refused(customer)
         segments = frozenset() if refused else index.matching(customer, relevant)

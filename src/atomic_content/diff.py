@@ -723,32 +723,24 @@ def _variant_change(
     channel = entry["channel"]
     if before is None or after is None:
         change = "added" if before is None else "removed"
-        files = tuple(sorted((after or before or {}).get("files", {})))
-        text_a = preview_lines(channel, _read_form(base.out, before or {}, "preview"))
-        text_b = preview_lines(channel, _read_form(head.out, after or {}, "preview"))
-        return VariantChange(
-            vid,
-            entry["journey"],
-            entry["step"],
-            channel,
-            entry["locale"],
-            entry["audience"],
-            change,
-            files,
-            _slot_changes(before or {}, after or {}),
-            "preview",
-            unified(text_a, text_b),
+        files = tuple(sorted(entry.get("files", {})))
+        form = "preview"
+        preview = unified(
+            preview_lines(channel, _read_form(base.out, before or {}, "preview")),
+            preview_lines(channel, _read_form(head.out, after or {}, "preview")),
         )
-    files = _changed_files(before, after)
-    if not files:
-        return None
-    form, preview = "markup", ""
-    for candidate in ("preview", "template"):
-        text_a = preview_lines(channel, _read_form(base.out, before, candidate))
-        text_b = preview_lines(channel, _read_form(head.out, after, candidate))
-        if text_a != text_b:
-            form, preview = candidate, unified(text_a, text_b)
-            break
+    else:
+        change = "changed"
+        files = _changed_files(before, after)
+        if not files:
+            return None
+        form, preview = "markup", ""
+        for candidate in ("preview", "template"):
+            text_a = preview_lines(channel, _read_form(base.out, before, candidate))
+            text_b = preview_lines(channel, _read_form(head.out, after, candidate))
+            if text_a != text_b:
+                form, preview = candidate, unified(text_a, text_b)
+                break
     return VariantChange(
         vid,
         entry["journey"],
@@ -756,9 +748,9 @@ def _variant_change(
         channel,
         entry["locale"],
         entry["audience"],
-        "changed",
+        change,
         files,
-        _slot_changes(before, after),
+        _slot_changes(before or {}, after or {}),
         form,
         preview,
     )

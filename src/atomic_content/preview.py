@@ -15,17 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .api import select_messages
+from .api import customer_messages
 from .channels import get_renderer
 from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
 from .channels.email import build_eml, eml_bytes
-from .customers import find_customer
 from .errors import Severity, UsageError
 from .formatting import format_resolution
 from .models import Settings
 from .render import assemble, check_limits, render_message
-from .resolver import Resolution, Resolver
-from .validate import load_library
+from .resolver import Resolution
 
 
 @dataclass(frozen=True)
@@ -81,25 +79,15 @@ def preview(
     unknown ids, ResolutionError when a required slot has no content and RenderError when the
     customer's data cannot be rendered safely.
     """
-    library, _warnings = load_library(content)
+    found = customer_messages(
+        content, customer_ref, journey, step=step, channel=channel, locale=locale, on=on,
+        include_drafts=include_drafts, explain=explain,
+    )  # fmt: skip
+    library, customer = found.library, found.customer
     assert library.settings is not None
-    customer = find_customer(library, customer_ref)
-    resolver = Resolver(library)
-    when = on or dt.date.today()
     results: list[PreviewResult] = []
-    for step_id, the_channel in select_messages(resolver, journey, step, channel):
-        resolution = resolver.resolve_customer(
-            customer.attributes,
-            journey,
-            step_id,
-            the_channel,
-            locale=locale,
-            on=when,
-            include_drafts=include_drafts,
-            explain=explain,
-            label=f"customer {customer.id!r}",
-        )
-        resolver.require_complete(resolution)
+    for resolution in found.resolutions:
+        found.resolver.require_complete(resolution)
         assembled = assemble(library, resolution)
         rendered = render_message(library, assembled, customer.attributes, customer_id=customer.id)
         results.append(

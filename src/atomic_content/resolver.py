@@ -308,6 +308,36 @@ class Resolver:
                         found.append(atom)
         return found
 
+    def select_messages(
+        self, journey: str, step: str | None = None, channel: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(step id, channel) of every message of ``journey`` that ``step``/``channel`` select, in
+        the journey's order. Raises UsageError (with the known ids) when nothing matches."""
+        the_journey = self.journey(journey)
+        steps = list(the_journey.steps)
+        if step is not None:
+            steps = [s for s in steps if s.id == step]
+            if not steps:
+                known = [s.id for s in the_journey.steps]
+                raise UsageError(
+                    f"journey {journey!r} has no step {step!r}",
+                    (did_you_mean(step, known) + " ").lstrip() + f"steps: {', '.join(known)}",
+                )
+        if channel is not None:
+            with_channel = [s for s in steps if channel in s.channels]
+            if not with_channel:
+                where = f"step {journey}/{step}" if step else f"journey {journey!r}"
+                used = sorted({c for s in steps for c in s.channels})
+                raise UsageError(
+                    f"{where} has no {channel!r} message", f"channels used: {', '.join(used)}"
+                )
+            steps = with_channel
+        return [
+            (s.id, c)
+            for s in steps
+            for c in ([channel] if channel is not None else list(s.channels))
+        ]
+
     # -- resolution ------------------------------------------------------------------------
     def resolve(
         self,

@@ -157,9 +157,8 @@ def render_batch(
     journey/step/channel before reading any record.
     """
     library = bundle.library
+    bundle.resolver.select_messages(journey, step, channel)  # UsageError before any record
     journey_model = bundle.resolver.journey(journey)
-    if not any(s.id == step for s in journey_model.steps):
-        bundle.resolver.resolve(journey, step, channel, bundle.resolver.segment_index.audience({}))
     audience = compile_condition(journey_model.audience) if journey_model.audience else None
     types = {
         name: spec.type

@@ -715,8 +715,12 @@ def _type_example(kind: AttributeType) -> str:
     }[kind]
 
 
-def validate_library(library: Library, diagnostics: Diagnostics) -> None:
-    """Run every cross-file check on a loaded library, adding to ``diagnostics``."""
+def validate_library(library: Library, diagnostics: Diagnostics) -> set[str] | None:
+    """Run every cross-file check on a loaded library, adding to ``diagnostics``.
+
+    Returns the usable atoms (:func:`usable_atoms`) when the content has no errors, so that the
+    ranking analysis does not compute them again; None otherwise.
+    """
     v = _Validator(library, diagnostics)
     v.check_settings()
     v.check_profile()
@@ -727,8 +731,10 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> None:
     for atom in library.atoms.values():
         v.check_atom(atom)
     v.check_customers()
-    if not diagnostics.has_errors:
-        v.check_unused_atoms()
+    if diagnostics.has_errors:
+        return None
+    v.check_unused_atoms()
+    return v.reachable_atoms()
 
 
 def check_content(root: Path, on: dt.date | None = None) -> tuple[Library, Diagnostics]:
@@ -739,11 +745,11 @@ def check_content(root: Path, on: dt.date | None = None) -> tuple[Library, Diagn
     SOURCE_DATE_EPOCH (:func:`atomic_content.governance.default_date`).
     """
     library, diagnostics = load_files(root)
-    validate_library(library, diagnostics)
-    if not diagnostics.has_errors and library.settings is not None and library.profile is not None:
+    usable = validate_library(library, diagnostics)
+    if usable is not None and library.settings is not None and library.profile is not None:
         from .analysis import ranking_diagnostics
 
-        diagnostics.extend(ranking_diagnostics(library))
+        diagnostics.extend(ranking_diagnostics(library, usable=usable))
     from .governance import governance_diagnostics
 
     diagnostics.extend(governance_diagnostics(library, on))
