@@ -21,6 +21,7 @@ from .errors import ContentError, Diagnostics, did_you_mean
 from .markdown import lint_markdown
 from .models import Atom, AttributeType, Journey, SlotKind
 from .repository import Library, load_files
+from .segments import lookup
 from .tokens import AttributeInfo, lint_template
 from .yamlio import Loc, YamlDocument
 
@@ -571,7 +572,7 @@ class _Validator:
                     )
             locale_attr = profile.locale_attribute
             if locale_attr and self.lib.settings:
-                value = lookup(customer.attributes, locale_attr)
+                _found, value = lookup(customer.attributes, locale_attr)
                 if isinstance(value, str) and value not in self.lib.settings.locales:
                     self.unknown(
                         "customer",
@@ -648,16 +649,6 @@ def usable_atoms(library: Library) -> set[str]:
                             continue
                         usable.add(atom.id)
     return usable
-
-
-def lookup(data: Mapping[str, Any], path: str) -> Any:
-    """Value at a dotted path of nested mappings, or None."""
-    current: Any = data
-    for part in path.split("."):
-        if not isinstance(current, Mapping) or part not in current:
-            return None
-        current = current[part]
-    return current
 
 
 def flatten_attributes(
