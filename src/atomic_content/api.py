@@ -6,15 +6,17 @@ data; none prints. Invalid content raises ContentError, unknown ids raise UsageE
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .customers import CustomerRecord, find_customer
+from .plan import Plan, PlannedVariant, Router, make_plan
 from .repository import Library
-from .resolver import Resolution, Resolver
-from .segments import SegmentVerdict
+from .resolver import Resolution, Resolver, select_messages
+from .segments import SegmentIndex, SegmentVerdict
 from .validate import load_library
 
 
@@ -50,21 +52,33 @@ def customer_segments(content: Path, customer_ref: str) -> SegmentReport:
     """The segments of a customer and, for every segment, why it matched or not."""
     library, _warnings = load_library(content)
     customer = find_customer(library, customer_ref)
-    resolver = Resolver(library)
-    index = resolver.segment_index
+    index = SegmentIndex(library.segments, library.profile)
     return SegmentReport(
         customer.id, index.explain(customer.attributes), index.consent_refused(customer.attributes)
     )
 
 
 @dataclass(frozen=True)
+class CustomerMessage:
+    """One message of a customer: the planned variant it is and its resolution as the customer
+    sees it (the variant's winners, the customer's audience and notes)."""
+
+    variant: PlannedVariant
+    resolution: Resolution
+
+
+@dataclass(frozen=True)
 class CustomerMessages:
-    """A customer's resolved messages of one journey, with the library they came from."""
+    """A customer's messages of one journey, with the library and plan they came from."""
 
     library: Library
     customer: CustomerRecord
-    resolver: Resolver
-    resolutions: list[Resolution]
+    plan: Plan
+    messages: list[CustomerMessage]
+
+    @property
+    def resolutions(self) -> list[Resolution]:
+        return [m.resolution for m in self.messages]
 
 
 def customer_messages(
@@ -79,27 +93,57 @@ def customer_messages(
     include_drafts: bool = False,
     explain: bool = False,
 ) -> CustomerMessages:
-    """Load and validate ``content`` and resolve a customer's messages of one journey: one per
-    step and channel asked for (default: all, in the journey's order); ``on`` defaults to today.
-    Raises ContentError for invalid content and UsageError for unknown ids."""
-    library, _warnings = load_library(content)
+    """A customer's messages of one journey on day ``on`` (default: today): one per step and
+    channel asked for (default: all, in the journey's order).
+
+    Each is the planned variant the runtime would send (:class:`~atomic_content.plan.Router`):
+    the plan for that day is made once and the customer routed into it, exactly as
+    ``Bundle.render`` routes. With ``explain`` the variant's slots are explained (every loser
+    and rejection with its reason). Raises ContentError for invalid content and UsageError for
+    unknown ids.
+    """
+    on = on or dt.date.today()
+    library, _warnings = load_library(content, on)
     customer = find_customer(library, customer_ref)
-    resolver = Resolver(library)
-    resolutions = [
-        resolver.resolve_customer(
+    plan = make_plan(library, on, on, include_drafts=include_drafts)
+    router = Router.for_plan(library, plan)
+    resolver = Resolver(library) if explain else None
+    label = f"customer {customer.id!r}"
+    messages = []
+    for step_id, the_channel in select_messages(library.journeys, journey, step, channel):
+        route = router.route(
             customer.attributes,
-            journey,
-            step_id,
-            the_channel,
+            journey=journey,
+            step=step_id,
+            channel=the_channel,
+            on=on,
             locale=locale,
-            on=on or dt.date.today(),
-            include_drafts=include_drafts,
-            explain=explain,
-            label=f"customer {customer.id!r}",
+            label=label,
+            explain=True,
         )
-        for step_id, the_channel in resolver.select_messages(journey, step, channel)
-    ]
-    return CustomerMessages(library, customer, resolver, resolutions)
+        variant = plan.variant(route.variant_id)
+        resolution = dataclasses.replace(
+            variant.resolution,
+            audience=route.audience,
+            notes=(*route.notes, *variant.resolution.notes),
+        )
+        if resolver is not None:
+            explained = resolver.resolve(
+                journey,
+                step_id,
+                the_channel,
+                route.audience,
+                locale=variant.locale,
+                on=on,
+                include_drafts=include_drafts,
+                explain=True,
+            )
+            # The explanation re-ranks the same candidates with reasons attached; it must
+            # name the plan's winners, or the explanation would describe another message.
+            assert explained.atoms == variant.resolution.atoms, "explanation diverged from plan"
+            resolution = dataclasses.replace(explained, notes=resolution.notes)
+        messages.append(CustomerMessage(variant, resolution))
+    return CustomerMessages(library, customer, plan, messages)
 
 
 def resolve_for_customer(

@@ -1,29 +1,29 @@
 """The build: every variant of every message, rendered deterministically into an output tree.
 
-:func:`build` reads as its stages:
+:func:`build` reads as its stages — the checking pipeline that ``atomic validate`` runs too,
+then the write stage:
 
-1. **load** and validate the content (any error stops here; nothing is written);
-2. **resolve** every variant — journey × step × channel × locale × audience (each segment the
-   journey personalizes for, plus ``generic``); a required slot that nothing fills stops here;
-3. **render** each variant twice: the *template form* (customer tokens kept, for rendering at
-   send time) and the *preview form* (rendered with the profile's example values), reusing the
-   cache for variants whose inputs did not change, in parallel on large builds;
-4. **write** a complete new tree beside the old one, with ``manifest.json`` and the runtime
-   bundle, and switch over atomically.
+1. :func:`~atomic_content.pipeline.check`: **load** and **check** the content, **plan** every
+   variant over the date range, **render** each one (template and preview form) and **check
+   limits** — any error stops here and nothing is written;
+2. :func:`output_files`: the variant files, the runtime bundle and the typed manifest;
+3. :func:`write_output`: a complete new tree beside the old one, switched over atomically.
 
 Guarantees: identical inputs give byte-identical output (no timestamps, sorted JSON, sorted
-paths; the only date is the resolution date, from ``--date`` or SOURCE_DATE_EPOCH or today);
+paths; the only dates are the range, from ``--date``/``--until`` or SOURCE_DATE_EPOCH or today);
 the output folder either holds the previous complete build or the new complete build, never a
 mix; a second build against the same output waits for the lock or stops with a clear message;
-no file is ever written outside the output folder.
+the output folder belongs to the build (an existing folder that is not an earlier build's output
+and not empty is refused and left untouched); no file is ever written outside it.
 
 Output layout (documented in docs/build.md)::
 
     dist/                                    a symlink to .dist.builds/<build id>/
-      manifest.json
+      manifest.json                          atomic_content.manifest.Manifest
       bundle/bundle.json                     what atomic_content.load_bundle() reads
-      <journey>/<step>/<channel>/<locale>/<audience>/template/<files>
-      <journey>/<step>/<channel>/<locale>/<audience>/preview/<files>
+      bundle/messages/<sha256>.json          template forms, by content hash
+      <variant id>/template/<files>
+      <variant id>/preview/<files>
 """
 
 from __future__ import annotations
@@ -34,46 +34,36 @@ import errno
 import fcntl
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .analysis import Variant, resolve_variant, variants
-from .errors import AtomicError, ContentError, Diagnostics, ResolutionError
-from .render import assemble, check_limits, example_customer, render_message
-from .repository import Library
-from .resolver import Resolution, Resolver
-from .validate import load_library
+from .bundle import bundle_files
+from .errors import AtomicError, ContentError, Diagnostics, UsageError
+from .manifest import (
+    MANIFEST_VERSION,
+    DiagnosticEntry,
+    FileEntry,
+    Manifest,
+    ManifestError,
+    canonical_json,
+    sha256_hex,
+)
+from .pipeline import Checked, DateRange, check
+from .variants import ENGINE_FORMAT, ProgressCallback, VariantCache
 
-ENGINE_FORMAT = 1
-"""Bumped whenever rendering changes output; part of every cache key."""
-
-PARALLEL_THRESHOLD = 64
-"""Below this many variants to render, worker start-up costs more than it saves."""
-
-ProgressCallback = Callable[[int, int], None]
+OUTPUT_MARKER = ".atomic-build"
+"""A file at the top of every build tree: what makes a folder the build's to replace."""
 
 
 class BuildLockedError(AtomicError):
     """Another build holds the output folder's lock."""
-
-
-@dataclass(frozen=True)
-class VariantOutput:
-    """What one variant contributed: files (relative path -> bytes) and its manifest entry."""
-
-    variant_id: str
-    files: dict[str, bytes]
-    entry: dict[str, Any]
-    cache_key: str
 
 
 @dataclass
@@ -88,7 +78,7 @@ class BuildResult:
     warnings: Diagnostics
     seconds: float
     skipped: bool = False
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: Manifest | None = None
     stages: dict[str, float] = field(default_factory=dict)
     warning_count: int = -1  # -1: len(warnings)
 
@@ -109,156 +99,6 @@ class BuildResult:
             "seconds": round(self.seconds, 3),
             "stages": {name: round(value, 3) for name, value in self.stages.items()},
         }
-
-
-def resolution_date(explicit: dt.date | None) -> dt.date:
-    """``--date``, else SOURCE_DATE_EPOCH (reproducible builds), else today (UTC)."""
-    if explicit is not None:
-        return explicit
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch:
-        with contextlib.suppress(ValueError):
-            return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date()
-    return dt.datetime.now(tz=dt.UTC).date()
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _canonical(value: Any) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
-    ).encode()
-
-
-def atom_hash(library: Library, atom_id: str) -> str:
-    """Content hash of an atom: its validated fields (not its file, so comments don't count)."""
-    return _sha(_canonical(library.atoms[atom_id].model_dump(mode="json")))[:16]
-
-
-def variant_id(variant: Variant) -> str:
-    return "/".join(
-        (variant.journey, variant.step, variant.channel, variant.locale, variant.audience)
-    )
-
-
-class _Renderer:
-    """Renders variants of one library; lives once per process (parent or forked worker)."""
-
-    def __init__(self, library: Library, on: dt.date, global_key: str) -> None:
-        self.library = library
-        self.on = on
-        self.global_key = global_key
-        self.resolver = Resolver(library)
-        self.example = example_customer(library)
-
-    def cache_key(self, variant: Variant, resolution: Resolution) -> str:
-        """Everything the rendered bytes depend on: engine, settings, profile, the layout files,
-        the winning atoms' content and the variant itself. Never modification times."""
-        layout_key = f"{variant.channel}/{resolution.layout}"
-        layout_path = self.library.paths.get(("layout", layout_key), "")
-        entry = self.library.layouts[(variant.channel, resolution.layout)]
-        parts = {
-            "global": self.global_key,
-            "variant": variant_id(variant),
-            "layout": self.library.file_hashes.get(layout_path, ""),
-            "template": self.library.file_hashes.get(entry.template_path or "", ""),
-            "atoms": {slot: atom_hash(self.library, a.id) for slot, a in resolution.atoms.items()},
-        }
-        return _sha(_canonical(parts))
-
-    def render(self, variant: Variant, resolution: Resolution, key: str) -> VariantOutput:
-        assembled = assemble(self.library, resolution)
-        preview = render_message(self.library, assembled, self.example, customer_id="example")
-        base = variant_id(variant)
-        files: dict[str, bytes] = {}
-        listing: dict[str, dict[str, Any]] = {}
-        for part in assembled.parts:
-            for form, text in (("template", part.source), ("preview", preview.parts[part.name])):
-                rel = f"{base}/{form}/{part.filename}"
-                data = text.encode("utf-8")
-                files[rel] = data
-                listing[f"{form}/{part.filename}"] = {
-                    "path": rel,
-                    "sha256": _sha(data),
-                    "bytes": len(data),
-                }
-        problems = check_limits(self.library, preview)
-        entry = {
-            "id": base,
-            "journey": variant.journey,
-            "step": variant.step,
-            "channel": variant.channel,
-            "locale": variant.locale,
-            "audience": variant.audience,
-            "layout": resolution.layout,
-            "files": dict(sorted(listing.items())),
-            "slots": {
-                slot: {
-                    "atom": choice.winner.id,
-                    "hash": atom_hash(self.library, choice.winner.id),
-                    "segment": choice.matched_segment,
-                    "locale": choice.locale,
-                }
-                for slot, choice in sorted(resolution.slots.items())
-                if choice.winner is not None
-            },
-            "warnings": [
-                {"severity": str(p.severity), "code": p.code, "message": p.message}
-                for p in sorted(problems, key=lambda p: (p.code, p.message))
-            ],
-        }
-        return VariantOutput(base, files, entry, key)
-
-
-# A forked worker inherits this instead of reloading the content.
-_WORKER: _Renderer | None = None
-
-
-def _render_in_worker(task: tuple[Variant, str]) -> VariantOutput:
-    variant, key = task
-    assert _WORKER is not None
-    resolution = resolve_variant(_WORKER.resolver, variant, on=_WORKER.on)
-    return _WORKER.render(variant, resolution, key)
-
-
-class _Cache:
-    """Rendered variants keyed by content hash, one JSON file per key."""
-
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = folder
-
-    def _path(self, key: str) -> Path:
-        assert self.folder is not None
-        return self.folder / key[:2] / f"{key}.json"
-
-    def get(self, key: str) -> VariantOutput | None:
-        if self.folder is None:
-            return None
-        try:
-            data = json.loads(self._path(key).read_text(encoding="utf-8"))
-            files = {rel: text.encode("utf-8") for rel, text in data["files"].items()}
-            # A damaged entry is a miss, never wrong output.
-            for meta in data["entry"]["files"].values():
-                if _sha(files[meta["path"]]) != meta["sha256"]:
-                    return None
-            return VariantOutput(data["entry"]["id"], files, data["entry"], key)
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def put(self, output: VariantOutput) -> None:
-        if self.folder is None:
-            return
-        path = self._path(output.cache_key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "entry": output.entry,
-            "files": {rel: data.decode("utf-8") for rel, data in output.files.items()},
-        }
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(payload, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
 
 
 @contextlib.contextmanager
@@ -301,16 +141,14 @@ def _safe_target(root: Path, rel: str) -> Path:
 
 
 def _previous_files(out: Path) -> dict[str, str]:
-    """Relative path -> sha256 of the variant files of the build ``out`` points at now."""
+    """Relative path -> sha256 of the files of the build ``out`` points at now."""
     try:
-        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-        return {
-            meta["path"]: meta["sha256"]
-            for variant in manifest["variants"]
-            for meta in variant["files"].values()
-        }
-    except (OSError, ValueError, KeyError, TypeError):
+        manifest = Manifest.from_json((out / "manifest.json").read_bytes())
+    except (OSError, ManifestError):
         return {}
+    files = {meta.path: meta.sha256 for v in manifest.variants for meta in v.files.values()}
+    files[manifest.bundle.path] = manifest.bundle.sha256
+    return files
 
 
 def _write_tree(folder: Path, files: dict[str, bytes], previous: Path | None = None) -> None:
@@ -328,7 +166,7 @@ def _write_tree(folder: Path, files: dict[str, bytes], previous: Path | None = N
     old_root = previous.resolve() if previous is not None and previous.exists() else None
     for rel, target in targets.items():
         data = files[rel]
-        if old_root is not None and known.get(rel) == _sha(data):
+        if old_root is not None and known.get(rel) == sha256_hex(data):
             try:
                 os.link(old_root / rel, target)
                 continue
@@ -384,14 +222,10 @@ def empty_trash_in_background(out: Path) -> threading.Thread | None:
     return thread
 
 
-def input_fingerprint(content: Path, on: dt.date, extra: dict[str, Any]) -> str:
+def input_fingerprint(content: Path, extra: dict[str, Any]) -> str:
     """Hash of every byte under the content root plus the build options: the no-op check."""
     digest = hashlib.sha256()
-    digest.update(
-        _canonical(
-            {"engine": __version__, "format": ENGINE_FORMAT, "date": on.isoformat(), **extra}
-        )
-    )
+    digest.update(canonical_json({"engine": __version__, "format": ENGINE_FORMAT, **extra}))
     paths = sorted(
         Path(folder) / name
         for folder, _dirs, names in os.walk(content, followlinks=False)
@@ -408,189 +242,178 @@ def build(
     out: Path = Path("dist"),
     *,
     on: dt.date | None = None,
+    until: dt.date | None = None,
     jobs: int | None = None,
     use_cache: bool = True,
     cache_dir: Path | None = None,
     progress: ProgressCallback | None = None,
     lock_wait_seconds: float = 0.0,
-    checked: tuple[Library, Diagnostics] | None = None,
+    checked: Checked | None = None,
 ) -> BuildResult:
-    """Build every variant of ``content`` into ``out``.
+    """Build every variant of ``content`` for the send dates ``on``..``until`` into ``out``.
 
-    Raises ContentError (validation errors) or ResolutionError (required slots without content)
-    before anything is written, BuildLockedError when another build holds the output, and
-    AtomicError for an output path that would leave ``out``. ``jobs`` defaults to the number of
-    cores; ``progress(done, total)`` is called as variants finish. ``checked`` is the result of
-    ``check_content(content, on)`` when the caller has it, so the tree is not loaded twice.
+    ``on`` defaults to SOURCE_DATE_EPOCH or today, ``until`` to ``on`` + 30 days. Raises
+    ContentError (every problem validate reports) before anything is written, UsageError for an
+    output folder that is not the build's, BuildLockedError when another build holds it.
+    ``jobs`` defaults to the number of cores; ``progress(done, total)`` is called as variants
+    finish; ``use_cache=False`` renders everything again (and still refreshes the cache).
+    ``checked`` is the result of :func:`~atomic_content.pipeline.check` when the caller has it.
     """
     started = time.perf_counter()
     content = Path(content)
     out = Path(out).absolute()
-    on = resolution_date(on)
-    cache = _Cache((cache_dir or out.parent / f".{out.name}.cache") if use_cache else None)
-
-    # 0. nothing changed? Every input byte, the engine and the date are in the fingerprint,
-    # so a no-op rebuild costs one read of the content tree and nothing else.
-    fingerprint = input_fingerprint(content.resolve(), on, {}) if content.is_dir() else ""
-    info_path = out / "build-info.json"
-    if use_cache and info_path.is_file():
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-            if info["input"] == fingerprint:
-                return BuildResult(
-                    out,
-                    int(info["variants"]),
-                    int(info["files"]),
-                    0,
-                    0,
-                    Diagnostics(),
-                    time.perf_counter() - started,
-                    skipped=True,
-                    warning_count=int(info["warnings"]),
-                )
-
+    dates = checked.dates if checked is not None else DateRange.of(on, until)
+    check_output_folder(out, content)
+    fingerprint = input_fingerprint(content.resolve(), _options(dates)) if content.is_dir() else ""
+    unchanged = _unchanged(out, fingerprint) if use_cache and checked is None else None
+    if unchanged is not None:
+        unchanged.seconds = time.perf_counter() - started
+        return unchanged
     stages: dict[str, float] = {"fingerprint": time.perf_counter() - started}
-    mark = time.perf_counter()
 
-    def stage(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        stages[name] = now - mark
-        mark = now
-
-    empty_trash_in_background(out)  # left over from an interrupted deletion, if any
-
-    # 1. load
-    if checked is not None:
-        # The caller validated ``content`` already (check_content with the same date).
-        library, warnings = checked
-        if warnings.has_errors or library.settings is None or library.profile is None:
-            raise ContentError(warnings)
-    else:
-        library, warnings = load_library(content, on)
-    stage("load")
-
-    # 2. resolve
-    global_key = _sha(
-        _canonical(
-            {
-                "engine": __version__,
-                "format": ENGINE_FORMAT,
-                "date": on.isoformat(),
-                "settings": library.file_hashes.get(
-                    library.paths.get(("settings", "settings"), ""), ""
-                ),
-                "profile": library.file_hashes.get(
-                    library.paths.get(("profile", "profile"), ""), ""
-                ),
-            }
+    folder = (cache_dir or out.parent / f".{out.name}.cache") if use_cache or cache_dir else None
+    if checked is None:
+        mark = time.perf_counter()
+        checked = check(
+            content,
+            dates,
+            cache=VariantCache(folder, read=use_cache),
+            jobs=jobs,
+            progress=progress,
         )
+        stages["check"] = time.perf_counter() - mark
+    if not checked.ok:
+        raise ContentError(checked.diagnostics)
+    assert checked.plan is not None and checked.rendered is not None
+
+    mark = time.perf_counter()
+    files, manifest = output_files(checked, fingerprint)
+    stages["bundle"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    write_output(out, files, fingerprint, lock_wait_seconds)
+    stages["write"] = time.perf_counter() - mark
+    return BuildResult(
+        out,
+        len(manifest.variants),
+        len(files),
+        checked.rendered.rendered,
+        checked.rendered.cached,
+        Diagnostics(checked.diagnostics.warnings),
+        time.perf_counter() - started,
+        manifest=manifest,
+        stages=stages,
     )
-    renderer = _Renderer(library, on, global_key)
-    gaps = Diagnostics()
-    planned: list[tuple[Variant, Resolution, str]] = []
-    for variant in variants(library):
-        resolution = resolve_variant(renderer.resolver, variant, on=on)
-        try:
-            renderer.resolver.require_complete(resolution)
-        except ResolutionError as exc:
-            gaps.extend(exc.diagnostics)
-            continue
-        planned.append((variant, resolution, renderer.cache_key(variant, resolution)))
-    if gaps:
-        raise ResolutionError(gaps)
-    stage("resolve")
 
-    # 3. render (cache first, then the rest, in parallel when it pays)
-    outputs: dict[str, VariantOutput] = {}
-    todo: list[tuple[Variant, Resolution, str]] = []
-    for variant, resolution, key in planned:
-        hit = cache.get(key)
-        if hit is not None:
-            outputs[variant_id(variant)] = hit
-        else:
-            todo.append((variant, resolution, key))
-    total = len(planned)
-    done = len(outputs)
-    if progress:
-        progress(done, total)
-    workers = max(1, min(jobs or os.cpu_count() or 1, 32))
-    if (
-        workers > 1
-        and len(todo) >= PARALLEL_THRESHOLD
-        and "fork" in multiprocessing.get_all_start_methods()
-    ):
-        global _WORKER
-        _WORKER = renderer
-        try:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                tasks = [(variant, key) for variant, _resolution, key in todo]
-                for output in pool.map(
-                    _render_in_worker, tasks, chunksize=max(1, len(tasks) // (workers * 8))
-                ):
-                    outputs[output.variant_id] = output
-                    cache.put(output)
-                    done += 1
-                    if progress:
-                        progress(done, total)
-        finally:
-            _WORKER = None
-    else:
-        for variant, resolution, key in todo:
-            output = renderer.render(variant, resolution, key)
-            outputs[output.variant_id] = output
-            cache.put(output)
-            done += 1
-            if progress:
-                progress(done, total)
 
-    stage("render")
+def _options(dates: DateRange) -> dict[str, Any]:
+    return {"start": dates.start.isoformat(), "until": dates.until.isoformat()}
 
-    # A hard channel limit (subject over 150 characters, push payload over 4 KB ...) is an
-    # error: such a message would be cut or refused by the platform, so nothing is written.
-    over_limit = Diagnostics()
-    for vid in sorted(outputs):
-        for problem in outputs[vid].entry["warnings"]:
-            journey = outputs[vid].entry["journey"]
-            path = library.paths.get(("journey", journey), "")
-            hint = "shorten the atoms of this message (see the manifest for which)"
-            if problem["severity"] == "error":
-                over_limit.error(path, 0, 0, problem["code"], f"{vid}: {problem['message']}", hint)
-            else:
-                warnings.warning(path, 0, 0, problem["code"], f"{vid}: {problem['message']}", hint)
-    if over_limit:
-        raise ContentError(over_limit)
 
-    # 4. write
-    from .bundle import bundle_payload
+def _unchanged(out: Path, fingerprint: str) -> BuildResult | None:
+    """The previous build's summary when every input byte and option is the same (a no-op
+    rebuild reads one small file and the content tree, nothing else)."""
+    try:
+        info = json.loads((out / "build-info.json").read_text(encoding="utf-8"))
+        if info["input"] != fingerprint:
+            return None
+        return BuildResult(
+            out,
+            int(info["variants"]),
+            int(info["files"]),
+            0,
+            0,
+            Diagnostics(),
+            0.0,
+            skipped=True,
+            warning_count=int(info["warnings"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
+
+def output_files(checked: Checked, fingerprint: str) -> tuple[dict[str, bytes], Manifest]:
+    """Every file of the output tree (relative path -> bytes) and the typed manifest."""
+    assert checked.plan is not None and checked.rendered is not None
+    library, rendered = checked.library, checked.rendered
     files: dict[str, bytes] = {}
+    messages: dict[str, bytes] = {}
     entries = []
-    for vid in sorted(outputs):
-        files.update(outputs[vid].files)
-        entries.append(outputs[vid].entry)
-    bundle_bytes = _canonical(bundle_payload(library, variant_ids=outputs, on=on))
-    files["bundle/bundle.json"] = bundle_bytes
-    manifest: dict[str, Any] = {
-        "manifest_version": 1,
-        "engine": __version__,
-        "date": on.isoformat(),
-        "input": fingerprint,
-        "file_count": len(files) + 2,
-        "bundle": {"path": "bundle/bundle.json", "sha256": _sha(bundle_bytes)},
-        "variants": entries,
-        "warnings": [d.to_dict() for d in warnings],
-    }
-    files["manifest.json"] = (
-        json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+    for variant in checked.plan.variants:
+        output = rendered.outputs[variant.id]
+        files.update(output.files)
+        messages[output.entry.message] = output.message
+        entries.append(output.entry)
+    bundle = bundle_files(library, checked.plan, {e.id: e.message for e in entries}, messages)
+    files.update(bundle)
+    index = files["bundle/bundle.json"]
+    warnings = tuple(
+        DiagnosticEntry(d.path, d.line, d.col, d.severity.value, d.code, d.message, d.hint)
+        for d in checked.diagnostics.warnings
     )
+    manifest = Manifest(
+        manifest_version=MANIFEST_VERSION,
+        engine=__version__,
+        start=checked.dates.start,
+        until=checked.dates.until,
+        input=fingerprint,
+        file_count=len(files) + 3,  # + manifest.json, build-info.json and the marker
+        bundle=FileEntry("bundle/bundle.json", sha256_hex(index), len(index)),
+        variants=tuple(entries),
+        warnings=warnings,
+    )
+    files["manifest.json"] = manifest.to_json()
     # A small file for the no-op check, so an unchanged rebuild never parses the manifest.
-    info = {"input": fingerprint, "variants": len(entries), "files": len(files) + 1,
-            "warnings": len(warnings)}  # fmt: skip
+    info = {
+        "input": fingerprint,
+        "variants": len(entries),
+        "files": len(files) + 2,
+        "warnings": len(warnings),
+    }
     files["build-info.json"] = json.dumps(info, indent=2, sort_keys=True).encode() + b"\n"
-    stage("bundle")
+    files[OUTPUT_MARKER] = b"atomic-content build output; replaced by every build\n"
+    return files, manifest
 
+
+def check_output_folder(out: Path, content: Path) -> None:
+    """Refuse an output folder that is not the build's to replace: it must be absent, empty,
+    or an earlier build's output (a link into ``.<name>.builds`` or a folder with the marker
+    file), and it must neither be nor contain nor lie inside the content folder."""
+    resolved = out.resolve()
+    source = content.resolve()
+    if resolved == source or source.is_relative_to(resolved) or resolved.is_relative_to(source):
+        raise UsageError(
+            f"refusing to build into {out.as_posix()}: it overlaps the content folder "
+            f"{content.as_posix()}",
+            "choose an output folder outside the content, e.g. --out dist",
+        )
+    if out.is_symlink():
+        target = out.readlink()
+        if target.parent.name == f".{out.name}.builds" and not target.is_absolute():
+            return
+        raise UsageError(
+            f"refusing to replace {out.as_posix()}: it is a link that no build made",
+            "remove it, or choose another --out",
+        )
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise UsageError(
+            f"refusing to build into {out.as_posix()}: it is a file",
+            "choose another --out",
+        )
+    if (out / OUTPUT_MARKER).is_file() or not any(out.iterdir()):
+        return
+    raise UsageError(
+        f"refusing to build into {out.as_posix()}: the folder has files that no build wrote",
+        "choose an empty or new folder for --out (the build replaces the whole folder)",
+    )
+
+
+def write_output(
+    out: Path, files: dict[str, bytes], fingerprint: str, lock_wait_seconds: float = 0.0
+) -> None:
+    """Write ``files`` as a complete new tree and switch ``out`` over to it atomically; the
+    previous tree stays intact until then (Ctrl-C, a full disk, a crash)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out, lock_wait_seconds):
         builds = out.parent / f".{out.name}.builds"
@@ -601,21 +424,16 @@ def build(
         new_tree.mkdir()
         try:
             _write_tree(new_tree, files, out if out.is_symlink() else None)
+        except OSError as exc:
+            shutil.rmtree(new_tree, ignore_errors=True)
+            if exc.errno == errno.ENOSPC:
+                raise AtomicError(
+                    f"the disk is full while writing {out.as_posix()}; the previous output is "
+                    "unchanged"
+                ) from None
+            raise
         except BaseException:
-            # Ctrl-C, a full disk or a crash: the previous output stays where it was.
+            # Ctrl-C or a crash: the previous output stays where it was.
             shutil.rmtree(new_tree, ignore_errors=True)
             raise
-        stage("write")
         switch_output(out, new_tree)
-    stage("switch")
-    return BuildResult(
-        out,
-        len(entries),
-        len(files),
-        len(todo),
-        total - len(todo),
-        warnings,
-        time.perf_counter() - started,
-        manifest=manifest,
-        stages=stages,
-    )

@@ -1,178 +1,188 @@
-"""The runtime bundle: render one customer fast, without reading any YAML.
+"""The runtime bundle: render one customer fast, from what the build rendered, without YAML.
 
-``atomic build`` writes ``bundle/bundle.json``: the validated content as plain JSON (settings,
-profile, segments, atoms, journeys, layouts with their template sources) and the build date.
-:func:`load_bundle` turns it back into models once; :meth:`Bundle.render` then does only
+``atomic build`` writes ``bundle/bundle.json`` — the settings, profile, segments and journeys
+the router needs, the plan's routing table (message × audience → variants by date) and, per
+variant, the content hash of its template form — and ``bundle/messages/<hash>.json``, the
+template forms themselves. :meth:`Bundle.render` then does only
 
-1. segment evaluation (compiled conditions),
-2. resolution by index lookup,
-3. token rendering of the assembled variant (assembled once per distinct set of atoms and
-   cached; compiled templates are cached by the token environment).
+1. the one customer-record check (:func:`atomic_content.records.check_record`);
+2. routing (:class:`~atomic_content.plan.Router`): the audience rule picks one segment (stopping
+   at the first match), the locale rule the journey locale, the send date the period;
+3. token rendering of that variant's template form (loaded and compiled once, then cached);
+4. the channel's hard limits measured on the customer's message.
 
-The same call on a loaded content folder (:meth:`Bundle.from_library`) gives identical output.
+Nothing resolves here: every message the runtime returns is a build variant with the tokens
+filled in (the README's runtime guarantee).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import AtomicError
-from .models import Atom, Journey, Layout, Profile, Segment, Settings
-from .render import assemble, render_message
-from .repository import LayoutEntry, Library
-from .resolver import Resolver
-from .segments import lookup
+from .channels import get_renderer
+from .channels.base import AssembledMessage, RenderedMessage
+from .errors import AtomicError, RenderError, Severity
+from .manifest import canonical_json
+from .models import Journey, Profile, Segment, Settings
+from .plan import Plan, Route, Router, RoutingTable
+from .render import render_message
+from .repository import Library
 
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2
 
 
-def bundle_payload(
+def bundle_files(
     library: Library,
-    *,
-    variant_ids: Iterable[str] = (),
-    on: dt.date | None = None,
-) -> dict[str, Any]:
-    """The JSON document of a bundle (deterministic: callers serialize it with sorted keys)."""
+    plan: Plan,
+    variant_messages: Mapping[str, str],
+    messages: Mapping[str, bytes],
+) -> dict[str, bytes]:
+    """The bundle's files (path below the build root -> bytes), deterministic.
+
+    ``variant_messages`` maps variant id -> template-form hash, ``messages`` hash -> JSON.
+    """
     assert library.settings is not None and library.profile is not None
     from . import __version__
 
-    return {
+    index = {
         "bundle_version": BUNDLE_VERSION,
         "engine": __version__,
-        "date": on.isoformat() if on else None,
         "settings": library.settings.model_dump(mode="json"),
         "profile": library.profile.model_dump(mode="json"),
         "segments": [s.model_dump(mode="json") for _, s in sorted(library.segments.items())],
-        "atoms": [
-            a.model_dump(mode="json", exclude_none=True) for _, a in sorted(library.atoms.items())
-        ],
         "journeys": [j.model_dump(mode="json") for _, j in sorted(library.journeys.items())],
-        "layouts": [
-            {
-                "channel": entry.channel,
-                "layout": entry.layout.model_dump(mode="json"),
-                "template_path": entry.template_path,
-                "template_source": entry.template_source,
-            }
-            for _key, entry in sorted(library.layouts.items())
-        ],
-        "variants": sorted(variant_ids),
+        "routing": plan.routing.to_json(),
+        "variants": dict(sorted(variant_messages.items())),
     }
+    files = {"bundle/bundle.json": canonical_json(index)}
+    for digest, data in sorted(messages.items()):
+        files[f"bundle/messages/{digest}.json"] = data
+    return files
 
 
-def library_from_payload(payload: dict[str, Any], root: Path) -> Library:
-    """Rebuild a Library from a bundle document (no YAML, no cross-file validation)."""
-    if payload.get("bundle_version") != BUNDLE_VERSION:
-        raise AtomicError(
-            f"bundle version {payload.get('bundle_version')!r} is not supported "
-            f"(expected {BUNDLE_VERSION}); rebuild with this version of atomic-content"
-        )
-    library = Library(root=root)
-    library.settings = Settings.model_validate(payload["settings"])
-    library.profile = Profile.model_validate(payload["profile"])
-    library.segments = {s["id"]: Segment.model_validate(s) for s in payload["segments"]}
-    library.atoms = {a["id"]: Atom.model_validate(a) for a in payload["atoms"]}
-    library.journeys = {j["id"]: Journey.model_validate(j) for j in payload["journeys"]}
-    for item in payload["layouts"]:
-        layout = Layout.model_validate(item["layout"])
-        library.layouts[(item["channel"], layout.id)] = LayoutEntry(
-            item["channel"], layout, item["template_path"], item["template_source"]
-        )
-    return library
-
-
-@dataclass(frozen=True)
-class _AssemblyKey:
-    journey: str
-    step: str
-    channel: str
-    locale: str
-    atoms: tuple[tuple[str, str], ...]
+class BundleError(AtomicError):
+    """A bundle that cannot be read (missing, damaged, or from another version)."""
 
 
 class Bundle:
-    """A loaded runtime bundle. Thread-compatible for reads; build one per process."""
+    """A loaded runtime bundle. Thread-safe for rendering; load once per process."""
 
-    def __init__(self, library: Library, date: dt.date | None = None) -> None:
-        self.library = library
-        self.date = date
-        self.resolver = Resolver(library)
-        self._assembled: dict[_AssemblyKey, Any] = {}
-        self._variants: dict[Any, Any] = {}
-        self._relevant: dict[tuple[str, str, str, str | None], frozenset[str]] = {}
-        profile = library.profile
-        self._locale_attribute = profile.locale_attribute if profile else None
-
-    @classmethod
-    def from_library(cls, library: Library) -> Bundle:
-        """A bundle over an already loaded content folder (for tests and previews)."""
-        return cls(library)
-
-    def render(
+    def __init__(
         self,
-        customer: dict[str, Any],
+        root: Path,
+        settings: Settings,
+        profile: Profile,
+        segments: Mapping[str, Segment],
+        journeys: Mapping[str, Journey],
+        routing: RoutingTable,
+        variants: Mapping[str, str],
+    ) -> None:
+        self.root = root
+        self.settings = settings
+        self.profile = profile
+        self.router = Router(settings, profile, segments, journeys, routing)
+        self.variants = dict(variants)
+        self._messages: dict[str, AssembledMessage] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def start(self) -> dt.date:
+        """The first send date the bundle covers."""
+        return self.router.table.start
+
+    @property
+    def until(self) -> dt.date:
+        """The last send date the bundle covers."""
+        return self.router.table.until
+
+    def message(self, variant_id: str) -> AssembledMessage:
+        """The template form of a variant (read from ``messages/`` once, then cached)."""
+        found = self._messages.get(variant_id)
+        if found is None:
+            digest = self.variants.get(variant_id)
+            if digest is None:
+                raise BundleError(f"the bundle has no variant {variant_id!r}")
+            path = self.root / "messages" / f"{digest}.json"
+            try:
+                found = AssembledMessage.from_json(path.read_bytes())
+            except OSError as exc:
+                raise BundleError(f"cannot read {path.as_posix()}: {exc.strerror or exc}") from None
+            except (ValueError, KeyError, TypeError):
+                raise BundleError(f"{path.as_posix()} is damaged; rebuild") from None
+            with self._lock:
+                self._messages[variant_id] = found
+        return found
+
+    def route(
+        self,
+        customer: Mapping[str, Any],
         *,
         journey: str,
         step: str,
         channel: str,
         locale: str | None = None,
         on: dt.date | None = None,
-    ) -> Any:
-        """Render one message for one customer record; returns a RenderedMessage.
+    ) -> Route:
+        """Which variant ``customer`` gets (see :meth:`render`), without rendering it."""
+        return self.router.route(
+            customer,
+            journey=journey,
+            step=step,
+            channel=channel,
+            on=on or dt.date.today(),
+            locale=locale,
+        )
 
-        ``on`` is the resolution date (default: today). Raises UsageError for unknown ids,
-        ResolutionError when a required slot has no content for this customer, RenderError for
-        customer data that cannot be rendered safely.
+    def render(
+        self,
+        customer: Mapping[str, Any],
+        *,
+        journey: str,
+        step: str,
+        channel: str,
+        locale: str | None = None,
+        on: dt.date | None = None,
+    ) -> RenderedMessage:
+        """Render one message for one customer record.
+
+        ``on`` is the send date (default: today); a date outside the bundle's range is a
+        UsageError. Raises RecordError for a record the profile refuses (wrong type, consent
+        that is not a boolean ...), UsageError for unknown ids, RenderError for customer data
+        that cannot be rendered safely or a message over a hard channel limit.
         """
-        on = on or dt.date.today()
-        resolver = self.resolver
-        index = resolver.segment_index
-        if locale is None and self._locale_attribute:
-            found, value = lookup(customer, self._locale_attribute)
-            locale = value if found and isinstance(value, str) else None
-        # Hot path: the message's relevant segments are known once per (message, locale); the
-        # assembled variant once per set of matching segments. Only a new combination goes
-        # through the resolver (and then the same code as everywhere else).
-        message = (journey, step, channel, locale)
-        relevant = self._relevant.get(message)
-        if relevant is None:
-            resolver.select_messages(journey, step, channel)  # UsageError for unknown ids
-            relevant = resolver.message_segments(journey, step, channel, locale) or frozenset()
-            self._relevant[message] = relevant
-        refused = index.consent_refused(customer)
-        segments = frozenset() if refused else index.matching(customer, relevant)
-        variant_key = (message, segments, on)
-        assembled = self._variants.get(variant_key)
-        if assembled is None:
-            resolution = resolver.resolve_customer(
-                customer, journey, step, channel, locale=locale, on=on, all_segments=False
-            )
-            resolver.require_complete(resolution)
-            key = _AssemblyKey(
-                journey,
-                step,
-                channel,
-                resolution.key.locale,
-                tuple(sorted((slot, atom.id) for slot, atom in resolution.atoms.items())),
-            )
-            assembled = self._assembled.get(key)
-            if assembled is None:
-                assembled = assemble(self.library, resolution)
-                self._assembled[key] = assembled
-            if len(self._variants) >= 65_536:
-                self._variants.clear()
-            self._variants[variant_key] = assembled
-        customer_id = self.resolver.segment_index.customer_id(customer)
-        return render_message(self.library, assembled, customer, customer_id=customer_id)
+        from .records import check_record
+
+        record = check_record(customer, self.profile, where="record")
+        route = self.route(
+            record, journey=journey, step=step, channel=channel, locale=locale, on=on
+        )
+        return self.render_route(route, record)
+
+    def render_route(self, route: Route, record: Mapping[str, Any]) -> RenderedMessage:
+        """Render the routed variant for an already checked record, and check hard limits."""
+        rendered = render_message(self.profile, self.message(route.variant_id), record)
+        for problem in get_renderer(route.message.channel).check_limits(rendered, self.settings):
+            if problem.severity is Severity.ERROR:
+                raise RenderError(
+                    problem.code,
+                    f"{problem.message} for this customer",
+                    customer_id=rendered.customer_id,
+                    hint="the customer's values make the message too long; shorten the atoms "
+                    "or give the tokens a shorter form",
+                )
+        return rendered
 
 
 def load_bundle(path: Path | str) -> Bundle:
-    """Load ``bundle.json`` from a build folder (``dist``), its ``bundle/`` folder or the file."""
+    """Load a bundle from a build folder (``dist``), its ``bundle/`` folder or ``bundle.json``.
+
+    Raises BundleError for a missing, damaged or incompatible bundle.
+    """
     target = Path(path)
     if target.is_dir():
         target = (
@@ -183,14 +193,29 @@ def load_bundle(path: Path | str) -> Bundle:
     try:
         payload = json.loads(target.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise AtomicError(
+        raise BundleError(
             f"cannot read bundle {target.as_posix()}: {exc.strerror or exc}"
         ) from None
     except ValueError as exc:
-        raise AtomicError(f"bundle {target.as_posix()} is not valid JSON: {exc}") from None
-    library = library_from_payload(payload, target.parent)
-    date = dt.date.fromisoformat(payload["date"]) if payload.get("date") else None
-    return Bundle(library, date)
+        raise BundleError(f"bundle {target.as_posix()} is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict) or payload.get("bundle_version") != BUNDLE_VERSION:
+        version = payload.get("bundle_version") if isinstance(payload, dict) else None
+        raise BundleError(
+            f"bundle version {version!r} is not supported (expected {BUNDLE_VERSION}); "
+            "rebuild with this version of atomic-content"
+        )
+    try:
+        return Bundle(
+            target.parent,
+            Settings.model_validate(payload["settings"]),
+            Profile.model_validate(payload["profile"]),
+            {s["id"]: Segment.model_validate(s) for s in payload["segments"]},
+            {j["id"]: Journey.model_validate(j) for j in payload["journeys"]},
+            RoutingTable.from_json(payload["routing"]),
+            payload["variants"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"bundle {target.as_posix()} is damaged ({exc}); rebuild") from None
 
 
-__all__ = ["Bundle", "bundle_payload", "load_bundle"]
+__all__ = ["Bundle", "BundleError", "bundle_files", "load_bundle"]

@@ -2,10 +2,9 @@
 
 A *cell* is one (journey, step, channel, slot, locale, segment): every slot (required or
 optional) of the layout a step uses on a channel, in every locale the journey is written in, for
-every segment the journey personalizes for (:func:`atomic_content.analysis.journey_segments`).
-The audience of a cell is a customer in exactly that segment
-(:meth:`atomic_content.segments.Audience.for_segment`), resolved with the real
-:class:`~atomic_content.resolver.Resolver` on the report date, approved atoms only.
+every segment the journey personalizes for. A cell shows the variant the build renders for that
+segment's audience (the audience rule: every slot of the message speaks to that one segment) on
+the report date, read from the plan (:mod:`atomic_content.plan`), approved atoms only.
 
 Status of a cell — exactly one, decided in this order (first match wins):
 
@@ -41,10 +40,8 @@ the translation are lacking). Ties are broken by the cell's position, so the ord
 
 This module computes data only; :mod:`atomic_content.coverage_report` turns it into text.
 
-Performance: a segment's resolution differs from the generic audience's only in slots where an
-atom targets that segment (rule 1: any targeted atom beats every generic one). The memo below
-resolves the generic audience once per message and date, and a segment only against the
-targeted atoms — with the same Resolver class, so the ranking rules are never duplicated here.
+Coverage resolves nothing itself: every cell, on every day of the horizon, is read from the
+plan, which already splits the range at every validity boundary.
 """
 
 from __future__ import annotations
@@ -58,11 +55,11 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .analysis import journey_locales, journey_segments
 from .models import Atom, Status
+from .plan import Plan, PlannedVariant, journey_locales, make_plan
 from .repository import Library
-from .resolver import Resolver, SlotChoice, journey_allows
-from .segments import Audience
+from .resolver import SlotChoice, find_journey, journey_allows
+from .segments import SegmentIndex
 
 K = TypeVar("K", bound=Hashable)
 
@@ -333,122 +330,41 @@ _MessageKey = tuple[str, str, str, str]  # journey, step, channel, locale
 
 
 class _Memo:
-    """Slot choices per (message, segment, date, drafts), equal to ``Resolver.resolve`` for
-    ``Audience.for_segment(segment)`` but much cheaper over many segments.
+    """Slot choices per (message, segment, day, drafts), read from plans: the cell of a
+    segment is exactly the variant built for that audience (the audience rule), so coverage
+    never resolves anything itself.
 
-    Why it is exact: every targeted atom outranks every generic one (rule 1), so the winner for
-    a segment is the best eligible atom targeting it if there is one, else the generic
-    audience's winner; ties (rules 1-3) never mix targeted and generic atoms. The targeted part
-    is resolved by a second Resolver over the targeted atoms only, the generic part once per
-    message by the full one. A segment with no targeted atom indexed for the message's slots
-    skips the second resolver altogether.
+    ``plan`` must cover ``on`` and every day of the horizon; a drafts plan for ``on`` (drafts
+    and reviews compete too) is made only when a draft could change some cell.
     """
 
-    def __init__(self, library: Library, resolver: Resolver | None = None) -> None:
-        self.full = resolver or Resolver(library)
-        targeted = {aid: a for aid, a in library.atoms.items() if a.segments}
-        self.targeted = Resolver(dataclasses.replace(library, atoms=targeted))
-        self.default_locale = self.full.default_locale
-        self.channels = self.full.channels
-        # (slot, channel, locale, segment or None) -> atoms that may compete there, split by
-        # whether they are approved, so that cells without any draft skip the drafts pass.
-        self.approved: dict[tuple[str, str, str, str | None], list[Atom]] = defaultdict(list)
-        self.unapproved: dict[tuple[str, str, str, str | None], list[Atom]] = defaultdict(list)
+    def __init__(self, library: Library, plan: Plan, on: dt.date) -> None:
+        self.library = library
+        self.plan = plan
+        self.on = on
+        self._drafts: Plan | None = None
+        self._index: dict[tuple[bool, _MessageKey, str], list[PlannedVariant]] = {}
+        self._fill(False, plan)
+        # Unapproved atoms by slot: the cells a drafts pass could change.
+        self.unapproved: dict[str, list[Atom]] = defaultdict(list)
         for atom in library.atoms.values():
-            if atom.status is Status.RETIRED:
-                continue
-            store = self.approved if atom.status is Status.APPROVED else self.unapproved
-            locale = atom.locale or self.default_locale
-            targets: list[str | None] = list(atom.segments) if atom.segments else [None]
-            for channel in atom.channels or self.channels:
-                for segment in targets:
-                    store[(atom.slot, channel, locale, segment)].append(atom)
-        self._generic: dict[tuple[_MessageKey, dt.date, bool], Choices] = {}
-        self._segment: dict[tuple[_MessageKey, str, dt.date, bool], Choices] = {}
-        self._targeted: dict[tuple[_MessageKey, str, dt.date, bool], Choices | None] = {}
+            if atom.status in (Status.DRAFT, Status.REVIEW):
+                self.unapproved[atom.slot].append(atom)
 
-    def indexed(
-        self,
-        store: Mapping[tuple[str, str, str, str | None], list[Atom]],
-        key: _MessageKey,
-        slots: Iterable[str],
-        chain: list[str],
-        segment: str | None,
-    ) -> bool:
-        """Whether any atom of ``store`` could compete in one of ``slots`` of the message for
-        ``segment`` (None: generic atoms). Conservative: dates are not looked at."""
-        journey, step, channel, _locale = key
-        for slot in slots:
-            for locale in chain:
-                for atom in store.get((slot, channel, locale, segment), ()):
-                    if journey_allows(atom, journey, step):
-                        return True
-        return False
-
-    def generic(self, key: _MessageKey, on: dt.date, drafts: bool) -> Choices:
-        memo_key = (key, on, drafts)
-        found = self._generic.get(memo_key)
-        if found is None:
-            journey, step, channel, locale = key
-            found = self.full.resolve(
-                journey,
-                step,
-                channel,
-                Audience.generic(),
-                locale=locale,
-                on=on,
-                include_drafts=drafts,
-            ).slots
-            self._generic[memo_key] = found
-        return found
+    def _fill(self, drafts: bool, plan: Plan) -> None:
+        for variant in plan.variants:
+            key = (variant.journey, variant.step, variant.channel, variant.locale)
+            self._index.setdefault((drafts, key, variant.audience), []).append(variant)
 
     def choices(self, key: _MessageKey, segment: str, on: dt.date, drafts: bool) -> Choices:
-        """Slot choices for a customer in ``segment`` only (exactly as the resolver's)."""
-        memo_key = (key, segment, on, drafts)
-        found = self._segment.get(memo_key)
-        if found is None:
-            generic = self.generic(key, on, drafts)
-            targeted = self.targeted_choices(key, segment, on, drafts)
-            if targeted is None:
-                found = generic
-            else:
-                found = {
-                    slot: targeted[slot] if targeted[slot].winner is not None else choice
-                    for slot, choice in generic.items()
-                }
-            self._segment[memo_key] = found
-        return found
-
-    def targeted_choices(
-        self, key: _MessageKey, segment: str, on: dt.date, drafts: bool
-    ) -> Choices | None:
-        """The best atoms targeting ``segment`` per slot; None when no such atom is indexed
-        for the message (then the generic audience's choices are the segment's)."""
-        memo_key = (key, segment, on, drafts)
-        if memo_key in self._targeted:
-            return self._targeted[memo_key]
-        slots = self.generic(key, on, drafts)
-        chain = self.full.chains.get(key[3], [key[3]])
-        found: Choices | None
-        if drafts and not self.indexed(self.unapproved, key, slots, chain, segment):
-            # No unapproved atom targets the segment here: the drafts pass sees the same
-            # targeted atoms as the approved one.
-            found = self.targeted_choices(key, segment, on, False)
-        elif not drafts and not self.indexed(self.approved, key, slots, chain, segment):
-            found = None
-        else:
-            journey, step, channel, locale = key
-            found = self.targeted.resolve(
-                journey,
-                step,
-                channel,
-                Audience.for_segment(segment),
-                locale=locale,
-                on=on,
-                include_drafts=drafts,
-            ).slots
-        self._targeted[memo_key] = found
-        return found
+        """Slot choices of the variant of ``key`` for ``segment`` on day ``on``."""
+        if drafts and self._drafts is None:
+            self._drafts = make_plan(self.library, self.on, self.on, include_drafts=True)
+            self._fill(True, self._drafts)
+        for variant in self._index[(drafts, key, segment)]:
+            if variant.start <= on <= variant.until:
+                return variant.resolution.slots
+        raise KeyError((key, segment, on))  # the plan does not cover the day: a caller bug
 
     def drafts_matter(self, key: _MessageKey, slot: str, segment: str, generic_helps: bool) -> bool:
         """Whether a draft or review atom could compete in ``slot`` of the message and make the
@@ -458,10 +374,17 @@ class _Memo:
         ``generic_helps``: a generic winner never beats a targeted one (rule 1), and a generic
         atom can at best make a cell ``generic``.
         """
-        chain = self.full.chains.get(key[3], [key[3]])
-        if self.indexed(self.unapproved, key, (slot,), chain, segment):
-            return True
-        return generic_helps and self.indexed(self.unapproved, key, (slot,), chain, None)
+        journey, step, channel, _locale = key
+        for atom in self.unapproved.get(slot, ()):
+            if atom.channels is not None and channel not in atom.channels:
+                continue
+            if not journey_allows(atom, journey, step):
+                continue
+            if (atom.segments and segment in atom.segments) or (
+                generic_helps and not atom.segments
+            ):
+                return True
+        return False
 
 
 def classify(choice: SlotChoice, locale: str) -> tuple[CellStatus, bool]:
@@ -483,13 +406,15 @@ def compute_coverage(
     on: dt.date,
     horizon_days: int | None = None,
     journey: str | None = None,
-    resolver: Resolver | None = None,
+    plan: Plan | None = None,
 ) -> CoverageReport:
     """The coverage report of a valid library on day ``on``.
 
     ``horizon_days`` (default: ``governance.expiry_horizon_days`` of atomic.yaml) is how far
-    ahead ``expiring`` looks; ``journey`` limits the report to one journey (unknown: UsageError,
-    raised by the resolver). Never prints; raises ValueError for a library without settings.
+    ahead ``expiring`` looks; ``journey`` limits the report to one journey (unknown:
+    UsageError). ``plan`` is the library's plan when the caller has one covering ``on`` to the
+    horizon's end (a build's); else one is made. Never prints; raises ValueError for a library
+    without settings.
     """
     if library.settings is None:
         raise ValueError("the library has no settings; validate it first")
@@ -497,17 +422,20 @@ def compute_coverage(
         horizon_days = library.settings.governance.expiry_horizon_days
     if horizon_days < 0:
         raise ValueError("horizon_days must not be negative")
-    memo = _Memo(library, resolver)
+    horizon_end = on + dt.timedelta(days=horizon_days)
+    if plan is None or not (plan.start <= on and horizon_end <= plan.until):
+        plan = make_plan(library, on, horizon_end)
+    memo = _Memo(library, plan, on)
+    index = SegmentIndex(library.segments, library.profile)
     journeys = sorted(library.journeys.values(), key=lambda j: j.id)
     if journey is not None:
-        journeys = [memo.full.journey(journey)]
-    horizon_end = on + dt.timedelta(days=horizon_days)
+        journeys = [find_journey(library.journeys, journey)]
 
     cells: list[Cell] = []
     columns: list[tuple[str, str, str]] = []
     segment_ids: set[str] = set()
     for the_journey in journeys:
-        segments = journey_segments(library, the_journey)
+        segments = sorted(index.journey_segments(the_journey))
         segment_ids.update(segments)
         locales = journey_locales(library, the_journey)
         for step in the_journey.steps:

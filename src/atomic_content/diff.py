@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import hashlib
 import json
 import tempfile
 import unicodedata
@@ -42,11 +41,8 @@ from typing import Any
 
 from .coverage import Cell, compute_coverage
 from .errors import (
-    ContentError,
     Diagnostic,
     Diagnostics,
-    RenderError,
-    ResolutionError,
     Severity,
     UsageError,
 )
@@ -58,8 +54,11 @@ from .governance import (
     retired_revival_findings,
     rules_of,
 )
+from .manifest import Manifest, VariantEntry, atom_hash, canonical_json, sha256_hex
+from .pipeline import DateRange, check
+from .plan import Plan
 from .repository import Library
-from .validate import check_content
+from .variants import VariantCache
 
 DIFF_VERSION = 1
 """Version of the JSON report (docs/review.md); bumped on incompatible changes."""
@@ -369,8 +368,9 @@ class SideBuild:
 
     info: SideInfo
     library: Library
-    manifest: dict[str, Any]
+    manifest: Manifest | None
     out: Path | None
+    plan: Plan | None = None
 
 
 def build_side(
@@ -394,31 +394,15 @@ def build_side(
     commit = revision.commit if revision else None
     if content is None:
         info = SideInfo(side, label, revision_name, commit, present=False, valid=True, variants=0)
-        return SideBuild(info, Library(root=Path()), {"variants": [], "warnings": []}, None)
-    library, diagnostics = check_content(content, on)
-    if diagnostics.has_errors or library.settings is None or library.profile is None:
-        return _invalid(side, label, revision_name, commit, library, diagnostics)
+        return SideBuild(info, Library(root=Path()), None, None)
     from .build import build  # rendering pulls in mrml & co.; only needed here
 
-    try:
-        result = build(
-            content,
-            out,
-            on=on,
-            jobs=jobs,
-            use_cache=True,
-            cache_dir=cache_dir,
-            checked=(library, diagnostics),
-        )
-    except (ContentError, ResolutionError) as exc:
-        return _invalid(side, label, revision_name, commit, library, exc.diagnostics)
-    except RenderError as exc:
-        # A layout that validates but fails to render (an undefined variable ...): the side
-        # cannot be compared, and the reviewer needs the reason marked with its side.
-        problem = Diagnostics()
-        problem.error("", 0, 0, exc.code, str(exc), exc.hint)
-        return _invalid(side, label, revision_name, commit, library, problem)
-    manifest = result.manifest
+    # One pass of the checking pipeline per side; the build only writes what it produced.
+    checked = check(content, DateRange.of(on), cache=VariantCache(cache_dir), jobs=jobs)
+    if not checked.ok:
+        return _invalid(side, label, revision_name, commit, checked.library, checked.diagnostics)
+    result = build(content, out, checked=checked, cache_dir=cache_dir)
+    assert result.manifest is not None
     info = SideInfo(
         side,
         label,
@@ -426,9 +410,9 @@ def build_side(
         commit,
         present=True,
         valid=True,
-        variants=len(manifest.get("variants", [])),
+        variants=len(result.manifest.variants),
     )
-    return SideBuild(info, library, manifest, out)
+    return SideBuild(info, checked.library, result.manifest, out, checked.plan)
 
 
 def _invalid(
@@ -449,7 +433,7 @@ def _invalid(
         variants=0,
         diagnostics=tuple(diagnostics.sorted()),
     )
-    return SideBuild(info, library, {"variants": [], "warnings": []}, None)
+    return SideBuild(info, library, None, None)
 
 
 # ------------------------------------------------------------------------- preview forms
@@ -663,49 +647,51 @@ def unified(before: list[str], after: list[str]) -> str:
 # --------------------------------------------------------------------------- comparison
 
 
-def _variants(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {entry["id"]: entry for entry in manifest.get("variants", [])}
+def _variants(manifest: Manifest | None) -> Mapping[str, VariantEntry]:
+    return manifest.by_id if manifest is not None else {}
 
 
-def _read_form(out: Path | None, entry: Mapping[str, Any], form: str) -> dict[str, bytes]:
+def _read_form(out: Path | None, entry: VariantEntry | None, form: str) -> dict[str, bytes]:
     """The files of one form (``preview``/``template``) of a variant, by bare file name."""
-    if out is None:
+    if out is None or entry is None:
         return {}
     files: dict[str, bytes] = {}
     prefix = f"{form}/"
-    for rel, meta in entry.get("files", {}).items():
+    for rel, meta in entry.files.items():
         if rel.startswith(prefix):
-            files[rel[len(prefix) :]] = (out / meta["path"]).read_bytes()
+            files[rel[len(prefix) :]] = (out / meta.path).read_bytes()
     return files
 
 
-def _changed_files(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, ...]:
-    files_a = before.get("files", {})
-    files_b = after.get("files", {})
+def _changed_files(before: VariantEntry, after: VariantEntry) -> tuple[str, ...]:
+    files_a, files_b = before.files, after.files
     return tuple(
         sorted(
             name
             for name in set(files_a) | set(files_b)
-            if (files_a.get(name) or {}).get("sha256") != (files_b.get(name) or {}).get("sha256")
+            if (files_a[name].sha256 if name in files_a else None)
+            != (files_b[name].sha256 if name in files_b else None)
         )
     )
 
 
-def _slot_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[SlotChange, ...]:
-    slots_a = before.get("slots", {})
-    slots_b = after.get("slots", {})
+def _slot_changes(
+    before: VariantEntry | None, after: VariantEntry | None
+) -> tuple[SlotChange, ...]:
+    slots_a = before.slots if before is not None else {}
+    slots_b = after.slots if after is not None else {}
     changes = []
     for slot in sorted(set(slots_a) | set(slots_b)):
         a, b = slots_a.get(slot), slots_b.get(slot)
-        if a is not None and b is not None and (a["atom"], a["hash"]) == (b["atom"], b["hash"]):
+        if a is not None and b is not None and (a.atom, a.hash) == (b.atom, b.hash):
             continue
         changes.append(
             SlotChange(
                 slot,
-                a["atom"] if a else None,
-                b["atom"] if b else None,
-                a["hash"] if a else None,
-                b["hash"] if b else None,
+                a.atom if a else None,
+                b.atom if b else None,
+                a.hash if a else None,
+                b.hash if b else None,
             )
         )
     return tuple(changes)
@@ -715,19 +701,19 @@ def _variant_change(
     vid: str,
     base: SideBuild,
     head: SideBuild,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+    before: VariantEntry | None,
+    after: VariantEntry | None,
 ) -> VariantChange | None:
     entry = after if after is not None else before
     assert entry is not None
-    channel = entry["channel"]
+    channel = entry.channel
     if before is None or after is None:
         change = "added" if before is None else "removed"
-        files = tuple(sorted(entry.get("files", {})))
+        files = tuple(sorted(entry.files))
         form = "preview"
         preview = unified(
-            preview_lines(channel, _read_form(base.out, before or {}, "preview")),
-            preview_lines(channel, _read_form(head.out, after or {}, "preview")),
+            preview_lines(channel, _read_form(base.out, before, "preview")),
+            preview_lines(channel, _read_form(head.out, after, "preview")),
         )
     else:
         change = "changed"
@@ -743,14 +729,14 @@ def _variant_change(
                 break
     return VariantChange(
         vid,
-        entry["journey"],
-        entry["step"],
+        entry.journey,
+        entry.step,
         channel,
-        entry["locale"],
-        entry["audience"],
+        entry.locale,
+        entry.audience,
         change,
         files,
-        _slot_changes(before or {}, after or {}),
+        _slot_changes(before, after),
         form,
         preview,
     )
@@ -761,25 +747,17 @@ def _atom_hashes(library: Library) -> dict[str, tuple[str, str]]:
     result = {}
     for atom_id, atom in library.atoms.items():
         data = atom.model_dump(mode="json")
-        full = _sha(data)[:16]
         data.pop("id", None)
-        result[atom_id] = (full, _sha(data))
+        result[atom_id] = (atom_hash(atom), sha256_hex(canonical_json(data)))
     return result
 
 
-def _sha(value: Any) -> str:
-    canonical = json.dumps(
-        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _winners(manifest: Mapping[str, Any]) -> dict[str, set[str]]:
+def _winners(manifest: Manifest | None) -> dict[str, set[str]]:
     """Atom id -> ids of the variants in which it fills a slot."""
     wins: dict[str, set[str]] = defaultdict(set)
-    for entry in manifest.get("variants", []):
-        for choice in entry.get("slots", {}).values():
-            wins[choice["atom"]].add(entry["id"])
+    for entry in manifest.variants if manifest is not None else ():
+        for choice in entry.slots.values():
+            wins[choice.atom].add(entry.id)
     return wins
 
 
@@ -874,7 +852,7 @@ def _coverage_change(base: SideBuild, head: SideBuild, on: dt.date) -> CoverageC
         if not build.info.present or build.library.settings is None:
             return {}
         # horizon 0: the diff compares what each side gives on the day, not what expires.
-        report = compute_coverage(build.library, on=on, horizon_days=0)
+        report = compute_coverage(build.library, on=on, horizon_days=0, plan=build.plan)
         return {
             (c.journey, c.step, c.channel, c.slot, c.locale, c.segment): c for c in report.cells
         }
@@ -910,31 +888,22 @@ def _coverage_change(base: SideBuild, head: SideBuild, on: dt.date) -> CoverageC
     return CoverageChange(tuple(better), tuple(worse), tuple(added), tuple(removed))
 
 
-def _warning_keys(manifest: Mapping[str, Any]) -> dict[tuple[str, str, str], Diagnostic]:
-    """Warnings of a build keyed without line and column (edits above a warning move it)."""
+def _warning_keys(manifest: Manifest | None) -> dict[tuple[str, str, str], Diagnostic]:
+    """Warnings of a build keyed without line and column (edits above a warning move it).
+
+    Channel-limit warnings are among them already, positioned at the atom they concern."""
     found: dict[tuple[str, str, str], Diagnostic] = {}
-    for item in manifest.get("warnings", []):
+    for item in manifest.warnings if manifest is not None else ():
         diagnostic = Diagnostic(
-            str(item.get("path", "")),
-            int(item.get("line", 0)),
-            int(item.get("col", 0)),
-            Severity(item.get("severity", "warning")),
-            str(item.get("code", "")),
-            str(item.get("message", "")),
-            str(item.get("hint", "")),
+            item.path,
+            item.line,
+            item.col,
+            Severity(item.severity),
+            item.code,
+            item.message,
+            item.hint,
         )
         found.setdefault((diagnostic.path, diagnostic.code, diagnostic.message), diagnostic)
-    seen_messages = {(code, message) for _path, code, message in found}
-    for entry in manifest.get("variants", []):
-        for item in entry.get("warnings", []):
-            message = f"{entry['id']}: {item.get('message', '')}"
-            code = str(item.get("code", ""))
-            if (code, message) in seen_messages:
-                continue  # the build also lists it among its warnings
-            diagnostic = Diagnostic(
-                entry["id"], 0, 0, Severity(item.get("severity", "warning")), code, message, ""
-            )
-            found.setdefault((diagnostic.path, code, message), diagnostic)
     return found
 
 
@@ -949,13 +918,13 @@ def compare(base: SideBuild, head: SideBuild, *, content: str, on: dt.date) -> D
         if change is not None:
             changes[vid] = change
     journeys: list[JourneySummary] = []
-    for journey in sorted({e["journey"] for e in (*entries_a.values(), *entries_b.values())}):
+    for journey in sorted({e.journey for e in (*entries_a.values(), *entries_b.values())}):
         in_journey = [c for c in changes.values() if c.journey == journey]
         journeys.append(
             JourneySummary(
                 journey,
-                sum(1 for e in entries_a.values() if e["journey"] == journey),
-                sum(1 for e in entries_b.values() if e["journey"] == journey),
+                sum(1 for e in entries_a.values() if e.journey == journey),
+                sum(1 for e in entries_b.values() if e.journey == journey),
                 sum(1 for c in in_journey if c.change == "added"),
                 sum(1 for c in in_journey if c.change == "removed"),
                 sum(1 for c in in_journey if c.change == "changed"),

@@ -23,7 +23,7 @@ from .errors import Severity, UsageError
 from .formatting import format_resolution
 from .models import Settings
 from .render import assemble, check_limits, render_message
-from .resolver import Resolution
+from .resolver import Resolution, require_complete
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class PreviewResult:
     rendered: RenderedMessage
     problems: tuple[LimitProblem, ...]
     settings: Settings
+    variant_id: str = ""
 
     @property
     def has_errors(self) -> bool:
@@ -46,6 +47,7 @@ class PreviewResult:
         """The JSON shape of a preview (docs/cli.md): resolution, parts and problems."""
         return {
             "customer": self.customer_id,
+            "variant": self.variant_id,
             "resolution": self.resolution.to_dict(explain=explain),
             "parts": {
                 name: {
@@ -86,18 +88,23 @@ def preview(
     library, customer = found.library, found.customer
     assert library.settings is not None
     results: list[PreviewResult] = []
-    for resolution in found.resolutions:
-        found.resolver.require_complete(resolution)
-        assembled = assemble(library, resolution)
-        rendered = render_message(library, assembled, customer.attributes, customer_id=customer.id)
+    for message in found.messages:
+        require_complete(library, message.resolution)
+        # The build's template form of the variant (the same call as the render stage), then
+        # this customer's tokens: what Bundle.render would send.
+        assembled = assemble(library, message.variant.resolution)
+        rendered = render_message(
+            library.profile, assembled, customer.attributes, customer_id=customer.id
+        )
         results.append(
             PreviewResult(
                 customer.id,
-                resolution,
+                message.resolution,
                 assembled,
                 rendered,
-                tuple(check_limits(library, rendered)),
+                tuple(check_limits(library.settings, rendered)),
                 library.settings,
+                message.variant.id,
             )
         )
     return results
@@ -117,8 +124,8 @@ def _heading(result: PreviewResult) -> str:
 def _summary(result: PreviewResult) -> list[str]:
     resolution = result.resolution
     audience = resolution.audience
-    segments = ", ".join(sorted(audience.segments)) or "none"
-    lines = [f"segments: {segments}"]
+    segments = ", ".join(sorted(audience.matched)) or "none"
+    lines = [f"segments: {segments}", f"audience: {audience.id}", f"variant: {result.variant_id}"]
     lines.extend(f"note: {note}" for note in resolution.notes)
     atoms = ", ".join(f"{slot}={atom}" for slot, atom in result.assembled.atoms.items())
     lines.append(f"atoms: {atoms}")

@@ -24,6 +24,7 @@ from typing import Any, Final
 from .channels import get_renderer
 from .channels.base import AssembledMessage, AssemblyContext, LimitProblem, RenderedMessage
 from .errors import RenderError
+from .models import Profile, Settings
 from .repository import Library
 from .resolver import Resolution
 from .segments import lookup
@@ -78,7 +79,7 @@ class _Prepared:
 _PREPARED: dict[int, _Prepared] = {}
 
 
-def _prepared(library: Library, assembled: AssembledMessage) -> _Prepared:
+def _prepared(profile: Profile | None, assembled: AssembledMessage) -> _Prepared:
     """The prepared form of an assembled message, cached by identity (the entry keeps the
     message alive, so the id cannot be reused); the build and the runtime assemble once and
     render many times, so they hit it every time."""
@@ -95,7 +96,7 @@ def _prepared(library: Library, assembled: AssembledMessage) -> _Prepared:
             assembled,
             prepare_context({"brand": assembled.brand, "slots": assembled.slot_data}),
             compiled,
-            _visible_attributes(declared_attributes(library), assembled),
+            _visible_attributes(declared_attributes(profile), assembled),
             tuple(
                 (atom_id, path)
                 for atom_id, paths in sorted(assembled.required_paths.items())
@@ -131,12 +132,11 @@ def _visible_attributes(declared: frozenset[str], assembled: AssembledMessage) -
 _DECLARED: dict[int, tuple[object, frozenset[str]]] = {}
 
 
-def declared_attributes(library: Library) -> frozenset[str]:
+def declared_attributes(profile: Profile | None) -> frozenset[str]:
     """The customer attribute paths of the profile (the only ones a template can see).
 
     Remembered per profile object: it is asked for on every render.
     """
-    profile = library.profile
     if profile is None:
         return frozenset()
     entry = _DECLARED.get(id(profile))
@@ -168,7 +168,7 @@ def _with_embeds(slots: dict[str, Any], embeds: Mapping[str, str]) -> dict[str, 
 
 
 def render_message(
-    library: Library,
+    profile: Profile | None,
     assembled: AssembledMessage,
     attributes: Mapping[str, Any],
     *,
@@ -185,10 +185,10 @@ def render_message(
     Other RenderErrors come from the token renderer (``render.header_injection``,
     ``render.output_too_large``, ...).
     """
-    if customer_id is None and library.profile is not None:
-        found, value = lookup(attributes, library.profile.id_attribute)
+    if customer_id is None and profile is not None:
+        found, value = lookup(attributes, profile.id_attribute)
         customer_id = str(value) if found and value is not None else None
-    prepared = _prepared(library, assembled)
+    prepared = _prepared(profile, assembled)
     static, compiled_parts = prepared.static, prepared.compiled
     customer = build_customer_context(attributes, prepared.visible)
     for atom_id, path in prepared.required:
@@ -240,9 +240,9 @@ def render_message(
     )
 
 
-def check_limits(library: Library, rendered: RenderedMessage) -> list[LimitProblem]:
+def check_limits(settings: Settings | None, rendered: RenderedMessage) -> list[LimitProblem]:
     """The channel limits a rendered message breaks (errors and warnings), in a stable order."""
-    problems = get_renderer(rendered.key.channel).check_limits(rendered, library.settings)
+    problems = get_renderer(rendered.key.channel).check_limits(rendered, settings)
     return sorted(problems, key=lambda p: (p.severity.value, p.code, p.message))
 
 

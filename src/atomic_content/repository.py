@@ -85,14 +85,20 @@ class Library:
 
     def locale_chain(self, locale: str) -> list[str]:
         """``locale`` followed by its fallbacks (de-AT -> de -> en), without repeats."""
-        chain: list[str] = []
-        current: str | None = locale
-        locales = self.settings.locales if self.settings else {}
-        while current is not None and current not in chain:
-            chain.append(current)
-            spec = locales.get(current)
-            current = spec.fallback if spec is not None else None
-        return chain
+        return locale_chain(self.settings, locale)
+
+
+def locale_chain(settings: Settings | None, locale: str) -> list[str]:
+    """``locale`` followed by its fallbacks (de-AT -> de -> en), without repeats (a loop is
+    cut where it closes; validate reports it)."""
+    chain: list[str] = []
+    current: str | None = locale
+    locales = settings.locales if settings else {}
+    while current is not None and current not in chain:
+        chain.append(current)
+        spec = locales.get(current)
+        current = spec.fallback if spec is not None else None
+    return chain
 
 
 def _yaml_files(folder: Path, *, recursive: bool) -> Iterator[Path]:

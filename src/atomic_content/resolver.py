@@ -9,20 +9,25 @@ declares gets the best *eligible* atom. An atom is eligible when it
    never);
 4. is inside its validity window on the resolution date (``valid_from``/``valid_until``,
    inclusive; no date = windows ignored);
-5. is generic, or targets a segment of the audience (an audience that refused consent has none);
-6. has a locale on the message locale's fallback chain.
+5. is generic, or targets the audience's one segment (see :class:`~.segments.Audience`: a
+   message speaks to one segment, so every slot of it speaks to the same one);
+6. is written in the message's language (below).
+
+**One message, one language.** The message's language is the first language (primary subtag:
+``de-AT`` and ``de`` are one language) on the locale's fallback chain in which every required
+slot resolves for the audience; every slot then takes atoms of that language only, so a message
+never mixes languages.
 
 Eligible atoms are ranked by :func:`rank_key` — the one ranking, written down in the README:
 
-1. segment-targeted beats generic; among targeted atoms, the highest ``priority`` of the
-   atom's *matched* segments wins;
+1. targeted at the audience's segment beats generic;
 2. the atom's own ``priority``, higher first;
-3. exact locale before a fallback locale (earlier on the chain first);
+3. exact locale before a same-language fallback (earlier on the chain first);
 4. atom id, alphabetically — so the result is always deterministic.
 
 Two atoms equal on 1–3 are *ambiguous* (``atomic validate`` warns). Candidates are found through
-an index keyed by (slot, channel, locale, segment), never by scanning every atom; the full scan
-is only done when an explanation is asked for.
+an index keyed by (slot, channel, locale, segment, journey), never by scanning every atom; the
+full scan is only done when an explanation is asked for.
 """
 
 from __future__ import annotations
@@ -30,13 +35,13 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from .errors import Diagnostics, ResolutionError, UsageError, did_you_mean
-from .models import Atom, Journey, Status
-from .repository import Library
-from .segments import Audience, SegmentIndex
+from .models import Atom, Journey, Settings, Status, Step
+from .repository import Library, locale_chain
+from .segments import Audience
 
 
 class Verdict(enum.StrEnum):
@@ -58,7 +63,7 @@ class Candidate:
 class SlotChoice:
     """The outcome for one slot: the winner (None when nothing fits) and its explanation.
 
-    ``matched_segment`` is the audience segment that made a targeted winner eligible;
+    ``matched_segment`` is the audience segment when the winner targets it (None: generic);
     ``locale`` the locale of the winning atom; ``candidates`` holds the winner, and when
     explaining also every atom that lost on rank or was rejected, with the reason.
     """
@@ -94,6 +99,12 @@ class Resolution:
     slots: dict[str, SlotChoice]
     date: dt.date | None
     notes: tuple[str, ...] = field(default=())
+    lang: str = ""
+
+    @property
+    def language(self) -> str:
+        """The message's language tag: the most specific locale of its one language."""
+        return self.lang or self.key.locale
 
     @property
     def missing_required(self) -> list[str]:
@@ -123,10 +134,14 @@ class Resolution:
             "locale": self.key.locale,
             "layout": self.layout,
             "audience": {
+                "id": self.audience.id,
                 "label": self.audience.label,
-                "segments": sorted(self.audience.segments),
+                "segment": self.audience.segment,
+                "matched_segments": sorted(self.audience.matched),
+                "reason": self.audience.reason,
                 "consent_refused": self.audience.consent_refused,
             },
+            "language": self.language,
             "date": self.date.isoformat() if self.date else None,
             "notes": list(self.notes),
             "missing_required": self.missing_required,
@@ -139,33 +154,36 @@ class Resolution:
         return {name: s.winner for name, s in self.slots.items() if s.winner is not None}
 
 
-RankKey = tuple[int, int, int, int, str]
+RankKey = tuple[int, int, int, str]
 
 MEMO_SIZE = 65_536
 """Resolutions remembered per Resolver (without explanations)."""
 
 
-def rank_key(
-    atom: Atom,
-    audience_segments: frozenset[str],
-    segment_priorities: dict[str, int],
-    locale_chain: list[str],
-    default_locale: str,
-) -> tuple[RankKey, str | None]:
-    """The ranking of the README as a sort key (smaller sorts first) and the matched segment.
+def language_of(locale: str) -> str:
+    """The primary language subtag of a locale (``de-AT`` -> ``de``), lower-case."""
+    return locale.split("-", 1)[0].lower()
 
-    Sort key: (generic?, -best matched segment priority, -atom priority, locale position, id).
+
+def languages_of(chain: list[str]) -> list[tuple[str, list[str]]]:
+    """The languages of a fallback chain in chain order, each with its locales in chain order:
+    ``de-AT -> de -> en`` gives ``[("de", ["de-AT", "de"]), ("en", ["en"])]``."""
+    grouped: dict[str, list[str]] = {}
+    for code in chain:
+        grouped.setdefault(language_of(code), []).append(code)
+    return list(grouped.items())
+
+
+def rank_key(atom: Atom, segment: str | None, locales: list[str], default_locale: str) -> RankKey:
+    """The ranking of the README as a sort key (smaller sorts first).
+
+    (generic?, -atom priority, locale position on the language's chain, id). ``segment`` is the
+    audience's segment (None: generic audience); ``locales`` the message language's locales.
     """
-    matched: str | None = None
-    if atom.segments:
-        hits = [s for s in atom.segments if s in audience_segments]
-        # Highest priority first, then id: the same segment is named whatever the file order.
-        matched = min(hits, key=lambda s: (-segment_priorities.get(s, 0), s)) if hits else None
-    targeted = matched is not None
-    seg_priority = segment_priorities.get(matched, 0) if matched is not None else 0
+    targeted = segment is not None and bool(atom.segments) and segment in (atom.segments or ())
     locale = atom.locale or default_locale
-    position = locale_chain.index(locale) if locale in locale_chain else len(locale_chain)
-    return (0 if targeted else 1, -seg_priority, -atom.priority, position, atom.id), matched
+    position = locales.index(locale) if locale in locales else len(locales)
+    return (0 if targeted else 1, -atom.priority, position, atom.id)
 
 
 def status_allowed(atom: Atom, include_drafts: bool) -> bool:
@@ -188,6 +206,79 @@ def journey_allows(atom: Atom, journey: str, step: str) -> bool:
     return journey in atom.journeys or f"{journey}/{step}" in atom.journeys
 
 
+def message_locale(journey: Journey, wanted: str | None, settings: Settings) -> str:
+    """The locale a message is written in: the first locale of ``wanted``'s fallback chain that
+    the journey supports, else the default locale (if supported), else the journey's first.
+
+    The one place this is decided: the plan, the resolver and the runtime router all call it.
+    """
+    supported = journey.locales or list(settings.locales)
+    if wanted is not None:
+        for code in locale_chain(settings, wanted):
+            if code in supported:
+                return code
+    return settings.default_locale if settings.default_locale in supported else supported[0]
+
+
+def find_journey(journeys: Mapping[str, Journey], journey_id: str) -> Journey:
+    """The journey ``journey_id``; UsageError listing the known ids (with did-you-mean)."""
+    journey = journeys.get(journey_id)
+    if journey is None:
+        known = sorted(journeys)
+        raise UsageError(
+            f"unknown journey {journey_id!r}",
+            (did_you_mean(journey_id, known) + " ").lstrip() + f"journeys: {', '.join(known)}",
+        )
+    return journey
+
+
+def find_step(journey: Journey, step_id: str) -> Step:
+    """The step ``step_id`` of ``journey``; UsageError listing the journey's steps."""
+    step = next((s for s in journey.steps if s.id == step_id), None)
+    if step is None:
+        known = [s.id for s in journey.steps]
+        raise UsageError(
+            f"journey {journey.id!r} has no step {step_id!r}",
+            (did_you_mean(step_id, known) + " ").lstrip() + f"steps: {', '.join(known)}",
+        )
+    return step
+
+
+def find_layout_id(journey: Journey, step: Step, channel: str) -> str:
+    """The layout of ``channel`` in ``step``; UsageError naming the step's channels."""
+    layout_id = step.channels.get(channel)
+    if layout_id is None:
+        raise UsageError(
+            f"step {journey.id}/{step.id} has no {channel!r} message",
+            f"channels of this step: {', '.join(step.channels)}",
+        )
+    return layout_id
+
+
+def select_messages(
+    journeys: Mapping[str, Journey],
+    journey: str,
+    step: str | None = None,
+    channel: str | None = None,
+) -> list[tuple[str, str]]:
+    """(step id, channel) of every message of ``journey`` that ``step``/``channel`` select, in
+    the journey's order. Raises UsageError (with the known ids) when nothing matches."""
+    the_journey = find_journey(journeys, journey)
+    steps = list(the_journey.steps) if step is None else [find_step(the_journey, step)]
+    if channel is not None:
+        with_channel = [s for s in steps if channel in s.channels]
+        if not with_channel:
+            where = f"step {journey}/{step}" if step else f"journey {journey!r}"
+            used = sorted({c for s in steps for c in s.channels})
+            raise UsageError(
+                f"{where} has no {channel!r} message", f"channels used: {', '.join(used)}"
+            )
+        steps = with_channel
+    return [
+        (s.id, c) for s in steps for c in ([channel] if channel is not None else list(s.channels))
+    ]
+
+
 class Resolver:
     """Resolves messages of one library. Build once; resolving is index lookups."""
 
@@ -197,8 +288,6 @@ class Resolver:
         self.library = library
         self.settings = library.settings
         self.default_locale = library.settings.default_locale
-        self.segment_index = SegmentIndex(library.segments, library.profile)
-        self.priorities = self.segment_index.priorities
         self.chains = {code: library.locale_chain(code) for code in library.settings.locales}
         self.channels = library.settings.channels.enabled()
         # (slot, channel, locale, segment-or-None, journey-or-None) -> atoms. Atoms for every
@@ -208,16 +297,14 @@ class Resolver:
             list
         )
         self._by_slot: dict[str, list[Atom]] = defaultdict(list)
-        self._segments_by_key: dict[tuple[str, str, str, str | None], set[str]] = defaultdict(set)
-        self._relevant: dict[tuple[MessageKey, tuple[str, ...]], frozenset[str]] = {}
         self._memo: dict[
-            tuple[MessageKey, frozenset[str], dt.date | None, bool], dict[str, SlotChoice]
+            tuple[MessageKey, str | None, dt.date | None, bool],
+            tuple[dict[str, SlotChoice], str, tuple[str, ...]],
         ] = {}
         for atom in sorted(library.atoms.values(), key=lambda a: a.id):
-            if atom.status is Status.RETIRED:
-                self._by_slot[atom.slot].append(atom)
-                continue
             self._by_slot[atom.slot].append(atom)
+            if atom.status is Status.RETIRED:
+                continue
             locale = atom.locale or self.default_locale
             journeys: list[str | None] = [None]
             if atom.journeys:
@@ -227,10 +314,6 @@ class Resolver:
                 for segment in segments:
                     for journey in journeys:
                         self._index[(atom.slot, channel, locale, segment, journey)].append(atom)
-                        if segment is not None:
-                            self._segments_by_key[(atom.slot, channel, locale, journey)].add(
-                                segment
-                            )
         # Each bucket sorted by atom priority (then id): within a bucket the segment and the
         # locale are fixed, so the first eligible atoms are the bucket's best (see _best).
         for bucket in self._index.values():
@@ -238,33 +321,28 @@ class Resolver:
 
     # -- lookups ---------------------------------------------------------------------------
     def journey(self, journey_id: str) -> Journey:
-        journey = self.library.journeys.get(journey_id)
-        if journey is None:
-            known = sorted(self.library.journeys)
-            raise UsageError(
-                f"unknown journey {journey_id!r}",
-                (did_you_mean(journey_id, known) + " ").lstrip() + f"journeys: {', '.join(known)}",
-            )
-        return journey
+        return find_journey(self.library.journeys, journey_id)
 
     def message_locale(self, journey: Journey, wanted: str | None) -> str:
-        """The locale a message is written in: the first locale of ``wanted``'s chain that the
-        journey supports, else the default locale (if supported), else the journey's first."""
-        supported = journey.locales or list(self.settings.locales)
-        if wanted is not None:
-            for code in self.chains.get(wanted, [wanted]):
-                if code in supported:
-                    return code
-        return self.default_locale if self.default_locale in supported else supported[0]
+        return message_locale(journey, wanted, self.settings)
+
+    def select_messages(
+        self, journey: str, step: str | None = None, channel: str | None = None
+    ) -> list[tuple[str, str]]:
+        return select_messages(self.library.journeys, journey, step, channel)
+
+    def atoms_for_slot(self, slot: str) -> list[Atom]:
+        """Every atom of ``slot`` (any status), by id."""
+        return self._by_slot.get(slot, [])
 
     def candidates(
         self, slot: str, key: MessageKey, audience: Audience, chain: list[str]
     ) -> list[Atom]:
-        """Atoms indexed under the slot, channel, a locale of the chain and an audience segment
-        (or generic). Other filters (journey, status, date) are applied by the caller."""
+        """Atoms indexed under the slot, channel, a locale of the chain and the audience's
+        segment (or generic). Other filters (journey, status, date) are applied by the caller."""
         found: dict[str, Atom] = {}
         for locale in chain:
-            for segment in (None, *sorted(audience.segments)):
+            for segment in (None, audience.segment) if audience.segment else (None,):
                 for journey in (None, key.journey):
                     for atom in self._index.get((slot, key.channel, locale, segment, journey), ()):
                         found[atom.id] = atom
@@ -287,13 +365,10 @@ class Resolver:
         use the full :meth:`candidates` list instead.
         """
         found: list[Atom] = []
+        segments = (None, audience.segment) if audience.segment else (None,)
         for locale in chain:
             for journey in (None, key.journey):
-                # Probe only segments that have atoms here: a customer may be in dozens of
-                # segments of which a slot knows two.
-                known = self._segments_by_key.get((slot, key.channel, locale, journey))
-                targeted = audience.segments & known if known else ()
-                for segment in (None, *targeted):
+                for segment in segments:
                     top: int | None = None
                     for atom in self._index.get((slot, key.channel, locale, segment, journey), ()):
                         if top is not None and atom.priority < top:
@@ -308,36 +383,6 @@ class Resolver:
                         found.append(atom)
         return found
 
-    def select_messages(
-        self, journey: str, step: str | None = None, channel: str | None = None
-    ) -> list[tuple[str, str]]:
-        """(step id, channel) of every message of ``journey`` that ``step``/``channel`` select, in
-        the journey's order. Raises UsageError (with the known ids) when nothing matches."""
-        the_journey = self.journey(journey)
-        steps = list(the_journey.steps)
-        if step is not None:
-            steps = [s for s in steps if s.id == step]
-            if not steps:
-                known = [s.id for s in the_journey.steps]
-                raise UsageError(
-                    f"journey {journey!r} has no step {step!r}",
-                    (did_you_mean(step, known) + " ").lstrip() + f"steps: {', '.join(known)}",
-                )
-        if channel is not None:
-            with_channel = [s for s in steps if channel in s.channels]
-            if not with_channel:
-                where = f"step {journey}/{step}" if step else f"journey {journey!r}"
-                used = sorted({c for s in steps for c in s.channels})
-                raise UsageError(
-                    f"{where} has no {channel!r} message", f"channels used: {', '.join(used)}"
-                )
-            steps = with_channel
-        return [
-            (s.id, c)
-            for s in steps
-            for c in ([channel] if channel is not None else list(s.channels))
-        ]
-
     # -- resolution ------------------------------------------------------------------------
     def resolve(
         self,
@@ -351,90 +396,86 @@ class Resolver:
         include_drafts: bool = False,
         explain: bool = False,
     ) -> Resolution:
-        """Resolve every slot of a message for an audience.
+        """Resolve every slot of a message for an audience, in one language.
 
-        ``locale`` is the wanted locale (the customer's); the message locale follows
-        :meth:`message_locale`. ``on=None`` ignores validity windows (used by static checks).
-        Raises UsageError for an unknown journey, step or channel; a required slot without a
-        candidate does *not* raise — see :meth:`require_complete`.
+        ``locale`` is the wanted locale; the message locale follows :func:`message_locale`.
+        ``on=None`` ignores validity windows. Raises UsageError for an unknown journey, step or
+        channel; a required slot without a candidate does *not* raise — see
+        :meth:`require_complete`.
         """
         journey = self.journey(journey_id)
-        step = next((s for s in journey.steps if s.id == step_id), None)
-        if step is None:
-            known = [s.id for s in journey.steps]
-            raise UsageError(
-                f"journey {journey_id!r} has no step {step_id!r}",
-                (did_you_mean(step_id, known) + " ").lstrip() + f"steps: {', '.join(known)}",
-            )
-        layout_id = step.channels.get(channel)
-        if layout_id is None:
-            raise UsageError(
-                f"step {journey_id}/{step_id} has no {channel!r} message",
-                f"channels of this step: {', '.join(step.channels)}",
-            )
+        step = find_step(journey, step_id)
+        layout_id = find_layout_id(journey, step, channel)
         entry = self.library.layouts[(channel, layout_id)]
-        message_locale = self.message_locale(journey, locale)
-        key = MessageKey(journey.id, step.id, channel, message_locale)
-        chain = self.chains.get(message_locale, [message_locale])
-        notes = []
-        if audience.consent_refused:
-            notes.append("the customer refused personalization: generic content only")
-        if locale is not None and locale != message_locale:
-            notes.append(f"journey is not written in {locale!r}; using {message_locale!r}")
-        # Without an explanation the outcome depends only on the message, the date and the
-        # audience's segments that some candidate atom targets — so customers who differ only
-        # in irrelevant segments share one memo entry (the runtime's hot path).
-        memo_key = None
-        if not explain:
-            relevant = audience.segments & self._relevant_segments(key, entry.layout.slots, chain)
-            memo_key = (key, relevant, on, include_drafts)
-            cached = self._memo.get(memo_key)
-            if cached is not None:
-                return Resolution(key, audience, layout_id, cached, on, tuple(notes))
-        slots = {}
-        for slot, need in entry.layout.slots.items():
-            slots[slot] = self._resolve_slot(
-                slot, need == "required", key, audience, chain, on, include_drafts, explain
+        the_locale = self.message_locale(journey, locale)
+        key = MessageKey(journey.id, step.id, channel, the_locale)
+        chain = self.chains.get(the_locale, [the_locale])
+        notes = [audience.reason] if audience.reason else []
+        if locale is not None and locale != the_locale:
+            notes.append(f"journey is not written in {locale!r}; using {the_locale!r}")
+        memo_key = (key, audience.segment, on, include_drafts)
+        cached = None if explain else self._memo.get(memo_key)
+        if cached is None:
+            slots, lang, language_notes = self._resolve_language(
+                key, entry.layout.slots, audience, chain, on, include_drafts
             )
-        if memo_key is not None:
-            if len(self._memo) >= MEMO_SIZE:
-                self._memo.clear()  # simple bound; refilling is cheap
-            self._memo[memo_key] = slots
-        return Resolution(key, audience, layout_id, slots, on, tuple(notes))
+            cached = (slots, lang, language_notes)
+            if not explain:
+                if len(self._memo) >= MEMO_SIZE:
+                    self._memo.clear()  # simple bound; refilling is cheap
+                self._memo[memo_key] = cached
+        slots, lang, language_notes = cached
+        notes.extend(language_notes)
+        if explain:
+            locales = [code for code in chain if language_of(code) == language_of(lang)]
+            slots = {
+                slot: self._resolve_slot(
+                    slot,
+                    need == "required",
+                    key,
+                    audience,
+                    locales,
+                    chain,
+                    on,
+                    include_drafts,
+                    explain=True,
+                )
+                for slot, need in entry.layout.slots.items()
+            }
+        return Resolution(key, audience, layout_id, slots, on, tuple(notes), lang)
 
-    def message_segments(
-        self, journey_id: str, step_id: str, channel: str, locale: str | None
-    ) -> frozenset[str] | None:
-        """Segments targeted by some candidate atom of a message (None when the message does
-        not exist; resolve() then reports it)."""
-        journey = self.library.journeys.get(journey_id)
-        step = next((s for s in journey.steps if s.id == step_id), None) if journey else None
-        layout_id = step.channels.get(channel) if step else None
-        if journey is None or layout_id is None:
-            return None
-        entry = self.library.layouts[(channel, layout_id)]
-        message_locale = self.message_locale(journey, locale)
-        key = MessageKey(journey.id, step_id, channel, message_locale)
-        return self._relevant_segments(
-            key, entry.layout.slots, self.chains.get(message_locale, [message_locale])
-        )
-
-    def _relevant_segments(
-        self, key: MessageKey, slots: Iterable[str], chain: list[str]
-    ) -> frozenset[str]:
-        memo = (key, tuple(chain))
-        found = self._relevant.get(memo)
-        if found is None:
-            segments: set[str] = set()
-            for slot in slots:
-                for locale in chain:
-                    for journey in (None, key.journey):
-                        segments |= self._segments_by_key.get(
-                            (slot, key.channel, locale, journey), set()
-                        )
-            found = frozenset(segments)
-            self._relevant[memo] = found
-        return found
+    def _resolve_language(
+        self,
+        key: MessageKey,
+        layout_slots: Mapping[str, str],
+        audience: Audience,
+        chain: list[str],
+        on: dt.date | None,
+        include_drafts: bool,
+    ) -> tuple[dict[str, SlotChoice], str, tuple[str, ...]]:
+        """The slots of the first language of ``chain`` that fills every required slot (else
+        of the first language, with its gaps), that language's tag, and a note when the message
+        is not in the chain's first language."""
+        first: tuple[dict[str, SlotChoice], str] | None = None
+        for language, locales in languages_of(chain):
+            slots = {
+                slot: self._resolve_slot(
+                    slot, need == "required", key, audience, locales, chain, on, include_drafts
+                )
+                for slot, need in layout_slots.items()
+            }
+            if first is None:
+                first = (slots, locales[0])
+            if all(c.winner is not None for c in slots.values() if c.required):
+                notes: tuple[str, ...] = ()
+                if language != language_of(chain[0]):
+                    notes = (
+                        f"no complete message in {language_of(chain[0])!r} for this audience; "
+                        f"the whole message is in {language!r}",
+                    )
+                return slots, locales[0], notes
+        assert first is not None
+        return first[0], first[1], ()
 
     def _resolve_slot(
         self,
@@ -442,16 +483,17 @@ class Resolver:
         required: bool,
         key: MessageKey,
         audience: Audience,
+        locales: list[str],
         chain: list[str],
         on: dt.date | None,
         include_drafts: bool,
-        explain: bool,
+        explain: bool = False,
     ) -> SlotChoice:
-        ranked: list[tuple[RankKey, str | None, Atom]] = []
+        ranked: list[tuple[RankKey, Atom]] = []
         pool = (
-            self.candidates(slot, key, audience, chain)
+            self.candidates(slot, key, audience, locales)
             if explain
-            else self._best(slot, key, audience, chain, on, include_drafts)
+            else self._best(slot, key, audience, locales, on, include_drafts)
         )
         seen: set[str] = set()
         for atom in pool:
@@ -462,34 +504,34 @@ class Resolver:
                 continue
             if not status_allowed(atom, include_drafts) or not in_window(atom, on):
                 continue
-            rank, matched = rank_key(
-                atom, audience.segments, self.priorities, chain, self.default_locale
-            )
-            ranked.append((rank, matched, atom))
+            ranked.append((rank_key(atom, audience.segment, locales, self.default_locale), atom))
         ranked.sort(key=lambda item: item[0])
         if not ranked:
             reason = "no eligible atom" + (
                 " (required)" if required else " (optional slot left out)"
             )
             rejected = (
-                tuple(self._rejections(slot, key, audience, chain, on, include_drafts))
+                tuple(self._rejections(slot, key, audience, locales, chain, on, include_drafts))
                 if explain
                 else ()
             )
             return SlotChoice(slot, required, None, reason, candidates=rejected)
-        best_rank, matched, winner = ranked[0]
-        tied = tuple(a.id for r, _m, a in ranked[1:] if r[:4] == best_rank[:4])
-        reason = self._win_reason(best_rank, matched, winner, chain)
+        best_rank, winner = ranked[0]
+        tied = tuple(a.id for r, a in ranked[1:] if r[:3] == best_rank[:3])
+        matched = audience.segment if best_rank[0] == 0 else None
+        reason = self._win_reason(best_rank, matched, winner)
         if tied:
             reason += f"; tied with {', '.join(tied)} — won on id"
         candidates = [Candidate(winner.id, Verdict.WON, reason)]
         if explain:
             # Reasons for every loser and rejection are only worth their cost when asked for.
-            for rank, _m, atom in ranked[1:]:
+            for rank, atom in ranked[1:]:
                 candidates.append(
                     Candidate(atom.id, Verdict.LOST, self._loss_reason(rank, best_rank, winner))
                 )
-            candidates.extend(self._rejections(slot, key, audience, chain, on, include_drafts))
+            candidates.extend(
+                self._rejections(slot, key, audience, locales, chain, on, include_drafts)
+            )
         return SlotChoice(
             slot,
             required,
@@ -501,28 +543,24 @@ class Resolver:
             tied_with=tied,
         )
 
-    def _win_reason(self, rank: RankKey, matched: str | None, atom: Atom, chain: list[str]) -> str:
+    def _win_reason(self, rank: RankKey, matched: str | None, atom: Atom) -> str:
         parts = []
         if matched is not None:
-            parts.append(
-                f"targets segment {matched!r} (priority {self.priorities.get(matched, 0)})"
-            )
+            parts.append(f"targets the audience's segment {matched!r}")
         else:
             parts.append("generic fallback")
         if atom.priority:
             parts.append(f"atom priority {atom.priority}")
         locale = atom.locale or self.default_locale
-        parts.append(f"locale {locale}" + (" (fallback)" if rank[3] > 0 else ""))
+        parts.append(f"locale {locale}" + (" (fallback)" if rank[2] > 0 else ""))
         return ", ".join(parts)
 
     def _loss_reason(self, rank: RankKey, best: RankKey, winner: Atom) -> str:
         if rank[0] != best[0]:
             return f"outranked by {winner.id}: generic loses to segment-targeted"
         if rank[1] != best[1]:
-            return f"outranked by {winner.id}: its segment has a higher priority"
-        if rank[2] != best[2]:
             return f"outranked by {winner.id}: higher atom priority"
-        if rank[3] != best[3]:
+        if rank[2] != best[2]:
             return f"outranked by {winner.id}: closer locale"
         return f"tied with {winner.id}, which comes first by id"
 
@@ -531,13 +569,14 @@ class Resolver:
         slot: str,
         key: MessageKey,
         audience: Audience,
+        locales: list[str],
         chain: list[str],
         on: dt.date | None,
         include_drafts: bool,
     ) -> Iterable[Candidate]:
         """Every other atom of the slot, with the first rule that excludes it."""
         for atom in self._by_slot.get(slot, ()):
-            reason = self._rejection_reason(atom, key, audience, chain, on, include_drafts)
+            reason = self._rejection_reason(atom, key, audience, locales, chain, on, include_drafts)
             if reason is not None:
                 yield Candidate(atom.id, Verdict.REJECTED, reason)
 
@@ -546,6 +585,7 @@ class Resolver:
         atom: Atom,
         key: MessageKey,
         audience: Audience,
+        locales: list[str],
         chain: list[str],
         on: dt.date | None,
         include_drafts: bool,
@@ -562,79 +602,59 @@ class Resolver:
             return f"not valid yet (from {atom.valid_from.isoformat()})"
         if on is not None and atom.valid_until is not None and on > atom.valid_until:
             return f"expired (until {atom.valid_until.isoformat()})"
-        if atom.segments and not set(atom.segments) & audience.segments:
+        if atom.segments and audience.segment not in atom.segments:
             if audience.consent_refused:
                 return "personalized content, but the customer refused personalization"
-            return f"not in segment ({', '.join(atom.segments)})"
-        if (atom.locale or self.default_locale) not in chain:
-            locale = atom.locale or self.default_locale
+            wanted = ", ".join(atom.segments)
+            if audience.segment is None:
+                return f"targets {wanted}; this message is for the generic audience"
+            return f"targets {wanted}; this message speaks to segment {audience.segment!r}"
+        locale = atom.locale or self.default_locale
+        if locale not in chain:
             return f"locale {locale} is not on the chain {' -> '.join(chain)}"
+        if locale not in locales:
+            return (
+                f"written in {language_of(locale)!r}; one message, one language: this one is "
+                f"in {language_of(locales[0])!r}"
+            )
         return None
 
-    # -- convenience -----------------------------------------------------------------------
-    def resolve_customer(
-        self,
-        attributes: dict[str, object],
-        journey_id: str,
-        step_id: str,
-        channel: str,
-        *,
-        locale: str | None = None,
-        on: dt.date | None = None,
-        include_drafts: bool = False,
-        explain: bool = False,
-        label: str | None = None,
-        all_segments: bool = True,
-    ) -> Resolution:
-        """Resolve for a customer record: segments from its attributes, locale from the
-        profile's locale attribute unless ``locale`` is given.
 
-        With ``all_segments=False`` only the segments that some candidate atom of this message
-        targets are evaluated (the runtime's fast path); the resolution is the same, but the
-        audience lists only those segments.
-        """
-        if locale is None and self.library.profile and self.library.profile.locale_attribute:
-            from .segments import lookup
-
-            found, value = lookup(attributes, self.library.profile.locale_attribute)
-            locale = value if found and isinstance(value, str) else None
-        only = None if all_segments else self.message_segments(journey_id, step_id, channel, locale)
-        audience = self.segment_index.audience(attributes, label, only)
-        return self.resolve(
-            journey_id,
-            step_id,
-            channel,
-            audience,
-            locale=locale,
-            on=on,
-            include_drafts=include_drafts,
-            explain=explain,
-        )
-
-    def require_complete(self, resolution: Resolution) -> None:
-        """Raise ResolutionError naming journey, step, channel, locale, slot and audience of
-        every required slot that nothing fills."""
-        missing = resolution.missing_required
-        if not missing:
-            return
-        diagnostics = Diagnostics()
-        key = resolution.key
-        journey = self.library.journeys[key.journey]
-        step_index = next(i for i, s in enumerate(journey.steps) if s.id == key.step)
-        path, line, col = self.library.position(
-            "journey", key.journey, ("steps", step_index, "channels", key.channel)
-        )
-        for slot in missing:
-            segments = ", ".join(sorted(resolution.audience.segments)) or "none"
-            diagnostics.error(
-                path,
-                line,
-                col,
-                "resolve.missing_required_slot",
-                f"no atom fills required slot {slot!r} of {key.journey}/{key.step} "
-                f"on {key.channel} "
-                f"in {key.locale} for {resolution.audience.label}",
-                f"add an approved atom with slot: {slot}, channels: [{key.channel}], "
-                f"locale: {key.locale} (generic, or for one of the segments: {segments})",
-            )
+def require_complete(library: Library, resolution: Resolution) -> None:
+    """Raise ResolutionError naming journey, step, channel, locale, slot and audience of
+    every required slot that nothing fills."""
+    diagnostics = missing_diagnostics(library, resolution)
+    if diagnostics:
         raise ResolutionError(diagnostics)
+
+
+def missing_diagnostics(library: Library, resolution: Resolution) -> Diagnostics:
+    """One error per required slot that nothing fills, positioned at the step's channel."""
+    diagnostics = Diagnostics()
+    missing = resolution.missing_required
+    if not missing:
+        return diagnostics
+    key = resolution.key
+    journey = library.journeys[key.journey]
+    step_index = next(i for i, s in enumerate(journey.steps) if s.id == key.step)
+    path, line, col = library.position(
+        "journey", key.journey, ("steps", step_index, "channels", key.channel)
+    )
+    for slot in missing:
+        target = (
+            f"segments: [{resolution.audience.segment}]"
+            if resolution.audience.segment
+            else "no segments (generic)"
+        )
+        diagnostics.error(
+            path,
+            line,
+            col,
+            "resolve.missing_required_slot",
+            f"no atom fills required slot {slot!r} of {key.journey}/{key.step} "
+            f"on {key.channel} "
+            f"in {key.locale} for {resolution.audience.label}",
+            f"add an approved atom with slot: {slot}, channels: [{key.channel}], "
+            f"locale: {key.locale}, {target}",
+        )
+    return diagnostics

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from .bundle import Bundle
-from .conditions import compile_condition
 from .errors import AtomicError, RenderError, ResolutionError, UsageError
 from .models import AttributeType
 
@@ -156,14 +155,10 @@ def render_batch(
     Lines; otherwise a folder with one sub-folder per customer. Raises UsageError for unknown
     journey/step/channel before reading any record.
     """
-    library = bundle.library
-    bundle.resolver.select_messages(journey, step, channel)  # UsageError before any record
-    journey_model = bundle.resolver.journey(journey)
-    audience = compile_condition(journey_model.audience) if journey_model.audience else None
-    types = {
-        name: spec.type
-        for name, spec in (library.profile.attributes.items() if library.profile else [])
-    }
+    bundle.router.message(journey, step, channel, None)  # UsageError before any record
+    journey_model = bundle.router.journeys[journey]
+    index = bundle.router.index
+    types = {name: spec.type for name, spec in bundle.profile.attributes.items()}
     fmt = "csv" if customers.suffix.lower() == ".csv" else "jsonl"
     result = BatchResult()
     to_jsonl = out.suffix == ".jsonl"
@@ -183,8 +178,8 @@ def render_batch(
                     RecordProblem(line, None, "record.invalid", error or "invalid")
                 )
             else:
-                customer_id = bundle.resolver.segment_index.customer_id(record)
-                if audience is not None and not audience(record):
+                customer_id = index.customer_id(record)
+                if not index.in_journey_audience(record, journey_model):
                     result.skipped += 1
                     result.problems.append(
                         RecordProblem(

@@ -1,9 +1,10 @@
 """Cross-file validation: references, conditions, tokens, Markdown, customers, reachability.
 
-:func:`check_content` is the whole validation stage: it loads the tree
-(:func:`atomic_content.repository.load_files`), then checks everything that needs more than one
-file, then asks the resolver for ranking problems (ambiguous and shadowed atoms). It returns the
-library and *all* diagnostics; it raises nothing for bad content.
+:func:`static_check` loads the tree (:func:`atomic_content.repository.load_files`) and checks
+everything that needs more than one file. :func:`check_content` is the whole ``atomic validate``
+stage: the static checks, then the plan and the render stage of :mod:`atomic_content.pipeline`,
+so it reports everything the build would reject. Both return the library and *all* diagnostics;
+neither raises for bad content.
 """
 
 from __future__ import annotations
@@ -589,8 +590,9 @@ class _Validator:
         settings = self.lib.settings
         if settings is None:
             return
+        reachable = usable_atoms(self.lib)
         for atom in self.lib.atoms.values():
-            if atom.status.value == "retired" or atom.id in self.reachable_atoms():
+            if atom.status.value == "retired" or atom.id in reachable:
                 continue
             self.warn(
                 "atom",
@@ -601,13 +603,6 @@ class _Validator:
                 "check its slot, channels, journeys, segments and locale against the journeys "
                 "and their layouts",
             )
-
-    _reachable: set[str] | None = None
-
-    def reachable_atoms(self) -> set[str]:
-        if self._reachable is None:
-            self._reachable = usable_atoms(self.lib)
-        return self._reachable
 
 
 def usable_atoms(library: Library) -> set[str]:
@@ -706,12 +701,8 @@ def _type_example(kind: AttributeType) -> str:
     }[kind]
 
 
-def validate_library(library: Library, diagnostics: Diagnostics) -> set[str] | None:
-    """Run every cross-file check on a loaded library, adding to ``diagnostics``.
-
-    Returns the usable atoms (:func:`usable_atoms`) when the content has no errors, so that the
-    ranking analysis does not compute them again; None otherwise.
-    """
+def validate_library(library: Library, diagnostics: Diagnostics) -> None:
+    """Run every cross-file check on a loaded library, adding to ``diagnostics``."""
     v = _Validator(library, diagnostics)
     v.check_settings()
     v.check_profile()
@@ -722,38 +713,51 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> set[str] | N
     for atom in library.atoms.values():
         v.check_atom(atom)
     v.check_customers()
-    if diagnostics.has_errors:
-        return None
-    v.check_unused_atoms()
-    return v.reachable_atoms()
+    if not diagnostics.has_errors:
+        v.check_unused_atoms()
 
 
-def check_content(root: Path, on: dt.date | None = None) -> tuple[Library, Diagnostics]:
-    """Load and validate a content tree: the ``atomic validate`` stage.
-
-    Returns the library (usable only when there are no errors) and all diagnostics, sorted.
-    ``on`` is the day the governance rules (expiry) are checked for; default: today, or
-    SOURCE_DATE_EPOCH (:func:`atomic_content.governance.default_date`).
-    """
+def static_check(root: Path, on: dt.date | None = None) -> tuple[Library, Diagnostics]:
+    """Load a content tree and run every check that needs no plan: schemas, references,
+    conditions, tokens, Markdown, customers, reachability and governance (expiry on ``on``;
+    default: SOURCE_DATE_EPOCH or today). Returns the library and all diagnostics, sorted;
+    raises nothing for bad content."""
     library, diagnostics = load_files(root)
-    usable = validate_library(library, diagnostics)
-    if usable is not None and library.settings is not None and library.profile is not None:
-        from .analysis import ranking_diagnostics
-
-        diagnostics.extend(ranking_diagnostics(library, usable=usable))
+    validate_library(library, diagnostics)
     from .governance import governance_diagnostics
 
     diagnostics.extend(governance_diagnostics(library, on))
     return library, diagnostics
 
 
-def load_library(root: Path, on: dt.date | None = None) -> tuple[Library, Diagnostics]:
-    """Load and validate ``root``; raise ContentError (with every diagnostic) on any error.
+def check_content(
+    root: Path, on: dt.date | None = None, until: dt.date | None = None
+) -> tuple[Library, Diagnostics]:
+    """The whole ``atomic validate`` stage: everything :func:`atomic_content.build.build` checks,
+    minus writing (see :mod:`atomic_content.pipeline`): the static checks, the plan over
+    ``on``..``until`` (required slots, ranking) and every variant rendered and limit-checked.
 
-    Returns the library and the warnings, for commands that work on valid content only.
-    ``on`` as for :func:`check_content`.
+    Returns the library (usable only when there are no errors) and all diagnostics, sorted.
     """
-    library, diagnostics = check_content(root, on)
+    from .pipeline import DateRange, check
+    from .variants import VariantCache
+    from .yamlio import cache_dir
+
+    folder = cache_dir()
+    checked = check(
+        root,
+        DateRange.of(on, until),
+        cache=VariantCache(folder / "variants-v2" if folder is not None else None),
+    )
+    return checked.library, checked.diagnostics
+
+
+def load_library(root: Path, on: dt.date | None = None) -> tuple[Library, Diagnostics]:
+    """Load ``root`` and run the static checks; raise ContentError (with every diagnostic) on
+    any error. Returns the library and the warnings, for commands that work on valid content
+    and make their own plan (preview, resolve, coverage). ``on`` as for :func:`static_check`.
+    """
+    library, diagnostics = static_check(root, on)
     if diagnostics.has_errors or library.settings is None or library.profile is None:
         raise ContentError(diagnostics)
     return library, diagnostics

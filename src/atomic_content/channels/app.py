@@ -167,6 +167,7 @@ class AppRenderer:
                     len(title),
                     what="push title",
                     code="app.push_title",
+                    slot="push_title",
                     recommended=limits.push_title_recommended,
                     shown="phones show",
                 )
@@ -174,6 +175,7 @@ class AppRenderer:
                 len(body),
                 what="push body",
                 code="app.push_body",
+                slot="push_body",
                 hard=limits.push_body_hard,
                 recommended=limits.push_body_recommended,
                 shown="phones show",

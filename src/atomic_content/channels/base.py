@@ -23,9 +23,9 @@ escaping the sandbox, exhausting memory or hanging.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
-import hashlib
 import html
 import json
 import re
@@ -47,6 +47,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from ..errors import RenderError, Severity
+from ..manifest import atom_hash, canonical_json
 from ..markdown import flatten, render_markdown
 from ..models import Atom, Settings, SlotKind
 from ..repository import LayoutEntry, Library
@@ -110,6 +111,37 @@ class AssembledMessage:
                 return part
         raise KeyError(name)
 
+    def to_json(self) -> bytes:
+        """The template form as canonical JSON: what the runtime bundle stores per variant."""
+        return canonical_json(dataclasses.asdict(self) | {
+            "required_paths": {k: sorted(v) for k, v in self.required_paths.items()},
+        })  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: bytes) -> AssembledMessage:
+        """The inverse of :meth:`to_json` (KeyError/TypeError/ValueError for other data)."""
+        raw = json.loads(data)
+        return cls(
+            key=MessageKey(**raw["key"]),
+            audience_label=raw["audience_label"],
+            layout=raw["layout"],
+            atoms=raw["atoms"],
+            atom_hashes=raw["atom_hashes"],
+            parts=tuple(
+                Part(
+                    **{
+                        **p,
+                        "embeds": tuple(tuple(e) for e in p["embeds"]),
+                        "atom_ids": tuple(p["atom_ids"]),
+                    }
+                )
+                for p in raw["parts"]
+            ),
+            required_paths={k: frozenset(v) for k, v in raw["required_paths"].items()},
+            brand=raw["brand"],
+            slot_data=raw["slot_data"],
+        )
+
 
 @dataclass(frozen=True)
 class RenderedMessage:
@@ -128,14 +160,25 @@ class RenderedMessage:
 
 @dataclass(frozen=True)
 class LimitProblem:
-    """A channel limit a rendered message breaks: an error (must fix) or a warning."""
+    """A channel limit a rendered message breaks: an error (must fix) or a warning.
+
+    ``slot`` names the slot whose atom decides the measured length (``subject`` for the subject
+    length), so that validate can point at that atom's file and line; None for a limit of the
+    whole message (HTML size, payload bytes).
+    """
 
     severity: Severity
     code: str
     message: str
+    slot: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"severity": self.severity.value, "code": self.code, "message": self.message}
+    def to_dict(self) -> dict[str, str | None]:
+        return {
+            "severity": self.severity.value,
+            "code": self.code,
+            "message": self.message,
+            "slot": self.slot,
+        }
 
 
 @dataclass(frozen=True)
@@ -385,7 +428,7 @@ def slot_data(ctx: AssemblyContext, atoms: Mapping[str, Atom]) -> dict[str, Any]
 
     line -> ``{text}`` (flattened), markdown -> ``{text}`` (plain text), cta -> ``{label, url}``,
     image -> ``{src, alt, width}``, offer -> ``{code, headline, expires, terms}`` (``expires``
-    a date, for the ``date`` filter). Absent optional fields are left out.
+    an ISO date, for the ``date`` filter). Absent optional fields are left out.
     """
     data: dict[str, Any] = {}
     for slot, atom in sorted(atoms.items()):
@@ -403,7 +446,9 @@ def slot_data(ctx: AssemblyContext, atoms: Mapping[str, Atom]) -> dict[str, Any]
             value = {
                 "code": atom.offer.code,
                 "headline": flatten(atom.offer.headline),
-                "expires": atom.offer.expires,
+                # ISO text, not a date object: plain JSON, so the bundle stores it as it is
+                # (the ``date`` filter reads both; printed bare it looks the same).
+                "expires": atom.offer.expires.isoformat() if atom.offer.expires else None,
                 "terms": flatten(atom.offer.terms) if atom.offer.terms else None,
             }
         else:
@@ -423,14 +468,6 @@ def atom_sources(atom: Atom) -> list[str]:
     if atom.offer is not None:
         return [atom.offer.code, atom.offer.headline, atom.offer.terms or ""]
     return []
-
-
-def atom_hash(atom: Atom) -> str:
-    """Content hash of an atom's validated fields (the same as the build's)."""
-    canonical = json.dumps(
-        atom.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def required_paths(atoms: Mapping[str, Atom]) -> dict[str, frozenset[str]]:
@@ -468,7 +505,7 @@ def message_vars(ctx: AssemblyContext, resolution: Resolution) -> dict[str, Any]
         "step_name": (step.name or step.id) if step else key.step,
         "channel": key.channel,
         "locale": key.locale,
-        "lang": key.locale,
+        "lang": resolution.language,
     }
 
 
@@ -493,6 +530,7 @@ def length_problems(
     recommended: int | None = None,
     shown: str = "",
     hard_code: str = "",
+    slot: str | None = None,
 ) -> list[LimitProblem]:
     """The problem (at most one) of a length against a hard and a recommended limit.
 
@@ -506,6 +544,7 @@ def length_problems(
                 Severity.ERROR,
                 hard_code or f"{code}_too_long",
                 f"{what} is {size} {unit}; the limit is {hard}",
+                slot,
             )
         ]
     if recommended is not None and size > recommended:
@@ -514,6 +553,7 @@ def length_problems(
                 Severity.WARNING,
                 f"{code}_long",
                 f"{what} is {size} {unit}; {shown} about {recommended}",
+                slot,
             )
         ]
     return []

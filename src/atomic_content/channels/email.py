@@ -149,12 +149,15 @@ class EmailRenderer:
         document = rendered.parts.get("html", "")
         if not subject.strip():
             problems.append(
-                LimitProblem(Severity.ERROR, "email.subject_empty", "the subject is empty")
+                LimitProblem(
+                    Severity.ERROR, "email.subject_empty", "the subject is empty", "subject"
+                )
             )
         problems += length_problems(
             len(subject),
             what="subject",
             code="email.subject",
+            slot="subject",
             hard=limits.subject_hard,
             recommended=limits.subject_recommended,
             shown="inboxes show",
@@ -166,6 +169,7 @@ class EmailRenderer:
                     "email.preheader_short",
                     f"preheader is {len(preheader)} characters; at least "
                     f"{limits.preheader_min} keep the inbox from filling it with body text",
+                    "preheader",
                 )
             )
         else:
@@ -173,6 +177,7 @@ class EmailRenderer:
                 len(preheader),
                 what="preheader",
                 code="email.preheader",
+                slot="preheader",
                 recommended=limits.preheader_recommended,
                 shown="inboxes show",
             )

@@ -87,6 +87,7 @@ class MicrositeRenderer:
                 len(page.title),
                 what="page title",
                 code="microsite.title",
+                slot="headline",
                 recommended=limits.title_recommended,
                 shown="search results show",
             )
@@ -97,6 +98,7 @@ class MicrositeRenderer:
                 len(description),
                 what="meta description",
                 code="microsite.description",
+                slot="summary",
                 recommended=limits.description_recommended,
                 shown="search results show",
             )

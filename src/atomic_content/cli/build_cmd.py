@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from . import EXIT_CONTENT, content_option, emit_diagnostics, main
-from .commands import date_option, parse_date
+from .commands import date_option, parse_date, until_option_decorator
 
 
 @contextmanager
@@ -69,7 +69,13 @@ def progress_reporter(label: str, total: int | None = None) -> Iterator[Callable
     show_default=True,
     help="Output folder.",
 )
-@date_option
+@click.option(
+    "--date",
+    "date_text",
+    metavar="YYYY-MM-DD",
+    help="First send date to cover (default: SOURCE_DATE_EPOCH or today).",
+)
+@until_option_decorator()
 @click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: all cores).")
 @click.option("--no-cache", is_flag=True, help="Render everything again, ignoring the cache.")
 @click.option(
@@ -89,6 +95,7 @@ def build(
     content: Path,
     out: Path,
     date_text: str | None,
+    until_text: str | None,
     jobs: int | None,
     no_cache: bool,
     fmt: str,
@@ -103,6 +110,7 @@ def build(
             content,
             out,
             on=parse_date(date_text),
+            until=parse_date(until_text, "--until"),
             jobs=jobs,
             use_cache=not no_cache,
             progress=lambda done, total: progress(done, total),

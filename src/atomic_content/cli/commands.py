@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -13,6 +14,33 @@ from ..formatting import format_resolution, format_segments
 from ..schema import write_schemas
 from ..validate import check_content
 from . import EXIT_CONTENT, F, content_option, emit_diagnostics, main
+
+
+def parse_date(value: str | None, option: str = "--date") -> dt.date | None:
+    """A YYYY-MM-DD option value (None when not given)."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date like 2026-12-31", param_hint=option
+        ) from None
+
+
+date_option = click.option(
+    "--date", "date_text", metavar="YYYY-MM-DD", help="Resolve as of this day (default: today)."
+)
+
+
+def until_option_decorator() -> Callable[[F], F]:
+    """``--until YYYY-MM-DD``: the last send date a build covers."""
+    return click.option(
+        "--until",
+        "until_text",
+        metavar="YYYY-MM-DD",
+        help="Last send date to cover (default: --date + 30 days).",
+    )
 
 
 @main.command()
@@ -26,11 +54,27 @@ from . import EXIT_CONTENT, F, content_option, emit_diagnostics, main
     help="text for people, json for programs, github for annotations.",
 )
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
+@click.option(
+    "--date",
+    "date_text",
+    metavar="YYYY-MM-DD",
+    help="First send date to check, as for build (default: SOURCE_DATE_EPOCH or today).",
+)
+@until_option_decorator()
 @click.pass_context
-def validate(ctx: click.Context, content: Path, fmt: str, strict: bool) -> None:
-    """Check every content file and report all problems with file:line:column."""
+def validate(
+    ctx: click.Context,
+    content: Path,
+    fmt: str,
+    strict: bool,
+    date_text: str | None,
+    until_text: str | None,
+) -> None:
+    """Check everything `atomic build` checks (without writing) and report all problems."""
     ctx.meta["content_root"] = content
-    _library, diagnostics = check_content(content)
+    _library, diagnostics = check_content(
+        content, parse_date(date_text), parse_date(until_text, "--until")
+    )
     emit_diagnostics(diagnostics, content, fmt)
     if diagnostics.has_errors or (strict and len(diagnostics)):
         ctx.exit(EXIT_CONTENT)
@@ -48,23 +92,6 @@ def schema(out: Path) -> None:
     """Write JSON Schemas of the content files (for editor completion)."""
     for path in write_schemas(out):
         click.echo(path.as_posix())
-
-
-def parse_date(value: str | None) -> dt.date | None:
-    """--date YYYY-MM-DD (None: today)."""
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a date like 2026-12-31", param_hint="--date"
-        ) from None
-
-
-date_option = click.option(
-    "--date", "date_text", metavar="YYYY-MM-DD", help="Resolve as of this day (default: today)."
-)
 
 
 @main.command()

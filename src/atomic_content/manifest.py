@@ -1,0 +1,180 @@
+"""The build manifest: what a build produced, typed, versioned and published as a JSON Schema.
+
+``manifest.json`` lists every variant the build rendered — its message, audience and period,
+the winning atom per slot with the atom's content hash, its files with their sizes and hashes,
+and the channel-limit warnings it carries. Sending systems, ``atomic diff`` and the build cache
+read it through :meth:`Manifest.from_json`; nothing reads it by string keys.
+
+This module is also the one home of content hashing: :func:`atom_hash` (an atom's validated
+fields, so comments and formatting do not count) and :func:`sha256_hex`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache, cached_property
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from .errors import AtomicError
+from .models import Atom
+
+MANIFEST_VERSION = 2
+"""Bumped on any incompatible change of the manifest's shape (docs/build.md)."""
+
+
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of ``data`` as 64 hex digits."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(value: Any) -> bytes:
+    """``value`` as canonical JSON bytes (sorted keys, no spaces, UTF-8): the input of every
+    content hash, so equal data always hashes equal."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def atom_hash(atom: Atom) -> str:
+    """The content hash of an atom: its validated fields, not its file (comments, key order and
+    quoting do not count). 16 hex digits. The only atom hash of the engine."""
+    return sha256_hex(canonical_json(atom.model_dump(mode="json")))[:16]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One output file: its path below the build root, SHA-256 and size in bytes."""
+
+    path: str
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class SlotEntry:
+    """The atom that fills a slot of a variant: id, content hash, the audience segment it
+    targets (None: generic) and its locale."""
+
+    atom: str
+    hash: str
+    segment: str | None
+    locale: str | None
+
+
+@dataclass(frozen=True)
+class LimitEntry:
+    """A channel limit a variant is close to or over (``severity`` ``warning`` or ``error``)."""
+
+    severity: str
+    code: str
+    message: str
+    slot: str | None = None
+
+
+@dataclass(frozen=True)
+class VariantEntry:
+    """One variant: a message (journey, step, channel, locale) for one audience over the
+    days ``valid_from``..``valid_until`` (inclusive).
+
+    ``files`` maps ``<form>/<filename>`` (form ``template`` or ``preview``) to the file;
+    ``message`` is the content hash of the variant's template form, the name of its entry in
+    ``bundle/messages/``; ``language`` the language the whole message is written in.
+    """
+
+    id: str
+    journey: str
+    step: str
+    channel: str
+    locale: str
+    audience: str
+    valid_from: dt.date
+    valid_until: dt.date
+    layout: str
+    language: str
+    message: str
+    files: dict[str, FileEntry]
+    slots: dict[str, SlotEntry]
+    warnings: tuple[LimitEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class DiagnosticEntry:
+    """A content warning of the build, as ``atomic validate --format json`` shows it."""
+
+    path: str
+    line: int
+    col: int
+    severity: str
+    code: str
+    message: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """``manifest.json``: everything one build produced (docs/build.md).
+
+    ``start``/``until`` is the range of send dates the build covers; ``input`` the fingerprint
+    of every input byte (the no-op check); ``bundle`` the runtime bundle's index file.
+    """
+
+    manifest_version: int
+    engine: str
+    start: dt.date
+    until: dt.date
+    input: str
+    file_count: int
+    bundle: FileEntry
+    variants: tuple[VariantEntry, ...]
+    warnings: tuple[DiagnosticEntry, ...] = ()
+
+    @cached_property
+    def by_id(self) -> dict[str, VariantEntry]:
+        """Variant id -> entry."""
+        return {v.id: v for v in self.variants}
+
+    def to_json(self) -> bytes:
+        """The manifest as indented, key-sorted JSON (deterministic), ending in a newline."""
+        data = _adapter().dump_python(self, mode="json")
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Manifest:
+        """Parse and check a manifest. Raises ManifestError for anything that is not a
+        manifest of this version (a damaged file, an older build)."""
+        try:
+            raw = json.loads(data)
+        except ValueError as exc:
+            raise ManifestError(f"the manifest is not valid JSON: {exc}") from None
+        version = raw.get("manifest_version") if isinstance(raw, dict) else None
+        if version != MANIFEST_VERSION:
+            raise ManifestError(
+                f"manifest version {version!r} is not supported (expected {MANIFEST_VERSION}); "
+                "rebuild with this version of atomic-content"
+            )
+        try:
+            return _adapter().validate_python(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise ManifestError(f"the manifest is damaged at {where}: {first['msg']}") from None
+
+
+class ManifestError(AtomicError):
+    """A manifest that cannot be read (damaged, or written by another version)."""
+
+
+@cache
+def _adapter() -> TypeAdapter[Manifest]:
+    return TypeAdapter(Manifest)
+
+
+def manifest_schema() -> dict[str, Any]:
+    """The JSON Schema of ``manifest.json`` (written by ``atomic schema``)."""
+    schema = _adapter().json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "atomic-content build manifest"
+    return schema

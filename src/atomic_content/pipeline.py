@@ -1,0 +1,77 @@
+"""The checking pipeline shared by ``atomic validate`` and ``atomic build``: load → check →
+plan → render → check limits. The build adds only the write stage, so a tree that validates
+clean builds clean (the pre-commit hook is a safety net, not a guess).
+
+Each stage runs once and hands its typed result to the next; :func:`check` stops after the
+first stage that found errors, because later stages need a sound input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Diagnostics
+from .governance import default_date
+from .plan import DEFAULT_HORIZON_DAYS, Plan, make_plan
+from .repository import Library
+from .validate import static_check
+from .variants import ProgressCallback, RenderedPlan, VariantCache, render_diagnostics, render_plan
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """The send dates a build covers (inclusive)."""
+
+    start: dt.date
+    until: dt.date
+
+    @classmethod
+    def of(cls, start: dt.date | None = None, until: dt.date | None = None) -> DateRange:
+        """``start`` (default: SOURCE_DATE_EPOCH or today, UTC) to ``until`` (default: start +
+        :data:`~atomic_content.plan.DEFAULT_HORIZON_DAYS`)."""
+        first = start or default_date()
+        return cls(first, until or first + dt.timedelta(days=DEFAULT_HORIZON_DAYS))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Everything the checking stages produced. ``plan`` is None when loading or the static
+    checks found errors; ``rendered`` is None when planning did."""
+
+    library: Library
+    diagnostics: Diagnostics
+    dates: DateRange
+    plan: Plan | None = None
+    rendered: RenderedPlan | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No errors, and every stage ran."""
+        return self.rendered is not None and not self.diagnostics.has_errors
+
+
+def check(
+    content: Path,
+    dates: DateRange | None = None,
+    *,
+    cache: VariantCache | None = None,
+    jobs: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> Checked:
+    """Load, check, plan and render ``content`` for ``dates``; never raises for bad content.
+
+    All diagnostics of every stage that ran are in ``Checked.diagnostics``.
+    """
+    dates = dates or DateRange.of()
+    library, diagnostics = static_check(content, dates.start)
+    if diagnostics.has_errors or library.settings is None or library.profile is None:
+        return Checked(library, diagnostics, dates)
+    plan = make_plan(library, dates.start, dates.until)
+    diagnostics.extend(plan.problems)
+    if plan.problems.has_errors:
+        return Checked(library, diagnostics, dates, plan)
+    rendered = render_plan(library, plan, cache=cache, jobs=jobs, progress=progress)
+    diagnostics.extend(render_diagnostics(library, plan, rendered))
+    return Checked(library, diagnostics, dates, plan, rendered)

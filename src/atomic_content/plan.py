@@ -1,0 +1,528 @@
+"""The plan stage: every message variant, computed once, and the one way to find a customer's.
+
+A *variant* is one message — journey × step × channel × locale — for one audience (a segment
+the journey personalizes for, or ``generic``) over one period of days. :func:`make_plan`
+resolves every variant of a validated library for a date range, once; ``validate``, ``build``,
+``coverage``, ``diff``, ``resolve``, ``preview`` and the runtime bundle all read the plan, and
+nothing else resolves.
+
+**Time is part of the plan.** A plan covers ``start`` to ``until`` (inclusive). For each
+message, the range is split at every ``valid_from`` and the day after every ``valid_until`` of
+the atoms that can compete in it; adjacent periods with the same winners are merged. So an offer
+that expires mid-campaign is in one variant until its last day and in none afterwards.
+
+**The runtime guarantee.** :class:`Router` maps a customer record, a message and a send date to
+exactly one planned variant id by the audience rule (:meth:`~.segments.SegmentIndex.audience`)
+and the locale rule (:func:`~.resolver.message_locale`). Preview, resolve, ``Bundle.render`` and
+batch rendering all route through it, so every message a customer can receive is a variant the
+build rendered, limit-checked, listed in the manifest and ``atomic diff`` reviewed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Diagnostic, Diagnostics, Severity, UsageError
+from .models import Atom, Journey, Profile, Segment, Settings, Status
+from .repository import Library
+from .resolver import (
+    Resolution,
+    Resolver,
+    find_journey,
+    find_layout_id,
+    find_step,
+    journey_allows,
+    message_locale,
+    missing_diagnostics,
+)
+from .segments import GENERIC, Audience, SegmentIndex
+
+DEFAULT_HORIZON_DAYS = 30
+"""Days a build covers after ``--date`` when ``--until`` is not given: a month of sends, long
+enough for a campaign's offers to start and expire inside one build."""
+
+MAX_RANGE_DAYS = 366
+"""The longest range one plan may cover (a year): a longer one is almost surely a typo."""
+
+
+@dataclass(frozen=True, order=True)
+class MessageId:
+    """One message of a journey: (journey, step, channel, locale)."""
+
+    journey: str
+    step: str
+    channel: str
+    locale: str
+
+    def __str__(self) -> str:
+        return f"{self.journey}/{self.step}/{self.channel}/{self.locale}"
+
+
+@dataclass(frozen=True)
+class PlannedVariant:
+    """One variant: a message for one audience over ``start``..``until`` (inclusive), with
+    the resolution (winning atom per slot) that holds for every day of it.
+
+    ``id`` is the variant's name in the output tree and the manifest:
+    ``journey/step/channel/locale/audience`` for the period that starts the plan, with
+    ``@YYYY-MM-DD`` (the first day) appended for later periods.
+    """
+
+    id: str
+    message: MessageId
+    audience: str
+    start: dt.date
+    until: dt.date
+    resolution: Resolution
+
+    @property
+    def journey(self) -> str:
+        return self.message.journey
+
+    @property
+    def step(self) -> str:
+        return self.message.step
+
+    @property
+    def channel(self) -> str:
+        return self.message.channel
+
+    @property
+    def locale(self) -> str:
+        return self.message.locale
+
+    @property
+    def winners(self) -> tuple[tuple[str, str], ...]:
+        """(slot, atom id) of every filled slot, sorted: what makes two periods the same."""
+        return tuple(sorted((slot, atom.id) for slot, atom in self.resolution.atoms.items()))
+
+
+@dataclass(frozen=True)
+class Period:
+    """Where one variant applies: its first and last day, and its id."""
+
+    start: dt.date
+    until: dt.date
+    variant_id: str
+
+
+RouteKey = tuple[str, str, str, str, str]
+"""(journey, step, channel, locale, audience): the variants of one message for one audience."""
+
+
+@dataclass(frozen=True)
+class RoutingTable:
+    """Per message and audience, the variants in date order: the part of a plan the runtime
+    needs. Serializable (:meth:`to_json` / :meth:`from_json`)."""
+
+    start: dt.date
+    until: dt.date
+    periods: Mapping[RouteKey, tuple[Period, ...]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "until": self.until.isoformat(),
+            "routes": [
+                {
+                    "journey": key[0],
+                    "step": key[1],
+                    "channel": key[2],
+                    "locale": key[3],
+                    "audience": key[4],
+                    "periods": [
+                        {
+                            "start": p.start.isoformat(),
+                            "until": p.until.isoformat(),
+                            "variant": p.variant_id,
+                        }
+                        for p in periods
+                    ],
+                }
+                for key, periods in sorted(self.periods.items())
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RoutingTable:
+        periods: dict[RouteKey, tuple[Period, ...]] = {}
+        for route in data["routes"]:
+            key = (
+                route["journey"],
+                route["step"],
+                route["channel"],
+                route["locale"],
+                route["audience"],
+            )
+            periods[key] = tuple(
+                Period(
+                    dt.date.fromisoformat(p["start"]),
+                    dt.date.fromisoformat(p["until"]),
+                    str(p["variant"]),
+                )
+                for p in route["periods"]
+            )
+        return cls(
+            dt.date.fromisoformat(data["start"]), dt.date.fromisoformat(data["until"]), periods
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every variant of a library over ``start``..``until``, resolved once.
+
+    ``problems`` holds the plan's diagnostics: required slots nothing fills (errors, one per
+    slot and audience) and ranking warnings (``rank.ambiguous``, ``rank.shadowed``).
+    """
+
+    start: dt.date
+    until: dt.date
+    include_drafts: bool
+    variants: tuple[PlannedVariant, ...]
+    problems: Diagnostics
+    by_id: Mapping[str, PlannedVariant] = field(repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.by_id:
+            object.__setattr__(self, "by_id", {v.id: v for v in self.variants})
+
+    @property
+    def routing(self) -> RoutingTable:
+        periods: dict[RouteKey, list[Period]] = {}
+        for v in self.variants:
+            key = (v.journey, v.step, v.channel, v.locale, v.audience)
+            periods.setdefault(key, []).append(Period(v.start, v.until, v.id))
+        return RoutingTable(
+            self.start,
+            self.until,
+            {k: tuple(sorted(p, key=lambda x: x.start)) for k, p in periods.items()},
+        )
+
+    def variant(self, variant_id: str) -> PlannedVariant:
+        return self.by_id[variant_id]
+
+    def at(
+        self, message: MessageId, audience: str, on: dt.date
+    ) -> PlannedVariant:  # pragma: no cover - convenience
+        """The variant of ``message`` for ``audience`` on day ``on`` (KeyError if none)."""
+        for v in self.variants:
+            if v.message == message and v.audience == audience and v.start <= on <= v.until:
+                return v
+        raise KeyError((message, audience, on))
+
+    def winners(self) -> set[str]:
+        """Ids of every atom that wins some slot of some variant."""
+        return {atom.id for v in self.variants for atom in v.resolution.atoms.values()}
+
+
+# --------------------------------------------------------------------------- computing it
+
+
+def journey_locales(library: Library, journey: Journey) -> list[str]:
+    """Locales a journey is written in (all locales when it does not say), in settings order."""
+    assert library.settings is not None
+    if journey.locales is not None:
+        return list(dict.fromkeys(journey.locales))
+    return list(library.settings.locales)
+
+
+def journey_audiences(index: SegmentIndex, journey: Journey) -> list[str]:
+    """The audiences a journey's messages are built for: its segments by id, then generic."""
+    return [*sorted(index.journey_segments(journey)), GENERIC]
+
+
+def check_range(start: dt.date, until: dt.date) -> None:
+    """UsageError for an empty or absurd date range."""
+    if until < start:
+        raise UsageError(
+            f"the date range ends ({until.isoformat()}) before it starts ({start.isoformat()})",
+            "give --until a day on or after --date",
+        )
+    if (until - start).days > MAX_RANGE_DAYS:
+        raise UsageError(
+            f"the date range {start.isoformat()}..{until.isoformat()} is longer than "
+            f"{MAX_RANGE_DAYS} days",
+            "build a shorter range; rebuild as the campaign goes on",
+        )
+
+
+def _boundaries(atoms: Iterable[Atom], start: dt.date, until: dt.date) -> list[dt.date]:
+    """Days inside (start, until] on which some atom's validity window opens or closes."""
+    days: set[dt.date] = set()
+    for atom in atoms:
+        if atom.valid_from is not None and start < atom.valid_from <= until:
+            days.add(atom.valid_from)
+        if atom.valid_until is not None:
+            after = atom.valid_until + dt.timedelta(days=1)
+            if start < after <= until:
+                days.add(after)
+    return sorted(days)
+
+
+def _competing(
+    resolver: Resolver, library: Library, message: MessageId, layout_slots: Iterable[str]
+) -> Iterator[Atom]:
+    """Atoms that could fill a slot of the message on some day (for the period boundaries)."""
+    chain = resolver.chains.get(message.locale, [message.locale])
+    default = resolver.default_locale
+    for slot in layout_slots:
+        for atom in resolver.atoms_for_slot(slot):
+            if atom.status is Status.RETIRED:
+                continue
+            if atom.channels is not None and message.channel not in atom.channels:
+                continue
+            if not journey_allows(atom, message.journey, message.step):
+                continue
+            if (atom.locale or default) in chain:
+                yield atom
+
+
+def make_plan(
+    library: Library,
+    start: dt.date,
+    until: dt.date | None = None,
+    *,
+    include_drafts: bool = False,
+    resolver: Resolver | None = None,
+) -> Plan:
+    """Resolve every variant of a validated library over ``start``..``until`` (default: the
+    single day ``start``).
+
+    Never raises for content problems: required slots that nothing fills are errors in
+    ``Plan.problems`` (the build refuses such a plan), ranking problems warnings. Raises
+    UsageError for a bad range, ValueError for a library without settings.
+    """
+    until = until or start
+    check_range(start, until)
+    resolver = resolver or Resolver(library)
+    index = SegmentIndex(library.segments, library.profile)
+    variants: list[PlannedVariant] = []
+    problems = Diagnostics()
+    for journey in sorted(library.journeys.values(), key=lambda j: j.id):
+        audiences = journey_audiences(index, journey)
+        for step in journey.steps:
+            for channel in sorted(step.channels):
+                entry = library.layouts[(channel, step.channels[channel])]
+                for locale in journey_locales(library, journey):
+                    message = MessageId(journey.id, step.id, channel, locale)
+                    days = [
+                        start,
+                        *_boundaries(
+                            _competing(resolver, library, message, entry.layout.slots), start, until
+                        ),
+                    ]
+                    for audience in audiences:
+                        variants.extend(
+                            _variants_of(
+                                resolver, message, audience, days, until, include_drafts, problems
+                            )
+                        )
+    variants.sort(key=lambda v: v.id)
+    problems.extend(ranking_diagnostics(library, variants, start, until))
+    return Plan(start, until, include_drafts, tuple(variants), problems)
+
+
+def _variants_of(
+    resolver: Resolver,
+    message: MessageId,
+    audience: str,
+    days: list[dt.date],
+    until: dt.date,
+    include_drafts: bool,
+    problems: Diagnostics,
+) -> list[PlannedVariant]:
+    """The variants of one message for one audience: one per run of days with equal winners."""
+    found: list[PlannedVariant] = []
+    ends = [*(d - dt.timedelta(days=1) for d in days[1:]), until]
+    for day, last in zip(days, ends, strict=True):
+        resolution = resolver.resolve(
+            message.journey,
+            message.step,
+            message.channel,
+            Audience.for_id(audience),
+            locale=message.locale,
+            on=day,
+            include_drafts=include_drafts,
+        )
+        problems.extend(missing_diagnostics(resolver.library, resolution))
+        winners = tuple(sorted((s, a.id) for s, a in resolution.atoms.items()))
+        if found and found[-1].winners == winners and found[-1].resolution.lang == resolution.lang:
+            previous = found[-1]
+            found[-1] = PlannedVariant(
+                previous.id, message, audience, previous.start, last, previous.resolution
+            )
+            continue
+        base = f"{message}/{audience}"
+        variant_id = base if not found and day == days[0] else f"{base}@{day.isoformat()}"
+        found.append(PlannedVariant(variant_id, message, audience, day, last, resolution))
+    return found
+
+
+def ranking_diagnostics(
+    library: Library, variants: Iterable[PlannedVariant], start: dt.date, until: dt.date
+) -> list[Diagnostic]:
+    """``rank.ambiguous`` for ties that only the atom id decides, and ``rank.shadowed`` for
+    approved atoms some message could use (journey, channel, locale, audience) that win no
+    variant of the plan although their validity window overlaps it."""
+    from .validate import usable_atoms
+
+    ties: dict[tuple[str, str, str, frozenset[str]], PlannedVariant] = {}
+    winners: set[str] = set()
+    for variant in variants:
+        for slot, choice in variant.resolution.slots.items():
+            if choice.winner is None:
+                continue
+            winners.add(choice.winner.id)
+            if choice.tied_with:
+                atoms = frozenset((choice.winner.id, *choice.tied_with))
+                segment = choice.matched_segment or GENERIC
+                ties.setdefault((slot, segment, choice.locale or variant.locale, atoms), variant)
+    diagnostics: list[Diagnostic] = []
+    for (slot, segment, locale, atoms), variant in sorted(
+        ties.items(), key=lambda kv: sorted(kv[0][3])
+    ):
+        ordered = sorted(atoms)
+        path, line, col = library.position("atom", ordered[0], ("priority",))
+        diagnostics.append(
+            Diagnostic(
+                path,
+                line,
+                col,
+                Severity.WARNING,
+                "rank.ambiguous",
+                f"atoms {', '.join(ordered)} tie for slot {slot!r}, segment {segment!r}, "
+                f"locale {locale} (e.g. in {variant.journey}/{variant.step} on "
+                f"{variant.channel}); {ordered[0]} wins only because of its id",
+                "set a different `priority:` on one of them so the choice is on purpose",
+            )
+        )
+    for atom_id in sorted(usable_atoms(library) - winners):
+        atom = library.atoms[atom_id]
+        if atom.status is not Status.APPROVED:
+            continue
+        if (atom.valid_from is not None and atom.valid_from > until) or (
+            atom.valid_until is not None and atom.valid_until < start
+        ):
+            continue
+        path, line, col = library.position("atom", atom_id, ("slot",))
+        diagnostics.append(
+            Diagnostic(
+                path,
+                line,
+                col,
+                Severity.WARNING,
+                "rank.shadowed",
+                f"atom {atom_id!r} can be used but never wins for any audience: "
+                "other atoms always rank higher",
+                "raise its priority, narrow the competing atoms, or retire it",
+            )
+        )
+    return diagnostics
+
+
+# --------------------------------------------------------------------------- routing
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a customer's message comes from: the variant, the audience and why."""
+
+    variant_id: str
+    message: MessageId
+    audience: Audience
+    notes: tuple[str, ...]
+
+
+class Router:
+    """Customer record + message + send date -> the planned variant. Used by preview, resolve
+    and the runtime bundle alike, so they cannot disagree.
+
+    Needs only the settings, profile, segments, journeys and the routing table: no atoms, no
+    layouts, no resolution.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        profile: Profile | None,
+        segments: Mapping[str, Segment],
+        journeys: Mapping[str, Journey],
+        table: RoutingTable,
+    ) -> None:
+        self.settings = settings
+        self.journeys = journeys
+        self.table = table
+        self.index = SegmentIndex(segments, profile)
+        self.locale_attribute = profile.locale_attribute if profile else None
+        self._starts: dict[RouteKey, list[dt.date]] = {
+            key: [p.start for p in periods] for key, periods in table.periods.items()
+        }
+        self._messages: dict[tuple[str, str, str, str | None], MessageId] = {}
+
+    @classmethod
+    def for_plan(cls, library: Library, plan: Plan) -> Router:
+        assert library.settings is not None
+        return cls(
+            library.settings, library.profile, library.segments, library.journeys, plan.routing
+        )
+
+    def message(self, journey: str, step: str, channel: str, locale: str | None) -> MessageId:
+        """The message a request names, with the journey's locale for ``locale`` (the
+        customer's). UsageError for an unknown journey, step or channel."""
+        memo = (journey, step, channel, locale)
+        found = self._messages.get(memo)
+        if found is None:
+            the_journey = find_journey(self.journeys, journey)
+            find_layout_id(the_journey, find_step(the_journey, step), channel)
+            found = MessageId(
+                journey, step, channel, message_locale(the_journey, locale, self.settings)
+            )
+            self._messages[memo] = found
+        return found
+
+    def customer_locale(self, record: Mapping[str, Any]) -> str | None:
+        if self.locale_attribute is None:
+            return None
+        from .segments import lookup
+
+        found, value = lookup(record, self.locale_attribute)
+        return value if found and isinstance(value, str) else None
+
+    def route(
+        self,
+        record: Mapping[str, Any],
+        *,
+        journey: str,
+        step: str,
+        channel: str,
+        on: dt.date,
+        locale: str | None = None,
+        label: str | None = None,
+        explain: bool = False,
+    ) -> Route:
+        """The variant for ``record`` on day ``on``. ``locale`` overrides the record's.
+
+        Raises UsageError for unknown ids and for a day outside the plan's range.
+        """
+        wanted = locale if locale is not None else self.customer_locale(record)
+        message = self.message(journey, step, channel, wanted)
+        audience = self.index.audience(record, self.journeys[journey], label, explain=explain)
+        key = (message.journey, message.step, message.channel, message.locale, audience.id)
+        periods = self.table.periods.get(key)
+        if not periods or not (self.table.start <= on <= self.table.until):
+            raise UsageError(
+                f"no message is planned for {on.isoformat()}: this build covers "
+                f"{self.table.start.isoformat()} to {self.table.until.isoformat()}",
+                "render inside the build's range, or rebuild with --date/--until covering the "
+                "send date",
+            )
+        position = bisect.bisect_right(self._starts[key], on) - 1
+        period = periods[position]
+        notes = []
+        if wanted is not None and wanted != message.locale:
+            notes.append(f"journey is not written in {wanted!r}; using {message.locale!r}")
+        return Route(period.variant_id, message, audience, tuple(notes))

@@ -1,0 +1,393 @@
+"""The render stage: every planned variant in template and preview form, limit-checked.
+
+For each variant of a :class:`~atomic_content.plan.Plan` the stage assembles the *template form*
+(customer tokens kept, for rendering at send time), renders the *preview form* with the
+profile's example values, measures the channel limits on it and describes it in a typed
+:class:`~atomic_content.manifest.VariantEntry`. It reuses the plan's resolutions (nothing is
+resolved again), takes unchanged variants from a content-addressed cache, and renders the rest
+in parallel worker processes on large builds.
+
+``atomic validate`` and ``atomic build`` run this same stage, so a tree that validates clean
+builds clean: a layout that fails to render and a message over a hard channel limit are
+diagnostics here, positioned at the layout file or at the atom that makes the message too long.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import TypeAdapter
+
+from . import __version__
+from .errors import Diagnostics, RenderError
+from .manifest import (
+    FileEntry,
+    LimitEntry,
+    SlotEntry,
+    VariantEntry,
+    atom_hash,
+    canonical_json,
+    sha256_hex,
+)
+from .plan import Plan, PlannedVariant
+from .render import assemble, check_limits, example_customer, render_message
+from .repository import Library
+
+ENGINE_FORMAT = 2
+"""Bumped whenever rendering changes output; part of every cache key."""
+
+PARALLEL_THRESHOLD = 64
+"""Below this many variants to render, worker start-up costs more than it saves."""
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class VariantOutput:
+    """What one variant contributed: its files (path below the build root -> bytes), its
+    manifest entry, its template form as bundle JSON, and the cache key it was stored under."""
+
+    variant_id: str
+    files: dict[str, bytes]
+    entry: VariantEntry
+    message: bytes
+    cache_key: str
+
+
+@dataclass(frozen=True)
+class VariantFailure:
+    """A variant that could not be rendered (a layout error); plain data so that it crosses
+    process boundaries whatever the exception was."""
+
+    variant_id: str
+    code: str
+    message: str
+    hint: str
+    path: str
+    line: int
+    col: int
+
+
+@dataclass
+class RenderedPlan:
+    """The render stage's result: outputs by variant id, failures, and cache statistics."""
+
+    outputs: dict[str, VariantOutput] = field(default_factory=dict)
+    failures: list[VariantFailure] = field(default_factory=list)
+    rendered: int = 0
+    cached: int = 0
+
+
+_ENTRY = TypeAdapter(VariantEntry)
+
+
+class VariantCache:
+    """Rendered variants keyed by content hash, one JSON file per key. A damaged entry is a
+    miss, never wrong output. ``folder=None`` disables it."""
+
+    def __init__(self, folder: Path | None, *, read: bool = True) -> None:
+        self.folder = folder
+        self.read = read
+
+    def _path(self, key: str) -> Path:
+        assert self.folder is not None
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str, variant: PlannedVariant) -> VariantOutput | None:
+        if self.folder is None or not self.read:
+            return None
+        try:
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+            entry = _ENTRY.validate_python(data["entry"])
+            files = {rel: text.encode("utf-8") for rel, text in data["files"].items()}
+            for meta in entry.files.values():
+                if sha256_hex(files[meta.path]) != meta.sha256:
+                    return None
+            message = data["message"].encode("utf-8")
+            if sha256_hex(message) != entry.message:
+                return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        # The period is the plan's, not the cached one: the bytes do not depend on it.
+        entry = dataclasses.replace(entry, valid_from=variant.start, valid_until=variant.until)
+        return VariantOutput(variant.id, files, entry, message, key)
+
+    def put(self, output: VariantOutput) -> None:
+        if self.folder is None:
+            return
+        path = self._path(output.cache_key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            payload = {
+                "entry": _ENTRY.dump_python(output.entry, mode="json"),
+                "files": {rel: data.decode("utf-8") for rel, data in output.files.items()},
+                "message": output.message.decode("utf-8"),
+            }
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps(payload, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache that cannot be written only costs time next run
+
+
+class VariantRenderer:
+    """Renders variants of one library; lives once per process (parent or forked worker)."""
+
+    def __init__(self, library: Library) -> None:
+        assert library.settings is not None
+        self.library = library
+        self.settings = library.settings
+        self.example = example_customer(library)
+        self.global_key = sha256_hex(
+            canonical_json(
+                {
+                    "engine": __version__,
+                    "format": ENGINE_FORMAT,
+                    "settings": library.file_hashes.get(
+                        library.paths.get(("settings", "settings"), ""), ""
+                    ),
+                    "profile": library.file_hashes.get(
+                        library.paths.get(("profile", "profile"), ""), ""
+                    ),
+                }
+            )
+        )
+
+    def cache_key(self, variant: PlannedVariant) -> str:
+        """Everything the rendered bytes depend on: engine, settings, profile, the layout files,
+        the winning atoms' content, the language and the variant's name. Never modification
+        times, never the period."""
+        resolution = variant.resolution
+        layout_path = self.library.paths.get(("layout", f"{variant.channel}/{resolution.layout}"))
+        entry = self.library.layouts[(variant.channel, resolution.layout)]
+        parts = {
+            "global": self.global_key,
+            "variant": variant.id,
+            "language": resolution.language,
+            "layout": self.library.file_hashes.get(layout_path or "", ""),
+            "template": self.library.file_hashes.get(entry.template_path or "", ""),
+            "atoms": {slot: atom_hash(a) for slot, a in sorted(resolution.atoms.items())},
+        }
+        return sha256_hex(canonical_json(parts))
+
+    def render(self, variant: PlannedVariant, key: str) -> VariantOutput:
+        """Both forms of one variant; RenderError for a layout that cannot be rendered."""
+        assembled = assemble(self.library, variant.resolution)
+        preview = render_message(
+            self.library.profile, assembled, self.example, customer_id="example"
+        )
+        files: dict[str, bytes] = {}
+        listing: dict[str, FileEntry] = {}
+        for part in assembled.parts:
+            for form, text in (("template", part.source), ("preview", preview.parts[part.name])):
+                rel = f"{variant.id}/{form}/{part.filename}"
+                data = text.encode("utf-8")
+                files[rel] = data
+                listing[f"{form}/{part.filename}"] = FileEntry(rel, sha256_hex(data), len(data))
+        message = assembled.to_json()
+        problems = check_limits(self.settings, preview)
+        entry = VariantEntry(
+            id=variant.id,
+            journey=variant.journey,
+            step=variant.step,
+            channel=variant.channel,
+            locale=variant.locale,
+            audience=variant.audience,
+            valid_from=variant.start,
+            valid_until=variant.until,
+            layout=variant.resolution.layout,
+            language=variant.resolution.language,
+            message=sha256_hex(message),
+            files=dict(sorted(listing.items())),
+            slots={
+                slot: SlotEntry(
+                    choice.winner.id,
+                    atom_hash(choice.winner),
+                    choice.matched_segment,
+                    choice.locale,
+                )
+                for slot, choice in sorted(variant.resolution.slots.items())
+                if choice.winner is not None
+            },
+            warnings=tuple(
+                LimitEntry(p.severity.value, p.code, p.message, p.slot)
+                for p in sorted(problems, key=lambda p: (p.code, p.message))
+            ),
+        )
+        return VariantOutput(variant.id, files, entry, message, key)
+
+    def render_safely(self, variant: PlannedVariant, key: str) -> VariantOutput | VariantFailure:
+        try:
+            return self.render(variant, key)
+        except RenderError as exc:
+            path = self.library.paths.get(
+                ("layout", f"{variant.channel}/{variant.resolution.layout}"), ""
+            )
+            entry = self.library.layouts.get((variant.channel, variant.resolution.layout))
+            if entry is not None and entry.template_path and exc.code.startswith("render.layout"):
+                path = entry.template_path
+            line = getattr(exc, "line", None) or 0
+            col = getattr(exc, "col", None) or 0
+            return VariantFailure(
+                variant.id, exc.code, str(exc.message), exc.hint, path, int(line), int(col)
+            )
+
+
+# A forked worker inherits this (renderer and plan) instead of reloading and re-planning.
+_WORKER: tuple[VariantRenderer, Plan] | None = None
+
+
+def _render_in_worker(task: tuple[str, str]) -> VariantOutput | VariantFailure:
+    variant_id, key = task
+    assert _WORKER is not None
+    renderer, plan = _WORKER
+    return renderer.render_safely(plan.variant(variant_id), key)
+
+
+def render_plan(
+    library: Library,
+    plan: Plan,
+    *,
+    cache: VariantCache | None = None,
+    jobs: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> RenderedPlan:
+    """Render every variant of ``plan`` (cache first, the rest in parallel when it pays).
+
+    Never raises for a broken layout: such variants are :class:`VariantFailure` entries (see
+    :func:`render_diagnostics`). ``jobs`` defaults to the number of cores.
+    """
+    cache = cache or VariantCache(None)
+    renderer = VariantRenderer(library)
+    result = RenderedPlan()
+    todo: list[tuple[PlannedVariant, str]] = []
+    for variant in plan.variants:
+        key = renderer.cache_key(variant)
+        hit = cache.get(key, variant)
+        if hit is not None:
+            result.outputs[variant.id] = hit
+        else:
+            todo.append((variant, key))
+    result.cached = len(result.outputs)
+    total = len(plan.variants)
+    done = len(result.outputs)
+    if progress:
+        progress(done, total)
+
+    def collect(output: VariantOutput | VariantFailure) -> None:
+        nonlocal done
+        if isinstance(output, VariantFailure):
+            result.failures.append(output)
+        else:
+            result.outputs[output.variant_id] = output
+            cache.put(output)
+            result.rendered += 1
+        done += 1
+        if progress:
+            progress(done, total)
+
+    workers = max(1, min(jobs or os.cpu_count() or 1, 32))
+    if (
+        workers > 1
+        and len(todo) >= PARALLEL_THRESHOLD
+        and "fork" in multiprocessing.get_all_start_methods()
+    ):
+        global _WORKER
+        _WORKER = (renderer, plan)
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                tasks = [(variant.id, key) for variant, key in todo]
+                chunk = max(1, len(tasks) // (workers * 8))
+                for output in pool.map(_render_in_worker, tasks, chunksize=chunk):
+                    collect(output)
+        finally:
+            _WORKER = None
+    else:
+        for variant, key in todo:
+            collect(renderer.render_safely(variant, key))
+    result.failures.sort(key=lambda f: f.variant_id)
+    return result
+
+
+def render_diagnostics(library: Library, plan: Plan, rendered: RenderedPlan) -> Diagnostics:
+    """Diagnostics of the render stage: layouts that failed to render (at the layout file) and
+    channel limits (errors over a hard limit, warnings over a recommended one), each at the
+    atom that fills the measured slot, or at the journey step's channel for a whole-message
+    limit. One diagnostic per place and problem, naming how many variants it affects."""
+    diagnostics = Diagnostics()
+    seen_failures: dict[tuple[str, str, str], list[str]] = {}
+    failure_at: dict[tuple[str, str, str], VariantFailure] = {}
+    for failure in rendered.failures:
+        where = (failure.path, failure.code, failure.message)
+        seen_failures.setdefault(where, []).append(failure.variant_id)
+        failure_at.setdefault(where, failure)
+    for where, ids in seen_failures.items():
+        failure = failure_at[where]
+        diagnostics.error(
+            failure.path,
+            failure.line,
+            failure.col,
+            failure.code,
+            failure.message + _affected(ids),
+            failure.hint,
+        )
+    grouped: dict[tuple[str, int, int, str, str, str], list[str]] = {}
+    for variant_id, output in sorted(rendered.outputs.items()):
+        variant = plan.variant(variant_id)
+        for problem in output.entry.warnings:
+            path, line, col = _problem_position(library, variant, problem.slot)
+            key = (path, line, col, problem.severity, problem.code, problem.message)
+            grouped.setdefault(key, []).append(variant_id)
+    for (path, line, col, severity, code, message), ids in grouped.items():
+        hint = (
+            "shorten this atom's text"
+            if line and code.endswith(("_too_long", "_long", "_empty", "_short"))
+            else "shorten the atoms of this message (the manifest lists which)"
+        )
+        text = message + _affected(ids)
+        if severity == "error":
+            diagnostics.error(path, line, col, code, text, hint)
+        else:
+            diagnostics.warning(path, line, col, code, text, hint)
+    return diagnostics
+
+
+def _affected(ids: Iterable[str]) -> str:
+    ordered = sorted(ids)
+    if len(ordered) == 1:
+        return f" (in {ordered[0]})"
+    return f" (in {len(ordered)} variants, e.g. {ordered[0]})"
+
+
+def _problem_position(
+    library: Library, variant: PlannedVariant, slot: str | None
+) -> tuple[str, int, int]:
+    choice = variant.resolution.slots.get(slot) if slot else None
+    if choice is not None and choice.winner is not None:
+        atom = choice.winner
+        return library.position("atom", atom.id, (atom.content_field,))
+    journey = library.journeys[variant.journey]
+    index = next(i for i, s in enumerate(journey.steps) if s.id == variant.step)
+    return library.position(
+        "journey", variant.journey, ("steps", index, "channels", variant.channel)
+    )
+
+
+__all__ = [
+    "ENGINE_FORMAT",
+    "RenderedPlan",
+    "VariantCache",
+    "VariantFailure",
+    "VariantOutput",
+    "VariantRenderer",
+    "render_diagnostics",
+    "render_plan",
+]
