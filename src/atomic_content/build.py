@@ -63,7 +63,10 @@ OUTPUT_MARKER = ".atomic-build"
 
 
 class BuildLockedError(AtomicError):
-    """Another build holds the output folder's lock."""
+    """Another build holds the output folder's lock: nothing is wrong, try again later."""
+
+    # EX_TEMPFAIL (errors.EXIT_TEMPFAIL), not 1: a CI job can retry instead of blaming content.
+    exit_code = 75
 
 
 @dataclass

@@ -8,6 +8,12 @@ them and which exit code to use.
 Exceptions all derive from :class:`AtomicError`, so callers can catch one base class. Errors that
 concern content carry diagnostics; render-time errors name the customer, atom and attribute at
 fault but never the customer's value (it may be personal data).
+
+Every exception owns its presentation and its exit code, so the CLI needs no per-type ladder:
+``exc.format_lines(root)`` returns what to print (to stderr) and ``exc.exit_code`` the status.
+Positions are fields (``path``, ``line``, ``col``), never part of the message text. Every
+exception pickles (``pickle.loads(pickle.dumps(exc))`` has the same type, ``args``, attributes
+and ``str``), so errors raised in a worker process reach the parent intact.
 """
 
 from __future__ import annotations
@@ -15,6 +21,24 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+EXIT_OK = 0
+"""Success."""
+EXIT_CONTENT = 1
+"""The content has problems, or a message cannot be resolved or rendered."""
+EXIT_USAGE = 2
+"""The caller asked for something that does not exist (unknown option, journey, customer ...)."""
+EXIT_INTERNAL = 70
+"""A bug in atomic-content (``EX_SOFTWARE`` in sysexits.h)."""
+EXIT_TEMPFAIL = 75
+"""A temporary condition; the same command may succeed later (``EX_TEMPFAIL``)."""
+
+DiagnosticFormat = Literal["text", "json", "github"]
+"""How diagnostics are presented: for people, for programs, as GitHub annotations."""
+
+_E = TypeVar("_E", bound="AtomicError")
 
 
 class Severity(enum.StrEnum):
@@ -115,24 +139,90 @@ class Diagnostics:
     def __bool__(self) -> bool:
         return bool(self._items)
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when both hold the same diagnostics (every field, severity and hint too)."""
+        if not isinstance(other, Diagnostics):
+            return NotImplemented
+        return [d.to_dict() for d in self.sorted()] == [d.to_dict() for d in other.sorted()]
+
+    def __repr__(self) -> str:
+        return f"Diagnostics({self.sorted()!r})"
+
 
 class AtomicError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    ``exit_code`` is the CLI's exit status for this class of error; :meth:`format_lines` is what
+    the CLI prints for it. ``hint`` (empty when there is none) tells the user what to do.
+
+    Pickling rebuilds the error from ``args`` and the instance attributes without calling
+    ``__init__`` (see :meth:`__reduce__`), so subclasses may have any constructor signature as
+    long as all of their state lives in instance attributes. As with every exception,
+    ``__cause__``, ``__context__`` and ``__traceback__`` are not pickled.
+    """
+
+    exit_code: ClassVar[int] = EXIT_CONTENT
+    hint: str = ""
+
+    def format_lines(self, root: Path | None = None, fmt: DiagnosticFormat = "text") -> list[str]:
+        """What the CLI prints for this error, one line per item (no line ends).
+
+        ``error: <str(self)>`` then ``  hint: <hint>`` when there is a hint. ``root`` (the
+        content folder, for source lines) and ``fmt`` matter only to errors that carry
+        diagnostics or a position.
+        """
+        lines = [f"error: {self}"]
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return lines
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default (``type(self)(*self.args)`` plus ``__dict__``) calls ``__init__`` with the
+        # message only: a TypeError for keyword-only arguments, or worse, a message silently
+        # bound to the wrong parameter. Rebuilding without ``__init__`` works for every subclass.
+        return (_restore_error, (type(self), self.args, dict(vars(self))))
+
+
+def _restore_error(cls: type[_E], args: tuple[Any, ...], state: dict[str, Any]) -> _E:
+    """Unpickle an :class:`AtomicError`: ``args`` and attributes as they were, no ``__init__``."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    vars(error).update(state)
+    return error
+
+
+def _diagnostic_lines(
+    diagnostics: Diagnostics, root: Path | None, fmt: DiagnosticFormat
+) -> list[str]:
+    # Imported here: formatting imports the resolver, which imports this module.
+    from .formatting import format_report
+
+    return format_report(diagnostics.sorted(), root, fmt)
 
 
 class ContentError(AtomicError):
     """The content has errors; ``diagnostics`` lists all of them (errors and warnings)."""
 
+    exit_code: ClassVar[int] = EXIT_CONTENT
+
     def __init__(self, diagnostics: Diagnostics, message: str = "the content has errors") -> None:
         super().__init__(message)
         self.diagnostics = diagnostics
+
+    def format_lines(self, root: Path | None = None, fmt: DiagnosticFormat = "text") -> list[str]:
+        """The diagnostics as ``atomic validate --format fmt`` prints them (see
+        :func:`atomic_content.formatting.format_report`)."""
+        return _diagnostic_lines(self.diagnostics, root, fmt)
 
 
 class UsageError(AtomicError):
     """The caller asked for something that does not exist (unknown journey, customer, ...).
 
-    ``hint`` says what would have worked (for example the known journey ids).
+    ``hint`` says what would have worked (for example the known journey ids). No position:
+    the mistake is in the command line or the call, not in a file.
     """
+
+    exit_code: ClassVar[int] = EXIT_USAGE
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
@@ -146,17 +236,28 @@ class ResolutionError(AtomicError):
     ``diagnostics`` names journey, step, channel, locale, slot and audience of every gap.
     """
 
+    exit_code: ClassVar[int] = EXIT_CONTENT
+
     def __init__(self, diagnostics: Diagnostics) -> None:
         super().__init__("a required slot has no content")
         self.diagnostics = diagnostics
+
+    def format_lines(self, root: Path | None = None, fmt: DiagnosticFormat = "text") -> list[str]:
+        """The diagnostics, as for :class:`ContentError`."""
+        return _diagnostic_lines(self.diagnostics, root, fmt)
 
 
 class RenderError(AtomicError):
     """Rendering a message for one customer failed.
 
     Names the customer id, the atom and the attribute at fault, never the attribute's value:
-    error messages end up in logs and customer data must not.
+    error messages end up in logs and customer data must not. ``path``, ``line`` and ``col``
+    optionally place the error in a content file (a layout, an atom): ``path`` relative to the
+    content root, ``None`` when the error has no file; ``line``/``col`` 1-based, 0 when unknown.
+    ``str()`` never includes the position; :meth:`format_lines` shows it.
     """
+
+    exit_code: ClassVar[int] = EXIT_CONTENT
 
     def __init__(
         self,
@@ -167,6 +268,9 @@ class RenderError(AtomicError):
         atom_id: str | None = None,
         attribute: str | None = None,
         hint: str = "",
+        path: str | None = None,
+        line: int = 0,
+        col: int = 0,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -175,8 +279,12 @@ class RenderError(AtomicError):
         self.atom_id = atom_id
         self.attribute = attribute
         self.hint = hint
+        self.path = path
+        self.line = line
+        self.col = col
 
-    def __str__(self) -> str:
+    def _subject(self) -> str:
+        """``customer 'c', atom 'a', attribute 'x': message`` (as much as is known)."""
         where = []
         if self.customer_id is not None:
             where.append(f"customer {self.customer_id!r}")
@@ -184,8 +292,23 @@ class RenderError(AtomicError):
             where.append(f"atom {self.atom_id!r}")
         if self.attribute is not None:
             where.append(f"attribute {self.attribute!r}")
-        prefix = f"[{self.code}] " + (", ".join(where) + ": " if where else "")
-        return prefix + self.message
+        return (", ".join(where) + ": " if where else "") + self.message
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self._subject()}"
+
+    def format_lines(self, root: Path | None = None, fmt: DiagnosticFormat = "text") -> list[str]:
+        """Without a position as :class:`AtomicError`; with one like a diagnostic:
+        ``path:line:col: error[code]: ...``, the source line with a caret (when ``root`` is
+        given and the file is readable), then the hint. ``fmt`` is ignored."""
+        if self.path is None:
+            return super().format_lines(root, fmt)
+        from .formatting import format_text  # see _diagnostic_lines
+
+        located = Diagnostic(
+            self.path, self.line, self.col, Severity.ERROR, self.code, self._subject(), self.hint
+        )
+        return format_text([located], root).split("\n")
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import Diagnostic, Severity
+from .errors import Diagnostic, DiagnosticFormat, Severity
 from .resolver import Resolution, Verdict
 from .segments import SegmentVerdict
 
@@ -97,6 +97,40 @@ def format_github(diagnostics: Iterable[Diagnostic], content_prefix: str = "") -
         text = d.message + (f" — hint: {d.hint}" if d.hint else "")
         lines.append(f"::{level} {','.join(props)}::{github_escape(text)}")
     return "\n".join(lines)
+
+
+def repo_prefix(root: Path | None) -> str:
+    """The content folder as seen from the working directory (``content/``), so that CI
+    annotations name files the way the repository does; empty when it is not below it."""
+    if root is None:
+        return ""
+    try:
+        relative = root.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return ""
+    text = relative.as_posix()
+    return "" if text in ("", ".") else text + "/"
+
+
+def format_report(
+    diagnostics: list[Diagnostic], root: Path | None = None, fmt: DiagnosticFormat = "text"
+) -> list[str]:
+    """What the CLI prints for a list of diagnostics, as lines without line ends.
+
+    ``text``: :func:`format_text` then :func:`summary_line` (the CLI writes them to stderr);
+    ``json``: :func:`format_json`, also for an empty list; ``github``: :func:`format_github`
+    with file names relative to the working directory (see :func:`repo_prefix`), nothing for
+    an empty list. The diagnostics are printed in the order given.
+    """
+    if fmt == "json":
+        return format_json(diagnostics).split("\n")
+    if fmt == "github":
+        if not diagnostics:
+            return []
+        return format_github(diagnostics, content_prefix=repo_prefix(root)).split("\n")
+    lines = format_text(diagnostics, root).split("\n") if diagnostics else []
+    lines.append(summary_line(diagnostics))
+    return lines
 
 
 def format_segments(customer_id: str, verdicts: list[SegmentVerdict], refused: bool) -> str:

@@ -1,12 +1,15 @@
 """The ``atomic`` command line: parse arguments, call one library function, format the result.
 
-This package is the only place that prints. Exit codes (docs/cli.md):
+This package is the only place that prints. Exit codes (docs/cli.md); an
+:class:`~atomic_content.errors.AtomicError` names its own (``exit_code``):
 
 * 0 — success;
 * 1 — the content has problems (errors, or warnings with ``--strict``), or a message could not
   be resolved or rendered;
 * 2 — usage error (unknown option, journey, customer, revision ...);
-* 70 — an internal error (a bug): a one-line message, the traceback only with ``--debug``.
+* 70 — an internal error (a bug): a one-line message, the traceback only with ``--debug``;
+* 75 — another build holds the output folder's lock; try again later;
+* 130 — interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -15,26 +18,21 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast, get_args
 
 import click
 
-from ..errors import (
-    AtomicError,
-    ContentError,
-    Diagnostics,
-    RenderError,
-    ResolutionError,
-    UsageError,
-)
-from ..formatting import format_github, format_json, format_text, summary_line
+from ..errors import EXIT_CONTENT as EXIT_CONTENT  # re-exported for the commands
+from ..errors import EXIT_INTERNAL as EXIT_INTERNAL
+from ..errors import EXIT_OK as EXIT_OK
+from ..errors import EXIT_USAGE as EXIT_USAGE
+from ..errors import AtomicError, DiagnosticFormat, Diagnostics
+from ..formatting import format_report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_OK = 0
-EXIT_CONTENT = 1
-EXIT_USAGE = 2
-EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+"""Ctrl-C, as a shell reports a process ended by SIGINT."""
 
 
 def content_option(func: F) -> F:
@@ -50,63 +48,34 @@ def content_option(func: F) -> F:
 
 
 def emit_diagnostics(diagnostics: Diagnostics, root: Path | None, fmt: str = "text") -> None:
-    """Print diagnostics to stderr (text/github) or stdout (json)."""
-    items = diagnostics.sorted()
-    if fmt == "json":
-        click.echo(format_json(items))
-    elif fmt == "github":
-        if items:
-            click.echo(format_github(items, content_prefix=_repo_prefix(root)))
-    else:
-        if items:
-            click.echo(format_text(items, root), err=True)
-        click.echo(summary_line(items), err=True)
-
-
-def _repo_prefix(root: Path | None) -> str:
-    """The content folder as seen from the working directory (``content/``), so that CI
-    annotations name files the way the repository does."""
-    if root is None:
-        return ""
-    try:
-        relative = root.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return ""
-    text = relative.as_posix()
-    return "" if text in ("", ".") else text + "/"
+    """Print diagnostics: text to stderr, json and github to stdout."""
+    if fmt not in get_args(DiagnosticFormat):
+        raise ValueError(f"unknown diagnostic format {fmt!r}")
+    for line in format_report(diagnostics.sorted(), root, cast(DiagnosticFormat, fmt)):
+        click.echo(line, err=fmt == "text")
 
 
 class AtomicGroup(click.Group):
-    """Turns library errors into messages and exit codes; no traceback for a user's mistake."""
+    """Turns library errors into messages and exit codes; no traceback for a user's mistake.
+
+    Every :class:`AtomicError` presents itself (``format_lines``, printed to stderr) and names
+    its exit code (``exit_code``); click's own errors pass through; Ctrl-C exits 130; anything
+    else is a bug: exit 70 with a one-line message, the traceback only with ``--debug``.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         debug = "--debug" in sys.argv[1:] or bool(ctx.params.get("debug"))
         try:
             return super().invoke(ctx)
-        except ContentError as exc:
-            emit_diagnostics(exc.diagnostics, ctx.meta.get("content_root"))
-            ctx.exit(EXIT_CONTENT)
-        except ResolutionError as exc:
-            emit_diagnostics(exc.diagnostics, ctx.meta.get("content_root"))
-            ctx.exit(EXIT_CONTENT)
-        except RenderError as exc:
-            click.echo(f"error: {exc}", err=True)
-            if exc.hint:
-                click.echo(f"  hint: {exc.hint}", err=True)
-            ctx.exit(EXIT_CONTENT)
-        except UsageError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"  hint: {exc.hint}", err=True)
-            ctx.exit(EXIT_USAGE)
         except AtomicError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(EXIT_CONTENT)
+            for line in exc.format_lines(ctx.meta.get("content_root")):
+                click.echo(line, err=True)
+            ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            ctx.exit(130)
+            ctx.exit(EXIT_INTERRUPTED)
         except Exception as exc:
             if debug:
                 traceback.print_exc()
