@@ -11,19 +11,19 @@ folder with one sub-folder per customer holding the message's files.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .bundle import Bundle
 from .conditions import compile_condition
 from .errors import AtomicError, RenderError, ResolutionError, UsageError
-from .models import AttributeType
+from .models import Profile
+from .records import RecordFormat, read_records
 
 ProgressCallback = Callable[[int], None]
 
@@ -61,74 +61,6 @@ class BatchResult:
         }
 
 
-def _coerce(kind: AttributeType, raw: str) -> Any:
-    """A CSV cell as the profile's type says; raises ValueError with a reason."""
-    if kind is AttributeType.INTEGER:
-        return int(raw)
-    if kind is AttributeType.NUMBER:
-        return float(raw)
-    if kind is AttributeType.BOOLEAN:
-        lowered = raw.strip().lower()
-        if lowered in ("true", "1", "yes"):
-            return True
-        if lowered in ("false", "0", "no"):
-            return False
-        raise ValueError(f"{raw!r} is not true or false")
-    if kind is AttributeType.LIST:
-        return [item.strip() for item in raw.split("|") if item.strip()]
-    if kind is AttributeType.DATE:
-        return dt.date.fromisoformat(raw).isoformat()
-    return raw
-
-
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for path, value in flat.items():
-        parts = path.split(".")
-        node = nested
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return nested
-
-
-def read_records(
-    handle: IO[str], fmt: str, types: dict[str, AttributeType]
-) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """Yield (line number, record or None, error reason or None) one record at a time."""
-    if fmt == "csv":
-        reader = csv.DictReader(handle)
-        for row in reader:
-            line = reader.line_num
-            try:
-                flat = {}
-                for column, cell in row.items():
-                    if column is None:
-                        raise ValueError("more cells than header columns")
-                    if cell is None or cell == "":
-                        continue
-                    kind = types.get(column)
-                    if kind is None:
-                        raise ValueError(f"column {column!r} is not a declared attribute")
-                    flat[column] = _coerce(kind, cell)
-                yield line, _nest(flat), None
-            except ValueError as exc:
-                yield line, None, str(exc)
-        return
-    for number, text in enumerate(handle, start=1):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield number, None, f"not valid JSON: {exc.msg} (column {exc.colno})"
-            continue
-        if not isinstance(record, dict):
-            yield number, None, "a record must be a JSON object"
-            continue
-        yield number, record, None
-
-
 def _customer_folder(out: Path, customer_id: str, line: int) -> Path:
     name = _SAFE_NAME.sub("_", customer_id).strip("._") or f"line-{line}"
     target = out / name
@@ -160,11 +92,9 @@ def render_batch(
     bundle.resolver.select_messages(journey, step, channel)  # UsageError before any record
     journey_model = bundle.resolver.journey(journey)
     audience = compile_condition(journey_model.audience) if journey_model.audience else None
-    types = {
-        name: spec.type
-        for name, spec in (library.profile.attributes.items() if library.profile else [])
-    }
-    fmt = "csv" if customers.suffix.lower() == ".csv" else "jsonl"
+    # A loaded bundle always has a profile; without one every attribute would be unknown.
+    profile = library.profile or Profile(attributes={})
+    fmt: RecordFormat = "csv" if customers.suffix.lower() == ".csv" else "jsonl"
     result = BatchResult()
     to_jsonl = out.suffix == ".jsonl"
     if to_jsonl:
@@ -172,15 +102,18 @@ def render_batch(
     else:
         out.mkdir(parents=True, exist_ok=True)
     try:
-        source = customers.open(encoding="utf-8", newline="")
+        # Binary: records.read_records decodes line by line, so one bad byte fails one record.
+        source = customers.open("rb")
     except OSError as exc:
         raise UsageError(f"cannot read {customers.as_posix()}: {exc.strerror or exc}") from None
     with source, out.open("w", encoding="utf-8") if to_jsonl else _NullWriter() as sink:
-        for line, record, error in read_records(source, fmt, types):
+        for item in read_records(source, fmt, profile):
+            line, record = item.line, item.record
             if record is None:
                 result.failed += 1
-                result.problems.append(
-                    RecordProblem(line, None, "record.invalid", error or "invalid")
+                result.problems.extend(
+                    RecordProblem(line, item.customer_id, problem.code, problem.message)
+                    for problem in item.problems
                 )
             else:
                 customer_id = bundle.resolver.segment_index.customer_id(record)
