@@ -221,7 +221,7 @@ CASES = [
         {
             "customers/cz.yaml": "attributes:\n  id: C-9\n  locale: en\n  tier: gold\n  orders: many\n"
         },
-        "customers/cz.yaml:5:11: error[customer.attribute_type]: orders should be a integer",
+        "customers/cz.yaml:5:11: error[customer.attribute_type]: orders should be an integer, not text",
         "whole number",
     ),
 ]

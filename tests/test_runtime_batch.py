@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from atomic_content.build import build
 from atomic_content.bundle import load_bundle
 from atomic_content.cli import main
-from atomic_content.runtime import render_batch
+from atomic_content.runtime import RecordProblem, render_batch
 from contentkit import write_tree
 
 DAY = dt.date(2026, 11, 22)
@@ -112,8 +112,10 @@ def test_csv_input_typed_by_profile(tmp_path: Path, dist: Path) -> None:
         on=DAY,
     )
     assert (result.rendered, result.failed) == (2, 1)
-    assert result.problems[0].line == 3
-    assert "invalid literal for int()" in result.problems[0].reason
+    # The reason names the attribute, never the cell ("three" is customer data).
+    assert result.problems[0] == RecordProblem(
+        3, "C-2", "record.type", "orders should be an integer, not text"
+    )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["customer"] for r in rows] == ["C-1", "C-3"]
 

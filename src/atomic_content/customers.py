@@ -1,26 +1,41 @@
-"""Sample customers: find one by id or file path, validated against the profile."""
+"""Sample customers: find one by id or file path, checked against the profile.
+
+Every customer record goes through :func:`atomic_content.records.check_record`; this module
+turns its problems into positioned diagnostics (:func:`customer_diagnostics`) for customer files.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import ContentError, Diagnostics, UsageError, did_you_mean
-from .models import Customer
+from .errors import ContentError, Diagnostic, Diagnostics, Severity, UsageError, did_you_mean
+from .models import Customer, Profile
+from .records import RecordProblem, inspect_record
 from .repository import Library, schema_diagnostics
-from .yamlio import read_yaml_file
+from .yamlio import Loc, YamlDocument, read_yaml_file
+
+CUSTOMER_CODES = {
+    "record.unknown_attribute": "ref.unknown_attribute",
+    "record.type": "customer.attribute_type",
+    "record.missing_attribute": "customer.missing_attribute",
+}
+"""Record problem codes reported under their older, documented names in customer files."""
+
+Position = Callable[[Loc, bool], tuple[int, int]]
+"""(loc, at_key) -> 1-based (line, column) in a customer file."""
 
 
 def plain_attributes(value: Any) -> Any:
     """Customer data as a sending system would send it: dates as ISO strings.
 
-    YAML turns ``2026-09-01`` into a date object, but conditions compare dates as ISO text
-    (GrowthBook semantics) and JSON records carry strings; normalizing here makes a sample
-    customer behave exactly like the same record arriving as JSON.
+    Used only without a profile; with one, :func:`atomic_content.records.check_record`
+    normalizes (the same way) and checks.
     """
     if isinstance(value, dict):
         return {str(k): plain_attributes(v) for k, v in value.items()}
@@ -29,6 +44,54 @@ def plain_attributes(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
+
+
+def customer_diagnostics(
+    problems: Iterable[RecordProblem], path: str, position: Position, base: Loc
+) -> list[Diagnostic]:
+    """Record problems of a customer file as diagnostics at the attribute's YAML position.
+
+    ``base`` is where the attributes live in the file (``("attributes",)`` in a customer file,
+    ``()`` in a bare attribute mapping); codes are mapped by :data:`CUSTOMER_CODES`.
+    """
+    result = []
+    for problem in problems:
+        line, col = position((*base, *problem.loc), problem.at_key)
+        code = CUSTOMER_CODES.get(problem.code, problem.code)
+        result.append(
+            Diagnostic(path, line, col, Severity.ERROR, code, problem.message, problem.hint)
+        )
+    return result
+
+
+def checked_attributes(
+    attributes: Mapping[str, Any],
+    profile: Profile | None,
+    *,
+    name: str,
+    doc: YamlDocument | None,
+    base: Loc,
+) -> dict[str, Any]:
+    """A customer file's attributes, checked and normalized; ContentError when invalid."""
+    if profile is None:
+        return dict(plain_attributes(dict(attributes)))
+    record, problems = inspect_record(attributes, profile, where=f"customer {name!r}")
+    if record is not None:
+        return record
+    path = doc.path if doc is not None else ""
+    position: Position = _document_position(doc) if doc is not None else _nowhere
+    raise ContentError(Diagnostics(customer_diagnostics(problems, path, position, base)))
+
+
+def _nowhere(loc: Loc, at_key: bool) -> tuple[int, int]:
+    return 0, 0
+
+
+def _document_position(doc: YamlDocument) -> Position:
+    def position(loc: Loc, at_key: bool) -> tuple[int, int]:
+        return doc.position(loc, key=at_key)
+
+    return position
 
 
 @dataclass(frozen=True)
@@ -43,14 +106,22 @@ class CustomerRecord:
 def find_customer(library: Library, ref: str) -> CustomerRecord:
     """The sample customer ``ref`` (an id in content/customers/) or the customer file at ``ref``.
 
-    A file may be a customer file (``id``/``attributes``) or a bare attribute mapping. Raises
-    UsageError when neither exists and ContentError when the file is invalid.
+    A file may be a customer file (``id``/``attributes``) or a bare attribute mapping. The
+    attributes are checked by :func:`atomic_content.records.check_record` and returned
+    normalized (nested, dates as ISO text). Raises UsageError when neither exists and
+    ContentError (positioned diagnostics) when the file or its record is invalid.
     """
+    profile = library.profile
     if ref in library.customers:
         customer = library.customers[ref]
-        return CustomerRecord(
-            customer.id, plain_attributes(customer.attributes), customer.description
+        attributes = checked_attributes(
+            customer.attributes,
+            profile,
+            name=customer.id,
+            doc=library.document("customer", customer.id),
+            base=("attributes",),
         )
+        return CustomerRecord(customer.id, attributes, customer.description)
     path = Path(ref)
     if path.suffix in (".yaml", ".yml", ".json") and path.exists():
         doc, problem = read_yaml_file(path)
@@ -66,11 +137,13 @@ def find_customer(library: Library, ref: str) -> CustomerRecord:
             except ValidationError as exc:
                 schema_diagnostics(exc, doc, Customer, diagnostics)
                 raise ContentError(diagnostics) from None
-            return CustomerRecord(
-                customer.id, plain_attributes(customer.attributes), customer.description
+            attributes = checked_attributes(
+                customer.attributes, profile, name=customer.id, doc=doc, base=("attributes",)
             )
+            return CustomerRecord(customer.id, attributes, customer.description)
         if isinstance(data, dict):
-            return CustomerRecord(path.stem, plain_attributes(data))
+            attributes = checked_attributes(data, profile, name=path.stem, doc=doc, base=())
+            return CustomerRecord(path.stem, attributes)
         diagnostics.error(
             doc.path,
             1,

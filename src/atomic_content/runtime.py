@@ -11,26 +11,37 @@ folder with one sub-folder per customer holding the message's files.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
+import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from .bundle import Bundle
-from .errors import AtomicError, RenderError, ResolutionError, UsageError
-from .models import AttributeType
+from .channels.base import RenderedMessage
+from .errors import AtomicError, UsageError
+from .plan import Route
+from .records import RecordFormat, read_records
 
 ProgressCallback = Callable[[int], None]
 
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+OUTPUT_MARKER = ".atomic-render"
+"""A file in every folder ``atomic render`` writes: what makes the folder its to write into."""
+
+MAX_NAME_BYTES = 200
+"""Longest customer folder name (file systems allow 255 bytes; the encoding may grow it)."""
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @dataclass(frozen=True)
 class RecordProblem:
+    """Why one record was not rendered: its line, its id when known, a stable code and a
+    reason that never contains a customer value."""
+
     line: int
     customer_id: str | None
     code: str
@@ -39,6 +50,8 @@ class RecordProblem:
 
 @dataclass
 class BatchResult:
+    """Every record counted once: rendered, failed (with problems) or skipped."""
+
     rendered: int = 0
     failed: int = 0
     skipped: int = 0
@@ -60,80 +73,38 @@ class BatchResult:
         }
 
 
-def _coerce(kind: AttributeType, raw: str) -> Any:
-    """A CSV cell as the profile's type says; raises ValueError with a reason."""
-    if kind is AttributeType.INTEGER:
-        return int(raw)
-    if kind is AttributeType.NUMBER:
-        return float(raw)
-    if kind is AttributeType.BOOLEAN:
-        lowered = raw.strip().lower()
-        if lowered in ("true", "1", "yes"):
-            return True
-        if lowered in ("false", "0", "no"):
-            return False
-        raise ValueError(f"{raw!r} is not true or false")
-    if kind is AttributeType.LIST:
-        return [item.strip() for item in raw.split("|") if item.strip()]
-    if kind is AttributeType.DATE:
-        return dt.date.fromisoformat(raw).isoformat()
-    return raw
+def folder_name(customer_id: str) -> str:
+    """A customer's folder name: a reversible, collision-free encoding of the id (every byte
+    outside ``A-Z a-z 0-9 . _ -`` as ``%XX``, like a URL; a leading dot too), so ``a/b`` and
+    ``a_b`` never share a folder. :func:`urllib.parse.unquote` gives the id back."""
+    name = _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode()), customer_id)
+    return "%2E" + name[1:] if name.startswith(".") else name
 
 
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for path, value in flat.items():
-        parts = path.split(".")
-        node = nested
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return nested
-
-
-def read_records(
-    handle: IO[str], fmt: str, types: dict[str, AttributeType]
-) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """Yield (line number, record or None, error reason or None) one record at a time."""
-    if fmt == "csv":
-        reader = csv.DictReader(handle)
-        for row in reader:
-            line = reader.line_num
-            try:
-                flat = {}
-                for column, cell in row.items():
-                    if column is None:
-                        raise ValueError("more cells than header columns")
-                    if cell is None or cell == "":
-                        continue
-                    kind = types.get(column)
-                    if kind is None:
-                        raise ValueError(f"column {column!r} is not a declared attribute")
-                    flat[column] = _coerce(kind, cell)
-                yield line, _nest(flat), None
-            except ValueError as exc:
-                yield line, None, str(exc)
+def check_batch_paths(customers: Path, out: Path, bundle_root: Path) -> None:
+    """Refuse outputs that would destroy an input: ``out`` equal to or inside the customer
+    file or the bundle, or an existing folder/file that ``atomic render`` did not write."""
+    target = out.resolve()
+    for label, source in (("customer file", customers), ("bundle", bundle_root)):
+        where = source.resolve()
+        if target == where or target.is_relative_to(where) or where.is_relative_to(target):
+            raise UsageError(
+                f"refusing to write {out.as_posix()}: it overlaps the {label} "
+                f"{source.as_posix()}",
+                "write the messages somewhere else, e.g. --out messages.jsonl",
+            )
+    if out.suffix == ".jsonl":
+        if out.is_dir():
+            raise UsageError(f"refusing to write {out.as_posix()}: it is a folder")
         return
-    for number, text in enumerate(handle, start=1):
-        if not text.strip():
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield number, None, f"not valid JSON: {exc.msg} (column {exc.colno})"
-            continue
-        if not isinstance(record, dict):
-            yield number, None, "a record must be a JSON object"
-            continue
-        yield number, record, None
-
-
-def _customer_folder(out: Path, customer_id: str, line: int) -> Path:
-    name = _SAFE_NAME.sub("_", customer_id).strip("._") or f"line-{line}"
-    target = out / name
-    if not target.resolve().is_relative_to(out.resolve()):
-        raise AtomicError(f"refusing to write outside {out.as_posix()}")
-    return target
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"refusing to write into {out.as_posix()}: it is a file")
+    if out.is_dir() and any(out.iterdir()) and not (out / OUTPUT_MARKER).is_file():
+        raise UsageError(
+            f"refusing to write into {out.as_posix()}: the folder has files that "
+            "`atomic render` did not write",
+            "choose an empty or new folder for --out",
+        )
 
 
 def render_batch(
@@ -152,94 +123,127 @@ def render_batch(
 
     Format by extension: ``.csv`` is CSV (dotted column names, cells typed by the profile,
     lists separated by ``|``), anything else JSON Lines. ``out`` ending in ``.jsonl`` gets JSON
-    Lines; otherwise a folder with one sub-folder per customer. Raises UsageError for unknown
-    journey/step/channel before reading any record.
+    Lines (written to a temporary file and renamed when complete); otherwise a folder with one
+    sub-folder per customer (:func:`folder_name`).
+
+    Raises UsageError before reading any record for unknown journey/step/channel, a send date
+    outside the bundle's range, or an output that would overwrite an input or files the
+    command did not write. After that, nothing a record contains stops the batch: every record
+    is rendered, skipped (outside the journey's audience) or failed with its problems — a
+    record the profile refuses, customer data that cannot be rendered safely, a message over a
+    hard channel limit, a duplicate id or an id too long for a file name.
     """
-    bundle.router.message(journey, step, channel, None)  # UsageError before any record
-    journey_model = bundle.router.journeys[journey]
-    index = bundle.router.index
-    types = {name: spec.type for name, spec in bundle.profile.attributes.items()}
-    fmt = "csv" if customers.suffix.lower() == ".csv" else "jsonl"
+    on = on or dt.date.today()
+    router = bundle.router
+    router.message(journey, step, channel, None)  # UsageError before any record
+    if not bundle.start <= on <= bundle.until:
+        raise UsageError(
+            f"the bundle covers {bundle.start.isoformat()} to {bundle.until.isoformat()}, "
+            f"not {on.isoformat()}",
+            "rebuild with --date/--until covering the send date",
+        )
+    check_batch_paths(customers, out, bundle.root)
+    journey_model = router.journeys[journey]
+    index = router.index
+    fmt: RecordFormat = "csv" if customers.suffix.lower() == ".csv" else "jsonl"
     result = BatchResult()
     to_jsonl = out.suffix == ".jsonl"
-    if to_jsonl:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    else:
-        out.mkdir(parents=True, exist_ok=True)
     try:
-        source = customers.open(encoding="utf-8", newline="")
+        # Binary: records.read_records decodes line by line, so one bad byte fails one record.
+        source = customers.open("rb")
     except OSError as exc:
         raise UsageError(f"cannot read {customers.as_posix()}: {exc.strerror or exc}") from None
-    with source, out.open("w", encoding="utf-8") if to_jsonl else _NullWriter() as sink:
-        for line, record, error in read_records(source, fmt, types):
+    if to_jsonl:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        partial = out.with_name(f".{out.name}.partial")
+        sink: Any = partial.open("w", encoding="utf-8")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / OUTPUT_MARKER).write_text("written by atomic render\n", encoding="utf-8")
+        sink = _NullWriter()
+    seen: set[str] = set()
+
+    def fail(line: int, customer_id: str | None, code: str, reason: str) -> None:
+        result.failed += 1
+        result.problems.append(RecordProblem(line, customer_id, code, reason))
+
+    with source, sink:
+        for item in read_records(source, fmt, bundle.profile):
+            line, record = item.line, item.record
             if record is None:
                 result.failed += 1
-                result.problems.append(
-                    RecordProblem(line, None, "record.invalid", error or "invalid")
+                result.problems.extend(
+                    RecordProblem(line, item.customer_id, problem.code, problem.message)
+                    for problem in item.problems
                 )
             else:
                 customer_id = index.customer_id(record)
-                if not index.in_journey_audience(record, journey_model):
+                key = customer_id if customer_id is not None else f"line-{line}"
+                if key in seen:
+                    fail(line, customer_id, "record.duplicate_id",
+                         "another record of this batch has the same id")  # fmt: skip
+                elif not to_jsonl and len(folder_name(key).encode()) > MAX_NAME_BYTES:
+                    fail(line, None, "record.id_too_long",
+                         f"the id is too long for a folder name (over {MAX_NAME_BYTES} bytes)")  # fmt: skip
+                elif not index.in_journey_audience(record, journey_model):
+                    seen.add(key)
                     result.skipped += 1
                     result.problems.append(
-                        RecordProblem(
-                            line,
-                            customer_id,
-                            "record.not_in_audience",
-                            "not in the journey's audience",
-                        )
+                        RecordProblem(line, customer_id, "record.not_in_audience",
+                                      "not in the journey's audience")  # fmt: skip
                     )
                 else:
+                    seen.add(key)
                     try:
-                        message = bundle.render(
-                            record,
-                            journey=journey,
-                            step=step,
-                            channel=channel,
+                        route = router.route(
+                            record, journey=journey, step=step, channel=channel, on=on,
                             locale=locale,
-                            on=on,
-                        )
-                    except (RenderError, ResolutionError) as exc:
-                        result.failed += 1
-                        code = (
-                            exc.code
-                            if isinstance(exc, RenderError)
-                            else "resolve.missing_required_slot"
-                        )
-                        reason = (
-                            exc.message
-                            if isinstance(exc, RenderError)
-                            else "; ".join(d.message for d in exc.diagnostics)
-                        )
-                        result.problems.append(RecordProblem(line, customer_id, code, reason))
+                        )  # fmt: skip
+                        message = bundle.render_route(route, record)
+                    except AtomicError as exc:
+                        fail(line, customer_id, str(getattr(exc, "code", "render.failed")),
+                             str(getattr(exc, "message", exc)))  # fmt: skip
+                    except (RecursionError, MemoryError, ValueError, TypeError) as exc:
+                        # Never a lost batch: data that breaks rendering fails its record.
+                        fail(line, customer_id, "render.failed",
+                             f"rendering failed ({type(exc).__name__})")  # fmt: skip
                     else:
                         result.rendered += 1
-                        parts = dict(sorted(message.parts.items()))
-                        if to_jsonl:
-                            sink.write(
-                                json.dumps(
-                                    {
-                                        "line": line,
-                                        "customer": customer_id,
-                                        "locale": message.key.locale,
-                                        "parts": parts,
-                                    },
-                                    ensure_ascii=False,
-                                    sort_keys=True,
-                                )
-                                + "\n"
-                            )
-                        else:
-                            folder = _customer_folder(out, customer_id or f"line-{line}", line)
-                            folder.mkdir(parents=True, exist_ok=True)
-                            for name, text in parts.items():
-                                filename = message.filenames.get(name, name)
-                                (folder / _SAFE_NAME.sub("_", filename)).write_text(
-                                    text, encoding="utf-8"
-                                )
+                        _write(out, sink, to_jsonl, line, customer_id, key, route, message)
             if progress:
                 progress(result.total)
+    if to_jsonl:
+        os.replace(partial, out)
     return result
+
+
+def _write(
+    out: Path,
+    sink: Any,
+    to_jsonl: bool,
+    line: int,
+    customer_id: str | None,
+    key: str,
+    route: Route,
+    message: RenderedMessage,
+) -> None:
+    parts = dict(sorted(message.parts.items()))
+    if to_jsonl:
+        entry = {
+            "line": line,
+            "customer": customer_id,
+            "locale": message.key.locale,
+            "variant": route.variant_id,
+            "audience": route.audience.id,
+            "parts": parts,
+        }
+        sink.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+        return
+    folder = out / folder_name(key)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in parts.items():
+        filename = folder_name(message.filenames.get(name, name))
+        (folder / filename).write_text(text, encoding="utf-8")
 
 
 class _NullWriter:

@@ -10,7 +10,7 @@ neither raises for bad content.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,11 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .conditions import check_condition
+from .customers import Position, customer_diagnostics
 from .errors import ContentError, Diagnostics, did_you_mean
 from .markdown import lint_markdown
 from .models import Atom, AttributeType, Journey, SlotKind
+from .records import inspect_record
 from .repository import Library, load_files
 from .segments import lookup
 from .tokens import AttributeInfo, lint_template
@@ -522,55 +524,26 @@ class _Validator:
                     )
 
     # -- customers -------------------------------------------------------------------------
+    def customer_position(self, customer_id: str) -> Position:
+        def position(loc: Loc, at_key: bool) -> tuple[int, int]:
+            _path, line, col = self.lib.position("customer", customer_id, loc, key=at_key)
+            return line, col
+
+        return position
+
     def check_customers(self) -> None:
+        """Every sample customer through the one record check (:mod:`atomic_content.records`),
+        plus its locale against the settings."""
         profile = self.lib.profile
         if profile is None:
             return
-        declared = profile.attributes
-        prefixes = {
-            ".".join(name.split(".")[:i])
-            for name in declared
-            for i in range(1, name.count(".") + 1)
-        }
         for customer in self.lib.customers.values():
-            present: set[str] = set()
-            for path, value in flatten_attributes(customer.attributes, declared, prefixes):
-                loc: Loc = ("attributes", *path.split("."))
-                if path not in declared:
-                    self.unknown(
-                        "customer",
-                        customer.id,
-                        loc,
-                        "attribute",
-                        path,
-                        declared,
-                        "ref.unknown_attribute",
-                        key=True,
-                    )
-                    continue
-                present.add(path)
-                spec = declared[path]
-                if value is None and spec.optional:
-                    continue
-                if not value_matches(spec.type, value):
-                    self.err(
-                        "customer",
-                        customer.id,
-                        loc,
-                        "customer.attribute_type",
-                        f"{path} should be a {spec.type.value}",
-                        _type_example(spec.type),
-                    )
-            for name, spec in declared.items():
-                if not spec.optional and name not in present:
-                    self.err(
-                        "customer",
-                        customer.id,
-                        ("attributes",),
-                        "customer.missing_attribute",
-                        f"required attribute {name!r} is missing",
-                        f"add {name} (or mark it optional in profile.yaml)",
-                    )
+            _record, problems = inspect_record(
+                customer.attributes, profile, where=f"customer {customer.id!r}"
+            )
+            path = self.lib.paths.get(("customer", customer.id), "")
+            position = self.customer_position(customer.id)
+            self.d.extend(customer_diagnostics(problems, path, position, ("attributes",)))
             locale_attr = profile.locale_attribute
             if locale_attr and self.lib.settings:
                 _found, value = lookup(customer.attributes, locale_attr)
@@ -646,20 +619,6 @@ def usable_atoms(library: Library) -> set[str]:
     return usable
 
 
-def flatten_attributes(
-    data: Mapping[str, Any], declared: Mapping[str, Any], prefixes: set[str], base: str = ""
-) -> Iterable[tuple[str, Any]]:
-    """(dotted path, value) of every leaf a customer record gives, stopping at declared paths."""
-    for key, value in data.items():
-        path = f"{base}{key}"
-        if path in declared:
-            yield path, value
-        elif isinstance(value, Mapping) and path in prefixes:
-            yield from flatten_attributes(value, declared, prefixes, path + ".")
-        else:
-            yield path, value
-
-
 def value_matches(kind: AttributeType, value: Any) -> bool:
     """Whether a value fits a declared attribute type (ISO strings count as dates)."""
     if kind is AttributeType.STRING:
@@ -687,18 +646,6 @@ def _parses(parser: Any, value: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _type_example(kind: AttributeType) -> str:
-    return {
-        AttributeType.STRING: 'write text, e.g. "gold"',
-        AttributeType.INTEGER: "write a whole number, e.g. 3",
-        AttributeType.NUMBER: "write a number, e.g. 0.75",
-        AttributeType.BOOLEAN: "write true or false",
-        AttributeType.DATE: "write a date, e.g. 2026-11-01",
-        AttributeType.DATETIME: "write a date and time, e.g. 2026-11-01T09:30:00",
-        AttributeType.LIST: "write a list, e.g. [a, b]",
-    }[kind]
 
 
 def validate_library(library: Library, diagnostics: Diagnostics) -> None:

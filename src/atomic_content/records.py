@@ -1,0 +1,1009 @@
+"""The one customer-record check, used by every entry point.
+
+A customer record reaches the engine as a line of JSON Lines, a row of CSV, a sample customer
+file (``content/customers/*.yaml``, a ``--customer`` file) or a mapping handed to
+:meth:`atomic_content.bundle.Bundle.render`. All of them go through :func:`check_record`, so the
+same record gets the same verdict and the same problem codes wherever it comes from:
+
+* declared attributes only (a typo is ``record.unknown_attribute`` with a did-you-mean hint);
+* values of the declared type: a string ``"false"`` is not a boolean, ``true`` is not an
+  integer, numbers are finite, integers fit in 64 bits, dates are ISO text (or YAML dates);
+* required attributes present (``null`` only for optional ones);
+* the profile's consent attribute is a real boolean when present: anything else is
+  ``record.consent_not_boolean``, an error for that record, never personalization;
+* bounded work: size, nesting depth, string length and list length are capped (see the
+  ``MAX_*`` constants).
+
+Problems name the record (``line 12``, ``customer 'anna'``) and the attribute, never the value:
+they end up in logs, and customer data must not.
+
+:func:`read_records` streams JSON Lines or CSV: one :class:`RecordResult` per record, whatever is
+wrong with it (invalid JSON or UTF-8, absurd nesting, oversized lines or cells) — a bad record
+never stops the stream.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from .errors import AtomicError, did_you_mean
+from .models import AttributeType, Profile
+
+MAX_RECORD_BYTES = 1 << 20
+"""1 MiB: the largest JSON Lines line (or CSV line) read, and the budget of characters (keys and
+strings) one record may hold from any source. A real customer record is a few KiB; the cap keeps
+one runaway export line from taking the memory of the whole batch."""
+
+MAX_DEPTH = 32
+"""Deepest nesting of mappings and lists in a record. Profiles nest a few levels
+(``address.country``); the cap turns a 100 000-deep JSON line into a record error instead of a
+RecursionError in the JSON parser."""
+
+MAX_STRING_CHARS = 65_536
+"""64 KiB: the longest text value (and CSV cell). Names, codes and ISO dates are short; anything
+longer is a broken export, and rendering it into a subject line would be worse than refusing."""
+
+MAX_ITEMS = 10_000
+"""Most items in one list (and keys in one mapping). Bounds the work of conditions such as
+``$in`` and ``$elemMatch`` on one customer."""
+
+MAX_INTEGER_DIGITS = 20
+"""Longest integer literal converted: more digits cannot fit in 64 bits, and converting a
+5 000-digit literal costs quadratic time (Python refuses over 4 300 digits with ValueError)."""
+
+INTEGER_MIN, INTEGER_MAX = -(2**63), 2**63 - 1
+"""Integers must fit in a signed 64-bit integer, like the databases that send them."""
+
+MAX_PROBLEMS = 20
+"""Most problems reported for one record; the rest are summarized in one last problem."""
+
+RecordFormat = Literal["jsonl", "csv"]
+
+_KIND_NAMES = {
+    AttributeType.STRING: "text",
+    AttributeType.INTEGER: "an integer",
+    AttributeType.NUMBER: "a number",
+    AttributeType.BOOLEAN: "true or false",
+    AttributeType.DATE: "an ISO date",
+    AttributeType.DATETIME: "an ISO date and time",
+    AttributeType.LIST: "a list",
+}
+_TYPE_HINTS = {
+    AttributeType.STRING: 'write text, e.g. "gold"',
+    AttributeType.INTEGER: "write a whole number, e.g. 3",
+    AttributeType.NUMBER: "write a number, e.g. 0.75",
+    AttributeType.BOOLEAN: "write true or false",
+    AttributeType.DATE: "write a date, e.g. 2026-11-01",
+    AttributeType.DATETIME: "write a date and time, e.g. 2026-11-01T09:30:00",
+    AttributeType.LIST: "write a list, e.g. [a, b]",
+}
+
+
+def type_hint(kind: AttributeType) -> str:
+    """How to write a value of ``kind`` (the hint of a ``record.type`` problem)."""
+    return _TYPE_HINTS[kind]
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    """One thing wrong with one customer record; never holds the customer's value.
+
+    ``where`` names the record (``line 12``, ``customer 'anna'``, ``record``); ``line`` is its
+    1-based line in a JSON Lines or CSV file (None for other sources); ``customer_id`` is the
+    record's id when it could be read; ``attribute`` the dotted attribute path at fault (None
+    for the record as a whole); ``code`` is stable (``record.type``, ...). ``loc`` is the path of
+    keys (and list indexes) to the value *as the source wrote it* (``("consent",
+    "personalization")`` or ``("consent.personalization",)``) for positioning a diagnostic in a
+    YAML file; ``()`` means the record itself. ``at_key`` says the key, not the value, is at
+    fault (an unknown attribute).
+    """
+
+    where: str
+    line: int | None
+    customer_id: str | None
+    attribute: str | None
+    code: str
+    message: str
+    hint: str = ""
+    loc: tuple[str | int, ...] = ()
+    at_key: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class RecordError(AtomicError):
+    """A customer record failed :func:`check_record`; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: tuple[RecordProblem, ...]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems) or "invalid customer record")
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """One record read by :func:`read_records`: the checked record, or its problems.
+
+    Exactly one of ``record`` (normalized, see :func:`check_record`) and ``problems`` (non-empty)
+    is set. ``line`` is the 1-based line the record starts on.
+    """
+
+    line: int
+    record: dict[str, Any] | None
+    problems: tuple[RecordProblem, ...] = ()
+    customer_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.record is not None
+
+
+class _OutOfRange:
+    """Stands for an integer literal too long to convert (see MAX_INTEGER_DIGITS)."""
+
+    def __repr__(self) -> str:
+        return "<integer out of range>"
+
+
+_OUT_OF_RANGE = _OutOfRange()
+
+
+def check_record(
+    data: Mapping[str, Any], profile: Profile, *, where: str = "record", line: int | None = None
+) -> dict[str, Any]:
+    """Check one customer record against ``profile``; return it normalized.
+
+    The result is a new nested mapping: flat dotted keys (``"address.country"``, as CSV columns
+    and some exports write them) are nested (``{"address": {"country": ...}}``), YAML dates and
+    datetimes become ISO strings (conditions compare dates as ISO text, as JSON records carry
+    them), tuples become lists. ``where`` and ``line`` name the record in problems. Raises
+    :class:`RecordError` with every problem found (at most :data:`MAX_PROBLEMS` plus a summary).
+    """
+    record, problems = inspect_record(data, profile, where=where, line=line)
+    if record is None:
+        raise RecordError(problems)
+    return record
+
+
+def inspect_record(
+    data: object, profile: Profile, *, where: str = "record", line: int | None = None
+) -> tuple[dict[str, Any] | None, tuple[RecordProblem, ...]]:
+    """:func:`check_record` without the exception: (normalized record, ()) or (None, problems).
+
+    Accepts any object (a JSON line may hold a list); never raises for bad data.
+    """
+    return _Checker(profile, where, line).run(data)
+
+
+@dataclass(frozen=True)
+class _Schema:
+    """What the check needs from a profile, computed once per profile (not per record)."""
+
+    profile: Profile
+    prefixes: frozenset[str]
+    required: tuple[str, ...]
+
+
+_SCHEMAS: dict[int, _Schema] = {}
+
+
+def _schema(profile: Profile) -> _Schema:
+    cached = _SCHEMAS.get(id(profile))
+    if cached is not None and cached.profile is profile:
+        return cached
+    if len(_SCHEMAS) >= 16:  # a process uses one or two profiles; never grow without bound
+        _SCHEMAS.clear()
+    schema = _Schema(
+        profile,
+        frozenset(
+            ".".join(name.split(".")[:i])
+            for name in profile.attributes
+            for i in range(1, name.count(".") + 1)
+        ),
+        tuple(name for name, spec in profile.attributes.items() if not spec.optional),
+    )
+    _SCHEMAS[id(profile)] = schema
+    return schema
+
+
+class _Checker:
+    def __init__(self, profile: Profile, where: str, line: int | None) -> None:
+        self.profile = profile
+        self.declared = profile.attributes
+        schema = _schema(profile)
+        self.prefixes = schema.prefixes
+        self.required = schema.required
+        self.where = where
+        self.line = line
+        self.problems: list[RecordProblem] = []
+        self.dropped = 0
+        self.budget = MAX_RECORD_BYTES
+        self.over_budget = False
+        self.seen: set[str] = set()
+        self.customer_id: str | None = None
+
+    # -- problems --------------------------------------------------------------------------
+    def problem(
+        self,
+        attribute: str | None,
+        code: str,
+        message: str,
+        hint: str,
+        loc: tuple[str | int, ...] = (),
+        *,
+        at_key: bool = False,
+    ) -> None:
+        if len(self.problems) >= MAX_PROBLEMS:
+            self.dropped += 1
+            return
+        self.problems.append(
+            RecordProblem(self.where, self.line, None, attribute, code, message, hint, loc, at_key)
+        )
+
+    def spend(self, chars: int) -> bool:
+        """Charge ``chars`` to the record's size budget; False (once reported) when over."""
+        self.budget -= chars
+        if self.budget >= 0:
+            return True
+        if not self.over_budget:
+            self.over_budget = True
+            self.problem(
+                None,
+                "record.too_large",
+                f"the record holds more than {MAX_RECORD_BYTES} characters",
+                "check the export: a customer record is a few KiB",
+            )
+        return False
+
+    # -- the record ------------------------------------------------------------------------
+    def run(self, data: object) -> tuple[dict[str, Any] | None, tuple[RecordProblem, ...]]:
+        out: dict[str, Any] = {}
+        if not isinstance(data, Mapping):
+            self.problem(
+                None,
+                "record.invalid",
+                f"a record must be a mapping of attributes (a JSON object), not {_kind(data)}",
+                'write one object per record, e.g. {"id": "C-1", ...}',
+            )
+        else:
+            self.walk(data, "", (), out, 1)
+            for name in self.required:
+                if name not in self.seen:
+                    self.problem(
+                        name,
+                        "record.missing_attribute",
+                        f"required attribute {name!r} is missing",
+                        f"add {name} (or mark it optional in profile.yaml)",
+                    )
+            self.customer_id = _customer_id(out, self.profile.id_attribute)
+        if self.dropped:
+            self.problems.append(
+                RecordProblem(
+                    self.where,
+                    self.line,
+                    None,
+                    None,
+                    "record.too_many_problems",
+                    f"{self.dropped} more problems not shown",
+                    "fix the problems above first",
+                )
+            )
+        if self.problems:
+            problems = tuple(
+                RecordProblem(
+                    p.where,
+                    p.line,
+                    self.customer_id,
+                    p.attribute,
+                    p.code,
+                    p.message,
+                    p.hint,
+                    p.loc,
+                    p.at_key,
+                )
+                for p in self.problems
+            )
+            return None, problems
+        return out, ()
+
+    def walk(
+        self,
+        data: Mapping[Any, Any],
+        base: str,
+        loc: tuple[str | int, ...],
+        out: dict[str, Any],
+        depth: int,
+    ) -> None:
+        if len(data) > MAX_ITEMS:
+            self.problem(
+                base.rstrip(".") or None,
+                "record.too_large",
+                f"{_shown(base.rstrip('.')) if base else 'the record'} has more than "
+                f"{MAX_ITEMS} keys",
+                "check the export: a customer record declares a few dozen attributes",
+                loc,
+            )
+            return
+        for raw_key, value in data.items():
+            key = raw_key if isinstance(raw_key, str) else str(raw_key)
+            if not self.spend(len(key)):
+                return
+            path = base + key
+            here = (*loc, raw_key if isinstance(raw_key, str | int) else key)
+            spec = self.declared.get(path)
+            if spec is not None:
+                if path in self.seen:
+                    self.problem(
+                        path,
+                        "record.duplicate_attribute",
+                        f"attribute {path!r} is given twice",
+                        "give it once, either nested or as a dotted key",
+                        here,
+                        at_key=True,
+                    )
+                    continue
+                self.seen.add(path)
+                ok, normalized = self.value(path, spec.type, spec.optional, value, here, depth + 1)
+                if ok:
+                    _put(out, path, normalized)
+            elif path in self.prefixes:
+                if isinstance(value, Mapping):
+                    if depth + 1 > MAX_DEPTH:
+                        self.too_deep(path, here)
+                    else:
+                        self.walk(value, path + ".", here, out, depth + 1)
+                elif value is not None:  # null: none of the attributes inside is given
+                    self.problem(
+                        path,
+                        "record.type",
+                        f"{path} should be a mapping, not {_kind(value)}",
+                        f"write {path} as a mapping of {_inner_names(path, self.declared)}",
+                        here,
+                    )
+            else:
+                self.unknown(path, here)
+
+    def unknown(self, path: str, loc: tuple[str | int, ...]) -> None:
+        known = sorted(self.declared)
+        # difflib is quadratic: no suggestion for absurdly long keys.
+        suggestion = did_you_mean(path, known) if len(path) <= 200 else ""
+        listing = ", ".join(known) if len(known) <= 12 else ", ".join(known[:12]) + ", ..."
+        hint = (
+            suggestion
+            + (" " if suggestion else "")
+            + (f"known attributes: {listing}" if known else "no attributes are defined")
+        )
+        self.problem(
+            _shown(path),
+            "record.unknown_attribute",
+            f"unknown attribute {_shown(path)!r}",
+            hint,
+            loc,
+            at_key=True,
+        )
+
+    def too_deep(self, path: str, loc: tuple[str | int, ...]) -> None:
+        self.problem(
+            path,
+            "record.too_deep",
+            f"{path} is nested more than {MAX_DEPTH} levels deep",
+            "check the export: customer data nests a few levels at most",
+            loc,
+        )
+
+    # -- one attribute ---------------------------------------------------------------------
+    def value(
+        self,
+        path: str,
+        kind: AttributeType,
+        optional: bool,
+        value: Any,
+        loc: tuple[str | int, ...],
+        depth: int,
+    ) -> tuple[bool, Any]:
+        """(ok, normalized value) of a declared attribute; reports the problem when not ok."""
+        consent = path == self.profile.consent_attribute
+        if value is None:
+            if optional:
+                return True, None
+            if consent:
+                return self.consent_problem(path, value, loc)
+            return self.type_problem(path, kind, value, loc)
+        if consent and not isinstance(value, bool):
+            return self.consent_problem(path, value, loc)
+        if kind is AttributeType.STRING:
+            if not isinstance(value, str):
+                return self.type_problem(path, kind, value, loc)
+            return self.text(path, value, loc), value
+        if kind is AttributeType.BOOLEAN:
+            if not isinstance(value, bool):
+                return self.type_problem(path, kind, value, loc)
+            return True, value
+        if kind in (AttributeType.INTEGER, AttributeType.NUMBER):
+            return self.number(path, kind, value, loc)
+        if kind in (AttributeType.DATE, AttributeType.DATETIME):
+            return self.date(path, kind, value, loc)
+        if not isinstance(value, list | tuple):
+            return self.type_problem(path, kind, value, loc)
+        return self.plain(path, value, loc, depth)
+
+    def text(self, path: str, value: str, loc: tuple[str | int, ...]) -> bool:
+        if len(value) > MAX_STRING_CHARS:
+            self.problem(
+                path,
+                "record.too_long",
+                f"{path} is longer than {MAX_STRING_CHARS} characters",
+                "check the export: this looks like a broken field",
+                loc,
+            )
+            return False
+        return self.spend(len(value))
+
+    def number(
+        self, path: str, kind: AttributeType, value: Any, loc: tuple[str | int, ...]
+    ) -> tuple[bool, Any]:
+        if value is _OUT_OF_RANGE or (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and not INTEGER_MIN <= value <= INTEGER_MAX
+        ):
+            self.out_of_range(path, loc)
+            return False, None
+        if isinstance(value, float) and kind is AttributeType.NUMBER:
+            if not math.isfinite(value):
+                self.problem(
+                    path,
+                    "record.not_finite",
+                    f"{path} should be a finite number, not infinity or NaN",
+                    _TYPE_HINTS[kind],
+                    loc,
+                )
+                return False, None
+            return True, value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return True, value
+        return self.type_problem(path, kind, value, loc)
+
+    def out_of_range(self, path: str, loc: tuple[str | int, ...]) -> None:
+        self.problem(
+            path,
+            "record.out_of_range",
+            f"{path} is outside the 64-bit integer range",
+            "check the export: this looks like a broken field",
+            loc,
+        )
+
+    def date(
+        self, path: str, kind: AttributeType, value: Any, loc: tuple[str | int, ...]
+    ) -> tuple[bool, Any]:
+        if isinstance(value, dt.datetime):
+            if kind is AttributeType.DATETIME:
+                return True, value.isoformat()
+        elif isinstance(value, dt.date):
+            return True, value.isoformat()
+        elif isinstance(value, str):
+            parser = (
+                dt.date.fromisoformat if kind is AttributeType.DATE else dt.datetime.fromisoformat
+            )
+            # No ISO date is longer than 64 characters; do not parse megabytes to find out.
+            if len(value) <= 64 and _parses(parser, value):
+                return self.spend(len(value)), value
+        return self.type_problem(path, kind, value, loc)
+
+    def plain(
+        self, path: str, value: Any, loc: tuple[str | int, ...], depth: int
+    ) -> tuple[bool, Any]:
+        """A list attribute's value: any JSON data, bounded, with dates as ISO text.
+
+        ``depth`` counts the containers around ``value`` and ``value`` itself (the record is 1).
+        """
+        if depth > MAX_DEPTH and isinstance(value, list | tuple | Mapping):
+            self.too_deep(path, loc)
+            return False, None
+        if isinstance(value, str):
+            return self.text(path, value, loc), value
+        if value is None or isinstance(value, bool):
+            return True, value
+        if isinstance(value, int | float) or value is _OUT_OF_RANGE:
+            if value is _OUT_OF_RANGE or (
+                isinstance(value, int) and not INTEGER_MIN <= value <= INTEGER_MAX
+            ):
+                self.out_of_range(path, loc)
+                return False, None
+            if isinstance(value, float) and not math.isfinite(value):
+                self.problem(
+                    path,
+                    "record.not_finite",
+                    f"{path} holds a number that is infinity or NaN",
+                    "write finite numbers only",
+                    loc,
+                )
+                return False, None
+            return True, value
+        if isinstance(value, dt.date):
+            return True, value.isoformat()
+        if isinstance(value, list | tuple):
+            if len(value) > MAX_ITEMS:
+                self.problem(
+                    path,
+                    "record.too_long",
+                    f"{path} holds a list of more than {MAX_ITEMS} items",
+                    "check the export: this looks like a broken field",
+                    loc,
+                )
+                return False, None
+            items = []
+            for index, item in enumerate(value):
+                ok, normalized = self.plain(path, item, (*loc, index), depth + 1)
+                if not ok:
+                    return False, None
+                items.append(normalized)
+            return True, items
+        if isinstance(value, Mapping):
+            if len(value) > MAX_ITEMS:
+                self.problem(
+                    path,
+                    "record.too_long",
+                    f"{path} holds a mapping of more than {MAX_ITEMS} keys",
+                    "check the export: this looks like a broken field",
+                    loc,
+                )
+                return False, None
+            mapping = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    return self.not_json(path, loc)
+                if not self.spend(len(key)):
+                    return False, None
+                ok, normalized = self.plain(path, item, (*loc, key), depth + 1)
+                if not ok:
+                    return False, None
+                mapping[key] = normalized
+            return True, mapping
+        return self.not_json(path, loc)
+
+    def not_json(self, path: str, loc: tuple[str | int, ...]) -> tuple[bool, Any]:
+        self.problem(
+            path,
+            "record.type",
+            f"{path} holds a value that is not JSON data (text, number, boolean, null, list or "
+            "mapping with text keys)",
+            "send the list as JSON",
+            loc,
+        )
+        return False, None
+
+    def type_problem(
+        self, path: str, kind: AttributeType, value: Any, loc: tuple[str | int, ...]
+    ) -> tuple[bool, Any]:
+        self.problem(
+            path,
+            "record.type",
+            f"{path} should be {_KIND_NAMES[kind]}, not {_kind(value)}",
+            _TYPE_HINTS[kind],
+            loc,
+        )
+        return False, None
+
+    def consent_problem(
+        self, path: str, value: Any, loc: tuple[str | int, ...]
+    ) -> tuple[bool, Any]:
+        self.problem(
+            path,
+            "record.consent_not_boolean",
+            f"consent attribute {path} must be true or false, not {_kind(value)}",
+            'write the JSON literal true or false (not text such as "false"); a record with '
+            "unclear consent is never personalized",
+            loc,
+        )
+        return False, None
+
+
+def _kind(value: object) -> str:
+    """What kind of value this is, for messages: never the value itself."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float) or value is _OUT_OF_RANGE:
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dt.datetime):
+        return "a date and time"
+    if isinstance(value, dt.date):
+        return "a date"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return "a value of another kind"
+
+
+def _shown(path: str) -> str:
+    """An attribute path as given by the data, shortened for messages."""
+    return path if len(path) <= 80 else path[:77] + "..."
+
+
+def _inner_names(prefix: str, declared: Iterable[str]) -> str:
+    inner = sorted(name[len(prefix) + 1 :] for name in declared if name.startswith(prefix + "."))
+    return ", ".join(inner[:4]) + (", ..." if len(inner) > 4 else "")
+
+
+def _parses(parser: Any, value: str) -> bool:
+    try:
+        parser(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _put(out: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node = out
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def _customer_id(record: Mapping[str, Any], id_attribute: str) -> str | None:
+    current: Any = record
+    for part in id_attribute.split("."):
+        if not isinstance(current, Mapping) or part not in current:
+            return None
+        current = current[part]
+    if isinstance(current, str) and 0 < len(current) <= 200:
+        return current
+    if isinstance(current, int) and not isinstance(current, bool):
+        return str(current)
+    return None
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def read_records(
+    source: Path | IO[bytes], fmt: RecordFormat, profile: Profile
+) -> Iterator[RecordResult]:
+    """Stream the customer records of a JSON Lines or CSV file, each checked by the profile.
+
+    ``source`` is a path or a file opened in *binary* mode: every line is decoded on its own, so
+    an invalid UTF-8 byte fails only its own record. Yields exactly one :class:`RecordResult` per
+    record (blank lines are not records), in file order, and raises nothing for bad data: invalid
+    JSON or UTF-8, nesting deeper than :data:`MAX_DEPTH`, lines over :data:`MAX_RECORD_BYTES`
+    and oversized CSV cells are problems of their record. A leading UTF-8 byte order mark is
+    ignored.
+
+    CSV: the first row names the columns (dotted names for nested attributes); cells are typed
+    by the profile before :func:`check_record` — booleans from ``true``/``false`` (any case),
+    integers and numbers from JSON-style numerals, lists split on ``|``; a cell that does not
+    convert stays text and gets the same ``record.type`` problem as in JSON. An empty cell is a
+    missing attribute.
+    """
+    if isinstance(source, Path):
+        with source.open("rb") as handle:
+            yield from read_records(handle, fmt, profile)
+        return
+    if fmt == "csv":
+        yield from _read_csv(source, profile)
+    elif fmt == "jsonl":
+        yield from _read_jsonl(source, profile)
+    else:
+        raise ValueError(f"unknown record format {fmt!r}; use 'jsonl' or 'csv'")
+
+
+def _lines(handle: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """(1-based line number, line bytes or None when longer than MAX_RECORD_BYTES).
+
+    Reads in bounded pieces: an oversized line is skipped without holding it in memory.
+    """
+    number = 0
+    while True:
+        chunk = handle.readline(MAX_RECORD_BYTES + 1)
+        if not chunk:
+            return
+        number += 1
+        if number == 1 and chunk.startswith(codecs.BOM_UTF8):
+            chunk = chunk[len(codecs.BOM_UTF8) :]
+        if len(chunk) > MAX_RECORD_BYTES and not chunk.endswith(b"\n"):
+            while True:
+                rest = handle.readline(MAX_RECORD_BYTES)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield number, None
+            continue
+        yield number, chunk
+
+
+def _line_problem(line: int, code: str, message: str, hint: str) -> RecordResult:
+    return RecordResult(
+        line, None, (RecordProblem(f"line {line}", line, None, None, code, message, hint),)
+    )
+
+
+def _too_large(line: int) -> RecordResult:
+    return _line_problem(
+        line,
+        "record.too_large",
+        f"the line is longer than {MAX_RECORD_BYTES} bytes",
+        "check the export: a customer record is a few KiB",
+    )
+
+
+def _not_utf8(line: int, offset: int) -> RecordResult:
+    return _line_problem(
+        line,
+        "record.encoding",
+        f"invalid UTF-8 at byte {offset + 1} of the line",
+        "export the file as UTF-8",
+    )
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on which of two equal keys wins (a consent flag given twice could be
+    # read as true by one system and false by another): a duplicate is an error.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _DuplicateKey
+    return result
+
+
+def _parse_int(text: str) -> int | _OutOfRange:
+    digits = len(text) - (text[0] in "+-")
+    return int(text) if digits <= MAX_INTEGER_DIGITS else _OUT_OF_RANGE
+
+
+_PARSE_DEPTH = 4 * MAX_DEPTH
+"""Deepest JSON nesting handed to the parser (which recurses). Between MAX_DEPTH and this, the
+record check reports ``record.too_deep`` with the attribute; beyond, the line is refused whole."""
+
+
+def _too_deep_json(text: str) -> bool:
+    """Whether JSON text nests deeper than _PARSE_DEPTH (brackets inside strings do not count)."""
+    # Cheap test first: fewer opening brackets than the limit cannot nest too deep.
+    if text.count("[") + text.count("{") <= _PARSE_DEPTH:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > _PARSE_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def _read_jsonl(handle: IO[bytes], profile: Profile) -> Iterator[RecordResult]:
+    for number, raw in _lines(handle):
+        if raw is None:
+            yield _too_large(number)
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield _not_utf8(number, exc.start)
+            continue
+        if not text.strip():
+            continue
+        if _too_deep_json(text):
+            yield _line_problem(
+                number,
+                "record.too_deep",
+                f"the record is nested more than {MAX_DEPTH} levels deep",
+                "check the export: customer data nests a few levels at most",
+            )
+            continue
+        try:
+            data = json.loads(text, parse_int=_parse_int, object_pairs_hook=_object)
+        except json.JSONDecodeError as exc:
+            # exc.msg is the parser's description ("Expecting value"), never the text.
+            yield _line_problem(
+                number,
+                "record.invalid",
+                f"not valid JSON: {exc.msg} (column {exc.colno})",
+                "write one JSON object per line",
+            )
+            continue
+        except _DuplicateKey:
+            yield _line_problem(
+                number,
+                "record.duplicate_attribute",
+                "a key appears twice in one JSON object",
+                "give every attribute once",
+            )
+            continue
+        except (ValueError, RecursionError):
+            yield _line_problem(
+                number, "record.invalid", "not valid JSON", "write one JSON object per line"
+            )
+            continue
+        yield _checked(data, profile, number)
+
+
+def _checked(data: object, profile: Profile, line: int) -> RecordResult:
+    record, problems = inspect_record(data, profile, where=f"line {line}", line=line)
+    if record is None:
+        return RecordResult(line, None, problems, problems[0].customer_id)
+    return RecordResult(line, record, (), _customer_id(record, profile.id_attribute))
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_NON_FINITE = frozenset({"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan"})
+
+
+def csv_cell(kind: AttributeType | None, cell: str) -> Any:
+    """A CSV cell typed by the declared attribute type, before :func:`check_record`.
+
+    Converts what is unambiguous and leaves everything else as text, so that the check reports a
+    wrong value with the same ``record.type`` problem a JSON record would get: ``true``/``false``
+    (any case) for booleans only, JSON-style numerals for integers and numbers (``inf``/``nan``
+    become non-finite floats, which the check refuses), ``a|b|c`` for lists.
+    """
+    if kind is AttributeType.BOOLEAN:
+        lowered = cell.strip().lower()
+        return {"true": True, "false": False}.get(lowered, cell)
+    if kind in (AttributeType.INTEGER, AttributeType.NUMBER):
+        stripped = cell.strip()
+        if _INTEGER.fullmatch(stripped):
+            return _parse_int(stripped)
+        if _DECIMAL.fullmatch(stripped) or stripped.lower() in _NON_FINITE:
+            return float(stripped)
+        return cell
+    if kind is AttributeType.LIST:
+        return [item.strip() for item in cell.split("|") if item.strip()]
+    return cell
+
+
+class _CsvLines:
+    """Decoded lines for the csv module, remembering which lines could not be read."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._lines = _lines(handle)
+        self.bad: dict[int, RecordResult] = {}
+
+    def __iter__(self) -> Iterator[str]:
+        for number, raw in self._lines:
+            if raw is None:
+                self.bad[number] = _too_large(number)
+                yield "\n"
+                continue
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self.bad[number] = _not_utf8(number, exc.start)
+                yield "\n"
+
+
+def _read_csv(handle: IO[bytes], profile: Profile) -> Iterator[RecordResult]:
+    lines = _CsvLines(handle)
+    reader = csv.reader(iter(lines))
+    types = {name: spec.type for name, spec in profile.attributes.items()}
+    header: list[str] | None = None
+    header_problem: RecordProblem | None = None
+    end = 0
+    while True:
+        start = end + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # The csv module refuses cells over its field limit (128 KiB); it resumes with the
+            # next line. Its messages describe the syntax, never the cell.
+            end = reader.line_num
+            failed = (
+                _line_problem(
+                    start,
+                    "record.too_long",
+                    f"a cell is longer than {csv.field_size_limit()} characters",
+                    "check the export: this looks like a broken field",
+                )
+                if "field limit" in str(exc)
+                else _line_problem(
+                    start, "record.invalid", "not valid CSV", "check the quoting of this row"
+                )
+            )
+            if header is None and header_problem is None:
+                header_problem = _header_problem(failed.problems[0])
+                header = []
+            else:
+                yield failed
+            continue
+        end = reader.line_num
+        bad = next((lines.bad[n] for n in range(start, end + 1) if n in lines.bad), None)
+        if header is None:
+            if bad is not None:
+                header_problem = _header_problem(bad.problems[0])
+                header = []
+                continue
+            if not row:
+                continue
+            header = [column.strip() for column in row]
+            header_problem = _check_header(header, start)
+            continue
+        if bad is not None:
+            yield bad
+            continue
+        if not row or row == [""]:
+            continue  # a blank line is not a record
+        if header_problem is not None:
+            yield _line_problem(
+                start, header_problem.code, header_problem.message, header_problem.hint
+            )
+            continue
+        if len(row) > len(header):
+            yield _line_problem(
+                start,
+                "record.invalid",
+                f"the row has {len(row)} cells but the header names {len(header)} columns",
+                "quote cells that contain commas",
+            )
+            continue
+        data = {
+            column: csv_cell(types.get(column), cell)
+            for column, cell in zip(header, row, strict=False)
+            if cell != ""
+        }
+        yield _checked(data, profile, start)
+
+
+def _header_problem(cause: RecordProblem) -> RecordProblem:
+    return RecordProblem(
+        cause.where,
+        cause.line,
+        None,
+        None,
+        "record.csv_header",
+        f"the CSV header is unusable ({cause.message})",
+        "fix the first line of the file: the column names",
+    )
+
+
+def _check_header(header: list[str], line: int) -> RecordProblem | None:
+    seen: set[str] = set()
+    for column in header:
+        if not column:
+            message = "the CSV header has an empty column name"
+        elif column in seen:
+            message = f"the CSV header names column {_shown(column)!r} twice"
+        else:
+            seen.add(column)
+            continue
+        return RecordProblem(
+            f"line {line}",
+            line,
+            None,
+            None,
+            "record.csv_header",
+            message,
+            "fix the first line of the file: one name per column",
+        )
+    return None

@@ -1,0 +1,530 @@
+"""The one customer-record check (records.py): the same record gets the same verdict and code
+from every source — a mapping, a customer YAML file, a JSON Lines line, a CSV row — and reading
+a file never stops at a bad record nor echoes a customer's value."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from atomic_content.customers import CUSTOMER_CODES, find_customer
+from atomic_content.errors import ContentError
+from atomic_content.models import AttributeSpec, AttributeType, Profile
+from atomic_content.records import (
+    MAX_DEPTH,
+    MAX_RECORD_BYTES,
+    MAX_STRING_CHARS,
+    RecordError,
+    RecordProblem,
+    RecordResult,
+    check_record,
+    read_records,
+)
+from atomic_content.validate import check_content, load_library
+from contentkit import write_tree
+
+PROFILE_YAML = """\
+id_attribute: id
+locale_attribute: locale
+consent_attribute: consent.personalization
+attributes:
+  id: {type: string}
+  first_name: {type: string, optional: true}
+  locale: {type: string}
+  tier: {type: string}
+  orders: {type: integer}
+  age: {type: integer, optional: true}
+  score: {type: number, optional: true}
+  signup: {type: date, optional: true}
+  tags: {type: list, optional: true}
+  address.country: {type: string, optional: true}
+  consent.personalization: {type: boolean, optional: true}
+"""
+PROFILE = Profile(
+    consent_attribute="consent.personalization",
+    locale_attribute="locale",
+    attributes={
+        "id": AttributeSpec(type=AttributeType.STRING),
+        "first_name": AttributeSpec(type=AttributeType.STRING, optional=True),
+        "locale": AttributeSpec(type=AttributeType.STRING),
+        "tier": AttributeSpec(type=AttributeType.STRING),
+        "orders": AttributeSpec(type=AttributeType.INTEGER),
+        "age": AttributeSpec(type=AttributeType.INTEGER, optional=True),
+        "score": AttributeSpec(type=AttributeType.NUMBER, optional=True),
+        "signup": AttributeSpec(type=AttributeType.DATE, optional=True),
+        "tags": AttributeSpec(type=AttributeType.LIST, optional=True),
+        "address.country": AttributeSpec(type=AttributeType.STRING, optional=True),
+        "consent.personalization": AttributeSpec(type=AttributeType.BOOLEAN, optional=True),
+    },
+)
+BASE = {"id": "C-1", "locale": "en", "tier": "gold", "orders": 1}
+SOURCES = ("dict", "yaml", "jsonl", "csv")
+
+
+class Huge:
+    """An integer literal of 5 000 digits (Python refuses to print or parse it by default)."""
+
+    digits = "9" * 5000
+
+
+def nested_list(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    changes: dict[str, Any]
+    expected: tuple[str, str | None] | None  # (code, attribute) or None for a valid record
+    sources: tuple[str, ...] = SOURCES
+    drop: tuple[str, ...] = ()
+    normalized: dict[str, Any] = field(default_factory=dict)
+
+
+CASES = [
+    Case("valid", {}, None, normalized=BASE),
+    Case(
+        "valid-full",
+        {
+            "first_name": "Ada",
+            "age": 40,
+            "score": 0.5,
+            "signup": "2026-09-01",
+            "tags": ["a", "b"],
+            "address.country": "AT",
+            "consent.personalization": False,
+        },
+        None,
+        normalized={
+            **BASE,
+            "first_name": "Ada",
+            "age": 40,
+            "score": 0.5,
+            "signup": "2026-09-01",
+            "tags": ["a", "b"],
+            "address": {"country": "AT"},
+            "consent": {"personalization": False},
+        },
+    ),
+    Case("optional-null", {"age": None}, None, ("dict", "yaml", "jsonl")),
+    Case(
+        "consent-string-false",
+        {"consent.personalization": "false"},
+        ("record.consent_not_boolean", "consent.personalization"),
+        ("dict", "yaml", "jsonl"),  # a CSV cell "false" *is* the boolean
+    ),
+    Case(
+        "consent-no",
+        {"consent.personalization": "no"},
+        ("record.consent_not_boolean", "consent.personalization"),
+    ),
+    Case(
+        "consent-zero",
+        {"consent.personalization": 0},
+        ("record.consent_not_boolean", "consent.personalization"),
+    ),
+    Case("age-forty", {"age": "forty"}, ("record.type", "age")),
+    Case("bool-is-not-integer", {"orders": True}, ("record.type", "orders")),
+    Case("float-is-not-integer", {"orders": 2.5}, ("record.type", "orders")),
+    Case("inf", {"score": math.inf}, ("record.not_finite", "score")),
+    Case("nan", {"score": math.nan}, ("record.not_finite", "score")),
+    Case(
+        "huge-int", {"orders": Huge()}, ("record.out_of_range", "orders"), ("dict", "jsonl", "csv")
+    ),
+    Case("int-over-64-bit", {"orders": 2**64}, ("record.out_of_range", "orders")),
+    Case("bad-date", {"signup": "2026-13-01"}, ("record.type", "signup")),
+    Case(
+        "mapping-for-string", {"tier": {"a": 1}}, ("record.type", "tier"), ("dict", "yaml", "jsonl")
+    ),
+    Case("list-for-string", {"tier": ["gold"]}, ("record.type", "tier"), ("dict", "yaml", "jsonl")),
+    Case(
+        "text-for-mapping",
+        {"consent": "yes"},
+        ("record.type", "consent"),
+        ("dict", "yaml", "jsonl"),
+    ),
+    Case("unknown-attribute", {"teir": "gold"}, ("record.unknown_attribute", "teir")),
+    Case("missing-required", {}, ("record.missing_attribute", "orders"), drop=("orders",)),
+    Case(
+        "null-required",
+        {"orders": None},
+        ("record.type", "orders"),
+        ("dict", "yaml", "jsonl"),  # an empty CSV cell is a missing attribute
+    ),
+    Case(
+        "too-deep",
+        {"tags": nested_list(MAX_DEPTH + 5)},
+        ("record.too_deep", "tags"),
+        ("dict", "yaml", "jsonl"),
+    ),
+    Case(
+        "oversize-string",
+        {"first_name": "x" * (MAX_STRING_CHARS + 1)},
+        ("record.too_long", "first_name"),
+    ),
+    Case(
+        "duplicate-attribute",
+        {"consent.personalization": True, "consent": {"personalization": False}},
+        ("record.duplicate_attribute", "consent.personalization"),
+        ("dict", "yaml", "jsonl"),
+    ),
+]
+
+
+def record_of(case: Case) -> dict[str, Any]:
+    data = {k: v for k, v in BASE.items() if k not in case.drop}
+    data.update(case.changes)
+    return data
+
+
+def as_python(value: Any) -> Any:
+    if isinstance(value, Huge):
+        return 10**5000
+    if isinstance(value, dict):
+        return {k: as_python(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_python(v) for v in value]
+    return value
+
+
+def as_json(value: Any) -> str:
+    if isinstance(value, Huge):
+        return value.digits
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {as_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(as_json(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def as_yaml(value: Any) -> str:
+    """Flow YAML; JSON strings are valid YAML double-quoted scalars."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ".inf"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {as_yaml(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(as_yaml(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def as_cell(value: Any) -> str:
+    if isinstance(value, Huge):
+        return value.digits
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "|".join(value)
+    if value is None:
+        return ""
+    return str(value)
+
+
+def verdict(problems: tuple[RecordProblem, ...]) -> tuple[str, str | None] | None:
+    if not problems:
+        return None
+    assert len(problems) == 1, problems
+    return problems[0].code, problems[0].attribute
+
+
+def through(source: str, case: Case, tmp_path: Path) -> Any:
+    """The verdict of one source: (code, attribute) or None; the normalized record when valid."""
+    data = record_of(case)
+    if source == "dict":
+        try:
+            return None, check_record(as_python(data), PROFILE, where="record")
+        except RecordError as exc:
+            assert all(p.where == "record" for p in exc.problems)
+            return verdict(exc.problems), None
+    if source == "yaml":
+        content = write_tree(
+            tmp_path / "content",
+            {"profile.yaml": PROFILE_YAML, "customers/x.yaml": f"attributes: {as_yaml(data)}\n"},
+        )
+        _library, diagnostics = check_content(content)
+        found = [d for d in diagnostics.errors if d.path == "customers/x.yaml"]
+        if not found:
+            library, _warnings = load_library(content)
+            return None, find_customer(library, "x").attributes
+        assert len(found) == 1, found
+        back = {new: old for old, new in CUSTOMER_CODES.items()}
+        assert found[0].line == 1 and found[0].col > 1  # positioned inside the mapping
+        return (back.get(found[0].code, found[0].code), case.expected and case.expected[1]), None
+    path = tmp_path / f"customers.{source}"
+    if source == "jsonl":
+        path.write_text('{"id": "C-0", "locale": "en", "tier": "x", "orders": 0}\n\n')
+        with path.open("a") as handle:
+            handle.write(as_json(data) + "\n")
+        expected_line = 3
+    else:
+        flat = _flatten(data)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(list(flat))
+        writer.writerow([as_cell(v) for v in flat.values()])
+        path.write_text(buffer.getvalue())
+        expected_line = 2
+    results = list(read_records(path, "jsonl" if source == "jsonl" else "csv", PROFILE))
+    last = results[-1]
+    assert last.line == expected_line
+    assert all(p.where == f"line {expected_line}" for p in last.problems)
+    return verdict(last.problems), last.record
+
+
+def _flatten(data: dict[str, Any], base: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{base}{key}."))
+        else:
+            flat[f"{base}{key}"] = value
+    return flat
+
+
+@pytest.mark.parametrize(
+    ("case", "source"),
+    [(case, source) for case in CASES for source in case.sources],
+    ids=[f"{case.id}-{source}" for case in CASES for source in case.sources],
+)
+def test_same_verdict_from_every_source(case: Case, source: str, tmp_path: Path) -> None:
+    got, record = through(source, case, tmp_path)
+    assert got == case.expected
+    if case.expected is None and case.normalized:
+        assert record == case.normalized
+
+
+def test_problem_messages_and_hints() -> None:
+    data = {**BASE, "teir": "gold", "age": "CANARY-forty", "consent": {"personalization": "false"}}
+    with pytest.raises(RecordError) as info:
+        check_record(data, PROFILE, where="customer 'anna'")
+    assert info.value.problems == (
+        RecordProblem(
+            "customer 'anna'",
+            None,
+            "C-1",
+            "teir",
+            "record.unknown_attribute",
+            "unknown attribute 'teir'",
+            "did you mean 'tier'? known attributes: address.country, age, consent.personalization, "
+            "first_name, id, locale, orders, score, signup, tags, tier",
+            ("teir",),
+            True,
+        ),
+        RecordProblem(
+            "customer 'anna'",
+            None,
+            "C-1",
+            "age",
+            "record.type",
+            "age should be an integer, not text",
+            "write a whole number, e.g. 3",
+            ("age",),
+        ),
+        RecordProblem(
+            "customer 'anna'",
+            None,
+            "C-1",
+            "consent.personalization",
+            "record.consent_not_boolean",
+            "consent attribute consent.personalization must be true or false, not text",
+            'write the JSON literal true or false (not text such as "false"); a record with '
+            "unclear consent is never personalized",
+            ("consent", "personalization"),
+        ),
+    )
+    assert "CANARY" not in str(info.value)
+
+
+def test_yaml_dates_become_iso_text() -> None:
+    import datetime as dt
+
+    record = check_record({**BASE, "signup": dt.date(2026, 9, 1)}, PROFILE)
+    assert record["signup"] == "2026-09-01"
+
+
+def test_customer_file_problems_are_positioned(tmp_path: Path) -> None:
+    content = write_tree(tmp_path / "content")
+    library, _warnings = load_library(content)
+    customer = tmp_path / "me.yaml"
+    customer.write_text("id: C-7\nlocale: en\ntier: gold\norders: many\n")
+    with pytest.raises(ContentError) as info:
+        find_customer(library, str(customer))
+    [diagnostic] = list(info.value.diagnostics)
+    assert (diagnostic.line, diagnostic.col, diagnostic.code, diagnostic.message) == (
+        4,
+        9,
+        "customer.attribute_type",
+        "orders should be an integer, not text",
+    )
+
+
+# --------------------------------------------------------------------------- streams
+
+
+def write_lines(path: Path, lines: list[bytes]) -> Path:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path
+
+
+GOOD = json.dumps(BASE).encode()
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"),
+    [
+        (b"not json", "record.invalid"),
+        (b"[1, 2]", "record.invalid"),
+        (b"[" * 100_000 + b"]" * 100_000, "record.too_deep"),
+        (b'{"id": "C-1", "orders": ' + b"9" * 5000 + b"}", "record.out_of_range"),
+        (b'{"id": "caf\xe9"}', "record.encoding"),
+        (b'{"id": "' + b"x" * MAX_RECORD_BYTES + b'"}', "record.too_large"),
+        (b'{"id": "C-1", "id": "C-2"}', "record.duplicate_attribute"),
+    ],
+    ids=["not-json", "not-object", "nested-100000", "5000-digits", "utf8", "1MiB", "dup-key"],
+)
+def test_jsonl_bad_line_fails_alone(tmp_path: Path, bad: bytes, code: str) -> None:
+    path = write_lines(tmp_path / "c.jsonl", [GOOD, bad, GOOD])
+    results = list(read_records(path, "jsonl", PROFILE))
+    assert [r.line for r in results] == [1, 2, 3]
+    assert [r.ok for r in results] == [True, False, True]
+    assert code in [p.code for p in results[1].problems]
+
+
+def test_invalid_utf8_at_line_5000_fails_only_that_line(tmp_path: Path) -> None:
+    lines = [GOOD] * 6000
+    lines[4999] = b'{"id": "\xff"}'
+    results = list(read_records(write_lines(tmp_path / "c.jsonl", lines), "jsonl", PROFILE))
+    assert len(results) == 6000
+    assert [r.line for r in results if not r.ok] == [5000]
+    assert results[4999].problems[0].code == "record.encoding"
+
+
+@pytest.mark.parametrize(
+    ("row", "code"),
+    [
+        (b"C-2,en,gold," + b"9" * 200_000, "record.too_long"),
+        (b"C-2,en,gold,1,extra", "record.invalid"),
+        (b"C-2,\xffen,gold,1", "record.encoding"),
+        (b"C-2,en,gold,1," + b"x" * MAX_RECORD_BYTES, "record.too_large"),
+    ],
+    ids=["cell-over-field-limit", "extra-cell", "utf8", "1MiB"],
+)
+def test_csv_bad_row_fails_alone(tmp_path: Path, row: bytes, code: str) -> None:
+    path = write_lines(
+        tmp_path / "c.csv",
+        [b"\xef\xbb\xbfid,locale,tier,orders", b"C-1,en,gold,1", row, b"C-3,en,gold,3"],
+    )
+    results = list(read_records(path, "csv", PROFILE))
+    assert [(r.line, r.ok) for r in results] == [(2, True), (3, False), (4, True)]
+    assert results[1].problems[0].code == code
+    assert results[2].customer_id == "C-3"
+
+
+def test_csv_bad_header_fails_every_row(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "c.csv", [b"id,id,tier,orders", b"C-1,en,gold,1", b"C-2,en,gold,1"]
+    )
+    results = list(read_records(path, "csv", PROFILE))
+    assert [(r.line, r.problems[0].code) for r in results] == [
+        (2, "record.csv_header"),
+        (3, "record.csv_header"),
+    ]
+
+
+# --------------------------------------------------------------------------- properties
+
+CANARY = st.text(alphabet="abcdefghijklmnop0123456789", min_size=4, max_size=12).map(
+    lambda s: f"CANARY-{s}"
+)
+KEYS = st.sampled_from([*PROFILE.attributes, "consent", "address", "teir", "x.y", "extra"])
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(allow_nan=True, allow_infinity=True),
+    CANARY,
+    st.builds(lambda c, t: c + t, CANARY, st.text(max_size=20)),
+)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=4)),
+    max_leaves=20,
+)
+RECORDS = st.dictionaries(KEYS, JSON_VALUES, max_size=8)
+JUNK = st.builds(
+    lambda c, b: c.encode() + b, CANARY, st.binary(max_size=40).filter(lambda b: b"\n" not in b)
+)
+
+
+def assert_no_canary(results: list[RecordResult]) -> None:
+    for result in results:
+        for problem in result.problems:
+            text = " ".join([problem.where, problem.message, problem.hint])
+            assert "CANARY" not in text, problem
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(RECORDS.map(lambda r: json.dumps(r).encode()), JUNK), max_size=12))
+def test_jsonl_one_result_per_record_and_no_values_in_messages(lines: list[bytes]) -> None:
+    # Keys are attribute names and are named in messages (``unknown attribute 'x'``); the
+    # customer data is in the values, and every value holds a CANARY.
+    results = list(read_records(io.BytesIO(b"\n".join(lines) + b"\n"), "jsonl", PROFILE))
+
+    def is_record(line: bytes) -> bool:
+        try:
+            return bool(line.decode("utf-8").strip())
+        except UnicodeDecodeError:
+            return True
+
+    expected = [n for n, line in enumerate(lines, start=1) if is_record(line)]
+    assert [r.line for r in results] == expected
+    assert all((r.record is None) == bool(r.problems) for r in results)
+    assert_no_canary(results)
+
+
+CELLS = st.one_of(
+    st.just(""),
+    CANARY,
+    st.builds(
+        lambda c, t: c + t,
+        CANARY,
+        st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=20),
+    ),
+    st.sampled_from(["true", "FALSE", "3", "-0", "1e999", "nan", "2026-09-01", "a|b", "9" * 30]),
+)
+COLUMNS = st.lists(KEYS, min_size=2, max_size=6, unique=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    COLUMNS.flatmap(
+        lambda cols: st.tuples(
+            st.just(cols),
+            st.lists(st.lists(CELLS, min_size=len(cols), max_size=len(cols)), max_size=8),
+        )
+    )
+)
+def test_csv_one_result_per_row_and_no_values_in_messages(
+    table: tuple[list[str], list[list[str]]],
+) -> None:
+    columns, rows = table
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    results = list(read_records(io.BytesIO(buffer.getvalue().encode()), "csv", PROFILE))
+    assert len(results) == len(rows)
+    assert all((r.record is None) == bool(r.problems) for r in results)
+    assert_no_canary(results)
