@@ -92,7 +92,15 @@ LAYOUTS: dict[str, dict[str, tuple[str | None, dict[str, str]]]] = {
         ),
         "promo": (
             "promo.mjml",
-            {"subject": "required", "headline": "required", "offer": "required", "cta": "required"},
+            # The shared template reads preheader and body too: they must be declared.
+            {
+                "subject": "required",
+                "preheader": "optional",
+                "headline": "required",
+                "body": "optional",
+                "offer": "required",
+                "cta": "required",
+            },
         ),
     },
     "app": {

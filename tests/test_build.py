@@ -265,7 +265,9 @@ EDITS = {
     "layout-template": ("layouts/email/basic.mjml", None),
     "layout-slots": (
         "layouts/email/basic.yaml",
-        "template: basic.mjml\nslots:\n  subject: required\n  headline: required\n  body: required\n",
+        # Every slot the template reads stays declared (the layout lint requires it).
+        "template: basic.mjml\nslots:\n  subject: required\n  preheader: optional\n"
+        "  headline: required\n  body: required\n  cta: required\n",
     ),
     "segment": ("segments/vip.yaml", "name: VIP\ncondition: {tier: gold}\npriority: 5\n"),
     "profile-example": ("profile.yaml", None),

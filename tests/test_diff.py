@@ -522,17 +522,25 @@ def test_a_required_slot_left_empty_makes_the_side_invalid(project: Project) -> 
     assert codes and all(d["severity"] == "error" for d in run.data["head"]["diagnostics"])
 
 
-def test_a_layout_that_fails_to_render_makes_the_side_invalid(project: Project) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "code", "fragment"),
+    [
+        # validate's layout lint finds the typo before anything renders
+        ("{{ slots.headline }}", "{{ mesage.step }}", "layout.unknown_name", "mesage"),
+        ("</mjml>", "", "render.mjml_invalid", "MJML does not compile"),
+    ],
+    ids=["typo", "broken-mjml"],
+)
+def test_a_layout_that_fails_to_render_makes_the_side_invalid(
+    project: Project, old: str, new: str, code: str, fragment: str
+) -> None:
     mjml = (project.content / "layouts" / "email" / "basic.mjml").read_text(encoding="utf-8")
-    project.commit(
-        "typo in layout",
-        {"layouts/email/basic.mjml": mjml.replace("{{ slots.headline }}", "{{ mesage.step }}")},
-    )
+    project.commit("broken layout", {"layouts/email/basic.mjml": mjml.replace(old, new)})
     run = project.diff("HEAD~1", "HEAD")
     assert run.exit_code == 1
     [problem] = run.data["head"]["diagnostics"]
-    assert problem["severity"] == "error" and problem["code"].startswith("render.")
-    assert "mesage" in problem["message"]
+    assert problem["severity"] == "error" and problem["code"] == code
+    assert fragment in problem["message"]
 
 
 def test_retire_and_revive_an_atom(project: Project) -> None:

@@ -14,9 +14,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from .conditions import check_condition
 from .customers import Position, customer_diagnostics
 from .errors import ContentError, Diagnostics, did_you_mean
@@ -493,7 +490,11 @@ class _Validator:
                     )
 
     def check_layouts(self) -> None:
-        env = ImmutableSandboxedEnvironment(autoescape=True)
+        # Imported here: layout_lint uses the renderer's sandbox, and the channels import this
+        # module.
+        from .layout_lint import lint_layout
+
+        slot_kinds = {slot: spec.kind for slot, spec in self.slots.items()}
         for (channel, layout_id), entry in self.lib.layouts.items():
             key = f"{channel}/{layout_id}"
             for slot in entry.layout.slots:
@@ -502,17 +503,7 @@ class _Validator:
                         "layout", key, ("slots", slot), "slot", slot, self.slots, "ref.unknown_slot"
                     )
             if entry.template_source is not None and entry.template_path is not None:
-                try:
-                    env.parse(entry.template_source)
-                except TemplateSyntaxError as exc:
-                    self.d.error(
-                        entry.template_path,
-                        exc.lineno or 1,
-                        1,
-                        "layout.template_syntax",
-                        f"template syntax error: {exc.message}",
-                        "fix the Jinja tag on this line",
-                    )
+                self.d.extend(lint_layout(entry, slot_kinds))
                 if channel == "email" and "<mjml" not in entry.template_source:
                     self.d.error(
                         entry.template_path,

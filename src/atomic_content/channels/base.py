@@ -845,7 +845,14 @@ def _compile_layout(source: str) -> Any:
             f"line {line}: {{% {keyword} %}} is not allowed in layouts",
             hint="Layouts may use {% if %}, {% for %} and {% set x = ... %}; write the markup out.",
         )
-    code = _LAYOUT_ENV.compile(tree, name="layout", filename=_LAYOUT_FILENAME)
+    try:
+        code = _LAYOUT_ENV.compile(tree, name="layout", filename=_LAYOUT_FILENAME)
+    except TemplateSyntaxError as exc:  # an unknown filter or test outside {% if %}
+        raise RenderError(
+            "render.layout_invalid",
+            f"line {exc.lineno}: {exc.message}",
+            hint="Use only the filters and tests listed in docs/format.md.",
+        ) from None
     return _LAYOUT_ENV.template_class.from_code(
         _LAYOUT_ENV, code, _LAYOUT_ENV.make_globals(None), None
     )
@@ -899,7 +906,7 @@ def render_layout(source: str, *, name: str, variables: Mapping[str, Any]) -> st
         ) from None
     except TemplateError as exc:
         raise RenderError("render.layout_invalid", f"{name}: {exc.message}") from None
-    except (OverflowError, MemoryError, RecursionError, ValueError, TypeError) as exc:
+    except (ArithmeticError, MemoryError, RecursionError, ValueError, TypeError) as exc:
         raise RenderError(
             "render.layout_failed", f"{name}: rendering failed ({type(exc).__name__}: {exc})"
         ) from None
