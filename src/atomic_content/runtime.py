@@ -89,8 +89,7 @@ def check_batch_paths(customers: Path, out: Path, bundle_root: Path) -> None:
         where = source.resolve()
         if target == where or target.is_relative_to(where) or where.is_relative_to(target):
             raise UsageError(
-                f"refusing to write {out.as_posix()}: it overlaps the {label} "
-                f"{source.as_posix()}",
+                f"refusing to write {out.as_posix()}: it overlaps the {label} {source.as_posix()}",
                 "write the messages somewhere else, e.g. --out messages.jsonl",
             )
     if out.suffix == ".jsonl":
@@ -180,33 +179,57 @@ def render_batch(
                 customer_id = index.customer_id(record)
                 key = customer_id if customer_id is not None else f"line-{line}"
                 if key in seen:
-                    fail(line, customer_id, "record.duplicate_id",
-                         "another record of this batch has the same id")  # fmt: skip
+                    fail(
+                        line,
+                        customer_id,
+                        "record.duplicate_id",
+                        "another record of this batch has the same id",
+                    )
                 elif not to_jsonl and len(folder_name(key).encode()) > MAX_NAME_BYTES:
-                    fail(line, None, "record.id_too_long",
-                         f"the id is too long for a folder name (over {MAX_NAME_BYTES} bytes)")  # fmt: skip
+                    fail(
+                        line,
+                        None,
+                        "record.id_too_long",
+                        f"the id is too long for a folder name (over {MAX_NAME_BYTES} bytes)",
+                    )
                 elif not index.in_journey_audience(record, journey_model):
                     seen.add(key)
                     result.skipped += 1
                     result.problems.append(
-                        RecordProblem(line, customer_id, "record.not_in_audience",
-                                      "not in the journey's audience")  # fmt: skip
+                        RecordProblem(
+                            line,
+                            customer_id,
+                            "record.not_in_audience",
+                            "not in the journey's audience",
+                        )
                     )
                 else:
                     seen.add(key)
                     try:
                         route = router.route(
-                            record, journey=journey, step=step, channel=channel, on=on,
+                            record,
+                            journey=journey,
+                            step=step,
+                            channel=channel,
+                            on=on,
                             locale=locale,
-                        )  # fmt: skip
+                        )
                         message = bundle.render_route(route, record)
                     except AtomicError as exc:
-                        fail(line, customer_id, str(getattr(exc, "code", "render.failed")),
-                             str(getattr(exc, "message", exc)))  # fmt: skip
+                        fail(
+                            line,
+                            customer_id,
+                            str(getattr(exc, "code", "render.failed")),
+                            str(getattr(exc, "message", exc)),
+                        )
                     except (RecursionError, MemoryError, ValueError, TypeError) as exc:
                         # Never a lost batch: data that breaks rendering fails its record.
-                        fail(line, customer_id, "render.failed",
-                             f"rendering failed ({type(exc).__name__})")  # fmt: skip
+                        fail(
+                            line,
+                            customer_id,
+                            "render.failed",
+                            f"rendering failed ({type(exc).__name__})",
+                        )
                     else:
                         result.rendered += 1
                         _write(out, sink, to_jsonl, line, customer_id, key, route, message)
