@@ -19,7 +19,8 @@ import pytest
 from atomic_content.channels.base import AssembledMessage, RenderedMessage
 from atomic_content.render import assemble, render_message
 from atomic_content.repository import Library, load_files
-from atomic_content.resolver import Resolution, Resolver
+from atomic_content.plan import Router, make_plan
+from atomic_content.resolver import Resolution
 from atomic_content.validate import load_library
 from contentkit import write_tree
 
@@ -101,9 +102,14 @@ def render_run_message(
 ) -> RenderRun:
     """Resolve, assemble and render one message for ``attributes``."""
     library = source if isinstance(source, Library) else render_library(source, validate=validate)
-    resolution = Resolver(library).resolve_customer(dict(attributes), journey, step, channel, on=on)
+    day = on or dt.date(2026, 12, 1)
+    plan = make_plan(library, day)
+    route = Router.for_plan(library, plan).route(
+        dict(attributes), journey=journey, step=step, channel=channel, on=day
+    )
+    resolution = plan.variant(route.variant_id).resolution
     assembled = assemble(library, resolution)
-    rendered = render_message(library, assembled, attributes, customer_id=customer_id)
+    rendered = render_message(library.profile, assembled, attributes, customer_id=customer_id)
     return RenderRun(library, resolution, assembled, rendered)
 
 

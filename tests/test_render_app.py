@@ -62,7 +62,7 @@ def test_demo_app_messages_are_valid_json(render_demo_library: Library) -> None:
             else:
                 assert "card.json" not in run.rendered.parts
             errors = [
-                p for p in check_limits(render_demo_library, run.rendered)
+                p for p in check_limits(render_demo_library.settings, run.rendered)
                 if p.severity is Severity.ERROR
             ]  # fmt: skip
             assert not errors, (run.rendered.key, errors)
@@ -151,7 +151,7 @@ def test_push_limits(
         },
     )
     run = render_run_message(content, ADA, channel="app")
-    problems = check_limits(run.library, run.rendered)
+    problems = check_limits(run.library.settings, run.rendered)
     assert sorted((p.severity.value, p.code) for p in problems) == sorted(expected)
 
 
@@ -164,7 +164,7 @@ def test_push_payload_limit_counts_customer_values(render_tree: RenderTree) -> N
         },
     )
     run = render_run_message(content, {**ADA, "first_name": "ü" * 2100}, channel="app")
-    codes = {p.code for p in check_limits(run.library, run.rendered)}
+    codes = {p.code for p in check_limits(run.library.settings, run.rendered)}
     assert {"app.push_payload_too_large", "app.push_body_too_long"} <= codes
 
 
@@ -194,6 +194,6 @@ def test_preview_html_is_a_document_with_the_card(render_demo_library: Library) 
 def test_render_is_reusable_across_customers(render_demo_library: Library) -> None:
     jonas = render_demo_library.customers["jonas"].attributes
     run = render_run_message(render_demo_library, jonas, "welcome", "day-0", "app")
-    other = render_message(render_demo_library, run.assembled, {**jonas, "first_name": "Jo"})
+    other = render_message(render_demo_library.profile, run.assembled, {**jonas, "first_name": "Jo"})
     assert "Jo" in json.loads(other.parts["card.json"])["title"]
     assert other.customer_id == "NW-104417"

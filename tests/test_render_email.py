@@ -84,7 +84,7 @@ def test_demo_emails_are_complete_documents(demo_runs: list[RenderRun]) -> None:
 
 def test_demo_emails_pass_their_limits(demo_runs: list[RenderRun]) -> None:
     for run in demo_runs:
-        problems = check_limits(run.library, run.rendered)
+        problems = check_limits(run.library.settings, run.rendered)
         assert not [p for p in problems if p.severity is Severity.ERROR], (
             run.rendered.key,
             problems,
@@ -113,7 +113,7 @@ def test_template_form_keeps_tokens_and_renders_per_customer(render_demo_library
     assert "Fjell 3L Rain Shell" in run.rendered.parts["text"]
     # Another customer, same template form, different value.
     other = {**maria, "cart": {"items": 1, "top_item": "Elbe 28L Daypack"}}
-    again = render_message(render_demo_library, run.assembled, other, customer_id="other")
+    again = render_message(render_demo_library.profile, run.assembled, other, customer_id="other")
     assert "Elbe 28L Daypack" in again.parts["html"]
 
 
@@ -281,7 +281,7 @@ def test_example_customer_is_the_nested_profile_examples(render_demo_library: Li
     assert example["consent"] == {"personalization": True}
     run = render_run_message(render_demo_library, example, "welcome", "day-0", "email")
     assert run.rendered.customer_id == "test-customer"
-    assert check_limits(run.library, run.rendered) == []
+    assert check_limits(run.library.settings, run.rendered) == []
 
 
 # -- limits ---------------------------------------------------------------------------------
@@ -308,7 +308,7 @@ def test_subject_and_preheader_limits(
         }
     )
     run = render_run_message(content, ADA)
-    problems = check_limits(run.library, run.rendered)
+    problems = check_limits(run.library.settings, run.rendered)
     assert [(p.severity.value, p.code) for p in problems] == expected
 
 
@@ -316,7 +316,7 @@ def test_html_size_limit(render_tree: RenderTree) -> None:
     settings = _settings().replace("  email: {}", "  email: {limits: {html_bytes_hard: 2000}}")
     content = render_tree({"atomic.yaml": settings})
     run = render_run_message(content, ADA)
-    problems = check_limits(run.library, run.rendered)
+    problems = check_limits(run.library.settings, run.rendered)
     assert ("error", "email.html_too_large") in [(p.severity.value, p.code) for p in problems]
 
 

@@ -83,7 +83,7 @@ def test_demo_pages_are_complete(render_demo_library: Library) -> None:
             assert document.lstrip().lower().startswith("<!doctype html>")
             for tag in ("<main", "<section", "<header", "<footer"):
                 assert tag in document
-            problems = check_limits(render_demo_library, run.rendered)
+            problems = check_limits(render_demo_library.settings, run.rendered)
             assert not [p for p in problems if p.severity is Severity.ERROR]
 
 
@@ -129,7 +129,7 @@ def test_length_recommendations(
         },
     )
     run = render_run_message(content, ADA, channel="microsite")
-    problems = check_limits(run.library, run.rendered)
+    problems = check_limits(run.library.settings, run.rendered)
     assert [p.code for p in problems] == expected
     assert all(p.severity is Severity.WARNING for p in problems)
 
@@ -139,7 +139,7 @@ def test_incomplete_page_and_external_script_are_reported(render_tree: RenderTre
     bare += "<script src='https://evil.example/x.js'></script></body></html>"
     content = _tree(render_tree, {"layouts/microsite/page.html.j2": bare})
     run = render_run_message(content, ADA, channel="microsite")
-    found = {(p.severity.value, p.code) for p in check_limits(run.library, run.rendered)}
+    found = {(p.severity.value, p.code) for p in check_limits(run.library.settings, run.rendered)}
     assert found == {
         ("warning", "microsite.no_title"),
         ("warning", "microsite.no_description"),
