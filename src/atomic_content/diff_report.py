@@ -32,11 +32,9 @@ from dataclasses import dataclass, replace
 
 from .diff import AtomChange, CellChange, DiffResult, SideInfo, VariantChange, visible
 from .errors import Diagnostic, Severity
-from .formatting import github_escape
+from .formatting import ZWSP, github_escape, log_safe
 
 FORMATS = ("text", "markdown", "json")
-
-ZWSP = "\u200b"
 
 MARKDOWN_MAX_CHARS = 60_000
 """GitHub refuses comments over 65,536 characters; previews are cut until the comment fits."""
@@ -59,16 +57,6 @@ MARKDOWN_LIMITS = Limits()
 
 
 # ------------------------------------------------------------------------------- escaping
-
-
-def log_safe(line: str) -> str:
-    """``line`` made inert for the GitHub Actions runner: a zero-width space breaks a leading
-    ``::`` (workflow command) and every ``##[`` (legacy command prefix). Invisible on screen."""
-    stripped = line.lstrip()
-    if stripped.startswith("::"):
-        at = len(line) - len(stripped) + 1
-        line = line[:at] + ZWSP + line[at:]
-    return line.replace("##[", "#" + ZWSP + "#[")
 
 
 def one_line(value: str) -> str:

@@ -1,7 +1,8 @@
 """Turn diagnostics into text for people, JSON for programs and annotations for GitHub.
 
 Pure functions returning strings; the CLI prints them. Everything echoed from content into CI
-logs goes through :func:`github_escape` so that an atom cannot forge workflow commands.
+logs goes through :func:`github_escape` (inside a workflow command) or :func:`log_safe` (a line
+of text output) so that an atom cannot forge workflow commands.
 """
 
 from __future__ import annotations
@@ -82,6 +83,23 @@ def github_escape(value: str, *, property_value: bool = False) -> str:
     if property_value:
         escaped = escaped.replace(":", "%3A").replace(",", "%2C")
     return escaped
+
+
+ZWSP = "\u200b"
+"""Zero-width space: breaks a command prefix without changing what a reader sees."""
+
+
+def log_safe(line: str) -> str:
+    """``line`` made inert for the GitHub Actions runner: a zero-width space breaks a leading
+    ``::`` (workflow command) and every ``##[`` (legacy command prefix). Invisible on screen.
+
+    For text output that shows content line by line (``atomic diff``, ``atomic preview``);
+    the line must not hold CR/LF (split first)."""
+    stripped = line.lstrip()
+    if stripped.startswith("::"):
+        at = len(line) - len(stripped) + 1
+        line = line[:at] + ZWSP + line[at:]
+    return line.replace("##[", "#" + ZWSP + "#[")
 
 
 def format_github(diagnostics: Iterable[Diagnostic], content_prefix: str = "") -> str:

@@ -10,9 +10,25 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Annotated, Any, Literal
+import re
+from collections.abc import Callable
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.utils import parseaddr
+from typing import Annotated, Any, Final, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .tokens import check_header_value
 
 Identifier = Annotated[
     str,
@@ -36,33 +52,258 @@ class Model(BaseModel):
 # --------------------------------------------------------------------------- atomic.yaml
 
 
+# Brand values end up in e-mail headers (From, Reply-To, List-Unsubscribe) and in the HTML of
+# every message (colours in style attributes, URLs in href/src). Python's email package before
+# 3.11.10/3.12.5 does not refuse header injection (CVE-2024-6923), so the checks are done here,
+# on the content, whatever Python runs; channels/email.py repeats them before it writes headers.
+
+# A bare address, deliberately narrower than RFC 5322: dot-atoms of letters, digits, "_", "+",
+# "=" and "-" (so no "?" or "%", which would change the meaning of a mailto: URL), an ASCII
+# domain of at least two labels.
+_ADDRESS: Final = re.compile(
+    r"[A-Za-z0-9_+=-]+(?:\.[A-Za-z0-9_+=-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+    r"[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+)
+_ADDRESS_MAX: Final = 254  # RFC 5321 path limit
+_LABEL: Final = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+# Dots between labels are required, so a long run of letters cannot be split many ways.
+_HOST: Final = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+_HOST_MAX: Final = 253
+_HEX_COLOUR: Final = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+# Characters that end a URL in HTML attributes, CSS url(...) or an <...> in a header.
+_URL_BREAKERS: Final = {
+    '"': "a double quote",
+    "'": "a single quote",
+    "<": "an angle bracket (<)",
+    ">": "an angle bracket (>)",
+    "\\": "a backslash",
+    "`": "a backtick",
+}
+_ADDRESS_BREAKERS: Final = {
+    ",": "a comma",
+    ";": "a semicolon",
+    "<": "an angle bracket (<)",
+    ">": "an angle bracket (>)",
+    '"': "a double quote",
+    "(": "a parenthesis",
+    ")": "a parenthesis",
+    ":": "a colon",
+    "\\": "a backslash",
+    "[": "a square bracket",
+    "]": "a square bracket",
+}
+
+
+def _control_problem(value: str) -> str | None:
+    """The first control character of ``value``, described (never the value)."""
+    for char in value:
+        code = ord(char)
+        if char == "\r":
+            return "contains a carriage return (CR)"
+        if char == "\n":
+            return "contains a line feed (LF)"
+        if code < 0x20 or 0x7F <= code <= 0x9F:
+            return f"contains a control character (U+{code:04X})"
+    return None
+
+
+def _space_problem(value: str) -> str | None:
+    return "contains a space" if any(char.isspace() for char in value) else None
+
+
+def address_problem(value: str) -> str | None:
+    """Why ``value`` is not one bare e-mail address (``hello@example.com``), or None.
+
+    Refused: control characters and spaces (CR/LF above all), anything that makes it a list
+    or adds a display name (``,`` ``;`` ``<`` ``>`` quotes, parentheses, ``:``), non-ASCII
+    text, and whatever does not match a plain ``local@domain.tld`` pattern or does not parse
+    back unchanged with :func:`email.utils.parseaddr` and :class:`email.headerregistry.Address`.
+    The reason describes the problem, never the value (the same check guards customer
+    addresses at render time).
+    """
+    problem = _control_problem(value)
+    if problem is not None:
+        return problem
+    for char in value:
+        if char in _ADDRESS_BREAKERS:
+            return f"contains {_ADDRESS_BREAKERS[char]}"
+    problem = _space_problem(value)
+    if problem is not None:
+        return problem
+    if "=?" in value:
+        return "contains '=?', which mail programs may decode as an encoded word"
+    if not value.isascii():
+        return "contains a non-ASCII character"
+    if len(value) > _ADDRESS_MAX:
+        return f"is longer than {_ADDRESS_MAX} characters"
+    if _ADDRESS.fullmatch(value) is None:
+        return "is not an e-mail address such as hello@example.com"
+    try:
+        parsed = Address(addr_spec=value)
+    except (ValueError, IndexError, HeaderParseError):
+        return "is not an e-mail address such as hello@example.com"
+    if parsed.addr_spec != value or parseaddr(value) != ("", value):
+        return "is not an e-mail address such as hello@example.com"
+    return None
+
+
+def https_url_problem(value: str, *, in_header: bool = False) -> str | None:
+    """Why ``value`` is not a safe absolute ``https://`` URL, or None.
+
+    Refused: control characters and white space, non-ASCII characters (percent-encode them;
+    a domain in its ``xn--`` form), quotes, angle brackets, backslashes and backticks (they
+    end an HTML attribute, a CSS ``url(...)`` or a ``<...>`` in a header), another scheme, a
+    missing host and a user name before the host (``https://brand.example@evil.example``).
+    ``in_header``: the URL goes into List-Unsubscribe, where a comma separates entries and
+    ``=?`` may be decoded as an RFC 2047 encoded word, so both are refused too. The reason
+    describes the problem, never the value.
+    """
+    problem = _control_problem(value)
+    if problem is not None:
+        return problem
+    if not value.isascii():
+        return "contains a non-ASCII character"
+    for char in value:
+        if char in _URL_BREAKERS:
+            return f"contains {_URL_BREAKERS[char]}"
+    if in_header and "," in value:
+        return "contains a comma, which would split the List-Unsubscribe header"
+    if in_header and "=?" in value:
+        return "contains '=?', which mail programs may decode as an encoded word"
+    problem = _space_problem(value)
+    if problem is not None:
+        return problem
+    if not value.startswith("https://"):
+        return "must start with https://"
+    try:
+        parts = urlsplit(value)
+        if parts.port == 0:  # reading .port also raises ValueError for a malformed one
+            return "is not a valid URL"
+    except ValueError:
+        return "is not a valid URL"
+    if "@" in parts.netloc:
+        return "names a user before the host (an '@' in the address part)"
+    host = parts.hostname
+    if not host or len(host) > _HOST_MAX or _HOST.fullmatch(host) is None:
+        return "does not name a host such as www.example.com"
+    return None
+
+
+def colour_problem(value: str) -> str | None:
+    """Why ``value`` is not exactly a hex colour ``#rgb`` or ``#rrggbb``, or None.
+
+    Brand colours are written into ``style`` attributes, so anything after the colour
+    (``;background-image:url(...)``) would be CSS of its own. ``#rrggbbaa`` is refused too:
+    several mail clients (Outlook above all) do not understand it.
+    """
+    if _HEX_COLOUR.fullmatch(value) is not None:
+        return None
+    if re.fullmatch(r"#(?:[0-9a-fA-F]{4}|[0-9a-fA-F]{8})", value) is not None:
+        return "has an alpha part, which several mail clients ignore"
+    if _HEX_COLOUR.match(value) is not None:
+        return "has text after the colour, which would become CSS of its own"
+    return "is not a hex colour such as #1f5f4a"
+
+
+def _checked(problem: Callable[..., str | None], hint: str, **options: bool) -> AfterValidator:
+    """A validator raising a positioned schema error with ``hint`` when ``problem`` objects."""
+
+    def check(value: str) -> str:
+        reason = problem(value, **options)
+        if reason is not None:
+            # ``invalid_format`` maps to schema.invalid_format; ``hint`` replaces the generic
+            # one (repository.schema_diagnostics).
+            raise PydanticCustomError("invalid_format", reason, {"hint": hint})
+        return value
+
+    return AfterValidator(check)
+
+
+MailAddress = Annotated[
+    str,
+    _checked(
+        address_problem,
+        "write one plain address such as hello@example.com, without a name, quotes, commas "
+        "or angle brackets",
+    ),
+    Field(
+        description="One bare e-mail address such as hello@example.com: no display name, "
+        "quotes, commas, angle brackets or line breaks.",
+        json_schema_extra={"pattern": "^" + _ADDRESS.pattern + "$", "maxLength": _ADDRESS_MAX},
+    ),
+]
+HttpsUrl = Annotated[
+    str,
+    _checked(
+        https_url_problem,
+        "write an https:// address without spaces or quotes, e.g. https://www.example.com/; "
+        "percent-encode other characters",
+    ),
+    Field(
+        description="An absolute https:// URL without spaces, quotes or angle brackets.",
+        json_schema_extra={"pattern": "^https://[^\\s\"'<>\\\\`]+$"},
+    ),
+]
+HeaderUrl = Annotated[
+    str,
+    _checked(
+        https_url_problem,
+        "write an https:// address without spaces, quotes or commas, e.g. "
+        "https://www.example.com/unsubscribe; percent-encode a comma as %2C and ? as %3F",
+        in_header=True,
+    ),
+    Field(
+        description="An absolute https:// URL without spaces, quotes, angle brackets, "
+        "commas or '=?' (it goes into the List-Unsubscribe header).",
+        json_schema_extra={"pattern": "^(?!.*=\\?)https://[^\\s\"'<>\\\\`,]+$"},
+    ),
+]
+HexColour = Annotated[
+    str,
+    _checked(colour_problem, "write a colour as #rrggbb, e.g. #1f5f4a (or #rgb, e.g. #fff)"),
+    Field(
+        description="A hex colour: #rgb or #rrggbb, and nothing else.",
+        json_schema_extra={"pattern": "^" + _HEX_COLOUR.pattern + "$"},
+    ),
+]
+SenderName = Annotated[
+    NonEmpty,
+    _checked(
+        check_header_value,
+        "write the name as plain text on one line; it becomes the From header's display name",
+    ),
+    Field(description="The From display name: one line, no control characters, no '=?'."),
+]
+
+
 class Sender(Model):
-    name: NonEmpty
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")]
+    name: SenderName
+    email: MailAddress
 
 
 class Logo(Model):
-    src: Annotated[str, StringConstraints(pattern=r"^https://")]
+    src: HttpsUrl
     alt: NonEmpty
 
 
 class Unsubscribe(Model):
-    url: Annotated[str, StringConstraints(pattern=r"^https://")]
-    mailto: str | None = None
+    url: HeaderUrl
+    mailto: MailAddress | None = None
 
 
 class Colors(Model):
-    primary: str = "#1f5f4a"
-    accent: str = "#e07a2f"
-    text: str = "#1d1d1b"
-    background: str = "#f6f3ee"
+    primary: HexColour = "#1f5f4a"
+    accent: HexColour = "#e07a2f"
+    text: HexColour = "#1d1d1b"
+    background: HexColour = "#f6f3ee"
 
 
 class Brand(Model):
     name: NonEmpty
     sender: Sender
-    reply_to: str | None = None
-    base_url: Annotated[str, StringConstraints(pattern=r"^https://")]
+    reply_to: MailAddress | None = None
+    base_url: HttpsUrl
     deep_link_scheme: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9+.-]*$")] | None = (
         None
     )

@@ -20,7 +20,7 @@ from .channels import get_renderer
 from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
 from .channels.email import build_eml, eml_bytes
 from .errors import Severity, UsageError
-from .formatting import format_resolution
+from .formatting import format_resolution, log_safe
 from .models import Settings
 from .render import assemble, check_limits, render_message
 from .resolver import Resolution, require_complete
@@ -138,7 +138,11 @@ def format_problems(problems: tuple[LimitProblem, ...] | list[LimitProblem]) -> 
 
 
 def format_text(results: list[PreviewResult], *, explain: bool = False) -> str:
-    """Each message as a person would see it; with ``explain`` the resolution of every slot."""
+    """Each message as a person would see it; with ``explain`` the resolution of every slot.
+
+    Every line is passed through :func:`~atomic_content.formatting.log_safe`, so content
+    cannot start a GitHub Actions workflow command (``::error ...``) in a CI log.
+    """
     blocks: list[str] = []
     for result in results:
         lines = [_heading(result)]
@@ -153,7 +157,9 @@ def format_text(results: list[PreviewResult], *, explain: bool = False) -> str:
         lines.append("checks: " + ("ok" if not problems else f"{len(problems)} problem(s)"))
         lines.extend(f"  {line}" for line in problems)
         blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
+    text = "\n\n".join(blocks) + "\n"
+    # Split on every line boundary the runner may honour (CR, U+2028 ... too), ends kept.
+    return "".join(log_safe(line) for line in text.splitlines(keepends=True))
 
 
 def format_html(results: list[PreviewResult]) -> str:

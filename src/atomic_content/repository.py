@@ -147,6 +147,7 @@ _CODES = {
     "literal_error": "schema.invalid_value",
     "enum": "schema.invalid_value",
     "string_pattern_mismatch": "schema.invalid_format",
+    "invalid_format": "schema.invalid_format",  # models._checked (addresses, URLs, colours)
     "string_too_short": "schema.empty",
     "too_short": "schema.empty",
     "value_error": "schema.invalid_value",
@@ -205,6 +206,9 @@ def _is_union_tag(part: str | int) -> bool:
 
 
 def _value_hint(kind: str, ctx: dict[str, Any]) -> str:
+    own = ctx.get("hint")
+    if isinstance(own, str) and own:  # a model validator's own hint (models._checked)
+        return own
     if kind in {"literal_error", "enum"}:
         expected = ctx.get("expected", "")
         return f"use one of: {expected}" if expected else "use one of the allowed values"

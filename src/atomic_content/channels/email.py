@@ -25,8 +25,10 @@ import datetime as dt
 import hashlib
 import re
 from email import policy
-from email.headerregistry import Address
+from email.errors import HeaderParseError
+from email.headerregistry import Address, AddressHeader
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import format_datetime
 from typing import Any, Final
 
@@ -35,8 +37,9 @@ import mrml
 
 from ..errors import RenderError, Severity
 from ..markdown import flatten
-from ..models import Brand, EmailLimits, Settings
+from ..models import Atom, Brand, EmailLimits, Settings, address_problem, https_url_problem
 from ..resolver import Resolution
+from ..tokens import check_header_value
 from .base import (
     AssembledMessage,
     AssemblyContext,
@@ -96,7 +99,7 @@ class EmailRenderer:
         def ids(*slot_names: str) -> tuple[str, ...]:
             return tuple(atoms[s].id for s in slot_names if s in atoms)
 
-        subject = vault.protect(flatten(text_of(atoms["subject"]))) if "subject" in atoms else ""
+        subject = vault.protect(_subject_text(atoms["subject"])) if "subject" in atoms else ""
         preheader = (
             vault.protect(flatten(text_of(atoms["preheader"]))) if "preheader" in atoms else ""
         )
@@ -286,6 +289,27 @@ def compile_mjml(mjml_source: str, *, lang: str, name: str) -> str:
     return _IMG_WITHOUT_ALT.sub('<img alt=""', document)
 
 
+def _subject_text(atom: Atom) -> str:
+    """The subject atom flattened to one line; RenderError ``render.header_injection`` when
+    its own text could not go into a header.
+
+    Customer values are checked by the header render mode and the whole subject once more by
+    :func:`build_eml`; this catches the atom's text before any customer, when the message is
+    assembled. ``=?`` is refused, not neutralized: no real subject needs it, and changing the
+    editor's words silently would hide the problem (see docs/format.md).
+    """
+    text = flatten(text_of(atom))
+    reason = check_header_value(text)
+    if reason is not None:
+        raise RenderError(
+            "render.header_injection",
+            f"the subject atom {reason}",
+            atom_id=atom.id,
+            hint="write the subject as plain text on one line, without '=?'",
+        )
+    return text
+
+
 # --------------------------------------------------------------------------------------------
 # Plain text
 # --------------------------------------------------------------------------------------------
@@ -330,6 +354,14 @@ def _plain_text(ctx: AssemblyContext, resolution: Resolution, vault: TokenVault)
 # --------------------------------------------------------------------------------------------
 
 
+# Header names build_eml writes itself; the MIME layer adds these two.
+_MIME_HEADERS: Final = ("MIME-Version", "Content-Type")
+_ADDRESS_HEADERS: Final = frozenset({"from", "to", "reply-to"})
+# List-Unsubscribe read back without white space: "<uri>" entries separated by commas.
+_ENTRY: Final = re.compile(r"<([^<>,]*)>")
+_ENTRY_LIST: Final = re.compile(r"<[^<>,]*>(?:,<[^<>,]*>)*")
+
+
 def build_eml(
     rendered: RenderedMessage,
     brand: Brand,
@@ -341,27 +373,30 @@ def build_eml(
 
     ``text/plain`` first and ``text/html`` last (clients show the last one they can); From is the
     brand sender, Reply-To the brand's; ``List-Unsubscribe`` carries the mailto and https
-    addresses and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058).
+    addresses and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058). ``to`` is
+    one bare address.
+
+    Headers are safe whatever Python runs (the email package before 3.11.10/3.12.5 lets a
+    value inject headers, CVE-2024-6923): every value is checked before it is set (control
+    characters, ``=?`` encoded-word starts, a display name, list separators or angle brackets
+    in an address or a List-Unsubscribe URL), and the serialized header block is parsed back
+    and must hold exactly the expected header names with the values as written (white space
+    aside: Python's folding may move a space). Any problem is a RenderError
+    ``render.header_injection`` naming the header and the field, never the value.
 
     Deterministic: no Date and no Message-ID unless ``date`` is given (a date means midnight
-    UTC); the MIME boundary is derived from a hash of the content. Raises RenderError when
-    the message is not an email.
+    UTC); the MIME boundary is derived from a hash of the content. Raises RenderError
+    ``render.not_email`` when the message is not an email.
     """
     if rendered.key.channel != "email":
         raise RenderError("render.not_email", f"{rendered.key} is not an email message")
     subject = rendered.parts.get("subject", "")
     text = rendered.parts.get("text", "")
     body_html = rendered.parts.get("html", "")
+    headers, targets = _header_values(rendered, brand, subject, to)
     digest = hashlib.sha256(
         "\x00".join((subject, text, body_html, str(rendered.key))).encode("utf-8")
     ).hexdigest()
-    message = EmailMessage(policy=policy.SMTP)
-    message["From"] = Address(display_name=brand.sender.name, addr_spec=brand.sender.email)
-    if to:
-        message["To"] = to
-    if brand.reply_to:
-        message["Reply-To"] = brand.reply_to
-    message["Subject"] = subject
     if date is not None:
         when = (
             date
@@ -370,21 +405,139 @@ def build_eml(
         )
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
-        message["Date"] = format_datetime(when)
         domain = brand.sender.email.rsplit("@", 1)[-1]
-        message["Message-ID"] = f"<{digest[:32]}@{domain}>"
-    targets = []
-    if brand.unsubscribe.mailto:
-        targets.append(f"<mailto:{brand.unsubscribe.mailto}>")
-    targets.append(f"<{brand.unsubscribe.url}>")
-    message["List-Unsubscribe"] = ", ".join(targets)
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        at = next(i for i, (name, _) in enumerate(headers) if name == "Subject") + 1
+        headers[at:at] = [
+            ("Date", format_datetime(when)),
+            ("Message-ID", f"<{digest[:32]}@{domain}>"),
+        ]
+    message = EmailMessage(policy=policy.SMTP)
+    for name, value in headers:
+        try:
+            if name == "From":
+                message[name] = Address(
+                    display_name=brand.sender.name, addr_spec=brand.sender.email
+                )
+            else:
+                message[name] = value
+        except (ValueError, TypeError, IndexError, HeaderParseError):
+            raise _header_error(rendered, name, f"the {name} header could not be written") from None
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(body_html, subtype="html", charset="utf-8", cte="quoted-printable")
     # Quoted-printable writes "=" as "=3D", so a boundary starting with "=_" cannot occur in
     # the bodies.
     message.set_boundary(f"=_atomic_{digest[:32]}")
+    _verify_headers(message, headers, targets, rendered, brand)
     return message
+
+
+def _header_values(
+    rendered: RenderedMessage, brand: Brand, subject: str, to: str | None
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """(name, value) of every header build_eml sets, in order, each checked before it is set,
+    and the List-Unsubscribe entries (the URIs without their angle brackets).
+
+    From's value is the bare address; its display name (``brand.sender.name``) is checked
+    here and set through :class:`email.headerregistry.Address`.
+    """
+    checks: list[tuple[str, str, str | None]] = [
+        ("From", "brand.sender.name", check_header_value(brand.sender.name)),
+        ("From", "brand.sender.email", address_problem(brand.sender.email)),
+        ("Subject", "the subject", check_header_value(subject)),
+    ]
+    headers: list[tuple[str, str]] = [("From", brand.sender.email)]
+    if to:
+        checks.append(("To", "the recipient address", address_problem(to)))
+        headers.append(("To", to))
+    if brand.reply_to:
+        checks.append(("Reply-To", "brand.reply_to", address_problem(brand.reply_to)))
+        headers.append(("Reply-To", brand.reply_to))
+    headers.append(("Subject", subject))
+    targets = []
+    if brand.unsubscribe.mailto:
+        mailto = brand.unsubscribe.mailto
+        checks.append(("List-Unsubscribe", "brand.unsubscribe.mailto", address_problem(mailto)))
+        targets.append(f"mailto:{mailto}")
+    url = brand.unsubscribe.url
+    checks.append(
+        ("List-Unsubscribe", "brand.unsubscribe.url", https_url_problem(url, in_header=True))
+    )
+    targets.append(url)
+    headers.append(("List-Unsubscribe", ", ".join(f"<{target}>" for target in targets)))
+    headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    for name, field_name, reason in checks:
+        if reason is not None:
+            raise _header_error(rendered, name, f"the {name} header value ({field_name}) {reason}")
+    return headers, targets
+
+
+def _verify_headers(
+    message: EmailMessage,
+    headers: list[tuple[str, str]],
+    targets: list[str],
+    rendered: RenderedMessage,
+    brand: Brand,
+) -> None:
+    """Parse the serialized header block back; it must hold exactly the expected header
+    names, once each, and every value must read back as it was written (an encoded word or
+    a line break that slipped through would add a header or change a value). The address
+    headers must hold exactly the one expected address, List-Unsubscribe exactly the
+    expected ``<...>`` entries (a ``>, <`` inside an entry would add one)."""
+    data = message.as_bytes(policy=policy.SMTP)
+    block = data.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    parsed = BytesHeaderParser(policy=policy.SMTP).parsebytes(block)
+    expected = sorted(name.lower() for name, _ in headers) + [h.lower() for h in _MIME_HEADERS]
+    found = [name.lower() for name in parsed]  # every header line, repeats included
+    if sorted(found) != sorted(expected):
+        raise _header_error(
+            rendered, "", "the written headers do not parse back to the expected header names"
+        )
+    for name, value in headers:
+        header = parsed[name]
+        if name.lower() in _ADDRESS_HEADERS:
+            display = brand.sender.name if name == "From" else ""
+            ok = isinstance(header, AddressHeader) and [
+                (_squeezed(a.display_name), a.addr_spec) for a in header.addresses
+            ] == [(_squeezed(display), value)]
+        elif name == "List-Unsubscribe":
+            read = _squeezed(str(header))
+            ok = _ENTRY_LIST.fullmatch(read) is not None and _ENTRY.findall(read) == [
+                _squeezed(target) for target in targets
+            ]
+        else:
+            ok = _squeezed(str(header)) == _squeezed(value)
+        if not ok:
+            raise _header_error(
+                rendered, name, f"the {name} header does not read back as it was written"
+            )
+
+
+def _squeezed(text: str) -> str:
+    # Python's header folder may add or drop a space where it splits encoded words (3.11:
+    # "Ünïcöd é"), so values are compared without white space; an injected header or a
+    # decoded encoded word still changes the rest.
+    return "".join(text.split())
+
+
+def _header_error(rendered: RenderedMessage, name: str, message: str) -> RenderError:
+    """RenderError ``render.header_injection`` about header ``name`` ("" for the whole block);
+    ``message`` never holds a value."""
+    subject = name == "Subject"
+    return RenderError(
+        "render.header_injection",
+        message,
+        customer_id=rendered.customer_id,
+        atom_id=rendered.atoms.get("subject") if subject else None,
+        hint=_HEADER_HINTS.get(name, _HEADER_HINTS["From"]),
+    )
+
+
+_HEADER_HINTS: Final = {
+    "Subject": "remove '=?' and control characters from the subject atom or the customer data",
+    "To": "pass one bare recipient address such as ada@example.com",
+    "": "check the subject and the brand settings in atomic.yaml (atomic validate)",
+    "From": "fix the brand settings in atomic.yaml (atomic validate shows where)",
+}
 
 
 def eml_bytes(message: EmailMessage) -> bytes:
