@@ -17,9 +17,9 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .conditions import check_condition
-from .errors import ContentError, Diagnostics, did_you_mean
+from .errors import ContentError, Diagnostics, Severity, did_you_mean
 from .markdown import lint_markdown
-from .models import Atom, AttributeType, Journey, SlotKind
+from .models import Atom, AttributeType, Journey, SlotKind, channel_registry
 from .repository import Library, load_files
 from .segments import lookup
 from .tokens import AttributeInfo, lint_template
@@ -191,7 +191,7 @@ class _Validator:
                 ("channels",),
                 "settings.no_channels",
                 "no channel is enabled",
-                "add at least one of email, app, microsite under `channels:`",
+                f"add at least one of {', '.join(channel_registry())} under `channels:`",
             )
 
     def check_profile(self) -> None:
@@ -491,6 +491,7 @@ class _Validator:
 
     def check_layouts(self) -> None:
         env = ImmutableSandboxedEnvironment(autoescape=True)
+        registry = channel_registry()
         for (channel, layout_id), entry in self.lib.layouts.items():
             key = f"{channel}/{layout_id}"
             for slot in entry.layout.slots:
@@ -510,15 +511,13 @@ class _Validator:
                         f"template syntax error: {exc.message}",
                         "fix the Jinja tag on this line",
                     )
-                if channel == "email" and "<mjml" not in entry.template_source:
-                    self.d.error(
-                        entry.template_path,
-                        1,
-                        1,
-                        "layout.not_mjml",
-                        "an email layout must be an MJML document (<mjml>...</mjml>)",
-                        "wrap the layout in <mjml><mj-body>...</mj-body></mjml>",
-                    )
+            for problem in registry[channel].check_layout(entry):
+                if problem.where == "template":
+                    path, line, col = entry.template_path or "", problem.line, 1
+                else:
+                    path, line, col = self.lib.position("layout", key, problem.loc)
+                add = self.d.error if problem.severity is Severity.ERROR else self.d.warning
+                add(path, line, col, problem.code, problem.message, problem.hint)
 
     # -- customers -------------------------------------------------------------------------
     def check_customers(self) -> None:
