@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from atomic_content.channels.base import AssembledMessage, RenderedMessage
+from atomic_content.plan import Router, make_plan
 from atomic_content.render import assemble, render_message
 from atomic_content.repository import Library, load_files
-from atomic_content.plan import Router, make_plan
 from atomic_content.resolver import Resolution
 from atomic_content.validate import load_library
 from contentkit import write_tree

@@ -194,6 +194,8 @@ def test_preview_html_is_a_document_with_the_card(render_demo_library: Library) 
 def test_render_is_reusable_across_customers(render_demo_library: Library) -> None:
     jonas = render_demo_library.customers["jonas"].attributes
     run = render_run_message(render_demo_library, jonas, "welcome", "day-0", "app")
-    other = render_message(render_demo_library.profile, run.assembled, {**jonas, "first_name": "Jo"})
+    other = render_message(
+        render_demo_library.profile, run.assembled, {**jonas, "first_name": "Jo"}
+    )
     assert "Jo" in json.loads(other.parts["card.json"])["title"]
     assert other.customer_id == "NW-104417"

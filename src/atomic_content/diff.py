@@ -29,16 +29,17 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import json
 import tempfile
 import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .channels import RENDERERS
+from .channels.review import html_outline as html_outline  # re-exported: part of this API
+from .channels.review import other_files
 from .coverage import Cell, compute_coverage
 from .errors import (
     Diagnostic,
@@ -439,128 +440,6 @@ def _invalid(
 # ------------------------------------------------------------------------- preview forms
 
 
-_BLOCK_TAGS = frozenset(
-    {
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "br",
-        "dd",
-        "div",
-        "dl",
-        "dt",
-        "figcaption",
-        "figure",
-        "footer",
-        "form",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hr",
-        "li",
-        "main",
-        "nav",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "table",
-        "td",
-        "th",
-        "tr",
-        "ul",
-    }
-)
-_SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "svg", "head"})
-
-
-class _TextOutline(HTMLParser):
-    """A readable outline of an HTML page: title, description, language, then the visible text
-    in reading order with headings as ``#`` lines, links as ``text <url>`` and images as
-    ``[image: alt] src``. Used for microsite pages, whose markup is not for reviewing."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.head: list[str] = []
-        self.lines: list[str] = []
-        self._line: list[str] = []
-        self._skip = 0
-        self._title: list[str] | None = None
-        self._heading = 0
-        self._links: list[str] = []
-
-    def _flush(self) -> None:
-        text = " ".join("".join(self._line).split())
-        if text:
-            self.lines.append(("#" * self._heading + " " if self._heading else "") + text)
-        self._line = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "html" and values.get("lang"):
-            self.head.append(f"Language: {values['lang']}")
-        elif tag == "title":
-            self._title = []
-        elif tag == "meta" and values.get("name") == "description":
-            self.head.append(f"Description: {values.get('content', '')}")
-        if tag in _SKIP_TAGS:
-            self._skip += 1
-            return
-        if self._skip:
-            return
-        if tag in _BLOCK_TAGS:
-            self._flush()
-            if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
-                self._heading = int(tag[1])
-        if tag == "img":
-            self._line.append(f" [image: {values.get('alt', '(no alt)')}] {values.get('src', '')} ")
-        elif tag == "a":
-            self._links.append(values.get("href", ""))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title" and self._title is not None:
-            self.head.insert(0, "Title: " + " ".join("".join(self._title).split()))
-            self._title = None
-        if tag in _SKIP_TAGS:
-            self._skip = max(0, self._skip - 1)
-            return
-        if self._skip:
-            return
-        if tag == "a" and self._links:
-            href = self._links.pop()
-            if href:
-                self._line.append(f" <{href}>")
-        if tag in _BLOCK_TAGS:
-            self._flush()
-            self._heading = 0
-
-    def handle_data(self, data: str) -> None:
-        if self._title is not None:
-            self._title.append(data)
-        elif not self._skip:
-            self._line.append(data)
-
-    def outline(self) -> list[str]:
-        self._flush()
-        return [*self.head, "", *self.lines] if self.head else self.lines
-
-
-def html_outline(document: str) -> list[str]:
-    """The lines of :class:`_TextOutline` for an HTML document (never raises)."""
-    parser = _TextOutline()
-    try:
-        parser.feed(document)
-        parser.close()
-    except (AssertionError, ValueError):  # pragma: no cover - HTMLParser is lenient
-        pass
-    return parser.outline()
-
-
 _BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 """Direction marks and overrides: shown, not applied, so text reads as it is stored."""
 
@@ -581,60 +460,16 @@ def visible(text: str) -> str:
     return "".join(out)
 
 
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", "replace")
-
-
-def _json_lines(data: bytes) -> list[str]:
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return _text(data).splitlines()
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False).splitlines()
-
-
 def preview_lines(channel: str, files: Mapping[str, bytes]) -> list[str]:
     """The readable form of one variant's files (``name -> bytes``, names without the
     ``preview/`` or ``template/`` folder): what a reviewer compares.
 
-    Email: subject, preheader and the plain-text body. App: the push and card JSON,
-    pretty-printed. Microsite: an outline of the page (:func:`html_outline`). Any other file
-    (a new channel, a new part) is shown as text under its name. Lines are :func:`visible`.
+    The channel's renderer decides (:meth:`~atomic_content.channels.base.ChannelRenderer.
+    review_lines`); a channel without one shows every file as text under its name. Lines are
+    :func:`visible`.
     """
-    lines: list[str] = []
-    shown: set[str] = set()
-    if channel == "email":
-        for name, label in (("subject.txt", "Subject:   "), ("preheader.txt", "Preheader: ")):
-            if name in files:
-                lines.append(label + " ".join(_text(files[name]).split()))
-                shown.add(name)
-        if "email.txt" in files:
-            lines.append("─" * 40)
-            lines.extend(_text(files["email.txt"]).splitlines())
-            shown.add("email.txt")
-        shown.add("email.html")  # the HTML says what email.txt says, less readably
-    elif channel == "app":
-        for name, label in (("push.json", "Push notification"), ("card.json", "In-app card")):
-            if name in files:
-                if lines:
-                    lines.append("")
-                lines.append(f"{label} ({name}):")
-                lines.extend(_json_lines(files[name]))
-                shown.add(name)
-        shown.add("card_body.html")  # embedded in card.json as body_html
-    elif channel == "microsite" and "index.html" in files:
-        lines.extend(html_outline(_text(files["index.html"])))
-        shown.add("index.html")
-    for name in sorted(set(files) - shown):
-        if lines:
-            lines.append("")
-        lines.append(f"{name}:")
-        if name.endswith(".json"):
-            lines.extend(_json_lines(files[name]))
-        elif name.endswith(".html"):
-            lines.extend(html_outline(_text(files[name])))
-        else:
-            lines.extend(_text(files[name]).splitlines())
+    renderer = RENDERERS.get(channel)
+    lines = renderer.review_lines(files) if renderer is not None else other_files(files, (), [])
     return [visible(line.rstrip()) for line in lines]
 
 

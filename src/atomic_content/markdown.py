@@ -182,17 +182,17 @@ def _sanitize(
     return links
 
 
-def _link_text(label: str, href: str, links_as_label: bool) -> str:
+def _link_text(label: str, href: str, links_as_label: bool, bare: bool = False) -> str:
     if links_as_label or not href:
         return label
     if not label or label == href:
         return href
     if href == "mailto:" + label:
         return label
-    return f"{label} ({href})"
+    return f"{label} {href}" if bare else f"{label} ({href})"
 
 
-def _inline_text(children: list[Token], *, links_as_label: bool) -> str:
+def _inline_text(children: list[Token], *, links_as_label: bool, bare: bool = False) -> str:
     parts: list[str] = []
     link_start: int | None = None
     href = ""
@@ -210,7 +210,7 @@ def _inline_text(children: list[Token], *, links_as_label: bool) -> str:
         elif kind == "link_close" and link_start is not None:
             label = "".join(parts[link_start:])
             del parts[link_start:]
-            parts.append(_link_text(label, href, links_as_label))
+            parts.append(_link_text(label, href, links_as_label, bare))
             link_start = None
     return "".join(parts)
 
@@ -316,19 +316,28 @@ def render_markdown(
     )
 
 
-def flatten(source: str) -> str:
+def flatten(source: str, *, link_schemes: frozenset[str] | None = None) -> str:
     """One line of plain text for push notifications.
 
     No markup: links become their label, images their alt text, list markers and heading
     marks are dropped, all whitespace runs (including line breaks) become one space. Tokens are
     kept verbatim. Allowed and refused links alike are reduced to their label.
+
+    With ``link_schemes`` (text messages, where phones link bare addresses) a link whose
+    target starts with one of those schemes is written ``label url`` (just ``url`` when it is
+    its own label); other links are still reduced to their label.
     """
     protected = _protect(source)
     tokens = _RENDER.parse(protected.text, {})
+    keep_links = link_schemes is not None
+    if link_schemes is not None:
+        schemes = frozenset(s.lower() for s in link_schemes)
+        _sanitize(tokens, schemes, protected.mapping.keys())
     parts: list[str] = []
     for token in tokens:
         if token.type == "inline":
-            parts.append(_inline_text(token.children or [], links_as_label=True))
+            children = token.children or []
+            parts.append(_inline_text(children, links_as_label=not keep_links, bare=True))
         elif token.type in ("code_block", "fence"):
             parts.append(token.content)
     text = _COLLAPSE_RE.sub(" ", " ".join(parts)).strip()

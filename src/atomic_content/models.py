@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.utils import parseaddr
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -23,12 +23,18 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
     StringConstraints,
+    create_model,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from .tokens import check_header_value
+
+if TYPE_CHECKING:
+    from .channels.base import ChannelRenderer
 
 Identifier = Annotated[
     str,
@@ -320,46 +326,57 @@ class LocaleSettings(Model):
     )
 
 
-class EmailLimits(Model):
-    subject_recommended: int = 60
-    subject_hard: int = 150
-    preheader_min: int = 40
-    preheader_recommended: int = 110
-    html_bytes_hard: int = 102_400
-
-
-class AppLimits(Model):
-    push_title_recommended: int = 40
-    push_body_recommended: int = 120
-    push_body_hard: int = 178
-    push_payload_bytes_hard: int = 4096
-
-
-class MicrositeLimits(Model):
-    title_recommended: int = 60
-    description_recommended: int = 160
-
-
-class EmailChannel(Model):
-    limits: EmailLimits = EmailLimits()
-
-
-class AppChannel(Model):
-    limits: AppLimits = AppLimits()
-
-
-class MicrositeChannel(Model):
-    limits: MicrositeLimits = MicrositeLimits()
-
-
 class Channels(Model):
-    email: EmailChannel | None = None
-    app: AppChannel | None = None
-    microsite: MicrositeChannel | None = None
+    """The ``channels:`` block of atomic.yaml: one optional block per registered channel.
+
+    This class has no fields; settings hold an instance of :func:`channels_model`, its subclass
+    with one field per channel of the registry (:mod:`atomic_content.channels`), typed by the
+    channel's ``settings_model``. A channel is enabled when its block is present.
+    """
 
     def enabled(self) -> list[str]:
-        """Names of the channels present in the settings, in a fixed order."""
-        return [name for name in ("email", "app", "microsite") if getattr(self, name) is not None]
+        """Names of the channels present in the settings, in registry order."""
+        return [name for name in type(self).model_fields if getattr(self, name) is not None]
+
+    def block(self, name: str) -> BaseModel | None:
+        """The settings block of channel ``name``; None when it is absent or not a channel."""
+        value = getattr(self, name) if name in type(self).model_fields else None
+        return value if isinstance(value, BaseModel) else None
+
+
+def channel_registry() -> Mapping[str, ChannelRenderer]:
+    """The registered channels by name, in registry order (:data:`atomic_content.channels.
+    RENDERERS`).
+
+    Imported when called: the channel modules build on this module (and on the loader and the
+    resolver), so the layers below them reach the registry at run time, never at import time.
+    """
+    from .channels import RENDERERS
+
+    return RENDERERS
+
+
+_CHANNELS_MODELS: dict[tuple[tuple[str, type[BaseModel]], ...], type[Channels]] = {}
+
+
+def channels_model() -> type[Channels]:
+    """The :class:`Channels` model of the registered channels (made once per registry state).
+
+    Field ``<name>`` is ``<settings_model> | None`` (default None), in registry order, so that
+    the JSON Schema, validation and :meth:`Channels.enabled` follow the registry.
+    """
+    key = tuple((name, r.settings_model) for name, r in channel_registry().items())
+    model = _CHANNELS_MODELS.get(key)
+    if model is None:
+        fields: dict[str, Any] = {name: (spec | None, None) for name, spec in key}
+        model = create_model("Channels", __base__=Channels, __module__=__name__, **fields)
+        _CHANNELS_MODELS[key] = model
+    return model
+
+
+def _channels_schema(_source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    # Runs when Settings is first used (defer_build), when the registry can be imported.
+    return handler(channels_model())
 
 
 class SlotKind(enum.StrEnum):
@@ -409,10 +426,14 @@ DEFAULT_SLOTS: dict[str, SlotSpec] = {
 class Settings(Model):
     """``atomic.yaml``: brand, locales, channels and the slot vocabulary."""
 
+    # Built on first use, not at import: the model of the ``channels`` block comes from the
+    # channel registry, which imports this module.
+    model_config = ConfigDict(defer_build=True)
+
     brand: Brand
     default_locale: LocaleCode
     locales: dict[LocaleCode, LocaleSettings]
-    channels: Channels
+    channels: Annotated[Channels, GetPydanticSchema(_channels_schema)]
     slots: dict[Identifier, SlotSpec] = Field(default_factory=lambda: dict(DEFAULT_SLOTS))
     governance: Governance = Governance()
 

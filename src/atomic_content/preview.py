@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .api import customer_messages
-from .channels import get_renderer
+from .channels import export_formats, get_renderer
 from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
-from .channels.email import build_eml, eml_bytes
 from .errors import Severity, UsageError
 from .formatting import format_resolution, log_safe
 from .models import Settings
@@ -199,27 +198,38 @@ def format_json(results: list[PreviewResult], *, explain: bool = False) -> str:
     )
 
 
-def format_eml(results: list[PreviewResult], *, date: dt.date | None = None) -> str:
-    """The email message as an ``.eml`` file (CRLF line ends).
+def format_export(results: list[PreviewResult], fmt: str, *, date: dt.date | None = None) -> bytes:
+    """One message in a channel's export format ``fmt`` (``eml``: an ``.eml`` file).
 
-    Needs exactly one email among ``results`` (narrow with --step / --channel). ``date`` adds
-    Date and Message-ID headers (default: none, so the output is reproducible).
+    Needs exactly one message of the channel that owns ``fmt`` among ``results`` (narrow with
+    --step / --channel). ``date`` is the send date for formats that carry one (default: none,
+    so the output is reproducible). UsageError for an unknown format or not exactly one message.
     """
-    emails = [r for r in results if r.rendered.key.channel == "email"]
-    if len(emails) != 1:
-        found = ", ".join(f"{r.resolution.key.step}" for r in emails) or "none"
+    formats = export_formats()
+    if fmt not in formats:
+        raise UsageError(f"unknown format {fmt!r}", f"formats: {', '.join(sorted(formats))}")
+    channel, export = formats[fmt]
+    matching = [r for r in results if r.rendered.key.channel == channel]
+    if len(matching) != 1:
+        found = ", ".join(f"{r.resolution.key.step}" for r in matching) or "none"
         raise UsageError(
-            f"the eml format needs exactly one email message (emails found: {found})",
-            "choose one with --step and --channel email",
+            f"the {fmt} format needs exactly one {channel} message "
+            f"({channel} messages found: {found})",
+            f"choose one with --step and --channel {channel}",
         )
-    result = emails[0]
-    message = build_eml(result.rendered, result.settings.brand, date=date)
-    return eml_bytes(message).decode("ascii")
+    result = matching[0]
+    return export.write(result.rendered, result.settings, date)
+
+
+def format_eml(results: list[PreviewResult], *, date: dt.date | None = None) -> str:
+    """The email message as an ``.eml`` file (CRLF line ends): :func:`format_export` ``eml``."""
+    return format_export(results, "eml", date=date).decode("ascii")
 
 
 __all__ = [
     "PreviewResult",
     "format_eml",
+    "format_export",
     "format_html",
     "format_json",
     "format_problems",

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from .errors import Diagnostics, did_you_mean
 from .models import (
     Atom,
+    Channels,
     Customer,
     Journey,
     Layout,
@@ -27,19 +28,20 @@ from .models import (
     Profile,
     Segment,
     Settings,
+    channel_registry,
+    channels_model,
 )
 from .yamlio import Loc, YamlDocument, check_inside_root, display_path, read_yaml_file
 
 M = TypeVar("M", bound=Model)
-
-CHANNEL_FOLDERS = ("email", "app", "microsite")
 
 _STEM_ID_KINDS = {Segment, Atom, Journey, Layout, Customer}
 
 
 @dataclass(frozen=True)
 class LayoutEntry:
-    """A layout with the channel it belongs to and its template source (None for app)."""
+    """A layout with the channel it belongs to and its template source (None when the
+    channel's layouts have no template)."""
 
     channel: str
     layout: Layout
@@ -127,6 +129,8 @@ def _mapping_hint(model: type[Model], loc: tuple[str | int, ...]) -> list[str]:
         current = _model_in(annotation)
         if current is None:
             return []
+        if current is Channels:  # its fields come from the channel registry
+            current = channels_model()
     fields = getattr(current, "model_fields", None)
     return sorted(fields) if fields else []
 
@@ -335,21 +339,22 @@ class _Loader:
         base = self.root / "layouts"
         if not base.is_dir():
             return
+        channels = list(channel_registry())
         for channel_dir in sorted(base.iterdir(), key=lambda p: p.name):
             if not channel_dir.is_dir():
                 continue
             channel = channel_dir.name
-            if channel not in CHANNEL_FOLDERS:
+            if channel not in channels:
                 self.diagnostics.error(
                     display_path(channel_dir, self.root),
                     0,
                     0,
                     "ref.unknown_channel",
                     f"layouts/{channel}/ is not a channel",
-                    f"layout folders are named after channels: {', '.join(CHANNEL_FOLDERS)}"
+                    f"layout folders are named after channels: {', '.join(channels)}"
                     + (
-                        f"; {did_you_mean(channel, CHANNEL_FOLDERS)}"
-                        if did_you_mean(channel, CHANNEL_FOLDERS)
+                        f"; {did_you_mean(channel, channels)}"
+                        if did_you_mean(channel, channels)
                         else ""
                     ),
                 )
@@ -379,7 +384,8 @@ class _Loader:
         self, channel: str, layout: Layout, path: Path, doc: YamlDocument
     ) -> tuple[str | None, str | None]:
         if layout.template is None:
-            if channel != "app":
+            pattern = channel_registry()[channel].layout_template
+            if pattern is not None:
                 line, col = doc.position((), key=False)
                 self.diagnostics.error(
                     doc.path,
@@ -387,7 +393,7 @@ class _Loader:
                     col,
                     "layout.missing_template",
                     f"a {channel} layout needs a `template:` file",
-                    "add `template: <name>.mjml` for email or `<name>.html.j2` for microsite",
+                    f"add `template: {pattern}` and create that file beside this one",
                 )
             return None, None
         template = path.parent / layout.template

@@ -16,9 +16,9 @@ from typing import Any
 
 from .conditions import check_condition
 from .customers import Position, customer_diagnostics
-from .errors import ContentError, Diagnostics, did_you_mean
+from .errors import ContentError, Diagnostics, Severity, did_you_mean
 from .markdown import lint_markdown
-from .models import Atom, AttributeType, Journey, SlotKind
+from .models import Atom, AttributeType, Journey, SlotKind, channel_registry
 from .records import inspect_record
 from .repository import Library, load_files
 from .segments import lookup
@@ -191,7 +191,7 @@ class _Validator:
                 ("channels",),
                 "settings.no_channels",
                 "no channel is enabled",
-                "add at least one of email, app, microsite under `channels:`",
+                f"add at least one of {', '.join(channel_registry())} under `channels:`",
             )
 
     def check_profile(self) -> None:
@@ -495,6 +495,7 @@ class _Validator:
         from .layout_lint import lint_layout
 
         slot_kinds = {slot: spec.kind for slot, spec in self.slots.items()}
+        registry = channel_registry()
         for (channel, layout_id), entry in self.lib.layouts.items():
             key = f"{channel}/{layout_id}"
             for slot in entry.layout.slots:
@@ -504,15 +505,13 @@ class _Validator:
                     )
             if entry.template_source is not None and entry.template_path is not None:
                 self.d.extend(lint_layout(entry, slot_kinds))
-                if channel == "email" and "<mjml" not in entry.template_source:
-                    self.d.error(
-                        entry.template_path,
-                        1,
-                        1,
-                        "layout.not_mjml",
-                        "an email layout must be an MJML document (<mjml>...</mjml>)",
-                        "wrap the layout in <mjml><mj-body>...</mj-body></mjml>",
-                    )
+            for problem in registry[channel].check_layout(entry):
+                if problem.where == "template":
+                    path, line, col = entry.template_path or "", problem.line, 1
+                else:
+                    path, line, col = self.lib.position("layout", key, problem.loc)
+                add = self.d.error if problem.severity is Severity.ERROR else self.d.warning
+                add(path, line, col, problem.code, problem.message, problem.hint)
 
     # -- customers -------------------------------------------------------------------------
     def customer_position(self, customer_id: str) -> Position:

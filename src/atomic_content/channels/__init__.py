@@ -1,33 +1,53 @@
-"""Channel renderers, by channel name.
+"""Channel renderers, by channel name: the channel registry.
 
-:data:`RENDERERS` maps a channel name (``email``, ``app``, ``microsite``) to the object that
-assembles, checks and previews its messages (the :class:`~.base.ChannelRenderer` protocol).
-A new channel (SMS, say) is one new module with a renderer and one :func:`register` call; the
-resolver and the other channels stay as they are.
+:data:`RENDERERS` maps a channel name (``email``, ``app``, ``microsite``, ``sms``) to the object
+that knows everything about the channel (the :class:`~.base.ChannelRenderer` protocol): its
+settings block in atomic.yaml, its layout contract, how it assembles, checks, previews, exports
+and shows its messages for review. A new channel is one new module with a renderer and one
+:func:`register` call below; settings, JSON Schemas, loading, validation, build, preview and
+diff follow the registry. No module outside this package names a channel.
 """
 
 from __future__ import annotations
 
 from ..errors import UsageError, did_you_mean
+from ..models import Settings
 from .app import AppRenderer
 from .base import (
     AssembledMessage,
     AssemblyContext,
     ChannelRenderer,
+    Export,
+    LayoutProblem,
     LimitProblem,
     Part,
     RenderedMessage,
 )
 from .email import EmailRenderer
 from .microsite import MicrositeRenderer
+from .sms import SmsRenderer
 
 RENDERERS: dict[str, ChannelRenderer] = {}
-"""Channel name -> renderer. Filled by :func:`register`."""
+"""Channel name -> renderer, in registration order (the order of ``channels.enabled()``)."""
 
 
 def register(renderer: ChannelRenderer) -> ChannelRenderer:
-    """Add (or replace) the renderer of ``renderer.name``; returns it."""
+    """Add (or replace) the renderer of ``renderer.name``; returns it.
+
+    Raises ValueError when one of its export formats belongs to another channel. Settings
+    validated from now on know the channel's ``channels.<name>`` block.
+    """
+    for fmt in renderer.exports:
+        owner = next(
+            (r.name for r in RENDERERS.values() if fmt in r.exports and r.name != renderer.name),
+            None,
+        )
+        if owner is not None:
+            raise ValueError(f"export format {fmt!r} already belongs to channel {owner!r}")
     RENDERERS[renderer.name] = renderer
+    if Settings.__pydantic_complete__:
+        # Settings were already built from the registry as it was: rebuild from the new one.
+        Settings.model_rebuild(force=True)
     return renderer
 
 
@@ -44,7 +64,12 @@ def get_renderer(name: str) -> ChannelRenderer:
     return renderer
 
 
-for _renderer in (EmailRenderer(), AppRenderer(), MicrositeRenderer()):
+def export_formats() -> dict[str, tuple[str, Export]]:
+    """Every channel's extra preview format: format name -> (channel name, export)."""
+    return {fmt: (r.name, export) for r in RENDERERS.values() for fmt, export in r.exports.items()}
+
+
+for _renderer in (EmailRenderer(), AppRenderer(), MicrositeRenderer(), SmsRenderer()):
     register(_renderer)
 
 __all__ = [
@@ -52,9 +77,12 @@ __all__ = [
     "AssembledMessage",
     "AssemblyContext",
     "ChannelRenderer",
+    "Export",
+    "LayoutProblem",
     "LimitProblem",
     "Part",
     "RenderedMessage",
+    "export_formats",
     "get_renderer",
     "register",
 ]

@@ -24,21 +24,26 @@ from __future__ import annotations
 import html
 import json
 import textwrap
+from collections.abc import Mapping
 from typing import Any
 
 from ..errors import RenderError, Severity
 from ..markdown import flatten
-from ..models import AppLimits, Settings
+from ..models import Model, Settings
+from ..repository import LayoutEntry
 from ..resolver import Resolution
 from .base import (
     AssembledMessage,
     AssemblyContext,
+    Export,
+    LayoutProblem,
     LimitProblem,
     Part,
     RenderedMessage,
     base_message,
     block_html,
     block_text,
+    channel_settings,
     checked_url,
     layout_entry,
     length_problems,
@@ -46,14 +51,34 @@ from .base import (
     text_of,
     url_allowed,
 )
+from .review import json_lines, other_files
 
 _BOX_WIDTH = 46
+
+
+class AppLimits(Model):
+    push_title_recommended: int = 40
+    push_body_recommended: int = 120
+    push_body_hard: int = 178
+    push_payload_bytes_hard: int = 4096
+
+
+class AppChannel(Model):
+    """``channels.app`` in atomic.yaml."""
+
+    limits: AppLimits = AppLimits()
 
 
 class AppRenderer:
     """The ``app`` channel."""
 
     name = "app"
+    settings_model = AppChannel
+    layout_template = None
+    exports: Mapping[str, Export] = {}
+
+    def check_layout(self, entry: LayoutEntry) -> list[LayoutProblem]:
+        return []
 
     # -- assembly ----------------------------------------------------------------------------
     def assemble(self, ctx: AssemblyContext, resolution: Resolution) -> AssembledMessage:
@@ -145,13 +170,10 @@ class AppRenderer:
     def check_limits(
         self, rendered: RenderedMessage, settings: Settings | None
     ) -> list[LimitProblem]:
-        limits = AppLimits()
+        limits = channel_settings(settings, self.name, AppChannel).limits
         schemes = {"https"}
-        if settings is not None:
-            if settings.channels.app is not None:
-                limits = settings.channels.app.limits
-            if settings.brand.deep_link_scheme:
-                schemes.add(settings.brand.deep_link_scheme)
+        if settings is not None and settings.brand.deep_link_scheme:
+            schemes.add(settings.brand.deep_link_scheme)
         allowed = frozenset(schemes)
         problems: list[LimitProblem] = []
         push_text = rendered.parts.get("push.json")
@@ -278,6 +300,18 @@ class AppRenderer:
             + "\n".join(sections)
             + "\n</main>\n</body>\n</html>\n"
         )
+
+    # -- review ------------------------------------------------------------------------------
+    def review_lines(self, files: Mapping[str, bytes]) -> list[str]:
+        """The push and card JSON, pretty-printed; card_body.html is in card.json already."""
+        lines: list[str] = []
+        for name, title in (("push.json", "Push notification"), ("card.json", "In-app card")):
+            if name in files:
+                if lines:
+                    lines.append("")
+                lines.append(f"{title} ({name}):")
+                lines.extend(json_lines(files[name]))
+        return other_files(files, ("push.json", "card.json", "card_body.html"), lines)
 
 
 _PREVIEW_CSS = (

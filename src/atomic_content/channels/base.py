@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from types import FrameType
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 import babel
 import babel.dates
@@ -45,15 +45,17 @@ from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError,
 from jinja2.runtime import LoopContext, StrictUndefined, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
+from pydantic import BaseModel
 
 from ..errors import RenderError, Severity
 from ..manifest import atom_hash, canonical_json
 from ..markdown import flatten, render_markdown
-from ..models import Atom, Settings, SlotKind
+from ..models import Atom, Model, Settings, SlotKind
 from ..repository import LayoutEntry, Library
 from ..resolver import MessageKey, Resolution
 from ..tokens import protect_tokens, required_customer_paths
 from ..validate import link_schemes
+from ..yamlio import Loc
 
 Mode = Literal["html", "text", "json", "header"]
 """How a part's customer values are escaped at render time (see TokenEnvironment)."""
@@ -212,14 +214,89 @@ class AssemblyContext:
         return spec.kind
 
 
-class ChannelRenderer(Protocol):
-    """A channel: how to assemble its messages, check its limits and show them in a terminal.
+@dataclass(frozen=True)
+class LayoutProblem:
+    """A layout that breaks its channel's contract (found by ``check_layout`` at validation).
 
-    Registered in :data:`atomic_content.channels.RENDERERS`; the resolver knows nothing about
-    channels beyond their names.
+    ``where`` says which file to blame: ``"layout"`` (the layout's YAML file, at the YAML path
+    ``loc``, e.g. ``("slots", "body")``; ``()`` is the top of the file) or ``"template"`` (its
+    template file, at line ``line``). ``code``/``message``/``hint`` follow the diagnostics rules.
+    """
+
+    code: str
+    message: str
+    hint: str
+    where: Literal["layout", "template"] = "layout"
+    loc: Loc = ()
+    line: int = 1
+    severity: Severity = Severity.ERROR
+
+
+ExportWriter = Callable[[RenderedMessage, Settings, dt.date | None], bytes]
+"""Writes one rendered message in an export format: (message, settings, date) -> file bytes.
+
+``date`` is the send date the user asked for (``--date``) or None (then the output must not
+depend on the clock, so that it is reproducible)."""
+
+
+@dataclass(frozen=True)
+class Export:
+    """An extra output format of a channel: ``atomic preview --format <name>``.
+
+    ``suffix`` is the file name suffix (``.eml``), ``help`` completes the ``--format`` help
+    ("<name> for mail apps"); ``write`` turns one rendered message into the file's bytes and
+    raises RenderError when it cannot.
+    """
+
+    suffix: str
+    help: str
+    write: ExportWriter
+
+
+class ChannelRenderer(Protocol):
+    """A channel: everything the engine knows about it, in one object.
+
+    Registered in :data:`atomic_content.channels.RENDERERS`; no module outside
+    :mod:`atomic_content.channels` names a channel. The registry drives:
+
+    * settings: ``channels.<name>`` in atomic.yaml is validated by :attr:`settings_model`
+      (also its JSON Schema); a present block enables the channel;
+    * loading: layouts live in ``layouts/<name>/``; :attr:`layout_template` says whether a
+      layout needs a template file;
+    * validation: :meth:`check_layout` checks a layout against the channel's contract;
+    * rendering: :meth:`assemble` (template form) and :meth:`check_limits` (rendered form);
+    * previews: :meth:`preview_text`, :meth:`preview_html` and the extra formats of
+      :attr:`exports`;
+    * review: :meth:`review_lines` is what ``atomic diff`` shows a reviewer.
     """
 
     name: str
+    """The channel name: the key under ``channels:``, the layout folder, ``message.channel``."""
+
+    @property
+    def settings_model(self) -> type[Model]:
+        """The model of the ``channels.<name>`` block of atomic.yaml (with its ``limits``).
+
+        Every field must have a default: ``<name>: {}`` enables the channel with defaults.
+        """
+        ...
+
+    @property
+    def layout_template(self) -> str | None:
+        """The template file a layout of this channel needs, as the hint shows it
+        (``<name>.mjml``); None when its layouts have no template (the engine writes the
+        message from the slots)."""
+        ...
+
+    @property
+    def exports(self) -> Mapping[str, Export]:
+        """Extra ``atomic preview`` formats by name (``eml``); a name belongs to one channel."""
+        ...
+
+    def check_layout(self, entry: LayoutEntry) -> list[LayoutProblem]:
+        """What the layout breaks of the channel's layout contract (beyond what every layout
+        is checked for: known slots, template syntax). Never raises."""
+        ...
 
     def assemble(self, ctx: AssemblyContext, resolution: Resolution) -> AssembledMessage:
         """The template form of a resolved message. Raises RenderError for a broken layout."""
@@ -238,6 +315,23 @@ class ChannelRenderer(Protocol):
     def preview_html(self, rendered: RenderedMessage) -> str:
         """The message as one HTML document, for a browser."""
         ...
+
+    def review_lines(self, files: Mapping[str, bytes]) -> list[str]:
+        """The readable form of one built variant for ``atomic diff``: its files by bare name
+        (``subject.txt`` -> bytes) in, lines a reviewer compares out. Files the channel does
+        not know are shown by :func:`atomic_content.channels.review.other_files`. Lines may
+        hold any character (the caller makes control characters visible). Never raises."""
+        ...
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+def channel_settings(settings: Settings | None, name: str, model: type[SettingsT]) -> SettingsT:
+    """The ``channels.<name>`` block of ``settings``; ``model()`` (its defaults) when there are
+    no settings or the channel is not configured."""
+    block = settings.channels.block(name) if settings is not None else None
+    return block if isinstance(block, model) else model()
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,14 +576,19 @@ def required_paths(atoms: Mapping[str, Atom]) -> dict[str, frozenset[str]]:
 
 
 def new_vault(
-    ctx: AssemblyContext, entry: LayoutEntry | None, atoms: Mapping[str, Atom]
+    ctx: AssemblyContext,
+    entry: LayoutEntry | None,
+    atoms: Mapping[str, Atom],
+    extra: Iterable[str] = (),
 ) -> TokenVault:
-    """A vault whose placeholders occur in none of the message's sources."""
+    """A vault whose placeholders occur in none of the message's sources (layout, brand,
+    atoms and the ``extra`` static texts a channel adds, such as settings text)."""
     texts = [
         entry.template_source or "" if entry else "",
         json.dumps(ctx.brand, ensure_ascii=False),
     ]
     texts.extend(text for atom in atoms.values() for text in atom_sources(atom))
+    texts.extend(extra)
     return TokenVault(texts)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Mapping
 from email import policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address, AddressHeader
@@ -37,18 +38,22 @@ import mrml
 
 from ..errors import RenderError, Severity
 from ..markdown import flatten
-from ..models import Atom, Brand, EmailLimits, Settings, address_problem, https_url_problem
+from ..models import Atom, Brand, Model, Settings, address_problem, https_url_problem
+from ..repository import LayoutEntry
 from ..resolver import Resolution
 from ..tokens import check_header_value
 from .base import (
     AssembledMessage,
     AssemblyContext,
+    Export,
+    LayoutProblem,
     LimitProblem,
     Part,
     RenderedMessage,
     TokenVault,
     base_message,
     block_text,
+    channel_settings,
     checked_url,
     label,
     layout_slots,
@@ -60,6 +65,7 @@ from .base import (
     render_layout,
     text_of,
 )
+from .review import other_files, text_lines
 
 _MJML_ROOT: Final = re.compile(r"<mjml\b([^>]*)>")
 _LANG_ATTR: Final = re.compile(r"""\s(?:lang|dir)\s*=\s*("[^"]*"|'[^']*'|[^\s>]*)""")
@@ -71,10 +77,42 @@ _PARSER_OPTIONS: Final = mrml.ParserOptions(include_loader=mrml.noop_loader())
 _RENDER_OPTIONS: Final = mrml.RenderOptions(disable_comments=True, fonts={})
 
 
+class EmailLimits(Model):
+    subject_recommended: int = 60
+    subject_hard: int = 150
+    preheader_min: int = 40
+    preheader_recommended: int = 110
+    html_bytes_hard: int = 102_400
+
+
+class EmailChannel(Model):
+    """``channels.email`` in atomic.yaml."""
+
+    limits: EmailLimits = EmailLimits()
+
+
 class EmailRenderer:
     """The ``email`` channel."""
 
     name = "email"
+    settings_model = EmailChannel
+    layout_template = "<name>.mjml"
+
+    @property
+    def exports(self) -> Mapping[str, Export]:
+        return {"eml": Export(".eml", "for mail apps", _write_eml)}
+
+    def check_layout(self, entry: LayoutEntry) -> list[LayoutProblem]:
+        if entry.template_source is None or "<mjml" in entry.template_source:
+            return []
+        return [
+            LayoutProblem(
+                "layout.not_mjml",
+                "an email layout must be an MJML document (<mjml>...</mjml>)",
+                "wrap the layout in <mjml><mj-body>...</mj-body></mjml>",
+                where="template",
+            )
+        ]
 
     # -- assembly ----------------------------------------------------------------------------
     def assemble(self, ctx: AssemblyContext, resolution: Resolution) -> AssembledMessage:
@@ -143,9 +181,7 @@ class EmailRenderer:
     def check_limits(
         self, rendered: RenderedMessage, settings: Settings | None
     ) -> list[LimitProblem]:
-        limits = EmailLimits()
-        if settings is not None and settings.channels.email is not None:
-            limits = settings.channels.email.limits
+        limits = channel_settings(settings, self.name, EmailChannel).limits
         problems: list[LimitProblem] = []
         subject = rendered.parts.get("subject", "")
         preheader = rendered.parts.get("preheader", "")
@@ -211,6 +247,21 @@ class EmailRenderer:
 
     def preview_html(self, rendered: RenderedMessage) -> str:
         return rendered.parts.get("html", "")
+
+    # -- review ------------------------------------------------------------------------------
+    def review_lines(self, files: Mapping[str, bytes]) -> list[str]:
+        """Subject, preheader and the plain-text body; the HTML says what email.txt says, less
+        readably, so it is not shown."""
+        lines: list[str] = []
+        for name, title in (("subject.txt", "Subject:   "), ("preheader.txt", "Preheader: ")):
+            if name in files:
+                lines.append(title + " ".join(files[name].decode("utf-8", "replace").split()))
+        if "email.txt" in files:
+            lines.append("─" * 40)
+            lines.extend(text_lines(files["email.txt"]))
+        return other_files(
+            files, ("subject.txt", "preheader.txt", "email.txt", "email.html"), lines
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -543,3 +594,7 @@ _HEADER_HINTS: Final = {
 def eml_bytes(message: EmailMessage) -> bytes:
     """The message as bytes with CRLF line ends (what an .eml file holds)."""
     return message.as_bytes(policy=policy.SMTP)
+
+
+def _write_eml(rendered: RenderedMessage, settings: Settings, date: dt.date | None) -> bytes:
+    return eml_bytes(build_eml(rendered, settings.brand, date=date))

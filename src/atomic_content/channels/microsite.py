@@ -12,17 +12,23 @@ an external script (error: the page must not load code from elsewhere).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..errors import Severity
 from ..markdown import flatten
-from ..models import MicrositeLimits, Settings
+from ..models import Model, Settings
+from ..repository import LayoutEntry
 from ..resolver import Resolution
 from .base import (
     AssembledMessage,
     AssemblyContext,
+    Export,
+    LayoutProblem,
     LimitProblem,
     Part,
     RenderedMessage,
     base_message,
+    channel_settings,
     layout_slots,
     layout_template,
     length_problems,
@@ -32,12 +38,30 @@ from .base import (
     render_layout,
     text_of,
 )
+from .review import html_outline, other_files
+
+
+class MicrositeLimits(Model):
+    title_recommended: int = 60
+    description_recommended: int = 160
+
+
+class MicrositeChannel(Model):
+    """``channels.microsite`` in atomic.yaml."""
+
+    limits: MicrositeLimits = MicrositeLimits()
 
 
 class MicrositeRenderer:
     """The ``microsite`` channel."""
 
     name = "microsite"
+    settings_model = MicrositeChannel
+    layout_template = "<name>.html.j2"
+    exports: Mapping[str, Export] = {}
+
+    def check_layout(self, entry: LayoutEntry) -> list[LayoutProblem]:
+        return []
 
     def assemble(self, ctx: AssemblyContext, resolution: Resolution) -> AssembledMessage:
         entry, template = layout_template(ctx, resolution)
@@ -70,9 +94,7 @@ class MicrositeRenderer:
     def check_limits(
         self, rendered: RenderedMessage, settings: Settings | None
     ) -> list[LimitProblem]:
-        limits = MicrositeLimits()
-        if settings is not None and settings.channels.microsite is not None:
-            limits = settings.channels.microsite.limits
+        limits = channel_settings(settings, self.name, MicrositeChannel).limits
         page = outline_html(rendered.parts.get("index.html", ""))
         description = page.meta.get("description", "")
         problems: list[LimitProblem] = []
@@ -142,3 +164,11 @@ class MicrositeRenderer:
 
     def preview_html(self, rendered: RenderedMessage) -> str:
         return rendered.parts.get("index.html", "")
+
+    def review_lines(self, files: Mapping[str, bytes]) -> list[str]:
+        """An outline of the page (title, description, language, then the visible text): its
+        markup is not for reviewing."""
+        if "index.html" not in files:
+            return other_files(files, (), [])
+        lines = html_outline(files["index.html"].decode("utf-8", "replace"))
+        return other_files(files, ("index.html",), lines)

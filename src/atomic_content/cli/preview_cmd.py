@@ -8,12 +8,19 @@ from pathlib import Path
 
 import click
 
-from ..preview import format_eml, format_html, format_json, format_problems, format_text
+from ..channels import export_formats
+from ..preview import format_export, format_html, format_json, format_problems, format_text
 from ..preview import preview as run_preview
 from . import EXIT_CONTENT, content_option, main
 from .commands import message_options, parse_date
 
-_SUFFIX = {"text": ".txt", "html": ".html", "json": ".json", "eml": ".eml"}
+_EXPORTS = {fmt: export for fmt, (_channel, export) in export_formats().items()}
+_SUFFIX = {
+    "text": ".txt",
+    "html": ".html",
+    "json": ".json",
+    **{fmt: export.suffix for fmt, export in _EXPORTS.items()},
+}
 
 
 @main.command()
@@ -22,10 +29,12 @@ _SUFFIX = {"text": ".txt", "html": ".html", "json": ".json", "eml": ".eml"}
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "html", "json", "eml"]),
+    type=click.Choice(["text", "html", "json", *_EXPORTS]),
     default="text",
     show_default=True,
-    help="text for the terminal, html for a browser, json, eml for mail apps.",
+    help="text for the terminal, html for a browser, json"
+    + "".join(f", {fmt} {export.help}" for fmt, export in _EXPORTS.items())
+    + ".",
 )
 @click.option(
     "--out",
@@ -49,15 +58,16 @@ def preview(
         content, customer_ref, journey, step=step, channel=channel, locale=locale, on=date,
         include_drafts=include_drafts, explain=explain,
     )  # fmt: skip
+    output: str | bytes
     if fmt == "html":
         output = format_html(results)
     elif fmt == "json":
         output = format_json(results, explain=explain)
-    elif fmt == "eml":
-        output = format_eml(results, date=date)
+    elif fmt in _EXPORTS:
+        output = format_export(results, fmt, date=date)
     else:
         output = format_text(results, explain=explain)
-    if fmt in ("html", "eml"):
+    if fmt == "html" or fmt in _EXPORTS:
         # The document goes to stdout or a file; problems go to stderr so they stay visible.
         for result in results:
             for line in format_problems(result.problems):
@@ -69,14 +79,15 @@ def preview(
         ) as handle:
             target = Path(handle.name)
     if target is not None:
-        if fmt == "eml":
-            target.write_bytes(output.encode("ascii"))
+        if isinstance(output, bytes):
+            target.write_bytes(output)
         else:
             target.write_text(output, encoding="utf-8")
         click.echo(f"wrote {target.as_posix()}", err=True)
         if open_browser:
             webbrowser.open(target.resolve().as_uri())
     else:
-        click.echo(output, nl=not output.endswith("\n"))
+        newline = output.endswith(b"\n") if isinstance(output, bytes) else output.endswith("\n")
+        click.echo(output, nl=not newline)
     if any(result.has_errors for result in results):
         ctx.exit(EXIT_CONTENT)
