@@ -49,9 +49,10 @@ from . import __version__
 from .analysis import Variant, resolve_variant, variants
 from .errors import AtomicError, ContentError, Diagnostics, ResolutionError
 from .render import assemble, check_limits, example_customer, render_message
-from .repository import Library
+from .repository import Library, content_files
 from .resolver import Resolution, Resolver
 from .validate import load_library
+from .yamlio import read_content_bytes
 
 ENGINE_FORMAT = 1
 """Bumped whenever rendering changes output; part of every cache key."""
@@ -392,14 +393,14 @@ def input_fingerprint(content: Path, on: dt.date, extra: dict[str, Any]) -> str:
             {"engine": __version__, "format": ENGINE_FORMAT, "date": on.isoformat(), **extra}
         )
     )
-    paths = sorted(
-        Path(folder) / name
-        for folder, _dirs, names in os.walk(content, followlinks=False)
-        for name in names
-    )
+    # content_files: no link out, no pipe or device, limits before reading (see repository.py).
+    paths, refused = content_files(content)
     for path in paths:  # sorted: the digest does not depend on the file system's order
+        raw, problem = read_content_bytes(path, content)
         digest.update(path.relative_to(content).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(hashlib.sha256(raw if raw is not None else repr(problem).encode()).digest())
+    for problem in refused:  # a refused file still changes the digest (and fails the load)
+        digest.update(repr(problem).encode())
     return digest.hexdigest()
 
 
