@@ -397,6 +397,9 @@ def yaml11_diagnostics(
             continue
         line, col = doc.position(loc)
         message, hint = _octal_text(where, written)
+        if isinstance(value, str):
+            message = f"{where}: {written!r} is quoted text with a leading zero, not a number"
+            hint = hint.replace("without the leading zero", "without quotes and leading zero")
         found.append(
             Diagnostic(doc.path, line, col, Severity.ERROR, "yaml.ambiguous_number", message, hint)
         )
@@ -638,6 +641,8 @@ class _Loader:
             return None, None
         template = path.parent / layout.template
         shown = display_path(template, self.root)
+        if shown in self.refused:
+            return shown, None  # content_files said why (a pipe, a link out of the tree ...)
         line, col = doc.position(("template",))
         problem = (
             check_inside_root(template, self.root)
