@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import atomic_content
 from atomic_content import repository, yamlio
+from atomic_content.cli import main
 from atomic_content.errors import Diagnostic
 from atomic_content.repository import content_files
 from atomic_content.validate import check_content
@@ -448,6 +450,27 @@ def test_all_bad_inputs_in_one_run(tmp_path: Path) -> None:
         if case.id == "unused-atom" or case.id in ALONE or overridden:
             continue  # a later case rewrote the same file
         assert case.expected in shown, (case.id, shown)
+
+
+HOSTILE_YAML = [
+    "yaml-1.1-directive",
+    "yaml-1.3-directive",
+    "leading-zero-number",
+    "off-as-boolean",
+    "recursive-alias",
+    "thousand-brackets",
+    "deep-through-alias",
+    "too-many-steps",
+]
+
+
+@pytest.mark.parametrize("case_id", HOSTILE_YAML)
+def test_hostile_yaml_exits_1_not_70(tmp_path: Path, case_id: str) -> None:
+    case = next(case for case in CASES if case.id == case_id)
+    write_tree(tmp_path, case.files)
+    result = CliRunner().invoke(main, ["validate", "--content", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert case.expected.split(": ", 1)[0] in result.output  # path:line:col
 
 
 # -- hostile file system entries ----------------------------------------------------------------

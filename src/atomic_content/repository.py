@@ -344,8 +344,10 @@ def _value_hint(kind: str, ctx: dict[str, Any]) -> str:
     return "see docs/format.md for the allowed values"
 
 
-_YAML11_BOOLEANS = {"yes": "true", "y": "true", "on": "true", "no": "false", "n": "false"}
-_YAML11_BOOLEANS["off"] = "false"
+# YAML 1.1 boolean words (any case) -> the YAML 1.2 boolean they meant.
+_YAML11_BOOLEANS = dict.fromkeys(("yes", "y", "on"), "true") | dict.fromkeys(
+    ("no", "n", "off"), "false"
+)
 # Written numbers YAML 1.1 and 1.2 read differently: a leading zero (1.1: octal) or 0o (octal).
 _OCTAL_LOOKING = re.compile(r"[-+]?0(?:[0-9_]+|o[0-7_]+)")
 # Cheap test of a whole file for such a number, so most files never ask for a position.
