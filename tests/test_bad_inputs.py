@@ -8,14 +8,22 @@ Every case writes the valid base tree of ``contentkit`` plus one broken file and
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+import atomic_content
+from atomic_content import repository, yamlio
+from atomic_content.cli import main
 from atomic_content.errors import Diagnostic
+from atomic_content.repository import content_files
 from atomic_content.validate import check_content
-from contentkit import write_tree
+from contentkit import JOURNEY, PROFILE, write_tree
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,16 @@ class Case:
 def fmt(d: Diagnostic) -> str:
     return f"{d.path}:{d.line}:{d.col}: {d.severity.value}[{d.code}]: {d.message}"
 
+
+ATOM = "slot: headline\nstatus: approved\ntext: Hi\n"
+# 69 levels of block lists / mappings under an atom field; level 65 is the first refused.
+DEEP_BLOCK = ATOM + "tags:\n" + "".join("  " * i + "-\n" for i in range(1, 70))
+DEEP_MAP = ATOM + "notes:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 70))
+# 40 levels behind an anchor, used 30 levels down: only the expansion is too deep.
+DEEP_ALIAS = ATOM + "notes: &d " + "[" * 40 + "]" * 40 + "\ntags: " + "[" * 30 + "*d" + "]" * 30
+STEPS = "name: Big\nsteps:\n" + "".join(
+    f"  - {{id: s{i}, channels: {{email: basic}}}}\n" for i in range(101)
+)
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)
@@ -188,6 +206,125 @@ CASES = [
         "remove the anchors",
     ),
     Case(
+        "yaml-1.1-directive",
+        {"atoms/v11.yaml": "%YAML 1.1\n---\n" + ATOM + "priority: 010\n"},
+        "atoms/v11.yaml:1:1: error[yaml.version]: this file asks for YAML 1.1; content files are "
+        "read as YAML 1.2 only",
+        "remove the `%YAML 1.1` line",
+    ),
+    Case(
+        "yaml-1.3-directive",  # ruamel fails an assertion on it: must not be exit 70
+        {"atoms/v13.yaml": "%YAML 1.3\n---\n" + ATOM},
+        "atoms/v13.yaml:1:1: error[yaml.version]: this file asks for YAML 1.3; content files are "
+        "read as YAML 1.2 only",
+        "remove the `%YAML 1.3` line",
+    ),
+    Case(
+        "leading-zero-number",
+        {"atoms/zero.yaml": ATOM + "priority: 010\n"},
+        "atoms/zero.yaml:4:11: error[yaml.ambiguous_number]: priority: 010 has a leading zero: "
+        "YAML 1.2 reads it as 10, YAML 1.1 as the octal number 8",
+        "write 10 (or 8 if an octal number was meant) without the leading zero",
+    ),
+    Case(
+        "octal-number",
+        {"atoms/octal.yaml": ATOM + "priority: 0o10\n"},
+        "atoms/octal.yaml:4:11: error[yaml.ambiguous_number]: priority: 0o10 is an octal number "
+        "(8)",
+        "write the decimal number 8",
+    ),
+    Case(
+        "quoted-leading-zero-number",
+        {"atoms/quoted.yaml": ATOM + 'priority: "010"\n'},
+        "atoms/quoted.yaml:4:11: error[yaml.ambiguous_number]: priority: '010' is quoted text "
+        "with a leading zero, not a number",
+        "write 10 (or 8 if an octal number was meant) without quotes and leading zero",
+    ),
+    Case(
+        "nested-leading-zero-number",
+        {
+            "atoms/img.yaml": "slot: image\nstatus: approved\n"
+            "image: {src: https://x.example/a.png, alt: A, width: 0640}\n"
+        },
+        "atoms/img.yaml:3:54: error[yaml.ambiguous_number]: image.width: 0640 has a leading "
+        "zero: YAML 1.2 reads it as 640, YAML 1.1 as the octal number 416",
+        "write 640 (or 416",
+    ),
+    Case(
+        "yes-as-boolean",
+        {
+            "profile.yaml": PROFILE.replace(
+                "optional: true, example: Ada", "optional: yes, example: Ada"
+            )
+        },
+        "profile.yaml:6:40: error[yaml.ambiguous_boolean]: attributes.first_name.optional: yes "
+        "is text in YAML 1.2, not a boolean",
+        "write true (YAML 1.2 booleans are only true and false)",
+    ),
+    Case(
+        "off-as-boolean",
+        {"journeys/welcome.yaml": JOURNEY.replace("steps:", "allow_large_change: off\nsteps:")},
+        "journeys/welcome.yaml:4:21: error[yaml.ambiguous_boolean]: allow_large_change: off is "
+        "text in YAML 1.2, not a boolean",
+        "write false",
+    ),
+    Case(
+        "recursive-alias",
+        {"atoms/loop.yaml": ATOM + "tags: &a [x, *a]\n"},
+        "atoms/loop.yaml:4:14: error[yaml.recursive_alias]: the alias *a is used inside the "
+        "value it names",
+        "remove *a here",
+    ),
+    Case(
+        "recursive-alias-in-mapping",
+        {"atoms/loopmap.yaml": ATOM + "notes: &m {a: {b: *m}}\n"},
+        "atoms/loopmap.yaml:4:19: error[yaml.recursive_alias]: the alias *m is used inside the "
+        "value it names",
+        "remove *m here",
+    ),
+    Case(
+        "thousand-brackets",  # the composer would exhaust Python's stack
+        {"atoms/brackets.yaml": ATOM + "tags: " + "[" * 1000 + "]" * 1000 + "\n"},
+        "atoms/brackets.yaml:4:71: error[yaml.too_deep]: lists and mappings are nested more "
+        "than 64 levels deep here",
+        "flatten this value",
+    ),
+    Case(
+        "deep-block-lists",
+        {"atoms/deeplist.yaml": DEEP_BLOCK},
+        "atoms/deeplist.yaml:69:131: error[yaml.too_deep]: lists and mappings are nested more "
+        "than 64 levels deep here",
+        "flatten this value",
+    ),
+    Case(
+        "deep-mappings",
+        {"atoms/deepmap.yaml": DEEP_MAP},
+        "atoms/deepmap.yaml:68:129: error[yaml.too_deep]: lists and mappings are nested more "
+        "than 64 levels deep here",
+        "flatten this value",
+    ),
+    Case(
+        "deep-through-alias",
+        {"atoms/deepalias.yaml": DEEP_ALIAS},
+        "atoms/deepalias.yaml:5:37: error[yaml.too_deep]: lists and mappings are nested more "
+        "than 64 levels deep here",
+        "an alias that repeats a deep value",
+    ),
+    Case(
+        "too-many-steps",
+        {"journeys/big.yaml": STEPS},
+        "journeys/big.yaml:3:3: error[schema.too_long]: steps: list should have at most 100 "
+        "items after validation, not 101",
+        "at most 100 items are allowed here",
+    ),
+    Case(
+        "too-many-tags",
+        {"atoms/tags.yaml": ATOM + "tags: [" + ", ".join(["x"] * 1001) + "]\n"},
+        "atoms/tags.yaml:4:7: error[schema.too_long]: tags: list should have at most 1000 items "
+        "after validation, not 1001",
+        "at most 1000 items are allowed here",
+    ),
+    Case(
         "python-tag",
         {"atoms/tag.yaml": "slot: !!python/object/apply:os.system [echo hacked]\n"},
         "atoms/tag.yaml:1:7: error[yaml.tag_not_allowed]: the YAML tag "
@@ -292,17 +429,248 @@ def test_valid_base_tree_is_clean(tmp_path: Path) -> None:
     assert [fmt(d) for d in diagnostics] == []
 
 
+# Cases that break a file every other check needs (a refused profile.yaml leaves no attribute
+# for the token checks); they are checked on their own above.
+ALONE = {"yes-as-boolean"}
+
+
 def test_all_bad_inputs_in_one_run(tmp_path: Path) -> None:
     files: dict[str, str | bytes | None] = {}
     for case in CASES:
         if case.id in {"unused-atom"}:
             continue  # warnings are only computed for content without errors
+        if case.id in ALONE:
+            continue
         files.update(case.files)
     write_tree(tmp_path, files)
     _library, diagnostics = check_content(tmp_path)
     shown = [fmt(d) for d in diagnostics]
     for case in CASES:
         overridden = any(files.get(name) != content for name, content in case.files.items())
-        if case.id == "unused-atom" or overridden:
+        if case.id == "unused-atom" or case.id in ALONE or overridden:
             continue  # a later case rewrote the same file
         assert case.expected in shown, (case.id, shown)
+
+
+HOSTILE_YAML = [
+    "yaml-1.1-directive",
+    "yaml-1.3-directive",
+    "leading-zero-number",
+    "off-as-boolean",
+    "recursive-alias",
+    "thousand-brackets",
+    "deep-through-alias",
+    "too-many-steps",
+]
+
+
+@pytest.mark.parametrize("case_id", HOSTILE_YAML)
+def test_hostile_yaml_exits_1_not_70(tmp_path: Path, case_id: str) -> None:
+    case = next(case for case in CASES if case.id == case_id)
+    write_tree(tmp_path, case.files)
+    result = CliRunner().invoke(main, ["validate", "--content", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert case.expected.split(": ", 1)[0] in result.output  # path:line:col
+
+
+# -- hostile file system entries ----------------------------------------------------------------
+# Each case builds the valid base tree, then one entry no loader may open or follow.
+
+DEEP_LEVELS = 1200
+
+
+def _deep_folders(root: Path) -> None:
+    # mkdir one level at a time: os.makedirs recurses once per level
+    folder = root / "atoms"
+    for _ in range(DEEP_LEVELS):
+        folder = folder / "d"
+        folder.mkdir()
+    (folder / "deep.yaml").write_text(ATOM, encoding="utf-8")
+
+
+def _remove_deep_folders(root: Path) -> None:
+    # shutil.rmtree recurses once per level too; remove bottom-up
+    folder = root / "atoms" / Path(*["d"] * DEEP_LEVELS)
+    if not (root / "atoms" / "d").exists():
+        return
+    (folder / "deep.yaml").unlink(missing_ok=True)
+    while folder != root / "atoms":
+        folder.rmdir()
+        folder = folder.parent
+
+
+def _link(name: str, target: str) -> Callable[[Path], None]:
+    def make(root: Path) -> None:
+        (root / name).symlink_to(target if target.startswith("/") else root / target)
+
+    return make
+
+
+def _fifo(name: str) -> Callable[[Path], None]:
+    def make(root: Path) -> None:
+        (root / name).unlink(missing_ok=True)
+        os.mkfifo(root / name)
+
+    return make
+
+
+def _both(*makers: Callable[[Path], None]) -> Callable[[Path], None]:
+    def make(root: Path) -> None:
+        for maker in makers:
+            maker(root)
+
+    return make
+
+
+@dataclass(frozen=True)
+class FsCase:
+    id: str
+    make: Callable[[Path], None]
+    expected: str
+    hint: str
+
+
+FS_CASES = [
+    FsCase(
+        "fifo-atom",  # opening a pipe blocks until a writer comes
+        _fifo("atoms/pipe.yaml"),
+        "atoms/pipe.yaml:0:0: error[io.special_file]: this path is a named pipe (FIFO), not a "
+        "regular file",
+        "may hold only regular files and folders",
+    ),
+    FsCase(
+        "fifo-template",
+        _fifo("layouts/email/basic.mjml"),
+        "layouts/email/basic.mjml:0:0: error[io.special_file]: this path is a named pipe (FIFO), "
+        "not a regular file",
+        "remove it",
+    ),
+    FsCase(
+        "fifo-beside-content",  # the build fingerprint reads every file, not only YAML
+        _fifo("notes.txt"),
+        "notes.txt:0:0: error[io.special_file]: this path is a named pipe (FIFO), not a regular "
+        "file",
+        "remove it",
+    ),
+    FsCase(
+        "link-to-dev-zero",  # read_bytes() would read until memory runs out
+        _link("atoms/zero.yaml", "/dev/zero"),
+        "atoms/zero.yaml:0:0: error[io.outside_root]: this path is a link that points outside "
+        "the content folder",
+        "copy the file into the content folder",
+    ),
+    FsCase(
+        "link-to-fifo-inside",
+        _both(_fifo("pipe"), _link("atoms/link.yaml", "pipe")),
+        "atoms/link.yaml:0:0: error[io.special_file]: this path is a link to a named pipe "
+        "(FIFO), not a regular file",
+        "remove it",
+    ),
+    FsCase(
+        "link-to-folder",
+        _link("atoms/shared", "segments"),
+        "atoms/shared:0:0: error[io.linked_folder]: this path is a link to a folder; links to "
+        "folders are not followed",
+        "instead of linking to it",
+    ),
+    FsCase(
+        "broken-link",
+        _link("atoms/gone.yaml", "nowhere.yaml"),
+        "atoms/gone.yaml:0:0: error[io.broken_link]: this path is a link that points nowhere "
+        "(or loops)",
+        "remove the link",
+    ),
+    FsCase(
+        "folders-1200-deep",  # pathlib's ** glob recursed once per level
+        _deep_folders,
+        "atoms/"
+        + "/".join(["d"] * 16)
+        + ":0:0: error[io.too_deep]: this folder is more than 16 levels below the content "
+        "folder; nothing in it is read",
+        "keep content within a few folder levels",
+    ),
+]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes and symlinks")
+@pytest.mark.parametrize("case", FS_CASES, ids=[c.id for c in FS_CASES])
+def test_hostile_file_system_entry(tmp_path: Path, case: FsCase) -> None:
+    root = write_tree(tmp_path / "content")
+    try:
+        case.make(root)
+        _library, diagnostics = check_content(root)
+        files, refused = content_files(root)
+    finally:
+        _remove_deep_folders(root)
+    shown = [fmt(d) for d in diagnostics]
+    matches = [d for d in diagnostics if fmt(d) == case.expected]
+    assert len(matches) == 1, "\n".join(shown)
+    assert case.hint.lower() in matches[0].hint.lower(), matches[0].hint
+    # The build's input fingerprint lists the tree with the same function.
+    assert case.expected in [fmt(d) for d in refused]
+    assert all(path.is_file() for path in files)
+
+
+def test_valid_link_to_a_file_inside_the_tree_is_loaded(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "content")
+    (root / "shared").mkdir()
+    (root / "atoms" / "headline.yaml").rename(root / "shared" / "headline.txt")
+    (root / "atoms" / "headline.yaml").symlink_to(root / "shared" / "headline.txt")
+    library, diagnostics = check_content(root)
+    assert [fmt(d) for d in diagnostics] == []
+    assert "headline" in library.atoms
+
+
+def test_too_many_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(repository, "MAX_CONTENT_FILES", 40)
+    root = write_tree(tmp_path / "content")
+    for index in range(25):
+        (root / "atoms" / f"extra-{index}.yaml").write_text(ATOM, encoding="utf-8")
+    _library, diagnostics = check_content(root)
+    assert [fmt(d) for d in diagnostics] == [
+        ".:0:0: error[io.too_many_files]: the content folder holds more than 40 files and folders"
+    ]
+    assert content_files(root)[0] == []
+
+
+def test_too_many_values_without_aliases(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yamlio, "MAX_EXPANDED_NODES", 50)
+    doc, problem = yamlio.parse_yaml_text("tags: [" + ", ".join(["x"] * 60) + "]\n", "a.yaml")
+    assert doc is None and problem is not None
+    assert fmt(problem) == (
+        "a.yaml:1:1: error[yaml.too_many_values]: this file holds more than 50 values"
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes and symlinks")
+@pytest.mark.parametrize("command", ["validate", "build"])
+def test_validate_and_build_refuse_pipes_and_devices_quickly(tmp_path: Path, command: str) -> None:
+    """A regression here would hang on the pipe or read /dev/zero until memory runs out: the
+    CLI runs in a child process with a time limit and a memory cap, so it fails fast instead."""
+    root = write_tree(tmp_path / "content")
+    os.mkfifo(root / "atoms" / "pipe.yaml")
+    (root / "atoms" / "zero.yaml").symlink_to("/dev/zero")
+    args = ["--content", str(root)] + (
+        ["--out", str(tmp_path / "out")] if command == "build" else []
+    )
+    src = Path(atomic_content.__file__).resolve().parents[1]
+
+    def cap_memory() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "atomic_content.cli", command, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,  # generous for a loaded machine; a clean run takes about a second
+        env={**os.environ, "PYTHONPATH": str(src)},
+        preexec_fn=cap_memory if sys.platform == "linux" else None,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "atoms/pipe.yaml: error[io.special_file]" in output
+    assert "atoms/zero.yaml: error[io.outside_root]" in output
+    assert not (tmp_path / "out").exists()

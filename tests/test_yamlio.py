@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atomic_content.yamlio import YamlDocument, parse_yaml_text
+from atomic_content.models import Atom, Journey
+from atomic_content.repository import yaml11_diagnostics
+from atomic_content.yamlio import MAX_DEPTH, YamlDocument, parse_yaml_text
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -112,3 +114,144 @@ def test_parse_cache_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.Mon
     source.write_text("a: 2026-01-31\n")
     doc, _ = yamlio.read_yaml_file(source)
     assert doc is not None and doc.data == {"a": __import__("datetime").date(2026, 1, 31)}
+
+
+# -- YAML 1.2 only, recursion and depth -----------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 5), st.integers(0, 9))
+def test_only_yaml_12_directives_are_accepted(major: int, minor: int) -> None:
+    doc, problem = parse_yaml_text(f"%YAML {major}.{minor}\n---\na: 010\n", "v.yaml")
+    if (major, minor) == (1, 2):
+        assert problem is None and doc is not None and doc.data == {"a": 10}
+        return
+    assert doc is None and problem is not None
+    assert (problem.line, problem.col, problem.code) == (1, 1, "yaml.version")
+    assert problem.message == (
+        f"this file asks for YAML {major}.{minor}; content files are read as YAML 1.2 only"
+    )
+
+
+def _first_too_deep(openers: list[str]) -> tuple[int, int] | None:
+    """Column of the first node inside more than MAX_DEPTH collections (None if none is)."""
+    col = 1
+    for index, opener in enumerate(openers):
+        if index > MAX_DEPTH:
+            return 1, col
+        if opener != "[" and index + 1 > MAX_DEPTH:
+            return 1, col + 1  # the key of this mapping
+        col += len(opener)
+    return (1, col) if len(openers) > MAX_DEPTH else None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["[", "{k: "]), max_size=400))
+def test_nesting_never_raises_and_deep_nesting_is_positioned(openers: list[str]) -> None:
+    closers = "".join("]" if opener == "[" else "}" for opener in reversed(openers))
+    text = "".join(openers) + "x" + closers + "\n"
+    doc, problem = parse_yaml_text(text, "deep.yaml")
+    expected = _first_too_deep(openers)
+    if expected is None:
+        assert problem is None and doc is not None
+        return
+    assert doc is None and problem is not None
+    assert problem.code == "yaml.too_deep"
+    assert (problem.line, problem.col) == expected
+
+
+@st.composite
+def alias_documents(draw: st.DrawFn) -> tuple[str, bool]:
+    """A flow document with anchors on lists and aliases to anchors seen before; the flag says
+    whether some alias stands inside the list its anchor names (a loop)."""
+    anchors: list[str] = []  # every anchor started so far
+    open_anchors: list[str] = []  # anchors of the enclosing lists
+    recursive = False
+
+    def node(depth: int) -> str:
+        nonlocal recursive
+        kinds = ["scalar", "alias", "list"] if depth < 6 else ["scalar", "alias"]
+        kind = draw(st.sampled_from(kinds))
+        if kind == "alias" and anchors:
+            target = draw(st.sampled_from(anchors))
+            recursive = recursive or target in open_anchors
+            return f"*{target}"
+        if kind != "list":
+            return "x"
+        anchor = f"a{len(anchors)}" if draw(st.booleans()) else ""
+        if anchor:
+            anchors.append(anchor)
+            open_anchors.append(anchor)
+        items = [node(depth + 1) for _ in range(draw(st.integers(0, 3)))]
+        if anchor:
+            open_anchors.pop()
+        return (f"&{anchor} " if anchor else "") + "[" + ", ".join(items) + "]"
+
+    return f"list: {node(0)}\n", recursive
+
+
+@settings(max_examples=200, deadline=None)
+@given(alias_documents())
+def test_aliases_never_raise_and_loops_are_found_at_the_alias(case: tuple[str, bool]) -> None:
+    text, recursive = case
+    doc, problem = parse_yaml_text(text, "alias.yaml")
+    assert (doc is None) != (problem is None)
+    if recursive:
+        assert problem is not None and problem.code == "yaml.recursive_alias", (text, problem)
+        assert text.splitlines()[problem.line - 1][problem.col - 1] == "*"
+    elif problem is not None:
+        assert problem.code in {"yaml.too_deep", "yaml.too_many_nodes", "yaml.syntax"}, problem
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.integers(0, 3),
+    st.sampled_from(["", "+", "-"]),
+    st.sampled_from(["block", "flow", "quoted"]),
+)
+def test_plain_source_is_the_number_as_written(
+    number: int, zeros: int, sign: str, style: str
+) -> None:
+    written = f"{sign}{'0' * zeros}{number}"
+    text = {
+        "block": f"a: x\nb:\n  c: {written}\n",
+        "flow": f"a: x\nb: {{d: 1, c: {written}}}\n",
+        "quoted": f'a: x\nb: {{c: "{written}"}}\n',
+    }[style]
+    doc, problem = parse_yaml_text(text, "n.yaml")
+    assert problem is None and doc is not None
+    assert doc.plain_source(("b", "c")) == (None if style == "quoted" else written)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 5000), st.integers(0, 3))
+def test_numbers_with_a_leading_zero_are_refused_where_a_number_is_expected(
+    number: int, zeros: int
+) -> None:
+    written = f"{'0' * zeros}{number}"
+    text = f"slot: headline\ntext: Hi\npriority: {written}\nnotes: {written}\n"
+    doc, problem = parse_yaml_text(text, "atoms/n.yaml")
+    assert problem is None and doc is not None
+    found = yaml11_diagnostics(doc, Atom, {"id": "n", **doc.data})
+    if written == str(number):  # no leading zero (a lone 0 included)
+        assert found == []
+        return
+    assert [(d.line, d.col, d.code) for d in found] == [(3, 11, "yaml.ambiguous_number")]
+    assert f"write {number}" in found[0].hint  # notes is text: not checked
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["yes", "no", "on", "off", "y", "n", "true", "false"]), st.booleans())
+def test_yaml_11_booleans_are_refused_where_a_boolean_is_expected(word: str, upper: bool) -> None:
+    written = word.upper() if upper else word
+    text = f"name: J\nallow_large_change: {written}\nsteps: [{{id: s, channels: {{}}}}]\n"
+    doc, problem = parse_yaml_text(text, "journeys/j.yaml")
+    assert problem is None and doc is not None
+    found = yaml11_diagnostics(doc, Journey, {"id": "j", **doc.data})
+    if word in ("true", "false"):  # TRUE and FALSE are YAML 1.2 booleans as well
+        assert found == []
+        return
+    assert [(d.line, d.col, d.code) for d in found] == [(2, 21, "yaml.ambiguous_boolean")]
+    meant = "true" if word in ("yes", "on", "y") else "false"
+    assert found[0].hint.startswith(f"write {meant} ")

@@ -56,7 +56,9 @@ from .manifest import (
     sha256_hex,
 )
 from .pipeline import Checked, DateRange, check
+from .repository import content_files
 from .variants import ENGINE_FORMAT, ProgressCallback, VariantCache
+from .yamlio import read_content_bytes
 
 OUTPUT_MARKER = ".atomic-build"
 """A file at the top of every build tree: what makes a folder the build's to replace."""
@@ -229,14 +231,14 @@ def input_fingerprint(content: Path, extra: dict[str, Any]) -> str:
     """Hash of every byte under the content root plus the build options: the no-op check."""
     digest = hashlib.sha256()
     digest.update(canonical_json({"engine": __version__, "format": ENGINE_FORMAT, **extra}))
-    paths = sorted(
-        Path(folder) / name
-        for folder, _dirs, names in os.walk(content, followlinks=False)
-        for name in names
-    )
+    # content_files: no link out, no pipe or device, limits before reading (see repository.py).
+    paths, refused = content_files(content)
     for path in paths:  # sorted: the digest does not depend on the file system's order
+        raw, problem = read_content_bytes(path, content)
         digest.update(path.relative_to(content).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(hashlib.sha256(raw if raw is not None else repr(problem).encode()).digest())
+    for problem in refused:  # a refused file still changes the digest (and fails the load)
+        digest.update(repr(problem).encode())
     return digest.hexdigest()
 
 

@@ -48,6 +48,12 @@ LocaleCode = Annotated[
 ]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 
+MAX_LIST_ITEMS = 1_000
+"""Most items of a list field (tags, segments, channels ...): far beyond real use, small enough
+that an accidental paste of a customer list is an error, not a slow build."""
+MAX_JOURNEY_STEPS = 100
+"""Most steps of one journey; every step multiplies the variants a build renders."""
+
 
 class Model(BaseModel):
     """Base of all content models: unknown keys are errors, values are never coerced silently."""
@@ -533,7 +539,9 @@ class Atom(Model):
     image: Image | None = None
     offer: Offer | None = None
     segments: list[Identifier] | None = Field(
-        default=None, description="Any of these segments; absent means the generic fallback."
+        default=None,
+        max_length=MAX_LIST_ITEMS,
+        description="Any of these segments; absent means the generic fallback.",
     )
     journeys: (
         list[
@@ -542,15 +550,19 @@ class Atom(Model):
             ]
         ]
         | None
-    ) = Field(default=None, description="Journey ids or journey/step; absent means any journey.")
-    channels: list[Identifier] | None = None
+    ) = Field(
+        default=None,
+        max_length=MAX_LIST_ITEMS,
+        description="Journey ids or journey/step; absent means any journey.",
+    )
+    channels: list[Identifier] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
     locale: LocaleCode | None = None
     priority: int = 0
     status: Status = Status.DRAFT
     owner: str | None = None
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
     notes: str | None = None
 
     @model_validator(mode="after")
@@ -589,10 +601,10 @@ class Journey(Model):
     name: str
     description: str = ""
     audience: dict[str, Any] | None = None
-    segments: list[Identifier] | None = None
-    locales: list[LocaleCode] | None = None
+    segments: list[Identifier] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
+    locales: list[LocaleCode] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
     allow_large_change: bool = False
-    steps: Annotated[list[Step], Field(min_length=1)]
+    steps: Annotated[list[Step], Field(min_length=1, max_length=MAX_JOURNEY_STEPS)]
 
 
 # --------------------------------------------------------------------------- layouts

@@ -5,11 +5,20 @@
 the first problem and never raises for bad content: a file that fails is left out and its
 problems are reported with their position. Cross-file checks (references, tokens, conditions)
 happen afterwards in :mod:`atomic_content.validate`.
+
+:func:`content_files` is the one listing of a content tree: the loader and the build's input
+fingerprint both use it, so neither follows a link out of the tree, opens a pipe or a device, or
+walks a tree that is absurdly deep or large.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import stat
+import types
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +26,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from .errors import Diagnostics, did_you_mean
+from .errors import Diagnostic, Diagnostics, Severity, did_you_mean
 from .models import (
     Atom,
     Channels,
@@ -31,7 +40,15 @@ from .models import (
     channel_registry,
     channels_model,
 )
-from .yamlio import Loc, YamlDocument, check_inside_root, display_path, read_yaml_file
+from .yamlio import (
+    Loc,
+    YamlDocument,
+    check_inside_root,
+    display_path,
+    not_a_file,
+    read_content_bytes,
+    read_yaml_file,
+)
 
 M = TypeVar("M", bound=Model)
 
@@ -103,17 +120,111 @@ def locale_chain(settings: Settings | None, locale: str) -> list[str]:
     return chain
 
 
-def _yaml_files(folder: Path, *, recursive: bool) -> Iterator[Path]:
-    if not folder.is_dir():
-        return
-    pattern = "**/*" if recursive else "*"
-    # Sorted by POSIX path so that diagnostics and ids come in the same order on every machine.
-    candidates = sorted(folder.glob(pattern), key=lambda p: p.as_posix())
-    for path in candidates:
-        if path.suffix in (".yaml", ".yml") and (
-            path.is_file() or path.is_dir() or path.is_symlink()
-        ):
-            yield path
+MAX_CONTENT_FILES = 50_000
+"""Most files and folders a content tree may hold; the demo has about 250, a large brand a few
+thousand. Past it nothing is loaded: the tree is almost certainly the wrong folder."""
+
+MAX_FOLDER_DEPTH = 16
+"""Deepest folder level below the content root (``atoms/a/b`` is level 3); deeper folders are
+refused, not walked."""
+
+TOO_MANY_FILES = "io.too_many_files"
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def content_files(root: Path) -> tuple[list[Path], Diagnostics]:
+    """Every regular file under ``root`` that may be read, and a diagnostic for everything else.
+
+    Files come sorted by POSIX path relative to ``root``, as paths below ``root`` (links are
+    not replaced by their targets). Nothing is opened: the tree is walked with ``lstat`` and
+    links are resolved, so refusing costs no read. Refused, each with a whole-file diagnostic:
+    links that are broken or leave ``root`` (``io.broken_link``, ``io.outside_root``), links to
+    folders (``io.linked_folder``, never followed), named pipes, sockets and devices and links
+    to them (``io.special_file``), folders named like YAML files (``io.is_directory``) and
+    folders more than :data:`MAX_FOLDER_DEPTH` levels down (``io.too_deep``, not walked). A tree
+    with more than :data:`MAX_CONTENT_FILES` entries yields no files and only the diagnostic
+    :data:`TOO_MANY_FILES`. The walk is iterative; a missing or unreadable ``root`` yields
+    nothing. Read the files with :func:`atomic_content.yamlio.read_content_bytes`.
+    """
+    root = Path(root)
+    diagnostics = Diagnostics()
+    files: list[tuple[str, Path]] = []
+    count = 0
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            with os.scandir(folder) as scan:
+                entries = list(scan)
+        except OSError as exc:
+            if folder != root:
+                diagnostics.error(
+                    display_path(folder, root),
+                    0,
+                    0,
+                    "io.unreadable",
+                    f"cannot read this folder: {exc.strerror or exc}",
+                    "check that the folder exists and is readable",
+                )
+            continue
+        count += len(entries)
+        if count > MAX_CONTENT_FILES:
+            too_many = Diagnostics()
+            too_many.error(
+                ".",
+                0,
+                0,
+                TOO_MANY_FILES,
+                f"the content folder holds more than {MAX_CONTENT_FILES:,} files and folders",
+                "point --content at the content folder itself, not at a parent folder",
+            )
+            return [], too_many
+        for entry in entries:
+            path = Path(entry.path)
+            shown = display_path(path, root)
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue  # vanished while we looked
+            if entry.is_symlink():
+                problem = _link_problem(path, root, shown)
+                if problem is None:
+                    files.append((shown, path))
+                else:
+                    diagnostics.add(problem)
+            elif entry.is_dir(follow_symlinks=False):
+                if path.suffix in _YAML_SUFFIXES:
+                    diagnostics.add(not_a_file(shown, mode, link=False))
+                if depth + 1 > MAX_FOLDER_DEPTH:
+                    diagnostics.error(
+                        shown,
+                        0,
+                        0,
+                        "io.too_deep",
+                        f"this folder is more than {MAX_FOLDER_DEPTH} levels below the content "
+                        "folder; nothing in it is read",
+                        "keep content within a few folder levels (e.g. atoms/<campaign>/)",
+                    )
+                else:
+                    stack.append((path, depth + 1))
+            elif entry.is_file(follow_symlinks=False):
+                files.append((shown, path))
+            else:
+                diagnostics.add(not_a_file(shown, mode, link=False))
+    files.sort(key=lambda item: item[0])
+    return [path for _shown, path in files], diagnostics
+
+
+def _link_problem(path: Path, root: Path, shown: str) -> Diagnostic | None:
+    """None for a link to a regular file inside ``root``; otherwise why it is refused."""
+    problem = check_inside_root(path, root)
+    if problem is not None:
+        return problem
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # changed since it was resolved: refuse it as not a regular file
+        mode = 0
+    return None if stat.S_ISREG(mode) else not_a_file(shown, mode, link=True)
 
 
 def _mapping_hint(model: type[Model], loc: tuple[str | int, ...]) -> list[str]:
@@ -154,6 +265,7 @@ _CODES = {
     "invalid_format": "schema.invalid_format",  # models._checked (addresses, URLs, colours)
     "string_too_short": "schema.empty",
     "too_short": "schema.empty",
+    "too_long": "schema.too_long",
     "value_error": "schema.invalid_value",
 }
 
@@ -213,6 +325,10 @@ def _value_hint(kind: str, ctx: dict[str, Any]) -> str:
     own = ctx.get("hint")
     if isinstance(own, str) and own:  # a model validator's own hint (models._checked)
         return own
+    if kind == "too_long":
+        return (
+            f"at most {ctx.get('max_length')} items are allowed here; split it into smaller parts"
+        )
     if kind in {"literal_error", "enum"}:
         expected = ctx.get("expected", "")
         return f"use one of: {expected}" if expected else "use one of the allowed values"
@@ -242,11 +358,151 @@ def _value_hint(kind: str, ctx: dict[str, Any]) -> str:
     return "see docs/format.md for the allowed values"
 
 
+# YAML 1.1 boolean words (any case) -> the YAML 1.2 boolean they meant.
+_YAML11_BOOLEANS = dict.fromkeys(("yes", "y", "on"), "true") | dict.fromkeys(
+    ("no", "n", "off"), "false"
+)
+# Written numbers YAML 1.1 and 1.2 read differently: a leading zero (1.1: octal) or 0o (octal).
+_OCTAL_LOOKING = re.compile(r"[-+]?0(?:[0-9_]+|o[0-7_]+)")
+# Cheap test of a whole file for such a number, so most files never ask for a position.
+_MAYBE_OCTAL = re.compile(r"(?<![\w.:-])[-+]?0[0-9_o]")
+
+
+def yaml11_diagnostics(
+    doc: YamlDocument, model: type[Model], data: dict[str, Any]
+) -> list[Diagnostic]:
+    """Values written the YAML 1.1 way where ``model`` expects a boolean or a number.
+
+    Files are read as YAML 1.2, where ``yes``/``no``/``on``/``off``/``y``/``n`` are text and
+    ``010`` is ten; pydantic would then silently turn the text into a boolean and the number
+    into ten, while the author (thinking YAML 1.1) may have meant eight. Each such value is an
+    error (``yaml.ambiguous_boolean``, ``yaml.ambiguous_number``) at the value's own position,
+    with the exact replacement in the hint. Fields typed ``Any`` are not checked.
+    """
+    found: list[Diagnostic] = []
+    maybe_octal = _MAYBE_OCTAL.search(doc.text) is not None
+    for loc, expected, value in _typed_scalars(model, data, ()):
+        where = ".".join(str(part) for part in loc)
+        if expected is bool:
+            word = value.strip().lower() if isinstance(value, str) else ""
+            if word not in _YAML11_BOOLEANS:
+                continue
+            line, col = doc.position(loc)
+            found.append(
+                Diagnostic(
+                    doc.path,
+                    line,
+                    col,
+                    Severity.ERROR,
+                    "yaml.ambiguous_boolean",
+                    f"{where}: {value.strip()} is text in YAML 1.2, not a boolean",
+                    f"write {_YAML11_BOOLEANS[word]} (YAML 1.2 booleans are only true and false)",
+                )
+            )
+            continue
+        if isinstance(value, bool) or not maybe_octal:
+            continue
+        if isinstance(value, str):
+            # Quoted "010": pydantic would turn it into ten without a word.
+            written: str | None = value.strip() if value.strip().lstrip("+-").isdigit() else None
+        elif isinstance(value, int | float):
+            written = doc.plain_source(loc)
+        else:
+            continue
+        if written is None or not _OCTAL_LOOKING.fullmatch(written):
+            continue
+        line, col = doc.position(loc)
+        message, hint = _octal_text(where, written)
+        if isinstance(value, str):
+            message = f"{where}: {written!r} is quoted text with a leading zero, not a number"
+            hint = hint.replace("without the leading zero", "without quotes and leading zero")
+        found.append(
+            Diagnostic(doc.path, line, col, Severity.ERROR, "yaml.ambiguous_number", message, hint)
+        )
+    return found
+
+
+def _octal_text(where: str, written: str) -> tuple[str, str]:
+    """(message, hint) for a number written with a leading zero or as ``0o`` octal."""
+    sign = "-" if written.startswith("-") else ""
+    digits = written.lstrip("+-").replace("_", "")
+    if digits.startswith("0o"):
+        octal = f"{sign}{int(digits[2:], 8)}"
+        return (
+            f"{where}: {written} is an octal number ({octal})",
+            f"write the decimal number {octal}",
+        )
+    decimal = f"{sign}{int(digits, 10)}"
+    if any(digit in "89" for digit in digits):
+        return f"{where}: {written} has a leading zero", f"write {decimal}"
+    octal = f"{sign}{int(digits, 8)}"
+    return (
+        f"{where}: {written} has a leading zero: YAML 1.2 reads it as {decimal}, "
+        f"YAML 1.1 as the octal number {octal}",
+        f"write {decimal} (or {octal} if an octal number was meant) without the leading zero",
+    )
+
+
+def _typed_scalars(
+    model: type[Model], data: dict[str, Any], loc: Loc
+) -> Iterator[tuple[Loc, type, Any]]:
+    """(loc, bool | int | float, value) of every value of ``data`` the model types as such."""
+    for name, value in data.items():
+        info = model.model_fields.get(name)
+        if info is not None:
+            yield from _typed_values(info.annotation, value, (*loc, name))
+
+
+def _typed_values(annotation: Any, value: Any, loc: Loc) -> Iterator[tuple[Loc, type, Any]]:
+    options = _union_members(annotation)
+    if isinstance(value, dict):
+        for option in options:
+            if isinstance(option, type) and issubclass(option, Model):
+                yield from _typed_scalars(option, value, loc)
+                return
+            if typing.get_origin(option) is dict:
+                item = typing.get_args(option)[1]
+                for key, child in value.items():
+                    yield from _typed_values(item, child, (*loc, str(key)))
+                return
+    elif isinstance(value, list):
+        for option in options:
+            if typing.get_origin(option) is list:
+                item = typing.get_args(option)[0]
+                for index, child in enumerate(value):
+                    yield from _typed_values(item, child, (*loc, index))
+                return
+    elif bool in options:
+        yield loc, bool, value
+    elif int in options or float in options:
+        yield loc, int if int in options else float, value
+
+
+def _union_members(annotation: Any) -> list[Any]:
+    """The alternatives of a (possibly Annotated, possibly Optional) annotation."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _union_members(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return [member for arg in typing.get_args(annotation) for member in _union_members(arg)]
+    return [annotation]
+
+
 class _Loader:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.library = Library(root=root)
         self.diagnostics = Diagnostics()
+        self.listing: list[tuple[str, Path]] = []  # (display path, path) from content_files
+        self.refused: set[str] = set()  # display paths content_files already reported
+
+    def yaml_files(self, folder: str, *, recursive: bool) -> Iterator[Path]:
+        """The listed YAML files in ``folder`` (a display path), in sub-folders if ``recursive``."""
+        prefix = f"{folder}/"
+        for shown, path in self.listing:
+            inside = shown.startswith(prefix) and shown.endswith(_YAML_SUFFIXES)
+            if inside and (recursive or "/" not in shown[len(prefix) :]):
+                yield path
 
     def read(self, path: Path) -> YamlDocument | None:
         doc, problem = read_yaml_file(path, self.root)
@@ -286,11 +542,14 @@ class _Loader:
             return None, doc
         if model in _STEM_ID_KINDS and "id" not in data:
             data = {"id": path.stem, **data}
+        ambiguous = yaml11_diagnostics(doc, model, data)
+        self.diagnostics.extend(ambiguous)
         try:
-            return model.model_validate(data), doc
+            item = model.model_validate(data)
         except ValidationError as exc:
             schema_diagnostics(exc, doc, model, self.diagnostics)
             return None, doc
+        return (None if ambiguous else item), doc
 
     def register(self, kind: str, store: dict[str, M], item: M, doc: YamlDocument) -> None:
         item_id: str = getattr(item, "id")  # noqa: B009 - every stored model has an id
@@ -311,7 +570,9 @@ class _Loader:
 
     def load_single(self, name: str, model: type[M], kind: str, required: bool) -> M | None:
         path = self.root / name
-        if not path.exists() and not path.is_symlink():
+        if name in self.refused:
+            return None  # content_files said why
+        if all(shown != name for shown, _path in self.listing):
             if required:
                 self.diagnostics.error(
                     name,
@@ -330,7 +591,7 @@ class _Loader:
     def load_folder(
         self, folder: str, model: type[M], kind: str, store: dict[str, M], *, recursive: bool
     ) -> None:
-        for path in _yaml_files(self.root / folder, recursive=recursive):
+        for path in self.yaml_files(folder, recursive=recursive):
             item, doc = self.parse(path, model, kind)
             if item is not None and doc is not None:
                 self.register(kind, store, item, doc)
@@ -341,8 +602,8 @@ class _Loader:
             return
         channels = list(channel_registry())
         for channel_dir in sorted(base.iterdir(), key=lambda p: p.name):
-            if not channel_dir.is_dir():
-                continue
+            if not channel_dir.is_dir() or channel_dir.is_symlink():
+                continue  # a linked folder is reported by content_files
             channel = channel_dir.name
             if channel not in channels:
                 self.diagnostics.error(
@@ -359,7 +620,7 @@ class _Loader:
                     ),
                 )
                 continue
-            for path in _yaml_files(channel_dir, recursive=False):
+            for path in self.yaml_files(f"layouts/{channel}", recursive=False):
                 layout, doc = self.parse(path, Layout, "layout")
                 if layout is None or doc is None:
                     continue
@@ -398,6 +659,8 @@ class _Loader:
             return None, None
         template = path.parent / layout.template
         shown = display_path(template, self.root)
+        if shown in self.refused:
+            return shown, None  # content_files said why (a pipe, a link out of the tree ...)
         line, col = doc.position(("template",))
         problem = (
             check_inside_root(template, self.root)
@@ -417,12 +680,12 @@ class _Loader:
                 f"create {shown} or fix the file name",
             )
             return shown, None
+        raw, unreadable = read_content_bytes(template, self.root)
         try:
-            raw = template.read_bytes()
-            if len(raw) > 1024 * 1024:
-                raise ValueError("larger than 1 MiB")
+            if raw is None:
+                raise ValueError(unreadable.message if unreadable else "unreadable")
             source = raw.decode("utf-8")
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError) as exc:
             self.diagnostics.error(
                 shown,
                 0,
@@ -457,6 +720,12 @@ def load_files(root: Path) -> tuple[Library, Diagnostics]:
     root = root.resolve()
     loader.root = root
     loader.library.root = root
+    files, refused = content_files(root)
+    loader.diagnostics.extend(refused)
+    if any(problem.code == TOO_MANY_FILES for problem in refused):
+        return loader.library, loader.diagnostics
+    loader.refused = {problem.path for problem in refused}
+    loader.listing = [(display_path(path, root), path) for path in files]
     loader.library.settings = loader.load_single("atomic.yaml", Settings, "settings", required=True)
     loader.library.profile = loader.load_single("profile.yaml", Profile, "profile", required=True)
     lib = loader.library

@@ -9,10 +9,17 @@ Contract of :func:`read_yaml_file`:
   int, float, bool, None, datetime.date/datetime) and which can map any location inside the
   data back to a line and column (:meth:`YamlDocument.position`).
 
-YAML 1.2 rules apply (``yes`` is a string, not a boolean). Only the standard tags are accepted;
-``!!python/...`` and any custom tag are refused. Anchors and aliases are allowed, but a document
-whose aliases would expand past :data:`MAX_EXPANDED_NODES` nodes is refused before anything walks
-it ("billion laughs").
+YAML 1.2 rules apply (``yes`` is a string, not a boolean) and a ``%YAML`` directive naming any
+other version is refused (``yaml.version``). Only the standard tags are accepted; ``!!python/...``
+and any custom tag are refused. Anchors and aliases are allowed, but a document whose aliases
+would expand past :data:`MAX_EXPANDED_NODES` nodes is refused before anything walks it ("billion
+laughs"), and so are an alias inside its own anchor (``yaml.recursive_alias``) and nesting deeper
+than :data:`MAX_DEPTH` (``yaml.too_deep``): recursive code downstream (conversion, pydantic,
+conditions, JSON) never sees a cycle or a structure deep enough to exhaust Python's stack.
+
+:func:`read_content_bytes` is the one way content bytes are read (YAML files, templates, the
+build's input fingerprint): it never opens anything but a regular file and never reads more than
+its limit, so a link to ``/dev/zero`` or a named pipe cannot hang or exhaust memory.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +39,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    ScalarEvent,
+)
+from ruamel.yaml.tokens import DirectiveToken, StreamStartToken
 
 from .errors import Diagnostic, Severity
 
@@ -37,6 +54,15 @@ MAX_FILE_BYTES = 1024 * 1024
 
 MAX_EXPANDED_NODES = 100_000
 """Upper bound of nodes after alias expansion; the demo's largest file has under 200."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of lists and mappings (values inside more enclosing collections are refused).
+
+The formats need at most six levels (``channels.email.limits.subject_hard``), conditions a few
+more; 64 leaves room for any real ``$and``/``$or`` tree while keeping every recursive consumer
+(ruamel's composer, the plain-data conversion, pydantic, the condition compiler, JSON) far below
+Python's default limit of 1 000 frames, which ruamel alone reaches at about 250 levels.
+"""
 
 _STANDARD_TAGS = frozenset(
     "tag:yaml.org,2002:" + name
@@ -105,6 +131,20 @@ class YamlDocument:
                 return number, len(prefix) + (len(rest) - len(stripped)) + 1
         return None
 
+    def plain_source(self, loc: Loc) -> str | None:
+        """The characters of the plain (unquoted) one-word scalar at ``loc`` as written.
+
+        None when the value there is quoted, a block scalar, an alias, an anchored value, a
+        collection or several words: callers use it to see *how* a number was written
+        (``010`` and ``10`` load as the same int). ``loc`` must exist in the data.
+        """
+        line, col = self.position(loc)
+        lines = self.lines
+        if not 1 <= line <= len(lines):
+            return None
+        match = _PLAIN_WORD.match(lines[line - 1], col - 1)
+        return match.group(0) if match else None
+
     def position(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
         """1-based (line, column) of the node at ``loc``.
 
@@ -145,6 +185,11 @@ class YamlDocument:
         return line, col
 
 
+# A plain scalar of one word: not starting with an indicator, ending at a space, a flow indicator
+# or a comment.
+_PLAIN_WORD = re.compile(r"[^\s,\[\]{}#'\"|>&*!%@`?:-][^\s,\[\]{}]*|-[^\s,\[\]{}]+")
+
+
 def _decode(raw: bytes, path: str) -> tuple[str | None, Diagnostic | None]:
     if b"\x00" in raw:
         offset = raw.index(b"\x00")
@@ -176,13 +221,24 @@ def _decode(raw: bytes, path: str) -> tuple[str | None, Diagnostic | None]:
 
 
 def _check_nodes(data: Any, path: str, doc: YamlDocument) -> Diagnostic | None:
-    """Refuse non-standard tags and alias bombs without expanding aliases."""
+    """Refuse cycles, deep nesting, alias bombs and non-standard tags without expanding aliases."""
+    if not _shape_ok(data):
+        return _shape_problem(doc.text, path)
     sizes: dict[int, int] = {}
     stack: list[tuple[Any, Loc]] = [(data, ())]
     # Each distinct object is visited once; aliases reuse objects, so a billion-laughs document
     # is small here. The expanded size is the sum over references of each target's size, which
     # the memo computes without expanding.
-    expanded = _expanded_size(data, sizes)
+    expanded, written = _expanded_size(data, sizes)
+    if written > MAX_EXPANDED_NODES:
+        return _error(
+            path,
+            1,
+            1,
+            "yaml.too_many_values",
+            f"this file holds more than {MAX_EXPANDED_NODES:,} values",
+            "content files are small: split the lists into several files or shorten them",
+        )
     if expanded > MAX_EXPANDED_NODES:
         return _error(
             path,
@@ -234,10 +290,119 @@ def _check_nodes(data: Any, path: str, doc: YamlDocument) -> Diagnostic | None:
     return None
 
 
-def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
-    """Number of values ``node`` stands for once every alias is expanded (memoized, iterative)."""
+def _children(node: dict[Any, Any] | list[Any]) -> Iterable[Any]:
+    return node.values() if isinstance(node, dict) else node
+
+
+def _shape_ok(data: Any) -> bool:
+    """False when ``data`` contains itself (a recursive alias) or, with aliases expanded, nests
+    deeper than :data:`MAX_DEPTH`. Iterative, and each distinct object is walked once."""
+    if not isinstance(data, dict | list):
+        return True
+    heights: dict[int, int] = {}  # finished collection -> levels below it (0 when empty)
+    on_path = {id(data)}
+    stack: list[tuple[Any, Iterator[Any], int]] = [(data, iter(_children(data)), 0)]
+    while stack:
+        node, children, depth = stack[-1]
+        for child in children:
+            if depth + 1 > MAX_DEPTH:
+                return False
+            if not isinstance(child, dict | list):
+                continue
+            if id(child) in on_path:
+                return False
+            if id(child) in heights:
+                if depth + 1 + heights[id(child)] > MAX_DEPTH:
+                    return False
+                continue
+            on_path.add(id(child))
+            stack.append((child, iter(_children(child)), depth + 1))
+            break
+        else:
+            stack.pop()
+            on_path.discard(id(node))
+            heights[id(node)] = max(
+                (
+                    1 + heights[id(child)] if isinstance(child, dict | list) else 1
+                    for child in _children(node)
+                ),
+                default=0,
+            )
+    return True
+
+
+def _shape_problem(text: str, path: str) -> Diagnostic:
+    """The first recursive alias or over-deep node of ``text``, positioned.
+
+    Works on ruamel's event stream, which is produced without recursion, so it also locates
+    nesting that made the composer exhaust Python's stack. The events give what the composed
+    tree cannot: where an *alias* stands (the tree only knows where its anchor is).
+    """
+    open_: list[tuple[str | None, int]] = []  # enclosing collections: (anchor, height so far)
+    heights: dict[str, int] = {}  # anchor -> height of its value
+
+    def too_deep(line: int, col: int) -> Diagnostic:
+        return _error(
+            path,
+            line + 1,
+            col + 1,
+            "yaml.too_deep",
+            f"lists and mappings are nested more than {MAX_DEPTH} levels deep here",
+            "content files need only a few levels; flatten this value "
+            "(or check for an alias that repeats a deep value inside itself)",
+        )
+
+    def close_child(height: int) -> None:
+        if open_:
+            anchor, parent = open_[-1]
+            open_[-1] = (anchor, max(parent, height + 1))
+
+    try:
+        for event in YAML(typ="safe", pure=True).parse(text):
+            mark = event.start_mark
+            if isinstance(event, AliasEvent):
+                if any(anchor == event.anchor for anchor, _height in open_):
+                    return _error(
+                        path,
+                        mark.line + 1,
+                        mark.column + 1,
+                        "yaml.recursive_alias",
+                        f"the alias *{event.anchor} is used inside the value it names",
+                        f"an alias repeats a value defined before and outside it; remove "
+                        f"*{event.anchor} here or copy the values it should stand for",
+                    )
+                height = heights.get(str(event.anchor), 0)
+                if len(open_) + height > MAX_DEPTH:
+                    return too_deep(mark.line, mark.column)
+                close_child(height)
+            elif isinstance(event, ScalarEvent | CollectionStartEvent):
+                if len(open_) > MAX_DEPTH:
+                    return too_deep(mark.line, mark.column)
+                if isinstance(event, CollectionStartEvent):
+                    open_.append((event.anchor, 0))
+                else:
+                    if event.anchor is not None:
+                        heights[event.anchor] = 0
+                    close_child(0)
+            elif isinstance(event, CollectionEndEvent) and open_:
+                anchor, height = open_.pop()
+                if anchor is not None:
+                    heights[anchor] = height
+                close_child(height)
+    except (YAMLError, RecursionError, ValueError, TypeError, AssertionError):
+        pass
+    # Unreachable for documents that composed; kept so that the contract (a diagnostic, never
+    # an exception) holds whatever ruamel does.
+    return too_deep(0, 0)
+
+
+def _expanded_size(node: Any, sizes: dict[int, int]) -> tuple[int, int]:
+    """(values ``node`` stands for once every alias is expanded, values written in the file).
+
+    Memoized and iterative; ``node`` must be free of cycles (see :func:`_shape_ok`).
+    """
     if not isinstance(node, dict | list):
-        return 1
+        return 1, 1
     order: list[Any] = []
     stack = [node]
     visiting: set[int] = set()
@@ -247,17 +412,16 @@ def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
             continue
         visiting.add(id(current))
         order.append(current)
-        children = current.values() if isinstance(current, dict) else current
-        stack.extend(child for child in children if isinstance(child, dict | list))
+        stack.extend(child for child in _children(current) if isinstance(child, dict | list))
+    written = 1 + sum(len(current) for current in order)
     for current in reversed(order):
-        children = current.values() if isinstance(current, dict) else current
         size = 1
-        for child in children:
+        for child in _children(current):
             size += sizes.get(id(child), 1) if isinstance(child, dict | list) else 1
             if size > MAX_EXPANDED_NODES:
                 break
         sizes[id(current)] = min(size, MAX_EXPANDED_NODES + 1)
-    return sizes[id(node)]
+    return sizes[id(node)], written
 
 
 def _plain(node: Any) -> Any:
@@ -323,40 +487,88 @@ def check_inside_root(path: Path, root: Path) -> Diagnostic | None:
     return None
 
 
-def read_yaml_file(
-    path: Path, root: Path | None = None
-) -> tuple[YamlDocument | None, Diagnostic | None]:
-    """Read one YAML file safely.
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
 
-    Returns ``(document, None)`` on success and ``(None, diagnostic)`` otherwise; never raises
-    for bad content. ``root`` (when given) is used for display paths and to refuse symlinks that
-    leave it. An empty file yields a document whose data is ``None``.
+
+def file_kind(mode: int) -> str:
+    """What a non-regular ``st_mode`` is, in words for a diagnostic (``a named pipe (FIFO)``)."""
+    return next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+
+
+def not_a_file(shown: str, mode: int, *, link: bool) -> Diagnostic:
+    """The diagnostic for a path that is (or links to) a folder, pipe, socket or device."""
+    kind = file_kind(mode)
+    if stat.S_ISDIR(mode):
+        if not link:
+            return _error(
+                shown,
+                0,
+                0,
+                "io.is_directory",
+                "expected a YAML file here but found a folder",
+                "rename the folder or move its files to where they belong",
+            )
+        return _error(
+            shown,
+            0,
+            0,
+            "io.linked_folder",
+            "this path is a link to a folder; links to folders are not followed",
+            "move or copy the folder into the content folder instead of linking to it",
+        )
+    return _error(
+        shown,
+        0,
+        0,
+        "io.special_file",
+        f"this path is {'a link to ' if link else ''}{kind}, not a regular file",
+        "remove it; the content folder may hold only regular files and folders",
+    )
+
+
+def read_content_bytes(
+    path: Path, root: Path | None = None, limit: int = MAX_FILE_BYTES
+) -> tuple[bytes | None, Diagnostic | None]:
+    """Read a content file without trusting it: ``(bytes, None)`` or ``(None, diagnostic)``.
+
+    Refused before opening: a link that is broken or leaves ``root`` (when given), anything that
+    is not a regular file after following links (folder, named pipe, socket, device — opening a
+    pipe would block, reading ``/dev/zero`` would never end) and a file over ``limit`` bytes. The
+    file is then opened non-blocking and checked again on the open descriptor, so a file
+    swapped for a pipe in between is refused too, and at most ``limit`` bytes are ever read.
+    Raises nothing for bad files.
     """
     shown = display_path(path, root)
     if root is not None and (problem := check_inside_root(path, root)) is not None:
         return None, problem
-    if path.is_dir():
-        return None, _error(
-            shown,
-            0,
-            0,
-            "io.is_directory",
-            "expected a YAML file here but found a folder",
-            "rename the folder or move its files to where they belong",
-        )
+    link = path.is_symlink()
+    too_large = "split the content into several small files (one atom per file)"
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return None, not_a_file(shown, info.st_mode, link=link)
+        if info.st_size > limit:
             return None, _error(
                 shown,
                 0,
                 0,
                 "io.too_large",
-                f"file is {size:,} bytes; content files may be at most {MAX_FILE_BYTES:,} bytes",
-                "split the content into several small files (one atom per file)",
+                f"file is {info.st_size:,} bytes; content files may be at most {limit:,} bytes",
+                too_large,
             )
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+        descriptor = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            opened = os.fstat(handle.fileno()).st_mode
+            if not stat.S_ISREG(opened):
+                return None, not_a_file(shown, opened, link=link)
+            raw = handle.read(limit + 1)
     except OSError as exc:
         return None, _error(
             shown,
@@ -366,6 +578,24 @@ def read_yaml_file(
             f"cannot read this file: {exc.strerror or exc}",
             "check that the file exists and is readable",
         )
+    if len(raw) > limit:  # the file grew after the size check
+        return None, _error(shown, 0, 0, "io.too_large", f"file is over {limit:,} bytes", too_large)
+    return raw, None
+
+
+def read_yaml_file(
+    path: Path, root: Path | None = None
+) -> tuple[YamlDocument | None, Diagnostic | None]:
+    """Read one YAML file safely (through :func:`read_content_bytes`).
+
+    Returns ``(document, None)`` on success and ``(None, diagnostic)`` otherwise; never raises
+    for bad content. ``root`` (when given) is used for display paths and to refuse symlinks that
+    leave it. An empty file yields a document whose data is ``None``.
+    """
+    shown = display_path(path, root)
+    raw, problem = read_content_bytes(path, root)
+    if raw is None:
+        return None, problem
     digest = hashlib.sha256(raw).hexdigest()
     cached = _cache_get(digest, raw)
     if cached is not None:
@@ -384,7 +614,7 @@ def read_yaml_file(
 # file's bytes, so a changed file can never hit a stale entry. JSON, not pickle: a cache file
 # can at worst hold wrong *data*, which still goes through every validation; it cannot run code.
 
-_CACHE_FORMAT = "yaml-v1"
+_CACHE_FORMAT = "yaml-v2"  # v2: YAML 1.2-only, depth and recursion checks
 _DATE_TAG = "\u0000date"
 _DATETIME_TAG = "\u0000datetime"
 
@@ -433,7 +663,7 @@ def _cache_get(digest: str, raw: bytes) -> Any | None:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text, object_hook=_decode_hook)
         raw.decode("utf-8")  # an entry exists only for valid UTF-8; be sure anyway
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return data
 
@@ -469,6 +699,8 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
             f"text is larger than {MAX_FILE_BYTES:,} bytes",
             "split the content into several small files",
         )
+    if (problem := _version_problem(text, shown)) is not None:
+        return None, problem
     try:
         # Fast path: plain data from the safe loader. It refuses duplicate keys and unknown
         # tags like the round-trip loader; any error is re-reported by the slow path below,
@@ -476,6 +708,9 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
         fast = YAML(typ="safe", pure=True)
         fast.allow_duplicate_keys = False
         data = fast.load(text)
+    except RecursionError:
+        # The composer recurses once per level; the round-trip loader would fail the same way.
+        return None, _shape_problem(text, shown)
     except Exception:
         pass
     else:
@@ -520,7 +755,9 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
             f"YAML syntax error: {problem_text}",
             hint,
         )
-    except (YAMLError, ValueError, TypeError, RecursionError) as exc:
+    except RecursionError:
+        return None, _shape_problem(text, shown)
+    except (YAMLError, ValueError, TypeError, AssertionError) as exc:
         return None, _error(
             shown,
             1,
@@ -535,6 +772,41 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
         return None, problem
     document.data = _plain(tree)
     return document, None
+
+
+_DIRECTIVE_LINE = re.compile(r"^%", re.MULTILINE)
+
+
+def _version_problem(text: str, shown: str) -> Diagnostic | None:
+    """``yaml.version`` for a ``%YAML`` directive other than 1.2.
+
+    ruamel would switch to YAML 1.1 rules (``010`` is 8, ``yes`` is true) for such a file, so
+    the directive is refused before parsing. Only the directives before the document are
+    scanned; a syntax error there is left to the parser, which positions it.
+    """
+    if _DIRECTIVE_LINE.search(text) is None:
+        return None
+    try:
+        for token in YAML(typ="safe", pure=True).scan(text):
+            if isinstance(token, StreamStartToken):
+                continue
+            if not isinstance(token, DirectiveToken):
+                return None
+            if token.name == "YAML" and tuple(token.value) != (1, 2):
+                version = ".".join(str(part) for part in token.value)
+                mark = token.start_mark
+                return _error(
+                    shown,
+                    mark.line + 1,
+                    mark.column + 1,
+                    "yaml.version",
+                    f"this file asks for YAML {version}; content files are read as YAML 1.2 only",
+                    f"remove the `%YAML {version}` line (YAML 1.2: only true/false are booleans "
+                    "and 010 is ten, not octal)",
+                )
+    except (YAMLError, ValueError, TypeError, AssertionError):
+        return None
+    return None
 
 
 def _syntax_hint(problem: str) -> str:
