@@ -18,6 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .conditions import check_condition
 from .errors import ContentError, Diagnostics, did_you_mean
+from .hygiene import check_text_hygiene
 from .markdown import lint_markdown
 from .models import Atom, AttributeType, Journey, SlotKind
 from .repository import Library, load_files
@@ -712,6 +713,7 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> set[str] | N
     Returns the usable atoms (:func:`usable_atoms`) when the content has no errors, so that the
     ranking analysis does not compute them again; None otherwise.
     """
+    diagnostics.extend(check_text_hygiene(library))
     v = _Validator(library, diagnostics)
     v.check_settings()
     v.check_profile()
