@@ -9,6 +9,7 @@ library and *all* diagnostics; it raises nothing for bad content.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,16 @@ SLOT_FIELDS: dict[SlotKind, frozenset[str]] = {
     SlotKind.IMAGE: frozenset({"src", "alt", "width"}),
     SlotKind.OFFER: frozenset({"code", "headline", "expires", "terms"}),
 }
+# Fields shown as plain text wherever they appear (a layout, the text part, another atom's
+# `{{ slots.offer.code }}`): they take no tokens, and they are the only slot fields atom tokens
+# may read, since slot values reach tokens as data and tokens inside them would print as written.
+PLAIN_FIELDS: dict[SlotKind, frozenset[str]] = {
+    SlotKind.CTA: frozenset({"label"}),
+    SlotKind.IMAGE: frozenset({"alt", "width"}),
+    SlotKind.OFFER: frozenset({"code", "expires"}),
+}
+_NO_TOKENS: frozenset[Loc] = frozenset({("cta", "label"), ("image", "alt"), ("offer", "code")})
+_TOKEN_OPENER = re.compile(r"\{[{%#]")
 CONTENT_KEY = {
     SlotKind.LINE: "text",
     SlotKind.MARKDOWN: "text",
@@ -381,6 +392,9 @@ class _Validator:
         if doc is None:
             return
         slot_fields = {name: SLOT_FIELDS[spec.kind] for name, spec in self.slots.items()}
+        readable = {
+            name: PLAIN_FIELDS.get(spec.kind, frozenset()) for name, spec in self.slots.items()
+        }
         schemes = link_schemes(self.lib)
         for loc, text, is_markdown in self.atom_texts(atom):
             if not text.strip():
@@ -394,8 +408,31 @@ class _Validator:
                     "write the text, or delete the atom if it is not needed",
                 )
                 continue
+            opener = _TOKEN_OPENER.search(text)
+            if opener is not None and loc in _NO_TOKENS:
+                before = text[: opener.start()]
+                line, col = scalar_position(
+                    doc, loc, before.count("\n") + 1, opener.start() - before.rfind("\n")
+                )
+                self.d.error(
+                    doc.path,
+                    line,
+                    col,
+                    "atom.token_not_allowed",
+                    f"{'.'.join(map(str, loc))} is plain text and cannot hold tokens",
+                    "write the text itself (a code such as VIP20); a slot cannot show another "
+                    "slot's value, but a body can: Use code {{ slots.offer.code }}"
+                    if "slots" in text[opener.start() :]
+                    else "write the text itself (a code such as VIP20, a label such as Shop now); "
+                    "personalize the headline or body instead",
+                )
+                continue
             for problem in lint_template(
-                text, self.attrs, brand_fields=BRAND_FIELDS, slot_fields=slot_fields
+                text,
+                self.attrs,
+                brand_fields=BRAND_FIELDS,
+                slot_fields=slot_fields,
+                readable_slot_fields=readable,
             ):
                 line, col = scalar_position(doc, loc, problem.line, problem.col)
                 self.d.error(doc.path, line, col, problem.code, problem.message, problem.hint)
