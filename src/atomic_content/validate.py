@@ -47,15 +47,15 @@ SLOT_FIELDS: dict[SlotKind, frozenset[str]] = {
     SlotKind.IMAGE: frozenset({"src", "alt", "width"}),
     SlotKind.OFFER: frozenset({"code", "headline", "expires", "terms"}),
 }
-# Fields shown as plain text wherever they appear (a layout, the text part, another atom's
-# `{{ slots.offer.code }}`): they take no tokens, and they are the only slot fields atom tokens
-# may read, since slot values reach tokens as data and tokens inside them would print as written.
+# Slot fields that atom tokens may read (`{{ slots.offer.code }}` in a body). Slot values reach
+# tokens as data, so a field that may hold tokens itself would print them as written: offer.code
+# is therefore plain text (no tokens); cta.label, image.alt and the texts are token templates,
+# rendered wherever they are shown, and cannot be read from another atom.
 PLAIN_FIELDS: dict[SlotKind, frozenset[str]] = {
-    SlotKind.CTA: frozenset({"label"}),
-    SlotKind.IMAGE: frozenset({"alt", "width"}),
+    SlotKind.IMAGE: frozenset({"width"}),
     SlotKind.OFFER: frozenset({"code", "expires"}),
 }
-_NO_TOKENS: frozenset[Loc] = frozenset({("cta", "label"), ("image", "alt"), ("offer", "code")})
+_NO_TOKENS: frozenset[Loc] = frozenset({("offer", "code")})
 _TOKEN_OPENER = re.compile(r"\{[{%#]")
 CONTENT_KEY = {
     SlotKind.LINE: "text",
@@ -420,11 +420,11 @@ class _Validator:
                     col,
                     "atom.token_not_allowed",
                     f"{'.'.join(map(str, loc))} is plain text and cannot hold tokens",
-                    "write the text itself (a code such as VIP20); a slot cannot show another "
-                    "slot's value, but a body can: Use code {{ slots.offer.code }}"
+                    "write the code itself, e.g. VIP20; other atoms show it with "
+                    "{{ slots.offer.code }}, which prints this field as written"
                     if "slots" in text[opener.start() :]
-                    else "write the text itself (a code such as VIP20, a label such as Shop now); "
-                    "personalize the headline or body instead",
+                    else "write the code itself, e.g. VIP20; personalize the headline, terms or "
+                    "body instead",
                 )
                 continue
             for problem in lint_template(
