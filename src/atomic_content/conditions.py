@@ -796,6 +796,11 @@ no backreference: at most quadratic in the value's length)."""
 REGEX_TIMEOUT: Final = 0.05
 """Seconds one match of a pattern that is not provably cheap may take; past that it is false."""
 
+# Backtracking steps a pattern may take in Python ``re`` without a timeout. The ``regex``
+# module's timeout costs microseconds per call, so values short enough to stay under this
+# bound skip it (RegexShape.cheap_length).
+_STEP_BUDGET: Final = 1_000_000
+
 _CharSet = frozenset[str] | None  # None: any character
 _DIGIT_SET: Final = frozenset("0123456789")
 _WORD_SET: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
@@ -829,6 +834,16 @@ class _Item:
     required: bool
 
 
+def _first_of(branch: list[_Item]) -> tuple[_CharSet, bool]:
+    """What a sequence can start with, and whether it can match the empty string."""
+    first: _CharSet = frozenset()
+    for item in branch:
+        first = _union(first, item.first)
+        if item.required:
+            return first, False
+    return first, True
+
+
 @dataclass(frozen=True)
 class RegexShape:
     """What :func:`regex_shape` learned about a JS pattern.
@@ -849,6 +864,18 @@ class RegexShape:
         """Cheap in a backtracking engine on a bounded input: one quantifier at most, no
         backreference (and so no nesting)."""
         return self.quantifiers <= 1 and not self.backreferences and not self.unsafe
+
+    @property
+    def cheap_length(self) -> int:
+        """Longest value a backtracking engine matches within about :data:`_STEP_BUDGET` steps.
+
+        Without backreferences and ambiguous repetition, backtracking tries at most one way per
+        quantifier and start position: about n ** (quantifiers + 1) steps for a value of n
+        units. 0 when no length is safe (``unsafe`` or backreferences).
+        """
+        if self.unsafe or self.backreferences:
+            return 0
+        return min(MAX_REGEX_INPUT, int(_STEP_BUDGET ** (1 / (self.quantifiers + 1))) + 1)
 
 
 class _ShapeReader:
@@ -909,11 +936,10 @@ class _ShapeReader:
 
     def _check_repeated_group(self, group: list[list[_Item]], start: int) -> None:
         written = self.src[start : self.i]
-        for a_index, a in enumerate(group):
-            for b in group[a_index + 1 :]:
-                first_a = a[0].first if a else frozenset()
-                first_b = b[0].first if b else frozenset()
-                if not a or not b or _overlap(first_a, first_b):
+        firsts = [_first_of(branch) for branch in group]
+        for a_index, (first_a, empty_a) in enumerate(firsts):
+            for first_b, empty_b in firsts[a_index + 1 :]:
+                if empty_a or empty_b or _overlap(first_a, first_b):
                     self.unsafe.append(
                         (start, f"{written} repeats alternatives that can match the same text")
                     )
@@ -952,8 +978,7 @@ class _ShapeReader:
             chars: _CharSet = frozenset()
             varies = len(branches) > 1
             for branch in branches:
-                if branch:
-                    first = _union(first, branch[0].first)
+                first = _union(first, _first_of(branch)[0])
                 for item in branch:
                     chars = _union(chars, item.chars)
                     varies = varies or item.varies
@@ -1081,17 +1106,18 @@ def _js_matcher(pattern: str, insensitive: bool) -> _Matcher | None:
     """A bounded matcher for a JS pattern, None when invalid (GrowthBook then answers false).
     It takes the subject as JS sees it (UTF-16 units, canonicalized for /i).
 
-    A value longer than :data:`MAX_REGEX_INPUT` does not match. Linear patterns
-    (:attr:`RegexShape.linear`) run in Python ``re``; every other pattern runs in the ``regex``
-    module with :data:`REGEX_TIMEOUT`, and a match that times out is false, as for a pattern
-    GrowthBook cannot run.
+    A value longer than :data:`MAX_REGEX_INPUT` does not match. A value no longer than the
+    pattern's :attr:`RegexShape.cheap_length` is matched by Python ``re`` (bounded work); any
+    other value by the ``regex`` module with :data:`REGEX_TIMEOUT`, and a match that times out
+    is false, as for a pattern GrowthBook cannot run.
     """
     compiled = _js_regex(pattern, insensitive)
     if compiled is None:
         return None
     limit = MAX_REGEX_INPUT
-    if regex_shape(pattern, insensitive).linear:
-        search = compiled.search
+    cheap = regex_shape(pattern, insensitive).cheap_length
+    search = compiled.search
+    if cheap >= limit:
 
         def linear(text: str) -> bool:
             return len(text) <= limit and search(text) is not None
@@ -1103,7 +1129,10 @@ def _js_matcher(pattern: str, insensitive: bool) -> _Matcher | None:
     timeout = REGEX_TIMEOUT
 
     def timed(text: str) -> bool:
-        if len(text) > limit:
+        size = len(text)
+        if size <= cheap:
+            return search(text) is not None
+        if size > limit:
             return False
         try:
             return timed_search(text, timeout=timeout) is not None
