@@ -31,6 +31,8 @@ Known limits: Python's ``re`` has no variable-length lookbehind, so a pattern su
 ``(?<=a+)b`` counts as invalid (false, and :func:`check_condition` reports it) where JS would run
 it; and names inherited from ``Object.prototype`` (``"constructor"``, ``"toString"`` ...) are not
 emulated: as attribute paths or saved-group ids they read as missing, not as JS functions.
+Regular expressions are bounded where JS's are not: a value longer than :data:`MAX_REGEX_INPUT`
+does not match, and a match that takes longer than :data:`REGEX_TIMEOUT` is false.
 """
 
 from __future__ import annotations
