@@ -361,6 +361,58 @@ CASES = [
         "customers/cz.yaml:5:11: error[customer.attribute_type]: orders should be an integer, not text",
         "whole number",
     ),
+    Case(
+        "offer-code-reads-a-slot",
+        {
+            "atoms/offer-self.yaml": "slot: offer\nstatus: approved\n"
+            "offer: {code: 'X-{{ slots.offer.code }}', headline: 20% off}\n"
+        },
+        "atoms/offer-self.yaml:3:18: error[atom.token_not_allowed]: offer.code is plain text and "
+        "cannot hold tokens",
+        "other atoms show it with {{ slots.offer.code }}",
+    ),
+    Case(
+        "offer-code-token",
+        {
+            "atoms/offer-personal.yaml": "slot: offer\nstatus: approved\noffer:\n"
+            "  code: \"{{ customer.first_name | default('VIP') }}20\"\n  headline: 20% off\n"
+        },
+        "atoms/offer-personal.yaml:4:10: error[atom.token_not_allowed]: offer.code is plain text "
+        "and cannot hold tokens",
+        "personalize the headline, terms or body instead",
+    ),
+    Case(
+        "offer-code-statement",
+        {
+            "atoms/offer-if.yaml": "slot: offer\nstatus: approved\noffer:\n"
+            '  code: "VIP{% if customer.orders %}20{% endif %}"\n  headline: 20% off\n'
+        },
+        "atoms/offer-if.yaml:4:13: error[atom.token_not_allowed]: offer.code is plain text and "
+        "cannot hold tokens",
+        "write the code itself",
+    ),
+    Case(
+        "body-reads-a-token-field",
+        {
+            "atoms/body-reads-cta.yaml": "slot: body\nstatus: approved\nsegments: [new]\n"
+            "text: |\n  Tap {{ slots.cta.label }} now.\n"
+        },
+        "atoms/body-reads-cta.yaml:5:10: error[token.slot_field_not_allowed]: slots.cta.label "
+        "cannot be shown here: that field may hold tokens of its own, which would be printed as "
+        "written.",
+        "tokens can read only slots.image.width, slots.offer.code, slots.offer.expires",
+    ),
+    Case(
+        "subject-reads-a-text",
+        {
+            "atoms/subject-echo.yaml": "slot: subject\nchannels: [email]\nstatus: approved\n"
+            "segments: [vip]\ntext: 'Re: {{ slots.headline.text }}'\n"
+        },
+        "atoms/subject-echo.yaml:5:15: error[token.slot_field_not_allowed]: slots.headline.text "
+        "cannot be shown here: that field may hold tokens of its own, which would be printed as "
+        "written.",
+        "Write the text itself",
+    ),
 ]
 
 

@@ -7,7 +7,9 @@ missing attribute as ``null`` and ``null * 1 === 0``).
 
 from __future__ import annotations
 
+import json
 import math
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +24,7 @@ from atomic_content.conditions import (
     check_condition,
     compile_condition,
     evaluate,
+    regex_shape,
 )
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -1162,6 +1165,124 @@ def test_check_regex_rejects_what_js_rejects(pattern: str) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        pytest.param("^(a+)+$", "(a+)+ repeats a part that is itself repeated", id="plus-plus"),
+        pytest.param("(a*)*", "(a*)* repeats a part that is itself repeated", id="star-star"),
+        pytest.param(
+            "^(a|a)*$", "(a|a)* repeats alternatives that can match the same text", id="same-alts"
+        ),
+        pytest.param(
+            "^(a|ab)+$", "(a|ab)+ repeats alternatives that can match the same text", id="prefix"
+        ),
+        pytest.param(
+            "^(\\w+\\s?)+$", "(\\w+\\s?)+ repeats a part that is itself repeated", id="words"
+        ),
+        pytest.param("([a-z]+)*x", "([a-z]+)* repeats a part that is itself repeated", id="class"),
+        pytest.param("(?:.*,)*x", "(?:.*,)* repeats a part that is itself repeated", id="dot"),
+        pytest.param(
+            "(?<n>a+){2,}", "(?<n>a+){2,} repeats a part that is itself repeated", id="named"
+        ),
+        pytest.param(
+            "(A|a)*", "(A|a)* repeats alternatives that can match the same text", id="case"
+        ),
+    ],
+)
+def test_check_regex_rejects_nested_quantifiers(pattern: str, message: str) -> None:
+    op = "$regexi" if pattern == "(A|a)*" else "$regex"
+    (problem,) = check_condition({"name": {op: pattern}}, TYPES)
+    assert problem.loc == ("name", op)
+    assert problem.code == "condition.regex_unsafe"
+    assert problem.message == (
+        f"pattern {json.dumps(pattern)} can take forever on some values: {message}"
+    )
+    assert problem.hint == (
+        "Repeat a single part only, e.g. ^a+$ instead of ^(a+)+$, and write alternatives of "
+        "single characters as a class, e.g. [ab]* instead of (a|b)*. Such a pattern is cut off "
+        "after 50 ms and then never matches."
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "^(\\d+\\.)+\\d+$",  # a version: the dot ends every repetition
+        "(com|de)+$",  # alternatives that start differently
+        "^(?:[a-z]+,)*[a-z]+$",
+        "^https?://",
+        "(a|b)*",
+        "^(ab)+$",
+        "(a+)",  # a group that is not repeated
+        "(?=a+)+",  # a repeated lookahead matches nothing
+    ],
+)
+def test_check_regex_accepts_unambiguous_repetition(pattern: str) -> None:
+    assert check_condition({"name": {"$regex": pattern}}, TYPES) == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "quantifiers", "backreferences", "linear"),
+    [
+        pytest.param("^ber", 0, False, True, id="literal"),
+        pytest.param("@mail\\.de$", 0, False, True, id="suffix"),
+        pytest.param("^https?://", 1, False, True, id="one-quantifier"),
+        pytest.param("a{3}", 0, False, True, id="fixed-count"),
+        pytest.param("^a.*b.*c", 2, False, False, id="two-quantifiers"),
+        pytest.param("^(ab)\\1$", 0, True, False, id="backreference"),
+        pytest.param("^(?<y>a)\\k<y>$", 0, True, False, id="named-backreference"),
+        pytest.param("(a|a)*", 1, False, False, id="unsafe"),
+    ],
+)
+def test_regex_shape(pattern: str, quantifiers: int, backreferences: bool, linear: bool) -> None:
+    shape = regex_shape(pattern)
+    assert (shape.quantifiers, shape.backreferences, shape.linear) == (
+        quantifiers,
+        backreferences,
+        linear,
+    )
+
+
+def _finishes(condition: Mapping[str, Any], attributes: Mapping[str, Any]) -> list[bool]:
+    """Evaluate in a thread; the list holds the answer, or is empty when it did not finish."""
+    answer: list[bool] = []
+    worker = threading.Thread(
+        target=lambda: answer.append(evaluate(condition, attributes)), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=30)  # generous: the bound is REGEX_TIMEOUT per match
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value"),
+    [
+        pytest.param("^(a+)+$", "a" * 40 + "!", id="nested-plus"),
+        pytest.param("^(a|a)*$", "a" * 40 + "!", id="same-alternatives"),
+        pytest.param("^(a|aa)+$", "a" * 60 + "!", id="overlapping-alternatives"),
+        pytest.param("^(x+x+)+y$", "x" * 40, id="double-plus"),
+        pytest.param("^(\\w+\\s?)+$", "word " * 30 + "!", id="words"),
+        pytest.param("^(a+)+$", "a" * 900 + "!", id="longer-value"),
+        pytest.param("^.*.*.*.*=$", "x" * 1000, id="polynomial"),
+    ],
+)
+def test_catastrophic_regex_terminates_and_is_false(pattern: str, value: str) -> None:
+    for op in ("$regex", "$regexi"):
+        assert _finishes({"a": {op: pattern}}, {"a": value}) == [False]
+        # GrowthBook semantics: the test that could not run is false, so $not makes it true.
+        assert _finishes({"a": {"$not": {op: pattern}}}, {"a": value}) == [True]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "linear"), [pytest.param("^x+$", True), pytest.param("^x*x*$", False)]
+)
+def test_regex_sees_bounded_input(pattern: str, linear: bool) -> None:
+    assert regex_shape(pattern).linear is linear
+    fits = "x" * C.MAX_REGEX_INPUT
+    assert evaluate({"a": {"$regex": pattern}}, {"a": fits}) is True
+    assert evaluate({"a": {"$regex": pattern}}, {"a": fits + "x"}) is False
+
+
 def test_check_type_mismatch_comparison() -> None:
     problems = check_condition({"age": {"$gt": "ten"}}, TYPES)
     assert problems == [
@@ -1747,8 +1868,9 @@ def test_any_pattern_compiles_or_is_rejected_cleanly(pattern: str) -> None:
     compiled = compile_condition({"a": {"$regex": pattern}, "b": {"$regexi": pattern}})
     assert compiled({"a": pattern, "b": pattern.upper()}) in (True, False)
     problems = check_condition({"a": {"$regex": pattern}}, {"a": "string"})
-    assert [p.code for p in problems] in ([], ["condition.invalid_regex"])
-    assert (C._js_regex(pattern, False) is None) == bool(problems)
+    codes = [p.code for p in problems]
+    assert codes in ([], ["condition.invalid_regex"]) or set(codes) == {"condition.regex_unsafe"}
+    assert (C._js_regex(pattern, False) is None) == ("condition.invalid_regex" in codes)
 
 
 @PROPERTY_SETTINGS

@@ -413,6 +413,35 @@ FILTER_CASES = [
 
 
 @pytest.mark.parametrize(
+    ("value", "mode", "expected"),
+    [
+        pytest.param("   ", "text", "Hello there", id="spaces"),
+        pytest.param("", "text", "Hello there", id="empty"),
+        pytest.param("\t\n\u3000", "text", "Hello there", id="tab-newline-ideographic-space"),
+        pytest.param("   ", "html", "Hello there", id="spaces-html"),
+        pytest.param("   ", "json", "Hello there", id="spaces-json"),
+        pytest.param(" Ada ", "text", "Hello  Ada ", id="padded-name-kept-as-is"),
+        pytest.param("Ada", "html", "Hello Ada", id="name"),
+        pytest.param(0, "text", "Hello 0", id="zero-is-a-value"),
+        pytest.param(False, "text", "Hello False", id="false-is-a-value"),
+    ],
+)
+def test_whitespace_only_value_takes_the_default(value: object, mode: str, expected: str) -> None:
+    for source in (
+        "Hello {{ customer.first_name | default('there') }}",
+        "Hello {{ customer.first_name | d('there') }}",
+    ):
+        env = TokenEnvironment(locale="en", mode=mode)
+        assert env.compile(source).render({"customer": {"first_name": value}}) == expected
+
+
+def test_whitespace_only_value_with_boolean_default() -> None:
+    env = TokenEnvironment(locale="en", mode="text")
+    source = "{{ customer.n | default('none', true) }}|{{ customer.s | default('x', true) }}"
+    assert env.compile(source).render({"customer": {"n": 0, "s": "  "}}) == "none|x"
+
+
+@pytest.mark.parametrize(
     ("locale", "source", "expected"),
     [pytest.param(*case, id=f"{case[0]}-{case[1][12:-3].strip()}") for case in FILTER_CASES],
 )

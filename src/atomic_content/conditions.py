@@ -31,6 +31,8 @@ Known limits: Python's ``re`` has no variable-length lookbehind, so a pattern su
 ``(?<=a+)b`` counts as invalid (false, and :func:`check_condition` reports it) where JS would run
 it; and names inherited from ``Object.prototype`` (``"constructor"``, ``"toString"`` ...) are not
 emulated: as attribute paths or saved-group ids they read as missing, not as JS functions.
+Regular expressions are bounded where JS's are not: a value longer than :data:`MAX_REGEX_INPUT`
+does not match, and a match that takes longer than :data:`REGEX_TIMEOUT` is false.
 """
 
 from __future__ import annotations
@@ -47,12 +49,16 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Final
 
+import regex
+
 __all__ = [
     "CompiledCondition",
     "ConditionProblem",
+    "RegexShape",
     "check_condition",
     "compile_condition",
     "evaluate",
+    "regex_shape",
 ]
 
 # A compiled node. Conditions take the object they test, matchers take the attribute value; both
@@ -780,6 +786,305 @@ def _translate_js_regex(pattern: str, insensitive: bool) -> re.Pattern[str]:
         raise _RegexSyntaxError(str(exc)) from None
 
 
+# ---------------------------------------------------------------------------------------------
+# Bounded regex evaluation
+# ---------------------------------------------------------------------------------------------
+
+MAX_REGEX_INPUT: Final = 1024
+"""Longest value (in UTF-16 units) a ``$regex`` looks at; a longer value does not match. Bounds
+the work of every pattern, including the ones that are linear in Python ``re`` (one quantifier,
+no backreference: at most quadratic in the value's length)."""
+
+REGEX_TIMEOUT: Final = 0.05
+"""Seconds one match of a pattern that is not provably cheap may take; past that it is false."""
+
+# Backtracking steps a pattern may take in Python ``re`` without a timeout. The ``regex``
+# module's timeout costs microseconds per call, so values short enough to stay under this
+# bound skip it (RegexShape.cheap_length).
+_STEP_BUDGET: Final = 1_000_000
+
+_CharSet = frozenset[str] | None  # None: any character
+_DIGIT_SET: Final = frozenset("0123456789")
+_WORD_SET: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_SPACE_SET: Final = frozenset(
+    "\t\n\x0b\x0c\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+_MAX_EXPANDED_RANGE: Final = 512
+
+
+def _overlap(a: _CharSet, b: _CharSet) -> bool:
+    if a is None:
+        return b is None or bool(b)
+    if b is None:
+        return bool(a)
+    return not a.isdisjoint(b)
+
+
+def _union(a: _CharSet, b: _CharSet) -> _CharSet:
+    return None if a is None or b is None else a | b
+
+
+@dataclass
+class _Item:
+    """One element of a sequence: what it can start with, every character it can match, whether
+    it matches strings of varying length and whether it must match at least once."""
+
+    first: _CharSet
+    chars: _CharSet
+    varies: bool
+    required: bool
+
+
+def _first_of(branch: list[_Item]) -> tuple[_CharSet, bool]:
+    """What a sequence can start with, and whether it can match the empty string."""
+    first: _CharSet = frozenset()
+    for item in branch:
+        first = _union(first, item.first)
+        if item.required:
+            return first, False
+    return first, True
+
+
+@dataclass(frozen=True)
+class RegexShape:
+    """What :func:`regex_shape` learned about a JS pattern.
+
+    ``quantifiers`` counts the quantifiers that let a match vary in length (``*``, ``+``, ``?``,
+    ``{n,}``, ``{n,m}``); ``backreferences`` says whether the pattern has one; ``unsafe`` holds
+    (offset in the pattern, description) of every quantified group whose body can match the same
+    text in more than one way -- nested quantifiers such as ``(a+)+`` or overlapping alternatives
+    such as ``(a|a)*`` -- which backtracking engines take exponential time on.
+    """
+
+    quantifiers: int
+    backreferences: bool
+    unsafe: tuple[tuple[int, str], ...]
+
+    @property
+    def linear(self) -> bool:
+        """Cheap in a backtracking engine on a bounded input: one quantifier at most, no
+        backreference (and so no nesting)."""
+        return self.quantifiers <= 1 and not self.backreferences and not self.unsafe
+
+    @property
+    def cheap_length(self) -> int:
+        """Longest value a backtracking engine matches within about :data:`_STEP_BUDGET` steps.
+
+        Without backreferences and ambiguous repetition, backtracking tries at most one way per
+        quantifier and start position: about n ** (quantifiers + 1) steps for a value of n
+        units. 0 when no length is safe (``unsafe`` or backreferences).
+        """
+        if self.unsafe or self.backreferences:
+            return 0
+        return min(MAX_REGEX_INPUT, int(_STEP_BUDGET ** (1 / (self.quantifiers + 1))) + 1)
+
+
+class _ShapeReader:
+    """A lenient reader of JS pattern syntax (the pattern is known to be valid) that records
+    :class:`RegexShape`. Character sets are approximated: a class it cannot expand is "any"."""
+
+    def __init__(self, src: str, insensitive: bool) -> None:
+        self.src = src
+        self.i = 0
+        self.insensitive = insensitive
+        self.quantifiers = 0
+        self.backreferences = False
+        self.unsafe: list[tuple[int, str]] = []
+
+    def _fold(self, chars: frozenset[str]) -> frozenset[str]:
+        if not self.insensitive:
+            return chars
+        return frozenset(c for ch in chars for c in (ch, ch.lower(), ch.upper()) if len(c) == 1)
+
+    def alternatives(self) -> list[list[_Item]]:
+        branches: list[list[_Item]] = [[]]
+        while self.i < len(self.src) and self.src[self.i] != ")":
+            if self.src[self.i] == "|":
+                self.i += 1
+                branches.append([])
+                continue
+            start = self.i
+            item, group = self.atom()
+            self.quantify(item, group, start, branches[-1])
+        return branches
+
+    def quantify(
+        self, item: _Item | None, group: list[list[_Item]] | None, start: int, seq: list[_Item]
+    ) -> None:
+        src = self.src
+        low, high = 1, 1
+        if self.i < len(src) and src[self.i] in "*+?":
+            low, high = {"*": (0, -1), "+": (1, -1), "?": (0, 1)}[src[self.i]]
+            self.i += 1
+        elif self.i < len(src) and src[self.i] == "{":
+            m = _BRACED_QUANTIFIER.match(src, self.i)
+            if m is not None:
+                text = m.group(0)[1:-1]
+                first, _, rest = text.partition(",")
+                low = int(first)
+                high = low if not _ else (int(rest) if rest else -1)
+                self.i = m.end()
+        if self.i < len(src) and src[self.i] == "?" and (low, high) != (1, 1):
+            self.i += 1  # lazy: the same backtracking, in another order
+        if item is None:
+            return
+        if low != high:
+            self.quantifiers += 1
+            item = _Item(item.first, item.chars, True, low > 0)
+            if group is not None and high != 1:
+                self._check_repeated_group(group, start)
+        seq.append(item)
+
+    def _check_repeated_group(self, group: list[list[_Item]], start: int) -> None:
+        written = self.src[start : self.i]
+        firsts = [_first_of(branch) for branch in group]
+        for a_index, (first_a, empty_a) in enumerate(firsts):
+            for first_b, empty_b in firsts[a_index + 1 :]:
+                if empty_a or empty_b or _overlap(first_a, first_b):
+                    self.unsafe.append(
+                        (start, f"{written} repeats alternatives that can match the same text")
+                    )
+                    return
+        for branch in group:
+            variable = [item for item in branch if item.varies]
+            if not variable:
+                continue
+            varying_chars: _CharSet = frozenset()
+            for item in variable:
+                varying_chars = _union(varying_chars, item.chars)
+            delimited = any(
+                item.required and not item.varies and not _overlap(item.chars, varying_chars)
+                for item in branch
+            )
+            if not delimited:
+                self.unsafe.append((start, f"{written} repeats a part that is itself repeated"))
+                return
+
+    def atom(self) -> tuple[_Item | None, list[list[_Item]] | None]:
+        src = self.src
+        c = src[self.i]
+        if c == "(":
+            lookaround = src.startswith(("(?=", "(?!", "(?<=", "(?<!"), self.i)
+            if src.startswith("(?<", self.i) and not lookaround:
+                self.i = src.index(">", self.i) + 1
+            elif src.startswith("(?", self.i):
+                self.i += 4 if src.startswith(("(?<=", "(?<!"), self.i) else 3
+            else:
+                self.i += 1
+            branches = self.alternatives()
+            self.i += 1  # ")"
+            if lookaround:
+                return _Item(frozenset(), frozenset(), False, False), None
+            first: _CharSet = frozenset()
+            chars: _CharSet = frozenset()
+            varies = len(branches) > 1
+            for branch in branches:
+                first = _union(first, _first_of(branch)[0])
+                for item in branch:
+                    chars = _union(chars, item.chars)
+                    varies = varies or item.varies
+            return _Item(first, chars, varies, True), branches
+        self.i += 1
+        if c in "^$|":
+            return None, None
+        if c == ".":
+            return _Item(None, None, False, True), None
+        if c == "[":
+            chars = self.char_class()
+            return _Item(chars, chars, False, True), None
+        if c == "\\":
+            chars = self.escape()
+            if chars is not None and not chars:
+                return None, None  # an assertion (\b, \B)
+            return _Item(chars, chars, False, True), None
+        single = self._fold(frozenset(c))
+        return _Item(single, single, False, True), None
+
+    def escape(self) -> _CharSet:
+        src = self.src
+        if self.i >= len(src):
+            return frozenset("\\")
+        c = src[self.i]
+        self.i += 1
+        if c in "bB":
+            return frozenset()
+        if c in "dws":
+            return {"d": _DIGIT_SET, "w": _WORD_SET, "s": _SPACE_SET}[c]
+        if c in "DWS":
+            return None
+        if c.isdigit() and c != "0":
+            while self.i < len(src) and src[self.i].isdigit():
+                self.i += 1
+            self.backreferences = True
+            return None
+        if c == "k" and src.startswith("<", self.i) and ">" in src[self.i :]:
+            self.i = src.index(">", self.i) + 1
+            self.backreferences = True
+            return None
+        if c == "x" and _HEX.issuperset(src[self.i : self.i + 2]) and self.i + 2 <= len(src):
+            self.i += 2
+            return self._fold(frozenset(chr(int(src[self.i - 2 : self.i], 16))))
+        if c == "u" and _HEX.issuperset(src[self.i : self.i + 4]) and self.i + 4 <= len(src):
+            self.i += 4
+            return self._fold(frozenset(chr(int(src[self.i - 4 : self.i], 16))))
+        if c in _CONTROL_ESCAPES:
+            return frozenset(_CONTROL_ESCAPES[c])
+        return None if c in "c0" else self._fold(frozenset(c))
+
+    def char_class(self) -> _CharSet:
+        src = self.src
+        negated = src.startswith("^", self.i)
+        self.i += 1 if negated else 0
+        chars: _CharSet = frozenset()
+        previous: str | None = None
+        while self.i < len(src) and src[self.i] != "]":
+            c = src[self.i]
+            self.i += 1
+            if c == "\\":
+                member = self.escape()
+                chars = _union(chars, member)
+                previous = next(iter(member)) if member is not None and len(member) == 1 else None
+            elif c == "-" and previous is not None and self.i < len(src) and src[self.i] != "]":
+                high = src[self.i]
+                self.i += 1
+                if high == "\\":
+                    member = self.escape()
+                    high = next(iter(member)) if member is not None and len(member) == 1 else ""
+                span = ord(high) - ord(previous) if high else -1
+                if 0 <= span <= _MAX_EXPANDED_RANGE:
+                    chars = _union(
+                        chars, frozenset(chr(o) for o in range(ord(previous), ord(high) + 1))
+                    )
+                else:
+                    chars = None
+                previous = None
+            else:
+                chars = _union(chars, frozenset(c))
+                previous = c
+        self.i += 1  # "]"
+        if negated or chars is None:
+            return None
+        return self._fold(chars)
+
+
+@lru_cache(maxsize=2048)
+def regex_shape(pattern: str, insensitive: bool = False) -> RegexShape:
+    """The :class:`RegexShape` of a JS pattern (which should be valid; an invalid one is read
+    leniently). Pure and cached."""
+    reader = _ShapeReader(pattern, insensitive)
+    try:
+        while reader.i < len(pattern):
+            reader.alternatives()
+            reader.i += 1  # a stray ")" (invalid anyway): skip it
+    except (IndexError, ValueError):
+        pass
+    return RegexShape(reader.quantifiers, reader.backreferences, tuple(reader.unsafe))
+
+
+_Matcher = Callable[[str], bool]
+
+
 @lru_cache(maxsize=2048)
 def _js_regex(pattern: str, insensitive: bool) -> re.Pattern[str] | None:
     """Cached compiled pattern, None when invalid (GrowthBook then answers false)."""
@@ -787,6 +1092,56 @@ def _js_regex(pattern: str, insensitive: bool) -> re.Pattern[str] | None:
         return _translate_js_regex(pattern, insensitive)
     except _RegexSyntaxError:
         return None
+
+
+@lru_cache(maxsize=256)
+def _timed_search(python_pattern: str) -> Callable[..., Any] | None:
+    """``search`` of a translated pattern compiled by the ``regex`` module (which can time out)."""
+    try:
+        search: Callable[..., Any] = regex.compile(python_pattern).search
+    except (regex.error, OverflowError, RecursionError, ValueError):
+        return None
+    return search
+
+
+def _js_matcher(pattern: str, insensitive: bool) -> _Matcher | None:
+    """A bounded matcher for a JS pattern, None when invalid (GrowthBook then answers false).
+    It takes the subject as JS sees it (UTF-16 units, canonicalized for /i).
+
+    A value longer than :data:`MAX_REGEX_INPUT` does not match. A value no longer than the
+    pattern's :attr:`RegexShape.cheap_length` is matched by Python ``re`` (bounded work); any
+    other value by the ``regex`` module with :data:`REGEX_TIMEOUT`, and a match that times out
+    is false, as for a pattern GrowthBook cannot run.
+    """
+    compiled = _js_regex(pattern, insensitive)
+    if compiled is None:
+        return None
+    limit = MAX_REGEX_INPUT
+    cheap = regex_shape(pattern, insensitive).cheap_length
+    search = compiled.search
+    if cheap >= limit:
+
+        def linear(text: str) -> bool:
+            return len(text) <= limit and search(text) is not None
+
+        return linear
+    timed_search = _timed_search(compiled.pattern)
+    if timed_search is None:
+        return None
+    timeout = REGEX_TIMEOUT
+
+    def timed(text: str) -> bool:
+        size = len(text)
+        if size <= cheap:
+            return search(text) is not None
+        if size > limit:
+            return False
+        try:
+            return timed_search(text, timeout=timeout) is not None
+        except TimeoutError:
+            return False
+
+    return timed
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1207,21 +1562,20 @@ class _Compiler:
         if op in ("$regex", "$regexi"):
             if _kind(expected) != _STR:
                 return _always_false
-            pattern = _js_regex(str(expected), op == "$regexi")
-            if pattern is None:
+            search = _js_matcher(str(expected), op == "$regexi")
+            if search is None:
                 return _always_false
-            search = pattern.search
             if op == "$regexi":
 
                 def matches_folded(v: Any, groups: Any) -> bool:
                     text = v if type(v) is str else _js_to_string(v)
-                    return search(_js_canonical_text(_utf16_string(text))) is not None
+                    return search(_js_canonical_text(_utf16_string(text)))
 
                 return matches_folded
 
             def matches(v: Any, groups: Any) -> bool:
                 text = v if type(v) is str else _js_to_string(v)
-                return search(_utf16_string(text)) is not None
+                return search(_utf16_string(text))
 
             return matches
         if op == "$type":
@@ -1439,6 +1793,7 @@ class ConditionProblem:
 
 UNKNOWN_OPERATOR: Final = "condition.unknown_operator"
 INVALID_REGEX: Final = "condition.invalid_regex"
+REGEX_UNSAFE: Final = "condition.regex_unsafe"
 UNKNOWN_ATTRIBUTE: Final = "condition.unknown_attribute"
 TYPE_MISMATCH: Final = "condition.type_mismatch"
 BAD_SHAPE: Final = "condition.bad_shape"
@@ -1860,6 +2215,18 @@ class _Checker:
                     "Check that every ( has a ) and every [ has a ], and put a backslash before "
                     "characters meant literally, e.g. \\. for a dot or \\? for a question mark.",
                 )
+                return
+            for _offset, problem in regex_shape(str(arg), op == "$regexi").unsafe:
+                self.report(
+                    loc,
+                    REGEX_UNSAFE,
+                    f"pattern {json.dumps(str(arg), ensure_ascii=False)} can take forever on "
+                    f"some values: {problem}",
+                    "Repeat a single part only, e.g. ^a+$ instead of ^(a+)+$, and write "
+                    "alternatives of single characters as a class, e.g. [ab]* instead of "
+                    "(a|b)*. Such a pattern is cut off after "
+                    f"{int(REGEX_TIMEOUT * 1000)} ms and then never matches.",
+                )
         elif op == "$not":
             if not isinstance(arg, Mapping):
                 self.report(
@@ -1985,6 +2352,7 @@ def check_condition(condition: Any, attribute_types: Mapping[str, str]) -> list[
 
     Returns the problems found, in document order (an empty list means the condition is fine).
     Never raises. Codes: ``condition.unknown_operator``, ``condition.invalid_regex``,
+    ``condition.regex_unsafe`` (nested quantifiers, :attr:`RegexShape.unsafe`),
     ``condition.unknown_attribute``, ``condition.type_mismatch`` and ``condition.bad_shape``.
     """
     checker = _Checker(attribute_types)

@@ -213,6 +213,7 @@ class _Rules:
     attributes: Mapping[str, AttributeInfo]
     brand_fields: frozenset[str]
     slot_fields: Mapping[str, frozenset[str]]
+    readable_slot_fields: Mapping[str, frozenset[str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -744,6 +745,21 @@ class _Walker:
                     _did_you_mean(parts[1] if len(parts) > 1 else "", fields)
                     + f"Known fields: {_known(fields)}.",
                 )
+            elif rules.readable_slot_fields is not None and parts[1] not in (
+                rules.readable_slot_fields.get(parts[0], frozenset())
+            ):
+                readable = sorted(
+                    f"slots.{slot}.{name}"
+                    for slot, names in rules.readable_slot_fields.items()
+                    for name in names
+                )
+                self._problem(
+                    where,
+                    "token.slot_field_not_allowed",
+                    f"{written} cannot be shown here: that field may hold tokens of its own, "
+                    "which would be printed as written.",
+                    f"Here tokens can read only {_known(readable)}. Write the text itself.",
+                )
 
 
 def _syntax_col(source: str, line: int) -> int:
@@ -797,18 +813,21 @@ def lint_template(
     *,
     brand_fields: frozenset[str],
     slot_fields: Mapping[str, frozenset[str]],
+    readable_slot_fields: Mapping[str, frozenset[str]] | None = None,
 ) -> list[TokenProblem]:
     """Check the tokens of ``source`` against the safe subset and the declared names.
 
     ``attributes`` maps dotted customer attribute paths (``"address.country"``) to their info;
     ``brand_fields`` are the usable ``brand.X`` names; ``slot_fields`` maps slot names to their
-    fields (``slots.S.F``).
+    fields (``slots.S.F``). When ``readable_slot_fields`` is given (atom texts: slot values reach
+    their tokens as plain data, so a field that may hold tokens would print them as written), a
+    known slot field outside it is refused with ``token.slot_field_not_allowed``.
 
     Returns every problem found, ordered by position (empty when the source is fine). A syntax
     error is reported alone (``token.syntax``), since nothing else can be checked then. Never
     renders and never raises for bad content.
     """
-    rules = _Rules(attributes, frozenset(brand_fields), slot_fields)
+    rules = _Rules(attributes, frozenset(brand_fields), slot_fields, readable_slot_fields)
     return list(_analyse(source, rules).problems)
 
 
@@ -1173,6 +1192,16 @@ def _locale_filters(locale: babel.Locale) -> dict[str, Callable[..., str]]:
     return {"number": number, "currency": currency, "date": date, "percent": percent}
 
 
+def _default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja's ``default``, except that text that is empty or only whitespace counts as missing:
+    a first name of "   " shows the fallback, not "Hello   "."""
+    if isinstance(value, Undefined) or (boolean and not value):
+        return default_value
+    if isinstance(value, str) and not value.strip():
+        return default_value
+    return value
+
+
 def _text_of(value: Any) -> str:
     _require_defined(value)
     return "" if value is None else str(value)
@@ -1454,7 +1483,11 @@ class TokenEnvironment:
         )
         # Only the allowlisted filters and tests; no globals (range, lipsum, cycler ...).
         builtin = {k: v for k, v in env.filters.items() if k in ALLOWED_FILTERS}
-        env.filters = {**builtin, **_locale_filters(_parse_locale(locale))}
+        env.filters = {
+            **builtin,
+            **dict.fromkeys(_DEFAULT_FILTERS, _default),
+            **_locale_filters(_parse_locale(locale)),
+        }
         env.tests = {k: v for k, v in env.tests.items() if k in {"defined", "undefined", "none"}}
         env.globals.clear()
         self._env = env

@@ -10,6 +10,7 @@ neither raises for bad content.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from .conditions import check_condition
 from .customers import Position, customer_diagnostics
 from .errors import ContentError, Diagnostics, Severity, did_you_mean
+from .hygiene import check_text_hygiene
 from .markdown import lint_markdown
 from .models import Atom, AttributeType, Journey, SlotKind, channel_registry
 from .records import inspect_record
@@ -45,6 +47,16 @@ SLOT_FIELDS: dict[SlotKind, frozenset[str]] = {
     SlotKind.IMAGE: frozenset({"src", "alt", "width"}),
     SlotKind.OFFER: frozenset({"code", "headline", "expires", "terms"}),
 }
+# Slot fields that atom tokens may read (`{{ slots.offer.code }}` in a body). Slot values reach
+# tokens as data, so a field that may hold tokens itself would print them as written: offer.code
+# is therefore plain text (no tokens); cta.label, image.alt and the texts are token templates,
+# rendered wherever they are shown, and cannot be read from another atom.
+PLAIN_FIELDS: dict[SlotKind, frozenset[str]] = {
+    SlotKind.IMAGE: frozenset({"width"}),
+    SlotKind.OFFER: frozenset({"code", "expires"}),
+}
+_NO_TOKENS: frozenset[Loc] = frozenset({("offer", "code")})
+_TOKEN_OPENER = re.compile(r"\{[{%#]")
 CONTENT_KEY = {
     SlotKind.LINE: "text",
     SlotKind.MARKDOWN: "text",
@@ -380,6 +392,9 @@ class _Validator:
         if doc is None:
             return
         slot_fields = {name: SLOT_FIELDS[spec.kind] for name, spec in self.slots.items()}
+        readable = {
+            name: PLAIN_FIELDS.get(spec.kind, frozenset()) for name, spec in self.slots.items()
+        }
         schemes = link_schemes(self.lib)
         for loc, text, is_markdown in self.atom_texts(atom):
             if not text.strip():
@@ -393,8 +408,31 @@ class _Validator:
                     "write the text, or delete the atom if it is not needed",
                 )
                 continue
+            opener = _TOKEN_OPENER.search(text)
+            if opener is not None and loc in _NO_TOKENS:
+                before = text[: opener.start()]
+                line, col = scalar_position(
+                    doc, loc, before.count("\n") + 1, opener.start() - before.rfind("\n")
+                )
+                self.d.error(
+                    doc.path,
+                    line,
+                    col,
+                    "atom.token_not_allowed",
+                    f"{'.'.join(map(str, loc))} is plain text and cannot hold tokens",
+                    "write the code itself, e.g. VIP20; other atoms show it with "
+                    "{{ slots.offer.code }}, which prints this field as written"
+                    if "slots" in text[opener.start() :]
+                    else "write the code itself, e.g. VIP20; personalize the headline, terms or "
+                    "body instead",
+                )
+                continue
             for problem in lint_template(
-                text, self.attrs, brand_fields=BRAND_FIELDS, slot_fields=slot_fields
+                text,
+                self.attrs,
+                brand_fields=BRAND_FIELDS,
+                slot_fields=slot_fields,
+                readable_slot_fields=readable,
             ):
                 line, col = scalar_position(doc, loc, problem.line, problem.col)
                 self.d.error(doc.path, line, col, problem.code, problem.message, problem.hint)
@@ -640,6 +678,7 @@ def _parses(parser: Any, value: str) -> bool:
 
 def validate_library(library: Library, diagnostics: Diagnostics) -> None:
     """Run every cross-file check on a loaded library, adding to ``diagnostics``."""
+    diagnostics.extend(check_text_hygiene(library))
     v = _Validator(library, diagnostics)
     v.check_settings()
     v.check_profile()
