@@ -252,8 +252,8 @@ EXPECTED_WELCOME = """\
 app push_title en lapsed: generic push-title-generic expiring 2026-12-01->missing:-
 app push_title en new: generic push-title-generic expiring 2026-12-01->missing:-
 app push_title en vip: specific push-title-vip
-app push_title de lapsed: fallback-locale push-title-generic expiring 2026-12-01->missing:-
-app push_title de new: fallback-locale push-title-generic expiring 2026-12-01->missing:-
+app push_title de lapsed: missing -
+app push_title de new: missing -
 app push_title de vip: fallback-locale push-title-vip
 app push_body en lapsed: missing -
 app push_body en new: missing - drafts_only->specific:push-body-new
@@ -264,9 +264,9 @@ app push_body de vip: fallback-locale push-body-vip
 email subject en lapsed: generic subject-generic drafts_only->specific:subject-lapsed
 email subject en new: generic subject-generic
 email subject en vip: specific subject-vip expiring 2026-11-26->generic:subject-generic
-email subject de lapsed: generic subject-generic-de drafts_only->fallback-locale:subject-lapsed
-email subject de new: specific subject-new-de
-email subject de vip: fallback-locale subject-vip expiring 2026-11-26->generic:subject-generic-de
+email subject de lapsed: fallback-locale subject-generic drafts_only->fallback-locale:subject-lapsed
+email subject de new: fallback-locale subject-generic
+email subject de vip: fallback-locale subject-vip expiring 2026-11-26->fallback-locale:subject-generic
 email headline en lapsed: generic headline-generic
 email headline en new: generic headline-generic
 email headline en vip: specific headline-vip-a ambiguous:headline-vip-b
@@ -278,7 +278,7 @@ email offer en new: missing -
 email offer en vip: missing -
 email offer de lapsed: missing -
 email offer de new: missing -
-email offer de vip: specific offer-vip-de
+email offer de vip: missing -
 """
 
 
@@ -320,14 +320,16 @@ def test_rows_columns_and_the_second_journey(report: CoverageReport) -> None:
 
 def test_summary(report: CoverageReport) -> None:
     overall = report.overall
-    assert (overall.cells, overall.specific, overall.generic) == (32, 8, 7)
-    assert (overall.fallback_locale, overall.missing, overall.missing_required) == (8, 9, 4)
-    assert (overall.expiring, overall.drafts_only, overall.ambiguous) == (6, 4, 2)
-    assert overall.specific_share == pytest.approx(8 / 32)
+    # One message, one language: no German email or push for any segment is complete in
+    # German (no German headline / push title), so every German cell reads the English message.
+    assert (overall.cells, overall.specific, overall.generic) == (32, 6, 6)
+    assert (overall.fallback_locale, overall.missing, overall.missing_required) == (8, 12, 6)
+    assert (overall.expiring, overall.drafts_only, overall.ambiguous) == (4, 4, 2)
+    assert overall.specific_share == pytest.approx(6 / 32)
     assert {k: v.specific for k, v in report.by_segment.items()} == {
         "lapsed": 0,
-        "new": 1,
-        "vip": 7,
+        "new": 0,
+        "vip": 6,
     }
     assert {k: v.cells for k, v in report.by_segment.items()} == {
         "lapsed": 10,
@@ -338,11 +340,11 @@ def test_summary(report: CoverageReport) -> None:
     assert report.by_journey["vip-nudge"].specific_share == 1.0
     assert {k: (v.cells, v.specific) for k, v in report.by_channel.items()} == {
         "app": (14, 4),
-        "email": (18, 4),
+        "email": (18, 2),
     }
     assert {k: (v.cells, v.specific) for k, v in report.by_locale.items()} == {
         "en": (17, 6),
-        "de": (15, 2),
+        "de": (15, 0),
     }
     assert report.assumed_segments == ("lapsed",)
     lapsed = report.segments[0]
@@ -364,23 +366,23 @@ def test_gap_ranking(report: CoverageReport) -> None:
         for g in report.gaps[:14]
     ]
     assert top == [
-        (1, 25000.0, "new", "push_body", "en", "missing"),
-        (2, 25000.0, "new", "push_body", "de", "missing"),
-        (3, 18750.0, "new", "push_title", "de", "fallback-locale"),
-        (4, 18750.0, "new", "headline", "de", "fallback-locale"),
-        (5, 12500.0, "new", "push_title", "en", "generic"),
-        (6, 12500.0, "new", "subject", "en", "generic"),
-        (7, 12500.0, "new", "headline", "en", "generic"),
-        (8, 12000.0, "vip", "offer", "en", "missing"),
-        (9, 10000.0, "vip", "push_title", "de", "fallback-locale"),
-        (10, 10000.0, "vip", "push_body", "de", "fallback-locale"),
-        (11, 10000.0, "vip", "subject", "de", "fallback-locale"),
-        (12, 10000.0, "vip", "headline", "de", "fallback-locale"),
-        (13, 7500.0, "new", "offer", "en", "missing"),
-        (14, 7500.0, "new", "offer", "de", "missing"),
+        (1, 25000.0, "new", "push_title", "de", "missing"),
+        (2, 25000.0, "new", "push_body", "en", "missing"),
+        (3, 25000.0, "new", "push_body", "de", "missing"),
+        (4, 18750.0, "new", "subject", "de", "fallback-locale"),
+        (5, 18750.0, "new", "headline", "de", "fallback-locale"),
+        (6, 12500.0, "new", "push_title", "en", "generic"),
+        (7, 12500.0, "new", "subject", "en", "generic"),
+        (8, 12500.0, "new", "headline", "en", "generic"),
+        (9, 12000.0, "vip", "offer", "en", "missing"),
+        (10, 12000.0, "vip", "offer", "de", "missing"),
+        (11, 10000.0, "vip", "push_title", "de", "fallback-locale"),
+        (12, 10000.0, "vip", "push_body", "de", "fallback-locale"),
+        (13, 10000.0, "vip", "subject", "de", "fallback-locale"),
+        (14, 10000.0, "vip", "headline", "de", "fallback-locale"),
     ]
-    assert len(report.gaps) == 32 - 8
-    assert [g.rank for g in report.gaps] == list(range(1, 25))
+    assert len(report.gaps) == 32 - 6
+    assert [g.rank for g in report.gaps] == list(range(1, 27))
     impacts = [g.impact for g in report.gaps]
     assert impacts == sorted(impacts, reverse=True)
     # The lapsed segment has no size or value: its gaps count 1 x 1 and say so.
@@ -438,15 +440,15 @@ def test_journey_filter(library: Library) -> None:
 
 def test_thresholds(report: CoverageReport, library: Library) -> None:
     assert threshold_failures(report, FailOn.MISSING) == [
-        "4 required cell(s) missing (--fail-on missing)"
+        "6 required cell(s) missing (--fail-on missing)"
     ]
     assert threshold_failures(report, FailOn.GENERIC) == [
-        "15 required cell(s) generic or missing (--fail-on generic)"
+        "16 required cell(s) generic or missing (--fail-on generic)"
     ]
     assert threshold_failures(report, FailOn.NEVER) == []
-    assert threshold_failures(report, FailOn.NEVER, 25) == []
-    assert threshold_failures(report, FailOn.NEVER, 25.1) == [
-        "specific share 25.0% is below --min-specific 25.1%"
+    assert threshold_failures(report, FailOn.NEVER, 18.75) == []
+    assert threshold_failures(report, FailOn.NEVER, 18.8) == [
+        "specific share 18.8% is below --min-specific 18.8%"
     ]
     nudge = compute_coverage(library, on=DATE, journey="vip-nudge")
     assert threshold_failures(nudge, FailOn.GENERIC, 100) == []
@@ -572,7 +574,7 @@ def test_json_report(report: CoverageReport) -> None:
     assert expiring["flags"] == ["expiring"]
     assert (expiring["expires_on"], expiring["status_after"]) == ("2026-11-26", "generic")
     overall = data["summary"]["overall"]
-    assert overall["cells"] == 32 and overall["specific_share"] == 0.25
+    assert overall["cells"] == 32 and overall["specific_share"] == 0.1875
     assert set(data["summary"]) == {
         "overall",
         "by_segment",
@@ -585,7 +587,7 @@ def test_json_report(report: CoverageReport) -> None:
     assert data["summary"]["assumed_segments"] == ["lapsed"]
     gap = data["gaps"][0]
     assert gap["rank"] == 1 and gap["impact"] == 25000.0 and gap["suggestion"]
-    assert [g["rank"] for g in data["gaps"]] == list(range(1, 25))
+    assert [g["rank"] for g in data["gaps"]] == list(range(1, 27))
     lapsed = next(s for s in data["segments"] if s["id"] == "lapsed")
     assert lapsed["name"] == LAPSED_NAME and lapsed["size_assumed"] is True
 
@@ -595,21 +597,21 @@ def test_markdown_report(report: CoverageReport) -> None:
     lines = text.splitlines()
     assert lines[0] == "## Content coverage on 2026-11-20"
     assert lines[2] == (
-        "**25% specific** (8 of 32 cells) · 7 generic · 8 fallback-locale · 9 missing "
-        "(**4 required**)"
+        "**18% specific** (6 of 32 cells) · 6 generic · 8 fallback-locale · 12 missing "
+        "(**6 required**)"
     )
     # Summary first, details folded.
     assert text.index("| journey / channel / locale |") < text.index("<details>")
     assert text.count("<details>") == text.count("</details>") >= 5
-    assert "<details><summary>Top 20 of 24 gaps by impact</summary>" in text
-    assert "| 1 | 25,000 | `new` | `welcome/day-0/app push_body [en]` | missing |" in text
+    assert "<details><summary>Top 20 of 26 gaps by impact</summary>" in text
+    assert "| 1 | 25,000 | `new` | `welcome/day-0/app push_title [de]` | missing |" in text
     assert "`lapsed`" in text and "1 \\*" in text  # assumed size/value is marked
     # The segment name is escaped: no raw HTML, no table-breaking pipe.
     assert "<script>" not in text
     assert md(LAPSED_NAME) in text
     assert 'Lapsed \\<script\\>alert(1)\\</script\\> \\| "old" & co' in text
     assert "Matrix: journey `welcome`" in text
-    assert "| `vip` | 50% L | 50% ? |" in text
+    assert "| `vip` | 50% L | 33% ? |" in text
     # Every table row has as many cells as its header.
     for block in re.findall(r"(?:^\|.*\|$\n?)+", text, flags=re.M):
         rows = [r for r in block.splitlines() if r]
@@ -670,13 +672,13 @@ def test_html_report(report: CoverageReport) -> None:
     body_rows = table.findall("./tbody/tr")
     assert [r.find("th").text for r in body_rows] == ["lapsed", "new", "vip"]  # type: ignore[union-attr]
     vip = body_rows[2].findall("td")
-    assert [td.text for td in vip] == ["100%", "50%"]
+    assert [td.text for td in vip] == ["100%", "40%"]
     lapsed = body_rows[0].findall("td")
     assert lapsed[0].get("class") == "na"  # vip-nudge does not target lapsed
     assert lapsed[1].get("class") == "broken" and lapsed[1].text == "0% !"
     assert f"background:{heat_colour(0.0)}" in (lapsed[1].get("style") or "")
     assert root.find(".//section[@id='gaps']") is not None
-    assert "Top 24 of 24 gaps by impact" in page
+    assert "Top 26 of 26 gaps by impact" in page
     assert "expiring" in page and "drafts_only" in page and "ambiguous" in page
 
 
@@ -685,10 +687,10 @@ def test_table_report_plain_and_coloured(report: CoverageReport) -> None:
     assert "\x1b[" not in plain
     assert plain.splitlines()[0] == "Content coverage on 2026-11-20"
     assert re.search(r"\| lapsed\s+\|\s+\.\s+\|\s+0% !\s+\|\s+0% \?\s+\|", plain), plain
-    assert re.search(r"\| vip\s+\|\s+100%\s+\|\s+50% L\s+\|\s+50% \?\s+\|", plain), plain
-    assert "specific: 25% of 32 cells" in plain
+    assert re.search(r"\| vip\s+\|\s+100%\s+\|\s+50% L\s+\|\s+33% \?\s+\|", plain), plain
+    assert "specific: 18% of 32 cells" in plain
     assert "size or value missing (counted as 1): lapsed" in plain
-    assert "Top 10 of 24 gaps by impact" in plain
+    assert "Top 10 of 26 gaps by impact" in plain
     assert "segments: [new]" in plain  # brackets are text, not rich markup
     assert all(line == line.rstrip() for line in plain.splitlines())
     coloured = format_table(report, color=True, width=200)

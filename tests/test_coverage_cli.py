@@ -30,19 +30,19 @@ def test_default_table_fails_on_missing_required(content: Path) -> None:
     assert code == 1
     assert out.startswith("Content coverage on 2026-11-20\n")
     assert "\x1b[" not in out  # not a TTY: plain
-    assert err == "coverage: 4 required cell(s) missing (--fail-on missing)\n"
+    assert err == "coverage: 6 required cell(s) missing (--fail-on missing)\n"
 
 
 @pytest.mark.parametrize(
     ("args", "code", "reason"),
     [
         (["--fail-on", "never"], 0, ""),
-        (["--fail-on", "missing"], 1, "4 required cell(s) missing"),
-        (["--fail-on", "generic"], 1, "15 required cell(s) generic or missing"),
-        (["--fail-on", "never", "--min-specific", "25"], 0, ""),
-        (["--fail-on", "never", "--min-specific", "30"], 1, "specific share 25.0% is below"),
+        (["--fail-on", "missing"], 1, "6 required cell(s) missing"),
+        (["--fail-on", "generic"], 1, "16 required cell(s) generic or missing"),
+        (["--fail-on", "never", "--min-specific", "18.75"], 0, ""),
+        (["--fail-on", "never", "--min-specific", "19"], 1, "specific share 18.8% is below"),
         (["--journey", "vip-nudge", "--fail-on", "generic", "--min-specific", "100"], 0, ""),
-        (["--journey", "welcome", "--fail-on", "never", "--min-specific", "100"], 1, "20.0%"),
+        (["--journey", "welcome", "--fail-on", "never", "--min-specific", "100"], 1, "13.3%"),
     ],
 )
 def test_exit_codes(content: Path, args: list[str], code: int, reason: str) -> None:
@@ -88,7 +88,7 @@ def test_formats_on_stdout_and_out(content: Path, tmp_path: Path, fmt: str) -> N
     target = tmp_path / "reports" / f"coverage.{fmt}"
     code, out2, err2 = run(*base, "--format", fmt, "--out", str(target))
     assert code == 0 and out2 == ""
-    assert err2 == f"wrote {target} (32 cells, 24 gaps)\n"
+    assert err2 == f"wrote {target} (32 cells, 26 gaps)\n"
     assert target.read_text(encoding="utf-8") == out
     if fmt == "json":
         data = json.loads(out)
@@ -106,7 +106,7 @@ def test_horizon_option(content: Path) -> None:
     data = json.loads(out)
     assert data["horizon_days"] == 3 and data["summary"]["overall"]["expiring"] == 0
     _code, out, _err = run(*base)
-    assert json.loads(out)["summary"]["overall"]["expiring"] == 6
+    assert json.loads(out)["summary"]["overall"]["expiring"] == 4
 
 
 def test_same_date_same_bytes(content: Path) -> None:

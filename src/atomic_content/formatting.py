@@ -171,10 +171,13 @@ def format_segments(customer_id: str, verdicts: list[SegmentVerdict], refused: b
 def format_resolution(resolution: Resolution, *, explain: bool = False) -> str:
     """Per slot the chosen atom; with ``explain`` every candidate and why it won or lost."""
     key = resolution.key
-    segments = ", ".join(sorted(resolution.audience.segments)) or "none"
+    audience = resolution.audience
+    matched = ", ".join(sorted(audience.matched)) or "none"
     lines = [
         f"{key.journey} / {key.step} / {key.channel} / {key.locale}  (layout {resolution.layout})",
-        f"audience: {resolution.audience.label} — segments: {segments}",
+        f"audience: {audience.label} — {audience.id}"
+        + (f" (in segments: {matched})" if audience.matched else ""),
+        f"language: {resolution.language}",
     ]
     if resolution.date is not None:
         lines.append(f"date: {resolution.date.isoformat()}")
