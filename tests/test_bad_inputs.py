@@ -7,6 +7,7 @@ Every case writes the valid base tree of ``contentkit`` plus one broken file and
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -19,11 +20,15 @@ from click.testing import CliRunner
 
 import atomic_content
 from atomic_content import repository, yamlio
+from atomic_content.build import build
 from atomic_content.cli import main
-from atomic_content.errors import Diagnostic
+from atomic_content.errors import ContentError, Diagnostic
 from atomic_content.repository import content_files
 from atomic_content.validate import check_content
-from contentkit import JOURNEY, PROFILE, write_tree
+from contentkit import JOURNEY, MJML, PROFILE, write_tree
+
+DAY = dt.date(2026, 11, 22)
+MJML_UNCLOSED = MJML.replace("</mj-column>", "", 1)  # lints clean, fails only when rendered
 
 
 @dataclass(frozen=True)
@@ -475,8 +480,32 @@ def test_missing_content_folder(tmp_path: Path) -> None:
     assert [d.code for d in diagnostics] == ["io.missing_content"]
 
 
-def test_valid_base_tree_is_clean(tmp_path: Path) -> None:
+# What the plan warns about in the base tree: its German subject never wins (one message, one
+# language: without a German headline and body every message is English), and no atom fills
+# the optional preheader. Warnings only: the base tree builds.
+BASE_WARNINGS = [
+    "atoms/subject-de.yaml:1:7: warning[rank.shadowed]: atom 'subject-de' can be used but never "
+    "wins for any audience: other atoms always rank higher",
+    "journeys/welcome.yaml:7:23: warning[email.preheader_short]: preheader is 0 characters; at "
+    "least 40 keep the inbox from filling it with body text (in 6 variants, e.g. "
+    "welcome/day-0/email/de/generic)",
+]
+# The base tree without those two: nothing to report at all.
+CLEAN: dict[str, str | bytes | None] = {
+    "atoms/subject-de.yaml": None,
+    "atoms/preheader.yaml": "slot: preheader\nstatus: approved\n"
+    "text: Everything you need for your first trail, picked by our team\n",
+}
+
+
+def test_valid_base_tree_has_only_the_plan_warnings(tmp_path: Path) -> None:
     write_tree(tmp_path)
+    _library, diagnostics = check_content(tmp_path)
+    assert [fmt(d) for d in diagnostics] == BASE_WARNINGS
+
+
+def test_valid_base_tree_is_clean(tmp_path: Path) -> None:
+    write_tree(tmp_path, CLEAN)
     _library, diagnostics = check_content(tmp_path)
     assert [fmt(d) for d in diagnostics] == []
 
@@ -669,7 +698,7 @@ def test_valid_link_to_a_file_inside_the_tree_is_loaded(tmp_path: Path) -> None:
     (root / "atoms" / "headline.yaml").rename(root / "shared" / "headline.txt")
     (root / "atoms" / "headline.yaml").symlink_to(root / "shared" / "headline.txt")
     library, diagnostics = check_content(root)
-    assert [fmt(d) for d in diagnostics] == []
+    assert [fmt(d) for d in diagnostics] == BASE_WARNINGS
     assert "headline" in library.atoms
 
 
@@ -726,3 +755,44 @@ def test_validate_and_build_refuse_pipes_and_devices_quickly(tmp_path: Path, com
     assert "atoms/pipe.yaml: error[io.special_file]" in output
     assert "atoms/zero.yaml: error[io.outside_root]" in output
     assert not (tmp_path / "out").exists()
+
+
+# -- validate and build agree -------------------------------------------------------------------
+# Problems that only show when a variant is rendered: validate runs the build's render stage, so
+# they are validate errors too.
+RENDER_CASES = [
+    Case(
+        "mjml-unclosed-tag",
+        {"layouts/email/basic.mjml": MJML_UNCLOSED},
+        "",
+        "",
+    ),
+    Case(
+        "subject-over-the-hard-limit",
+        {
+            "atoms/subject.yaml": "slot: subject\nchannels: [email]\nstatus: approved\n"
+            "text: " + "Welcome " * 40 + "\n"
+        },
+        "",
+        "",
+    ),
+]
+AGREEMENT_CASES = [*CASES, *RENDER_CASES]
+
+
+@pytest.mark.parametrize("case", AGREEMENT_CASES, ids=[c.id for c in AGREEMENT_CASES])
+def test_validate_passes_exactly_when_build_succeeds(tmp_path: Path, case: Case) -> None:
+    """The contract of the shared pipeline: no validate error => the build succeeds, and a build
+    that fails reports exactly what validate reported (nothing is written)."""
+    content = write_tree(tmp_path / "content", case.files)
+    _library, diagnostics = check_content(content, DAY)
+    out = tmp_path / "dist"
+    try:
+        build(content, out, on=DAY, jobs=1, use_cache=False)
+    except ContentError as exc:
+        assert diagnostics.has_errors, f"build failed but validate passed: {exc.diagnostics}"
+        assert [fmt(d) for d in exc.diagnostics] == [fmt(d) for d in diagnostics]
+        assert not out.exists()
+    else:
+        assert not diagnostics.has_errors, "validate reported errors the build did not"
+        assert (out / "manifest.json").is_file()

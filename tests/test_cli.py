@@ -21,11 +21,33 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
+# The base tree minus what the plan warns about: a German subject that never wins (one message,
+# one language: without a German headline and body every message is English) and an empty
+# preheader (the inbox fills it with body text).
+CLEAN: dict[str, str | bytes | None] = {
+    "atoms/subject-de.yaml": None,
+    "atoms/preheader.yaml": "slot: preheader\nstatus: approved\n"
+    "text: Everything you need for your first trail, picked by our team\n",
+}
+
+
 def test_validate_clean(tmp_path: Path, runner: CliRunner) -> None:
-    write_tree(tmp_path)
+    write_tree(tmp_path, CLEAN)
     result = runner.invoke(main, ["validate", "--content", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "no problems"
+
+
+def test_validate_warnings_only_exit_0(tmp_path: Path, runner: CliRunner) -> None:
+    write_tree(tmp_path)
+    result = runner.invoke(main, ["validate", "--content", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [(d["path"], d["line"], d["code"]) for d in json.loads(result.stdout)] == [
+        ("atoms/subject-de.yaml", 1, "rank.shadowed"),
+        ("journeys/welcome.yaml", 7, "email.preheader_short"),
+    ]
+    strict = runner.invoke(main, ["validate", "--content", str(tmp_path), "--strict"])
+    assert strict.exit_code == 1
 
 
 def test_validate_text_shows_source_caret_and_hint(tmp_path: Path, runner: CliRunner) -> None:
@@ -187,7 +209,9 @@ def test_resolve_json_and_explain(tmp_path: Path, runner: CliRunner) -> None:
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
     (res,) = json.loads(result.stdout)
-    assert res["audience"]["segments"] == ["vip"]
+    assert res["audience"]["id"] == "vip"
+    assert res["audience"]["segment"] == "vip"
+    assert res["audience"]["matched_segments"] == ["vip"]
     assert res["slots"]["headline"]["atom"] == "headline-vip"
     assert {
         "atom": "headline",
@@ -196,7 +220,9 @@ def test_resolve_json_and_explain(tmp_path: Path, runner: CliRunner) -> None:
     } in res["slots"]["headline"]["candidates"]
     text = runner.invoke(main, [*args[:-3], "--explain"])
     flat = [" ".join(line.split()) for line in text.output.splitlines()]
-    assert "headline headline-vip [required] targets segment 'vip' (priority 50), locale en" in flat
+    assert (
+        "headline headline-vip [required] targets the audience's segment 'vip', locale en" in flat
+    )
 
 
 def test_resolve_customer_file(tmp_path: Path, runner: CliRunner) -> None:

@@ -5,6 +5,7 @@ trees in tmp_path."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +39,15 @@ def journey(**replace: str) -> str:
     return text
 
 
-def library_for(tmp_path: Path, files: dict[str, str | bytes | None] | None = None) -> Library:
-    write_tree(tmp_path, files)
+def library_for(tmp_path: Path, files: Mapping[str, str | bytes | None] | None = None) -> Library:
+    write_tree(tmp_path, dict(files or {}))
     library, _warnings = load_library(tmp_path)
     return library
 
 
 def planned(
     tmp_path: Path,
-    files: dict[str, str | bytes | None] | None = None,
+    files: Mapping[str, str | bytes | None] | None = None,
     start: dt.date = START,
     until: dt.date | None = None,
 ) -> tuple[Library, Plan, Router]:

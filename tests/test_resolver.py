@@ -5,6 +5,7 @@ ambiguity and shadowing — on real content trees in tmp_path."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,8 @@ WITH_DE_AT: dict[str, str | bytes | None] = {
 }
 
 
-def resolver_for(tmp_path: Path, files: dict[str, str | bytes | None] | None = None) -> Resolver:
-    write_tree(tmp_path, files)
+def resolver_for(tmp_path: Path, files: Mapping[str, str | bytes | None] | None = None) -> Resolver:
+    write_tree(tmp_path, dict(files or {}))
     library, _warnings = load_library(tmp_path)
     return Resolver(library)
 

@@ -25,6 +25,10 @@ def json_schemas() -> dict[str, dict[str, Any]]:
             required = [name for name in schema.get("required", []) if name != "id"]
             schema["required"] = required
         schemas[kind] = schema
+    # Not a content file: the build's manifest.json, published for sending systems.
+    from .manifest import manifest_schema
+
+    schemas["manifest"] = manifest_schema()
     return schemas
 
 
