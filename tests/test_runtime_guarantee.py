@@ -80,7 +80,9 @@ def generated_customers(count: int, seed: int = 20261130) -> Iterator[dict[str, 
         yield record
 
 
-def expected_variant(content: Path, record: dict[str, Any], journey: str, step: str, channel: str) -> str:
+def expected_variant(
+    content: Path, record: dict[str, Any], journey: str, step: str, channel: str
+) -> str:
     """The variant id by the documented rules, computed without the engine's router."""
     library, _ = load_library_cached(content)
     assert library.settings is not None
@@ -97,10 +99,10 @@ def expected_variant(content: Path, record: dict[str, Any], journey: str, step: 
     consent = record["consent"]["personalization"]
     in_journey = evaluate(journey_model.audience or {}, record)
     if consent is not False and in_journey:
-        listed = journey_model.segments if journey_model.segments is not None else list(library.segments)
-        ordered = sorted(
-            (library.segments[s] for s in listed), key=lambda s: (-s.priority, s.id)
+        listed = (
+            journey_model.segments if journey_model.segments is not None else list(library.segments)
         )
+        ordered = sorted((library.segments[s] for s in listed), key=lambda s: (-s.priority, s.id))
         for segment in ordered:
             if evaluate(segment.condition, record):
                 audience = segment.id
@@ -130,7 +132,9 @@ def messages(content: Path) -> list[tuple[str, str, str]]:
 def template_form(out: Path, manifest: Manifest, variant_id: str) -> AssembledMessage:
     """The variant's template form as the build wrote it (read from the output tree)."""
     entry = manifest.by_id[variant_id]
-    return AssembledMessage.from_json((out / "bundle" / "messages" / f"{entry.message}.json").read_bytes())
+    return AssembledMessage.from_json(
+        (out / "bundle" / "messages" / f"{entry.message}.json").read_bytes()
+    )
 
 
 def test_every_customer_gets_exactly_a_build_variant(
