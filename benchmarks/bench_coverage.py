@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import generate
 
-from atomic_content.analysis import journey_locales, journey_segments
 from atomic_content.coverage import compute_coverage
+from atomic_content.plan import journey_locales
 from atomic_content.repository import Library, load_files
 from atomic_content.resolver import Resolver
-from atomic_content.segments import Audience
+from atomic_content.segments import Audience, SegmentIndex
 from atomic_content.validate import load_library
 
 DATE = dt.date(2026, 11, 20)
@@ -52,12 +52,13 @@ def baseline(keys: list[tuple[str, ...]]) -> float:
 def plain_resolver(library: Library, sample: int = 1500) -> tuple[float, int]:
     """(extrapolated seconds, messages) for one plain resolve per (message, segment)."""
     resolver = Resolver(library)
+    index = SegmentIndex(library.segments, library.profile)
     jobs = []
     for journey in sorted(library.journeys.values(), key=lambda j: j.id):
         for step in journey.steps:
             for channel in sorted(step.channels):
                 for locale in journey_locales(library, journey):
-                    for segment in journey_segments(library, journey):
+                    for segment in index.journey_segments(journey):
                         jobs.append((journey.id, step.id, channel, locale, segment))
     # Every k-th job, so that the sample spans all journeys.
     stride = max(1, len(jobs) // sample)

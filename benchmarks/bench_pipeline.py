@@ -96,3 +96,304 @@ def add_fallbacks(content: Path) -> None:
         )
 
 
+def build_subprocess(
+    content: Path, out: Path, *extra: str, cache: Path | None = None
+) -> tuple[float, float, dict[str, float]]:
+    """(seconds, peak MiB, stage seconds) of one `atomic build` in its own process.
+
+    ``cache`` is the parse cache (ATOMIC_CACHE_DIR) the build uses; the variant cache lives
+    next to ``out`` (``.<out>.cache``), so a fresh ``out`` means a cold variant cache.
+    """
+    env = dict(os.environ)
+    if cache is not None:
+        env["ATOMIC_CACHE_DIR"] = str(cache)
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "atomic_content.cli",
+            "build",
+            "--content",
+            str(content),
+            "--out",
+            str(out),
+            "--date",
+            DAY.isoformat(),
+            "--format",
+            "json",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    stdout, stderr = proc.communicate()
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"build failed:\n{(stdout + stderr).decode()[-3000:]}")
+    # ru_maxrss of RUSAGE_CHILDREN is the max over all children so far; good enough as long
+    # as the first (cold) build is the largest. Read it right after each build.
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    try:
+        stages = json.loads(stdout).get("stages", {})
+    except ValueError:
+        stages = {}
+    return seconds, peak, stages
+
+
+def fmt_stages(stages: Mapping[str, float]) -> str:
+    if not stages:
+        return "none reported (stopped after the fingerprint)"
+    return ", ".join(f"{name} {value:.2f} s" for name, value in stages.items())
+
+
+def floor_context(record: Mapping[str, Any], bundle: Bundle, variant_id: str) -> Any:
+    assembled = bundle.message(variant_id)
+    return assembled, {"customer": record, "brand": assembled.brand, "slots": assembled.slot_data}
+
+
+def with_embeds(slots: Mapping[str, Any], embeds: Mapping[str, str]) -> dict[str, Any]:
+    result = dict(slots)
+    for path, text in embeds.items():
+        head, _, tail = path.partition(".")
+        result[head] = {**result.get(head, {}), tail: text} if tail else text
+    return result
+
+
+def best(func: Any, repeat: int = 3) -> float:
+    return min(timed(func)[0] for _ in range(repeat))
+
+
+def runtime(
+    label: str,
+    bundle: Bundle,
+    records: list[dict[str, Any]],
+    messages: list[tuple[str, str, str]],
+    calls: int,
+) -> list[tuple[str, str, float, float]]:
+    """Per channel: the whole warm Bundle.render call vs. plain Jinja2 on the same output."""
+    floor_env = Environment(autoescape=True)
+    rows = []
+    for channel in ("email", "app", "microsite"):
+        candidates = [m for m in messages if m[2] == channel]
+        if not candidates:
+            continue
+        journey, step, _ = candidates[0]
+        where = {"journey": journey, "step": step, "channel": channel, "on": DAY}
+        # Customers whose message renders (skip records the message refuses, e.g. a missing
+        # value without a default); warm: loads and compiles the template forms.
+        ok = []
+        for record in records:
+            try:
+                bundle.render(record, **where)
+            except AtomicError:
+                continue
+            ok.append(record)
+        if not ok:
+            print(f"  {label} {channel}: no customer renders {journey}/{step}; skipped")
+            continue
+        group = list(itertools.islice(itertools.cycle(ok), calls))
+
+        def ours(group: list[dict[str, Any]] = group, where: dict[str, Any] = where) -> None:
+            for record in group:
+                bundle.render(record, **where)
+
+        # Floor: the routed variant's template parts, compiled beforehand (as ours are), rendered
+        # by plain Jinja2 with the same context.
+        compiled: dict[str, Any] = {}
+        jobs = []
+        for record in group:
+            checked = check_record(record, bundle.profile)
+            route = bundle.route(checked, journey=journey, step=step, channel=channel, on=DAY)
+            assembled, context = floor_context(checked, bundle, route.variant_id)
+            for part in assembled.parts:
+                if part.source not in compiled:
+                    compiled[part.source] = floor_env.from_string(part.source)
+            jobs.append((assembled.parts, context))
+
+        def floor(jobs: list[Any] = jobs) -> None:
+            for parts, context in jobs:
+                done: dict[str, str] = {}
+                for part in parts:
+                    ctx = context
+                    if part.embeds:
+                        embeds = {path: done[name] for path, name in part.embeds}
+                        ctx = {**context, "slots": with_embeds(context["slots"], embeds)}
+                    done[part.name] = compiled[part.source].render(ctx)
+
+        ours_s = best(ours)
+        floor_s = best(floor)
+        ours_us = ours_s / len(group) * 1e6
+        floor_us = floor_s / len(group) * 1e6
+        rows.append((label, channel, ours_us, floor_us))
+        print(
+            f"  {label} {channel} ({journey}/{step}, {len(ok)} customers, {len(group)} calls): "
+            f"Bundle.render {ours_us:.0f} µs/call vs Jinja floor {floor_us:.0f} µs = "
+            f"{ours_s / floor_s:.2f}x (target <= 1.5x)"
+        )
+    return rows
+
+
+def bundle_messages(bundle: Bundle) -> list[tuple[str, str, str]]:
+    return [
+        (j.id, s.id, ch)
+        for _, j in sorted(bundle.router.journeys.items())
+        for s in j.steps
+        for ch in sorted(s.channels)
+    ]
+
+
+def demo_records() -> list[dict[str, Any]]:
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    return [
+        dict(yaml.load(path.read_text(encoding="utf-8"))["attributes"])
+        for path in sorted((DEMO / "customers").glob("*.yaml"))
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--atoms", type=int, default=2_000, help="library size (atoms)")
+    parser.add_argument("--segments", type=int, default=200)
+    parser.add_argument("--journeys", type=int, default=20)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--calls", type=int, default=2000, help="render calls per channel")
+    parser.add_argument("--skip-build", action="store_true")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="atomic-bench-"))
+    try:
+        run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    # A parse cache of our own, empty at the start: "cold" means cold (builds inherit it).
+    os.environ["ATOMIC_CACHE_DIR"] = str(work / "parse-cache")
+    content = work / "content"
+    generate(content, atoms=args.atoms, segments=args.segments, journeys=args.journeys, seed=0)
+    add_fallbacks(content)
+    files = sorted(content.rglob("*.yaml"))
+    print(
+        f"library: {args.atoms} atoms, {args.segments} segments, {args.journeys} journeys, "
+        f"{len(files)} files"
+    )
+
+    # -- load + static checks -------------------------------------------------------------
+    from ruamel.yaml import YAML
+
+    def bare_parse() -> None:
+        yaml = YAML(typ="safe", pure=True)
+        for path in files:
+            yaml.load(path.read_text(encoding="utf-8"))
+
+    base_s, _ = timed(bare_parse)
+    load_s, (_library, diagnostics) = timed(static_check, content, DAY)
+    print(
+        f"load+validate (static checks, parse cache cold): {load_s:.2f} s "
+        f"({load_s / len(files) * 1e3:.2f} ms/file); bare YAML parse {base_s:.2f} s; "
+        f"ratio {load_s / base_s:.2f}x; {len(diagnostics.errors)} errors, "
+        f"{len(diagnostics.warnings)} warnings"
+    )
+    warm_s, _ = timed(static_check, content, DAY)
+    print(f"load+validate again, parse cache warm: {warm_s:.2f} s = {warm_s / load_s:.0%} of cold")
+
+    if args.skip_build:
+        return
+
+    # -- build ----------------------------------------------------------------------------
+    out = work / "dist"
+    cold_s, cold_mem, cold_st = build_subprocess(content, out, cache=work / "build-cache")
+    manifest = json.loads((out / "manifest.json").read_text())
+    variants = len(manifest["variants"])
+    print(
+        f"cold build: {cold_s:.1f} s for {variants} variants "
+        f"({cold_s / variants * 1e3:.1f} ms/variant), peak {cold_mem:.0f} MiB; "
+        f"stages: {fmt_stages(cold_st)}"
+    )
+    noop_s, _, noop_st = build_subprocess(content, out, cache=work / "build-cache")
+    print(
+        f"no-op rebuild: {noop_s:.2f} s = {noop_s / cold_s:.1%} of cold (target < 5%); "
+        f"stages: {fmt_stages(noop_st)}"
+    )
+    winners = sorted({s["atom"] for v in manifest["variants"] for s in v["slots"].values()})
+    paths = {p.stem: p for p in (content / "atoms").rglob("*.yaml")}
+    atom = next(paths[a] for a in winners if a in paths and "\ntext: " in paths[a].read_text())
+    atom.write_text(atom.read_text().replace("\ntext: ", "\ntext: Edited ", 1))
+    used_by = sum(
+        1 for v in manifest["variants"] if any(s["atom"] == atom.stem for s in v["slots"].values())
+    )
+    edit_s, _, edit_st = build_subprocess(content, out, cache=work / "build-cache")
+    print(
+        f"one-atom-edit rebuild ({atom.stem}, used by {used_by} variants): {edit_s:.2f} s = "
+        f"{edit_s / cold_s:.1%} of cold (target <= 10%); stages: {fmt_stages(edit_st)}"
+    )
+    one_s, _, one_st = build_subprocess(content, work / "dist-j1", "--jobs", "1", cache=work / "c1")
+    two_s, _, two_st = build_subprocess(content, work / "dist-j2", "--jobs", "2", cache=work / "c2")
+    print(
+        f"cold build --jobs 1: {one_s:.1f} s ({fmt_stages(one_st)}); --jobs 2: {two_s:.1f} s "
+        f"({fmt_stages(two_st)}); speed-up {one_s / two_s:.2f}x (target >= 1.6x)"
+    )
+
+    # -- runtime vs. the Jinja floor --------------------------------------------------------
+    print("runtime, whole warm Bundle.render call vs. plain Jinja2 on the same output:")
+    demo_out = work / "demo-dist"
+    build_subprocess(DEMO, demo_out, cache=work / "demo-cache")
+    demo = load_bundle(demo_out)
+    runtime("demo", demo, demo_records(), bundle_messages(demo), args.calls)
+    bundle = load_bundle(out)
+    people = customers(args.customers, args.segments)
+    runtime("generated", bundle, people, bundle_messages(bundle), args.calls)
+
+    # -- batch --------------------------------------------------------------------------------
+    journey, step, channel = next(m for m in bundle_messages(bundle) if m[2] == "email")
+    batch_in = work / "customers.jsonl"
+    batch_in.write_text(
+        "".join(json.dumps(c) + "\n" for c in customers(args.customers, args.segments, seed=9))
+    )
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "atomic_content.cli",
+            "render",
+            "--bundle",
+            str(out),
+            "--customers",
+            str(batch_in),
+            "--journey",
+            journey,
+            "--step",
+            step,
+            "--channel",
+            channel,
+            "--out",
+            str(work / "out.jsonl"),
+            "--date",
+            DAY.isoformat(),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    batch_s = time.perf_counter() - start
+    summary = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
+    print(
+        f"batch render: {args.customers} customers in {batch_s:.1f} s = "
+        f"{args.customers / batch_s:.0f} customers/s (rendered {summary.get('rendered')}, "
+        f"failed {summary.get('failed')}, skipped {summary.get('skipped')}; "
+        "includes process start and bundle load)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 import atomic_content
-from atomic_content import build as build_module
+from atomic_content import variants as variants_module
 from atomic_content.build import BuildLockedError, _safe_target, build, output_lock
 from atomic_content.bundle import load_bundle
-from atomic_content.errors import AtomicError, ContentError, ResolutionError
+from atomic_content.errors import AtomicError, ContentError
+from atomic_content.pipeline import DateRange
 from atomic_content.preview import preview
-from atomic_content.validate import load_library
+from atomic_content.validate import check_content, load_library
 from contentkit import write_tree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,8 +106,10 @@ def test_source_date_epoch_sets_the_date(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv(
         "SOURCE_DATE_EPOCH", str(int(dt.datetime(2027, 1, 10, tzinfo=dt.UTC).timestamp()))
     )
-    assert build_module.resolution_date(None) == dt.date(2027, 1, 10)
-    assert build_module.resolution_date(DAY) == DAY
+    # The build covers --date (default SOURCE_DATE_EPOCH) .. --until (default + 30 days).
+    assert DateRange.of(None) == DateRange(dt.date(2027, 1, 10), dt.date(2027, 2, 9))
+    assert DateRange.of(DAY) == DateRange(DAY, DAY + dt.timedelta(days=30))
+    assert DateRange.of(DAY, dt.date(2026, 12, 1)) == DateRange(DAY, dt.date(2026, 12, 1))
 
 
 # -- output layout, manifest ------------------------------------------------------------------
@@ -137,14 +140,25 @@ def test_manifest_lineage(tmp_path: Path) -> None:
 
 def test_required_gap_stops_the_build_before_writing(tmp_path: Path) -> None:
     content = write_tree(tmp_path / "content", {"atoms/body.yaml": None})
-    with pytest.raises(ResolutionError) as info:
+    with pytest.raises(ContentError) as info:
         build(content, tmp_path / "dist", on=DAY)
     assert not (tmp_path / "dist").exists()
-    messages = [d.message for d in info.value.diagnostics]
-    assert (
-        "no atom fills required slot 'body' of welcome/day-0 on email in en for generic" in messages
-    )
-    assert len(messages) == 6  # en/de x vip/new/generic
+    # One error per variant and missing slot, at the journey step's email channel. With no body
+    # in any language the German messages stay German, where the headline is missing too.
+    where = "journeys/welcome.yaml:7:23: error[resolve.missing_required_slot]: "
+    expected = [
+        f"{where}no atom fills required slot '{slot}' of welcome/day-0 on email in {locale} "
+        f"for {audience}"
+        for slot, locale in (("body", "de"), ("body", "en"), ("headline", "de"))
+        for audience in ("generic", "segment 'new'", "segment 'vip'")
+    ]
+    assert [
+        f"{d.path}:{d.line}:{d.col}: {d.severity.value}[{d.code}]: {d.message}"
+        for d in info.value.diagnostics
+    ] == expected
+    # validate reports exactly what stops the build
+    _library, diagnostics = check_content(content, DAY)
+    assert list(diagnostics) == list(info.value.diagnostics)
 
 
 def test_validation_error_stops_the_build(tmp_path: Path) -> None:
@@ -177,7 +191,7 @@ def test_crash_while_writing_leaves_previous_output(
         return real_write(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", failing_write)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(AtomicError, match="the disk is full .* the previous output is unchanged"):
         build(content, out, on=DAY, jobs=1, use_cache=False)
     monkeypatch.undo()
     assert tree_digest(out) == before
@@ -319,7 +333,8 @@ def test_engine_version_invalidates_the_cache(
     content = write_tree(tmp_path / "content")
     out = tmp_path / "dist"
     build(content, out, on=DAY)
-    monkeypatch.setattr(build_module, "ENGINE_FORMAT", build_module.ENGINE_FORMAT + 1)
+    # One engine format for the no-op check (build) and the variant cache keys (variants).
+    monkeypatch.setattr(variants_module, "ENGINE_FORMAT", variants_module.ENGINE_FORMAT + 1)
     result = build(content, out, on=DAY)
     assert not result.skipped and result.cached == 0 and result.rendered == result.variants
 
@@ -334,10 +349,11 @@ def test_one_atom_edit_rerenders_only_the_variants_that_use_it(tmp_path: Path) -
         "slot: headline\nstatus: approved\nsegments: [vip]\ntext: VIP, again\n"
     )
     edited = build(content, out, on=DAY)
+    assert edited.manifest is not None
     users = [
         v
-        for v in edited.manifest["variants"]
-        if any(s["atom"] == "headline-vip" for s in v["slots"].values())
+        for v in edited.manifest.variants
+        if any(s.atom == "headline-vip" for s in v.slots.values())
     ]
     assert edited.rendered == len(users) == 2  # vip email in en and de
     assert edited.cached == first.variants - 2

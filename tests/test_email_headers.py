@@ -71,6 +71,9 @@ class BrandCase:
     files: dict[str, str | bytes | None]
     expected: str  # "path:line:col: severity[code]: message"
     hint: str  # a fragment the hint must contain
+    # The text hygiene check (every string of every file) also reports a control character,
+    # at the character itself: the header check says why it matters for this field.
+    also: tuple[str, ...] = ()
 
 
 ADDRESS_HINT = "write one plain address such as hello@example.com"
@@ -91,6 +94,10 @@ BRAND_CASES = [
         "atomic.yaml:3:18: error[schema.invalid_format]: brand.sender.name: contains a carriage "
         "return (CR)",
         "write the name as plain text on one line",
+        (
+            "atomic.yaml:3:23: error[text.control_character]: brand.sender.name contains U+000D "
+            "CARRIAGE RETURN, a control character",
+        ),
     ),
     BrandCase(
         "sender-email-display-name",
@@ -113,6 +120,10 @@ BRAND_CASES = [
         "atomic.yaml:4:13: error[schema.invalid_format]: brand.reply_to: contains a carriage "
         "return (CR)",
         ADDRESS_HINT,
+        (
+            "atomic.yaml:4:31: error[text.control_character]: brand.reply_to contains U+000D "
+            "CARRIAGE RETURN, a control character",
+        ),
     ),
     BrandCase(
         "reply-to-list",
@@ -226,9 +237,10 @@ def test_hostile_brand_settings_are_positioned_errors(
 ) -> None:
     _library, diagnostics = check_content(render_tree(case.files))
     own = [d for d in diagnostics if d.path == "atomic.yaml"]
-    assert [fmt(d) for d in own] == [case.expected]
+    assert [fmt(d) for d in own] == [case.expected, *case.also]
     assert case.hint in own[0].hint
-    assert EVIL not in own[0].message + own[0].hint  # the value is never echoed
+    for diagnostic in own:
+        assert EVIL not in diagnostic.message + diagnostic.hint  # the value is never echoed
 
 
 @pytest.mark.parametrize(
@@ -259,27 +271,55 @@ def subject_atom(text: str) -> dict[str, str | bytes | None]:
     }
 
 
+ENCODED_WORD_REASON = "contains '=?', which mail programs may decode as an encoded word"
+ALL_EMAILS = " (in 6 variants, e.g. welcome/day-0/email/de/generic)"
+
+
 @pytest.mark.parametrize(
-    ("text", "reason"),
+    ("text", "reason", "validate_says"),
     [
-        (f'"Hi {ENCODED_BCC}"', "contains '=?', which mail programs may decode as an encoded word"),
+        (
+            f'"Hi {ENCODED_BCC}"',
+            ENCODED_WORD_REASON,
+            # validate renders every variant: the email channel's refusal is a diagnostic at
+            # the subject atom's text, not a crash at send time.
+            "atoms/subject.yaml:4:7: error[render.header_injection]: the subject atom "
+            + ENCODED_WORD_REASON
+            + ALL_EMAILS,
+        ),
         (
             '"Hi =?utf-8?b?QWRh?="',
-            "contains '=?', which mail programs may decode as an encoded word",
+            ENCODED_WORD_REASON,
+            "atoms/subject.yaml:4:7: error[render.header_injection]: the subject atom "
+            + ENCODED_WORD_REASON
+            + ALL_EMAILS,
         ),
-        ('"Hi \\u202e gnirts"', "contains a text direction control (U+202E)"),
-        ('"Hi \\u200b there"', "contains an invisible character (U+200B)"),
+        (
+            '"Hi \\u202e gnirts"',
+            "contains a text direction control (U+202E)",
+            # the text hygiene check finds it first, at the escape itself
+            "atoms/subject.yaml:4:11: error[text.bidi_control]: text contains U+202E "
+            "RIGHT-TO-LEFT OVERRIDE, a bidirectional control character",
+        ),
+        (
+            '"Hi \\u200b there"',
+            "contains an invisible character (U+200B)",
+            "atoms/subject.yaml:4:11: error[text.invisible_character]: text contains U+200B "
+            "ZERO WIDTH SPACE, an invisible character",
+        ),
     ],
     ids=["encoded-bcc", "encoded-word", "bidi", "zero-width"],
 )
 def test_subject_atom_refused_when_assembled(
-    render_tree: RenderTree, text: str, reason: str
+    render_tree: RenderTree, text: str, reason: str, validate_says: str
 ) -> None:
     content = render_tree(subject_atom(text))
     _library, diagnostics = check_content(content)
-    assert not diagnostics.has_errors  # validate passes; the email channel refuses it
+    assert [fmt(d) for d in diagnostics.errors] == [validate_says]
+    assert "Bcc" not in validate_says and EVIL not in validate_says
+    # The email channel refuses it on its own too (validation skipped).
     with pytest.raises(RenderError) as caught:
-        render_run_message(content, ADA)
+        render_run_message(content, ADA, validate=False)
     error = caught.value
     assert (error.code, error.atom_id) == ("render.header_injection", "subject")
     assert error.message == f"the subject atom {reason}"

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 
 import atomic_content
 from atomic_content.build import BuildLockedError, output_lock
+from atomic_content.bundle import BundleError
 from atomic_content.cli import main
 from atomic_content.errors import (
     EXIT_CONTENT,
@@ -38,6 +39,8 @@ from atomic_content.errors import (
     Severity,
     UsageError,
 )
+from atomic_content.manifest import ManifestError
+from atomic_content.records import RecordError, RecordProblem
 from contentkit import write_tree
 
 
@@ -81,6 +84,24 @@ EXAMPLES: dict[str, Callable[[], AtomicError]] = {
     "build-locked": lambda: BuildLockedError(
         "another build is writing dist; try again when it has finished"
     ),
+    "bundle": lambda: BundleError("dist/bundle/bundle.json is not a bundle of this version"),
+    "manifest": lambda: ManifestError("manifest.json was written by another version"),
+    "record": lambda: RecordError(
+        (
+            RecordProblem(
+                "line 3",
+                3,
+                "C-1",
+                "orders",
+                "record.type",
+                "attribute 'orders' is not a whole number",
+                "write a whole number, e.g. 3",
+                ("orders",),
+            ),
+            RecordProblem("line 3", 3, "C-1", "x", "record.unknown", "unknown attribute 'x'"),
+        )
+    ),
+    "record-empty": lambda: RecordError(()),
 }
 
 

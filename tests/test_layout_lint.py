@@ -30,6 +30,7 @@ from atomic_content.layout_lint import (
     lint_layout_source,
 )
 from atomic_content.models import SlotKind
+from atomic_content.pipeline import DateRange, check
 from atomic_content.repository import Library, load_files
 from atomic_content.validate import SLOT_FIELDS, check_content
 from conftest import DEMO_CONTENT, RenderTree, render_run_message
@@ -387,10 +388,12 @@ def test_layout_lint(tmp_path: Path, case: Case) -> None:
 def test_a_layout_validate_accepts_builds(tmp_path: Path, case: Case) -> None:
     """Validate catches everything build rejects in layouts: no errors -> the build succeeds."""
     content = write_tree(tmp_path / "content", case.files)
-    checked = check_content(content, DAY)
-    if checked[1].has_errors:
+    _library, diagnostics = check_content(content, DAY)
+    if diagnostics.has_errors:
         assert case.expected
         return
+    checked = check(content, DateRange.of(DAY), jobs=1)
+    assert list(checked.diagnostics) == list(diagnostics)  # validate is the build's pipeline
     result = build(content, tmp_path / "dist", on=DAY, jobs=1, use_cache=False, checked=checked)
     assert result.variants
 

@@ -57,7 +57,8 @@ from .manifest import (
 )
 from .pipeline import Checked, DateRange, check
 from .repository import content_files
-from .variants import ENGINE_FORMAT, ProgressCallback, VariantCache
+from . import variants
+from .variants import ProgressCallback, VariantCache
 from .yamlio import read_content_bytes
 
 OUTPUT_MARKER = ".atomic-build"
@@ -230,7 +231,9 @@ def empty_trash_in_background(out: Path) -> threading.Thread | None:
 def input_fingerprint(content: Path, extra: dict[str, Any]) -> str:
     """Hash of every byte under the content root plus the build options: the no-op check."""
     digest = hashlib.sha256()
-    digest.update(canonical_json({"engine": __version__, "format": ENGINE_FORMAT, **extra}))
+    # Read at call time: one engine format for this no-op check and the variant cache keys.
+    format_ = variants.ENGINE_FORMAT
+    digest.update(canonical_json({"engine": __version__, "format": format_, **extra}))
     # content_files: no link out, no pipe or device, limits before reading (see repository.py).
     paths, refused = content_files(content)
     for path in paths:  # sorted: the digest does not depend on the file system's order

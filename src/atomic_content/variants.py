@@ -227,17 +227,35 @@ class VariantRenderer:
         try:
             return self.render(variant, key)
         except RenderError as exc:
-            path = self.library.paths.get(
-                ("layout", f"{variant.channel}/{variant.resolution.layout}"), ""
-            )
-            entry = self.library.layouts.get((variant.channel, variant.resolution.layout))
-            if entry is not None and entry.template_path and exc.code.startswith("render.layout"):
-                path = entry.template_path
-            line = getattr(exc, "line", None) or 0
-            col = getattr(exc, "col", None) or 0
-            return VariantFailure(
-                variant.id, exc.code, str(exc.message), exc.hint, path, int(line), int(col)
-            )
+            path, line, col, message = self._failure_position(variant, exc)
+            return VariantFailure(variant.id, exc.code, message, exc.hint, path, line, col)
+
+    def _failure_position(
+        self, variant: PlannedVariant, exc: RenderError
+    ) -> tuple[str, int, int, str]:
+        """Where an editor fixes a render failure, and its message without the file name.
+
+        A position the error carries wins; then the atom it names (e.g. a subject atom that
+        cannot go into a header), at its text; then the layout template for a failure of the
+        template itself (Jinja, MJML, CSS), else the layout's YAML file.
+        """
+        message = str(exc.message)
+        if exc.path:
+            return exc.path, exc.line, exc.col, message
+        library = self.library
+        if exc.atom_id is not None and exc.atom_id in library.atoms:
+            atom = library.atoms[exc.atom_id]
+            path, line, col = library.position("atom", atom.id, (atom.content_field,))
+            return path, line, col, message
+        path = library.paths.get(("layout", f"{variant.channel}/{variant.resolution.layout}"), "")
+        entry = library.layouts.get((variant.channel, variant.resolution.layout))
+        template = entry.template_path if entry is not None else None
+        if template and exc.code.startswith(("render.layout", "render.mjml", "render.css")):
+            path = template
+        # The layout's name opens the message of a template failure; the position has it.
+        if path and message.startswith(f"{path}: "):
+            message = message[len(path) + 2 :]
+        return path, exc.line, exc.col, message
 
 
 # A forked worker inherits this (renderer and plan) instead of reloading and re-planning.
