@@ -14,16 +14,18 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import atomic_content
 from atomic_content import variants as variants_module
 from atomic_content.build import BuildLockedError, _safe_target, build, output_lock
 from atomic_content.bundle import load_bundle
+from atomic_content.cli import main
 from atomic_content.errors import AtomicError, ContentError
 from atomic_content.pipeline import DateRange
 from atomic_content.preview import preview
 from atomic_content.validate import check_content, load_library
-from contentkit import write_tree
+from contentkit import MJML, write_tree
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "content"
@@ -191,7 +193,7 @@ def test_crash_while_writing_leaves_previous_output(
         return real_write(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", failing_write)
-    with pytest.raises(AtomicError, match="the disk is full .* the previous output is unchanged"):
+    with pytest.raises(AtomicError, match=r"the disk is full .* the previous output is unchanged"):
         build(content, out, on=DAY, jobs=1, use_cache=False)
     monkeypatch.undo()
     assert tree_digest(out) == before
@@ -233,7 +235,7 @@ def test_killed_build_leaves_a_complete_output(tmp_path: Path) -> None:
         check_complete(out)
         assert (
             tree_digest(out) == old
-            or json.loads((out / "manifest.json").read_text())["date"] == "2026-12-24"
+            or json.loads((out / "manifest.json").read_text())["start"] == "2026-12-24"
         )
 
 
@@ -447,3 +449,87 @@ def test_bundle_version_mismatch_is_a_clear_error(tmp_path: Path, demo_dist: Pat
 def test_public_api_exports() -> None:
     assert atomic_content.load_bundle is load_bundle
     assert callable(atomic_content.evaluate) and callable(atomic_content.check_content)
+
+
+# -- through the CLI: parallel == serial, the output folder is the build's --------------------
+
+# Lints clean (the layout lint reads Jinja, not MJML) and fails only when the MJML compiles.
+BROKEN_MJML = {"layouts/email/basic.mjml": MJML.replace("</mj-column>", "", 1)}
+
+
+def _problems(stderr: str) -> list[str]:
+    """The diagnostics the CLI printed, without the progress lines."""
+    return [line for line in stderr.splitlines() if not line.startswith("rendering: ")]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_broken_layout_fails_the_same_with_any_number_of_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    # Every variant goes through the worker pool with --jobs 2 (the base tree is small).
+    monkeypatch.setattr(variants_module, "PARALLEL_THRESHOLD", 1)
+    content = write_tree(tmp_path / "content", BROKEN_MJML)
+    out = tmp_path / "dist"
+    args = ["--content", str(content), "--date", DAY.isoformat(), "--no-cache"]
+    result = CliRunner().invoke(main, ["build", *args, "--out", str(out), "--jobs", jobs])
+    serial = CliRunner().invoke(main, ["build", *args, "--out", str(out), "--jobs", "1"])
+    validate = CliRunner().invoke(main, ["validate", *args[:4]])
+    assert "BrokenProcessPool" not in result.output
+    assert (result.exit_code, serial.exit_code, validate.exit_code) == (1, 1, 1)
+    assert _problems(result.stderr) == _problems(serial.stderr) == _problems(validate.stderr)
+    assert (
+        "layouts/email/basic.mjml: error[render.mjml_invalid]: MJML does not compile: "
+        "unexpected end of stream in root template (in 6 variants, e.g. "
+        "welcome/day-0/email/de/generic)"
+    ) in result.stderr
+    assert not out.exists()
+
+
+def test_parallel_build_equals_serial_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(variants_module, "PARALLEL_THRESHOLD", 1)
+    content = write_tree(tmp_path / "content")
+    for jobs in ("1", "2"):
+        result = CliRunner().invoke(
+            main,
+            ["build", "--content", str(content), "--out", str(tmp_path / jobs / "dist"),
+             "--date", DAY.isoformat(), "--no-cache", "--jobs", jobs],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+    assert tree_digest(tmp_path / "1" / "dist") == tree_digest(tmp_path / "2" / "dist")
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("target", ["project-root", "folder-with-user-files", "a-file"])
+def test_build_refuses_an_output_that_is_not_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+) -> None:
+    project = tmp_path / "project"
+    write_tree(project / "content")
+    (project / "README.md").write_text("my project\n")
+    (project / "docs").mkdir()
+    (project / "docs" / "notes.md").write_text("keep me\n")
+    (project / "report.txt").write_text("a file\n")
+    monkeypatch.chdir(project)
+    out = {"project-root": ".", "folder-with-user-files": "docs", "a-file": "report.txt"}[target]
+    before = _snapshot(project)
+    result = CliRunner().invoke(
+        main, ["build", "--content", "content", "--out", out, "--date", DAY.isoformat()]
+    )
+    assert result.exit_code == 2, result.output
+    assert "refusing to build into" in result.stderr or "is a file" in result.stderr
+    assert _snapshot(project) == before
+    assert sorted(p.name for p in project.iterdir()) == [
+        "README.md",
+        "content",
+        "docs",
+        "report.txt",
+    ]

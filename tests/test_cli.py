@@ -154,7 +154,9 @@ def test_schema_writes_every_kind(tmp_path: Path, runner: CliRunner) -> None:
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [
         f"{k}.schema.json"
-        for k in sorted(["atom", "customer", "journey", "layout", "profile", "segment", "settings"])
+        for k in sorted(
+            ["atom", "customer", "journey", "layout", "manifest", "profile", "segment", "settings"]
+        )
     ]
     atom = json.loads((tmp_path / "atom.schema.json").read_text())
     assert "segments" in atom["properties"] and atom["additionalProperties"] is False

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from atomic_content.build import build
+from atomic_content.channels import RENDERERS
 from atomic_content.channels.base import (
     AssemblyContext,
     TokenVault,
@@ -25,7 +26,6 @@ from atomic_content.channels.base import (
 from atomic_content.errors import Diagnostic, RenderError
 from atomic_content.layout_lint import (
     MESSAGE_FIELDS,
-    PAGE_MESSAGE_FIELDS,
     lint_layout,
     lint_layout_source,
 )
@@ -437,7 +437,10 @@ def test_message_fields_are_what_layouts_receive(render_tree: RenderTree) -> Non
     )
     ctx = AssemblyContext.from_library(run.library)
     assert set(message_vars(ctx, run.resolution)) == MESSAGE_FIELDS
-    assert not MESSAGE_FIELDS & PAGE_MESSAGE_FIELDS
+    # A channel's own message fields (the renderer's) add to the common ones, never rename them.
+    for renderer in RENDERERS.values():
+        assert not MESSAGE_FIELDS & renderer.message_fields, renderer.name
+    assert any(renderer.message_fields for renderer in RENDERERS.values())
 
 
 def test_slot_fields_are_what_layouts_receive(render_demo_library: Library) -> None:

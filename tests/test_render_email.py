@@ -20,9 +20,9 @@ from atomic_content.channels import get_renderer
 from atomic_content.channels.base import outline_html, unescape
 from atomic_content.channels.email import build_eml, eml_bytes
 from atomic_content.errors import RenderError, Severity
+from atomic_content.plan import Router, make_plan
 from atomic_content.render import assemble, check_limits, example_customer, render_message
 from atomic_content.repository import Library
-from atomic_content.resolver import Resolver
 from conftest import RenderRun, RenderTree, render_run_message
 
 ADA = {
@@ -387,8 +387,13 @@ def test_preview_text_shows_subject_preheader_and_text(render_tree: RenderTree) 
 def test_assemble_dispatches_by_channel(render_tree: RenderTree) -> None:
     content = render_tree()
     run = render_run_message(content, ADA)
-    resolver = Resolver(run.library)
-    resolution = resolver.resolve_customer(ADA, "welcome", "day-0", "email")
+    day = dt.date(2026, 12, 1)
+    plan = make_plan(run.library, day)
+    route = Router.for_plan(run.library, plan).route(
+        dict(ADA), journey="welcome", step="day-0", channel="email", on=day
+    )
+    resolution = plan.variant(route.variant_id).resolution
+    assert resolution.key.channel == "email"
     assert assemble(run.library, resolution).parts[2].filename == "email.html"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner
@@ -71,7 +72,10 @@ def test_jsonl_in_jsonl_out(tmp_path: Path, dist: Path) -> None:
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["line"], r["customer"]) for r in rows] == [(1, "C-1"), (4, "C-2"), (7, "../../etc")]
     assert rows[0]["parts"]["subject"] == "Welcome to Acme, Ada"
-    assert rows[1]["parts"]["subject"] == "Willkommen bei Acme"
+    # One message, one language: the base tree has no German headline or body, so the de
+    # customer's message is English throughout (not a German subject over English text).
+    assert rows[1]["parts"]["subject"] == "Welcome to Acme, friend"
+    assert (rows[1]["locale"], rows[1]["variant"]) == ("de", "welcome/day-0/email/de/new")
     assert "&lt;b&gt;Bo&lt;/b&gt;" in rows[2]["parts"]["html"]
 
 
@@ -87,8 +91,9 @@ def test_folder_output_stays_inside(tmp_path: Path, dist: Path) -> None:
         out=out,
         on=DAY,
     )
-    folders = sorted(p.name for p in out.iterdir())
-    assert folders == ["C-1", "C-2", "etc"]
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    # The id is encoded, not cleaned: no separator and no leading dot survive.
+    assert folders == ["%2E.%2F..%2Fetc", "C-1", "C-2"]
     assert (out / "C-1" / "subject.txt").read_text() == "Welcome to Acme, Ada"
     assert not (tmp_path / "etc").exists()
 
@@ -189,3 +194,64 @@ def test_cli_build_summary(tmp_path: Path) -> None:
     assert second.stdout.startswith("up to date: 12 variants")
     data = json.loads(runner.invoke(main, [*args, "--format", "json", "--no-cache"]).stdout)
     assert data["variants"] == 12 and data["rendered"] == 12
+
+
+def _render_args(dist: Path, customers: Path, out: Path) -> list[str]:
+    return [
+        "render",
+        "--bundle",
+        str(dist),
+        "--customers",
+        str(customers),
+        "--journey",
+        "welcome",
+        "--step",
+        "day-0",
+        "--channel",
+        "email",
+        "--out",
+        str(out),
+        "--date",
+        DAY.isoformat(),
+    ]
+
+
+@pytest.mark.parametrize("name", ["x.jsonl", "x.csv"])
+def test_cli_render_refuses_to_overwrite_its_input(tmp_path: Path, dist: Path, name: str) -> None:
+    customers = tmp_path / name
+    if name.endswith(".csv"):
+        customers.write_text("id,locale,tier,orders\nC-1,en,gold,3\n")
+    else:
+        write_jsonl(customers)
+    before = customers.read_bytes()
+    result = CliRunner().invoke(main, _render_args(dist, customers, customers))
+    assert result.exit_code == 2, result.output
+    assert "it overlaps the customer file" in result.stderr
+    assert customers.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if name in p.name and p != customers]
+
+
+def test_folder_output_keeps_similar_ids_apart(tmp_path: Path, dist: Path) -> None:
+    customers = tmp_path / "customers.jsonl"
+    record = {"locale": "en", "tier": "gold", "orders": 1}
+    ids = ["a/b", "a_b", "a%2Fb", "a_b", ".hidden"]
+    customers.write_text("".join(json.dumps({"id": i, **record}) + "\n" for i in ids))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [*_render_args(dist, customers, out), "--format", "json"])
+    assert result.exit_code == 1, result.output  # the duplicate fails its record
+    data = json.loads(result.stdout)
+    assert (data["rendered"], data["failed"], data["skipped"]) == (4, 1, 0)
+    assert data["problems"] == [
+        {
+            "line": 4,
+            "customer": "a_b",
+            "code": "record.duplicate_id",
+            "reason": "another record of this batch has the same id",
+        }
+    ]
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert folders == ["%2Ehidden", "a%252Fb", "a%2Fb", "a_b"]
+    assert [unquote(name) for name in folders] == [".hidden", "a%2Fb", "a/b", "a_b"]
+    for folder in folders:
+        assert (out / folder / "subject.txt").read_text() == "Welcome to Acme, friend"
+    assert not (out / "a").exists()

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, variants
 from .bundle import bundle_files
 from .errors import AtomicError, ContentError, Diagnostics, UsageError
 from .manifest import (
@@ -57,7 +57,6 @@ from .manifest import (
 )
 from .pipeline import Checked, DateRange, check
 from .repository import content_files
-from . import variants
 from .variants import ProgressCallback, VariantCache
 from .yamlio import read_content_bytes
 

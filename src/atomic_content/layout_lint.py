@@ -17,8 +17,8 @@ line, inside a Jinja tag):
 ``layout.unknown_brand_field``
     a ``brand.*`` path that :class:`~atomic_content.models.Brand` does not have;
 ``layout.unknown_message_field``
-    a ``message.*`` name the channel does not provide (:data:`MESSAGE_FIELDS`, plus
-    :data:`PAGE_MESSAGE_FIELDS` for microsite pages);
+    a ``message.*`` name the channel does not provide (:data:`MESSAGE_FIELDS`, plus the
+    channel renderer's own ``message_fields``);
 ``layout.unknown_name``
     any other top-level name than ``slots``, ``brand``, ``message``, ``range``, ``loop`` (inside
     ``{% for %}``) and the layout's own ``{% set %}``/``{% for %}``/``{% with %}`` names, used
@@ -46,6 +46,7 @@ from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 from pydantic import BaseModel
 
+from .channels import RENDERERS
 from .channels.base import (
     _FORBIDDEN_NODES,
     _LAYOUT_ENV,
@@ -59,7 +60,6 @@ from .validate import SLOT_FIELDS
 
 __all__ = [
     "MESSAGE_FIELDS",
-    "PAGE_MESSAGE_FIELDS",
     "lint_layout",
     "lint_layout_source",
 ]
@@ -68,8 +68,6 @@ MESSAGE_FIELDS: Final = frozenset(
     {"journey", "journey_name", "step", "step_name", "channel", "locale", "lang"}
 )
 """``message.*`` names every layout receives (the keys of ``channels.base.message_vars``)."""
-PAGE_MESSAGE_FIELDS: Final = frozenset({"title", "description"})
-"""``message.*`` names microsite pages receive in addition (see channels/microsite.py)."""
 
 _LOOP_FIELDS: Final = frozenset(
     {"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0"}
@@ -224,8 +222,10 @@ class _Linter:
         self.source = _Source(source)
         self.path = path
         self.found: dict[tuple[int, int, str, str], Diagnostic] = {}
+        # A channel may give its layouts more message fields; the renderer says which.
+        renderer = RENDERERS.get(channel)
         message_fields = MESSAGE_FIELDS | (
-            PAGE_MESSAGE_FIELDS if channel == "microsite" else frozenset()
+            renderer.message_fields if renderer is not None else frozenset()
         )
         self.roots: dict[str, _Shape] = {
             "slots": _Shape(

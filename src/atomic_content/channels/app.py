@@ -73,6 +73,7 @@ class AppRenderer:
     """The ``app`` channel."""
 
     name = "app"
+    message_fields: frozenset[str] = frozenset()
     settings_model = AppChannel
     layout_template = None
     exports: Mapping[str, Export] = {}

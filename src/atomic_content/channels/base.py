@@ -273,6 +273,11 @@ class ChannelRenderer(Protocol):
     name: str
     """The channel name: the key under ``channels:``, the layout folder, ``message.channel``."""
 
+    message_fields: frozenset[str]
+    """``message.*`` names this channel's layouts receive beyond the ones every layout gets
+    (:data:`atomic_content.layout_lint.MESSAGE_FIELDS`); the layout lint accepts exactly
+    these. Empty for most channels."""
+
     @property
     def settings_model(self) -> type[Model]:
         """The model of the ``channels.<name>`` block of atomic.yaml (with its ``limits``).

@@ -95,6 +95,7 @@ class EmailRenderer:
     """The ``email`` channel."""
 
     name = "email"
+    message_fields: frozenset[str] = frozenset()
     settings_model = EmailChannel
     layout_template = "<name>.mjml"
 

@@ -13,6 +13,7 @@ an external script (error: the page must not load code from elsewhere).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 from ..errors import Severity
 from ..markdown import flatten
@@ -52,10 +53,16 @@ class MicrositeChannel(Model):
     limits: MicrositeLimits = MicrositeLimits()
 
 
+PAGE_MESSAGE_FIELDS: Final = frozenset({"title", "description"})
+"""``message.*`` names page layouts receive in addition to every layout's (see assemble)."""
+
+
 class MicrositeRenderer:
     """The ``microsite`` channel."""
 
     name = "microsite"
+    # message.title and message.description: the page's <title> and meta description.
+    message_fields: frozenset[str] = PAGE_MESSAGE_FIELDS
     settings_model = MicrositeChannel
     layout_template = "<name>.html.j2"
     exports: Mapping[str, Export] = {}

@@ -195,6 +195,7 @@ class SmsRenderer:
     """The ``sms`` channel."""
 
     name = "sms"
+    message_fields: frozenset[str] = frozenset()
     settings_model = SmsChannel
     layout_template = None
 
