@@ -176,3 +176,30 @@ def test_every_csv_row_is_accounted_for_once(
     assert result.total == len(rows)
     for problem in result.problems:
         assert CANARY not in problem.reason
+
+
+def test_a_message_over_a_hard_limit_is_an_error_row_not_shipped(
+    bundle: Bundle, tmp_path: Path
+) -> None:
+    """Hard channel limits are measured per customer at send time: a subject that a customer's
+    value pushes over 150 characters is an error for that record, and the others still render."""
+    short = {**valid(1), "tier": "bronze", "cart": {"items": 2, "top_item": "Fjell 3L Rain Shell"}}
+    long = {**valid(2), "tier": "bronze", "cart": {"items": 2, "top_item": "Rain Shell " * 20}}
+    source = tmp_path / "customers.jsonl"
+    source.write_text(json.dumps(short) + "\n" + json.dumps(long) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = render_batch(
+        bundle,
+        source,
+        journey="cart-recovery",
+        step="reminder-24h",
+        channel="email",
+        out=out,
+        on=DAY,
+    )
+    assert (result.rendered, result.failed, result.skipped) == (1, 1, 0)
+    [problem] = result.problems
+    assert (problem.line, problem.code) == (2, "email.subject_too_long")
+    assert "Rain Shell" not in problem.reason
+    [line] = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert line["customer"] == "C-1"
