@@ -500,7 +500,8 @@ CELLS = st.one_of(
     st.builds(
         lambda c, t: c + t,
         CANARY,
-        st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=20),
+        # A CSV file is UTF-8 text: a lone surrogate cannot be in it (bad bytes: see JUNK).
+        st.text(alphabet=st.characters(blacklist_characters="\x00", codec="utf-8"), max_size=20),
     ),
     st.sampled_from(["true", "FALSE", "3", "-0", "1e999", "nan", "2026-09-01", "a|b", "9" * 30]),
 )
