@@ -205,15 +205,6 @@ class Plan:
     def variant(self, variant_id: str) -> PlannedVariant:
         return self.by_id[variant_id]
 
-    def at(
-        self, message: MessageId, audience: str, on: dt.date
-    ) -> PlannedVariant:  # pragma: no cover - convenience
-        """The variant of ``message`` for ``audience`` on day ``on`` (KeyError if none)."""
-        for v in self.variants:
-            if v.message == message and v.audience == audience and v.start <= on <= v.until:
-                return v
-        raise KeyError((message, audience, on))
-
     def winners(self) -> set[str]:
         """Ids of every atom that wins some slot of some variant."""
         return {atom.id for v in self.variants for atom in v.resolution.atoms.values()}
