@@ -425,6 +425,7 @@ class TokenVault:
 _SCHEME_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 
 
+@functools.lru_cache(maxsize=4096)  # the runtime asks again for every customer's links
 def url_allowed(url: str, schemes: frozenset[str]) -> bool:
     """True when ``url`` starts with a literal allowed scheme and no token chooses its host."""
     protected, mapping = protect_tokens(url.strip())
