@@ -327,15 +327,19 @@ class VariantRenderer:
         return path, exc.line, exc.col, message
 
 
-# A forked worker inherits this (renderer and plan) instead of reloading and re-planning.
-_WORKER: tuple[VariantRenderer, Plan] | None = None
+# A forked worker inherits this (renderer, plan and cache) instead of reloading and
+# re-planning.
+_WORKER: tuple[VariantRenderer, Plan, VariantCache] | None = None
 
 
 def _render_in_worker(task: tuple[str, str]) -> VariantOutput | VariantFailure:
     variant_id, key = task
     assert _WORKER is not None
-    renderer, plan = _WORKER
-    return renderer.render_safely(plan.variant(variant_id), key)
+    renderer, plan, cache = _WORKER
+    output = renderer.render_safely(plan.variant(variant_id), key)
+    if isinstance(output, VariantOutput):
+        cache.put(output)  # in the worker: writing the cache is parallel work too
+    return output
 
 
 def render_plan(
@@ -368,13 +372,14 @@ def render_plan(
     if progress:
         progress(done, total)
 
-    def collect(output: VariantOutput | VariantFailure) -> None:
+    def collect(output: VariantOutput | VariantFailure, *, store: bool) -> None:
         nonlocal done
         if isinstance(output, VariantFailure):
             result.failures.append(output)
         else:
             result.outputs[output.variant_id] = output
-            cache.put(output)
+            if store:
+                cache.put(output)
             result.rendered += 1
         done += 1
         if progress:
@@ -387,19 +392,19 @@ def render_plan(
         and "fork" in multiprocessing.get_all_start_methods()
     ):
         global _WORKER
-        _WORKER = (renderer, plan)
+        _WORKER = (renderer, plan, cache)
         try:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 tasks = [(variant.id, key) for variant, key in todo]
                 chunk = max(1, len(tasks) // (workers * 8))
                 for output in pool.map(_render_in_worker, tasks, chunksize=chunk):
-                    collect(output)
+                    collect(output, store=False)
         finally:
             _WORKER = None
     else:
         for variant, key in todo:
-            collect(renderer.render_safely(variant, key))
+            collect(renderer.render_safely(variant, key), store=True)
     result.failures.sort(key=lambda f: f.variant_id)
     return result
 
