@@ -34,13 +34,17 @@ def test_every_section_has_vectors() -> None:
     assert len(CASES["getEqualWeights"]) >= 5
 
 
-@pytest.mark.parametrize("row", CASES["hash"], ids=[f"{r[0]}|{r[1]}|v{r[2]}" for r in CASES["hash"]])
+@pytest.mark.parametrize(
+    "row", CASES["hash"], ids=[f"{r[0]}|{r[1]}|v{r[2]}" for r in CASES["hash"]]
+)
 def test_hash(row: list[Any]) -> None:
     seed, value, version, expected = row
     assert gb_hash(seed, value, version) == expected
 
 
-@pytest.mark.parametrize("row", CASES["getBucketRange"], ids=[r[0] for r in CASES["getBucketRange"]])
+@pytest.mark.parametrize(
+    "row", CASES["getBucketRange"], ids=[r[0] for r in CASES["getBucketRange"]]
+)
 def test_get_bucket_range(row: list[Any]) -> None:
     _name, (count, coverage, weights), expected = row
     ranges = get_bucket_range(count, coverage, weights)
@@ -64,7 +68,9 @@ def test_in_namespace(row: list[Any]) -> None:
     assert in_namespace(hash_value, (namespace, start, end)) is expected
 
 
-@pytest.mark.parametrize("row", CASES["getEqualWeights"], ids=[str(r[0]) for r in CASES["getEqualWeights"]])
+@pytest.mark.parametrize(
+    "row", CASES["getEqualWeights"], ids=[str(r[0]) for r in CASES["getEqualWeights"]]
+)
 def test_get_equal_weights(row: list[Any]) -> None:
     count, expected = row
     weights = get_equal_weights(count)

@@ -29,6 +29,7 @@ Output layout (documented in docs/build.md)::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import fcntl
@@ -46,6 +47,7 @@ from typing import Any
 from . import __version__, variants
 from .bundle import bundle_files
 from .errors import AtomicError, ContentError, Diagnostics, UsageError
+from .experiments import experiment_entries, variant_arms
 from .manifest import (
     MANIFEST_VERSION,
     DiagnosticEntry,
@@ -345,11 +347,12 @@ def output_files(checked: Checked, fingerprint: str) -> tuple[dict[str, bytes], 
     files: dict[str, bytes] = {}
     messages: dict[str, bytes] = {}
     entries = []
+    arms = variant_arms(checked.plan)
     for variant in checked.plan.variants:
         output = rendered.outputs[variant.id]
         files.update(output.files)
         messages[output.entry.message] = output.message
-        entries.append(output.entry)
+        entries.append(dataclasses.replace(output.entry, arms=arms.get(variant.id, ())))
     bundle = bundle_files(library, checked.plan, {e.id: e.message for e in entries}, messages)
     files.update(bundle)
     index = files["bundle/bundle.json"]
@@ -367,6 +370,7 @@ def output_files(checked: Checked, fingerprint: str) -> tuple[dict[str, bytes], 
         bundle=FileEntry("bundle/bundle.json", sha256_hex(index), len(index)),
         variants=tuple(entries),
         warnings=warnings,
+        experiments=experiment_entries(checked.plan, library),
     )
     files["manifest.json"] = manifest.to_json()
     # A small file for the no-op check, so an unchanged rebuild never parses the manifest.

@@ -28,11 +28,13 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from statistics import NormalDist
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import Diagnostic, Severity, did_you_mean
 from .growthbook import choose_variation, gb_hash, get_bucket_range, in_namespace
+from .manifest import ArmEntry, ExperimentEntry
 from .models import (
     ArmKind,
     Experiment,
@@ -45,6 +47,9 @@ from .models import (
 )
 from .repository import Library
 from .segments import lookup
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 _NORMAL = NormalDist()
 
@@ -158,6 +163,56 @@ def relevant(experiments: Iterable[Experiment], start: dt.date, until: dt.date) 
             and (e.end is None or e.end >= start)
         ),
         key=lambda e: e.id,
+    )
+
+
+# --------------------------------------------------------------------------- build output
+
+_SENDS = {ArmKind.CONTROL: "generic", ArmKind.PERSONALIZED: "audience", ArmKind.HOLDOUT: "none"}
+
+
+def variant_arms(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """Variant id -> ``<experiment>/<arm>`` of the arms that send it, for the experiments of
+    the plan: a generic variant serves control (and the personalized arm's generic
+    customers), a segment's variant the personalized arm; only periods inside the window."""
+    from .segments import GENERIC
+
+    found: dict[str, list[str]] = {}
+    for experiment in plan.experiments:
+        for variant in plan.variants:
+            if not experiment.covers(variant.journey, variant.step):
+                continue
+            if variant.until < experiment.start or (
+                experiment.end is not None and variant.start > experiment.end
+            ):
+                continue
+            kinds = [ArmKind.PERSONALIZED]
+            if variant.audience == GENERIC:
+                kinds.insert(0, ArmKind.CONTROL)
+            found.setdefault(variant.id, []).extend(f"{experiment.id}/{k.value}" for k in kinds)
+    return {vid: tuple(arms) for vid, arms in found.items()}
+
+
+def experiment_entries(plan: Plan, library: Library) -> tuple[ExperimentEntry, ...]:
+    """The manifest's record of the plan's experiments."""
+    return tuple(
+        ExperimentEntry(
+            id=e.id,
+            key=e.tracking_key,
+            journey=e.journey,
+            steps=tuple(e.steps) if e.steps is not None else None,
+            status=e.status.value,
+            start=e.start,
+            end=e.end,
+            metric=e.metric.value,
+            alpha=e.alpha,
+            hash_attribute=hash_attribute(e, library.profile),
+            hash_version=e.hash_version,
+            coverage=e.coverage,
+            namespace=(e.namespace.id, e.namespace.start, e.namespace.end) if e.namespace else None,
+            arms=tuple(ArmEntry(a.id.value, a.weight, _SENDS[a.id]) for a in e.arms),
+        )
+        for e in plan.experiments
     )
 
 
@@ -281,9 +336,7 @@ def power_plan(library: Library, experiment: Experiment) -> PowerPlan:
                 experiment.revenue_sd, experiment.mde, experiment.alpha, experiment.power, ratio
             )
             baseline_from = "revenue_sd"
-        elif baseline is None:
-            raw = None
-        elif baseline + experiment.mde >= 1:
+        elif baseline is None or baseline + experiment.mde >= 1:
             raw = None
         else:
             raw = samplesize_conversion(
@@ -419,8 +472,8 @@ def _check_one(library: Library, experiment: Experiment, rules: Governance) -> l
             found.append(
                 _diagnostic(
                     library, experiment.id, ("mde",), severity, "experiment.underpowered",
-                    f"segment {row.segment!r} is too small to detect an effect of {experiment.mde:g} "
-                    f"at power {experiment.power:g}: {row.note}",
+                    f"segment {row.segment!r} is too small to detect an effect of "
+                    f"{experiment.mde:g} at power {experiment.power:g}: {row.note}",
                     "raise the mde, lengthen the window, or leave the segment out of the "
                     "analysis (see `atomic experiments plan`)",
                 )
@@ -535,3 +588,39 @@ def experiment_change_findings(
 def _covers_variant(experiment: Experiment, variant_id: str) -> bool:
     parts = variant_id.split("/")
     return len(parts) >= 2 and experiment.covers(parts[0], parts[1])
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def find_experiment(library: Library, experiment_id: str | None) -> Experiment:
+    """The experiment ``experiment_id``, or the only one when None; UsageError otherwise."""
+    from .errors import UsageError
+
+    known = sorted(library.experiments)
+    if experiment_id is None:
+        if len(known) == 1:
+            return library.experiments[known[0]]
+        raise UsageError(
+            "name the experiment with --experiment"
+            if known
+            else "the content has no experiments (experiments/<id>.yaml)",
+            f"known experiments: {', '.join(known)}" if known else "see docs/experiments.md",
+        )
+    found = library.experiments.get(experiment_id)
+    if found is None:
+        raise UsageError(
+            f"unknown experiment {experiment_id!r}",
+            did_you_mean(experiment_id, known) or f"known experiments: {', '.join(known) or '-'}",
+        )
+    return found
+
+
+def plan_experiments(content: Path, experiment_id: str | None = None) -> list[PowerPlan]:
+    """``atomic experiments plan``: the power plan of one experiment (or of all)."""
+    from .validate import load_library
+
+    library, _warnings = load_library(content)
+    if experiment_id is None:
+        return [power_plan(library, e) for _, e in sorted(library.experiments.items())]
+    return [power_plan(library, find_experiment(library, experiment_id))]
