@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import enum
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -88,6 +89,7 @@ class Results:
     source: str
     rows: tuple[Row, ...] = ()
     cells: tuple[Cell, ...] = ()
+    covariate: str | None = None
 
     @property
     def per_customer(self) -> bool:
@@ -243,7 +245,7 @@ def read_results(path: Path, *, covariate: str | None = None) -> Results:
         )
     if not rows:
         raise UsageError(f"{path.name} has no rows")
-    return Results(path.name, rows=tuple(rows))
+    return Results(path.name, rows=tuple(rows), covariate=covariate)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -867,7 +869,7 @@ def analyze(
         experiment.correction,
         srm_alpha,
         results.source,
-        "covariate" if cuped else None,
+        results.covariate if cuped else None,
         overall,
         tuple(results_by_segment),
         _timeline(rows, metric, alpha) if metric is Metric.CONVERSION else (),
@@ -984,17 +986,7 @@ def measured_values(analysis: Analysis) -> dict[str, float]:
     """Segment -> measured incremental value per customer of personalization (lift x the
     segment's value for conversion, the revenue lift for revenue), where a verdict exists:
     what ``atomic coverage --analysis`` ranks gaps by."""
-    found: dict[str, float] = {}
-    for result in analysis.segments:
-        if result.primary is None or result.verdict is Verdict.NO_VERDICT:
-            continue
-        lift = max(result.primary.estimate, 0.0)
-        if analysis.metric is Metric.CONVERSION:
-            value = result.roi.value if result.roi and result.roi.value is not None else 1.0
-            found[result.segment] = lift * value
-        else:
-            found[result.segment] = lift
-    return found
+    return _measured(analysis.to_dict())
 
 
 def analyze_file(
@@ -1033,3 +1025,43 @@ def analyze_file(
         by_atom=by_atom,
         srm_alpha=srm_alpha,
     )
+
+
+def load_measured(path: Path) -> dict[str, float]:
+    """Segment -> measured incremental value per customer, from the JSON of
+    ``atomic analyze --format json`` (see :func:`measured_values`). Needs no SciPy."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        metric = Metric(data["metric"])
+        found: dict[str, float] = {}
+        for segment in data["segments"]:
+            primary = segment.get("primary")
+            if primary is None or segment["verdict"] == Verdict.NO_VERDICT.value:
+                continue
+            lift = max(float(primary["lift"]), 0.0)
+            roi = segment.get("roi") or {}
+            value = roi.get("value")
+            per_customer = value if metric is Metric.CONVERSION and value is not None else 1.0
+            found[str(segment["segment"])] = lift * float(per_customer)
+        return found
+    except OSError as exc:
+        raise UsageError(f"cannot read {path.as_posix()}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(
+            f"{path.as_posix()} is not the JSON of `atomic analyze --format json`"
+        ) from None
+
+
+def _measured(data: Mapping[str, Any]) -> dict[str, float]:
+    metric = Metric(data["metric"])
+    found: dict[str, float] = {}
+    for segment in data["segments"]:
+        primary = segment.get("primary")
+        if primary is None or segment["verdict"] == Verdict.NO_VERDICT.value:
+            continue
+        lift = max(float(primary["lift"]), 0.0)
+        roi = segment.get("roi") or {}
+        value = roi.get("value")
+        per_customer = value if metric is Metric.CONVERSION and value is not None else 1.0
+        found[str(segment["segment"])] = lift * float(per_customer)
+    return found

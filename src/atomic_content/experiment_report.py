@@ -61,7 +61,7 @@ def _header(analysis: Analysis) -> list[str]:
         f"hypothesis: {analysis.hypothesis}",
         f"null hypothesis: {analysis.null_hypothesis}",
         f"metric: {analysis.metric.value}; α = {analysis.alpha:g}; correction across segments: "
-        f"{correction}; CUPED: {'yes' if analysis.cuped else 'no'}",
+        f"{correction}; CUPED: {analysis.cuped or 'no'}",
     ]
     if srm is not None:
         observed = " / ".join(f"{arm.value} {n:,}" for arm, n in srm.observed)
