@@ -462,7 +462,9 @@ def test_coverage_ranks_gaps_by_measured_lift(tmp_path: Path) -> None:
     args = ["coverage", "--content", content, "--date", "2026-11-22", "--journey", "welcome",
             "--fail-on", "never", "--format", "json"]  # fmt: skip
     plain = json.loads(CliRunner().invoke(main, args).stdout)
-    measured = json.loads(CliRunner().invoke(main, [*args, "--analysis", str(analysis_json)]).stdout)
+    measured = json.loads(
+        CliRunner().invoke(main, [*args, "--analysis", str(analysis_json)]).stdout
+    )
     segments = {s["id"]: s for s in measured["segments"]}
     assert segments["new-customer"]["value_source"] == "measured"
     assert segments["new-customer"]["value"] == pytest.approx(lifts["new-customer"] * 9.5)
