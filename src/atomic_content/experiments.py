@@ -25,6 +25,7 @@ normal approximation of Welch's test for revenue per recipient.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,13 @@ from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 from .errors import Diagnostic, Severity, did_you_mean
-from .growthbook import choose_variation, gb_hash, get_bucket_range, in_namespace
+from .growthbook import (
+    BucketRange,
+    choose_variation,
+    gb_hash,
+    get_bucket_range,
+    in_namespace,
+)
 from .manifest import ArmEntry, ExperimentEntry
 from .models import (
     ArmKind,
@@ -90,11 +97,11 @@ def assign(
     key = experiment.tracking_key
     attribute = hash_attribute(experiment, profile)
     found, value = lookup(record, attribute)
-    if not found or value is None or value == "" or isinstance(value, Mapping | list):
+    if not found or value is None or value == "" or isinstance(value, dict | list):
         return Assignment(
             experiment.id, key, None, f"no {attribute!r} to hash: not in experiment {key!r}"
         )
-    hash_value = str(value).lower() if isinstance(value, bool) else str(value)
+    hash_value = _js_string(value)
     namespace = experiment.namespace
     if namespace is not None and not in_namespace(
         hash_value, (namespace.id, namespace.start, namespace.end)
@@ -108,8 +115,8 @@ def assign(
         )
     number = gb_hash(key, hash_value, experiment.hash_version)
     assert number is not None  # hash_version is 1 or 2 (the model allows nothing else)
-    ranges = get_bucket_range(
-        len(experiment.arms), experiment.coverage, [arm.weight for arm in experiment.arms]
+    ranges = _ranges(
+        len(experiment.arms), experiment.coverage, tuple(arm.weight for arm in experiment.arms)
     )
     index = choose_variation(number, ranges)
     if index < 0:
@@ -129,6 +136,21 @@ def assign(
         f"experiment {key!r}: hash of {attribute!r} (v{experiment.hash_version}) is "
         f"{number:.4f}, in the {arm.value} bucket [{low:.4f}, {high:.4f})",
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _ranges(count: int, coverage: float, weights: tuple[float, ...]) -> list[BucketRange]:
+    return get_bucket_range(count, coverage, weights)
+
+
+def _js_string(value: Any) -> str:
+    """``value`` as JavaScript's ``String()`` writes it (what GrowthBook hashes): ``true``,
+    ``5`` for 5.0."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def forced(experiment: Experiment, arm: ArmKind) -> Assignment:

@@ -22,10 +22,13 @@ _FNV_PRIME = 0x01000193
 def fnv1a32(text: str) -> int:
     """The 32-bit FNV-1a hash of ``text``'s UTF-16 code units."""
     value = _FNV_OFFSET
+    if text.isascii():  # the usual case: one code unit per character
+        for char in text.encode("ascii"):
+            value = ((value ^ char) * _FNV_PRIME) & 0xFFFFFFFF
+        return value
     data = text.encode("utf-16-le", "surrogatepass")
     for index in range(0, len(data), 2):
-        value ^= data[index] | (data[index + 1] << 8)
-        value = (value * _FNV_PRIME) & 0xFFFFFFFF
+        value = ((value ^ (data[index] | (data[index + 1] << 8))) * _FNV_PRIME) & 0xFFFFFFFF
     return value
 
 

@@ -485,6 +485,7 @@ class Router:
         self.table = table
         self.profile = profile
         self.experiments = tuple(sorted(experiments, key=lambda e: e.id))
+        self._covering: dict[tuple[str, str], tuple[Experiment, ...]] = {}
         self.index = SegmentIndex(segments, profile)
         self.locale_attribute = profile.locale_attribute if profile else None
         self._starts: dict[RouteKey, list[dt.date]] = {
@@ -606,5 +607,9 @@ class Router:
             if experiment.weight(arm) == 0:
                 raise UsageError(f"experiment {experiment.id!r} has no {arm.value} arm")
             return forced(experiment, arm)
-        experiment = covering(self.experiments, journey, step, on)
+        candidates = self._covering.get((journey, step))
+        if candidates is None:
+            candidates = tuple(e for e in self.experiments if e.covers(journey, step))
+            self._covering[(journey, step)] = candidates
+        experiment = covering(candidates, journey, step, on) if candidates else None
         return assign(experiment, record, self.profile) if experiment is not None else None
