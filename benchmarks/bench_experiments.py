@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-try:
-    from atomic_content.experiment_analysis import analyze, read_results
-except ImportError:  # run from a checkout without the package installed
+if str(ROOT / "src") not in sys.path:  # run from a checkout without the package installed
     sys.path.insert(0, str(ROOT / "src"))
-    from atomic_content.experiment_analysis import analyze, read_results
-from atomic_content.models import ExperimentStatus
-from atomic_content.plan import Router, make_plan
-from atomic_content.validate import load_library
+
+from atomic_content.experiment_analysis import analyze, read_results  # noqa: E402
+from atomic_content.models import ExperimentStatus  # noqa: E402
+from atomic_content.plan import Router, make_plan  # noqa: E402
+from atomic_content.validate import load_library  # noqa: E402
 
 DAY = dt.date(2026, 11, 22)
 
