@@ -45,7 +45,7 @@ from .resolver import (
     message_locale,
     missing_diagnostics,
 )
-from .segments import GENERIC, Audience, SegmentIndex
+from .segments import GENERIC, Audience, SegmentIndex, lookup
 
 DEFAULT_HORIZON_DAYS = 30
 """Days a build covers after ``--date`` when ``--until`` is not given: a month of sends, long
@@ -522,8 +522,6 @@ class Router:
     def customer_locale(self, record: Mapping[str, Any]) -> str | None:
         if self.locale_attribute is None:
             return None
-        from .segments import lookup
-
         found, value = lookup(record, self.locale_attribute)
         return value if found and isinstance(value, str) else None
 
