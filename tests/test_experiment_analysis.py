@@ -5,6 +5,7 @@ report with its plots in real Chromium.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import subprocess
@@ -15,6 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
@@ -474,3 +477,33 @@ def test_coverage_ranks_gaps_by_measured_lift(tmp_path: Path) -> None:
         assert gap["value_source"] == segments[gap["segment"]]["value_source"]
     table = CliRunner().invoke(main, [*args[:-2], "--analysis", str(analysis_json)]).stdout
     assert "ranked by measured lift (experiment analysis): " in table
+
+
+CELL = st.one_of(
+    st.sampled_from(["control", "personalized", "holdout", "1", "0", "true", "", "x", "1e400"]),
+    st.text(max_size=8),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=st.lists(st.lists(CELL, min_size=4, max_size=4), max_size=6))
+def test_any_results_file_is_read_or_refused_with_a_usage_error(
+    tmp_path: Path, rows: list[list[str]]
+) -> None:
+    from atomic_content.errors import UsageError
+
+    path = tmp_path / "results.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["customer", "arm", "segment", "converted"])
+        writer.writerows(rows)
+    try:
+        results = read_results(path)
+    except UsageError as exc:
+        assert exc.message
+        return
+    assert len(results.rows) == len(rows)
+    with contextlib.suppress(UsageError):  # e.g. an arm the experiment does not have
+        analyze(results, experiment())
