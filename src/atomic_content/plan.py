@@ -309,13 +309,21 @@ def make_plan(
                 entry = library.layouts[(channel, step.channels[channel])]
                 for locale in journey_locales(library, journey):
                     message = MessageId(journey.id, step.id, channel, locale)
-                    days = [
-                        start,
-                        *_boundaries(
-                            _competing(resolver, library, message, entry.layout.slots), start, until
-                        ),
-                    ]
+                    competing = list(_competing(resolver, library, message, entry.layout.slots))
                     for audience in audiences:
+                        # Only generic atoms and the audience's own can change its message.
+                        days = [
+                            start,
+                            *_boundaries(
+                                (
+                                    atom
+                                    for atom in competing
+                                    if not atom.segments or audience in atom.segments
+                                ),
+                                start,
+                                until,
+                            ),
+                        ]
                         variants.extend(
                             _variants_of(
                                 resolver, message, audience, days, until, include_drafts, problems
