@@ -59,6 +59,54 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
 
 CASES = [
     Case(
+        "locale-with-underscore",
+        {"atoms/h6.yaml": "slot: headline\nstatus: approved\nlocale: de_AT\ntext: Servus\n"},
+        "atoms/h6.yaml:3:9: error[schema.invalid_format]: locale: 'de_AT' is not a language tag",
+        "did you mean 'de-AT'? locales are language tags written with '-'",
+    ),
+    Case(
+        "id-from-file-name",
+        {"atoms/My-Headline.yaml": "slot: headline\nstatus: approved\ntext: Hi\n"},
+        "atoms/My-Headline.yaml:1:1: error[schema.invalid_format]: the id 'My-Headline' comes "
+        "from the file name and is not a valid id",
+        "rename the file to my-headline.yaml",
+    ),
+    Case(
+        "cta-atom-without-content",
+        {"atoms/no-cta.yaml": "slot: cta\nstatus: approved\n"},
+        "atoms/no-cta.yaml:1:7: error[atom.no_content]: this atom has no content: slot 'cta' is "
+        "a cta slot, which needs a `cta:` key",
+        "add `cta: {label: Shop now, url: https://...}`",
+    ),
+    Case(
+        "line-atom-without-content",
+        {"atoms/no-text.yaml": "slot: headline\nstatus: approved\n"},
+        "atoms/no-text.yaml:1:7: error[atom.no_content]: this atom has no content: slot "
+        "'headline' is a line slot, which needs a `text:` key",
+        "add `text: One line of copy`",
+    ),
+    Case(
+        "method-call-in-token",
+        {
+            "atoms/shout.yaml": "slot: headline\nstatus: approved\n"
+            "text: \"Hi {{ customer.tier.upper() }}\"\n"
+        },
+        "atoms/shout.yaml:3:28: error[token.call_not_allowed]: upper() is a method call; tokens "
+        "use filters, not methods",
+        "filters, not methods: `{{ customer.tier | upper }}`",
+    ),
+    Case(
+        "key-indented-into-a-list",
+        {
+            "atoms/indent.yaml": "slot: headline\nstatus: approved\nsegments:\n  - vip\n"
+            "   journeys: [welcome]\ntext: Hi\n"
+        },
+        "atoms/indent.yaml:5:12: error[yaml.syntax]: YAML syntax error: mapping values are not "
+        "allowed here",
+        "`journeys:` is indented into the `segments:` list (line 3); to add a field beside "
+        "`segments:`, start it at column 1",
+    ),
+    Case(
         "yaml-syntax",
         {"atoms/broken.yaml": "slot: body\ntext: [unclosed, list\nstatus: approved\n"},
         "atoms/broken.yaml:3:7: error[yaml.syntax]: YAML syntax error: expected ',' or ']', but "

@@ -266,6 +266,16 @@ _VALUE_HINT = (
 )
 
 
+def _written(node: nodes.Node) -> str | None:
+    """``customer.first_name`` for a plain dotted access, else None."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Getattr):
+        base = _written(node.node)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
 def _string_key(node: nodes.Node) -> str | None:
     if isinstance(node, nodes.Const) and isinstance(node.value, str):
         return node.value
@@ -519,14 +529,34 @@ class _Walker:
             self.visit(node.expr2)
 
     def _visit_call(self, node: nodes.Call) -> None:
-        self.visit(node.node)
-        where = self._anchor(self._line(node), [("operator", "(")])
-        self._problem(
-            where,
-            "token.call_not_allowed",
-            "Calling functions or methods is not allowed in tokens.",
-            "Use a filter instead, for example {{ customer.first_name | upper }}. " + _VALUE_HINT,
-        )
+        callee = node.node
+        base = _written(callee.node) if isinstance(callee, nodes.Getattr) else None
+        if isinstance(callee, nodes.Getattr) and base is not None:
+            # `customer.first_name.upper()`: a method on a value; the filter is the way.
+            self.visit(callee.node)
+            where = self._anchor(
+                self._line(callee), [("operator", "."), ("name", callee.attr)], pick=1
+            )
+            self._anchor(self._line(node), [("operator", "(")])
+            allowed = callee.attr in ALLOWED_FILTERS
+            self._problem(
+                where,
+                "token.call_not_allowed",
+                f"{callee.attr}() is a method call; tokens use filters, not methods",
+                f"filters, not methods: `{{{{ {base} | {callee.attr} }}}}`"
+                if allowed
+                else f"filters, not methods; allowed filters: {', '.join(sorted(ALLOWED_FILTERS))}",
+            )
+        else:
+            self.visit(callee)
+            where = self._anchor(self._line(node), [("operator", "(")])
+            self._problem(
+                where,
+                "token.call_not_allowed",
+                "Calling functions or methods is not allowed in tokens.",
+                "Use a filter instead, for example {{ customer.first_name | upper }}. "
+                + _VALUE_HINT,
+            )
         for arg in node.args:
             self.visit(arg)
         for keyword in node.kwargs:
