@@ -46,6 +46,8 @@ class Severity(enum.StrEnum):
 
     ERROR = "error"
     WARNING = "warning"
+    HINT = "hint"
+    """Advice that never fails a command, not even under ``--strict`` (stale editor schemas)."""
 
 
 @dataclass(frozen=True, order=True)
