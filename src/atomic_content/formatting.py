@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import Diagnostic, DiagnosticFormat, Severity
+from .errors import Diagnostic, DiagnosticFormat, Severity, plural
 from .resolver import Resolution, Verdict
 from .segments import SegmentVerdict
 
@@ -52,11 +52,6 @@ def format_text(diagnostics: Iterable[Diagnostic], root: Path | None = None) -> 
             lines.append(f"  hint: {d.hint}")
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
-
-
-def plural(count: int, noun: str, plural_form: str | None = None) -> str:
-    """``1 warning``, ``2 warnings``, ``0 variants`` (``plural_form`` for irregular nouns)."""
-    return f"{count:,} {noun if count == 1 else (plural_form or noun + 's')}"
 
 
 def summary_line(diagnostics: list[Diagnostic]) -> str:

@@ -116,7 +116,7 @@ def init_project(
 
     content = target / "content"
     folder = schema_folder(content)
-    existing = {p for p in folder.glob("*.schema.json")} if folder.is_dir() else set()
+    existing = set(folder.glob("*.schema.json")) if folder.is_dir() else set()
     for path in write_schemas(folder, project_library(content)):
         written.append(path)
         if path in existing:

@@ -94,8 +94,8 @@ def _add_project_ids(schemas: dict[str, dict[str, Any]], ids: ProjectIds) -> Non
     _enum(journey["properties"]["locales"], ids.locales)
     step_channels = journey["$defs"]["Step"]["properties"]["channels"]
     if ids.layouts:
-        item = step_channels["patternProperties"].pop(next(iter(step_channels["patternProperties"])))
-        step_channels.pop("patternProperties")
+        patterns = step_channels.pop("patternProperties")
+        item = next(iter(patterns.values()))
         step_channels["properties"] = {
             channel: {**copy.deepcopy(item), "enum": layouts}
             for channel, layouts in ids.layouts.items()

@@ -718,10 +718,9 @@ def check_content(
     date (see :mod:`atomic_content.schema`).
     """
     from .pipeline import DateRange, check
+    from .schema import freshness_diagnostics
     from .variants import VariantCache
     from .yamlio import cache_dir
-
-    from .schema import freshness_diagnostics
 
     folder = cache_dir()
     checked = check(

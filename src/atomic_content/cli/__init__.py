@@ -14,6 +14,7 @@ This package is the only place that prints. Exit codes (docs/cli.md); an
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -45,6 +46,11 @@ def content_option(func: F) -> F:
         show_default=True,
         help="Content folder to read.",
     )(func)
+
+
+def use_color(tty: bool) -> bool:
+    """Colour for output to a terminal, unless NO_COLOR is set (https://no-color.org)."""
+    return tty and not os.environ.get("NO_COLOR")
 
 
 def emit_diagnostics(diagnostics: Diagnostics, root: Path | None, fmt: str = "text") -> None:

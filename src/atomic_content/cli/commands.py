@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from ..api import customer_segments, resolve_for_customer
-from ..formatting import format_resolution, format_segments, plural
+from ..errors import plural
+from ..formatting import format_resolution, format_segments
 from ..init import init_project
 from ..schema import project_library, schema_folder, stale_schemas, write_schemas
 from ..validate import check_content
@@ -207,7 +208,7 @@ def resolve(
 
 @main.command("init")
 @click.argument(
-    "directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."), required=False
+    "directory", type=click.Path(path_type=Path, file_okay=False), default=Path(), required=False
 )
 @click.option("--brand", default="My Brand", show_default=True, help="The brand's name.")
 @click.option(
@@ -224,7 +225,7 @@ def init(directory: Path, brand: str, locales: str, force: bool) -> None:
     for path in result.replaced:
         click.echo(f"replaced {path.as_posix()}", err=True)
     click.echo(f"wrote {plural(len(result.written), 'file')} into {result.root.as_posix()}")
-    where = "" if result.root == Path(".") else f"cd {result.root.as_posix()} && "
+    where = "" if result.root == Path() else f"cd {result.root.as_posix()} && "
     click.echo(
         "next:\n"
         f"  {where}atomic validate\n"
