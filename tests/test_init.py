@@ -134,7 +134,9 @@ def test_project_schemas_flag_unknown_ids(tmp_path: Path) -> None:
     step = {"name": "W", "steps": [{"id": "a", "channels": {"email": "standard"}}]}
     jsonschema.validate(step, journey)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**step, "steps": [{"id": "a", "channels": {"email": "basic"}}]}, journey)
+        jsonschema.validate(
+            {**step, "steps": [{"id": "a", "channels": {"email": "basic"}}]}, journey
+        )
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"slots": {"headlin": "required"}}, layout)
 

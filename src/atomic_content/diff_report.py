@@ -299,7 +299,7 @@ def format_text(result: DiffResult, limits: Limits = TEXT_LIMITS) -> str:
         lines += ["", f"Governance: {plural(errors, 'error')}, {plural(warnings, 'warning')}"]
         for d in result.governance:
             lines.append(
-                f"  {d.severity.value}[{d.code}] {one_line(_where(d))}: {one_line(d.message)}"
+                f"  {one_line(_where(d))}: {d.severity.value}[{d.code}]: {one_line(d.message)}"
             )
             if d.hint:
                 lines.append(f"    hint: {one_line(d.hint)}")
