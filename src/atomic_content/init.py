@@ -139,7 +139,7 @@ def _values(brand: str, locales: list[str]) -> dict[str, str]:
     return {
         "BRAND": brand,
         "SLUG": brand_slug,
-        "SCHEME": brand_slug.replace("-", "") or "app",
+        "SCHEME": brand_slug.replace("-", ""),  # never empty: slug() has a letter or digit
         "DEFAULT_LOCALE": default,
         "LAST_LOCALE": locales[-1],
         "LOCALES": "\n".join(lines),
