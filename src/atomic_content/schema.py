@@ -6,23 +6,30 @@ files point at them with a ``# yaml-language-server: $schema=...`` comment.
 Written for a project (:func:`json_schemas` with a library), the schemas also know the
 project's ids: the segment, slot, locale, channel, journey (and ``journey/step``) and layout
 ids become ``enum`` lists, so an editor completes them and flags ``segments: [vipp]`` as you
-type. Such schemas go stale when an id is added or renamed; :func:`stale_schemas` tells, and
-``atomic validate`` reports it as a hint (``schema.stale``).
+type. Such schemas go stale when an id is added or renamed. Each project schema records what
+it was written from (``x-atomic-content``: the package version and a hash of the ids), so
+``atomic validate`` can tell cheaply, without generating any schema, and report it as a hint
+(``schema.stale``); ``atomic schema --check`` compares the files byte for byte
+(:func:`stale_schemas`).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import Diagnostic, Severity
+from .errors import Diagnostic, Severity, plural
 from .models import FILE_KINDS
 
 if TYPE_CHECKING:
     from .repository import Library
+
+STAMP = "x-atomic-content"
+"""Key of a project schema's stamp (see :meth:`ProjectIds.stamp`); editors ignore x- keys."""
 
 SCHEMA_FOLDER = "schemas"
 """Where a project keeps its schemas: beside the content folder (``../schemas`` from it)."""
@@ -56,6 +63,14 @@ class ProjectIds:
             layouts.setdefault(channel, []).append(layout_id)
         return cls(sorted(library.segments), slots, locales, channels, journeys + steps, layouts)
 
+    def stamp(self) -> dict[str, str]:
+        """What a project schema was written from: package version and a hash of the ids."""
+        from . import __version__
+        from .manifest import canonical_json, sha256_hex
+
+        digest = sha256_hex(canonical_json(dataclasses.asdict(self)))
+        return {"version": __version__, "ids": digest[:16]}
+
 
 def json_schemas(library: Library | None = None) -> dict[str, dict[str, Any]]:
     """File kind -> JSON Schema (draft 2020-12), in a fixed order.
@@ -74,7 +89,10 @@ def json_schemas(library: Library | None = None) -> dict[str, dict[str, Any]]:
             schema["required"] = required
         schemas[kind] = schema
     if library is not None:
-        _add_project_ids(schemas, ProjectIds.of(library))
+        ids = ProjectIds.of(library)
+        _add_project_ids(schemas, ids)
+        for schema in schemas.values():
+            schema[STAMP] = ids.stamp()
     # Not a content file: the build's manifest.json, published for sending systems.
     from .manifest import manifest_schema
 
@@ -181,11 +199,33 @@ def stale_schemas(
     return stale
 
 
+def stamped_stale(library: Library, folder: Path | None = None) -> list[str]:
+    """Like :func:`stale_schemas`, from the stamps alone (fast: no schema is generated): the
+    content kinds' schema files whose stamp differs from the project's current one. A file
+    without a stamp was written by ``--generic`` (or by hand) and is left alone."""
+    folder = schema_folder(library.root) if folder is None else folder
+    if not (folder / "atom.schema.json").is_file():
+        return []
+    expected = ProjectIds.of(library).stamp()
+    stale = []
+    for kind in FILE_KINDS:
+        name = f"{kind}.schema.json"
+        try:
+            written = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            stale.append(name)
+            continue
+        stamp = written.get(STAMP) if isinstance(written, dict) else None
+        if stamp is not None and stamp != expected:
+            stale.append(name)
+    return stale
+
+
 def freshness_diagnostics(library: Library) -> list[Diagnostic]:
     """A ``schema.stale`` hint when the project's schemas no longer match its content."""
     if library.settings is None:
         return []
-    stale = stale_schemas(library)
+    stale = stamped_stale(library)
     if not stale:
         return []
     return [
@@ -195,7 +235,8 @@ def freshness_diagnostics(library: Library) -> list[Diagnostic]:
             0,
             Severity.HINT,
             "schema.stale",
-            f"the editor schemas are out of date with the content ({', '.join(stale)})",
+            "the editor schemas are out of date: they list other segment, slot, locale, "
+            f"channel, journey or layout ids than the content has ({plural(len(stale), 'file')})",
             "run `atomic schema` to write them again, so your editor completes the current "
             "segment, slot, locale, journey and layout ids",
         )
