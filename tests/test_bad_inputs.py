@@ -89,11 +89,11 @@ CASES = [
         "method-call-in-token",
         {
             "atoms/shout.yaml": "slot: headline\nstatus: approved\n"
-            'text: "Hi {{ customer.tier.upper() }}"\n'
+            'text: "Hi {{ customer.first_name.upper() }}"\n'
         },
-        "atoms/shout.yaml:3:28: error[token.call_not_allowed]: upper() is a method call; tokens "
+        "atoms/shout.yaml:3:34: error[token.call_not_allowed]: upper() is a method call; tokens "
         "use filters, not methods",
-        "filters, not methods: `{{ customer.tier | upper }}`",
+        "filters, not methods: `{{ customer.first_name | upper }}`",
     ),
     Case(
         "key-indented-into-a-list",
