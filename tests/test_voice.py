@@ -134,3 +134,10 @@ def test_colour_on_a_terminal_only(tmp_path: Path, args: list[str]) -> None:
     )
     assert "atoms/h.yaml:1:7: error[ref.unknown_slot]" in piped.stderr
     assert "\x1b[" not in piped.stdout + piped.stderr
+
+
+def test_a_hint_is_a_notice_on_github() -> None:
+    from atomic_content.formatting import format_github
+
+    d = Diagnostic("../schemas", 0, 0, Severity.HINT, "schema.stale", "stale", "run it")
+    assert format_github([d]).startswith("::notice file=../schemas,title=schema.stale::stale")
