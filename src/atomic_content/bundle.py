@@ -61,8 +61,13 @@ def bundle_files(
     }
     files = {"bundle/bundle.json": canonical_json(index)}
     for digest, data in sorted(messages.items()):
-        files[f"bundle/messages/{digest}.json"] = data
+        files[message_path(digest)] = data
     return files
+
+
+def message_path(digest: str) -> str:
+    """Where a template form lives below the build root: it is named by its content hash."""
+    return f"bundle/messages/{digest}.json"
 
 
 class BundleError(AtomicError):
@@ -218,4 +223,4 @@ def load_bundle(path: Path | str) -> Bundle:
         raise BundleError(f"bundle {target.as_posix()} is damaged ({exc}); rebuild") from None
 
 
-__all__ = ["Bundle", "BundleError", "bundle_files", "load_bundle"]
+__all__ = ["Bundle", "BundleError", "bundle_files", "load_bundle", "message_path"]
