@@ -350,7 +350,13 @@ def test_eml_is_multipart_alternative_with_unsubscribe_headers(
         "<https://www.northwind.example/preferences/unsubscribe>"
     )
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert parsed["Date"] is None and parsed["Message-ID"] is None
+    # No date asked for: no Date; the Message-ID is derived from content and customer.
+    assert parsed["Date"] is None
+    assert re.fullmatch(r"<[0-9a-f]{32}@mail\.northwind\.example>", parsed["Message-ID"])
+    # To is the profile's email_attribute of the customer; MIME-Version only at the top.
+    assert parsed["To"] == anna["email"]
+    assert [part["MIME-Version"] for part in parsed.iter_parts()] == [None, None]
+    assert data.count(b"MIME-Version:") == 1
     assert b"\r\n" in data and all(len(line) <= 998 for line in data.split(b"\r\n"))
     assert data.isascii()
 
@@ -364,6 +370,13 @@ def test_eml_is_deterministic_and_dated_on_request(render_demo_library: Library)
     dated = email.message_from_bytes(eml_bytes(_eml(run, date=DAY)), policy=policy.default)
     assert dated["Date"] == "Tue, 01 Dec 2026 00:00:00 +0000"
     assert re.fullmatch(r"<[0-9a-f]{32}@mail\.northwind\.example>", dated["Message-ID"])
+    # The Message-ID is stable for one content, customer and date, and differs otherwise.
+    undated = email.message_from_bytes(eml_bytes(_eml(run)), policy=policy.default)
+    assert undated["Message-ID"] != dated["Message-ID"]
+    other = render_run_message(
+        render_demo_library, tom, "welcome", "day-3", "email", customer_id="someone-else"
+    )
+    assert _eml(other)["Message-ID"] != _eml(run)["Message-ID"]
 
 
 def test_eml_refuses_other_channels(render_demo_library: Library) -> None:

@@ -482,6 +482,11 @@ class Profile(Model):
     id_attribute: AttributePath = "id"
     locale_attribute: AttributePath | None = None
     consent_attribute: AttributePath | None = None
+    email_attribute: AttributePath | None = Field(
+        default=None,
+        description="The attribute holding the customer's email address: the To header of "
+        "an .eml (a string attribute).",
+    )
     attributes: dict[AttributePath, AttributeSpec]
 
 

@@ -17,7 +17,13 @@ from typing import Any
 
 from .api import customer_messages
 from .channels import export_formats, get_renderer
-from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
+from .channels.base import (
+    AssembledMessage,
+    ExportOptions,
+    LimitProblem,
+    RenderedMessage,
+    send_time,
+)
 from .errors import Severity, UsageError
 from .formatting import format_resolution, log_safe
 from .models import Settings
@@ -198,12 +204,21 @@ def format_json(results: list[PreviewResult], *, explain: bool = False) -> str:
     )
 
 
-def format_export(results: list[PreviewResult], fmt: str, *, date: dt.date | None = None) -> bytes:
+def format_export(
+    results: list[PreviewResult],
+    fmt: str,
+    *,
+    date: dt.date | None = None,
+    to: str | None = None,
+    sent: dt.datetime | None = None,
+) -> bytes:
     """One message in a channel's export format ``fmt`` (``eml``: an ``.eml`` file).
 
     Needs exactly one message of the channel that owns ``fmt`` among ``results`` (narrow with
-    --step / --channel). ``date`` is the send date for formats that carry one (default: none,
-    so the output is reproducible). UsageError for an unknown format or not exactly one message.
+    --step / --channel). The send time is ``sent``, else ``date`` at midnight UTC, else
+    SOURCE_DATE_EPOCH, else now (:func:`~atomic_content.channels.base.send_time`); ``to``
+    replaces the customer's address. UsageError for an unknown format or not exactly one
+    message.
     """
     formats = export_formats()
     if fmt not in formats:
@@ -218,12 +233,15 @@ def format_export(results: list[PreviewResult], fmt: str, *, date: dt.date | Non
             f"choose one with --step and --channel {channel}",
         )
     result = matching[0]
-    return export.write(result.rendered, result.settings, date)
+    options = ExportOptions(sent=sent or send_time(date), to=to)
+    return export.write(result.rendered, result.settings, options)
 
 
-def format_eml(results: list[PreviewResult], *, date: dt.date | None = None) -> str:
+def format_eml(
+    results: list[PreviewResult], *, date: dt.date | None = None, to: str | None = None
+) -> str:
     """The email message as an ``.eml`` file (CRLF line ends): :func:`format_export` ``eml``."""
-    return format_export(results, "eml", date=date).decode("ascii")
+    return format_export(results, "eml", date=date, to=to).decode("ascii")
 
 
 __all__ = [

@@ -227,6 +227,10 @@ def render_message(
                 ) from None
             raise
     brand_name = str(assembled.brand.get("name", ""))
+    recipient: str | None = None
+    if profile is not None and profile.email_attribute is not None:
+        found, value = lookup(attributes, profile.email_attribute)
+        recipient = value if found and isinstance(value, str) and value else None
     return RenderedMessage(
         key=assembled.key,
         customer_id=customer_id,
@@ -237,6 +241,7 @@ def render_message(
         media_types={p.name: p.media_type for p in assembled.parts},
         filenames={p.name: p.filename for p in assembled.parts},
         brand_name=brand_name,
+        recipient=recipient,
     )
 
 

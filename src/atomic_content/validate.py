@@ -210,7 +210,12 @@ class _Validator:
         profile = self.lib.profile
         if profile is None:
             return
-        for field_name in ("id_attribute", "locale_attribute", "consent_attribute"):
+        for field_name in (
+            "id_attribute",
+            "locale_attribute",
+            "consent_attribute",
+            "email_attribute",
+        ):
             value = getattr(profile, field_name)
             if value is not None and value not in profile.attributes:
                 self.unknown(
@@ -233,6 +238,18 @@ class _Validator:
                 "profile.consent_not_boolean",
                 f"consent attribute {profile.consent_attribute!r} must have type boolean",
                 "declare it with `type: boolean` (false = the customer refused personalization)",
+            )
+        if (
+            profile.email_attribute in profile.attributes
+            and profile.attributes[profile.email_attribute].type is not AttributeType.STRING
+        ):
+            self.err(
+                "profile",
+                "profile",
+                ("email_attribute",),
+                "profile.email_not_string",
+                f"email attribute {profile.email_attribute!r} must have type string",
+                "declare it with `type: string` (one address such as ada@example.com)",
             )
         names = set(profile.attributes)
         for name, spec in profile.attributes.items():

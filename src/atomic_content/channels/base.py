@@ -28,6 +28,7 @@ import datetime as dt
 import functools
 import html
 import json
+import os
 import re
 import sys
 import time
@@ -158,6 +159,8 @@ class RenderedMessage:
     media_types: dict[str, str] = field(default_factory=dict)
     filenames: dict[str, str] = field(default_factory=dict)
     brand_name: str = ""
+    recipient: str | None = None
+    """The customer's address (the profile's ``email_attribute``), for the ``To`` header."""
 
 
 @dataclass(frozen=True)
@@ -232,11 +235,34 @@ class LayoutProblem:
     severity: Severity = Severity.ERROR
 
 
-ExportWriter = Callable[[RenderedMessage, Settings, dt.date | None], bytes]
-"""Writes one rendered message in an export format: (message, settings, date) -> file bytes.
+@dataclass(frozen=True)
+class ExportOptions:
+    """What an export needs beyond the message: the send time and an address override.
 
-``date`` is the send date the user asked for (``--date``) or None (then the output must not
-depend on the clock, so that it is reproducible)."""
+    ``sent`` is when the message is sent (``--date`` at midnight UTC, SOURCE_DATE_EPOCH, or
+    now; see :func:`send_time`); None writes no date, so the output does not depend on the
+    clock. ``to`` replaces the recipient the profile names (``--to``)."""
+
+    sent: dt.datetime | None = None
+    to: str | None = None
+
+
+def send_time(date: dt.date | None) -> dt.datetime:
+    """The send time of an export: ``date`` at midnight UTC, else SOURCE_DATE_EPOCH (a
+    reproducible run), else now (UTC, whole seconds)."""
+    if date is not None:
+        return dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+    return dt.datetime.now(tz=dt.UTC).replace(microsecond=0)
+
+
+ExportWriter = Callable[[RenderedMessage, Settings, ExportOptions], bytes]
+"""Writes one rendered message in an export format: (message, settings, options) -> bytes."""
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from .base import (
     AssembledMessage,
     AssemblyContext,
     Export,
+    ExportOptions,
     LayoutProblem,
     LimitProblem,
     Part,
@@ -338,7 +339,42 @@ def compile_mjml(mjml_source: str, *, lang: str, name: str) -> str:
             raise RenderError(
                 "render.css_invalid", f"{name}: the layout's CSS cannot be inlined ({exc})"
             ) from None
-    return _IMG_WITHOUT_ALT.sub('<img alt=""', document)
+    return _finish_document(_IMG_WITHOUT_ALT.sub('<img alt=""', document))
+
+
+# mrml's hidden inbox preview: white text, which spam filters read as text hidden in the
+# background colour (SpamAssassin HTML_FONT_LOW_CONTRAST).
+_MRML_PREVIEW: Final = re.compile(r'(<body\b[^>]*>)<div style="display:none;[^"]*">(.*?)</div>', re.S)
+_BODY_END: Final = "</body>"
+_HIDDEN: Final = (
+    "display:none;font-size:1px;line-height:1px;max-height:0px;max-width:0px;opacity:0;"
+    "overflow:hidden;mso-hide:all;"
+)
+PREHEADER_FILLER: Final = "&zwnj;&nbsp;" * 90
+"""After the preheader: invisible characters that keep the inbox from showing the start of
+the body after a short preheader."""
+
+
+def _finish_document(document: str) -> str:
+    """The hidden preheader without a colour of its own, followed by the filler; the
+    content in a ``main`` landmark (the message is the page's main content)."""
+    match = _MRML_PREVIEW.search(document)
+    if match is not None:
+        body, preheader = match.group(1), match.group(2)
+        document = (
+            document[: match.start()]
+            + f'{body}<div style="{_HIDDEN}">{preheader}</div>'
+            + f'<div style="{_HIDDEN}" aria-hidden="true">{PREHEADER_FILLER}</div>'
+            + '<div role="main">'
+            + document[match.end() :]
+        )
+    else:
+        start = re.search(r"<body\b[^>]*>", document)
+        if start is None:
+            return document
+        document = document[: start.end()] + '<div role="main">' + document[start.end() :]
+    end = document.rfind(_BODY_END)
+    return document[:end] + "</div>" + document[end:] if end >= 0 else document + "</div>"
 
 
 def _subject_text(atom: Atom) -> str:
@@ -424,9 +460,11 @@ def build_eml(
     """A real ``multipart/alternative`` message of a rendered email.
 
     ``text/plain`` first and ``text/html`` last (clients show the last one they can); From is the
-    brand sender, Reply-To the brand's; ``List-Unsubscribe`` carries the mailto and https
-    addresses and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058). ``to`` is
-    one bare address.
+    brand sender, To the customer's address (``to``, else :attr:`RenderedMessage.recipient`,
+    the profile's ``email_attribute``), Reply-To the brand's; ``List-Unsubscribe`` carries the
+    mailto and https addresses and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``
+    (RFC 8058). ``to`` is one bare address. The MIME-Version header is written once, on the
+    message, never on its parts.
 
     Headers are safe whatever Python runs (the email package before 3.11.10/3.12.5 lets a
     value inject headers, CVE-2024-6923): every value is checked before it is set (control
@@ -436,8 +474,9 @@ def build_eml(
     aside: Python's folding may move a space). Any problem is a RenderError
     ``render.header_injection`` naming the header and the field, never the value.
 
-    Deterministic: no Date and no Message-ID unless ``date`` is given (a date means midnight
-    UTC); the MIME boundary is derived from a hash of the content. Raises RenderError
+    Deterministic: ``Date`` only when ``date`` is given (a date means midnight UTC); the
+    ``Message-ID`` and the MIME boundary are derived from a hash of the content, the customer,
+    the recipient and the date, so the same inputs give the same bytes. Raises RenderError
     ``render.not_email`` when the message is not an email.
     """
     if rendered.key.channel != "email":
@@ -445,10 +484,8 @@ def build_eml(
     subject = rendered.parts.get("subject", "")
     text = rendered.parts.get("text", "")
     body_html = rendered.parts.get("html", "")
-    headers, targets = _header_values(rendered, brand, subject, to)
-    digest = hashlib.sha256(
-        "\x00".join((subject, text, body_html, str(rendered.key))).encode("utf-8")
-    ).hexdigest()
+    recipient = to if to is not None else rendered.recipient
+    when: dt.datetime | None = None
     if date is not None:
         when = (
             date
@@ -457,12 +494,24 @@ def build_eml(
         )
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
-        domain = brand.sender.email.rsplit("@", 1)[-1]
-        at = next(i for i, (name, _) in enumerate(headers) if name == "Subject") + 1
-        headers[at:at] = [
-            ("Date", format_datetime(when)),
-            ("Message-ID", f"<{digest[:32]}@{domain}>"),
-        ]
+    digest = hashlib.sha256(
+        "\x00".join(
+            (
+                subject,
+                text,
+                body_html,
+                str(rendered.key),
+                rendered.customer_id or "",
+                recipient or "",
+                when.isoformat() if when else "",
+            )
+        ).encode("utf-8")
+    ).hexdigest()
+    headers, targets = _header_values(rendered, brand, subject, recipient)
+    at = next(i for i, (name, _) in enumerate(headers) if name == "Subject") + 1
+    domain = brand.sender.email.rsplit("@", 1)[-1]
+    dated = [("Date", format_datetime(when))] if when is not None else []
+    headers[at:at] = [*dated, ("Message-ID", f"<{digest[:32]}@{domain}>")]
     message = EmailMessage(policy=policy.SMTP)
     for name, value in headers:
         try:
@@ -476,6 +525,10 @@ def build_eml(
             raise _header_error(rendered, name, f"the {name} header could not be written") from None
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(body_html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # The email package copies MIME-Version into the part it moves into the multipart; a
+    # part needs none (RFC 2045: the header belongs to the top level).
+    for part in message.iter_parts():
+        del part["MIME-Version"]
     # Quoted-printable writes "=" as "=3D", so a boundary starting with "=_" cannot occur in
     # the bodies.
     message.set_boundary(f"=_atomic_{digest[:32]}")
@@ -597,5 +650,5 @@ def eml_bytes(message: EmailMessage) -> bytes:
     return message.as_bytes(policy=policy.SMTP)
 
 
-def _write_eml(rendered: RenderedMessage, settings: Settings, date: dt.date | None) -> bytes:
-    return eml_bytes(build_eml(rendered, settings.brand, date=date))
+def _write_eml(rendered: RenderedMessage, settings: Settings, options: ExportOptions) -> bytes:
+    return eml_bytes(build_eml(rendered, settings.brand, to=options.to, date=options.sent))
