@@ -213,8 +213,11 @@ class Browser:
         finally:
             self.ws.sock.settimeout(30)
 
-    def open(self, page: Path, expression: str) -> tuple[PageReport, Any]:
-        """Load ``page``, answer its requests, then evaluate ``expression`` (JSON result)."""
+    def open(
+        self, page: Path, expression: str, *, await_promise: bool = False
+    ) -> tuple[PageReport, Any]:
+        """Load ``page``, answer its requests, then evaluate ``expression`` (JSON result;
+        with ``await_promise`` the value the promise it returns resolves to)."""
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
@@ -243,7 +246,7 @@ class Browser:
                     quiet_until = time.monotonic() + 0.5  # let late errors arrive
             result = self.call(
                 "Runtime.evaluate",
-                {"expression": expression, "returnByValue": True},
+                {"expression": expression, "returnByValue": True, "awaitPromise": await_promise},
                 session=session,
             )
             value = result.get("result", {}).get("value")

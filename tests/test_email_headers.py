@@ -252,7 +252,7 @@ def test_hostile_brand_settings_are_positioned_errors(
         ("sender: {name: Acme,", 'sender: {name: "Nordwind Österreich, Inc. (\\"NW\\")",'),
         ("email: hello@acme.example}", "email: news+eu=de@mail.acme-outdoor.example}"),
         ("  base_url:", "  reply_to: Care.Team@ACME.example\n  base_url:"),
-        ("  address:", '  colors: {primary: "#FFF", accent: "#1F5F4A"}\n  address:'),
+        ("  address:", '  colors: {primary: "#03A", accent: "#1F5F4A"}\n  address:'),
         (
             "url: https://www.acme.example/unsubscribe,",
             "url: 'https://www.acme.example:8443/u?id=1&t=%2C#x',",

@@ -165,7 +165,8 @@ CASES = [
             (
                 f"{EMAIL}:7:51: error[layout.unknown_brand_field]: brand.colors has no field "
                 "'primay'",
-                "did you mean 'primary'? fields of brand.colors: accent, background, primary, text",
+                "did you mean 'primary'? fields of brand.colors: accent, background, dark, muted, "
+                "on_accent, on_primary, primary, surface, text",
             )
         ],
     ),

@@ -304,11 +304,37 @@ class Unsubscribe(Model):
     mailto: MailAddress | None = None
 
 
+class DarkColors(Model):
+    """The brand colours on dark backgrounds (``prefers-color-scheme: dark``); the same roles
+    as :class:`Colors`."""
+
+    primary: HexColour = "#7cc4a8"
+    accent: HexColour = "#e8955a"
+    text: HexColour = "#ecebe6"
+    background: HexColour = "#161816"
+    surface: HexColour = "#1f2220"
+    muted: HexColour = "#a9a69e"
+    on_primary: HexColour = "#0f2a20"
+    on_accent: HexColour = "#161816"
+
+
 class Colors(Model):
-    primary: HexColour = "#1f5f4a"
-    accent: HexColour = "#e07a2f"
-    text: HexColour = "#1d1d1b"
-    background: HexColour = "#f6f3ee"
+    """Brand colours by role. Layouts put text on these pairs only, and ``atomic validate``
+    checks each pair for WCAG AA contrast (:mod:`atomic_content.contrast`)."""
+
+    primary: HexColour = Field(
+        default="#1f5f4a", description="Headlines, links and the button background."
+    )
+    accent: HexColour = Field(default="#b4531b", description="The offer panel background.")
+    text: HexColour = Field(default="#1d1d1b", description="Body text.")
+    background: HexColour = Field(default="#f6f3ee", description="The page background.")
+    surface: HexColour = Field(default="#ffffff", description="The content panel background.")
+    muted: HexColour = Field(default="#6b6b66", description="Footer and secondary text.")
+    on_primary: HexColour = Field(default="#ffffff", description="Text on primary (buttons).")
+    on_accent: HexColour = Field(default="#ffffff", description="Text on accent (the offer).")
+    dark: DarkColors = Field(
+        default=DarkColors(), description="The same roles for dark mode (prefers-color-scheme)."
+    )
 
 
 class Brand(Model):
@@ -413,6 +439,10 @@ class Governance(Model):
     change_budget: RuleLevel = RuleLevel.WARNING
     change_budget_percent: float = Field(default=30.0, gt=0, le=100)
     retired_revival: RuleLevel = RuleLevel.ERROR
+    contrast: RuleLevel = Field(
+        default=RuleLevel.ERROR,
+        description="Brand colour pairs below WCAG AA contrast (a11y.contrast).",
+    )
 
 
 DEFAULT_SLOTS: dict[str, SlotSpec] = {

@@ -20,7 +20,16 @@ from .customers import Position, customer_diagnostics
 from .errors import ContentError, Diagnostics, Severity, did_you_mean
 from .hygiene import check_text_hygiene
 from .markdown import lint_markdown
-from .models import Atom, AttributeType, Journey, SlotKind, channel_registry
+from .contrast import contrast_problems
+from .models import (
+    Atom,
+    AttributeType,
+    Journey,
+    RuleLevel,
+    Settings,
+    SlotKind,
+    channel_registry,
+)
 from .records import inspect_record
 from .repository import Library, load_files
 from .segments import lookup
@@ -196,6 +205,7 @@ class _Validator:
                     f"the fallback chain of {code!r} loops: {' -> '.join([*chain, last.fallback])}",
                     "make the chain end at a locale without `fallback`",
                 )
+        self.check_contrast(settings)
         if not self.channels:
             self.err(
                 "settings",
@@ -205,6 +215,15 @@ class _Validator:
                 "no channel is enabled",
                 f"add at least one of {', '.join(channel_registry())} under `channels:`",
             )
+
+    def check_contrast(self, settings: Settings) -> None:
+        """Brand colour pairs below WCAG AA (``a11y.contrast``, level ``governance.contrast``)."""
+        level = settings.governance.contrast
+        if level is RuleLevel.OFF:
+            return
+        report = self.err if level is RuleLevel.ERROR else self.warn
+        for problem in contrast_problems(settings.brand.colors):
+            report("settings", "settings", problem.loc, "a11y.contrast", problem.message, problem.hint)
 
     def check_profile(self) -> None:
         profile = self.lib.profile

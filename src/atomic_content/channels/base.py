@@ -1095,7 +1095,12 @@ class _OutlineParser(HTMLParser):
             self._link = (values["href"], [])
         if tag in ("title", "h1", "h2", "h3", "h4", "h5", "h6"):
             self._capture, self._capture_tag = [], tag
-        if tag == "div" and "display:none" in values.get("style", "").replace(" ", ""):
+        if (
+            tag == "div"
+            and not self._hidden_depth
+            and "display:none" in values.get("style", "").replace(" ", "")
+            and values.get("aria-hidden") != "true"  # filler, not text (the preheader's)
+        ):
             self._hidden_depth = 1
             outline.hidden_text.append("")
         elif self._hidden_depth and tag == "div":
