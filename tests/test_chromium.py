@@ -214,10 +214,16 @@ class Browser:
             self.ws.sock.settimeout(30)
 
     def open(
-        self, page: Path, expression: str, *, await_promise: bool = False
+        self,
+        page: Path,
+        expression: str,
+        *,
+        await_promise: bool = False,
+        media: dict[str, str] | None = None,
     ) -> tuple[PageReport, Any]:
         """Load ``page``, answer its requests, then evaluate ``expression`` (JSON result;
-        with ``await_promise`` the value the promise it returns resolves to)."""
+        with ``await_promise`` the value the promise it returns resolves to). ``media``
+        emulates CSS media features, e.g. ``{"prefers-color-scheme": "dark"}``."""
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
@@ -226,6 +232,9 @@ class Browser:
         try:
             for domain in ("Page", "Runtime", "Log"):
                 self.call(f"{domain}.enable", session=session)
+            if media:
+                features = [{"name": k, "value": v} for k, v in media.items()]
+                self.call("Emulation.setEmulatedMedia", {"features": features}, session=session)
             self.call(
                 "Fetch.enable",
                 {"patterns": [{"urlPattern": "http://*"}, {"urlPattern": "https://*"}]},

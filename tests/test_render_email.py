@@ -427,3 +427,40 @@ def _mjml(footer: str = "") -> str:
 
 def _unused(path: Path) -> None:  # pragma: no cover - keeps Path imported for type hints
     del path
+
+
+# -- plain text: every slot the HTML shows, in layout order ---------------------------------
+
+
+def test_plain_text_has_every_slot_of_the_layout_in_layout_order(render_tree: Any) -> None:
+    from contentkit import MJML, SETTINGS
+
+    settings = SETTINGS.replace("  push_body: {kind: line}\n", "  push_body: {kind: line}\n  legal: {kind: markdown}\n")
+    # The layout shows a custom `legal` slot first, then the CTA above the body.
+    mjml = MJML.replace(
+        "<mj-text><h1>", "<mj-text>{{ slots.legal }}</mj-text>\n      <mj-text><h1>"
+    ).replace(
+        '      <mj-text>{{ slots.body }}</mj-text>\n      {% if slots.cta %}<mj-button href="{{ slots.cta.url }}">{{ slots.cta.label }}</mj-button>{% endif %}',
+        '      {% if slots.cta %}<mj-button href="{{ slots.cta.url }}">{{ slots.cta.label }}</mj-button>{% endif %}\n      <mj-text>{{ slots.body }}</mj-text>',
+    )
+    layout = "template: basic.mjml\nslots:\n  subject: required\n  preheader: optional\n  legal: required\n  headline: required\n  body: required\n  cta: optional\n"
+    content = render_tree(
+        {
+            "atomic.yaml": settings,
+            "layouts/email/basic.yaml": layout,
+            "layouts/email/basic.mjml": mjml,
+            "atoms/legal.yaml": "slot: legal\nstatus: approved\ntext: Prices include VAT.\n",
+            "atoms/cta.yaml": "slot: cta\nstatus: approved\ncta: {label: Shop now, url: 'https://www.acme.example/shop'}\n",
+        }
+    )
+    run = render_run_message(content, ADA, "welcome", "day-0", "email")
+    text = run.rendered.parts["text"]
+    assert "Prices include VAT." in run.rendered.parts["html"]
+    headline = run.assembled.slot_data["headline"]["text"]
+    body = run.assembled.slot_data["body"]["text"]
+    order = [text.index(s) for s in ("Prices include VAT.", headline, "Shop now: https://www.acme.example/shop", body[:20], "-- \n")]
+    assert order == sorted(order), text
+    assert set(run.assembled.part("text").atom_ids) == set(run.assembled.atoms.values()) - {
+        run.assembled.atoms["subject"],
+        *([run.assembled.atoms["preheader"]] if "preheader" in run.assembled.atoms else []),
+    }

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, variants
+from .assets import asset_files
 from .bundle import bundle_files
 from .errors import AtomicError, ContentError, Diagnostics, UsageError
 from .manifest import (
@@ -352,6 +353,10 @@ def output_files(checked: Checked, fingerprint: str) -> tuple[dict[str, bytes], 
         entries.append(output.entry)
     bundle = bundle_files(library, checked.plan, {e.id: e.message for e in entries}, messages)
     files.update(bundle)
+    # The content's images, for the preview forms (they point here) and for upload to
+    # brand.asset_base_url.
+    for name, path in asset_files(library.root).items():
+        files[name] = path.read_bytes()
     index = files["bundle/bundle.json"]
     warnings = tuple(
         DiagnosticEntry(d.path, d.line, d.col, d.severity.value, d.code, d.message, d.hint)

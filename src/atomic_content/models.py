@@ -294,8 +294,40 @@ class Sender(Model):
     email: MailAddress
 
 
+ASSET_PATH: Final = re.compile(
+    r"assets(?:/[A-Za-z0-9][A-Za-z0-9._-]*)+\.(?:png|jpg|jpeg|gif)", re.IGNORECASE
+)
+
+
+def image_source_problem(value: str) -> str | None:
+    """Why ``value`` is neither an asset path (``assets/logo.png``: a png, jpg or gif below
+    the content's assets/ folder, no ``..``) nor a safe https URL, or None."""
+    if value.startswith("assets/"):
+        if ASSET_PATH.fullmatch(value) is None:
+            return "is not an asset path such as assets/logo.png (png, jpg or gif; no '..')"
+        return None
+    return https_url_problem(value)
+
+
+ImageSource = Annotated[
+    str,
+    _checked(
+        image_source_problem,
+        "write an asset path such as assets/logo.png or an https:// address without spaces "
+        "or quotes",
+    ),
+    Field(
+        description="An image shipped with the content (assets/logo.png) or an absolute "
+        "https:// URL.",
+        json_schema_extra={
+            "pattern": "^(assets/[A-Za-z0-9][A-Za-z0-9._/-]*|https://[^\\s\"'<>\\\\`]+)$"
+        },
+    ),
+]
+
+
 class Logo(Model):
-    src: HttpsUrl
+    src: ImageSource
     alt: NonEmpty
 
 
@@ -342,6 +374,11 @@ class Brand(Model):
     sender: Sender
     reply_to: MailAddress | None = None
     base_url: HttpsUrl
+    asset_base_url: HttpsUrl | None = Field(
+        default=None,
+        description="Production URL of the assets/ folder: an asset path assets/x.png is "
+        "sent as <asset_base_url>x.png (default: <base_url>/assets/).",
+    )
     deep_link_scheme: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9+.-]*$")] | None = (
         None
     )

@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .api import customer_messages
+from .assets import asset_files, inline_assets
 from .channels import export_formats, get_renderer
 from .channels.base import (
     AssembledMessage,
@@ -43,6 +44,8 @@ class PreviewResult:
     problems: tuple[LimitProblem, ...]
     settings: Settings
     variant_id: str = ""
+    assets: dict[str, Path] = field(default_factory=dict)
+    """The content's assets (``assets/logo.png`` -> file), shown inline by :func:`format_html`."""
 
     @property
     def has_errors(self) -> bool:
@@ -93,6 +96,7 @@ def preview(
     library, customer = found.library, found.customer
     assert library.settings is not None
     results: list[PreviewResult] = []
+    assets = asset_files(library.root) if library.root else {}
     for message in found.messages:
         require_complete(library, message.resolution)
         # The build's template form of the variant (the same call as the render stage), then
@@ -110,6 +114,7 @@ def preview(
                 tuple(check_limits(library.settings, rendered)),
                 library.settings,
                 message.variant.id,
+                assets,
             )
         )
     return results
@@ -170,7 +175,14 @@ def format_text(results: list[PreviewResult], *, explain: bool = False) -> str:
 def format_html(results: list[PreviewResult]) -> str:
     """One HTML document: the message itself for one result (email HTML, microsite page, an
     app card mock-up), else an index page that shows each message in a frame."""
-    documents = [get_renderer(r.rendered.key.channel).preview_html(r.rendered) for r in results]
+    documents = [
+        inline_assets(
+            get_renderer(r.rendered.key.channel).preview_html(r.rendered),
+            r.settings.brand,
+            r.assets,
+        )
+        for r in results
+    ]
     if len(documents) == 1:
         return documents[0]
     lang = html.escape(results[0].resolution.key.locale) if results else "en"

@@ -242,7 +242,15 @@ def render_message(
         filenames={p.name: p.filename for p in assembled.parts},
         brand_name=brand_name,
         recipient=recipient,
+        sender=_sender(assembled.brand),
     )
+
+
+def _sender(brand: Mapping[str, Any]) -> str:
+    sender = brand.get("sender")
+    if not isinstance(sender, Mapping):
+        return ""
+    return f"{sender.get('name', '')} <{sender.get('email', '')}>"
 
 
 def check_limits(settings: Settings | None, rendered: RenderedMessage) -> list[LimitProblem]:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .assets import asset_files, is_asset
 from .conditions import check_condition
 from .customers import Position, customer_diagnostics
 from .errors import ContentError, Diagnostics, Severity, did_you_mean
@@ -124,6 +125,7 @@ class _Validator:
         self.slots = dict(settings.slots) if settings else {}
         self.channels = settings.channels.enabled() if settings else []
         self.locales = sorted(settings.locales) if settings else []
+        self.assets: list[str] | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     def err(
@@ -206,6 +208,9 @@ class _Validator:
                     "make the chain end at a locale without `fallback`",
                 )
         self.check_contrast(settings)
+        logo = settings.brand.logo
+        if logo is not None and is_asset(logo.src):
+            self.check_asset("settings", "settings", ("brand", "logo", "src"), logo.src)
         if not self.channels:
             self.err(
                 "settings",
@@ -215,6 +220,13 @@ class _Validator:
                 "no channel is enabled",
                 f"add at least one of {', '.join(channel_registry())} under `channels:`",
             )
+
+    def check_asset(self, kind: str, item_id: str, loc: Loc, src: str) -> None:
+        """An asset path must name a file under the content root's assets/ folder."""
+        if self.assets is None:
+            self.assets = sorted(asset_files(self.lib.root)) if self.lib.root else []
+        if src not in self.assets:
+            self.unknown(kind, item_id, loc, "asset", src, self.assets, "ref.unknown_asset")
 
     def check_contrast(self, settings: Settings) -> None:
         """Brand colour pairs below WCAG AA (``a11y.contrast``, level ``governance.contrast``)."""
@@ -477,7 +489,9 @@ class _Validator:
                     line, col = scalar_position(doc, loc, md.line, md.col)
                     self.d.error(doc.path, line, col, md.code, md.message, md.hint)
         url = atom.cta.url if atom.cta else (atom.image.src if atom.image else None)
-        if url is not None:
+        if atom.image is not None and is_asset(atom.image.src):
+            self.check_asset("atom", atom.id, ("image", "src"), atom.image.src)
+        elif url is not None:
             loc = ("cta", "url") if atom.cta else ("image", "src")
             allowed = schemes if atom.cta else frozenset({"https"})
             scheme = url.split(":", 1)[0].lower() if ":" in url else ""

@@ -48,6 +48,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 from pydantic import BaseModel
 
+from ..assets import asset_url, is_asset
 from ..errors import RenderError, Severity
 from ..manifest import atom_hash, canonical_json
 from ..markdown import flatten, render_markdown
@@ -161,6 +162,8 @@ class RenderedMessage:
     brand_name: str = ""
     recipient: str | None = None
     """The customer's address (the profile's ``email_attribute``), for the ``To`` header."""
+    sender: str = ""
+    """The brand's sender as ``Name <address>`` (what an inbox shows as From)."""
 
 
 @dataclass(frozen=True)
@@ -202,10 +205,14 @@ class AssemblyContext:
         if library.settings is None:
             raise ValueError("the library has no settings; validate it first")
         declared = frozenset(library.profile.attributes) if library.profile else frozenset()
+        brand = library.settings.brand
+        plain = brand.model_dump(mode="json")
+        if brand.logo is not None:  # an asset path becomes its production URL
+            plain["logo"]["src"] = asset_url(brand, brand.logo.src)
         return cls(
             library=library,
             settings=library.settings,
-            brand=library.settings.brand.model_dump(mode="json"),
+            brand=plain,
             link_schemes=link_schemes(library),
             declared=declared,
         )
@@ -467,6 +474,15 @@ def checked_url(url: str, schemes: frozenset[str], *, atom_id: str, what: str) -
     return url.strip()
 
 
+def image_src_of(ctx: AssemblyContext, atom: Atom) -> str:
+    """The production URL of an image atom: its asset path on ``brand.asset_base_url``, or its
+    https URL (RenderError ``render.link_not_allowed`` for anything else)."""
+    assert atom.image is not None
+    if is_asset(atom.image.src):
+        return asset_url(ctx.settings.brand, atom.image.src)
+    return checked_url(atom.image.src, frozenset({"https"}), atom_id=atom.id, what="image.src")
+
+
 def line_html(text: str, schemes: frozenset[str]) -> str:
     """A ``line`` slot as inline HTML (tokens verbatim)."""
     return render_markdown(text, inline=True, link_schemes=schemes).html
@@ -527,9 +543,7 @@ def layout_slots(
             url = checked_url(atom.cta.url, schemes, atom_id=atom.id, what="cta.url")
             result[slot] = {"label": vault.html(atom.cta.label), "url": vault.html(url)}
         elif kind is SlotKind.IMAGE and atom.image is not None:
-            src = checked_url(
-                atom.image.src, frozenset({"https"}), atom_id=atom.id, what="image.src"
-            )
+            src = image_src_of(ctx, atom)
             result[slot] = {
                 "src": vault.html(src),
                 "alt": vault.html(atom.image.alt),
@@ -566,7 +580,8 @@ def slot_data(ctx: AssemblyContext, atoms: Mapping[str, Atom]) -> dict[str, Any]
         elif atom.cta is not None:
             value = {"label": atom.cta.label, "url": atom.cta.url}
         elif atom.image is not None:
-            value = {"src": atom.image.src, "alt": atom.image.alt, "width": atom.image.width}
+            src = asset_url(ctx.settings.brand, atom.image.src)
+            value = {"src": src, "alt": atom.image.alt, "width": atom.image.width}
         elif atom.offer is not None:
             value = {
                 "code": atom.offer.code,

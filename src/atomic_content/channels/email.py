@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import re
 from collections.abc import Mapping
 from email import policy
@@ -38,7 +39,15 @@ import mrml
 
 from ..errors import RenderError, Severity
 from ..markdown import flatten
-from ..models import Atom, Brand, Model, Settings, address_problem, https_url_problem
+from ..models import (
+    Atom,
+    Brand,
+    Model,
+    Settings,
+    SlotKind,
+    address_problem,
+    https_url_problem,
+)
 from ..repository import LayoutEntry
 from ..resolver import Resolution
 from ..tokens import check_header_value
@@ -139,6 +148,7 @@ class EmailRenderer:
         def ids(*slot_names: str) -> tuple[str, ...]:
             return tuple(atoms[s].id for s in slot_names if s in atoms)
 
+        plain, plain_atoms = _plain_text(ctx, resolution, vault, template)
         subject = vault.protect(_subject_text(atoms["subject"])) if "subject" in atoms else ""
         preheader = (
             vault.protect(flatten(text_of(atoms["preheader"]))) if "preheader" in atoms else ""
@@ -171,10 +181,10 @@ class EmailRenderer:
             Part(
                 "text",
                 "text",
-                vault.finish(_plain_text(ctx, resolution, vault), part="email text"),
+                vault.finish(plain, part="email text"),
                 "text/plain",
                 "email.txt",
-                atom_ids=ids("headline", "body", "offer", "cta"),
+                atom_ids=plain_atoms,
             ),
         ]
         return base_message(ctx, resolution, parts)
@@ -248,7 +258,9 @@ class EmailRenderer:
         )
 
     def preview_html(self, rendered: RenderedMessage) -> str:
-        return rendered.parts.get("html", "")
+        """The email as an editor checks it: an inbox header (sender, recipient, subject,
+        preheader) above the message at a desktop and a mobile width, side by side."""
+        return inbox_view(rendered)
 
     # -- review ------------------------------------------------------------------------------
     def review_lines(self, files: Mapping[str, bytes]) -> list[str]:
@@ -264,6 +276,67 @@ class EmailRenderer:
         return other_files(
             files, ("subject.txt", "preheader.txt", "email.txt", "email.html"), lines
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Preview
+# --------------------------------------------------------------------------------------------
+
+PREVIEW_WIDTHS: Final = (("Desktop", 700), ("Mobile", 390))
+"""The widths of the email preview: a desktop reading pane and a phone (CSS pixels)."""
+
+_INBOX_STYLE: Final = (
+    "body{margin:0;background:#e9e7e2;color:#1d1d1b;font:14px/1.45 -apple-system,"
+    "BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}"
+    "main{padding:16px}"
+    ".inbox{max-width:1120px;margin:0 auto 16px;padding:12px 16px;background:#fff;"
+    "border:1px solid #cfccc4;border-radius:8px}"
+    ".inbox dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}"
+    ".inbox dt{color:#595955}.inbox dd{margin:0;overflow-wrap:anywhere}"
+    ".subject{font-weight:700;font-size:16px}.preheader{color:#595955}"
+    ".frames{display:flex;flex-wrap:wrap;gap:16px;justify-content:center;align-items:flex-start}"
+    "figure{margin:0}figcaption{margin:0 0 6px;color:#595955;font-weight:600}"
+    "iframe{display:block;height:1500px;border:1px solid #cfccc4;border-radius:6px;"
+    "background:#fff}"
+)
+
+
+def inbox_view(rendered: RenderedMessage) -> str:
+    """One HTML page: what an inbox list shows of the message (From, To, Subject and the
+    preheader), then the message in frames at :data:`PREVIEW_WIDTHS`. The message runs in
+    sandboxed frames (no scripts, no same-origin access)."""
+    parts = rendered.parts
+    document = parts.get("html", "")
+    lang = rendered.key.locale
+
+    def e(text: str) -> str:
+        return html.escape(text, quote=True)
+
+    rows = [
+        ("From", rendered.sender, ""),
+        ("To", rendered.recipient or "", ""),
+        ("Subject", parts.get("subject", ""), "subject"),
+        ("Preheader", parts.get("preheader", ""), "preheader"),
+    ]
+    header = "".join(
+        f'<dt>{name}</dt><dd{f" class={chr(34)}{css}{chr(34)}" if css else ""}>{e(value)}</dd>'
+        for name, value, css in rows
+        if value
+    )
+    frames = "".join(
+        f'<figure><figcaption>{name} · {width} px</figcaption>'
+        f'<iframe title="{name} ({width} px): {e(parts.get("subject", ""))}" '
+        f'style="width:{width}px" sandbox srcdoc="{e(document)}"></iframe></figure>'
+        for name, width in PREVIEW_WIDTHS
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="{e(lang)}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{e(parts.get('subject', ''))}</title>\n<style>{_INBOX_STYLE}</style>\n"
+        f'</head>\n<body>\n<main>\n<section class="inbox" aria-label="Inbox">'
+        f"<dl>{header}</dl></section>\n"
+        f'<div class="frames">{frames}</div>\n</main>\n</body>\n</html>\n'
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,38 +476,72 @@ def _subject_text(atom: Atom) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _plain_text(ctx: AssemblyContext, resolution: Resolution, vault: TokenVault) -> str:
-    """The text/plain alternative, written from the atoms (tokens as placeholders)."""
+_SLOT_USE: Final = re.compile(r"\bslots\.([A-Za-z0-9_]+)")
+_HEAD_SLOTS: Final = frozenset({"subject", "preheader"})
+
+
+def text_slots(template: str, atoms: Mapping[str, Atom], kinds: Mapping[str, SlotKind]) -> list[str]:
+    """The slots the plain text shows, in layout order: every filled slot the layout template
+    uses (first use of ``slots.<name>``), except the subject and preheader (they are headers)
+    and image slots (pictures; their alt text is for the HTML). Filled slots the template never
+    names come last, in name order."""
+    order: list[str] = []
+    for match in _SLOT_USE.finditer(template):
+        name = match.group(1)
+        if name not in order:
+            order.append(name)
+    order += sorted(name for name in atoms if name not in order)
+    return [
+        name
+        for name in order
+        if name in atoms and name not in _HEAD_SLOTS and kinds.get(name) is not SlotKind.IMAGE
+    ]
+
+
+def _plain_text(
+    ctx: AssemblyContext, resolution: Resolution, vault: TokenVault, template: str
+) -> tuple[str, tuple[str, ...]]:
+    """The text/plain alternative, written from the atoms (tokens as placeholders): each slot of
+    :func:`text_slots` as a block, then the footer. Returns the text and the atom ids used."""
     atoms = resolution.atoms
     locale = resolution.key.locale
+    kinds = {slot: ctx.slot_kind(slot) for slot in atoms}
     blocks: list[str] = []
-    if "headline" in atoms:
-        blocks.append(vault.protect(flatten(text_of(atoms["headline"]))))
-    if "body" in atoms:
-        blocks.append(vault.protect(block_text(text_of(atoms["body"]), ctx.link_schemes)))
-    offer_atom = atoms.get("offer")
-    if offer_atom is not None and offer_atom.offer is not None:
-        offer = offer_atom.offer
-        lines = [
-            vault.protect(flatten(offer.headline)),
-            f"{label(locale, 'code')}: {vault.protect(offer.code)}",
-        ]
-        if offer.expires is not None:
-            lines.append(f"{label(locale, 'valid_until')} {locale_date(offer.expires, locale)}")
-        if offer.terms:
-            lines.append(vault.protect(flatten(offer.terms)))
-        blocks.append("\n".join(lines))
-    cta_atom = atoms.get("cta")
-    if cta_atom is not None and cta_atom.cta is not None:
-        url = checked_url(cta_atom.cta.url, ctx.link_schemes, atom_id=cta_atom.id, what="cta.url")
-        blocks.append(f"{vault.protect(cta_atom.cta.label)}: {vault.protect(url)}")
+    used: list[str] = []
+    for slot in text_slots(template, atoms, kinds):
+        atom = atoms[slot]
+        kind = kinds[slot]
+        block = ""
+        if kind is SlotKind.LINE:
+            block = vault.protect(flatten(text_of(atom)))
+        elif kind is SlotKind.MARKDOWN:
+            block = vault.protect(block_text(text_of(atom), ctx.link_schemes))
+        elif kind is SlotKind.OFFER and atom.offer is not None:
+            offer = atom.offer
+            lines = [
+                vault.protect(flatten(offer.headline)),
+                f"{label(locale, 'code')}: {vault.protect(offer.code)}",
+            ]
+            if offer.expires is not None:
+                lines.append(
+                    f"{label(locale, 'valid_until')} {locale_date(offer.expires, locale)}"
+                )
+            if offer.terms:
+                lines.append(vault.protect(flatten(offer.terms)))
+            block = "\n".join(lines)
+        elif kind is SlotKind.CTA and atom.cta is not None:
+            url = checked_url(atom.cta.url, ctx.link_schemes, atom_id=atom.id, what="cta.url")
+            block = f"{vault.protect(atom.cta.label)}: {vault.protect(url)}"
+        if block:
+            blocks.append(block)
+            used.append(atom.id)
     brand = ctx.settings.brand
     footer = ["-- ", label(locale, "why").format(brand=brand.name)]
     if brand.address:
         footer.append(brand.address)
     footer.append(f"{label(locale, 'unsubscribe')}: {brand.unsubscribe.url}")
     blocks.append("\n".join(footer))
-    return "\n\n".join(block for block in blocks if block) + "\n"
+    return "\n\n".join(block for block in blocks if block) + "\n", tuple(used)
 
 
 # --------------------------------------------------------------------------------------------
