@@ -689,6 +689,31 @@ class Layout(Model):
     slots: dict[Identifier, Literal["required", "optional"]]
 
 
+# --------------------------------------------------------------------------- strings
+
+StringText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class Strings(Model):
+    """``strings/<locale>.yaml``: the words the engine and the layouts write themselves, in
+    one locale (``id``: the locale, default the file name). A missing key falls back along the
+    locale chain (:mod:`atomic_content.strings`)."""
+
+    id: LocaleCode
+    your_code: StringText | None = Field(default=None, description="Label above an offer code.")
+    valid_until: StringText | None = Field(default=None, description="Before an offer's end date.")
+    why_email: StringText | None = Field(
+        default=None, description="Email footer: why the customer gets it; {brand} is the name."
+    )
+    unsubscribe: StringText | None = Field(default=None, description="The unsubscribe link.")
+    email_preferences: StringText | None = Field(default=None, description="Preferences link.")
+    privacy: StringText | None = Field(default=None, description="Privacy policy link.")
+    imprint: StringText | None = Field(default=None, description="Imprint (legal notice) link.")
+    sms_opt_out: StringText | None = Field(
+        default=None, description="The line that ends every text message."
+    )
+
+
 # --------------------------------------------------------------------------- customers
 
 
@@ -706,5 +731,6 @@ FILE_KINDS: dict[str, type[Model]] = {
     "journey": Journey,
     "layout": Layout,
     "customer": Customer,
+    "strings": Strings,
 }
 """File kind -> model; the schema names of ``atomic schema``."""

@@ -34,6 +34,7 @@ from .models import (
 from .records import inspect_record
 from .repository import Library, load_files
 from .segments import lookup
+from .strings import PLACEHOLDERS, missing_keys, placeholder_problems
 from .tokens import AttributeInfo, lint_template
 from .yamlio import Loc, YamlDocument
 
@@ -227,6 +228,45 @@ class _Validator:
             self.assets = sorted(asset_files(self.lib.root)) if self.lib.root else []
         if src not in self.assets:
             self.unknown(kind, item_id, loc, "asset", src, self.assets, "ref.unknown_asset")
+
+    def check_strings(self) -> None:
+        """The strings catalogue: every key resolves for every locale (``strings.missing``,
+        at the locale in atomic.yaml), files name a configured locale, placeholders are
+        allowed ones (``strings.placeholder``)."""
+        settings = self.lib.settings
+        if settings is None:
+            return
+        for locale in sorted(self.lib.strings):
+            if locale not in settings.locales:
+                self.unknown(
+                    "strings", locale, ("id",), "locale", locale, settings.locales, "locale"
+                )
+            for key, name in placeholder_problems(self.lib.strings[locale]):
+                allowed = sorted(PLACEHOLDERS.get(key, ()))
+                self.err(
+                    "strings",
+                    locale,
+                    (key,),
+                    "strings.placeholder",
+                    f"{key} may not use {{{name}}}",
+                    "placeholders of this string: "
+                    + (", ".join(f"{{{a}}}" for a in allowed) if allowed else "none")
+                    + "; write the text itself",
+                )
+        for locale in sorted(settings.locales):
+            missing = missing_keys(self.lib, locale)
+            if missing:
+                chain = " -> ".join(self.lib.locale_chain(locale))
+                self.err(
+                    "settings",
+                    "settings",
+                    ("locales", locale),
+                    "strings.missing",
+                    f"locale {locale!r} has no string for {', '.join(missing)} "
+                    f"(looked in {chain})",
+                    f"add them to strings/{locale}.yaml, or give {locale!r} a `fallback` "
+                    "locale that has them (built in: en, de, fr)",
+                )
 
     def check_contrast(self, settings: Settings) -> None:
         """Brand colour pairs below WCAG AA (``a11y.contrast``, level ``governance.contrast``)."""
@@ -739,6 +779,7 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> None:
     for atom in library.atoms.values():
         v.check_atom(atom)
     v.check_customers()
+    v.check_strings()
     if not diagnostics.has_errors:
         v.check_unused_atoms()
 

@@ -55,6 +55,7 @@ from ..markdown import flatten, render_markdown
 from ..models import Atom, Model, Settings, SlotKind
 from ..repository import LayoutEntry, Library
 from ..resolver import MessageKey, Resolution
+from ..strings import strings_for
 from ..tokens import protect_tokens, required_customer_paths
 from ..validate import link_schemes
 from ..yamlio import Loc
@@ -654,6 +655,12 @@ def message_vars(ctx: AssemblyContext, resolution: Resolution) -> dict[str, Any]
     }
 
 
+def message_strings(ctx: AssemblyContext, resolution: Resolution) -> dict[str, str]:
+    """``strings.*`` for layouts and the engine's own words: the strings catalogue in the
+    message language (:func:`atomic_content.strings.strings_for`), ``{brand}`` replaced."""
+    return strings_for(ctx.library, resolution.language)
+
+
 def layout_entry(ctx: AssemblyContext, resolution: Resolution) -> LayoutEntry:
     """The resolution's layout; RenderError when it is missing or lacks a template it needs."""
     entry = ctx.library.layouts.get((resolution.key.channel, resolution.layout))
@@ -733,32 +740,6 @@ def base_message(
         brand=ctx.brand,
         slot_data=slot_data(ctx, atoms),
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Words the engine itself writes (labels in plain-text parts)
-# --------------------------------------------------------------------------------------------
-
-LABELS: Final[dict[str, dict[str, str]]] = {
-    "en": {
-        "code": "Your code",
-        "valid_until": "Valid until",
-        "unsubscribe": "Unsubscribe",
-        "why": "You are receiving this email because you have an account with {brand}.",
-    },
-    "de": {
-        "code": "Ihr Code",
-        "valid_until": "Gültig bis",
-        "unsubscribe": "Abmelden",
-        "why": "Sie erhalten diese E-Mail, weil Sie ein Kundenkonto bei {brand} haben.",
-    },
-}
-
-
-def label(locale: str, key: str) -> str:
-    """An engine-written word in the message language (English when there is none)."""
-    language = locale.split("-")[0].lower()
-    return LABELS.get(language, LABELS["en"]).get(key, LABELS["en"][key])
 
 
 # --------------------------------------------------------------------------------------------

@@ -65,11 +65,11 @@ from .base import (
     block_text,
     channel_settings,
     checked_url,
-    label,
     layout_slots,
     layout_template,
     length_problems,
     locale_date,
+    message_strings,
     message_vars,
     new_vault,
     render_layout,
@@ -129,10 +129,11 @@ class EmailRenderer:
     def assemble(self, ctx: AssemblyContext, resolution: Resolution) -> AssembledMessage:
         entry, template = layout_template(ctx, resolution)
         atoms = resolution.atoms
-        locale = resolution.key.locale
+        locale = resolution.language  # the message language, not the customer's locale
         vault = new_vault(ctx, entry, atoms)
         name = entry.template_path or f"layouts/email/{resolution.layout}"
         slots = layout_slots(ctx, atoms, vault, locale, plain=frozenset({"subject", "preheader"}))
+        texts = message_strings(ctx, resolution)
         mjml_source = render_layout(
             template,
             name=name,
@@ -140,6 +141,7 @@ class EmailRenderer:
                 "slots": slots,
                 "brand": ctx.brand,
                 "message": message_vars(ctx, resolution),
+                "strings": texts,
             },
         )
         mjml_source = _complete_head(mjml_source, slots)
@@ -148,7 +150,7 @@ class EmailRenderer:
         def ids(*slot_names: str) -> tuple[str, ...]:
             return tuple(atoms[s].id for s in slot_names if s in atoms)
 
-        plain, plain_atoms = _plain_text(ctx, resolution, vault, template)
+        plain, plain_atoms = _plain_text(ctx, resolution, vault, template, texts)
         subject = vault.protect(_subject_text(atoms["subject"])) if "subject" in atoms else ""
         preheader = (
             vault.protect(flatten(text_of(atoms["preheader"]))) if "preheader" in atoms else ""
@@ -499,12 +501,16 @@ def text_slots(template: str, atoms: Mapping[str, Atom], kinds: Mapping[str, Slo
 
 
 def _plain_text(
-    ctx: AssemblyContext, resolution: Resolution, vault: TokenVault, template: str
+    ctx: AssemblyContext,
+    resolution: Resolution,
+    vault: TokenVault,
+    template: str,
+    texts: Mapping[str, str],
 ) -> tuple[str, tuple[str, ...]]:
     """The text/plain alternative, written from the atoms (tokens as placeholders): each slot of
     :func:`text_slots` as a block, then the footer. Returns the text and the atom ids used."""
     atoms = resolution.atoms
-    locale = resolution.key.locale
+    locale = resolution.language
     kinds = {slot: ctx.slot_kind(slot) for slot in atoms}
     blocks: list[str] = []
     used: list[str] = []
@@ -520,11 +526,11 @@ def _plain_text(
             offer = atom.offer
             lines = [
                 vault.protect(flatten(offer.headline)),
-                f"{label(locale, 'code')}: {vault.protect(offer.code)}",
+                f"{texts['your_code']}: {vault.protect(offer.code)}",
             ]
             if offer.expires is not None:
                 lines.append(
-                    f"{label(locale, 'valid_until')} {locale_date(offer.expires, locale)}"
+                    f"{texts['valid_until']} {locale_date(offer.expires, locale)}"
                 )
             if offer.terms:
                 lines.append(vault.protect(flatten(offer.terms)))
@@ -536,10 +542,10 @@ def _plain_text(
             blocks.append(block)
             used.append(atom.id)
     brand = ctx.settings.brand
-    footer = ["-- ", label(locale, "why").format(brand=brand.name)]
+    footer = ["-- ", texts["why_email"]]
     if brand.address:
         footer.append(brand.address)
-    footer.append(f"{label(locale, 'unsubscribe')}: {brand.unsubscribe.url}")
+    footer.append(f"{texts['unsubscribe']}: {brand.unsubscribe.url}")
     blocks.append("\n".join(footer))
     return "\n\n".join(block for block in blocks if block) + "\n", tuple(used)
 
