@@ -67,10 +67,7 @@ def test_production_urls_in_the_sent_message(render_demo_library: Library) -> No
 
 
 def test_unknown_asset_is_a_positioned_error(render_tree: RenderTree) -> None:
-    atom = (
-        "slot: image\nstatus: approved\n"
-        "image: {src: assets/hero.png, alt: A hero}\n"
-    )
+    atom = "slot: image\nstatus: approved\nimage: {src: assets/hero.png, alt: A hero}\n"
     tree = render_tree({"atoms/image.yaml": atom, "assets/heroes.png": PNG})
     _library, diagnostics = check_content(tree)
     found = [fmt(d) for d in diagnostics if d.code == "ref.unknown_asset"]

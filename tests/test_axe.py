@@ -13,15 +13,22 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from atomic_content.repository import Library
 from conftest import render_run_message
-from test_chromium import Browser, browser  # noqa: F401  (the module-scoped fixture)
+from test_chromium import Browser, launch
 
 pytestmark = pytest.mark.chromium
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    yield from launch(tmp_path_factory)
+
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
 BLOCKING = ("critical", "serious", "moderate")
@@ -74,10 +81,14 @@ def run_axe(browser: Browser, tmp_path: Path, documents: dict[str, str]) -> list
         for violation in violations:
             counts[violation["impact"]] += 1
             if violation["impact"] in BLOCKING:
-                findings.append(f"{name}: {violation['id']} ({violation['impact']}) {violation['nodes'][:2]}")
+                findings.append(
+                    f"{name}: {violation['id']} ({violation['impact']}) {violation['nodes'][:2]}"
+                )
     print(
         f"axe-core on {len(documents)} documents: "
-        + ", ".join(f"{impact} {counts[impact]}" for impact in ("critical", "serious", "moderate", "minor"))
+        + ", ".join(
+            f"{impact} {counts[impact]}" for impact in ("critical", "serious", "moderate", "minor")
+        )
     )
     return findings
 

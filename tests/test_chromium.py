@@ -316,6 +316,12 @@ HEADLINE_CHECK = """
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    yield from launch(tmp_path_factory)
+
+
+def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium for a module's tests (the body of a module-scoped fixture):
+    skipped when Chromium is missing, a failure then with ``ATOMIC_REQUIRE_CHROMIUM=1``."""
     executable = chromium_path()
     if executable is None:
         if os.environ.get("ATOMIC_REQUIRE_CHROMIUM") == "1":

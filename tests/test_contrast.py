@@ -62,7 +62,7 @@ def colours(block: str) -> dict[str, str | bytes | None]:
     [
         (
             '  colors: {accent: "#e07a2f"}',
-            'atomic.yaml:6:20: error[a11y.contrast]: brand.colors.on_accent #ffffff on '
+            "atomic.yaml:6:20: error[a11y.contrast]: brand.colors.on_accent #ffffff on "
             "brand.colors.accent #e07a2f has a contrast of 3.00:1 (offer text on the accent "
             "colour); WCAG AA needs 4.5:1\n"
             '  hint: use colours with at least 4.5:1, e.g. accent: "#b16025" (4.59:1), or change '
@@ -72,7 +72,7 @@ def colours(block: str) -> dict[str, str | bytes | None]:
             '  colors:\n    dark: {muted: "#555555"}',
             "atomic.yaml:7:19: error[a11y.contrast]: brand.colors.dark.muted #555555 on "
             "brand.colors.dark.background #161816 has a contrast of 2.39:1 (footer text on the "
-            'page background); WCAG AA needs 4.5:1\n  hint: use colours with at least 4.5:1, e.g. '
+            "page background); WCAG AA needs 4.5:1\n  hint: use colours with at least 4.5:1, e.g. "
             'muted: "#808080" (4.52:1), or change background',
         ),
     ],
@@ -92,7 +92,11 @@ def test_contrast_rule_level_from_governance(render_tree: RenderTree) -> None:
     assert rules in text
     for level, expected in (("warning", {"warning"}), ('"off"', set())):
         tree = render_tree(
-            {"atomic.yaml": text.replace(rules, f'governance: {{owner_required: "off", contrast: {level}}}')}
+            {
+                "atomic.yaml": text.replace(
+                    rules, f'governance: {{owner_required: "off", contrast: {level}}}'
+                )
+            }
         )
         _library, diagnostics = check_content(tree)
         assert {d.severity.value for d in diagnostics if d.code == "a11y.contrast"} == expected

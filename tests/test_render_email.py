@@ -435,7 +435,9 @@ def _unused(path: Path) -> None:  # pragma: no cover - keeps Path imported for t
 def test_plain_text_has_every_slot_of_the_layout_in_layout_order(render_tree: Any) -> None:
     from contentkit import MJML, SETTINGS
 
-    settings = SETTINGS.replace("  push_body: {kind: line}\n", "  push_body: {kind: line}\n  legal: {kind: markdown}\n")
+    settings = SETTINGS.replace(
+        "  push_body: {kind: line}\n", "  push_body: {kind: line}\n  legal: {kind: markdown}\n"
+    )
     # The layout shows a custom `legal` slot first, then the CTA above the body.
     mjml = MJML.replace(
         "<mj-text><h1>", "<mj-text>{{ slots.legal }}</mj-text>\n      <mj-text><h1>"
@@ -458,7 +460,16 @@ def test_plain_text_has_every_slot_of_the_layout_in_layout_order(render_tree: An
     assert "Prices include VAT." in run.rendered.parts["html"]
     headline = run.assembled.slot_data["headline"]["text"]
     body = run.assembled.slot_data["body"]["text"]
-    order = [text.index(s) for s in ("Prices include VAT.", headline, "Shop now: https://www.acme.example/shop", body[:20], "-- \n")]
+    order = [
+        text.index(s)
+        for s in (
+            "Prices include VAT.",
+            headline,
+            "Shop now: https://www.acme.example/shop",
+            body[:20],
+            "-- \n",
+        )
+    ]
     assert order == sorted(order), text
     assert set(run.assembled.part("text").atom_ids) == set(run.assembled.atoms.values()) - {
         run.assembled.atoms["subject"],

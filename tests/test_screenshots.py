@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import struct
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,15 @@ from atomic_content.assets import asset_files, inline_assets
 from atomic_content.contrast import _rgb
 from atomic_content.repository import Library
 from conftest import REPO, render_run_message
-from test_chromium import Browser, browser, chromium_path  # noqa: F401  (module fixture)
+from test_chromium import Browser, chromium_path, launch
 
 pytestmark = pytest.mark.chromium
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    yield from launch(tmp_path_factory)
+
 
 WIDTHS = (1200, 390)
 SCHEMES = ("light", "dark")
@@ -88,9 +95,7 @@ def test_images_load_and_dark_mode_switches_colours(
         ("light", colours.background, colours.primary),
         ("dark", colours.dark.background, colours.dark.primary),
     ):
-        report, value = browser.open(
-            demo_email, PAGE_CHECK, media={"prefers-color-scheme": scheme}
-        )
+        report, value = browser.open(demo_email, PAGE_CHECK, media={"prefers-color-scheme": scheme})
         assert report.loaded and report.errors == [] and report.requests == []
         assert len(value["images"]) == 2  # logo and hero
         assert all(img["complete"] and img["width"] >= 320 for img in value["images"]), value

@@ -112,7 +112,9 @@ def contrast_problems(colors: Colors) -> list[ContrastProblem]:
             written = values.model_fields_set
             blame_background = pair.foreground not in written and pair.background in written
             blamed, other = (
-                (pair.background, pair.foreground) if blame_background else (pair.foreground, pair.background)
+                (pair.background, pair.foreground)
+                if blame_background
+                else (pair.foreground, pair.background)
             )
             current, against = (bg, fg) if blame_background else (fg, bg)
             better = passing_colour(current, against, pair.minimum)

@@ -102,9 +102,7 @@ def strings_for(library: Library, locale: str) -> dict[str, str]:
 
 def missing_keys(library: Library, locale: str) -> list[str]:
     """The keys no locale on ``locale``'s chain has."""
-    return [
-        key for key in KEYS if lookup(library.strings, library.settings, locale, key) is None
-    ]
+    return [key for key in KEYS if lookup(library.strings, library.settings, locale, key) is None]
 
 
 def placeholder_problems(item: Strings) -> list[tuple[str, str]]:

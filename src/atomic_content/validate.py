@@ -17,11 +17,11 @@ from typing import Any
 
 from .assets import asset_files, is_asset
 from .conditions import check_condition
+from .contrast import contrast_problems
 from .customers import Position, customer_diagnostics
 from .errors import ContentError, Diagnostics, Severity, did_you_mean
 from .hygiene import check_text_hygiene
 from .markdown import lint_markdown
-from .contrast import contrast_problems
 from .models import (
     Atom,
     AttributeType,
@@ -262,8 +262,7 @@ class _Validator:
                     "settings",
                     ("locales", locale),
                     "strings.missing",
-                    f"locale {locale!r} has no string for {', '.join(missing)} "
-                    f"(looked in {chain})",
+                    f"locale {locale!r} has no string for {', '.join(missing)} (looked in {chain})",
                     f"add them to strings/{locale}.yaml, or give {locale!r} a `fallback` "
                     "locale that has them (built in: en, de, fr)",
                 )
@@ -275,7 +274,9 @@ class _Validator:
             return
         report = self.err if level is RuleLevel.ERROR else self.warn
         for problem in contrast_problems(settings.brand.colors):
-            report("settings", "settings", problem.loc, "a11y.contrast", problem.message, problem.hint)
+            report(
+                "settings", "settings", problem.loc, "a11y.contrast", problem.message, problem.hint
+            )
 
     def check_profile(self) -> None:
         profile = self.lib.profile

@@ -321,12 +321,12 @@ def inbox_view(rendered: RenderedMessage) -> str:
         ("Preheader", parts.get("preheader", ""), "preheader"),
     ]
     header = "".join(
-        f'<dt>{name}</dt><dd{f" class={chr(34)}{css}{chr(34)}" if css else ""}>{e(value)}</dd>'
+        f"<dt>{name}</dt><dd{f' class={chr(34)}{css}{chr(34)}' if css else ''}>{e(value)}</dd>"
         for name, value, css in rows
         if value
     )
     frames = "".join(
-        f'<figure><figcaption>{name} · {width} px</figcaption>'
+        f"<figure><figcaption>{name} · {width} px</figcaption>"
         f'<iframe title="{name} ({width} px): {e(parts.get("subject", ""))}" '
         f'style="width:{width}px" sandbox srcdoc="{e(document)}"></iframe></figure>'
         for name, width in PREVIEW_WIDTHS
@@ -419,7 +419,9 @@ def compile_mjml(mjml_source: str, *, lang: str, name: str) -> str:
 
 # mrml's hidden inbox preview: white text, which spam filters read as text hidden in the
 # background colour (SpamAssassin HTML_FONT_LOW_CONTRAST).
-_MRML_PREVIEW: Final = re.compile(r'(<body\b[^>]*>)<div style="display:none;[^"]*">(.*?)</div>', re.S)
+_MRML_PREVIEW: Final = re.compile(
+    r'(<body\b[^>]*>)<div style="display:none;[^"]*">(.*?)</div>', re.S
+)
 _BODY_END: Final = "</body>"
 _HIDDEN: Final = (
     "display:none;font-size:1px;line-height:1px;max-height:0px;max-width:0px;opacity:0;"
@@ -482,7 +484,9 @@ _SLOT_USE: Final = re.compile(r"\bslots\.([A-Za-z0-9_]+)")
 _HEAD_SLOTS: Final = frozenset({"subject", "preheader"})
 
 
-def text_slots(template: str, atoms: Mapping[str, Atom], kinds: Mapping[str, SlotKind]) -> list[str]:
+def text_slots(
+    template: str, atoms: Mapping[str, Atom], kinds: Mapping[str, SlotKind]
+) -> list[str]:
     """The slots the plain text shows, in layout order: every filled slot the layout template
     uses (first use of ``slots.<name>``), except the subject and preheader (they are headers)
     and image slots (pictures; their alt text is for the HTML). Filled slots the template never
@@ -529,9 +533,7 @@ def _plain_text(
                 f"{texts['your_code']}: {vault.protect(offer.code)}",
             ]
             if offer.expires is not None:
-                lines.append(
-                    f"{texts['valid_until']} {locale_date(offer.expires, locale)}"
-                )
+                lines.append(f"{texts['valid_until']} {locale_date(offer.expires, locale)}")
             if offer.terms:
                 lines.append(vault.protect(flatten(offer.terms)))
             block = "\n".join(lines)
