@@ -204,7 +204,8 @@ BRAND_CASES = [
         ),
         "atomic.yaml:6:15: error[schema.invalid_format]: brand.logo.src: names a user before "
         "the host (an '@' in the address part)",
-        URL_HINT,
+        "write an asset path such as assets/logo.png or an https:// address without spaces "
+        "or quotes",
     ),
     BrandCase(
         "colour-css-tracker",

@@ -153,8 +153,8 @@ CASES = [
         [
             (
                 f"{EMAIL}:7:25: error[layout.unknown_brand_field]: brand has no field 'adress'",
-                "did you mean 'address'? fields of brand: address, base_url, colors, "
-                "deep_link_scheme, logo, name, reply_to, sender, unsubscribe",
+                "did you mean 'address'? fields of brand: address, asset_base_url, base_url, "
+                "colors, deep_link_scheme, logo, name, reply_to, sender, unsubscribe",
             )
         ],
     ),

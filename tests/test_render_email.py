@@ -217,9 +217,21 @@ def test_layout_lang_is_replaced_by_message_locale(render_tree: RenderTree) -> N
         {"layouts/email/basic.mjml": _mjml().replace("<mjml>", '<mjml lang="fr">')}
     )
     bob = {"id": "C-2", "locale": "de-AT", "tier": "silver", "orders": 0}
-    html = render_run_message(content, bob).rendered.parts["html"]
-    assert outline_html(html).lang == "de"  # the journey supports en and de: de-AT falls back
+    run = render_run_message(content, bob)
+    html = run.rendered.parts["html"]
+    # The journey supports en and de, so de-AT falls back to de; the tree has no German body,
+    # so the whole message is in English: lang is the message language, not the locale.
+    assert run.resolution.key.locale == "de" and run.resolution.language == "en"
+    assert outline_html(html).lang == "en"
     assert 'lang="fr"' not in html
+    german = render_tree(
+        {
+            "layouts/email/basic.mjml": _mjml().replace("<mjml>", '<mjml lang="fr">'),
+            "atoms/headline-de.yaml": "slot: headline\nstatus: approved\nlocale: de\ntext: Hallo\n",
+            "atoms/body-de.yaml": "slot: body\nstatus: approved\nlocale: de\ntext: Willkommen.\n",
+        }
+    )
+    assert outline_html(render_run_message(german, bob).rendered.parts["html"]).lang == "de"
 
 
 def test_invalid_mjml_is_a_render_error(render_tree: RenderTree) -> None:

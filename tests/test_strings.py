@@ -70,7 +70,7 @@ def test_missing_string_is_a_positioned_error_naming_the_locale(render_tree: Ren
     _library, diagnostics = check_content(tree)
     assert [fmt(d) for d in diagnostics if d.code == "strings.missing"] == [
         "atomic.yaml:13:7: error[strings.missing]: locale 'es' has no string for valid_until, "
-        "why_email, email_preferences, privacy, imprint, sms_opt_out (looked in es)"
+        "why_email, email_preferences, privacy, imprint, opt_out (looked in es)"
     ]
 
 

@@ -709,7 +709,7 @@ class Strings(Model):
     email_preferences: StringText | None = Field(default=None, description="Preferences link.")
     privacy: StringText | None = Field(default=None, description="Privacy policy link.")
     imprint: StringText | None = Field(default=None, description="Imprint (legal notice) link.")
-    sms_opt_out: StringText | None = Field(
+    opt_out: StringText | None = Field(
         default=None, description="The line that ends every text message."
     )
 

@@ -21,10 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from .channels import get_renderer
 from .channels.base import AssembledMessage, AssemblyContext, LimitProblem, RenderedMessage
 from .errors import RenderError
-from .models import Profile, Settings
+from .models import Profile, Sender, Settings
 from .repository import Library
 from .resolver import Resolution
 from .segments import lookup
@@ -247,10 +249,12 @@ def render_message(
 
 
 def _sender(brand: Mapping[str, Any]) -> str:
-    sender = brand.get("sender")
-    if not isinstance(sender, Mapping):
+    """The brand sender as ``Name <address>`` ("" when the brand has none)."""
+    try:
+        sender = Sender.model_validate(brand.get("sender"))
+    except ValidationError:
         return ""
-    return f"{sender.get('name', '')} <{sender.get('email', '')}>"
+    return f"{sender.name} <{sender.email}>"
 
 
 def check_limits(settings: Settings | None, rendered: RenderedMessage) -> list[LimitProblem]:

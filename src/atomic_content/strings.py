@@ -1,6 +1,6 @@
 """The words the engine and the layouts write themselves, per locale.
 
-Labels such as "Your code" and "Valid until", the email footer lines and the SMS opt-out line
+Labels such as "Your code" and "Valid until", the email footer lines and the opt-out line of text messages
 come from a strings catalogue: ``strings/<locale>.yaml`` in the content tree (model
 :class:`~atomic_content.models.Strings`), then the engine's built-in English, German and
 French. A key is looked up along the locale's fallback chain (fr-FR -> fr -> en): at each
@@ -9,7 +9,7 @@ validate`` reports a locale for which a key resolves nowhere (``strings.missing`
 locale in atomic.yaml) and a placeholder a string may not use (``strings.placeholder``).
 
 Layouts read them as ``{{ strings.<key> }}`` (``{brand}`` already replaced by the brand name);
-the email plain text and the SMS opt-out line use the same catalogue.
+the email plain text and the opt-out line of text messages use the same catalogue.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ BUILTIN: Final[dict[str, dict[str, str]]] = {
         "email_preferences": "Email preferences",
         "privacy": "Privacy",
         "imprint": "Imprint",
-        "sms_opt_out": "Reply STOP to opt out",
+        "opt_out": "Reply STOP to opt out",
     },
     "de": {
         "your_code": "Ihr Code",
@@ -47,7 +47,7 @@ BUILTIN: Final[dict[str, dict[str, str]]] = {
         "email_preferences": "E-Mail-Einstellungen",
         "privacy": "Datenschutz",
         "imprint": "Impressum",
-        "sms_opt_out": "Antworte STOP zum Abbestellen",
+        "opt_out": "Antworte STOP zum Abbestellen",
     },
     "fr": {
         "your_code": "Votre code",
@@ -57,7 +57,7 @@ BUILTIN: Final[dict[str, dict[str, str]]] = {
         "email_preferences": "Préférences e-mail",
         "privacy": "Confidentialité",
         "imprint": "Mentions légales",
-        "sms_opt_out": "Répondez STOP pour vous désabonner",
+        "opt_out": "Répondez STOP pour vous désabonner",
     },
 }
 """The engine's own strings, used where the content has none."""

@@ -66,9 +66,9 @@ GSM7_EXTENSION: Final = frozenset("\f^{}\\[~]|€")
 """The GSM 03.38 extension table: an escape septet plus one, so two septets each."""
 
 DEFAULT_OPT_OUT: Final[Mapping[str, str]] = {
-    language: texts["sms_opt_out"] for language, texts in BUILTIN.items()
+    language: texts["opt_out"] for language, texts in BUILTIN.items()
 }
-"""The built-in opt-out line by language (the strings catalogue's ``sms_opt_out``)."""
+"""The built-in opt-out line by language (the strings catalogue's ``opt_out``)."""
 
 _LINK_SCHEMES: Final = frozenset({"https"})
 _SENDER_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ")
@@ -139,7 +139,7 @@ def opt_out_text(
     """The opt-out line for a message whose locale falls back along ``locale_chain``.
 
     Per locale of the chain, then per its language: the configured text
-    (``channels.sms.opt_out``), then the content's strings catalogue (``sms_opt_out`` of
+    (``channels.sms.opt_out``), then the content's strings catalogue (``opt_out`` of
     ``strings/<locale>.yaml``), then the built-in one; English when nothing matches.
     """
     catalogue = catalogue or {}
@@ -148,7 +148,7 @@ def opt_out_text(
             item = catalogue.get(candidate)
             text = (
                 settings.opt_out.get(candidate)
-                or (item.sms_opt_out if item is not None else None)
+                or (item.opt_out if item is not None else None)
                 or DEFAULT_OPT_OUT.get(candidate)
             )
             if text:
