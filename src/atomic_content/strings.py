@@ -1,7 +1,7 @@
 """The words the engine and the layouts write themselves, per locale.
 
-Labels such as "Your code" and "Valid until", the email footer lines and the opt-out line of text messages
-come from a strings catalogue: ``strings/<locale>.yaml`` in the content tree (model
+Labels such as "Your code" and "Valid until", the email footer lines and the opt-out line of
+text messages come from a strings catalogue: ``strings/<locale>.yaml`` in the content tree (model
 :class:`~atomic_content.models.Strings`), then the engine's built-in English, German and
 French. A key is looked up along the locale's fallback chain (fr-FR -> fr -> en): at each
 locale the content's file first, then the built-in strings of exactly that locale. ``atomic
