@@ -61,8 +61,13 @@ def bundle_files(
     }
     files = {"bundle/bundle.json": canonical_json(index)}
     for digest, data in sorted(messages.items()):
-        files[f"bundle/messages/{digest}.json"] = data
+        files[message_path(digest)] = data
     return files
+
+
+def message_path(digest: str) -> str:
+    """Where a template form lives below the build root: it is named by its content hash."""
+    return f"bundle/messages/{digest}.json"
 
 
 class BundleError(AtomicError):
@@ -166,8 +171,8 @@ class Bundle:
     def render_route(self, route: Route, record: Mapping[str, Any]) -> RenderedMessage:
         """Render the routed variant for an already checked record, and check hard limits."""
         rendered = render_message(self.profile, self.message(route.variant_id), record)
-        for problem in get_renderer(route.message.channel).check_limits(rendered, self.settings):
-            if problem.severity is Severity.ERROR:
+        for problem in get_renderer(route.message.channel).send_limits(rendered, self.settings):
+            if problem.severity is Severity.ERROR:  # always, by send_limits' contract
                 raise RenderError(
                     problem.code,
                     f"{problem.message} for this customer",
@@ -218,4 +223,4 @@ def load_bundle(path: Path | str) -> Bundle:
         raise BundleError(f"bundle {target.as_posix()} is damaged ({exc}); rebuild") from None
 
 
-__all__ = ["Bundle", "BundleError", "bundle_files", "load_bundle"]
+__all__ = ["Bundle", "BundleError", "bundle_files", "load_bundle", "message_path"]
