@@ -158,6 +158,7 @@ def test_schema_writes_every_kind(tmp_path: Path, runner: CliRunner) -> None:
             [
                 "atom",
                 "customer",
+                "experiment",
                 "journey",
                 "layout",
                 "manifest",
