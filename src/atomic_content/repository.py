@@ -422,6 +422,61 @@ def yaml11_diagnostics(
     return found
 
 
+# Atom fields that hold words for the reader: a ` #` inside them silently ends the text.
+_TEXT_FIELDS: tuple[Loc, ...] = (
+    ("text",),
+    ("cta", "label"),
+    ("image", "alt"),
+    ("offer", "headline"),
+    ("offer", "terms"),
+)
+_COMMENT_START = re.compile(r"[ \t]#")
+
+
+def comment_in_text_diagnostics(doc: YamlDocument, data: dict[str, Any]) -> list[Diagnostic]:
+    """``yaml.comment_in_text`` for an unquoted text followed by `` #...`` on its line.
+
+    YAML reads `` #`` as the start of a comment, so in
+    ``text: Our bestseller, the Fjell 3L #1 rain shell, is back`` the text ends at "3L" and the
+    rest vanishes without a word. Positioned at the ``#``; quoted and block texts are exempt
+    (there the ``#`` is part of the text).
+    """
+    if "#" not in doc.text:
+        return []
+    found: list[Diagnostic] = []
+    for loc in _TEXT_FIELDS:
+        value: Any = data
+        for part in loc:
+            value = value.get(part) if isinstance(value, dict) else None
+        if not isinstance(value, str) or not value:
+            continue
+        line, col = doc.position(loc)
+        lines = doc.lines
+        if not 1 <= line <= len(lines):
+            continue
+        source = lines[line - 1]
+        if source[col - 1 : col] in ("'", '"', "|", ">", ""):
+            continue
+        comment = _COMMENT_START.search(source, col - 1)
+        if comment is None:
+            continue
+        where = ".".join(str(part) for part in loc)
+        lost = source[comment.start() + 1 :].strip()
+        shown = lost if len(lost) <= 40 else lost[:37] + "..."
+        found.append(
+            Diagnostic(
+                doc.path,
+                line,
+                comment.start() + 2,
+                Severity.WARNING,
+                "yaml.comment_in_text",
+                f"{where}: ' #' starts a YAML comment, so {shown!r} is not part of the text",
+                f'quote it: {loc[-1]}: "{value} {lost}" (or move the comment to a line of its own)',
+            )
+        )
+    return found
+
+
 def _octal_text(where: str, written: str) -> tuple[str, str]:
     """(message, hint) for a number written with a leading zero or as ``0o`` octal."""
     sign = "-" if written.startswith("-") else ""
@@ -544,6 +599,8 @@ class _Loader:
             data = {"id": path.stem, **data}
         ambiguous = yaml11_diagnostics(doc, model, data)
         self.diagnostics.extend(ambiguous)
+        if model is Atom:
+            self.diagnostics.extend(comment_in_text_diagnostics(doc, data))
         try:
             item = model.model_validate(data)
         except ValidationError as exc:

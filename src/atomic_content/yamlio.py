@@ -30,6 +30,7 @@ import json
 import os
 import re
 import stat
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
     AliasEvent,
@@ -72,6 +73,61 @@ _STANDARD_TAGS = frozenset(
 Loc = tuple[str | int, ...]
 
 
+def _lenient(construct: Any) -> Any:
+    """A scalar constructor that keeps the written text when the value cannot be built.
+
+    ruamel resolves ``2026-13-01`` as a timestamp and ``0x_`` as an int by their look, then
+    raises while building them, which aborts the whole file with an error at 1:1. In YAML 1.2's
+    core schema neither is a date or a number at all, so the scalar stays text: the field's
+    own check then reports it at its line and column (``valid_until: input should be a valid
+    date``) and the rest of the file is still checked.
+    """
+
+    def build(constructor: Any, node: Any) -> Any:
+        try:
+            return construct(constructor, node)
+        except (ValueError, IndexError, OverflowError):
+            return str(node.value)
+
+    return build
+
+
+class _SafeConstructor(SafeConstructor):
+    pass
+
+
+class _RoundTripConstructor(RoundTripConstructor):
+    pass
+
+
+for _constructor in (_SafeConstructor, _RoundTripConstructor):
+    for _name in ("timestamp", "int", "float"):
+        _tag = f"tag:yaml.org,2002:{_name}"
+        _constructor.add_constructor(_tag, _lenient(_constructor.yaml_constructors[_tag]))
+
+
+def _safe_loader() -> YAML:
+    """The plain-data loader, made once per thread (building one costs more than a parse)."""
+    loader: YAML | None = getattr(_LOADERS, "safe", None)
+    if loader is None:
+        loader = YAML(typ="safe", pure=True)
+        loader.Constructor = _SafeConstructor
+        loader.allow_duplicate_keys = False
+        _LOADERS.safe = loader
+    return loader
+
+
+def _round_trip_loader() -> YAML:
+    """The loader whose tree knows every position (for errors and diagnostics)."""
+    loader = YAML(typ="rt")
+    loader.Constructor = _RoundTripConstructor
+    loader.allow_duplicate_keys = False
+    return loader
+
+
+_LOADERS = threading.local()
+
+
 def _error(path: str, line: int, col: int, code: str, message: str, hint: str) -> Diagnostic:
     return Diagnostic(path, line, col, Severity.ERROR, code, message, hint)
 
@@ -95,8 +151,7 @@ class YamlDocument:
         # Positions need ruamel's round-trip tree, which costs ~60% more to build than plain
         # data; clean files never ask for a position, so it is built on first use only.
         if self._parsed_tree is None:
-            yaml = YAML(typ="rt")
-            self._parsed_tree = yaml.load(self.text)
+            self._parsed_tree = _round_trip_loader().load(self.text)
         return self._parsed_tree
 
     def _top_level_position(self, loc: Loc, key: bool) -> tuple[int, int] | None:
@@ -705,9 +760,7 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
         # Fast path: plain data from the safe loader. It refuses duplicate keys and unknown
         # tags like the round-trip loader; any error is re-reported by the slow path below,
         # which knows positions.
-        fast = YAML(typ="safe", pure=True)
-        fast.allow_duplicate_keys = False
-        data = fast.load(text)
+        data = _safe_loader().load(text)
     except RecursionError:
         # The composer recurses once per level; the round-trip loader would fail the same way.
         return None, _shape_problem(text, shown)
@@ -720,10 +773,8 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
             return None, problem
         document.data = _plain(data)
         return document, None
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
     try:
-        tree = yaml.load(text)
+        tree = _round_trip_loader().load(text)
     except DuplicateKeyError as exc:
         line, col = _marked_position(exc)
         key = (exc.problem or "").split('"')
