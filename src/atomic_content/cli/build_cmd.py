@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -117,6 +116,8 @@ def build(
             lock_wait_seconds=wait_seconds,
         )
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
     emit_diagnostics(result.warnings, content) if result.warnings else None
@@ -195,6 +196,8 @@ def render(
             progress=lambda n: progress(n),
         )
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         for problem in result.problems:

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from ..api import customer_segments, resolve_for_customer
-from ..formatting import format_resolution, format_segments
-from ..schema import write_schemas
-from ..validate import check_content
 from . import EXIT_CONTENT, F, content_option, emit_diagnostics, main
 
 
@@ -71,6 +66,8 @@ def validate(
     until_text: str | None,
 ) -> None:
     """Check everything `atomic build` checks (without writing) and report all problems."""
+    from ..validate import check_content
+
     ctx.meta["content_root"] = content
     _library, diagnostics = check_content(
         content, parse_date(date_text), parse_date(until_text, "--until")
@@ -90,6 +87,8 @@ def validate(
 )
 def schema(out: Path) -> None:
     """Write JSON Schemas of the content files (for editor completion)."""
+    from ..schema import write_schemas
+
     for path in write_schemas(out):
         click.echo(path.as_posix())
 
@@ -109,9 +108,14 @@ def schema(out: Path) -> None:
 @click.pass_context
 def segments(ctx: click.Context, content: Path, customer_ref: str, fmt: str) -> None:
     """Show a customer's segments and why each matched or not."""
+    from ..api import customer_segments
+    from ..formatting import format_segments
+
     ctx.meta["content_root"] = content
     report = customer_segments(content, customer_ref)
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(format_segments(report.customer_id, report.verdicts, report.consent_refused))
@@ -156,6 +160,9 @@ def resolve(
     fmt: str,
 ) -> None:
     """Show, per slot, which atom a customer gets (and with --explain, why)."""
+    from ..api import resolve_for_customer
+    from ..formatting import format_resolution
+
     ctx.meta["content_root"] = content
     resolutions = resolve_for_customer(
         content,
@@ -169,6 +176,8 @@ def resolve(
         explain=explain,
     )
     if fmt == "json":
+        import json
+
         click.echo(
             json.dumps(
                 [r.to_dict(explain=explain) for r in resolutions], indent=2, ensure_ascii=False
