@@ -247,6 +247,16 @@ def _scan_template(path: str, source: str) -> Iterator[Diagnostic]:
         yield _diagnostic(path, line, col, code, m.group(0), "this template")
 
 
+def document_hygiene(doc: YamlDocument) -> list[Diagnostic]:
+    """:func:`check_text_hygiene` of one parsed file (it depends on that file alone)."""
+    return list(_scan_document(doc))
+
+
+def template_hygiene(path: str, source: str) -> list[Diagnostic]:
+    """:func:`check_text_hygiene` of one layout template."""
+    return list(_scan_template(path, source))
+
+
 def check_text_hygiene(library: Library) -> list[Diagnostic]:
     """Every bidi control, invisible character, control character and lone surrogate in the
     content: in every parsed YAML file of ``library.documents`` (settings, profile, segments,

@@ -17,8 +17,9 @@ from typing import Any
 
 from .conditions import check_condition
 from .customers import Position, customer_diagnostics
-from .errors import ContentError, Diagnostics, Severity, did_you_mean
-from .hygiene import check_text_hygiene
+from .errors import ContentError, Diagnostic, Diagnostics, Severity, did_you_mean
+from .hygiene import check_text_hygiene, document_hygiene, template_hygiene
+from .manifest import canonical_json, sha256_hex
 from .markdown import lint_markdown
 from .models import Atom, AttributeType, Journey, SlotKind, channel_registry
 from .records import inspect_record
@@ -676,9 +677,65 @@ def _parses(parser: Any, value: str) -> bool:
     return True
 
 
+def atom_context(library: Library) -> str:
+    """What the checks of one atom read besides the atom's own file: every file that is not an
+    atom or a customer (settings, profile, segments, journeys, layouts and their templates)."""
+    others = sorted(
+        (path, digest)
+        for path, digest in library.file_hashes.items()
+        if not path.startswith(("atoms/", "customers/"))
+    )
+    return sha256_hex(canonical_json(others))
+
+
+def check_atoms(library: Library, v: _Validator, diagnostics: Diagnostics) -> None:
+    """:meth:`_Validator.check_atom` for every atom; an atom whose file and context are those
+    of an earlier run reuses that run's diagnostics (``library.load_cache``)."""
+    cache = library.load_cache
+    context = atom_context(library) if cache is not None else ""
+    for atom in library.atoms.values():
+        path = library.paths.get(("atom", atom.id), "")
+        digest = library.file_hashes.get(path, "")
+        if cache is not None:
+            try:
+                diagnostics.extend(cache.checked("atom", path, digest, context))
+                continue
+            except KeyError:
+                pass
+        own = Diagnostics()
+        v.d = own
+        try:
+            v.check_atom(atom)
+        finally:
+            v.d = diagnostics
+        diagnostics.extend(own)
+        if cache is not None:
+            cache.store_check("atom", path, digest, context, list(own))
+
+
+def text_hygiene(library: Library) -> list[Diagnostic]:
+    """:func:`~atomic_content.hygiene.check_text_hygiene`, reusing the results of unchanged
+    files (``library.load_cache``)."""
+    cache = library.load_cache
+    if cache is None:
+        return check_text_hygiene(library)
+    found: list[Diagnostic] = []
+    for doc in library.documents.values():
+        try:
+            found.extend(cache.checked("hygiene", doc.path, doc.sha256, ""))
+        except KeyError:
+            own = document_hygiene(doc)
+            cache.store_check("hygiene", doc.path, doc.sha256, "", own)
+            found.extend(own)
+    for entry in library.layouts.values():
+        if entry.template_path is not None and entry.template_source is not None:
+            found.extend(template_hygiene(entry.template_path, entry.template_source))
+    return sorted(found)
+
+
 def validate_library(library: Library, diagnostics: Diagnostics) -> None:
     """Run every cross-file check on a loaded library, adding to ``diagnostics``."""
-    diagnostics.extend(check_text_hygiene(library))
+    diagnostics.extend(text_hygiene(library))
     v = _Validator(library, diagnostics)
     v.check_settings()
     v.check_profile()
@@ -686,8 +743,7 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> None:
     for journey in library.journeys.values():
         v.check_journey(journey)
     v.check_layouts()
-    for atom in library.atoms.values():
-        v.check_atom(atom)
+    check_atoms(library, v, diagnostics)
     v.check_customers()
     if not diagnostics.has_errors:
         v.check_unused_atoms()
@@ -698,8 +754,10 @@ def static_check(root: Path, on: dt.date | None = None) -> tuple[Library, Diagno
     conditions, tokens, Markdown, customers, reachability and governance (expiry on ``on``;
     default: SOURCE_DATE_EPOCH or today). Returns the library and all diagnostics, sorted;
     raises nothing for bad content."""
-    library, diagnostics = load_files(root)
+    library, diagnostics = load_files(root, save_cache=False)
     validate_library(library, diagnostics)
+    if library.load_cache is not None:
+        library.load_cache.save()
     from .governance import governance_diagnostics
 
     diagnostics.extend(governance_diagnostics(library, on))
