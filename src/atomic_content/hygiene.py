@@ -214,6 +214,8 @@ def _diagnostic(path: str, line: int, col: int, code: str, ch: str, where: str) 
 
 
 def _scan_document(doc: YamlDocument) -> Iterator[Diagnostic]:
+    if "\\" not in doc.text and _SUSPECT.search(doc.text) is None:
+        return  # every value is written out in the text, and the text holds no such character
     starts: list[int] | None = None
     for loc, is_key, text in _strings(doc.data):
         if _SUSPECT.search(text) is None:

@@ -13,6 +13,7 @@ walks a tree that is absurdly deep or large.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -145,6 +146,19 @@ def engine_fingerprint() -> str:
     return _ENGINE[0]
 
 
+def _has_dates(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_dates(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_dates(item) for item in value)
+    return isinstance(value, dt.date)
+
+
+def library_key(library: Library) -> str:
+    """Hash of every file the library was read from (path and content)."""
+    return sha256_hex(canonical_json(sorted(library.file_hashes.items())))
+
+
 def _diagnostic_json(diagnostic: Diagnostic) -> list[Any]:
     d = diagnostic
     return [d.path, d.line, d.col, d.severity.value, d.code, d.message, d.hint]
@@ -174,6 +188,8 @@ class LoadCache:
         self.engine = engine_fingerprint() if path is not None else ""
         self.old: dict[str, Any] = {}
         self.new: dict[str, Any] = {}
+        self.old_library: dict[str, Any] = {}
+        self.new_library: dict[str, Any] = {}
         self.dirty = False
         if path is not None:
             try:
@@ -186,10 +202,11 @@ class LoadCache:
                     and stored.get("engine") == self.engine
                     and stored.get("sha256") == sha256_hex(body.encode("utf-8", "surrogatepass"))
                 ):
-                    files = json.loads(body)
+                    files, library = json.loads(body)
                     self.old = files if isinstance(files, dict) else {}
-            except (OSError, ValueError, RecursionError):
-                self.old = {}
+                    self.old_library = library if isinstance(library, dict) else {}
+            except (OSError, ValueError, TypeError, RecursionError):
+                self.old, self.old_library = {}, {}
 
     @classmethod
     def for_root(cls, root: Path) -> LoadCache:
@@ -225,7 +242,7 @@ class LoadCache:
         load = entry.get("load") if entry else None
         if not isinstance(load, dict) or load.get("kind") != kind:
             raise KeyError(shown)
-        data = decode_data(load["data"])
+        data = decode_data(load["data"]) if load.get("dates", True) else load["data"]
         diagnostics = [_diagnostic_from(item) for item in load["diagnostics"]]
         self._keep(shown, digest)
         return bool(load["parsed"]), data, diagnostics, bool(load["ok"])
@@ -248,6 +265,7 @@ class LoadCache:
         entry["load"] = {
             "kind": kind,
             "parsed": parsed,
+            "dates": _has_dates(data),
             "data": encoded,
             "diagnostics": [_diagnostic_json(d) for d in diagnostics],
             "ok": ok,
@@ -271,6 +289,22 @@ class LoadCache:
         entry[section] = {"context": context, "diagnostics": [_diagnostic_json(d) for d in found]}
         self.dirty = True
 
+    def library_checked(self, section: str, context: str) -> list[Diagnostic]:
+        """The cached diagnostics of a whole-library check whose inputs (``context``: e.g. the
+        hash of every file) are those of the last run, or raise KeyError."""
+        stored = self.new_library.get(section) or self.old_library.get(section)
+        if not isinstance(stored, dict) or stored.get("context") != context:
+            raise KeyError(section)
+        self.new_library[section] = stored
+        return [_diagnostic_from(item) for item in stored["diagnostics"]]
+
+    def store_library_check(self, section: str, context: str, found: list[Diagnostic]) -> None:
+        self.new_library[section] = {
+            "context": context,
+            "diagnostics": [_diagnostic_json(d) for d in found],
+        }
+        self.dirty = True
+
     def save(self) -> None:
         """Write this run's entries (only the files seen now) when anything changed."""
         if self.path is None or not (self.dirty or set(self.old) - set(self.new)):
@@ -278,14 +312,15 @@ class LoadCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            body = json.dumps(self.new, ensure_ascii=False)
+            body = json.dumps([self.new, self.new_library], ensure_ascii=False)
             check = sha256_hex(body.encode("utf-8", "surrogatepass"))
             header = json.dumps({"engine": self.engine, "sha256": check})
             tmp.write_text(f"{header}\n{body}", encoding="utf-8")
             os.replace(tmp, self.path)
         except (OSError, TypeError, ValueError):
             pass  # a cache that cannot be written only costs speed next time
-        self.old, self.dirty = dict(self.new), False
+        self.old, self.old_library = dict(self.new), dict(self.new_library)
+        self.dirty = False
 
 
 MAX_CONTENT_FILES = 50_000
@@ -545,6 +580,12 @@ _YAML11_BOOLEANS = dict.fromkeys(("yes", "y", "on"), "true") | dict.fromkeys(
 _OCTAL_LOOKING = re.compile(r"[-+]?0(?:[0-9_]+|o[0-7_]+)")
 # Cheap test of a whole file for such a number, so most files never ask for a position.
 _MAYBE_OCTAL = re.compile(r"(?<![\w.:-])[-+]?0[0-9_o]")
+# ... and for a YAML 1.1 boolean word written as a whole value (after `key:`, `- `, `[`, `,`,
+# or alone on a line; quoted or not): files without one skip the check.
+_MAYBE_YAML11_BOOLEAN = re.compile(
+    r"(?:^|[:\-\[{,?])[ \t]*[\"']?[ \t]*(?:yes|no|on|off|y|n)[ \t]*[\"']?[ \t]*(?:$|[,\]}#])",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def yaml11_diagnostics(
@@ -560,6 +601,9 @@ def yaml11_diagnostics(
     """
     found: list[Diagnostic] = []
     maybe_octal = _MAYBE_OCTAL.search(doc.text) is not None
+    text = doc.text
+    if not maybe_octal and "\\" not in text and _MAYBE_YAML11_BOOLEAN.search(text) is None:
+        return found  # neither a 1.1 boolean word nor a leading zero is written anywhere
     for loc, expected, value in _typed_scalars(model, data, ()):
         where = ".".join(str(part) for part in loc)
         if expected is bool:
@@ -767,7 +811,9 @@ class _Loader:
     @staticmethod
     def prepared(path: Path, model: type[Model], data: Any) -> Any:
         if model in _STEM_ID_KINDS and isinstance(data, dict) and "id" not in data:
-            return {"id": path.stem, **data}
+            name = path.name
+            stem = name[: name.rindex(".")] if "." in name[1:] else name  # Path.stem, faster
+            return {"id": stem, **data}
         return data
 
     def add_document(self, doc: YamlDocument) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from .manifest import canonical_json, sha256_hex
 from .markdown import lint_markdown
 from .models import Atom, AttributeType, Journey, SlotKind, channel_registry
 from .records import inspect_record
-from .repository import Library, load_files
+from .repository import Library, library_key, load_files
 from .segments import lookup
 from .tokens import AttributeInfo, lint_template
 from .yamlio import Loc, YamlDocument
@@ -746,7 +746,35 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> None:
     check_atoms(library, v, diagnostics)
     v.check_customers()
     if not diagnostics.has_errors:
-        v.check_unused_atoms()
+
+        def unused() -> list[Diagnostic]:
+            own = Diagnostics()
+            v.d = own
+            try:
+                v.check_unused_atoms()
+            finally:
+                v.d = diagnostics
+            return list(own)
+
+        diagnostics.extend(cached_library_check(library, "unused", "", unused))
+
+
+def cached_library_check(
+    library: Library, section: str, extra: str, check: Callable[[], list[Diagnostic]]
+) -> list[Diagnostic]:
+    """The diagnostics of a whole-library ``check``: reused when no file changed since the run
+    that cached them (and ``extra``, e.g. the date, is the same), else computed and cached."""
+    cache = library.load_cache
+    context = f"{library_key(library)}/{extra}"
+    if cache is not None:
+        try:
+            return cache.library_checked(section, context)
+        except KeyError:
+            pass
+    found = check()
+    if cache is not None:
+        cache.store_library_check(section, context, found)
+    return found
 
 
 def static_check(root: Path, on: dt.date | None = None) -> tuple[Library, Diagnostics]:
@@ -754,13 +782,18 @@ def static_check(root: Path, on: dt.date | None = None) -> tuple[Library, Diagno
     conditions, tokens, Markdown, customers, reachability and governance (expiry on ``on``;
     default: SOURCE_DATE_EPOCH or today). Returns the library and all diagnostics, sorted;
     raises nothing for bad content."""
+    from .governance import default_date, governance_diagnostics
+
     library, diagnostics = load_files(root, save_cache=False)
     validate_library(library, diagnostics)
+    when = on or default_date()
+    diagnostics.extend(
+        cached_library_check(
+            library, "governance", when.isoformat(), lambda: governance_diagnostics(library, when)
+        )
+    )
     if library.load_cache is not None:
         library.load_cache.save()
-    from .governance import governance_diagnostics
-
-    diagnostics.extend(governance_diagnostics(library, on))
     return library, diagnostics
 
 

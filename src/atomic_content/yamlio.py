@@ -46,6 +46,7 @@ from ruamel.yaml.events import (
     ScalarEvent,
 )
 from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.tag import Tag
 from ruamel.yaml.tokens import DirectiveToken, StreamStartToken
 
 from . import yamlfast
@@ -133,6 +134,20 @@ _TYPED_TAGS = frozenset(
 )
 _TYPED: dict[str, Any] = {}  # plain scalar -> its typed value (immutable values only)
 _STR_TAG = "tag:yaml.org,2002:str"
+_IMPLICIT: dict[str | None, tuple[tuple[str, Any], ...]] = {}  # first character -> resolvers
+
+
+def _implicit_tag(value: str) -> str:
+    """The tag ruamel's resolver gives the plain scalar ``value`` (YAML 1.2), read from the
+    resolver's own table (first character -> patterns) without its per-call overhead."""
+    if not _IMPLICIT:
+        table = _safe_loader().resolver.versioned_resolver
+        _IMPLICIT.update({first: tuple(rules) for first, rules in table.items()})
+    rules = _IMPLICIT.get(value[0] if value else "", ()) + _IMPLICIT.get(None, ())
+    for tag, pattern in rules:
+        if pattern.match(value):
+            return str(tag)
+    return _STR_TAG
 
 
 def _resolve_plain(value: str) -> Any:
@@ -144,15 +159,14 @@ def _resolve_plain(value: str) -> Any:
     typed = _TYPED.get(value, _TYPED)
     if typed is not _TYPED:
         return typed
-    loader = _safe_loader()
-    tag = loader.resolver.resolve(ScalarNode, value, (True, False))
-    name = getattr(tag, "value", tag)
+    name = _implicit_tag(value)
     if name == _STR_TAG:
         return value
     if name not in _TYPED_TAGS:
         raise ValueError(f"tag {name} is left to the full parser")
-    constructor = loader.constructor
-    typed = _plain(constructor.yaml_constructors[name](constructor, ScalarNode(tag, value)))
+    constructor = _safe_loader().constructor
+    node = ScalarNode(Tag(suffix=name), value)
+    typed = _plain(constructor.yaml_constructors[name](constructor, node))
     if len(_TYPED) < 10_000:
         _TYPED[value] = typed
     return typed
@@ -688,11 +702,23 @@ def _read_listed(path: Path, limit: int) -> bytes | None:
         descriptor = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
-    with os.fdopen(descriptor, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    try:
+        info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
             return None
-        raw = handle.read(limit + 1)
+        chunks = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(descriptor, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    raw = b"".join(chunks)
     return raw if len(raw) <= limit else None
 
 
