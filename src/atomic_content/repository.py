@@ -18,6 +18,7 @@ import json
 import os
 import re
 import stat
+import time
 import types
 import typing
 from collections.abc import Iterator
@@ -144,6 +145,22 @@ def engine_fingerprint() -> str:
         ]
         _ENGINE.append(sha256_hex(canonical_json([__version__, LOAD_CACHE_FORMAT, sources])))
     return _ENGINE[0]
+
+
+LOAD_CACHE_MAX_AGE_DAYS = 30
+
+
+def _prune(folder: Path) -> None:
+    """Remove load caches of content folders not loaded for :data:`LOAD_CACHE_MAX_AGE_DAYS`
+    (temporary folders, old checkouts); done when a new content folder gets its cache."""
+    limit = time.time() - LOAD_CACHE_MAX_AGE_DAYS * 86_400
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < limit:
+                    Path(entry.path).unlink()
+    except OSError:
+        pass
 
 
 def _has_dates(value: Any) -> bool:
@@ -311,6 +328,8 @@ class LoadCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                _prune(self.path.parent)
             tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
             body = json.dumps([self.new, self.new_library], ensure_ascii=False)
             check = sha256_hex(body.encode("utf-8", "surrogatepass"))

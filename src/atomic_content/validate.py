@@ -794,6 +794,7 @@ def static_check(root: Path, on: dt.date | None = None) -> tuple[Library, Diagno
     )
     if library.load_cache is not None:
         library.load_cache.save()
+        library.load_cache = None  # done: later stages need not keep its copy in memory
     return library, diagnostics
 
 
