@@ -13,7 +13,8 @@ walks a tree that is absurdly deep or large.
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
+import gc
 import json
 import os
 import re
@@ -147,6 +148,24 @@ def engine_fingerprint() -> str:
     return _ENGINE[0]
 
 
+@contextlib.contextmanager
+def no_gc_pauses() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector while loading.
+
+    Loading allocates hundreds of thousands of small objects that all stay alive; each
+    allocation burst makes the collector walk every object allocated so far, which made a warm
+    load of 10 000 files a third slower. Nothing loaded holds cycles that need collecting early;
+    the collector resumes (if it was on) when the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 LOAD_CACHE_MAX_AGE_DAYS = 30
 
 
@@ -161,14 +180,6 @@ def _prune(folder: Path) -> None:
                     Path(entry.path).unlink()
     except OSError:
         pass
-
-
-def _has_dates(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_has_dates(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_dates(item) for item in value)
-    return isinstance(value, dt.date)
 
 
 def library_key(library: Library) -> str:
@@ -282,7 +293,7 @@ class LoadCache:
         entry["load"] = {
             "kind": kind,
             "parsed": parsed,
-            "dates": _has_dates(data),
+            "dates": encoded != data,  # only dates are encoded differently
             "data": encoded,
             "diagnostics": [_diagnostic_json(d) for d in diagnostics],
             "ok": ok,
@@ -1054,7 +1065,11 @@ def load_files(
     same results by construction and by test); ``save_cache=False`` leaves writing it to the
     caller (``library.load_cache.save()``), which may add per-file check results first.
     """
-    root = Path(root)
+    with no_gc_pauses():
+        return _load_files(Path(root), cache, save_cache)
+
+
+def _load_files(root: Path, cache: bool, save_cache: bool) -> tuple[Library, Diagnostics]:
     loader = _Loader(root)
     if not root.is_dir():
         loader.diagnostics.error(

@@ -23,7 +23,7 @@ from .manifest import canonical_json, sha256_hex
 from .markdown import lint_markdown
 from .models import Atom, AttributeType, Journey, SlotKind, channel_registry
 from .records import inspect_record
-from .repository import Library, library_key, load_files
+from .repository import Library, library_key, load_files, no_gc_pauses
 from .segments import lookup
 from .tokens import AttributeInfo, lint_template
 from .yamlio import Loc, YamlDocument
@@ -782,6 +782,11 @@ def static_check(root: Path, on: dt.date | None = None) -> tuple[Library, Diagno
     conditions, tokens, Markdown, customers, reachability and governance (expiry on ``on``;
     default: SOURCE_DATE_EPOCH or today). Returns the library and all diagnostics, sorted;
     raises nothing for bad content."""
+    with no_gc_pauses():
+        return _static_check(root, on)
+
+
+def _static_check(root: Path, on: dt.date | None) -> tuple[Library, Diagnostics]:
     from .governance import default_date, governance_diagnostics
 
     library, diagnostics = load_files(root, save_cache=False)

@@ -161,6 +161,8 @@ def _resolve_plain(value: str) -> Any:
         return typed
     name = _implicit_tag(value)
     if name == _STR_TAG:
+        if len(value) <= 40 and len(_TYPED) < 10_000:
+            _TYPED[value] = value  # ids, statuses, channels ... recur in every file
         return value
     if name not in _TYPED_TAGS:
         raise ValueError(f"tag {name} is left to the full parser")
