@@ -368,12 +368,12 @@ _YAML_SUFFIXES = (".yaml", ".yml")
 def content_files(root: Path) -> tuple[list[Path], Diagnostics]:
     """The paths of :func:`listed_files`, with its diagnostics."""
     files, diagnostics = listed_files(root)
-    return [path for _shown, path in files], diagnostics
+    return [Path(path) for _shown, path in files], diagnostics
 
 
-def listed_files(root: Path) -> tuple[list[tuple[str, Path]], Diagnostics]:
-    """``(display path, path)`` of every regular file under ``root`` that may be read, and a
-    diagnostic for everything else.
+def listed_files(root: Path) -> tuple[list[tuple[str, str]], Diagnostics]:
+    """``(display path, path as a string)`` of every regular file under ``root`` that may be
+    read, and a diagnostic for everything else.
 
     Files come sorted by POSIX path relative to ``root``, as paths below ``root`` (links are
     not replaced by their targets). Nothing is opened: the tree is walked with ``lstat`` and
@@ -388,7 +388,7 @@ def listed_files(root: Path) -> tuple[list[tuple[str, Path]], Diagnostics]:
     """
     root = Path(root)
     diagnostics = Diagnostics()
-    files: list[tuple[str, Path]] = []
+    files: list[tuple[str, str]] = []
     prefix = str(root).rstrip(os.sep) + os.sep
     count = 0
     stack: list[tuple[Path, int]] = [(root, 0)]
@@ -421,19 +421,22 @@ def listed_files(root: Path) -> tuple[list[tuple[str, Path]], Diagnostics]:
             )
             return [], too_many
         for entry in entries:
-            path = Path(entry.path)
             if entry.path.startswith(prefix):  # the common case, without pathlib's cost
                 shown = entry.path[len(prefix) :].replace(os.sep, "/")
             else:
-                shown = display_path(path, root)
+                shown = display_path(Path(entry.path), root)
             try:
                 mode = entry.stat(follow_symlinks=False).st_mode
             except OSError:
                 continue  # vanished while we looked
+            if stat.S_ISREG(mode):
+                files.append((shown, entry.path))
+                continue
+            path = Path(entry.path)
             if entry.is_symlink():
                 problem = _link_problem(path, root, shown)
                 if problem is None:
-                    files.append((shown, path))
+                    files.append((shown, entry.path))
                 else:
                     diagnostics.add(problem)
             elif entry.is_dir(follow_symlinks=False):
@@ -451,8 +454,6 @@ def listed_files(root: Path) -> tuple[list[tuple[str, Path]], Diagnostics]:
                     )
                 else:
                     stack.append((path, depth + 1))
-            elif entry.is_file(follow_symlinks=False):
-                files.append((shown, path))
             else:
                 diagnostics.add(not_a_file(shown, mode, link=False))
     files.sort(key=lambda item: item[0])
@@ -801,23 +802,24 @@ class _Loader:
         self.root = root
         self.library = Library(root=root)
         self.diagnostics = Diagnostics()
-        self.listing: list[tuple[str, Path]] = []  # (display path, path) from content_files
-        self.shown: dict[Path, str] = {}  # path -> display path, for the listed files
+        self.listing: list[tuple[str, str]] = []  # (display path, path) from listed_files
         self.cache = LoadCache(None)
         self.refused: set[str] = set()  # display paths content_files already reported
 
-    def yaml_files(self, folder: str, *, recursive: bool) -> Iterator[Path]:
+    def yaml_files(self, folder: str, *, recursive: bool) -> Iterator[tuple[str, str]]:
         """The listed YAML files in ``folder`` (a display path), in sub-folders if ``recursive``."""
         prefix = f"{folder}/"
         for shown, path in self.listing:
             inside = shown.startswith(prefix) and shown.endswith(_YAML_SUFFIXES)
             if inside and (recursive or "/" not in shown[len(prefix) :]):
-                yield path
+                yield shown, path
 
-    def parse(self, path: Path, model: type[M], kind: str) -> tuple[M | None, YamlDocument | None]:
-        """Read one file into its model; its problems go to the diagnostics. Unchanged files
-        (same bytes, same engine) are not parsed or checked again: see :class:`LoadCache`."""
-        shown = self.shown.get(path) or display_path(path, self.root)
+    def parse(
+        self, shown: str, path: str, model: type[M], kind: str
+    ) -> tuple[M | None, YamlDocument | None]:
+        """Read one listed file (display path, path) into its model; its problems go to the
+        diagnostics. Unchanged files (same bytes, same engine) are not parsed or checked again:
+        see :class:`LoadCache`."""
         raw, problem = read_content_bytes(path, self.root, listed=True)
         if raw is None:
             if problem is not None:
@@ -830,18 +832,18 @@ class _Loader:
             if parsed:
                 text = raw.decode("utf-8").removeprefix("\ufeff")
                 doc = YamlDocument(shown, data, text, sha256=digest)
-            item = model.model_validate(self.prepared(path, model, data)) if ok else None
+            item = model.model_validate(self.prepared(shown, model, data)) if ok else None
         except (KeyError, ValueError, TypeError, AttributeError, UnicodeDecodeError):
-            return self.parse_fresh(path, shown, raw, digest, model, kind)
+            return self.parse_fresh(shown, raw, digest, model, kind)
         self.diagnostics.extend(found)
         if doc is not None:
             self.add_document(doc)
         return item, doc
 
     @staticmethod
-    def prepared(path: Path, model: type[Model], data: Any) -> Any:
+    def prepared(shown: str, model: type[Model], data: Any) -> Any:
         if model in _STEM_ID_KINDS and isinstance(data, dict) and "id" not in data:
-            name = path.name
+            name = shown.rsplit("/", 1)[-1]
             stem = name[: name.rindex(".")] if "." in name[1:] else name  # Path.stem, faster
             return {"id": stem, **data}
         return data
@@ -851,7 +853,7 @@ class _Loader:
         self.library.file_hashes[doc.path] = doc.sha256
 
     def parse_fresh(
-        self, path: Path, shown: str, raw: bytes, digest: str, model: type[M], kind: str
+        self, shown: str, raw: bytes, digest: str, model: type[M], kind: str
     ) -> tuple[M | None, YamlDocument | None]:
         found = Diagnostics()
         doc, problem = parse_yaml_text(raw, shown)
@@ -862,13 +864,13 @@ class _Loader:
             return None, None
         doc.sha256 = digest
         self.add_document(doc)
-        item = self.check_document(doc, path, model, kind, found)
+        item = self.check_document(doc, model, kind, found)
         self.diagnostics.extend(found)
         self.cache.store_load(shown, digest, kind, True, doc.data, list(found), item is not None)
         return item, doc
 
     def check_document(
-        self, doc: YamlDocument, path: Path, model: type[M], kind: str, found: Diagnostics
+        self, doc: YamlDocument, model: type[M], kind: str, found: Diagnostics
     ) -> M | None:
         """The model of a parsed file; its problems (which depend on this file alone) go to
         ``found``."""
@@ -894,7 +896,7 @@ class _Loader:
                 "start the file with `id: ...` or the first field of the format",
             )
             return None
-        data = self.prepared(path, model, data)
+        data = self.prepared(doc.path, model, data)
         ambiguous = yaml11_diagnostics(doc, model, data)
         found.extend(ambiguous)
         if model is Atom:
@@ -938,7 +940,7 @@ class _Loader:
                     f"create {name} (see docs/format.md) or pass the right folder with --content",
                 )
             return None
-        item, doc = self.parse(path, model, kind)
+        item, doc = self.parse(name, str(path), model, kind)
         if item is not None and doc is not None:
             self.library.paths[(kind, kind)] = doc.path
         return item
@@ -946,8 +948,8 @@ class _Loader:
     def load_folder(
         self, folder: str, model: type[M], kind: str, store: dict[str, M], *, recursive: bool
     ) -> None:
-        for path in self.yaml_files(folder, recursive=recursive):
-            item, doc = self.parse(path, model, kind)
+        for shown, path in self.yaml_files(folder, recursive=recursive):
+            item, doc = self.parse(shown, path, model, kind)
             if item is not None and doc is not None:
                 self.register(kind, store, item, doc)
 
@@ -975,8 +977,8 @@ class _Loader:
                     ),
                 )
                 continue
-            for path in self.yaml_files(f"layouts/{channel}", recursive=False):
-                layout, doc = self.parse(path, Layout, "layout")
+            for shown, path in self.yaml_files(f"layouts/{channel}", recursive=False):
+                layout, doc = self.parse(shown, path, Layout, "layout")
                 if layout is None or doc is None:
                     continue
                 key = (channel, layout.id)
@@ -990,7 +992,9 @@ class _Loader:
                         "rename one of them",
                     )
                     continue
-                template_path, template_source = self.read_template(channel, layout, path, doc)
+                template_path, template_source = self.read_template(
+                    channel, layout, Path(path), doc
+                )
                 self.library.layouts[key] = LayoutEntry(
                     channel, layout, template_path, template_source
                 )
@@ -1090,7 +1094,6 @@ def _load_files(root: Path, cache: bool, save_cache: bool) -> tuple[Library, Dia
         return loader.library, loader.diagnostics
     loader.refused = {problem.path for problem in refused}
     loader.listing = files
-    loader.shown = {path: shown for shown, path in loader.listing}
     loader.cache = LoadCache.for_root(root) if cache else LoadCache(None)
     loader.library.load_cache = loader.cache
     loader.library.settings = loader.load_single("atomic.yaml", Settings, "settings", required=True)

@@ -634,7 +634,11 @@ def not_a_file(shown: str, mode: int, *, link: bool) -> Diagnostic:
 
 
 def read_content_bytes(
-    path: Path, root: Path | None = None, limit: int = MAX_FILE_BYTES, *, listed: bool = False
+    path: Path | str,
+    root: Path | None = None,
+    limit: int = MAX_FILE_BYTES,
+    *,
+    listed: bool = False,
 ) -> tuple[bytes | None, Diagnostic | None]:
     """Read a content file without trusting it: ``(bytes, None)`` or ``(None, diagnostic)``.
 
@@ -654,6 +658,7 @@ def read_content_bytes(
         quick = _read_listed(path, limit)
         if quick is not None:
             return quick, None
+    path = Path(path)
     shown = display_path(path, root)
     if root is not None and (problem := check_inside_root(path, root)) is not None:
         return None, problem
@@ -693,7 +698,7 @@ def read_content_bytes(
     return raw, None
 
 
-def _read_listed(path: Path, limit: int) -> bytes | None:
+def _read_listed(path: Path | str, limit: int) -> bytes | None:
     """The bytes of a regular file that is not a link and not over ``limit``; None otherwise
     (the caller then takes the careful road, which says why)."""
     nofollow = getattr(os, "O_NOFOLLOW", 0)
