@@ -76,7 +76,11 @@ def progress_reporter(label: str, total: int | None = None) -> Iterator[Callable
 )
 @until_option_decorator()
 @click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: all cores).")
-@click.option("--no-cache", is_flag=True, help="Render everything again, ignoring the cache.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Render everything again without reading the cache (it is still written).",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
