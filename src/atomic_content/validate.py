@@ -787,7 +787,8 @@ def static_check(root: Path, on: dt.date | None = None) -> tuple[Library, Diagno
 
 
 def _static_check(root: Path, on: dt.date | None) -> tuple[Library, Diagnostics]:
-    from .governance import default_date, governance_diagnostics
+    from .experiments import experiment_diagnostics
+    from .governance import default_date, governance_diagnostics, rules_of
 
     library, diagnostics = load_files(root, save_cache=False)
     validate_library(library, diagnostics)
@@ -797,6 +798,7 @@ def _static_check(root: Path, on: dt.date | None) -> tuple[Library, Diagnostics]
             library, "governance", when.isoformat(), lambda: governance_diagnostics(library, when)
         )
     )
+    diagnostics.extend(experiment_diagnostics(library, rules_of(library)))
     if library.load_cache is not None:
         library.load_cache.save()
         library.load_cache = None  # done: later stages need not keep its copy in memory

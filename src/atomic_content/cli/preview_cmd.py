@@ -21,6 +21,12 @@ def _exports() -> dict[str, Export]:
     return {fmt: export for fmt, (_channel, export) in export_formats().items()}
 
 
+def _arms() -> list[str]:
+    from ..models import ArmKind
+
+    return [arm.value for arm in ArmKind]
+
+
 def _formats() -> list[str]:
     return ["text", "html", "json", *_exports()]
 
@@ -54,16 +60,22 @@ _SUFFIX = {"text": ".txt", "html": ".html", "json": ".json"}
     help="Write to this file instead of stdout.",
 )
 @click.option("--open", "open_browser", is_flag=True, help="Open the result in the web browser.")
+@click.option(
+    "--arm",
+    type=LazyChoice(_arms),
+    help="Show the message of this experiment arm (control, personalized, holdout).",
+)
 @click.pass_context
 def preview(
     ctx: click.Context, content: Path, customer_ref: str, journey: str, step: str | None,
     channel: str | None, locale: str | None, date_text: str | None, include_drafts: bool,
-    explain: bool, fmt: str, out: Path | None, open_browser: bool,
+    explain: bool, fmt: str, out: Path | None, open_browser: bool, arm: str | None,
 ) -> None:  # fmt: skip
     """Render a journey's messages for one customer and check them against channel limits.
 
     Exits 1 when a message breaks a hard limit (errors); warnings are shown but do not fail.
     """
+    from ..models import ArmKind
     from ..preview import format_export, format_html, format_json, format_problems, format_text
     from ..preview import preview as run_preview
 
@@ -72,7 +84,7 @@ def preview(
     date = parse_date(date_text)
     results = run_preview(
         content, customer_ref, journey, step=step, channel=channel, locale=locale, on=date,
-        include_drafts=include_drafts, explain=explain,
+        include_drafts=include_drafts, explain=explain, arm=ArmKind(arm) if arm else None,
     )  # fmt: skip
     output: str | bytes
     if fmt == "html":
