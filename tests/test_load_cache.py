@@ -112,3 +112,19 @@ def test_a_damaged_cache_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     for entry in cache.rglob("*.json"):
         entry.write_bytes(entry.read_bytes()[:-20])
     assert load(root, cache, monkeypatch) == expected
+
+
+def test_a_new_asset_file_rechecks_the_atoms_that_name_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Atom checks read the names under assets/ (an image `src: assets/...` must exist)."""
+    atom = "slot: image\nstatus: approved\nsegments: [vip]\nimage: {src: assets/hero.png, alt: A}\n"
+    root = write_tree(tmp_path / "content", {"atoms/hero.yaml": atom})
+    cache = tmp_path / "cache"
+    _shape, before = load(root, cache, monkeypatch)
+    assert any(d[4] == "ref.unknown_asset" for d in before)
+    (root / "assets").mkdir()
+    (root / "assets" / "hero.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    _shape, after = load(root, cache, monkeypatch)
+    assert after == load(root, None, monkeypatch)[1]
+    assert not any(d[4] == "ref.unknown_asset" for d in after)

@@ -22,9 +22,9 @@ import stat
 import time
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from .errors import Diagnostic, Diagnostics, Severity, did_you_mean
 from .manifest import canonical_json, sha256_hex
 from .models import (
+    DEFAULT_SLOTS,
     Atom,
     Channels,
     Customer,
@@ -42,6 +43,9 @@ from .models import (
     Profile,
     Segment,
     Settings,
+    SlotKind,
+    SlotSpec,
+    Strings,
     channel_registry,
     channels_model,
 )
@@ -60,7 +64,7 @@ from .yamlio import (
 
 M = TypeVar("M", bound=Model)
 
-_STEM_ID_KINDS = {Segment, Atom, Journey, Layout, Customer, Experiment}
+_STEM_ID_KINDS = {Segment, Atom, Journey, Layout, Customer, Experiment, Strings}
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class Library:
     layouts: dict[tuple[str, str], LayoutEntry] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
     experiments: dict[str, Experiment] = field(default_factory=dict)
+    strings: dict[str, Strings] = field(default_factory=dict)
     documents: dict[str, YamlDocument] = field(default_factory=dict)
     paths: dict[tuple[str, str], str] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)
@@ -514,16 +519,22 @@ _CODES = {
     "too_short": "schema.empty",
     "too_long": "schema.too_long",
     "value_error": "schema.invalid_value",
+    "atom_no_content": "atom.no_content",
 }
 
 
 def schema_diagnostics(
-    error: ValidationError, doc: YamlDocument, model: type[Model], diagnostics: Diagnostics
+    error: ValidationError,
+    doc: YamlDocument,
+    model: type[Model],
+    diagnostics: Diagnostics,
+    slots: Mapping[str, SlotSpec] | None = None,
 ) -> None:
     """Translate a pydantic ValidationError into positioned diagnostics.
 
     The key is blamed for an unknown field, the parent mapping for a missing one and the value
-    otherwise, which is where an editor has to look.
+    otherwise, which is where an editor has to look. ``slots`` (from atomic.yaml, when it
+    loaded) lets an atom without content be told which key its slot's kind needs.
     """
     for item in error.errors(include_url=False):
         loc = tuple(part for part in item["loc"] if not _is_union_tag(part))
@@ -548,6 +559,20 @@ def schema_diagnostics(
             line, col = doc.position(loc[:-1])
             message = f"missing required field {name!r}"
             hint = f"add `{name}:` here (see docs/format.md)"
+        elif loc == ("id",) and kind == "string_pattern_mismatch" and _id_from_file_name(doc):
+            line, col = 1, 1
+            stem = PurePosixPath(doc.path).stem
+            message = f"the id {stem!r} comes from the file name and is not a valid id"
+            suggested = _as_identifier(stem)
+            hint = (
+                f"rename the file to {suggested}.yaml (ids use lower-case letters, digits, "
+                "'-' and '_')"
+                if suggested
+                else "rename the file: ids use lower-case letters, digits, '-' and '_'"
+            )
+        elif kind == "atom_no_content":
+            line, col = doc.position(("slot",)) if _has_key(doc, "slot") else (1, 1)
+            message, hint = _no_content_text(doc, slots)
         else:
             line, col = doc.position(loc)
             msg = item["msg"]
@@ -555,7 +580,79 @@ def schema_diagnostics(
                 msg = msg[len("Value error, ") :]
             message = f"{where}: {msg[0].lower() + msg[1:] if msg else 'invalid value'}"
             hint = _value_hint(kind, item.get("ctx") or {})
+            value = item.get("input")
+            if kind == "string_pattern_mismatch" and _is_locale_pattern(item.get("ctx") or {}):
+                message = f"{where}: {value!r} is not a language tag"
+                hint = _locale_suggestion(str(value)) or hint
         diagnostics.error(doc.path, line, col, code, message, hint)
+
+
+def _has_key(doc: YamlDocument, key: str) -> bool:
+    return isinstance(doc.data, dict) and key in doc.data
+
+
+def _id_from_file_name(doc: YamlDocument) -> bool:
+    """True when the file sets no ``id:``, so the id was taken from its name."""
+    return isinstance(doc.data, dict) and "id" not in doc.data
+
+
+def _as_identifier(text: str) -> str:
+    """``My Headline!`` -> ``my-headline``: the nearest valid id (empty if nothing is left)."""
+    return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
+
+
+_LOCALE_LIKE = re.compile(r"([A-Za-z]{2,3})[-_ ]+([A-Za-z0-9]{2,8})")
+
+
+def _is_locale_pattern(ctx: dict[str, Any]) -> bool:
+    return "A-Za-z0-9]{2,8}" in str(ctx.get("pattern", ""))
+
+
+def _locale_suggestion(value: str) -> str:
+    """``did you mean 'de-AT'?`` for a locale written ``de_AT``, ``DE-at`` ... (else empty)."""
+    match = _LOCALE_LIKE.fullmatch(value.strip())
+    if match is None:
+        return ""
+    language, region = match.groups()
+    region = region.upper() if len(region) == 2 else region
+    return (
+        f"did you mean '{language.lower()}-{region}'? locales are language tags written "
+        "with '-', such as en, de or de-AT"
+    )
+
+
+_CONTENT_EXAMPLES = {
+    SlotKind.LINE: "text: One line of copy",
+    SlotKind.MARKDOWN: "text: |  (then the Markdown, indented)",
+    SlotKind.CTA: "cta: {label: Shop now, url: https://...}",
+    SlotKind.IMAGE: "image: {src: https://..., alt: What the image shows}",
+    SlotKind.OFFER: "offer: {code: WELCOME10, headline: 10% off your first order}",
+}
+_CONTENT_KEYS = {
+    SlotKind.LINE: "text",
+    SlotKind.MARKDOWN: "text",
+    SlotKind.CTA: "cta",
+    SlotKind.IMAGE: "image",
+    SlotKind.OFFER: "offer",
+}
+
+
+def _no_content_text(doc: YamlDocument, slots: Mapping[str, SlotSpec] | None) -> tuple[str, str]:
+    """(message, hint) for an atom with none of text, cta, image or offer."""
+    slot = doc.data.get("slot") if isinstance(doc.data, dict) else None
+    spec = (slots or DEFAULT_SLOTS).get(slot) if isinstance(slot, str) else None
+    if spec is None:
+        return (
+            "this atom has no content: it needs one of text, cta, image or offer",
+            "use the key that fits the slot's kind: text for line and markdown slots, "
+            "cta, image or offer for those kinds",
+        )
+    key = _CONTENT_KEYS[spec.kind]
+    return (
+        f"this atom has no content: slot {slot!r} is a {spec.kind.value} slot, which needs "
+        f"a `{key}:` key",
+        f"add `{_CONTENT_EXAMPLES[spec.kind]}`",
+    )
 
 
 def _is_union_tag(part: str | int) -> bool:
@@ -583,10 +680,10 @@ def _value_hint(kind: str, ctx: dict[str, Any]) -> str:
         pattern = str(ctx.get("pattern", ""))
         if pattern.startswith("^https://"):
             return "use an https:// address"
+        if "A-Za-z0-9]{2,8}" in pattern:  # before the id test: "a-z0-9" is in this one too
+            return "use a language tag such as en, de or de-AT"
         if "a-z0-9" in pattern:
             return "ids use lower-case letters, digits, '-' and '_' (e.g. welcome-vip-headline)"
-        if "A-Za-z0-9]{2,8}" in pattern:
-            return "use a language tag such as en, de or de-AT"
         return "check the format of this value"
     if "int" in kind:
         return "write a whole number, e.g. 10"
@@ -829,7 +926,7 @@ class _Loader:
             return None, None
         digest = sha256_hex(raw)
         try:
-            parsed, data, found, ok = self.cache.loaded(shown, digest, kind)
+            parsed, data, found, ok = self.cache.loaded(shown, digest, self.load_key(kind))
             doc = None
             if parsed:
                 text = raw.decode("utf-8").removeprefix("\ufeff")
@@ -841,6 +938,13 @@ class _Loader:
         if doc is not None:
             self.add_document(doc)
         return item, doc
+
+    def load_key(self, kind: str) -> str:
+        """What a file's load results depend on besides its bytes: its kind and, for every
+        file but atomic.yaml itself, atomic.yaml (its slots shape the schema hints)."""
+        if kind == "settings":
+            return kind
+        return f"{kind}@{self.library.file_hashes.get('atomic.yaml', '')}"
 
     @staticmethod
     def prepared(shown: str, model: type[Model], data: Any) -> Any:
@@ -862,13 +966,16 @@ class _Loader:
         if doc is None:
             if problem is not None:
                 self.diagnostics.add(problem)
-                self.cache.store_load(shown, digest, kind, False, None, [problem], False)
+                self.cache.store_load(
+                    shown, digest, self.load_key(kind), False, None, [problem], False
+                )
             return None, None
         doc.sha256 = digest
         self.add_document(doc)
         item = self.check_document(doc, model, kind, found)
         self.diagnostics.extend(found)
-        self.cache.store_load(shown, digest, kind, True, doc.data, list(found), item is not None)
+        ok = item is not None
+        self.cache.store_load(shown, digest, self.load_key(kind), True, doc.data, list(found), ok)
         return item, doc
 
     def check_document(
@@ -906,7 +1013,9 @@ class _Loader:
         try:
             item = model.model_validate(data)
         except ValidationError as exc:
-            schema_diagnostics(exc, doc, model, found)
+            settings = self.library.settings
+            slots = settings.slots if settings is not None else None
+            schema_diagnostics(exc, doc, model, found, slots)
             return None
         return None if ambiguous else item
 
@@ -1107,6 +1216,7 @@ def _load_files(root: Path, cache: bool, save_cache: bool) -> tuple[Library, Dia
     loader.load_layouts()
     loader.load_folder("customers", Customer, "customer", lib.customers, recursive=False)
     loader.load_folder("experiments", Experiment, "experiment", lib.experiments, recursive=False)
+    loader.load_folder("strings", Strings, "strings", lib.strings, recursive=False)
     if save_cache:
         loader.cache.save()
     return lib, loader.diagnostics

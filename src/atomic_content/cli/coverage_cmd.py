@@ -6,13 +6,13 @@ Registers the command on :data:`atomic_content.cli.main`; importing this module 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from . import EXIT_CONTENT, LazyChoice, content_option, main
+from ..errors import UsageError, did_you_mean, plural
+from . import EXIT_CONTENT, LazyChoice, content_option, main, use_color
 
 EPILOG = """\b
 Exit codes:
@@ -54,7 +54,11 @@ def _parse_date(value: str | None) -> dt.date:
 
 @main.command(epilog=EPILOG)
 @content_option
-@click.option("--journey", help="Only this journey (default: every journey).")
+@click.option("--journey", help="Only this journey, per step and channel (default: every journey).")
+@click.option("--segment", help="Only this segment, one row per journey/step/channel (table).")
+@click.option(
+    "--wide", is_flag=True, help="The full segment x journey/step/channel matrix (table)."
+)
 @click.option(
     "--date",
     "date_text",
@@ -106,6 +110,8 @@ def coverage(
     ctx: click.Context,
     content: Path,
     journey: str | None,
+    segment: str | None,
+    wide: bool,
     date_text: str | None,
     horizon: int | None,
     fmt: str,
@@ -116,6 +122,8 @@ def coverage(
 ) -> None:
     """Show which segments get content written for them, per journey, step, channel, slot
     and locale, and rank the gaps by what they cost."""
+    import shutil
+
     from ..coverage import FailOn, compute_coverage, threshold_failures
     from ..coverage_report import format_report
     from ..experiment_analysis import load_measured
@@ -129,14 +137,20 @@ def coverage(
         library, on=on, horizon_days=horizon, journey=journey, measured=measured
     )
 
+    if segment is not None and segment not in {s.id for s in report.segments}:
+        known = [s.id for s in report.segments]
+        raise UsageError(
+            f"unknown segment {segment!r}",
+            (did_you_mean(segment, known) + " " if did_you_mean(segment, known) else "")
+            + f"known segments: {', '.join(known) or 'none'}",
+        )
     if fmt == "table":
-        import shutil
-
         tty = out is None and sys.stdout.isatty()
-        # NO_COLOR (https://no-color.org) turns colours off even on a terminal.
-        color = tty and not os.environ.get("NO_COLOR")
-        width = shutil.get_terminal_size().columns if tty else None
-        text = format_report(report, fmt, color=color, width=width)
+        color = use_color(tty)
+        view = "segment" if segment else "messages" if wide or journey else "summary"
+        # Fit the terminal (80 columns when piped); --wide is as wide as the matrix needs.
+        width = None if wide else (shutil.get_terminal_size().columns if tty else 80)
+        text = format_report(report, fmt, color=color, width=width, view=view, segment=segment)
     else:
         text = format_report(report, fmt)
 
@@ -146,7 +160,8 @@ def coverage(
             out.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise click.FileError(str(out), hint=exc.strerror or str(exc)) from None
-        click.echo(f"wrote {out} ({len(report.cells)} cells, {len(report.gaps)} gaps)", err=True)
+        counts = f"{plural(len(report.cells), 'cell')}, {plural(len(report.gaps), 'gap')}"
+        click.echo(f"wrote {out} ({counts})", err=True)
     else:
         click.echo(text, nl=False)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import EXIT_CONTENT, LazyChoice, LazyHelpOption, content_option, main
+from . import EXIT_CONTENT, LazyChoice, LazyHelpOption, content_option, echo_text, main
 from .commands import message_options, parse_date
 
 if TYPE_CHECKING:
@@ -59,6 +59,12 @@ _SUFFIX = {"text": ".txt", "html": ".html", "json": ".json"}
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write to this file instead of stdout.",
 )
+@click.option(
+    "--to",
+    "to",
+    metavar="ADDRESS",
+    help="Recipient of an exported message (default: the customer's address attribute).",
+)
 @click.option("--open", "open_browser", is_flag=True, help="Open the result in the web browser.")
 @click.option(
     "--arm",
@@ -69,7 +75,8 @@ _SUFFIX = {"text": ".txt", "html": ".html", "json": ".json"}
 def preview(
     ctx: click.Context, content: Path, customer_ref: str, journey: str, step: str | None,
     channel: str | None, locale: str | None, date_text: str | None, include_drafts: bool,
-    explain: bool, fmt: str, out: Path | None, open_browser: bool, arm: str | None,
+    explain: bool, fmt: str, out: Path | None, to: str | None, open_browser: bool,
+    arm: str | None,
 ) -> None:  # fmt: skip
     """Render a journey's messages for one customer and check them against channel limits.
 
@@ -92,7 +99,7 @@ def preview(
     elif fmt == "json":
         output = format_json(results, explain=explain)
     elif fmt in exports:
-        output = format_export(results, fmt, date=date)
+        output = format_export(results, fmt, date=date, to=to)
     else:
         output = format_text(results, explain=explain)
     if fmt == "html" or fmt in exports:
@@ -121,6 +128,9 @@ def preview(
             webbrowser.open(target.resolve().as_uri())
     else:
         newline = output.endswith(b"\n") if isinstance(output, bytes) else output.endswith("\n")
-        click.echo(output, nl=not newline)
+        if isinstance(output, str) and fmt == "text":
+            echo_text(output, nl=not newline)  # its checks in colour on a terminal
+        else:
+            click.echo(output, nl=not newline)
     if any(result.has_errors for result in results):
         ctx.exit(EXIT_CONTENT)
