@@ -39,7 +39,7 @@ class SegmentReport:
                     "priority": v.priority,
                     "note": v.note,
                     "clauses": [
-                        {"clause": c.clause, "customer_value": c.value, "passed": c.passed}
+                        {"clause": c.clause, "attribute": c.value, "passed": c.passed}
                         for c in v.clauses
                     ],
                 }

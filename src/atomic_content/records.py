@@ -9,8 +9,9 @@ same record gets the same verdict and the same problem codes wherever it comes f
 * values of the declared type: a string ``"false"`` is not a boolean, ``true`` is not an
   integer, numbers are finite, integers fit in 64 bits, dates are ISO text (or YAML dates);
 * required attributes present (``null`` only for optional ones);
-* the profile's consent attribute is a real boolean when present: anything else is
-  ``record.consent_not_boolean``, an error for that record, never personalization;
+* every consent attribute of the profile (``consents:`` and the legacy ``consent_attribute``)
+  is a real boolean when present: anything else is ``record.consent_not_boolean``, an error
+  for that record, never a use of the customer's data;
 * bounded work: size, nesting depth, string length and list length are capped (see the
   ``MAX_*`` constants).
 
@@ -191,6 +192,7 @@ class _Schema:
     profile: Profile
     prefixes: frozenset[str]
     required: tuple[str, ...]
+    consents: frozenset[str]
 
 
 _SCHEMAS: dict[int, _Schema] = {}
@@ -210,6 +212,7 @@ def _schema(profile: Profile) -> _Schema:
             for i in range(1, name.count(".") + 1)
         ),
         tuple(name for name, spec in profile.attributes.items() if not spec.optional),
+        frozenset(profile.consent_attributes.values()),
     )
     _SCHEMAS[id(profile)] = schema
     return schema
@@ -222,6 +225,7 @@ class _Checker:
         schema = _schema(profile)
         self.prefixes = schema.prefixes
         self.required = schema.required
+        self.consents = schema.consents
         self.where = where
         self.line = line
         self.problems: list[RecordProblem] = []
@@ -411,7 +415,7 @@ class _Checker:
         depth: int,
     ) -> tuple[bool, Any]:
         """(ok, normalized value) of a declared attribute; reports the problem when not ok."""
-        consent = path == self.profile.consent_attribute
+        consent = path in self.consents
         if value is None:
             if optional:
                 return True, None

@@ -2,8 +2,10 @@
 
 :func:`render_batch` streams customer records (JSON Lines or CSV) through a loaded bundle in
 constant memory. A bad record is reported with its line number and reason and does not stop the
-batch; customers outside the journey's entry audience are *skipped*; the result counts rendered,
-failed and skipped records, so nothing disappears silently.
+batch; customers outside the journey's entry audience are *skipped*; customers who did not
+give the consent the channel needs are *suppressed* (``suppressed (no consent for …)`` rows);
+the result counts rendered, failed, skipped and suppressed records, so nothing disappears
+silently.
 
 Output is either JSON Lines (``--out messages.jsonl``: one object per rendered customer) or a
 folder with one sub-folder per customer holding the message's files.
@@ -24,6 +26,7 @@ from .bundle import Bundle
 from .channels.base import RenderedMessage
 from .errors import AtomicError, UsageError
 from .plan import Route
+from .privacy import SuppressedError
 from .records import RecordFormat, read_records
 
 ProgressCallback = Callable[[int], None]
@@ -50,22 +53,24 @@ class RecordProblem:
 
 @dataclass
 class BatchResult:
-    """Every record counted once: rendered, failed (with problems) or skipped."""
+    """Every record counted once: rendered, failed (with problems), skipped or suppressed."""
 
     rendered: int = 0
     failed: int = 0
     skipped: int = 0
     problems: list[RecordProblem] = field(default_factory=list)
+    suppressed: int = 0
 
     @property
     def total(self) -> int:
-        return self.rendered + self.failed + self.skipped
+        return self.rendered + self.failed + self.skipped + self.suppressed
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rendered": self.rendered,
             "failed": self.failed,
             "skipped": self.skipped,
+            "suppressed": self.suppressed,
             "problems": [
                 {"line": p.line, "customer": p.customer_id, "code": p.code, "reason": p.reason}
                 for p in self.problems
@@ -128,7 +133,8 @@ def render_batch(
     Raises UsageError before reading any record for unknown journey/step/channel, a send date
     outside the bundle's range, or an output that would overwrite an input or files the
     command did not write. After that, nothing a record contains stops the batch: every record
-    is rendered, skipped (outside the journey's audience) or failed with its problems — a
+    is rendered, skipped (outside the journey's audience), suppressed (no consent for the
+    channel's purpose: a ``consent.suppressed`` row) or failed with its problems — a
     record the profile refuses, customer data that cannot be rendered safely, a message over a
     hard channel limit, a duplicate id or an id too long for a file name.
     """
@@ -215,6 +221,11 @@ def render_batch(
                             locale=locale,
                         )
                         message = bundle.render_route(route, record)
+                    except SuppressedError as exc:
+                        result.suppressed += 1
+                        result.problems.append(
+                            RecordProblem(line, customer_id, exc.code, exc.message)
+                        )
                     except AtomicError as exc:
                         fail(
                             line,

@@ -70,9 +70,14 @@ def attribute_infos(library: Library) -> dict[str, AttributeInfo]:
     """Declared attributes as the token linter wants them."""
     if library.profile is None:
         return {}
+    profile = library.profile
+    # An attribute that needs a consent purpose is absent for customers who did not give it,
+    # so a token reading it needs a default, exactly like an optional attribute.
     return {
-        name: AttributeInfo(type=spec.type.value, optional=spec.optional)
-        for name, spec in library.profile.attributes.items()
+        name: AttributeInfo(
+            type=spec.type.value, optional=spec.optional or bool(profile.purposes_of(name))
+        )
+        for name, spec in profile.attributes.items()
     }
 
 
@@ -234,6 +239,7 @@ class _Validator:
                 f"consent attribute {profile.consent_attribute!r} must have type boolean",
                 "declare it with `type: boolean` (false = the customer refused personalization)",
             )
+        self.check_consents()
         names = set(profile.attributes)
         for name, spec in profile.attributes.items():
             parts = name.split(".")
@@ -256,6 +262,66 @@ class _Validator:
                     "profile.example_type",
                     f"example of {name!r} is not a {spec.type.value}",
                     f"give an example {spec.type.value} value",
+                )
+
+    def check_consents(self) -> None:
+        """Consent attributes exist and are booleans; every purpose named (by an attribute or
+        a channel) has a consent attribute."""
+        profile = self.lib.profile
+        assert profile is not None
+        for purpose, attribute in profile.consents.items():
+            spec = profile.attributes.get(attribute)
+            if spec is None:
+                self.unknown(
+                    "profile",
+                    "profile",
+                    ("consents", purpose),
+                    "attribute",
+                    attribute,
+                    profile.attributes,
+                    "ref.unknown_attribute",
+                )
+            elif spec.type is not AttributeType.BOOLEAN:
+                self.err(
+                    "profile",
+                    "profile",
+                    ("consents", purpose),
+                    "profile.consent_not_boolean",
+                    f"consent attribute {attribute!r} must have type boolean",
+                    "declare it with `type: boolean` (true = the customer gave this consent)",
+                )
+        known = profile.consent_attributes
+        hint = (
+            f"purposes with a consent attribute: {', '.join(known)}"
+            if known
+            else "name where the consent lives under `consents:` in profile.yaml"
+        )
+        for name, spec in profile.attributes.items():
+            for index, purpose in enumerate(spec.purposes or []):
+                if purpose not in known:
+                    self.err(
+                        "profile",
+                        "profile",
+                        ("attributes", name, "purposes", index),
+                        "privacy.unknown_purpose",
+                        f"purpose {purpose!r} of {name} has no consent attribute",
+                        hint,
+                    )
+        settings = self.lib.settings
+        if settings is None:
+            return
+        from .privacy import channel_privacy
+
+        for channel in self.channels:
+            purpose = channel_privacy(settings, channel).purpose
+            if purpose is not None and purpose not in known:
+                self.err(
+                    "settings",
+                    "settings",
+                    ("channels", channel, "purpose"),
+                    "privacy.unknown_purpose",
+                    f"purpose {purpose!r} of channel {channel} has no consent attribute",
+                    hint,
                 )
 
     # -- segments and conditions -----------------------------------------------------------
@@ -387,6 +453,36 @@ class _Validator:
             if atom.offer.terms is not None:
                 yield ("offer", "terms"), atom.offer.terms, True
 
+    def atom_attributes(self, atom: Atom) -> dict[str, AttributeInfo]:
+        """The attributes as the token lint sees them in ``atom``: an attribute that needs a
+        consent purpose needs a default (it is absent without the consent), unless every
+        segment the atom targets reads attributes needing that purpose too (a customer in
+        the segment gave it)."""
+        profile = self.lib.profile
+        if profile is None or not atom.segments:
+            return self.attrs
+        from .privacy import condition_attributes, consent_policy
+
+        policy = consent_policy(profile)
+        covered: frozenset[str] | None = None
+        for seg_id in atom.segments:
+            segment = self.lib.segments.get(seg_id)
+            if segment is None:
+                return self.attrs
+            reads = condition_attributes(segment.condition, profile.attributes)
+            purposes = policy.purposes(reads)
+            covered = purposes if covered is None else covered & purposes
+        if not covered:
+            return self.attrs
+        return {
+            name: AttributeInfo(
+                type=info.type,
+                optional=profile.attributes[name].optional
+                or not profile.purposes_of(name) <= covered,
+            )
+            for name, info in self.attrs.items()
+        }
+
     def check_atom_texts(self, atom: Atom) -> None:
         doc = self.lib.document("atom", atom.id)
         if doc is None:
@@ -396,6 +492,7 @@ class _Validator:
             name: PLAIN_FIELDS.get(spec.kind, frozenset()) for name, spec in self.slots.items()
         }
         schemes = link_schemes(self.lib)
+        attrs = self.atom_attributes(atom)
         for loc, text, is_markdown in self.atom_texts(atom):
             if not text.strip():
                 line, col = doc.position(loc)
@@ -429,7 +526,7 @@ class _Validator:
                 continue
             for problem in lint_template(
                 text,
-                self.attrs,
+                attrs,
                 brand_fields=BRAND_FIELDS,
                 slot_fields=slot_fields,
                 readable_slot_fields=readable,
@@ -689,6 +786,10 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> None:
     for atom in library.atoms.values():
         v.check_atom(atom)
     v.check_customers()
+    if library.profile is not None:
+        from .privacy import sensitive_diagnostics
+
+        diagnostics.extend(sensitive_diagnostics(library))
     if not diagnostics.has_errors:
         v.check_unused_atoms()
 

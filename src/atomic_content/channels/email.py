@@ -38,7 +38,15 @@ import mrml
 
 from ..errors import RenderError, Severity
 from ..markdown import flatten
-from ..models import Atom, Brand, Model, Settings, address_problem, https_url_problem
+from ..models import (
+    Atom,
+    Brand,
+    ChannelSettings,
+    Model,
+    Settings,
+    address_problem,
+    https_url_problem,
+)
 from ..repository import LayoutEntry
 from ..resolver import Resolution
 from ..tokens import check_header_value
@@ -85,7 +93,7 @@ class EmailLimits(Model):
     html_bytes_hard: int = 102_400
 
 
-class EmailChannel(Model):
+class EmailChannel(ChannelSettings):
     """``channels.email`` in atomic.yaml."""
 
     limits: EmailLimits = EmailLimits()

@@ -35,7 +35,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from ..errors import RenderError, Severity
 from ..markdown import flatten
-from ..models import LocaleCode, Model, NonEmpty, Settings
+from ..models import ChannelSettings, LocaleCode, Model, NonEmpty, Settings
 from ..repository import LayoutEntry
 from ..resolver import Resolution
 from .base import (
@@ -118,7 +118,7 @@ class SmsLimits(Model):
         return self
 
 
-class SmsChannel(Model):
+class SmsChannel(ChannelSettings):
     """``channels.sms`` in atomic.yaml."""
 
     sender: SenderId | None = Field(
