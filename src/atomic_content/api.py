@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .customers import CustomerRecord, find_customer
-from .plan import Plan, PlannedVariant, Router, make_plan
+from .plan import Plan, PlannedVariant, Route, Router, make_plan
 from .repository import Library
 from .resolver import Resolution, Resolver, select_messages
 from .segments import SegmentIndex, SegmentVerdict
@@ -60,11 +60,13 @@ def customer_segments(content: Path, customer_ref: str) -> SegmentReport:
 
 @dataclass(frozen=True)
 class CustomerMessage:
-    """One message of a customer: the planned variant it is and its resolution as the customer
-    sees it (the variant's winners, the customer's audience and notes)."""
+    """One message of a customer: the planned variant it is, its resolution as the customer
+    sees it (the variant's winners, the customer's audience and notes) and the route (what
+    the customer's consent hides, whether the message is suppressed)."""
 
     variant: PlannedVariant
     resolution: Resolution
+    route: Route | None = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def customer_messages(
             # name the plan's winners, or the explanation would describe another message.
             assert explained.atoms == variant.resolution.atoms, "explanation diverged from plan"
             resolution = dataclasses.replace(explained, notes=resolution.notes)
-        messages.append(CustomerMessage(variant, resolution))
+        messages.append(CustomerMessage(variant, resolution, route))
     return CustomerMessages(library, customer, plan, messages)
 
 

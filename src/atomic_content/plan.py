@@ -81,7 +81,7 @@ class PlannedVariant:
     start: dt.date
     until: dt.date
     resolution: Resolution
-    uses: AttributeUse = AttributeUse()
+    uses: AttributeUse = field(default_factory=AttributeUse)
 
     @property
     def journey(self) -> str:

@@ -21,6 +21,7 @@ from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
 from .errors import Severity, UsageError
 from .formatting import format_resolution, log_safe
 from .models import Settings
+from .privacy import without
 from .render import assemble, check_limits, render_message
 from .resolver import Resolution, require_complete
 
@@ -37,6 +38,7 @@ class PreviewResult:
     problems: tuple[LimitProblem, ...]
     settings: Settings
     variant_id: str = ""
+    suppressed: tuple[str, ...] = ()
 
     @property
     def has_errors(self) -> bool:
@@ -57,6 +59,7 @@ class PreviewResult:
                 for name, text in self.rendered.parts.items()
             },
             "problems": [p.to_dict() for p in self.problems],
+            "suppressed": list(self.suppressed),
         }
 
 
@@ -92,8 +95,14 @@ def preview(
         # The build's template form of the variant (the same call as the render stage), then
         # this customer's tokens: what Bundle.render would send.
         assembled = assemble(library, message.variant.resolution)
+        # The customer's consent hides attributes from tokens exactly as at send time. A
+        # suppressed message is still shown here (with a note), so editors see what it is.
+        hidden = message.route.hidden if message.route else frozenset()
         rendered = render_message(
-            library.profile, assembled, customer.attributes, customer_id=customer.id
+            library.profile,
+            assembled,
+            without(customer.attributes, hidden),
+            customer_id=customer.id,
         )
         results.append(
             PreviewResult(
@@ -104,6 +113,7 @@ def preview(
                 tuple(check_limits(library.settings, rendered)),
                 library.settings,
                 message.variant.id,
+                message.route.suppressed if message.route else (),
             )
         )
     return results

@@ -179,7 +179,7 @@ def consent_policy(profile: Profile | None) -> ConsentPolicy:
 
 def without(record: Mapping[str, Any], paths: Iterable[str]) -> dict[str, Any]:
     """A copy of the nested ``record`` without the attributes at ``paths`` (dotted)."""
-    result = _copy(record)
+    result: dict[str, Any] = {key: _copy(item) for key, item in record.items()}
     for path in paths:
         parts = path.split(".")
         node: Any = result
@@ -306,7 +306,9 @@ def sensitive_diagnostics(library: Library) -> list[Diagnostic]:
     declared = list(specs)
     diagnostics: list[Diagnostic] = []
 
-    def check(kind: str, item_id: str, loc: tuple[str | int, ...], used: Iterable[str], how: str):
+    def check(
+        kind: str, item_id: str, loc: tuple[str | int, ...], used: Iterable[str], how: str
+    ) -> None:
         for name in sorted(used):
             spec = specs[name]
             if how == "token" and spec.sensitivity is Sensitivity.SPECIAL:
@@ -362,7 +364,7 @@ def budget_diagnostics(library: Library, variants: Iterable[PlannedVariant]) -> 
         if budget is None or len(variant.uses.personal) <= budget.max_personal_dimensions:
             continue
         best: tuple[int, str, tuple[str, ...]] | None = None
-        for slot, atom in sorted(variant.resolution.atoms.items()):
+        for _slot, atom in sorted(variant.resolution.atoms.items()):
             for loc, used in index.atom(atom).items():
                 count = len(index.personal(used))
                 if count and (best is None or count > best[0]):
@@ -378,11 +380,11 @@ def budget_diagnostics(library: Library, variants: Iterable[PlannedVariant]) -> 
             place = ("segment", variant.audience, ("condition",), budget.level)
         places.setdefault(place, []).append(variant)
     diagnostics = []
-    for (kind, item_id, loc, level), found in sorted(places.items()):
+    for (kind, item_id, where_loc, level), found in sorted(places.items()):
         first = found[0]
-        budget = channel_privacy(settings, first.channel).budget
-        assert budget is not None
-        path, line, col = library.position(kind, item_id, loc)
+        limit = channel_privacy(settings, first.channel).budget
+        assert limit is not None
+        path, line, col = library.position(kind, item_id, where_loc)
         where = (
             f"(in {first.id})"
             if len(found) == 1
@@ -398,7 +400,7 @@ def budget_diagnostics(library: Library, variants: Iterable[PlannedVariant]) -> 
                 "privacy.budget",
                 f"the message uses {len(first.uses.personal)} personal attributes "
                 f"({dimensions}); the {first.channel} budget is "
-                f"{budget.max_personal_dimensions} {where}",
+                f"{limit.max_personal_dimensions} {where}",
                 "personalize with fewer attributes, or raise "
                 f"channels.{first.channel}.budget.max_personal_dimensions in atomic.yaml",
             )
@@ -596,7 +598,8 @@ def privacy_report(library: Library, plan: Plan) -> PrivacyReport:
 
 
 def plan_attributes(library: Library, plan: Plan) -> dict[str, tuple[str, ...]]:
-    """Per message ``journey/step/channel``, the attributes it reads (:func:`message_attributes`)."""
+    """Per message ``journey/step/channel``, the attributes it reads
+    (:func:`message_attributes`)."""
     declared = list(library.profile.attributes) if library.profile else []
     index = UseIndex(library)
     tokens: dict[tuple[str, str, str], set[str]] = {}

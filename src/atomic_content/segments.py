@@ -74,7 +74,8 @@ GENERIC = "generic"
 
 @dataclass(frozen=True)
 class ClauseVerdict:
-    """One top-level clause of a segment condition, whether the customer has the attribute (``given``, ``missing``, ``withheld``; never the value) and whether it held."""
+    """One top-level clause of a segment condition, whether the customer has the attribute
+    (``value``: ``given``, ``missing`` or ``withheld``; never the value) and whether it held."""
 
     clause: str
     value: str

@@ -313,14 +313,14 @@ class _Validator:
         from .privacy import channel_privacy
 
         for channel in self.channels:
-            purpose = channel_privacy(settings, channel).purpose
-            if purpose is not None and purpose not in known:
+            needed = channel_privacy(settings, channel).purpose
+            if needed is not None and needed not in known:
                 self.err(
                     "settings",
                     "settings",
                     ("channels", channel, "purpose"),
                     "privacy.unknown_purpose",
-                    f"purpose {purpose!r} of channel {channel} has no consent attribute",
+                    f"purpose {needed!r} of channel {channel} has no consent attribute",
                     hint,
                 )
 

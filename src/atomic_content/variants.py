@@ -115,8 +115,11 @@ class VariantCache:
                 return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        # The period is the plan's, not the cached one: the bytes do not depend on it.
-        entry = dataclasses.replace(entry, valid_from=variant.start, valid_until=variant.until)
+        # The period and the attribute uses are the plan's, not the cached ones: the bytes do
+        # not depend on them (a segment's condition is not part of the cache key).
+        entry = dataclasses.replace(
+            entry, valid_from=variant.start, valid_until=variant.until, **uses_fields(variant)
+        )
         return VariantOutput(variant.id, files, entry, message, key)
 
     def put(self, output: VariantOutput) -> None:
@@ -135,6 +138,15 @@ class VariantCache:
             os.replace(tmp, path)
         except OSError:
             pass  # a cache that cannot be written only costs time next run
+
+
+def uses_fields(variant: PlannedVariant) -> dict[str, tuple[str, ...]]:
+    """The manifest fields of a variant's attribute uses (sorted)."""
+    return {
+        "tokens": tuple(sorted(variant.uses.tokens)),
+        "targeting": tuple(sorted(variant.uses.targeting)),
+        "personal": tuple(sorted(variant.uses.personal)),
+    }
 
 
 class VariantRenderer:
@@ -220,6 +232,7 @@ class VariantRenderer:
                 LimitEntry(p.severity.value, p.code, p.message, p.slot)
                 for p in sorted(problems, key=lambda p: (p.code, p.message))
             ),
+            **uses_fields(variant),
         )
         return VariantOutput(variant.id, files, entry, message, key)
 
