@@ -192,9 +192,18 @@ class SegmentIndex:
         return found[1]
 
     def in_journey_audience(self, attributes: Mapping[str, Any], journey: Journey) -> bool:
-        """Whether the journey's ``audience`` condition holds (no condition: everybody)."""
+        """Whether the journey's ``audience`` condition holds (no condition: everybody), read
+        with the customer's consent: attributes it hides are absent."""
+        _withheld, hidden = self.hidden(attributes)
+        if hidden:
+            from .privacy import without
+
+            attributes = without(attributes, hidden)
+        return self._in_journey_audience(attributes, journey)
+
+    def _in_journey_audience(self, view: Mapping[str, Any], journey: Journey) -> bool:
         self.journey_segments(journey)
-        return self._journey_segments[journey.id][2](attributes)
+        return self._journey_segments[journey.id][2](view)
 
     def audience(
         self,
@@ -236,7 +245,7 @@ class SegmentIndex:
                 notes,
             )
 
-        if not self.in_journey_audience(view, journey):
+        if not self._in_journey_audience(view, journey):
             return audience(None, f"not in the audience of journey {journey.id!r}: generic content")
         for seg_id in ordered:
             if seg_id not in blocked and self._by_id[seg_id](view):
