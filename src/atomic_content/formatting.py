@@ -42,7 +42,8 @@ def format_text(diagnostics: Iterable[Diagnostic], root: Path | None = None) -> 
         if d.line:
             where += f":{d.line}:{d.col}"
         lines = [f"{where}: {d.severity.value}[{d.code}]: {d.message}"]
-        source = _source_line(root, d.path, d.line)
+        # A line of customer data is never quoted: it would put the values in the log.
+        source = None if d.personal else _source_line(root, d.path, d.line)
         if source is not None:
             shown = source.expandtabs(4)
             lines.append(f"  {d.line:>4} | {shown}")

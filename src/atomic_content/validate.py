@@ -17,7 +17,7 @@ from typing import Any
 
 from .conditions import check_condition
 from .customers import Position, customer_diagnostics
-from .errors import ContentError, Diagnostics, Severity, did_you_mean
+from .errors import ContentError, Diagnostic, Diagnostics, Severity, did_you_mean
 from .hygiene import check_text_hygiene
 from .markdown import lint_markdown
 from .models import Atom, AttributeType, Journey, SlotKind, channel_registry
@@ -673,14 +673,21 @@ class _Validator:
             if locale_attr and self.lib.settings:
                 _found, value = lookup(customer.attributes, locale_attr)
                 if isinstance(value, str) and value not in self.lib.settings.locales:
-                    self.unknown(
-                        "customer",
-                        customer.id,
-                        ("attributes", *locale_attr.split(".")),
-                        "locale",
-                        value,
-                        self.locales,
-                        "ref.unknown_locale",
+                    # The value is customer data: named by attribute, never quoted.
+                    path, line, col = self.lib.position(
+                        "customer", customer.id, ("attributes", *locale_attr.split("."))
+                    )
+                    self.d.add(
+                        Diagnostic(
+                            path,
+                            line,
+                            col,
+                            Severity.ERROR,
+                            "ref.unknown_locale",
+                            f"the customer's {locale_attr} is not one of the configured locales",
+                            f"use one of: {', '.join(self.locales)}",
+                            personal=True,
+                        )
                     )
 
     # -- reachability ----------------------------------------------------------------------
