@@ -117,8 +117,14 @@ class VariantCache:
             return None
         # The period and the attribute uses are the plan's, not the cached ones: the bytes do
         # not depend on them (a segment's condition is not part of the cache key).
+        tokens, targeting, personal = uses_fields(variant)
         entry = dataclasses.replace(
-            entry, valid_from=variant.start, valid_until=variant.until, **uses_fields(variant)
+            entry,
+            valid_from=variant.start,
+            valid_until=variant.until,
+            tokens=tokens,
+            targeting=targeting,
+            personal=personal,
         )
         return VariantOutput(variant.id, files, entry, message, key)
 
@@ -140,13 +146,12 @@ class VariantCache:
             pass  # a cache that cannot be written only costs time next run
 
 
-def uses_fields(variant: PlannedVariant) -> dict[str, tuple[str, ...]]:
-    """The manifest fields of a variant's attribute uses (sorted)."""
-    return {
-        "tokens": tuple(sorted(variant.uses.tokens)),
-        "targeting": tuple(sorted(variant.uses.targeting)),
-        "personal": tuple(sorted(variant.uses.personal)),
-    }
+def uses_fields(
+    variant: PlannedVariant,
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The manifest's (tokens, targeting, personal) of a variant's attribute uses, sorted."""
+    uses = variant.uses
+    return tuple(sorted(uses.tokens)), tuple(sorted(uses.targeting)), tuple(sorted(uses.personal))
 
 
 class VariantRenderer:
@@ -205,6 +210,7 @@ class VariantRenderer:
                 listing[f"{form}/{part.filename}"] = FileEntry(rel, sha256_hex(data), len(data))
         message = assembled.to_json()
         problems = check_limits(self.settings, preview)
+        tokens, targeting, personal = uses_fields(variant)
         entry = VariantEntry(
             id=variant.id,
             journey=variant.journey,
@@ -232,7 +238,9 @@ class VariantRenderer:
                 LimitEntry(p.severity.value, p.code, p.message, p.slot)
                 for p in sorted(problems, key=lambda p: (p.code, p.message))
             ),
-            **uses_fields(variant),
+            tokens=tokens,
+            targeting=targeting,
+            personal=personal,
         )
         return VariantOutput(variant.id, files, entry, message, key)
 
