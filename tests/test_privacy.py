@@ -514,3 +514,18 @@ def test_privacy_report_library_and_formats(tmp_path: Path) -> None:
         ["privacy", "--content", str(content), "--date", "2026-12-01", "--fail-over-budget"],
     )
     assert failing.exit_code == 1
+
+
+def test_docs_show_the_demos_current_report() -> None:
+    """docs/privacy.md holds the demo's report (headings moved down two levels); regenerate it
+    with the command the page names when the demo changes."""
+    repo = Path(__file__).resolve().parent.parent
+    doc = (repo / "docs" / "privacy.md").read_text(encoding="utf-8")
+    shown = doc.split("<!-- privacy-report:start -->\n", 1)[1].split("<!-- privacy-report:end -->")[
+        0
+    ]
+    report = format_privacy(compute_privacy(repo / "content", DAY, DAY), "markdown")
+    expected = "\n".join(
+        "##" + line if line.startswith("#") else line for line in report.split("\n")
+    )
+    assert shown == expected

@@ -98,7 +98,7 @@ def format_markdown(report: PrivacyReport) -> str:
     parts.append("")
     parts.append(
         _md_table(
-            ["journey / step / channel", "consent to send", "personal attributes", "budget"],
+            ["journey / step / channel", "consent to send", "personal (most in one variant)", "budget"],
             [
                 [
                     _code(f"{r.journey}/{r.step}/{r.channel}"),
