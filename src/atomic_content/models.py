@@ -56,9 +56,12 @@ MAX_JOURNEY_STEPS = 100
 
 
 class Model(BaseModel):
-    """Base of all content models: unknown keys are errors, values are never coerced silently."""
+    """Base of all content models: unknown keys are errors, values are never coerced silently,
+    and a validation error never repeats the input (it may be customer data)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, hide_input_in_errors=True
+    )
 
 
 # --------------------------------------------------------------------------- atomic.yaml
