@@ -98,7 +98,12 @@ def format_markdown(report: PrivacyReport) -> str:
     parts.append("")
     parts.append(
         _md_table(
-            ["journey / step / channel", "consent to send", "personal (most in one variant)", "budget"],
+            [
+                "journey / step / channel",
+                "consent to send",
+                "personal (most in one variant)",
+                "budget",
+            ],
             [
                 [
                     _code(f"{r.journey}/{r.step}/{r.channel}"),
