@@ -67,8 +67,13 @@ def bundle_files(
     }
     files = {"bundle/bundle.json": canonical_json(index)}
     for digest, data in sorted(messages.items()):
-        files[f"bundle/messages/{digest}.json"] = data
+        files[message_path(digest)] = data
     return files
+
+
+def message_path(digest: str) -> str:
+    """Where a template form lives below the build root: it is named by its content hash."""
+    return f"bundle/messages/{digest}.json"
 
 
 class BundleError(AtomicError):
@@ -197,8 +202,8 @@ class Bundle:
             only(record, visible),
             customer_id=route.audience.customer_id,
         )
-        for problem in get_renderer(route.message.channel).check_limits(rendered, self.settings):
-            if problem.severity is Severity.ERROR:
+        for problem in get_renderer(route.message.channel).send_limits(rendered, self.settings):
+            if problem.severity is Severity.ERROR:  # always, by send_limits' contract
                 raise RenderError(
                     problem.code,
                     f"{problem.message} for this customer",
@@ -250,4 +255,11 @@ def load_bundle(path: Path | str) -> Bundle:
         raise BundleError(f"bundle {target.as_posix()} is damaged ({exc}); rebuild") from None
 
 
-__all__ = ["Bundle", "BundleError", "SuppressedError", "bundle_files", "load_bundle"]
+__all__ = [
+    "Bundle",
+    "BundleError",
+    "SuppressedError",
+    "bundle_files",
+    "load_bundle",
+    "message_path",
+]
