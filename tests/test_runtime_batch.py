@@ -171,7 +171,7 @@ def test_cli_render_summary_and_exit_code(tmp_path: Path, dist: Path) -> None:
         ],
     )
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[-1] == "rendered 3, failed 3, skipped 0, suppressed 0"
+    assert result.stdout.splitlines()[-1] == "rendered 3, failed 3, skipped 0"
     assert f"{customers}:2: record.invalid: not valid JSON" in result.stderr
 
 

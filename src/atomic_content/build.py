@@ -29,6 +29,7 @@ Output layout (documented in docs/build.md)::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import fcntl
@@ -46,6 +47,7 @@ from typing import Any
 from . import __version__, variants
 from .bundle import bundle_files, message_path
 from .errors import AtomicError, ContentError, Diagnostics, UsageError
+from .experiments import experiment_entries, variant_arms
 from .manifest import (
     MANIFEST_VERSION,
     DiagnosticEntry,
@@ -416,9 +418,10 @@ def output_files(checked: Checked, fingerprint: str) -> OutputTree:
     links: dict[str, Path] = {}
     messages: dict[str, bytes] = {}
     entries = []
+    arms = variant_arms(checked.plan)
     for variant in checked.plan.variants:
         output = rendered.outputs[variant.id]
-        entries.append(output.entry)
+        entries.append(dataclasses.replace(output.entry, arms=arms.get(variant.id, ())))
         if output.linked_from is not None:
             for meta in output.entry.files.values():
                 links[meta.path] = output.linked_from
@@ -445,6 +448,7 @@ def output_files(checked: Checked, fingerprint: str) -> OutputTree:
         bundle=FileEntry("bundle/bundle.json", sha256_hex(index), len(index)),
         variants=tuple(entries),
         warnings=warnings,
+        experiments=experiment_entries(checked.plan, library),
     )
     files["manifest.json"] = manifest.to_json()
     # A small file for the no-op check, so an unchanged rebuild never parses the manifest.

@@ -432,7 +432,8 @@ def message_attributes(
 ) -> tuple[str, ...]:
     """Exactly the attributes one message (journey, step, channel) reads, sorted: the id and
     locale, the journey's audience condition, the conditions of the segments it personalizes
-    for, the tokens of all its variants, and the consents those and the channel need."""
+    for (and the attribute a covering experiment hashes), the tokens of all its variants, and
+    the consents those and the channel need."""
     policy = consent_policy(profile)
     used = routing_attributes(profile) | journey_audience | segments | tokens
     purposes = set(policy.purposes(used))
@@ -607,11 +608,19 @@ def plan_attributes(library: Library, plan: Plan) -> dict[str, tuple[str, ...]]:
         tokens.setdefault((variant.journey, variant.step, variant.channel), set()).update(
             variant.uses.tokens
         )
+    from .experiments import hash_attribute
+
     found = {}
     for (journey_id, step, channel), used in sorted(tokens.items()):
         journey = library.journeys[journey_id]
         listed = journey.segments if journey.segments is not None else list(library.segments)
         segments = frozenset().union(*(index.segment(s) for s in listed if s in library.segments))
+        # An experiment covering the message hashes one attribute into the customer's arm.
+        segments |= {
+            hash_attribute(e, library.profile)
+            for e in plan.experiments
+            if e.covers(journey_id, step)
+        }
         found[f"{journey_id}/{step}/{channel}"] = message_attributes(
             library.profile,
             library.settings,

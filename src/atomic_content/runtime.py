@@ -2,9 +2,10 @@
 
 :func:`render_batch` streams customer records (JSON Lines or CSV) through a loaded bundle in
 constant memory. A bad record is reported with its line number and reason and does not stop the
-batch; customers outside the journey's entry audience are *skipped*; customers who did not
-give the consent the channel needs are *suppressed* (``suppressed (no consent for …)`` rows);
-the result counts rendered, failed, skipped and suppressed records, so nothing disappears
+batch; customers outside the journey's entry audience are *skipped*; customers in the holdout arm
+of a running experiment get no message and are counted as *holdout*; customers who did not give
+the consent the channel needs are *suppressed* (``suppressed (no consent for …)`` rows); the
+result counts rendered, failed, skipped, holdout and suppressed records, so nothing disappears
 silently.
 
 Output is either JSON Lines (``--out messages.jsonl``: one object per rendered customer) or a
@@ -25,7 +26,7 @@ from typing import Any
 from .bundle import Bundle
 from .channels.base import RenderedMessage
 from .errors import AtomicError, UsageError
-from .plan import Route
+from .plan import Holdout, Route
 from .privacy import SuppressedError
 from .records import RecordFormat, read_records
 
@@ -53,23 +54,27 @@ class RecordProblem:
 
 @dataclass
 class BatchResult:
-    """Every record counted once: rendered, failed (with problems), skipped or suppressed."""
+    """Every record counted once: rendered, failed (with problems), skipped, holdout (in an
+    experiment's holdout arm: no message, on purpose) or suppressed (no consent for the
+    channel: no message, by right)."""
 
     rendered: int = 0
     failed: int = 0
     skipped: int = 0
     problems: list[RecordProblem] = field(default_factory=list)
+    holdout: int = 0
     suppressed: int = 0
 
     @property
     def total(self) -> int:
-        return self.rendered + self.failed + self.skipped + self.suppressed
+        return self.rendered + self.failed + self.skipped + self.holdout + self.suppressed
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rendered": self.rendered,
             "failed": self.failed,
             "skipped": self.skipped,
+            "holdout": self.holdout,
             "suppressed": self.suppressed,
             "problems": [
                 {"line": p.line, "customer": p.customer_id, "code": p.code, "reason": p.reason}
@@ -220,7 +225,11 @@ def render_batch(
                             on=on,
                             locale=locale,
                         )
-                        message = bundle.render_route(route, record)
+                        message = (
+                            None
+                            if isinstance(route, Holdout)
+                            else bundle.render_route(route, record)
+                        )
                     except SuppressedError as exc:
                         result.suppressed += 1
                         result.problems.append(
@@ -242,8 +251,11 @@ def render_batch(
                             f"rendering failed ({type(exc).__name__})",
                         )
                     else:
-                        result.rendered += 1
-                        _write(out, sink, to_jsonl, line, customer_id, key, route, message)
+                        if isinstance(route, Holdout) or message is None:
+                            result.holdout += 1
+                        else:
+                            result.rendered += 1
+                            _write(out, sink, to_jsonl, line, customer_id, key, route, message)
             if progress:
                 progress(result.total)
     if to_jsonl:
@@ -269,6 +281,12 @@ def _write(
             "locale": message.key.locale,
             "variant": route.variant_id,
             "audience": route.audience.id,
+            "experiment": (
+                route.assignment.key
+                if route.assignment is not None and route.arm is not None
+                else None
+            ),
+            "arm": route.arm,
             "parts": parts,
         }
         sink.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")

@@ -219,8 +219,9 @@ def render(
                 err=True,
             )
         click.echo(
-            f"rendered {result.rendered}, failed {result.failed}, skipped {result.skipped}, "
-            f"suppressed {result.suppressed}"
+            f"rendered {result.rendered}, failed {result.failed}, skipped {result.skipped}"
+            + (f", holdout {result.holdout}" if result.holdout else "")
+            + (f", suppressed {result.suppressed}" if result.suppressed else "")
         )
     if result.failed:
         ctx.exit(EXIT_CONTENT)
