@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 import atomic_content
-from atomic_content.build import BuildLockedError, output_lock
+from atomic_content.build import BuildLockedError, StaleOutputError, output_lock
 from atomic_content.bundle import BundleError
 from atomic_content.cli import main
 from atomic_content.errors import (
@@ -69,6 +69,7 @@ EXAMPLES: dict[str, Callable[[], AtomicError]] = {
         attribute="first_name",
         hint="give the attribute a default",
     ),
+    "stale-output": lambda: StaleOutputError("welcome/x.html is missing from the previous build"),
     "suppressed": lambda: SuppressedError("email", ("email_marketing",), "NW-1"),
     "render-bare": lambda: RenderError("render.unknown_slot", "slot 'x' is not in atomic.yaml"),
     "render-positioned": lambda: RenderError(
