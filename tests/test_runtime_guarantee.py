@@ -352,12 +352,17 @@ def test_a_running_experiment_keeps_the_guarantee(tmp_path: Path) -> None:
     arms: set[str] = set()
     for record in records:
         for journey, step, channel in messages(content):
-            routed = bundle.render(record, journey=journey, step=step, channel=channel, on=DAY)
             arm = (
                 expected_arm(record, "welcome-personalization-2026", [0.45, 0.45, 0.1])
                 if journey == "welcome"
                 else None
             )
+            if arm != "holdout" and expected_suppressed(content, record, channel):
+                # no consent for the channel: never sent, whatever the arm
+                with pytest.raises(SuppressedError):
+                    bundle.render(record, journey=journey, step=step, channel=channel, on=DAY)
+                continue
+            routed = bundle.render(record, journey=journey, step=step, channel=channel, on=DAY)
             if arm == "holdout":
                 assert isinstance(routed, Holdout)
                 arms.add(arm)
@@ -368,7 +373,9 @@ def test_a_running_experiment_keeps_the_guarantee(tmp_path: Path) -> None:
                 variant_id = variant_id.rsplit("/", 1)[0] + "/generic"
             assert variant_id in manifest.by_id, "every routed variant was built"
             expected = render_message(
-                bundle.profile, template_form(out, manifest, variant_id), record
+                bundle.profile,
+                template_form(out, manifest, variant_id),
+                consent_view(content, record)[0],
             )
             assert routed.parts == expected.parts, (record["id"], journey, step, channel, arm)
             arms.add(arm or "none")
