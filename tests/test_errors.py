@@ -69,7 +69,6 @@ EXAMPLES: dict[str, Callable[[], AtomicError]] = {
         attribute="first_name",
         hint="give the attribute a default",
     ),
-    "stale-output": lambda: StaleOutputError("welcome/x.html is missing from the previous build"),
     "suppressed": lambda: SuppressedError("email", ("email_marketing",), "NW-1"),
     "render-bare": lambda: RenderError("render.unknown_slot", "slot 'x' is not in atomic.yaml"),
     "render-positioned": lambda: RenderError(
@@ -86,6 +85,9 @@ EXAMPLES: dict[str, Callable[[], AtomicError]] = {
     ),
     "build-locked": lambda: BuildLockedError(
         "another build is writing dist; try again when it has finished"
+    ),
+    "stale-output": lambda: StaleOutputError(
+        "welcome/day-0/email/en/vip/preview/email.html is missing from the previous build"
     ),
     "bundle": lambda: BundleError("dist/bundle/bundle.json is not a bundle of this version"),
     "manifest": lambda: ManifestError("manifest.json was written by another version"),
