@@ -529,3 +529,12 @@ def test_docs_show_the_demos_current_report() -> None:
         "##" + line if line.startswith("#") else line for line in report.split("\n")
     )
     assert shown == expected
+
+
+def test_the_cli_formats_are_the_reports() -> None:
+    """The command lists its formats without importing the report module (startup time)."""
+    from atomic_content.cli.privacy_cmd import privacy
+    from atomic_content.privacy_report import FORMATS
+
+    fmt = next(p for p in privacy.params if p.name == "fmt")
+    assert tuple(fmt.type.choices) == FORMATS  # type: ignore[attr-defined]
