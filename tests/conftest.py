@@ -18,6 +18,7 @@ import pytest
 
 from atomic_content.channels.base import AssembledMessage, RenderedMessage
 from atomic_content.plan import Router, make_plan
+from atomic_content.privacy import without
 from atomic_content.render import assemble, render_message
 from atomic_content.repository import Library, load_files
 from atomic_content.resolver import Resolution
@@ -109,7 +110,9 @@ def render_run_message(
     )
     resolution = plan.variant(route.variant_id).resolution
     assembled = assemble(library, resolution)
-    rendered = render_message(library.profile, assembled, attributes, customer_id=customer_id)
+    # The consent rule: attributes the customer's consent hides are absent for tokens too.
+    visible = without(attributes, route.hidden)
+    rendered = render_message(library.profile, assembled, visible, customer_id=customer_id)
     return RenderRun(library, resolution, assembled, rendered)
 
 

@@ -51,7 +51,7 @@ def valid(number: int) -> dict[str, Any]:
         "discount_affinity": 0.7,
         "last_active_days": 90,
         "signup_date": "2026-11-25",
-        "consent": {"personalization": True},
+        "consent": {"personalization": True, "email_marketing": True, "profiling": True},
         "first_name": "Ann",
     }
 
@@ -141,6 +141,7 @@ def test_every_csv_row_is_accounted_for_once(
         "last_active_days",
         "signup_date",
         "consent.personalization",
+        "consent.email_marketing",
         "first_name",
     ]
     writer.writerow(columns)
@@ -159,6 +160,7 @@ def test_every_csv_row_is_accounted_for_once(
                 "90",
                 "2026-11-25",
                 consent,
+                "true",
                 CANARY + name,
             ]
         )

@@ -191,7 +191,7 @@ def test_segments_text_and_json(tmp_path: Path, runner: CliRunner) -> None:
     assert result.output.splitlines()[:3] == [
         "customer ada: vip",
         "✓ vip (priority 50) — VIP",
-        '    pass: {"tier": {"$in": ["gold", "platinum"]}}   customer value: "gold"',
+        '    pass: {"tier": {"$in": ["gold", "platinum"]}}   attribute: given',
     ]
     data = json.loads(
         runner.invoke(

@@ -568,8 +568,12 @@ def test_json_report(report: CoverageReport) -> None:
         "draft_atom",
         "draft_status",
         "tied_with",
+        "personal_dimensions",
     }
     assert all(set(c) == cell_keys for c in data["cells"])
+    # the creepiness budget's count of the cell's variant: vip reads tier, a personal attribute
+    # only when the profile says so; the demo's DACH cells read address.country (personal)
+    assert all(isinstance(c["personal_dimensions"], int) for c in data["cells"])
     expiring = next(c for c in data["cells"] if c["atom"] == "subject-vip" and c["locale"] == "en")
     assert expiring["flags"] == ["expiring"]
     assert (expiring["expires_on"], expiring["status_after"]) == ("2026-11-26", "generic")

@@ -234,6 +234,7 @@ def test_edit_an_atom(project: Project) -> None:
         "coverage_worse": 0,
         "new_warnings": 0,
         "resolved_warnings": 0,
+        "personal_raised": 0,
         "governance_errors": 0,
         "governance_warnings": 1,
     }
@@ -308,6 +309,35 @@ def test_edit_an_atom(project: Project) -> None:
         "welcome/day-0/email/en/vip)"
     ) in text
     assert "    -Your VIP gear is waiting" in text and "    +Your VIP gear ships free" in text
+
+
+def test_a_message_using_more_personal_data_is_flagged(project: Project) -> None:
+    """The creepiness budget's count per variant: a change that raises it is listed for the
+    reviewer (text, Markdown and JSON), with the attributes."""
+    project.commit(
+        "greet by name in the push",
+        {
+            "atoms/push-title.yaml": base_text("atoms/push-title.yaml").replace(
+                "text: Welcome!",
+                "text: \"Welcome, {{ customer.first_name | default('friend') }}!\"",
+            )
+        },
+    )
+    data = project.diff("HEAD~1", "HEAD").data
+    assert data["summary"]["personal_raised"] == 6  # the app message: en/de x vip/new/generic
+    raised = [v for v in data["variants"] if v["personal_dimensions"]["raised"]]
+    assert {v["channel"] for v in raised} == {"app"}
+    assert raised[0]["personal_dimensions"] == {
+        "before": 0,
+        "after": 1,
+        "attributes": ["first_name"],
+        "raised": True,
+    }
+    text = project.diff("HEAD~1", "HEAD", fmt="text").output
+    assert "Privacy: 6 messages use more personal attributes" in text
+    assert "welcome/day-0/app/de/generic: 0 → 1 personal attributes (first_name)" in text
+    markdown = project.diff("HEAD~1", "HEAD", fmt="markdown").output
+    assert "**Privacy:** 6 messages use more personal attributes" in markdown
 
 
 def test_the_working_tree_is_the_default_head(project: Project) -> None:

@@ -40,6 +40,7 @@ from atomic_content.errors import (
     UsageError,
 )
 from atomic_content.manifest import ManifestError
+from atomic_content.privacy import SuppressedError
 from atomic_content.records import RecordError, RecordProblem
 from contentkit import write_tree
 
@@ -68,6 +69,7 @@ EXAMPLES: dict[str, Callable[[], AtomicError]] = {
         attribute="first_name",
         hint="give the attribute a default",
     ),
+    "suppressed": lambda: SuppressedError("email", ("email_marketing",), "NW-1"),
     "render-bare": lambda: RenderError("render.unknown_slot", "slot 'x' is not in atomic.yaml"),
     "render-positioned": lambda: RenderError(
         "render.layout_invalid",

@@ -24,6 +24,7 @@ from atomic_content.plan import Router, make_plan
 from atomic_content.render import assemble, check_limits, example_customer, render_message
 from atomic_content.repository import Library
 from conftest import RenderRun, RenderTree, render_run_message
+from contentkit import PROFILE
 
 ADA = {
     "id": "C-1",
@@ -253,7 +254,12 @@ def test_missing_required_attribute_names_customer_atom_and_attribute(
     content = render_tree(
         {
             "atoms/headline.yaml": "slot: headline\n"
-            "status: approved\ntext: 'Hello {{ customer.tier }} member'\n"
+            "status: approved\ntext: 'Hello {{ customer.tier }} member'\n",
+            # tier needs no consent here, so validate lets the token go without a default
+            "profile.yaml": PROFILE.replace(
+                "tier: {type: string, example: gold}",
+                "tier: {type: string, example: gold, purposes: []}",
+            ),
         }
     )
     without_tier = {k: v for k, v in ADA.items() if k != "tier"}
@@ -290,7 +296,11 @@ def test_example_customer_is_the_nested_profile_examples(render_demo_library: Li
         "count": 14,
         "last_date": render_demo_library.profile.attributes["orders.last_date"].example,
     }
-    assert example["consent"] == {"personalization": True}
+    assert example["consent"] == {
+        "personalization": True,
+        "email_marketing": True,
+        "profiling": True,
+    }
     run = render_run_message(render_demo_library, example, "welcome", "day-0", "email")
     assert run.rendered.customer_id == "test-customer"
     assert check_limits(run.library.settings, run.rendered) == []

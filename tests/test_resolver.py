@@ -527,9 +527,9 @@ def test_consent(
     audience = customer_audience(r, {**GOLD, **consent})
     assert audience.segment == segment
     assert audience.consent_refused is refused
-    # The condition still matches when consent is refused (explanations show it), but the
-    # message is generic.
-    assert audience.matched == frozenset({"vip"})
+    # Without consent the segments reading the withheld attributes are not even evaluated
+    # (explanations never show a match made with data the customer did not allow).
+    assert audience.matched == (frozenset() if refused else frozenset({"vip"}))
     res = resolve(r, audience, explain=True)
     assert res.atoms["headline"].id == expected
     rejected = {

@@ -31,6 +31,7 @@ from atomic_content.bundle import Bundle, load_bundle
 from atomic_content.channels.base import AssembledMessage
 from atomic_content.manifest import Manifest
 from atomic_content.preview import preview
+from atomic_content.privacy import SuppressedError
 from atomic_content.render import render_message
 from atomic_content.runtime import render_batch
 from atomic_content.validate import load_library
@@ -75,9 +76,56 @@ def generated_customers(count: int, seed: int = 20261130) -> Iterator[dict[str, 
             record["orders"]["last_date"] = rng.choice(["2026-05-30", "2026-11-01"])
         if rng.random() < 0.5:
             record["cart"] = {"items": rng.choice([0, 1, 3]), "top_item": "Fjell 3L Rain Shell"}
-        record["consent"] = {"personalization": rng.random() < 0.8}
+        record["consent"] = {
+            "personalization": rng.random() < 0.8,
+            "email_marketing": rng.random() < 0.85,
+        }
+        profiling = rng.random()
+        if profiling < 0.6:
+            record["consent"]["profiling"] = profiling < 0.4  # else missing: not given
         record["signup_date"] = rng.choice(["2026-11-25", "2021-09-02", "2024-03-15"])
         yield record
+
+
+def condition_paths(condition: Any) -> set[str]:
+    """Attribute paths a condition names (keys that are not operators), written out here so
+    the expectation does not lean on the engine's own analysis."""
+    found: set[str] = set()
+    if isinstance(condition, dict):
+        for key, value in condition.items():
+            if key in ("$and", "$or", "$nor"):
+                for item in value:
+                    found |= condition_paths(item)
+            elif key == "$not":
+                found |= condition_paths(value)
+            elif not key.startswith("$"):
+                found.add(key)
+    return found
+
+
+def consent_view(
+    content: Path, record: dict[str, Any]
+) -> tuple[dict[str, Any], set[str], set[str]]:
+    """(the record without the attributes its consents hide, withheld purposes, hidden
+    attributes), by the documented consent rule: only ``true`` gives a purpose; an attribute
+    needing a purpose not given is absent."""
+    library, _ = load_library_cached(content)
+    profile = library.profile
+    consent = record.get("consent", {})
+    withheld = {
+        purpose
+        for purpose, attribute in profile.consent_attributes.items()
+        if consent.get(attribute.split(".", 1)[1]) is not True
+    }
+    hidden = {name for name in profile.attributes if profile.purposes_of(name) & withheld}
+    view = json.loads(json.dumps(record))
+    for name in hidden:
+        *parents, leaf = name.split(".")
+        node = view
+        for part in parents:
+            node = node.get(part, {})
+        node.pop(leaf, None)
+    return view, withheld, hidden
 
 
 def expected_variant(
@@ -96,18 +144,27 @@ def expected_variant(
                 locale = code
                 break
     audience = "generic"
-    consent = record["consent"]["personalization"]
-    in_journey = evaluate(journey_model.audience or {}, record)
-    if consent is not False and in_journey:
+    view, _withheld, hidden = consent_view(content, record)
+    if evaluate(journey_model.audience or {}, view):
         listed = (
             journey_model.segments if journey_model.segments is not None else list(library.segments)
         )
         ordered = sorted((library.segments[s] for s in listed), key=lambda s: (-s.priority, s.id))
         for segment in ordered:
-            if evaluate(segment.condition, record):
+            if condition_paths(segment.condition) & hidden:
+                continue  # reads an attribute the customer's consent hides: not considered
+            if evaluate(segment.condition, view):
                 audience = segment.id
                 break
     return f"{journey}/{step}/{channel}/{locale}/{audience}"
+
+
+def expected_suppressed(content: Path, record: dict[str, Any], channel: str) -> bool:
+    """Whether the channel's consent purpose is withheld (the message must not be sent)."""
+    library, _ = load_library_cached(content)
+    block = library.settings.channels.block(channel)
+    purpose = getattr(block, "purpose", None)
+    return purpose is not None and purpose in consent_view(content, record)[1]
 
 
 _LIBRARIES: dict[Path, Any] = {}
@@ -147,13 +204,19 @@ def test_every_customer_gets_exactly_a_build_variant(
         generated_customers(GENERATED)
     )
     seen_audiences: set[str] = set()
-    checked = 0
+    checked = suppressed = 0
     for record in records:
         for journey, step, channel in messages(content):
             variant_id = expected_variant(content, record, journey, step, channel)
             route = bundle.route(record, journey=journey, step=step, channel=channel, on=DAY)
             assert route.variant_id == variant_id, (record["id"], journey, step, channel)
             assert variant_id in manifest.by_id, "every routed variant was built"
+            if expected_suppressed(content, record, channel):
+                with pytest.raises(SuppressedError):
+                    bundle.render(record, journey=journey, step=step, channel=channel, on=DAY)
+                suppressed += 1
+                checked += 1
+                continue
             rendered = bundle.render(record, journey=journey, step=step, channel=channel, on=DAY)
             # The build's file of the template form: the bytes the build wrote and listed.
             entry = manifest.by_id[variant_id]
@@ -162,13 +225,17 @@ def test_every_customer_gets_exactly_a_build_variant(
                     assert (out / meta.path).read_bytes().decode() in {
                         p.source for p in template_form(out, manifest, variant_id).parts
                     }
+            # Rendered with the consent view: hidden attributes are absent for tokens too.
             expected = render_message(
-                bundle.profile, template_form(out, manifest, variant_id), record
+                bundle.profile,
+                template_form(out, manifest, variant_id),
+                consent_view(content, record)[0],
             )
             assert rendered.parts == expected.parts
             seen_audiences.add(variant_id.rsplit("/", 1)[1])
             checked += 1
     assert checked == len(records) * len(messages(content))
+    assert suppressed > 0, "the generator reaches customers without marketing-email consent"
     # The generator reaches every audience of the demo, so the property covers them all.
     assert seen_audiences >= {"generic", "vip", "dach", "deal-seeker", "lapsed", "mobile-first"}
 
@@ -186,6 +253,15 @@ def test_batch_render_gives_the_same_messages(
             bundle, source, journey=journey, step=step, channel=channel, out=target, on=DAY
         )
         assert result.total == len(records), "every record is accounted for exactly once"
+        assert result.suppressed == sum(
+            1
+            for record in records
+            if expected_suppressed(content, record, channel)
+            and evaluate(
+                load_library_cached(content)[0].journeys[journey].audience or {},
+                consent_view(content, record)[0],
+            )
+        )
         lines = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
         assert len(lines) == result.rendered
         for line in lines:
@@ -220,6 +296,16 @@ def test_preview_and_resolve_give_the_build_variant(
                 variant_id = expected_variant(content, record, journey, key.step, key.channel)
                 assert result.variant_id == variant_id == message.variant.id
                 assert message.resolution.atoms == message.variant.resolution.atoms
+                if expected_suppressed(content, record, key.channel):
+                    # preview shows it with a note; the runtime never renders it
+                    assert result.suppressed
+                    assert any(n.startswith("suppressed:") for n in result.resolution.notes)
+                    with pytest.raises(SuppressedError):
+                        bundle.render(
+                            record, journey=journey, step=key.step, channel=key.channel, on=DAY
+                        )
+                    continue
+                assert not result.suppressed
                 direct = bundle.render(
                     record, journey=journey, step=key.step, channel=key.channel, on=DAY
                 )
@@ -266,12 +352,17 @@ def test_a_running_experiment_keeps_the_guarantee(tmp_path: Path) -> None:
     arms: set[str] = set()
     for record in records:
         for journey, step, channel in messages(content):
-            routed = bundle.render(record, journey=journey, step=step, channel=channel, on=DAY)
             arm = (
                 expected_arm(record, "welcome-personalization-2026", [0.45, 0.45, 0.1])
                 if journey == "welcome"
                 else None
             )
+            if arm != "holdout" and expected_suppressed(content, record, channel):
+                # no consent for the channel: never sent, whatever the arm
+                with pytest.raises(SuppressedError):
+                    bundle.render(record, journey=journey, step=step, channel=channel, on=DAY)
+                continue
+            routed = bundle.render(record, journey=journey, step=step, channel=channel, on=DAY)
             if arm == "holdout":
                 assert isinstance(routed, Holdout)
                 arms.add(arm)
@@ -282,7 +373,9 @@ def test_a_running_experiment_keeps_the_guarantee(tmp_path: Path) -> None:
                 variant_id = variant_id.rsplit("/", 1)[0] + "/generic"
             assert variant_id in manifest.by_id, "every routed variant was built"
             expected = render_message(
-                bundle.profile, template_form(out, manifest, variant_id), record
+                bundle.profile,
+                template_form(out, manifest, variant_id),
+                consent_view(content, record)[0],
             )
             assert routed.parts == expected.parts, (record["id"], journey, step, channel, arm)
             arms.add(arm or "none")

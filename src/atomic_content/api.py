@@ -15,7 +15,7 @@ from typing import Any
 from .customers import CustomerRecord, find_customer
 from .experiments import Assignment
 from .models import ArmKind
-from .plan import Holdout, Plan, PlannedVariant, Router, make_plan
+from .plan import Holdout, Plan, PlannedVariant, Route, Router, make_plan
 from .repository import Library
 from .resolver import Resolution, Resolver, select_messages
 from .segments import Audience, SegmentIndex, SegmentVerdict
@@ -41,7 +41,7 @@ class SegmentReport:
                     "priority": v.priority,
                     "note": v.note,
                     "clauses": [
-                        {"clause": c.clause, "customer_value": c.value, "passed": c.passed}
+                        {"clause": c.clause, "attribute": c.value, "passed": c.passed}
                         for c in v.clauses
                     ],
                 }
@@ -66,12 +66,14 @@ class CustomerMessage:
     sees it (the variant's winners, the customer's audience and notes).
 
     ``assignment`` is the customer's experiment arm; ``holdout`` means no message is sent
-    (``variant`` is then the one the personalized arm gets, for reference)."""
+    (``variant`` is then the one the personalized arm gets, for reference); ``route`` says what
+    the customer's consent hides and whether the message is suppressed."""
 
     variant: PlannedVariant
     resolution: Resolution
     assignment: Assignment | None = None
     holdout: bool = False
+    route: Route | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,7 @@ def customer_messages(
             # name the plan's winners, or the explanation would describe another message.
             assert explained.atoms == variant.resolution.atoms, "explanation diverged from plan"
             resolution = dataclasses.replace(explained, notes=resolution.notes)
-        messages.append(CustomerMessage(variant, resolution, assignment, holdout))
+        messages.append(CustomerMessage(variant, resolution, assignment, holdout, route))
     return CustomerMessages(library, customer, plan, messages)
 
 

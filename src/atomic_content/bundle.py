@@ -6,9 +6,13 @@ variant, the content hash of its template form — and ``bundle/messages/<hash>.
 template forms themselves. :meth:`Bundle.render` then does only
 
 1. the one customer-record check (:func:`atomic_content.records.check_record`);
-2. routing (:class:`~atomic_content.plan.Router`): the audience rule picks one segment (stopping
-   at the first match), the locale rule the journey locale, the send date the period;
-3. token rendering of that variant's template form (loaded and compiled once, then cached);
+2. routing (:class:`~atomic_content.plan.Router`): consent hides the attributes whose purpose
+   the customer did not give, the audience rule picks one segment (stopping at the first
+   match), the locale rule the journey locale, the send date the period; a channel whose
+   purpose the customer did not give suppresses the message (:class:`SuppressedError`);
+3. token rendering of that variant's template form (loaded and compiled once, then cached),
+   given only the attributes the message reads (:meth:`Bundle.required_attributes`, data
+   minimisation) minus those the consent hides;
 4. the channel's hard limits measured on the customer's message.
 
 Experiments running during the build's range travel in ``bundle.json`` too: a customer in the
@@ -33,6 +37,7 @@ from .errors import AtomicError, RenderError, Severity
 from .manifest import canonical_json
 from .models import Experiment, Journey, Profile, Segment, Settings
 from .plan import Holdout, Plan, Route, Router, RoutingTable
+from .privacy import SuppressedError, only, plan_attributes
 from .records import check_record
 from .render import render_message
 from .repository import Library
@@ -63,6 +68,7 @@ def bundle_files(
         "routing": plan.routing.to_json(),
         "variants": dict(sorted(variant_messages.items())),
         "experiments": [e.model_dump(mode="json") for e in plan.experiments],
+        "attributes": {k: list(v) for k, v in plan_attributes(library, plan).items()},
     }
     files = {"bundle/bundle.json": canonical_json(index)}
     for digest, data in sorted(messages.items()):
@@ -92,8 +98,10 @@ class Bundle:
         routing: RoutingTable,
         variants: Mapping[str, str],
         experiments: tuple[Experiment, ...] = (),
+        attributes: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.root = root
+        self.attributes = {k: tuple(v) for k, v in (attributes or {}).items()}
         self.settings = settings
         self.profile = profile
         self.router = Router(settings, profile, segments, journeys, routing, experiments)
@@ -110,6 +118,14 @@ class Bundle:
     def until(self) -> dt.date:
         """The last send date the bundle covers."""
         return self.router.table.until
+
+    def required_attributes(self, journey: str, step: str, channel: str) -> tuple[str, ...]:
+        """Exactly the attributes the message reads, sorted (data minimisation): the id and
+        locale, the journey's audience condition, the conditions of its segments, the tokens
+        of all its variants and the consents those and the channel need. A sending system
+        exports these columns and no others. UsageError for unknown ids."""
+        self.router.message(journey, step, channel, None)
+        return self.attributes.get(f"{journey}/{step}/{channel}", ())
 
     def message(self, variant_id: str) -> AssembledMessage:
         """The template form of a variant (read from ``messages/`` once, then cached)."""
@@ -164,8 +180,9 @@ class Bundle:
 
         ``on`` is the send date (default: today); a date outside the bundle's range is a
         UsageError. Raises RecordError for a record the profile refuses (wrong type, consent
-        that is not a boolean ...), UsageError for unknown ids, RenderError for customer data
-        that cannot be rendered safely or a message over a hard channel limit.
+        that is not a boolean ...), UsageError for unknown ids, SuppressedError when the
+        customer did not give the consent the channel needs to send, RenderError for customer
+        data that cannot be rendered safely or a message over a hard channel limit.
         """
         record = check_record(customer, self.profile, where="record")
         route = self.route(
@@ -176,8 +193,22 @@ class Bundle:
         return self.render_route(route, record)
 
     def render_route(self, route: Route, record: Mapping[str, Any]) -> RenderedMessage:
-        """Render the routed variant for an already checked record, and check hard limits."""
-        rendered = render_message(self.profile, self.message(route.variant_id), record)
+        """Render the routed variant for an already checked record, and check hard limits.
+
+        Raises SuppressedError when the route is suppressed (no consent for the channel);
+        renders with only the message's attributes, without those the consent hides.
+        """
+        message = route.message
+        if route.suppressed:
+            raise SuppressedError(message.channel, route.suppressed, route.audience.customer_id)
+        required = self.required_attributes(message.journey, message.step, message.channel)
+        visible = [name for name in required if name not in route.hidden]
+        rendered = render_message(
+            self.profile,
+            self.message(route.variant_id),
+            only(record, visible),
+            customer_id=route.audience.customer_id,
+        )
         for problem in get_renderer(route.message.channel).send_limits(rendered, self.settings):
             if problem.severity is Severity.ERROR:  # always, by send_limits' contract
                 raise RenderError(
@@ -226,9 +257,18 @@ def load_bundle(path: Path | str) -> Bundle:
             RoutingTable.from_json(payload["routing"]),
             payload["variants"],
             tuple(Experiment.model_validate(e) for e in payload.get("experiments", [])),
+            {key: tuple(value) for key, value in payload["attributes"].items()},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"bundle {target.as_posix()} is damaged ({exc}); rebuild") from None
 
 
-__all__ = ["Bundle", "BundleError", "Holdout", "bundle_files", "load_bundle", "message_path"]
+__all__ = [
+    "Bundle",
+    "BundleError",
+    "Holdout",
+    "SuppressedError",
+    "bundle_files",
+    "load_bundle",
+    "message_path",
+]

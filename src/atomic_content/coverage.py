@@ -142,6 +142,7 @@ class Cell:
     atom_after: str | None = None
     draft_atom: str | None = None
     draft_status: CellStatus | None = None
+    personal: int = 0
 
     @property
     def expiring(self) -> bool:
@@ -378,6 +379,14 @@ class _Memo:
                 return variant.resolution.slots
         raise KeyError((key, segment, on))  # the plan does not cover the day: a caller bug
 
+    def personal(self, key: _MessageKey, segment: str, on: dt.date) -> int:
+        """How many personal attributes the variant of ``key`` for ``segment`` uses on ``on``
+        (the count the creepiness budget limits)."""
+        for variant in self._index[(False, key, segment)]:
+            if variant.start <= on <= variant.until:
+                return len(variant.uses.personal)
+        return 0
+
     def drafts_matter(self, key: _MessageKey, slot: str, segment: str, generic_helps: bool) -> bool:
         """Whether a draft or review atom could compete in ``slot`` of the message and make the
         cell better; when none can, the drafts pass would change nothing.
@@ -554,6 +563,7 @@ def _cell(
         atom_after=atom_after,
         draft_atom=draft_atom,
         draft_status=draft_status,
+        personal=memo.personal(key, segment, on),
     )
 
 

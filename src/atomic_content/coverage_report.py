@@ -144,6 +144,7 @@ def cell_to_dict(cell: Cell) -> dict[str, Any]:
         "draft_atom": cell.draft_atom,
         "draft_status": cell.draft_status.value if cell.draft_status else None,
         "tied_with": list(cell.tied_with),
+        "personal_dimensions": cell.personal,
     }
 
 

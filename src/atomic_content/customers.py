@@ -59,7 +59,9 @@ def customer_diagnostics(
         line, col = position((*base, *problem.loc), problem.at_key)
         code = CUSTOMER_CODES.get(problem.code, problem.code)
         result.append(
-            Diagnostic(path, line, col, Severity.ERROR, code, problem.message, problem.hint)
+            Diagnostic(
+                path, line, col, Severity.ERROR, code, problem.message, problem.hint, personal=True
+            )
         )
     return result
 

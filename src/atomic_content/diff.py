@@ -142,6 +142,16 @@ class VariantChange:
     slots: tuple[SlotChange, ...]
     form: str
     preview: str
+    personal_before: tuple[str, ...] | None = None
+    personal_after: tuple[str, ...] | None = None
+
+    @property
+    def raises_personal(self) -> bool:
+        """The variant uses more personal attributes than before (the creepiness budget's
+        count went up); an added variant counts from zero."""
+        if self.personal_after is None:
+            return False
+        return len(self.personal_after) > len(self.personal_before or ())
 
     @property
     def message(self) -> tuple[str, str, str]:
@@ -161,6 +171,12 @@ class VariantChange:
             "slots": {s.slot: s.to_dict() for s in self.slots},
             "form": self.form,
             "preview_diff": self.preview,
+            "personal_dimensions": {
+                "before": None if self.personal_before is None else len(self.personal_before),
+                "after": None if self.personal_after is None else len(self.personal_after),
+                "attributes": list(self.personal_after or ()),
+                "raised": self.raises_personal,
+            },
         }
 
 
@@ -314,6 +330,11 @@ class DiffResult:
         return sum(1 for v in self.variants if v.change == change)
 
     @property
+    def privacy_raised(self) -> tuple[VariantChange, ...]:
+        """Variants that use more personal attributes than before (reviewers look twice)."""
+        return tuple(v for v in self.variants if v.raises_personal)
+
+    @property
     def total(self) -> int:
         """Variants of the larger side: the ``of`` in "changes 14 of 212 messages"."""
         return max(self.base.variants, self.head.variants)
@@ -336,6 +357,7 @@ class DiffResult:
                 "coverage_worse": len(self.coverage.worse),
                 "new_warnings": len(self.new_warnings),
                 "resolved_warnings": len(self.resolved_warnings),
+                "personal_raised": len(self.privacy_raised),
                 "governance_errors": sum(
                     1 for d in self.governance if d.severity is Severity.ERROR
                 ),
@@ -554,7 +576,7 @@ def _variant_change(
     else:
         change = "changed"
         files = _changed_files(before, after)
-        if not files:
+        if not files and before.personal == after.personal:
             return None
         form, preview = "markup", ""
         for candidate in ("preview", "template"):
@@ -575,6 +597,8 @@ def _variant_change(
         _slot_changes(before, after),
         form,
         preview,
+        before.personal if before is not None else None,
+        after.personal if after is not None else None,
     )
 
 

@@ -249,6 +249,18 @@ def _governance_counts(result: DiffResult) -> tuple[int, int]:
 # ----------------------------------------------------------------------------------- text
 
 
+def _privacy_lines(raised: Sequence[VariantChange], limits: Limits) -> list[str]:
+    """``<variant>: 2 → 3 personal attributes (a, b, c)`` for each raise, capped."""
+    lines = [
+        f"{v.id}: {len(v.personal_before or ())} → {len(v.personal_after or ())} personal "
+        f"attributes ({', '.join(v.personal_after or ())})"
+        for v in raised[: limits.items]
+    ]
+    if len(raised) > limits.items:
+        lines.append(f"… and {len(raised) - limits.items} more")
+    return lines
+
+
 def format_text(result: DiffResult, limits: Limits = TEXT_LIMITS) -> str:
     """The report for a terminal or a CI log."""
     lines = [
@@ -303,6 +315,11 @@ def format_text(result: DiffResult, limits: Limits = TEXT_LIMITS) -> str:
             )
             if d.hint:
                 lines.append(f"    hint: {one_line(d.hint)}")
+
+    raised = result.privacy_raised
+    if raised:
+        lines += ["", f"Privacy: {plural(len(raised), 'message')} use more personal attributes"]
+        lines.extend(f"  {line}" for line in _privacy_lines(raised, limits))
 
     if result.atoms:
         lines += ["", f"Atoms: {_atom_counts(result.atoms)}"]
@@ -482,6 +499,14 @@ def _markdown(result: DiffResult, limits: Limits) -> str:
             )
         if len(touched) > limits.items:
             lines.append(f"| … and {len(touched) - limits.items} more | | | | | |")
+        lines.append("")
+    raised = result.privacy_raised
+    if raised:
+        lines += [
+            f"**Privacy:** {plural(len(raised), 'message')} use more personal attributes",
+            "",
+        ]
+        lines += [f"- {md_text(line)}" for line in _privacy_lines(raised, limits)]
         lines.append("")
     if result.governance:
         lines += ["**Governance**", ""]

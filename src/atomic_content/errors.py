@@ -57,7 +57,9 @@ class Diagnostic:
     ``path`` is relative to the content root where possible (POSIX separators); ``line`` and
     ``col`` are 1-based, 0 when the problem concerns a whole file or no file. ``code`` is stable
     across releases (``schema.extra_forbidden``, ``ref.unknown_segment`` ...) so that CI rules and
-    documentation can rely on it.
+    documentation can rely on it. ``personal`` marks a position inside customer data (a
+    sample customer file): formatters never quote that source line, so values stay out of
+    logs.
     """
 
     path: str
@@ -67,6 +69,7 @@ class Diagnostic:
     code: str
     message: str
     hint: str = field(default="", compare=False)
+    personal: bool = field(default=False, compare=False)
 
     def to_dict(self) -> dict[str, object]:
         """The documented JSON shape of a diagnostic."""

@@ -42,7 +42,8 @@ def format_text(diagnostics: Iterable[Diagnostic], root: Path | None = None) -> 
         if d.line:
             where += f":{d.line}:{d.col}"
         lines = [f"{where}: {d.severity.value}[{d.code}]: {d.message}"]
-        source = _source_line(root, d.path, d.line)
+        # A line of customer data is never quoted: it would put the values in the log.
+        source = None if d.personal else _source_line(root, d.path, d.line)
         if source is not None:
             shown = source.expandtabs(4)
             lines.append(f"  {d.line:>4} | {shown}")
@@ -154,13 +155,16 @@ def format_segments(customer_id: str, verdicts: list[SegmentVerdict], refused: b
     matched = [v.segment for v in verdicts if v.matched]
     lines = [f"customer {customer_id}: " + (", ".join(matched) if matched else "no segment")]
     if refused:
-        lines.append("  consent: the customer refused personalization — generic content only")
+        lines.append(
+            "  consent: the customer withheld a consent; segments reading the attributes it "
+            "covers are not considered"
+        )
     for verdict in verdicts:
         mark = "✓" if verdict.matched else "✗"
         lines.append(f"{mark} {verdict.segment} (priority {verdict.priority}) — {verdict.name}")
         for clause in verdict.clauses:
             sign = "pass" if clause.passed else "fail"
-            lines.append(f"    {sign}: {clause.clause}   customer value: {clause.value}")
+            lines.append(f"    {sign}: {clause.clause}   attribute: {clause.value}")
         if verdict.note:
             lines.append(f"    note: {verdict.note}")
     return "\n".join(lines)

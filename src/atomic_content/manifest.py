@@ -82,6 +82,9 @@ class VariantEntry:
     ``files`` maps ``<form>/<filename>`` (form ``template`` or ``preview``) to the file;
     ``message`` is the content hash of the variant's template form, the name of its entry in
     ``bundle/messages/``; ``language`` the language the whole message is written in.
+    ``tokens`` and ``targeting`` are the customer attributes the variant reads in its atoms'
+    tokens and in its audience segment's condition; ``personal`` those of them that are
+    personal data (what the channel's creepiness budget counts).
     """
 
     id: str
@@ -98,6 +101,9 @@ class VariantEntry:
     files: dict[str, FileEntry]
     slots: dict[str, SlotEntry]
     warnings: tuple[LimitEntry, ...] = ()
+    tokens: tuple[str, ...] = ()
+    targeting: tuple[str, ...] = ()
+    personal: tuple[str, ...] = ()
     arms: tuple[str, ...] = ()
     """``<experiment>/<arm>`` of every experiment arm that sends this variant (a generic
     variant serves the control arm and generic customers of the personalized arm)."""

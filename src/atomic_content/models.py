@@ -56,9 +56,12 @@ MAX_JOURNEY_STEPS = 100
 
 
 class Model(BaseModel):
-    """Base of all content models: unknown keys are errors, values are never coerced silently."""
+    """Base of all content models: unknown keys are errors, values are never coerced silently,
+    and a validation error never repeats the input (it may be customer data)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, hide_input_in_errors=True
+    )
 
 
 # --------------------------------------------------------------------------- atomic.yaml
@@ -448,6 +451,27 @@ def _channels_schema(_source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
     return handler(channels_model())
 
 
+class PrivacyBudget(Model):
+    """The creepiness budget of a channel: how many distinct personal attributes one message
+    may use (tokens of its atoms plus the conditions of the audience that selected it)."""
+
+    max_personal_dimensions: Annotated[int, Field(ge=0, le=1000)]
+    level: Literal["warning", "error"] = Field(
+        default="warning", description="How a message over the budget is reported."
+    )
+
+
+class ChannelSettings(Model):
+    """What every ``channels.<name>`` block of atomic.yaml may say, whatever the channel."""
+
+    purpose: Identifier | None = Field(
+        default=None,
+        description="The consent purpose a customer must have given for this channel to send "
+        "at all (e.g. email_marketing); without it the message is suppressed, never sent.",
+    )
+    budget: PrivacyBudget | None = None
+
+
 class SlotKind(enum.StrEnum):
     LINE = "line"
     MARKDOWN = "markdown"
@@ -535,9 +559,28 @@ class AttributeType(enum.StrEnum):
 
 
 class Sensitivity(enum.StrEnum):
+    """How much harm the misuse of an attribute can do (docs/privacy.md).
+
+    ``special`` are the GDPR Art. 9 categories (health, religion, ethnicity, sexual
+    orientation ...): never in a token, targeting only with an ``allowed_use``. ``sensitive``
+    needs an ``allowed_use`` for any use. ``personal`` attributes count against the channel's
+    creepiness budget; ``none`` is not personal data.
+    """
+
     NONE = "none"
     PERSONAL = "personal"
     SENSITIVE = "sensitive"
+    SPECIAL = "special"
+
+    @property
+    def personal(self) -> bool:
+        """Whether the attribute is personal data (counts against the creepiness budget)."""
+        return self is not Sensitivity.NONE
+
+    @property
+    def needs_allowed_use(self) -> bool:
+        """Whether any use (targeting or token) needs a written ``allowed_use``."""
+        return self in (Sensitivity.SENSITIVE, Sensitivity.SPECIAL)
 
 
 AttributePath = Annotated[
@@ -551,6 +594,24 @@ class AttributeSpec(Model):
     description: str = ""
     example: Any = None
     sensitivity: Sensitivity = Sensitivity.NONE
+    purposes: list[Identifier] | None = Field(
+        default=None,
+        max_length=MAX_LIST_ITEMS,
+        description="The consent purposes a use of this attribute needs (targeting or tokens); "
+        "a customer who did not give one of them is treated as not having the attribute. "
+        "Absent: `personalization` when the profile names where that consent lives (except "
+        "for the id, locale and consent attributes); [] = no consent needed.",
+    )
+    allowed_use: NonEmpty | None = Field(
+        default=None,
+        description="Why a sensitive or special attribute may be used (a written "
+        "justification a data-protection review can read); without it, targeting or tokens on "
+        "the attribute are errors.",
+    )
+
+
+PERSONALIZATION = "personalization"
+"""The purpose the legacy ``consent_attribute`` stands for."""
 
 
 class Profile(Model):
@@ -558,13 +619,45 @@ class Profile(Model):
 
     id_attribute: AttributePath = "id"
     locale_attribute: AttributePath | None = None
-    consent_attribute: AttributePath | None = None
+    consent_attribute: AttributePath | None = Field(
+        default=None,
+        description="Where the customer's consent to personalization lives (a boolean "
+        "attribute). Kept for older profiles: the same as `consents: {personalization: ...}`.",
+    )
+    consents: dict[Identifier, AttributePath] = Field(
+        default_factory=dict,
+        description="Consent purpose -> the boolean attribute holding the customer's consent "
+        "to it (e.g. personalization: consent.personalization). Only `true` grants a purpose.",
+    )
     email_attribute: AttributePath | None = Field(
         default=None,
         description="The attribute holding the customer's email address: the To header of "
         "an .eml (a string attribute).",
     )
     attributes: dict[AttributePath, AttributeSpec]
+
+    @property
+    def consent_attributes(self) -> dict[str, str]:
+        """Purpose -> consent attribute, the legacy ``consent_attribute`` as
+        ``personalization`` (unless ``consents`` names that purpose itself)."""
+        found = dict(self.consents)
+        if self.consent_attribute is not None:
+            found.setdefault(PERSONALIZATION, self.consent_attribute)
+        return dict(sorted(found.items()))
+
+    def purposes_of(self, attribute: str) -> frozenset[str]:
+        """The consent purposes a use of ``attribute`` needs (see ``AttributeSpec.purposes``)."""
+        spec = self.attributes.get(attribute)
+        if spec is None:
+            return frozenset()
+        if spec.purposes is not None:
+            return frozenset(spec.purposes)
+        consents = self.consent_attributes
+        if PERSONALIZATION not in consents:
+            return frozenset()
+        if attribute in (self.id_attribute, self.locale_attribute, *consents.values()):
+            return frozenset()
+        return frozenset({PERSONALIZATION})
 
 
 # --------------------------------------------------------------------------- segments

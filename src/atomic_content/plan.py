@@ -34,6 +34,7 @@ from typing import Any
 from .errors import Diagnostic, Diagnostics, Severity, UsageError
 from .experiments import Assignment, assign, covering, forced, relevant
 from .models import ArmKind, Atom, Experiment, Journey, Profile, Segment, Settings, Status
+from .privacy import AttributeUse, UseIndex, budget_diagnostics, channel_privacy
 from .repository import Library
 from .resolver import (
     MessageKey,
@@ -63,7 +64,9 @@ class PlannedVariant:
 
     ``id`` is the variant's name in the output tree and the manifest:
     ``journey/step/channel/locale/audience`` for the period that starts the plan, with
-    ``@YYYY-MM-DD`` (the first day) appended for later periods.
+    ``@YYYY-MM-DD`` (the first day) appended for later periods. ``uses`` lists the customer
+    attributes it reads (tokens of its atoms, the condition of its audience segment) and which
+    of them are personal: what the creepiness budget counts.
     """
 
     id: str
@@ -72,6 +75,7 @@ class PlannedVariant:
     start: dt.date
     until: dt.date
     resolution: Resolution
+    uses: AttributeUse = field(default_factory=AttributeUse)
 
     @property
     def journey(self) -> str:
@@ -288,6 +292,7 @@ def make_plan(
     check_range(start, until)
     resolver = resolver or Resolver(library)
     index = SegmentIndex(library.segments, library.profile)
+    uses = UseIndex(library)
     variants: list[PlannedVariant] = []
     problems = Diagnostics()
     for journey in sorted(library.journeys.values(), key=lambda j: j.id):
@@ -314,11 +319,19 @@ def make_plan(
                         ]
                         variants.extend(
                             _variants_of(
-                                resolver, message, audience, days, until, include_drafts, problems
+                                resolver,
+                                message,
+                                audience,
+                                days,
+                                until,
+                                include_drafts,
+                                problems,
+                                uses,
                             )
                         )
     variants.sort(key=lambda v: v.id)
     problems.extend(ranking_diagnostics(library, variants, start, until))
+    problems.extend(budget_diagnostics(library, variants))
     experiments = tuple(relevant(library.experiments.values(), start, until))
     return Plan(start, until, include_drafts, tuple(variants), problems, experiments=experiments)
 
@@ -331,6 +344,7 @@ def _variants_of(
     until: dt.date,
     include_drafts: bool,
     problems: Diagnostics,
+    uses: UseIndex,
 ) -> list[PlannedVariant]:
     """The variants of one message for one audience: one per run of days with equal winners."""
     found: list[PlannedVariant] = []
@@ -350,12 +364,22 @@ def _variants_of(
         if found and found[-1].winners == winners and found[-1].resolution.lang == resolution.lang:
             previous = found[-1]
             found[-1] = PlannedVariant(
-                previous.id, message, audience, previous.start, last, previous.resolution
+                previous.id,
+                message,
+                audience,
+                previous.start,
+                last,
+                previous.resolution,
+                previous.uses,
             )
             continue
         base = f"{message}/{audience}"
         variant_id = base if not found and day == days[0] else f"{base}@{day.isoformat()}"
-        found.append(PlannedVariant(variant_id, message, audience, day, last, resolution))
+        found.append(
+            PlannedVariant(
+                variant_id, message, audience, day, last, resolution, uses.of(resolution, audience)
+            )
+        )
     return found
 
 
@@ -430,6 +454,9 @@ class Route:
 
     ``audience`` is the customer's audience; ``assignment`` their experiment arm, if a running
     experiment covers the message (in the ``control`` arm the variant is the generic one).
+    ``hidden`` are the attributes the customer's consent hides (absent for rendering too);
+    ``suppressed`` the purposes the channel needs that the customer did not give: when
+    non-empty the message must not be sent (:class:`~atomic_content.privacy.SuppressedError`).
     """
 
     variant_id: str
@@ -437,6 +464,8 @@ class Route:
     audience: Audience
     notes: tuple[str, ...]
     assignment: Assignment | None = None
+    hidden: frozenset[str] = frozenset()
+    suppressed: tuple[str, ...] = ()
 
     @property
     def arm(self) -> str | None:
@@ -563,10 +592,30 @@ class Router:
         period = periods[position]
         notes = []
         if wanted is not None and wanted != message.locale:
-            notes.append(f"journey is not written in {wanted!r}; using {message.locale!r}")
+            # A customer's value is echoed only when it is one of the configured locales (a
+            # fixed vocabulary); anything else may be personal data.
+            known = locale is not None or wanted in self.settings.locales
+            asked = repr(wanted) if known else "the customer's locale"
+            notes.append(f"journey is not written in {asked}; using {message.locale!r}")
         if served != audience.id:
             notes.append("control arm: the generic message instead of the audience's")
-        return Route(period.variant_id, message, audience, tuple(notes), assignment)
+        notes.extend(audience.consent_notes)
+        purpose = channel_privacy(self.settings, channel).purpose
+        suppressed = (purpose,) if purpose is not None and purpose in audience.withheld else ()
+        if suppressed:
+            notes.append(
+                f"suppressed: no consent for {purpose}, which the {channel} channel needs to "
+                "send at all; the customer does not get this message"
+            )
+        return Route(
+            period.variant_id,
+            message,
+            audience,
+            tuple(notes),
+            assignment,
+            hidden=audience.hidden,
+            suppressed=suppressed,
+        )
 
     def check_day(self, on: dt.date) -> None:
         """UsageError for a day outside the plan's range."""

@@ -29,6 +29,7 @@ from .errors import Severity, UsageError, plural
 from .experiments import Assignment
 from .formatting import format_resolution, log_safe
 from .models import ArmKind, Settings
+from .privacy import without
 from .render import assemble, check_limits, render_message
 from .resolver import Resolution, require_complete
 
@@ -49,6 +50,7 @@ class PreviewResult:
     holdout: bool = False
     assets: dict[str, Path] = field(default_factory=dict)
     """The content's assets (``assets/logo.png`` -> file), shown inline by :func:`format_html`."""
+    suppressed: tuple[str, ...] = ()
 
     @property
     def has_errors(self) -> bool:
@@ -74,6 +76,7 @@ class PreviewResult:
                 for name, text in self.rendered.parts.items()
             },
             "problems": [p.to_dict() for p in self.problems],
+            "suppressed": list(self.suppressed),
         }
 
 
@@ -112,8 +115,14 @@ def preview(
         # The build's template form of the variant (the same call as the render stage), then
         # this customer's tokens: what Bundle.render would send.
         assembled = assemble(library, message.variant.resolution)
+        # The customer's consent hides attributes from tokens exactly as at send time. A
+        # suppressed message is still shown here (with a note), so editors see what it is.
+        hidden = message.route.hidden if message.route else frozenset()
         rendered = render_message(
-            library.profile, assembled, customer.attributes, customer_id=customer.id
+            library.profile,
+            assembled,
+            without(customer.attributes, hidden),
+            customer_id=customer.id,
         )
         results.append(
             PreviewResult(
@@ -126,6 +135,7 @@ def preview(
                 message.variant.id,
                 message.assignment,
                 message.holdout,
+                suppressed=message.route.suppressed if message.route else (),
                 assets=assets,
             )
         )

@@ -9,8 +9,9 @@ same record gets the same verdict and the same problem codes wherever it comes f
 * values of the declared type: a string ``"false"`` is not a boolean, ``true`` is not an
   integer, numbers are finite, integers fit in 64 bits, dates are ISO text (or YAML dates);
 * required attributes present (``null`` only for optional ones);
-* the profile's consent attribute is a real boolean when present: anything else is
-  ``record.consent_not_boolean``, an error for that record, never personalization;
+* every consent attribute of the profile (``consents:`` and the legacy ``consent_attribute``)
+  is a real boolean when present: anything else is ``record.consent_not_boolean``, an error
+  for that record, never a use of the customer's data;
 * bounded work: size, nesting depth, string length and list length are capped (see the
   ``MAX_*`` constants).
 
@@ -213,7 +214,7 @@ def _schema(profile: Profile) -> _Schema:
         return cached
     if len(_SCHEMAS) >= 16:  # a process uses one or two profiles; never grow without bound
         _SCHEMAS.clear()
-    consent = frozenset(name for name in (profile.consent_attribute,) if name is not None)
+    consent = frozenset(profile.consent_attributes.values())
     schema = _Schema(
         profile,
         frozenset(

@@ -3,8 +3,10 @@
 :func:`render_batch` streams customer records (JSON Lines or CSV) through a loaded bundle in
 constant memory. A bad record is reported with its line number and reason and does not stop the
 batch; customers outside the journey's entry audience are *skipped*; customers in the holdout arm
-of a running experiment get no message and are counted as *holdout*; the result counts rendered,
-failed, skipped and holdout records, so nothing disappears silently.
+of a running experiment get no message and are counted as *holdout*; customers who did not give
+the consent the channel needs are *suppressed* (``suppressed (no consent for …)`` rows); the
+result counts rendered, failed, skipped, holdout and suppressed records, so nothing disappears
+silently.
 
 Output is either JSON Lines (``--out messages.jsonl``: one object per rendered customer) or a
 folder with one sub-folder per customer holding the message's files.
@@ -25,6 +27,7 @@ from .bundle import Bundle
 from .channels.base import RenderedMessage
 from .errors import AtomicError, UsageError
 from .plan import Holdout, Route
+from .privacy import SuppressedError
 from .records import RecordFormat, read_records
 
 ProgressCallback = Callable[[int], None]
@@ -51,18 +54,20 @@ class RecordProblem:
 
 @dataclass
 class BatchResult:
-    """Every record counted once: rendered, failed (with problems), skipped or holdout (in
-    an experiment's holdout arm: no message, on purpose)."""
+    """Every record counted once: rendered, failed (with problems), skipped, holdout (in an
+    experiment's holdout arm: no message, on purpose) or suppressed (no consent for the
+    channel: no message, by right)."""
 
     rendered: int = 0
     failed: int = 0
     skipped: int = 0
     problems: list[RecordProblem] = field(default_factory=list)
     holdout: int = 0
+    suppressed: int = 0
 
     @property
     def total(self) -> int:
-        return self.rendered + self.failed + self.skipped + self.holdout
+        return self.rendered + self.failed + self.skipped + self.holdout + self.suppressed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +75,7 @@ class BatchResult:
             "failed": self.failed,
             "skipped": self.skipped,
             "holdout": self.holdout,
+            "suppressed": self.suppressed,
             "problems": [
                 {"line": p.line, "customer": p.customer_id, "code": p.code, "reason": p.reason}
                 for p in self.problems
@@ -132,7 +138,8 @@ def render_batch(
     Raises UsageError before reading any record for unknown journey/step/channel, a send date
     outside the bundle's range, or an output that would overwrite an input or files the
     command did not write. After that, nothing a record contains stops the batch: every record
-    is rendered, skipped (outside the journey's audience) or failed with its problems — a
+    is rendered, skipped (outside the journey's audience), suppressed (no consent for the
+    channel's purpose: a ``consent.suppressed`` row) or failed with its problems — a
     record the profile refuses, customer data that cannot be rendered safely, a message over a
     hard channel limit, a duplicate id or an id too long for a file name.
     """
@@ -222,6 +229,11 @@ def render_batch(
                             None
                             if isinstance(route, Holdout)
                             else bundle.render_route(route, record)
+                        )
+                    except SuppressedError as exc:
+                        result.suppressed += 1
+                        result.problems.append(
+                            RecordProblem(line, customer_id, exc.code, exc.message)
                         )
                     except AtomicError as exc:
                         fail(

@@ -1,20 +1,20 @@
 """Segment membership: which audiences a customer belongs to, and why.
 
 Conditions are compiled once per library (:class:`SegmentIndex`); membership of one customer is
-a loop over compiled closures. Consent: when the profile declares a consent attribute and the
-customer's value is ``false``, the customer is in *no* segment and gets generic content only.
-A missing consent value is not a refusal (the attribute may be optional).
+a loop over compiled closures. Consent (:mod:`atomic_content.privacy`): a customer who did not
+give a purpose (its consent attribute is not ``true``) is treated as not having the attributes
+that need it, so a segment whose condition reads one of them is not considered for them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .conditions import CompiledCondition, compile_condition
-from .models import Journey, Profile, Segment
+from .models import PERSONALIZATION, Journey, Profile, Segment
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,9 @@ class Audience:
     ``label`` names the audience in explanations and errors (``customer 'anna'``,
     ``segment 'vip'``, ``generic``); ``matched`` lists every segment the customer matched (for
     explanations only: it never changes the message); ``reason`` says why this audience.
+    ``withheld`` are the consent purposes the customer did not give, ``hidden`` the attributes
+    treated as absent because of them (tokens too), ``consent_notes`` what that changed;
+    ``consent_refused`` is true when some attribute is hidden.
     """
 
     segment: str | None
@@ -37,6 +40,9 @@ class Audience:
     customer_id: str | None = None
     matched: frozenset[str] = frozenset()
     reason: str = ""
+    withheld: frozenset[str] = frozenset()
+    hidden: frozenset[str] = frozenset()
+    consent_notes: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -68,7 +74,8 @@ GENERIC = "generic"
 
 @dataclass(frozen=True)
 class ClauseVerdict:
-    """One top-level clause of a segment condition, its customer value and whether it held."""
+    """One top-level clause of a segment condition, whether the customer has the attribute
+    (``value``: ``given``, ``missing`` or ``withheld``; never the value) and whether it held."""
 
     clause: str
     value: str
@@ -118,15 +125,48 @@ class SegmentIndex:
             (s.id, compile_condition(s.condition)) for s in ordered
         ]
         self._by_id = dict(self._compiled)
-        self.consent_attribute = profile.consent_attribute if profile else None
+        from .privacy import consent_policy, declared_uses
+
+        self.policy = consent_policy(profile)
+        declared = list(profile.attributes) if profile else []
+        self.reads = {
+            seg_id: declared_uses(cond.paths, declared) for seg_id, cond in self._compiled
+        }
         self._journey_segments: dict[str, tuple[Journey, tuple[str, ...], CompiledCondition]] = {}
         self.id_attribute = profile.id_attribute if profile else "id"
 
+    def hidden(self, attributes: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+        """(withheld purposes, attributes treated as absent) for this customer."""
+        withheld = self.policy.withheld(attributes)
+        return withheld, self.policy.hidden(withheld)
+
     def consent_refused(self, attributes: Mapping[str, Any]) -> bool:
-        if self.consent_attribute is None:
-            return False
-        found, value = lookup(attributes, self.consent_attribute)
-        return found and value is False
+        """Whether the customer withheld a consent that hides some attribute."""
+        return bool(self.hidden(attributes)[1])
+
+    def blocked(self, hidden: frozenset[str]) -> frozenset[str]:
+        """Segments whose condition reads a hidden attribute: not considered."""
+        if not hidden:
+            return frozenset()
+        return frozenset(seg_id for seg_id, reads in self.reads.items() if reads & hidden)
+
+    def _consent_notes(
+        self, withheld: frozenset[str], hidden: frozenset[str], blocked: Iterable[str]
+    ) -> tuple[str, ...]:
+        if not hidden:
+            return ()
+        notes = [
+            f"no consent for {', '.join(sorted(withheld))}: "
+            f"{', '.join(sorted(hidden))} treated as absent (tokens use their defaults)"
+        ]
+        for seg_id in blocked:
+            needs = self.policy.purposes(self.reads[seg_id] & hidden)
+            notes.append(
+                f"segment {seg_id!r} not considered: its condition reads "
+                f"{', '.join(sorted(self.reads[seg_id] & hidden))} (needs consent for "
+                f"{', '.join(sorted(needs))})"
+            )
+        return tuple(notes)
 
     def customer_id(self, attributes: Mapping[str, Any]) -> str | None:
         found, value = lookup(attributes, self.id_attribute)
@@ -161,9 +201,18 @@ class SegmentIndex:
         return found[1]
 
     def in_journey_audience(self, attributes: Mapping[str, Any], journey: Journey) -> bool:
-        """Whether the journey's ``audience`` condition holds (no condition: everybody)."""
+        """Whether the journey's ``audience`` condition holds (no condition: everybody), read
+        with the customer's consent: attributes it hides are absent."""
+        _withheld, hidden = self.hidden(attributes)
+        if hidden:
+            from .privacy import without
+
+            attributes = without(attributes, hidden)
+        return self._in_journey_audience(attributes, journey)
+
+    def _in_journey_audience(self, view: Mapping[str, Any], journey: Journey) -> bool:
         self.journey_segments(journey)
-        return self._journey_segments[journey.id][2](attributes)
+        return self._journey_segments[journey.id][2](view)
 
     def audience(
         self,
@@ -181,28 +230,34 @@ class SegmentIndex:
         """
         customer_id = self.customer_id(attributes)
         shown = label or (f"customer {customer_id!r}" if customer_id else "customer")
-        matched = self.matching(attributes) if explain else frozenset()
-        if self.consent_refused(attributes):
-            return Audience(
-                None,
-                shown,
-                True,
-                customer_id,
-                matched,
-                "the customer refused personalization: generic content only",
-            )
+        withheld, hidden = self.hidden(attributes)
+        blocked = self.blocked(hidden)
+        view = attributes
+        if hidden:
+            from .privacy import without
+
+            view = without(attributes, hidden)
+        matched = self.matching(view) - blocked if explain else frozenset()
         ordered = self.journey_segments(journey)
-        if not self.in_journey_audience(attributes, journey):
+        notes = self._consent_notes(withheld, hidden, [s for s in ordered if s in blocked])
+
+        def audience(segment: str | None, reason: str) -> Audience:
             return Audience(
-                None,
+                segment,
                 shown,
-                False,
+                bool(hidden),
                 customer_id,
                 matched,
-                f"not in the audience of journey {journey.id!r}: generic content",
+                reason,
+                withheld,
+                hidden,
+                notes,
             )
+
+        if not self._in_journey_audience(view, journey):
+            return audience(None, f"not in the audience of journey {journey.id!r}: generic content")
         for seg_id in ordered:
-            if self._by_id[seg_id](attributes):
+            if seg_id not in blocked and self._by_id[seg_id](view):
                 others = sorted(matched - {seg_id})
                 reason = f"segment {seg_id!r} (priority {self.priorities[seg_id]})" + (
                     f", the highest of the journey's segments the customer is in; "
@@ -210,19 +265,38 @@ class SegmentIndex:
                     if others
                     else ""
                 )
-                return Audience(seg_id, shown, False, customer_id, matched, reason)
-        return Audience(
+                return audience(seg_id, reason)
+        if ordered and all(s in blocked for s in ordered):
+            refused = (
+                "the customer refused personalization"
+                if withheld == {PERSONALIZATION}
+                else f"no consent for {', '.join(sorted(withheld))}"
+            )
+            return audience(None, f"{refused}: generic content only")
+        if any(s in blocked for s in ordered):
+            return audience(
+                None,
+                f"in none of the segments journey {journey.id!r} personalizes for that the "
+                "customer's consent allows: generic content",
+            )
+        return audience(
             None,
-            shown,
-            False,
-            customer_id,
-            matched,
             f"in none of the segments journey {journey.id!r} personalizes for: generic content",
         )
 
     def explain(self, attributes: Mapping[str, Any]) -> list[SegmentVerdict]:
-        """Per segment (priority order): matched or not, and each top-level clause's verdict."""
-        refused = self.consent_refused(attributes)
+        """Per segment (priority order): matched or not, and each top-level clause's verdict.
+
+        Clause verdicts never show a customer value, only ``given`` or ``missing`` (``withheld``
+        for an attribute the customer's consent hides); a segment that reads a hidden attribute
+        is not matched, with a note saying which consent.
+        """
+        _withheld, hidden = self.hidden(attributes)
+        blocked = self.blocked(hidden)
+        if hidden:
+            from .privacy import without
+
+            attributes = without(attributes, hidden)
         verdicts = []
         for seg_id, compiled in self._compiled:
             segment = self.segments[seg_id]
@@ -232,8 +306,8 @@ class SegmentIndex:
                 passed = compile_condition(clause)(attributes)
                 shown_value = "-"
                 if not key.startswith("$"):
-                    found, actual = lookup(attributes, key)
-                    shown_value = json.dumps(actual, default=str) if found else "missing"
+                    found, _actual = lookup(attributes, key)
+                    shown_value = "withheld" if key in hidden else ("given" if found else "missing")
                 clauses.append(
                     ClauseVerdict(
                         json.dumps(clause, default=str, ensure_ascii=False), shown_value, passed
@@ -241,13 +315,17 @@ class SegmentIndex:
                 )
             matched = compiled(attributes)
             note = ""
-            if refused and matched:
-                note = "condition matches, but the customer refused personalization (consent)"
+            if seg_id in blocked:
+                reads = self.reads[seg_id] & hidden
+                note = (
+                    f"not considered: the condition reads {', '.join(sorted(reads))}, which "
+                    f"needs consent for {', '.join(sorted(self.policy.purposes(reads)))}"
+                )
             verdicts.append(
                 SegmentVerdict(
                     seg_id,
                     segment.name or seg_id,
-                    matched and not refused,
+                    matched and seg_id not in blocked,
                     segment.priority,
                     tuple(clauses),
                     note,

@@ -82,9 +82,14 @@ def attribute_infos(library: Library) -> dict[str, AttributeInfo]:
     """Declared attributes as the token linter wants them."""
     if library.profile is None:
         return {}
+    profile = library.profile
+    # An attribute that needs a consent purpose is absent for customers who did not give it,
+    # so a token reading it needs a default, exactly like an optional attribute.
     return {
-        name: AttributeInfo(type=spec.type.value, optional=spec.optional)
-        for name, spec in library.profile.attributes.items()
+        name: AttributeInfo(
+            type=spec.type.value, optional=spec.optional or bool(profile.purposes_of(name))
+        )
+        for name, spec in profile.attributes.items()
     }
 
 
@@ -312,6 +317,7 @@ class _Validator:
                 f"consent attribute {profile.consent_attribute!r} must have type boolean",
                 "declare it with `type: boolean` (false = the customer refused personalization)",
             )
+        self.check_consents()
         if (
             profile.email_attribute in profile.attributes
             and profile.attributes[profile.email_attribute].type is not AttributeType.STRING
@@ -346,6 +352,66 @@ class _Validator:
                     "profile.example_type",
                     f"example of {name!r} is not a {spec.type.value}",
                     f"give an example {spec.type.value} value",
+                )
+
+    def check_consents(self) -> None:
+        """Consent attributes exist and are booleans; every purpose named (by an attribute or
+        a channel) has a consent attribute."""
+        profile = self.lib.profile
+        assert profile is not None
+        for purpose, attribute in profile.consents.items():
+            spec = profile.attributes.get(attribute)
+            if spec is None:
+                self.unknown(
+                    "profile",
+                    "profile",
+                    ("consents", purpose),
+                    "attribute",
+                    attribute,
+                    profile.attributes,
+                    "ref.unknown_attribute",
+                )
+            elif spec.type is not AttributeType.BOOLEAN:
+                self.err(
+                    "profile",
+                    "profile",
+                    ("consents", purpose),
+                    "profile.consent_not_boolean",
+                    f"consent attribute {attribute!r} must have type boolean",
+                    "declare it with `type: boolean` (true = the customer gave this consent)",
+                )
+        known = profile.consent_attributes
+        hint = (
+            f"purposes with a consent attribute: {', '.join(known)}"
+            if known
+            else "name where the consent lives under `consents:` in profile.yaml"
+        )
+        for name, spec in profile.attributes.items():
+            for index, purpose in enumerate(spec.purposes or []):
+                if purpose not in known:
+                    self.err(
+                        "profile",
+                        "profile",
+                        ("attributes", name, "purposes", index),
+                        "privacy.unknown_purpose",
+                        f"purpose {purpose!r} of {name} has no consent attribute",
+                        hint,
+                    )
+        settings = self.lib.settings
+        if settings is None:
+            return
+        from .privacy import channel_privacy
+
+        for channel in self.channels:
+            needed = channel_privacy(settings, channel).purpose
+            if needed is not None and needed not in known:
+                self.err(
+                    "settings",
+                    "settings",
+                    ("channels", channel, "purpose"),
+                    "privacy.unknown_purpose",
+                    f"purpose {needed!r} of channel {channel} has no consent attribute",
+                    hint,
                 )
 
     # -- segments and conditions -----------------------------------------------------------
@@ -477,6 +543,36 @@ class _Validator:
             if atom.offer.terms is not None:
                 yield ("offer", "terms"), atom.offer.terms, True
 
+    def atom_attributes(self, atom: Atom) -> dict[str, AttributeInfo]:
+        """The attributes as the token lint sees them in ``atom``: an attribute that needs a
+        consent purpose needs a default (it is absent without the consent), unless every
+        segment the atom targets reads attributes needing that purpose too (a customer in
+        the segment gave it)."""
+        profile = self.lib.profile
+        if profile is None or not atom.segments:
+            return self.attrs
+        from .privacy import condition_attributes, consent_policy
+
+        policy = consent_policy(profile)
+        covered: frozenset[str] | None = None
+        for seg_id in atom.segments:
+            segment = self.lib.segments.get(seg_id)
+            if segment is None:
+                return self.attrs
+            reads = condition_attributes(segment.condition, profile.attributes)
+            purposes = policy.purposes(reads)
+            covered = purposes if covered is None else covered & purposes
+        if not covered:
+            return self.attrs
+        return {
+            name: AttributeInfo(
+                type=info.type,
+                optional=profile.attributes[name].optional
+                or not profile.purposes_of(name) <= covered,
+            )
+            for name, info in self.attrs.items()
+        }
+
     def check_atom_texts(self, atom: Atom) -> None:
         doc = self.lib.document("atom", atom.id)
         if doc is None:
@@ -486,6 +582,7 @@ class _Validator:
             name: PLAIN_FIELDS.get(spec.kind, frozenset()) for name, spec in self.slots.items()
         }
         schemes = link_schemes(self.lib)
+        attrs = self.atom_attributes(atom)
         for loc, text, is_markdown in self.atom_texts(atom):
             if not text.strip():
                 line, col = doc.position(loc)
@@ -519,7 +616,7 @@ class _Validator:
                 continue
             for problem in lint_template(
                 text,
-                self.attrs,
+                attrs,
                 brand_fields=BRAND_FIELDS,
                 slot_fields=slot_fields,
                 readable_slot_fields=readable,
@@ -668,14 +765,21 @@ class _Validator:
             if locale_attr and self.lib.settings:
                 _found, value = lookup(customer.attributes, locale_attr)
                 if isinstance(value, str) and value not in self.lib.settings.locales:
-                    self.unknown(
-                        "customer",
-                        customer.id,
-                        ("attributes", *locale_attr.split(".")),
-                        "locale",
-                        value,
-                        self.locales,
-                        "ref.unknown_locale",
+                    # The value is customer data: named by attribute, never quoted.
+                    path, line, col = self.lib.position(
+                        "customer", customer.id, ("attributes", *locale_attr.split("."))
+                    )
+                    self.d.add(
+                        Diagnostic(
+                            path,
+                            line,
+                            col,
+                            Severity.ERROR,
+                            "ref.unknown_locale",
+                            f"the customer's {locale_attr} is not one of the configured locales",
+                            f"use one of: {', '.join(self.locales)}",
+                            personal=True,
+                        )
                     )
 
     # -- reachability ----------------------------------------------------------------------
@@ -839,6 +943,10 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> None:
     check_atoms(library, v, diagnostics)
     v.check_customers()
     v.check_strings()
+    if library.profile is not None:
+        from .privacy import sensitive_diagnostics
+
+        diagnostics.extend(sensitive_diagnostics(library))
     if not diagnostics.has_errors:
 
         def unused() -> list[Diagnostic]:

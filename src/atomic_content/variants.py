@@ -177,8 +177,17 @@ class VariantCache:
                 return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        # The period is the plan's, not the cached one: the bytes do not depend on it.
-        entry = dataclasses.replace(entry, valid_from=variant.start, valid_until=variant.until)
+        # The period and the attribute uses are the plan's, not the cached ones: the bytes do
+        # not depend on them (a segment's condition is not part of the cache key).
+        tokens, targeting, personal = uses_fields(variant)
+        entry = dataclasses.replace(
+            entry,
+            valid_from=variant.start,
+            valid_until=variant.until,
+            tokens=tokens,
+            targeting=targeting,
+            personal=personal,
+        )
         return VariantOutput(variant.id, files, entry, message, key)
 
     def put(self, output: VariantOutput) -> None:
@@ -197,6 +206,14 @@ class VariantCache:
             os.replace(tmp, path)
         except OSError:
             pass  # a cache that cannot be written only costs time next run
+
+
+def uses_fields(
+    variant: PlannedVariant,
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The manifest's (tokens, targeting, personal) of a variant's attribute uses, sorted."""
+    uses = variant.uses
+    return tuple(sorted(uses.tokens)), tuple(sorted(uses.targeting)), tuple(sorted(uses.personal))
 
 
 class VariantRenderer:
@@ -268,6 +285,7 @@ class VariantRenderer:
                 listing[f"{form}/{part.filename}"] = FileEntry(rel, sha256_hex(data), len(data))
         message = assembled.to_json()
         problems = check_limits(self.settings, preview)
+        tokens, targeting, personal = uses_fields(variant)
         entry = VariantEntry(
             id=variant.id,
             journey=variant.journey,
@@ -295,6 +313,9 @@ class VariantRenderer:
                 LimitEntry(p.severity.value, p.code, p.message, p.slot)
                 for p in sorted(problems, key=lambda p: (p.code, p.message))
             ),
+            tokens=tokens,
+            targeting=targeting,
+            personal=personal,
         )
         return VariantOutput(variant.id, files, entry, message, key)
 

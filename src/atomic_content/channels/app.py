@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import RenderError, Severity
 from ..markdown import flatten
-from ..models import Model, Settings
+from ..models import ChannelSettings, Model, Settings
 from ..repository import LayoutEntry
 from ..resolver import Resolution
 from .base import (
@@ -64,7 +64,7 @@ class AppLimits(Model):
     push_payload_bytes_hard: int = 4096
 
 
-class AppChannel(Model):
+class AppChannel(ChannelSettings):
     """``channels.app`` in atomic.yaml."""
 
     limits: AppLimits = AppLimits()

@@ -42,6 +42,7 @@ from ..markdown import flatten
 from ..models import (
     Atom,
     Brand,
+    ChannelSettings,
     Model,
     Settings,
     SlotKind,
@@ -95,7 +96,7 @@ class EmailLimits(Model):
     html_bytes_hard: int = 102_400
 
 
-class EmailChannel(Model):
+class EmailChannel(ChannelSettings):
     """``channels.email`` in atomic.yaml."""
 
     limits: EmailLimits = EmailLimits()

@@ -18,7 +18,7 @@ from typing import Final
 
 from ..errors import Severity
 from ..markdown import flatten
-from ..models import Model, Settings
+from ..models import ChannelSettings, Model, Settings
 from ..repository import LayoutEntry
 from ..resolver import Resolution
 from .base import (
@@ -50,7 +50,7 @@ class MicrositeLimits(Model):
     description_recommended: int = 160
 
 
-class MicrositeChannel(Model):
+class MicrositeChannel(ChannelSettings):
     """``channels.microsite`` in atomic.yaml."""
 
     limits: MicrositeLimits = MicrositeLimits()

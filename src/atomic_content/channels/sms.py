@@ -35,7 +35,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from ..errors import RenderError, Severity
 from ..markdown import flatten
-from ..models import LocaleCode, Model, NonEmpty, Settings, Strings
+from ..models import ChannelSettings, LocaleCode, Model, NonEmpty, Settings, Strings
 from ..repository import LayoutEntry
 from ..resolver import Resolution
 from ..strings import BUILTIN
@@ -117,7 +117,7 @@ class SmsLimits(Model):
         return self
 
 
-class SmsChannel(Model):
+class SmsChannel(ChannelSettings):
     """``channels.sms`` in atomic.yaml."""
 
     sender: SenderId | None = Field(

@@ -187,3 +187,4 @@ from . import coverage_cmd as _coverage_cmd  # noqa: E402,F401
 from . import diff_cmd as _diff_cmd  # noqa: E402,F401
 from . import experiments_cmd as _experiments_cmd  # noqa: E402,F401
 from . import preview_cmd as _preview_cmd  # noqa: E402,F401
+from . import privacy_cmd as _privacy_cmd  # noqa: E402,F401

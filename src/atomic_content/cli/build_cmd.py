@@ -156,8 +156,7 @@ def build(
 @click.option(
     "--customers",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    required=True,
-    help="Customers as JSON Lines or CSV.",
+    help="Customers as JSON Lines or CSV (required unless --project-attributes).",
 )
 @click.option("--journey", required=True)
 @click.option("--step", required=True)
@@ -167,30 +166,48 @@ def build(
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
-    required=True,
-    help="A .jsonl file, or a folder for one sub-folder per customer.",
+    help="A .jsonl file, or a folder for one sub-folder per customer (required unless "
+    "--project-attributes).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--project-attributes",
+    is_flag=True,
+    help="Print the attributes the message reads (the minimal columns to export), one per "
+    "line, and render nothing.",
 )
 @click.pass_context
 def render(
     ctx: click.Context,
     bundle_path: Path,
-    customers: Path,
+    customers: Path | None,
     journey: str,
     step: str,
     channel: str,
     locale: str | None,
     date_text: str | None,
-    out: Path,
+    out: Path | None,
     fmt: str,
+    project_attributes: bool,
 ) -> None:
     """Render one message for many customers from a built bundle (streaming)."""
     from ..bundle import load_bundle
     from ..runtime import render_batch
 
     bundle = load_bundle(bundle_path)
+    if project_attributes:
+        columns = bundle.required_attributes(journey, step, channel)
+        if fmt == "json":
+            import json
+
+            click.echo(json.dumps(list(columns), indent=2))
+        else:
+            click.echo("\n".join(columns))
+        return
+    if customers is None or out is None:
+        raise click.UsageError("--customers and --out are needed to render")
     with progress_reporter("customers") as progress:
         result = render_batch(
             bundle,
@@ -217,6 +234,7 @@ def render(
         click.echo(
             f"rendered {result.rendered}, failed {result.failed}, skipped {result.skipped}"
             + (f", holdout {result.holdout}" if result.holdout else "")
+            + (f", suppressed {result.suppressed}" if result.suppressed else "")
         )
     if result.failed:
         ctx.exit(EXIT_CONTENT)
