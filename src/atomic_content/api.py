@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from .customers import CustomerRecord, find_customer
 from .plan import Plan, PlannedVariant, Router, make_plan
 from .repository import Library
 from .resolver import Resolution, Resolver, select_messages
-from .segments import SegmentIndex, SegmentVerdict
+from .segments import Audience, SegmentIndex, SegmentVerdict
 from .validate import load_library
 
 
@@ -106,13 +107,42 @@ def customer_messages(
     library, _warnings = load_library(content, on)
     customer = find_customer(library, customer_ref)
     plan = make_plan(library, on, on, include_drafts=include_drafts)
-    router = Router.for_plan(library, plan)
-    resolver = Resolver(library) if explain else None
-    label = f"customer {customer.id!r}"
+    messages = route_messages(
+        library, plan, customer.attributes, journey, step=step, channel=channel, locale=locale,
+        on=on, label=f"customer {customer.id!r}", explain=explain,
+    )  # fmt: skip
+    return CustomerMessages(library, customer, plan, messages)
+
+
+def route_messages(
+    library: Library,
+    plan: Plan,
+    attributes: Mapping[str, Any],
+    journey: str,
+    *,
+    step: str | None = None,
+    channel: str | None = None,
+    locale: str | None = None,
+    on: dt.date,
+    label: str | None = None,
+    explain: bool = False,
+    router: Router | None = None,
+    resolver: Resolver | None = None,
+) -> list[CustomerMessage]:
+    """A customer record's messages of one journey in an existing ``plan`` (made from
+    ``library``): one per step and channel asked for, each the planned variant the runtime
+    would send. ``router`` and ``resolver`` may be passed in to reuse them across calls (a live
+    preview routes many records into one plan). With ``explain`` the variant's slots are
+    explained; the explanation must name the plan's winners. UsageError for unknown ids or a
+    day outside the plan.
+    """
+    router = router or Router.for_plan(library, plan)
+    if explain and resolver is None:
+        resolver = Resolver(library)
     messages = []
     for step_id, the_channel in select_messages(library.journeys, journey, step, channel):
         route = router.route(
-            customer.attributes,
+            attributes,
             journey=journey,
             step=step_id,
             channel=the_channel,
@@ -127,23 +157,39 @@ def customer_messages(
             audience=route.audience,
             notes=(*route.notes, *variant.resolution.notes),
         )
-        if resolver is not None:
-            explained = resolver.resolve(
-                journey,
-                step_id,
-                the_channel,
-                route.audience,
-                locale=variant.locale,
-                on=on,
-                include_drafts=include_drafts,
-                explain=True,
+        if explain and resolver is not None:
+            explained = explain_variant(
+                resolver, variant, route.audience, on, include_drafts=plan.include_drafts
             )
-            # The explanation re-ranks the same candidates with reasons attached; it must
-            # name the plan's winners, or the explanation would describe another message.
-            assert explained.atoms == variant.resolution.atoms, "explanation diverged from plan"
             resolution = dataclasses.replace(explained, notes=resolution.notes)
         messages.append(CustomerMessage(variant, resolution))
-    return CustomerMessages(library, customer, plan, messages)
+    return messages
+
+
+def explain_variant(
+    resolver: Resolver,
+    variant: PlannedVariant,
+    audience: Audience,
+    on: dt.date,
+    *,
+    include_drafts: bool = False,
+) -> Resolution:
+    """The variant's resolution with every slot explained (winner, losers, rejections and
+    their reasons) for ``audience`` on day ``on``; it names the plan's winners."""
+    explained = resolver.resolve(
+        variant.journey,
+        variant.step,
+        variant.channel,
+        audience,
+        locale=variant.locale,
+        on=on,
+        include_drafts=include_drafts,
+        explain=True,
+    )
+    # The explanation re-ranks the same candidates with reasons attached; it must name the
+    # plan's winners, or the explanation would describe another message.
+    assert explained.atoms == variant.resolution.atoms, "explanation diverged from plan"
+    return explained
 
 
 def resolve_for_customer(

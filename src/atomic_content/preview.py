@@ -11,17 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .api import customer_messages
+from .api import CustomerMessage, customer_messages
 from .channels import export_formats, get_renderer
 from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
 from .errors import Severity, UsageError
 from .formatting import format_resolution, log_safe
 from .models import Settings
 from .render import assemble, check_limits, render_message
+from .repository import Library
 from .resolver import Resolution, require_complete
 
 
@@ -85,28 +87,37 @@ def preview(
         include_drafts=include_drafts, explain=explain,
     )  # fmt: skip
     library, customer = found.library, found.customer
+    return [
+        render_customer_message(library, message, customer.attributes, customer_id=customer.id)
+        for message in found.messages
+    ]
+
+
+def render_customer_message(
+    library: Library,
+    message: CustomerMessage,
+    attributes: Mapping[str, Any],
+    *,
+    customer_id: str | None = None,
+) -> PreviewResult:
+    """One routed message rendered for one customer record and checked against the channel
+    limits: what ``Bundle.render`` would send. ResolutionError when a required slot has no
+    content, RenderError when the record cannot be rendered safely."""
     assert library.settings is not None
-    results: list[PreviewResult] = []
-    for message in found.messages:
-        require_complete(library, message.resolution)
-        # The build's template form of the variant (the same call as the render stage), then
-        # this customer's tokens: what Bundle.render would send.
-        assembled = assemble(library, message.variant.resolution)
-        rendered = render_message(
-            library.profile, assembled, customer.attributes, customer_id=customer.id
-        )
-        results.append(
-            PreviewResult(
-                customer.id,
-                message.resolution,
-                assembled,
-                rendered,
-                tuple(check_limits(library.settings, rendered)),
-                library.settings,
-                message.variant.id,
-            )
-        )
-    return results
+    require_complete(library, message.resolution)
+    # The build's template form of the variant (the same call as the render stage), then
+    # this customer's tokens: what Bundle.render would send.
+    assembled = assemble(library, message.variant.resolution)
+    rendered = render_message(library.profile, assembled, attributes, customer_id=customer_id)
+    return PreviewResult(
+        customer_id or "",
+        message.resolution,
+        assembled,
+        rendered,
+        tuple(check_limits(library.settings, rendered)),
+        library.settings,
+        message.variant.id,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,4 +246,5 @@ __all__ = [
     "format_problems",
     "format_text",
     "preview",
+    "render_customer_message",
 ]
