@@ -9,6 +9,14 @@ from pathlib import Path
 import click
 
 from ..sendtest import PASSWORD_ENV, SmtpServer, send_test
+from ..serve import (
+    DEFAULT_EDITOR_LINK,
+    LOOPBACK_HOSTS,
+    StudioConfig,
+    check_host,
+    is_loopback,
+    run,
+)
 from . import F, content_option, main
 from .commands import date_option, parse_date
 
@@ -76,8 +84,6 @@ def serve(
 
     Binds to 127.0.0.1 unless --allow-remote; needs the 'serve' extra.
     """
-    from ..serve import check_host, is_loopback, run
-    from ..serve.app import DEFAULT_EDITOR_LINK, LOOPBACK_HOSTS, StudioConfig
 
     ctx.meta["content_root"] = content
     check_host(host, allow_remote)

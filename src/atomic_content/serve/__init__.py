@@ -7,10 +7,9 @@ ASGI app (tests run it in a thread); :class:`~.state.Studio` keeps the checked c
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..errors import UsageError
 from ..sendtest import is_loopback
+from .config import DEFAULT_EDITOR_LINK, LOOPBACK_HOSTS, StudioConfig
 
 
 def check_host(host: str, allow_remote: bool) -> None:
@@ -22,28 +21,24 @@ def check_host(host: str, allow_remote: bool) -> None:
         )
 
 
-def run(config: Any, *, host: str, port: int, allow_remote: bool = False) -> None:
+def run(config: StudioConfig, *, host: str, port: int, allow_remote: bool = False) -> None:
     """Serve the studio on ``host``:``port`` until interrupted (blocks)."""
     check_host(host, allow_remote)
     try:
-        import uvicorn
-
-        from .app import create_app
+        from .server import serve_forever
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise UsageError(
             f"atomic serve needs the 'serve' extra ({exc.name} is not installed)",
             "pip install 'atomic-content[serve]'",
         ) from None
-    app = create_app(config)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=1,
-        proxy_headers=False,
-        server_header=False,
-    )
+    serve_forever(config, host=host, port=port)
 
 
-__all__ = ["check_host", "is_loopback", "run"]
+__all__ = [
+    "DEFAULT_EDITOR_LINK",
+    "LOOPBACK_HOSTS",
+    "StudioConfig",
+    "check_host",
+    "is_loopback",
+    "run",
+]

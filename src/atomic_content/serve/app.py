@@ -30,7 +30,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.applications import Starlette
@@ -59,7 +59,8 @@ from ..preview import PreviewResult, format_problems, render_customer_message
 from ..records import RecordError, check_record
 from ..render import example_customer
 from ..segments import Audience, SegmentIndex
-from ..sendtest import SendError, SmtpServer, send_eml
+from ..sendtest import SendError, send_eml
+from .config import DEFAULT_EDITOR_LINK, LOOPBACK_HOSTS, StudioConfig
 from .state import Snapshot, Studio, Workspace
 from .views import (
     ChannelView,
@@ -71,8 +72,9 @@ from .views import (
     slot_views,
 )
 
-DEFAULT_EDITOR_LINK = "vscode://file/{path}:{line}:{col}"
-"""Where atom and diagnostic links open: ``{path}`` (absolute), ``{line}``, ``{col}``."""
+FORM_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM_BYTES = 65_536
+"""The largest form the studio reads (a customer record edited in the form is a few KB)."""
 
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
@@ -94,24 +96,6 @@ DARK_MODE = (
     "img,picture,video{filter:invert(1) hue-rotate(180deg)}</style>"
 )
 """Dark mode as the clients that invert colours show it (Gmail apps, Outlook.com)."""
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
-
-
-@dataclass(frozen=True)
-class StudioConfig:
-    """How the studio runs: the content (and optional output) folder, the dates the checks
-    cover, the editor link template, the SMTP server for the send-test button, and the host
-    names the app answers to (``("*",)`` with --allow-remote)."""
-
-    content: Path
-    out: Path | None = None
-    start: dt.date | None = None
-    until: dt.date | None = None
-    editor_link: str = DEFAULT_EDITOR_LINK
-    smtp: SmtpServer | None = None
-    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
-
 
 # --------------------------------------------------------------------------------------------
 # Security headers and the live-reload notifier
@@ -644,8 +628,12 @@ class StudioApp:
     async def send_test(self, request: Request) -> Response:
         if not _same_origin(request):
             return PlainTextResponse("cross-site request refused", 403)
-        form = await request.form()
-        values = {k: v for k, v in form.items() if isinstance(v, str)}
+        if request.headers.get("content-type", "").split(";")[0] != FORM_TYPE:
+            return PlainTextResponse("send a form", 415)
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            return PlainTextResponse("form too large", 413)
+        values = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         ws = self.workspace()
         if ws is None:
             return self.diagnostics_page(409)
@@ -753,4 +741,11 @@ def create_app(config: StudioConfig, studio: Studio | None = None) -> Starlette:
     return app
 
 
-__all__ = ["DEFAULT_EDITOR_LINK", "FRAME_CSP", "PAGE_CSP", "StudioConfig", "create_app"]
+__all__ = [
+    "DEFAULT_EDITOR_LINK",
+    "FRAME_CSP",
+    "LOOPBACK_HOSTS",
+    "PAGE_CSP",
+    "StudioConfig",
+    "create_app",
+]
