@@ -604,7 +604,7 @@ class StudioApp:
         async def stream() -> AsyncIterator[str]:
             seen = since
             yield "retry: 1000\n\n"
-            while True:
+            while not self.studio.stopping:
                 event = notifier.event if notifier is not None else None
                 current = self.studio.generation
                 if current != seen:

@@ -14,6 +14,7 @@ are rendered again (loading, the static checks and the plan are redone on every 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 import tempfile
@@ -27,16 +28,50 @@ from ..api import CustomerMessage, route_messages
 from ..coverage import CoverageReport, compute_coverage
 from ..errors import Diagnostics
 from ..pipeline import Checked, DateRange, check
-from ..plan import Plan, Router
+from ..plan import Plan, PlannedVariant, Router
 from ..repository import Library
 from ..resolver import Resolver
-from ..variants import VariantCache
+from ..variants import VariantCache, VariantOutput
 
 Listener = Callable[["Snapshot"], None]
 
 WATCH_STEP_MS = 50
 """Milliseconds without a further change before a batch of changes is handled: editors write
 a file in several steps (truncate, write, rename), and one check should see the last."""
+
+
+class MemoryVariantCache(VariantCache):
+    """The render stage's cache kept in memory too: a re-check after an edit takes unchanged
+    variants from a dict instead of reading and verifying a file each (the files stay the
+    source for worker processes, which write them on the first, parallel check)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self._memory: dict[str, VariantOutput] = {}
+        self._memory_lock = threading.Lock()
+
+    def get(self, key: str, variant: PlannedVariant) -> VariantOutput | None:
+        with self._memory_lock:
+            found = self._memory.get(key)
+        if found is None:
+            found = super().get(key, variant)
+            if found is None:
+                return None
+            with self._memory_lock:
+                self._memory[key] = found
+        if (found.entry.valid_from, found.entry.valid_until) != (variant.start, variant.until):
+            entry = dataclasses.replace(
+                found.entry, valid_from=variant.start, valid_until=variant.until
+            )
+            found = dataclasses.replace(found, entry=entry)
+        if found.variant_id != variant.id:
+            found = dataclasses.replace(found, variant_id=variant.id)
+        return found
+
+    def put(self, output: VariantOutput) -> None:
+        with self._memory_lock:
+            self._memory[output.cache_key] = output
+        super().put(output)
 
 
 @dataclass(frozen=True)
@@ -136,7 +171,7 @@ class Studio:
         self.dates = DateRange.of(start, until)
         self._own_cache = cache_dir is None
         self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix="atomic-serve-cache-"))
-        self.cache = VariantCache(self.cache_dir)
+        self.cache = MemoryVariantCache(self.cache_dir)
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -147,11 +182,16 @@ class Studio:
         self.workspace: Workspace | None = None
 
     # -- checking ------------------------------------------------------------------------------
-    def refresh(self, changed: Iterable[str] = ()) -> Snapshot:
-        """Check the content once (the whole pipeline), publish the snapshot, tell listeners."""
+    def refresh(self, changed: Iterable[str] = (), *, jobs: int | None = 1) -> Snapshot:
+        """Check the content once (the whole pipeline), publish the snapshot, tell listeners.
+
+        ``jobs`` is the render stage's worker count: 1 (the default) renders in this thread,
+        which is what a server that already runs threads should do; the first check, before
+        the server starts, may pass None (one worker process per core) to fill the cache.
+        """
         with self._refresh_lock:
             began = time.perf_counter()
-            checked = check(self.content, self.dates, cache=self.cache, jobs=1)
+            checked = check(self.content, self.dates, cache=self.cache, jobs=jobs)
             seconds = time.perf_counter() - began
             with self._lock:
                 self._generation += 1
@@ -221,9 +261,24 @@ class Studio:
             self.refresh(shown)
         ready.set()
 
+    @property
+    def stopping(self) -> bool:
+        """:meth:`stop` was called: event streams end, the watcher stops."""
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """Tell the watcher and the listeners (the event streams) to finish."""
+        self._stop.set()
+        with self._lock:
+            listeners = list(self._listeners)
+            snapshot = self.snapshot
+        if snapshot is not None:
+            for listener in listeners:
+                listener(snapshot)
+
     def close(self) -> None:
         """Stop watching; remove the temporary render cache."""
-        self._stop.set()
+        self.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

@@ -255,9 +255,20 @@ def editor_href(template: str, absolute_path: str, line: int, col: int) -> str:
     return template.format(path=quote(absolute_path), line=max(line, 1), col=max(col, 1))
 
 
-def atom_ref(library: Library, atom_id: str, link_template: str) -> AtomRef:
-    path, line, col = library.position("atom", atom_id, ())
-    absolute = (library.root / path).resolve().as_posix() if path else ""
+def atom_ref(
+    library: Library, atom_id: str, link_template: str, *, exact: bool = False
+) -> AtomRef:
+    """Where an atom is written. ``exact``: the line of its content (``text:``, ``cta:`` ...),
+    which parses the file for positions (a few ms); else the file's first line."""
+    path, line, col = library.paths.get(("atom", atom_id), ""), 1, 1
+    atom = library.atoms.get(atom_id)
+    if exact and atom is not None:
+        field = next(
+            (name for name in ("text", "cta", "image", "offer") if getattr(atom, name, None)),
+            "slot",
+        )
+        path, line, col = library.position("atom", atom_id, (field,))
+    absolute = (library.root / path).as_posix() if path else ""
     return AtomRef(
         atom_id,
         path,
@@ -271,7 +282,11 @@ def slot_views(library: Library, resolution: Resolution, link_template: str) -> 
     """Every slot of the resolution with its winner and the other candidates."""
     views = []
     for name, choice in resolution.slots.items():
-        winner = atom_ref(library, choice.winner.id, link_template) if choice.winner else None
+        winner = (
+            atom_ref(library, choice.winner.id, link_template, exact=True)
+            if choice.winner
+            else None
+        )
         others = tuple(
             CandidateView(atom_ref(library, c.atom_id, link_template), c.verdict.value, c.reason)
             for c in choice.candidates
