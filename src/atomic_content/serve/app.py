@@ -58,7 +58,7 @@ from ..plan import PlannedVariant, journey_audiences, journey_locales
 from ..preview import PreviewResult, format_problems, render_customer_message
 from ..records import RecordError, check_record
 from ..render import example_customer
-from ..segments import Audience, SegmentIndex
+from ..segments import GENERIC, Audience, SegmentIndex
 from ..sendtest import SendError, send_eml
 from .config import DEFAULT_EDITOR_LINK, LOOPBACK_HOSTS, StudioConfig
 from .state import Snapshot, Studio, Workspace
@@ -478,7 +478,8 @@ class StudioApp:
         q = parse_query(ws, dict(request.query_params))
         pickers = self.pickers(ws, q)
         cells = []
-        for audience in pickers["audiences"]:
+        # The generic message first: the one every segment is compared with.
+        for audience in sorted(pickers["audiences"], key=lambda a: a != GENERIC):
             cell_q = MessageQuery(
                 q.journey, q.step, q.channel, q.locale, q.customer, audience, q.on, (), q.scheme
             )

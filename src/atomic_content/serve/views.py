@@ -255,9 +255,7 @@ def editor_href(template: str, absolute_path: str, line: int, col: int) -> str:
     return template.format(path=quote(absolute_path), line=max(line, 1), col=max(col, 1))
 
 
-def atom_ref(
-    library: Library, atom_id: str, link_template: str, *, exact: bool = False
-) -> AtomRef:
+def atom_ref(library: Library, atom_id: str, link_template: str, *, exact: bool = False) -> AtomRef:
     """Where an atom is written. ``exact``: the line of its content (``text:``, ``cta:`` ...),
     which parses the file for positions (a few ms); else the file's first line."""
     path, line, col = library.paths.get(("atom", atom_id), ""), 1, 1
