@@ -148,8 +148,9 @@ def measure(name: str, content: Path, edits: int) -> None:
                 assert snapshot is not None
                 rechecks.append(snapshot.seconds)
                 time.sleep(0.3)
+            restored = time.perf_counter()
             target.write_text(original, encoding="utf-8")
-            time.sleep(0.5)
+            listener.wait(restored)  # the studio is idle again
         began = time.perf_counter()
         running.studio.refresh()
         warm_s = time.perf_counter() - began
