@@ -44,8 +44,8 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PNG_1X1 = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+PNG_1X1 = base64.b64decode(  # a light grey 3:1 picture: a stand-in for every remote image
+    "iVBORw0KGgoAAAANSUhEUgAAAAMAAAABCAIAAACUgoPjAAAADklEQVR4nGO4cecKBAEAJg4HmcIXPI8AAAAASUVORK5CYII="
 )
 EMAIL = "/message?journey=welcome&step=day-0&channel=email&customer=anna"
 HEADLINE = Path("atoms/welcome/welcome-day0-headline-de-at.yaml")
@@ -146,7 +146,9 @@ def test_picking_a_customer_changes_the_headline(
     page.screenshot(path=artefacts / "message-email.png")
     if request.config.getoption("--update-golden"):
         (REPO / "docs" / "img").mkdir(exist_ok=True)
+        page.set_viewport_size({"width": 1500, "height": 1250})
         page.screenshot(path=REPO / "docs" / "img" / "serve.png")
+        page.set_viewport_size({"width": 1500, "height": 1000})
     with page.expect_navigation():
         page.select_option("#customer", "tom")
     assert "customer=tom" in page.url
