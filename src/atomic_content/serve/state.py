@@ -7,9 +7,10 @@ every new snapshot (the web app pushes a reload to the browsers). A run with err
 replace the last good :class:`Workspace`: pages show the snapshot's positioned diagnostics and
 the next good save brings the message back.
 
-Rendering is incremental: the render stage keeps its content-addressed variant cache in a
-temporary folder, so after an edit only the variants whose atoms, layouts or settings changed
-are rendered again (loading, the static checks and the plan are redone on every change).
+Rendering is incremental: the render stage keeps its content-addressed variant cache in memory
+(over the on-disk cache ``atomic validate`` uses), so after an edit only the variants whose
+atoms, layouts or settings changed are rendered again (loading, the static checks and the plan
+are redone on every change).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..plan import Plan, PlannedVariant, Router
 from ..repository import Library
 from ..resolver import Resolver
 from ..variants import VariantCache, VariantOutput
+from ..yamlio import cache_dir as user_cache_dir
 
 Listener = Callable[["Snapshot"], None]
 
@@ -169,6 +171,11 @@ class Studio:
     ) -> None:
         self.content = content.resolve()
         self.dates = DateRange.of(start, until)
+        if cache_dir is None:
+            # The render cache `atomic validate` uses (content-addressed, shared), else a
+            # temporary one.
+            shared = user_cache_dir()
+            cache_dir = shared / "variants-v2" if shared is not None else None
         self._own_cache = cache_dir is None
         self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix="atomic-serve-cache-"))
         self.cache = MemoryVariantCache(self.cache_dir)
