@@ -51,6 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..api import CustomerMessage, explain_variant
 from ..channels import get_renderer
+from ..channels.studio import ChannelView, badges, channel_view
 from ..coverage import CoverageReport
 from ..customers import find_customer
 from ..errors import AtomicError
@@ -62,15 +63,7 @@ from ..segments import GENERIC, Audience, SegmentIndex
 from ..sendtest import SendError, send_eml
 from .config import DEFAULT_EDITOR_LINK, LOOPBACK_HOSTS, StudioConfig
 from .state import Snapshot, Studio, Workspace
-from .views import (
-    ChannelView,
-    attribute_fields,
-    badges,
-    channel_view,
-    editor_href,
-    record_from_form,
-    slot_views,
-)
+from .views import attribute_fields, editor_href, record_from_form, slot_views
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 65_536
@@ -453,7 +446,7 @@ class StudioApp:
                 "audience": resolution.audience,
                 "language": resolution.language,
                 "notes": resolution.notes,
-                "badges": badges(result),
+                "badges": badges(result.rendered, result.problems, result.settings),
                 "limit_problems": format_problems(result.problems),
                 "slots": slot_views(ws.library, resolution, self.config.editor_link),
                 "exports": sorted(get_renderer(q.channel).exports),
@@ -491,7 +484,9 @@ class StudioApp:
                     "q": cell_q,
                     "outcome": outcome,
                     "view": channel_view(result.rendered, result.settings) if result else None,
-                    "badges": badges(result) if result else [],
+                    "badges": badges(result.rendered, result.problems, result.settings)
+                    if result
+                    else [],
                     "winners": sorted(result.assembled.atoms.items()) if result else [],
                     "variant_id": result.variant_id if result else "",
                 }

@@ -1,11 +1,7 @@
 """What the studio's pages show, as typed data: made from the pipeline's results, shown by the
-templates (which only escape and lay out).
+templates (which only escape and lay out). How each channel's message is drawn and measured is
+the channels' business (:mod:`atomic_content.channels.studio`).
 
-* :func:`channel_view` — the rendered message as the studio draws it: email inbox line and
-  HTML/text parts, push lock screen, in-app card, microsite page, SMS bubble; any other channel
-  falls back to its renderer's own HTML preview in a frame;
-* :func:`badges` — measured sizes against the channel limits (Gmail clipping, push payload,
-  subject length, SMS segments), coloured by the limit problems ``check_limits`` reported;
 * :func:`slot_views` — per slot the winner, the losers and rejections with reasons, each atom
   with its file and line and an editor link;
 * :func:`attribute_fields` / :func:`record_from_form` — the customer form generated from
@@ -14,206 +10,15 @@ templates (which only escape and lay out).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
-from ..channels.app import AppChannel
-from ..channels.base import LimitProblem, RenderedMessage, channel_settings
-from ..channels.email import EmailChannel
-from ..channels.sms import SmsChannel, sms_size
-from ..errors import Severity
-from ..models import AttributeType, Profile, Settings
-from ..preview import PreviewResult
+from ..models import AttributeType, Profile
 from ..records import csv_cell
 from ..repository import Library
 from ..resolver import Resolution
-
-State = Literal["ok", "warn", "error"]
-
-GMAIL_CLIP_BYTES = 102_400
-"""Gmail clips a message whose HTML is larger (shown when the settings do not say)."""
-
-
-# --------------------------------------------------------------------------------------------
-# The message itself
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChannelView:
-    """How one rendered message is drawn. ``kind`` picks the template block: ``email``,
-    ``app``, ``page``, ``sms`` or ``frame`` (the renderer's preview in a frame).
-
-    ``fields`` holds plain text values (escaped by the template); ``frames`` names the parts
-    shown in sandboxed frames (part name -> title).
-    """
-
-    kind: str
-    fields: Mapping[str, str]
-    frames: Mapping[str, str]
-
-
-def _json_object(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: object) -> str:
-    return "" if value is None else str(value)
-
-
-def channel_view(rendered: RenderedMessage, settings: Settings | None) -> ChannelView:
-    """The studio's drawing of ``rendered``, by the parts its channel wrote."""
-    parts = rendered.parts
-    if {"subject", "html"} <= parts.keys():
-        sender = settings.brand.sender if settings is not None else None
-        return ChannelView(
-            "email",
-            {
-                "sender_name": sender.name if sender is not None else rendered.brand_name,
-                "sender_email": sender.email if sender is not None else "",
-                "subject": parts.get("subject", ""),
-                "preheader": parts.get("preheader", ""),
-                "text": parts.get("text", ""),
-            },
-            {"html": "Email"},
-        )
-    if "push.json" in parts or "card.json" in parts:
-        push = _json_object(parts.get("push.json"))
-        card = _json_object(parts.get("card.json"))
-        cta = card.get("cta") if isinstance(card.get("cta"), dict) else {}
-        assert isinstance(cta, dict)
-        fields = {
-            "has_push": "1" if "push.json" in parts else "",
-            "push_title": _str(push.get("title")),
-            "push_body": _str(push.get("body")),
-            "push_link": _str(push.get("deep_link")),
-            "has_card": "1" if "card.json" in parts else "",
-            "card_title": _str(card.get("title")),
-            "card_cta": _str(cta.get("label")),
-            "card_cta_url": _str(cta.get("url")),
-            "brand": rendered.brand_name,
-        }
-        frames = {"card_body.html": "Card body"} if parts.get("card_body.html") else {}
-        return ChannelView("app", fields, frames)
-    if "sms.json" in parts:
-        payload = _json_object(parts["sms.json"])
-        text = _str(payload.get("text"))
-        size = sms_size(text)
-        return ChannelView(
-            "sms",
-            {
-                "sender": _str(payload.get("from")) or "(platform number)",
-                "text": text,
-                "encoding": size.encoding,
-                "segments": str(size.segments),
-                "characters": str(len(text)),
-            },
-            {},
-        )
-    pages = [name for name, kind in rendered.media_types.items() if kind == "text/html"]
-    if len(pages) == 1 and len(parts) == 1:
-        return ChannelView("page", {}, {pages[0]: "Page"})
-    return ChannelView("frame", {}, {"preview": "Preview"})
-
-
-# --------------------------------------------------------------------------------------------
-# Size and limit badges
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Badge:
-    """One measured size against its limit; ``state`` is the worst limit problem of its codes."""
-
-    label: str
-    value: str
-    limit: str
-    state: State
-    note: str = ""
-
-
-def _state(problems: Iterable[LimitProblem], prefixes: Sequence[str]) -> tuple[State, str]:
-    worst: State = "ok"
-    note = ""
-    for problem in problems:
-        if not problem.code.startswith(tuple(prefixes)):
-            continue
-        if problem.severity is Severity.ERROR:
-            return "error", problem.message
-        worst, note = "warn", problem.message
-    return worst, note
-
-
-def badges(result: PreviewResult) -> list[Badge]:
-    """The sizes the channel limits measure, each with the state its limit problems give."""
-    rendered, problems, settings = result.rendered, result.problems, result.settings
-    parts = rendered.parts
-    found: list[Badge] = []
-
-    def add(label: str, value: str, limit: str, prefixes: Sequence[str]) -> None:
-        state, note = _state(problems, prefixes)
-        found.append(Badge(label, value, limit, state, note))
-
-    if {"subject", "html"} <= parts.keys():
-        email = channel_settings(settings, "email", EmailChannel).limits
-        size = len(parts["html"].encode("utf-8"))
-        add(
-            "HTML (Gmail clipping)",
-            f"{size / 1024:.1f} KB",
-            f"{email.html_bytes_hard / 1024:.0f} KB",
-            ["email.html"],
-        )
-        add(
-            "Subject",
-            f"{len(parts['subject'])} chars",
-            f"{email.subject_recommended} shown, {email.subject_hard} max",
-            ["email.subject"],
-        )
-        add(
-            "Preheader",
-            f"{len(parts.get('preheader', ''))} chars",
-            f"{email.preheader_min}–{email.preheader_recommended}",
-            ["email.preheader"],
-        )
-    if "push.json" in parts:
-        app = channel_settings(settings, "app", AppChannel).limits
-        push = _json_object(parts["push.json"])
-        add(
-            "Push payload",
-            f"{len(parts['push.json'].encode('utf-8'))} bytes",
-            f"{app.push_payload_bytes_hard} bytes",
-            ["app.push_payload"],
-        )
-        add(
-            "Push title",
-            f"{len(_str(push.get('title')))} chars",
-            f"{app.push_title_recommended} shown",
-            ["app.push_title"],
-        )
-        add(
-            "Push body",
-            f"{len(_str(push.get('body')))} chars",
-            f"{app.push_body_recommended} shown, {app.push_body_hard} max",
-            ["app.push_body"],
-        )
-    if "sms.json" in parts:
-        sms = channel_settings(settings, "sms", SmsChannel).limits
-        sms_text = sms_size(_str(_json_object(parts["sms.json"]).get("text")))
-        add(
-            "SMS segments",
-            f"{sms_text.segments} ({sms_text.encoding})",
-            f"{sms.max_segments_recommended} aimed, {sms.max_segments_hard} max",
-            ["sms."],
-        )
-    return found
-
 
 # --------------------------------------------------------------------------------------------
 # Explanations
@@ -382,13 +187,9 @@ def record_from_form(profile: Profile, form: Mapping[str, str]) -> dict[str, Any
 __all__ = [
     "AtomRef",
     "AttributeField",
-    "Badge",
-    "ChannelView",
     "SlotView",
     "atom_ref",
     "attribute_fields",
-    "badges",
-    "channel_view",
     "editor_href",
     "record_from_form",
     "slot_views",
