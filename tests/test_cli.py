@@ -155,7 +155,17 @@ def test_schema_writes_every_kind(tmp_path: Path, runner: CliRunner) -> None:
     assert names == [
         f"{k}.schema.json"
         for k in sorted(
-            ["atom", "customer", "journey", "layout", "manifest", "profile", "segment", "settings"]
+            [
+                "atom",
+                "customer",
+                "experiment",
+                "journey",
+                "layout",
+                "manifest",
+                "profile",
+                "segment",
+                "settings",
+            ]
         )
     ]
     atom = json.loads((tmp_path / "atom.schema.json").read_text())

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from .customers import CustomerRecord, find_customer
-from .plan import Plan, PlannedVariant, Router, make_plan
+from .experiments import Assignment
+from .models import ArmKind
+from .plan import Holdout, Plan, PlannedVariant, Router, make_plan
 from .repository import Library
 from .resolver import Resolution, Resolver, select_messages
 from .segments import Audience, SegmentIndex, SegmentVerdict
@@ -62,10 +64,15 @@ def customer_segments(content: Path, customer_ref: str) -> SegmentReport:
 @dataclass(frozen=True)
 class CustomerMessage:
     """One message of a customer: the planned variant it is and its resolution as the customer
-    sees it (the variant's winners, the customer's audience and notes)."""
+    sees it (the variant's winners, the customer's audience and notes).
+
+    ``assignment`` is the customer's experiment arm; ``holdout`` means no message is sent
+    (``variant`` is then the one the personalized arm gets, for reference)."""
 
     variant: PlannedVariant
     resolution: Resolution
+    assignment: Assignment | None = None
+    holdout: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,7 @@ def customer_messages(
     on: dt.date | None = None,
     include_drafts: bool = False,
     explain: bool = False,
+    arm: ArmKind | None = None,
 ) -> CustomerMessages:
     """A customer's messages of one journey on day ``on`` (default: today): one per step and
     channel asked for (default: all, in the journey's order).
@@ -100,8 +108,9 @@ def customer_messages(
     Each is the planned variant the runtime would send (:class:`~atomic_content.plan.Router`):
     the plan for that day is made once and the customer routed into it, exactly as
     ``Bundle.render`` routes. With ``explain`` the variant's slots are explained (every loser
-    and rejection with its reason). Raises ContentError for invalid content and UsageError for
-    unknown ids.
+    and rejection with its reason). ``arm`` forces an experiment arm (``--arm``). Raises
+    ContentError for invalid content and UsageError for unknown ids (and for ``arm`` on a
+    message no experiment covers).
     """
     on = on or dt.date.today()
     library, _warnings = load_library(content, on)
@@ -109,7 +118,7 @@ def customer_messages(
     plan = make_plan(library, on, on, include_drafts=include_drafts)
     messages = route_messages(
         library, plan, customer.attributes, journey, step=step, channel=channel, locale=locale,
-        on=on, label=f"customer {customer.id!r}", explain=explain,
+        on=on, label=f"customer {customer.id!r}", explain=explain, arm=arm,
     )  # fmt: skip
     return CustomerMessages(library, customer, plan, messages)
 
@@ -126,6 +135,7 @@ def route_messages(
     on: dt.date,
     label: str | None = None,
     explain: bool = False,
+    arm: ArmKind | None = None,
     router: Router | None = None,
     resolver: Resolver | None = None,
 ) -> list[CustomerMessage]:
@@ -133,36 +143,60 @@ def route_messages(
     ``library``): one per step and channel asked for, each the planned variant the runtime
     would send. ``router`` and ``resolver`` may be passed in to reuse them across calls (a live
     preview routes many records into one plan). With ``explain`` the variant's slots are
-    explained; the explanation must name the plan's winners. UsageError for unknown ids or a
-    day outside the plan.
+    explained; the explanation must name the plan's winners. ``arm`` forces an experiment arm.
+    UsageError for unknown ids or a day outside the plan.
     """
     router = router or Router.for_plan(library, plan)
     if explain and resolver is None:
         resolver = Resolver(library)
     messages = []
     for step_id, the_channel in select_messages(library.journeys, journey, step, channel):
-        route = router.route(
-            attributes,
-            journey=journey,
-            step=step_id,
-            channel=the_channel,
-            on=on,
-            locale=locale,
-            label=label,
-            explain=True,
+        options: dict[str, Any] = {
+            "journey": journey,
+            "step": step_id,
+            "channel": the_channel,
+            "on": on,
+            "locale": locale,
+            "label": label,
+            "explain": True,
+        }
+        routed = router.route(attributes, **options, arm=arm)
+        holdout = isinstance(routed, Holdout)
+        # A holdout gets nothing; show what the personalized arm gets, marked as not sent.
+        route = (
+            router.route(attributes, **options, arm=ArmKind.PERSONALIZED)
+            if isinstance(routed, Holdout)
+            else routed
         )
+        assert not isinstance(route, Holdout)
+        assignment = routed.assignment
+        notes = list(route.notes)
+        if holdout:
+            notes = ["holdout arm: no message is sent (shown: what the personalized arm gets)"]
+        if assignment is not None:
+            notes.append(f"arm: {assignment.reason}")
         variant = plan.variant(route.variant_id)
         resolution = dataclasses.replace(
             variant.resolution,
             audience=route.audience,
-            notes=(*route.notes, *variant.resolution.notes),
+            notes=(*notes, *variant.resolution.notes),
         )
         if explain and resolver is not None:
+            served = route.audience
+            if route.arm == ArmKind.CONTROL.value:
+                served = Audience(
+                    None,
+                    route.audience.label,
+                    route.audience.consent_refused,
+                    route.audience.customer_id,
+                    route.audience.matched,
+                    "control arm of the experiment: the generic message",
+                )
             explained = explain_variant(
-                resolver, variant, route.audience, on, include_drafts=plan.include_drafts
+                resolver, variant, served, on, include_drafts=plan.include_drafts
             )
             resolution = dataclasses.replace(explained, notes=resolution.notes)
-        messages.append(CustomerMessage(variant, resolution))
+        messages.append(CustomerMessage(variant, resolution, assignment, holdout))
     return messages
 
 

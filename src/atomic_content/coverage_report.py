@@ -164,6 +164,7 @@ def gap_to_dict(gap: Gap) -> dict[str, Any]:
         "value": gap.value,
         "size_assumed": gap.size_assumed,
         "value_assumed": gap.value_assumed,
+        "value_source": gap.value_source,
         "slot_weight": gap.slot_weight,
         "severity": gap.severity,
         "suggestion": gap.suggestion,
@@ -194,6 +195,7 @@ def report_to_dict(report: CoverageReport) -> dict[str, Any]:
                 "value": s.value,
                 "size_assumed": s.size_assumed,
                 "value_assumed": s.value_assumed,
+                "value_source": s.value_source,
             }
             for s in report.segments
         ],
@@ -317,6 +319,14 @@ def format_table(
         console.print(
             Text("  size or value missing (counted as 1): " + ", ".join(report.assumed_segments))
         )
+    if report.measured_segments:
+        console.print(
+            Text(
+                "  ranked by measured lift (experiment analysis): "
+                + ", ".join(report.measured_segments)
+                + "; the others by their assumed value"
+            )
+        )
 
     if report.gaps:
         console.print(Text(""))
@@ -439,6 +449,13 @@ def format_markdown(report: CoverageReport, *, top: int = 20, flagged: int = 30)
         head.append(
             "Segments without `size` or `value` (counted as 1 in the ranking): "
             + ", ".join(_md_code(s) for s in report.assumed_segments)
+        )
+    if report.measured_segments:
+        head.append("")
+        head.append(
+            "Ranked by measured lift (experiment analysis): "
+            + ", ".join(_md_code(s) for s in report.measured_segments)
+            + "; the others by their assumed value"
         )
     head.append("")
     rows = [_stats_row(f"**{md(k)}**", v) for k, v in report.by_journey.items()]

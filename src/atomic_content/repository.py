@@ -31,6 +31,7 @@ from .models import (
     Atom,
     Channels,
     Customer,
+    Experiment,
     Journey,
     Layout,
     Model,
@@ -52,7 +53,7 @@ from .yamlio import (
 
 M = TypeVar("M", bound=Model)
 
-_STEM_ID_KINDS = {Segment, Atom, Journey, Layout, Customer}
+_STEM_ID_KINDS = {Segment, Atom, Journey, Layout, Customer, Experiment}
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Library:
     journeys: dict[str, Journey] = field(default_factory=dict)
     layouts: dict[tuple[str, str], LayoutEntry] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
+    experiments: dict[str, Experiment] = field(default_factory=dict)
     documents: dict[str, YamlDocument] = field(default_factory=dict)
     paths: dict[tuple[str, str], str] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)
@@ -734,4 +736,5 @@ def load_files(root: Path) -> tuple[Library, Diagnostics]:
     loader.load_folder("journeys", Journey, "journey", lib.journeys, recursive=False)
     loader.load_layouts()
     loader.load_folder("customers", Customer, "customer", lib.customers, recursive=False)
+    loader.load_folder("experiments", Experiment, "experiment", lib.experiments, recursive=False)
     return lib, loader.diagnostics

@@ -2,8 +2,9 @@
 
 :func:`render_batch` streams customer records (JSON Lines or CSV) through a loaded bundle in
 constant memory. A bad record is reported with its line number and reason and does not stop the
-batch; customers outside the journey's entry audience are *skipped*; the result counts rendered,
-failed and skipped records, so nothing disappears silently.
+batch; customers outside the journey's entry audience are *skipped*; customers in the holdout arm
+of a running experiment get no message and are counted as *holdout*; the result counts rendered,
+failed, skipped and holdout records, so nothing disappears silently.
 
 Output is either JSON Lines (``--out messages.jsonl``: one object per rendered customer) or a
 folder with one sub-folder per customer holding the message's files.
@@ -23,7 +24,7 @@ from typing import Any
 from .bundle import Bundle
 from .channels.base import RenderedMessage
 from .errors import AtomicError, UsageError
-from .plan import Route
+from .plan import Holdout, Route
 from .records import RecordFormat, read_records
 
 ProgressCallback = Callable[[int], None]
@@ -50,22 +51,25 @@ class RecordProblem:
 
 @dataclass
 class BatchResult:
-    """Every record counted once: rendered, failed (with problems) or skipped."""
+    """Every record counted once: rendered, failed (with problems), skipped or holdout (in
+    an experiment's holdout arm: no message, on purpose)."""
 
     rendered: int = 0
     failed: int = 0
     skipped: int = 0
     problems: list[RecordProblem] = field(default_factory=list)
+    holdout: int = 0
 
     @property
     def total(self) -> int:
-        return self.rendered + self.failed + self.skipped
+        return self.rendered + self.failed + self.skipped + self.holdout
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rendered": self.rendered,
             "failed": self.failed,
             "skipped": self.skipped,
+            "holdout": self.holdout,
             "problems": [
                 {"line": p.line, "customer": p.customer_id, "code": p.code, "reason": p.reason}
                 for p in self.problems
@@ -214,7 +218,11 @@ def render_batch(
                             on=on,
                             locale=locale,
                         )
-                        message = bundle.render_route(route, record)
+                        message = (
+                            None
+                            if isinstance(route, Holdout)
+                            else bundle.render_route(route, record)
+                        )
                     except AtomicError as exc:
                         fail(
                             line,
@@ -231,8 +239,11 @@ def render_batch(
                             f"rendering failed ({type(exc).__name__})",
                         )
                     else:
-                        result.rendered += 1
-                        _write(out, sink, to_jsonl, line, customer_id, key, route, message)
+                        if isinstance(route, Holdout) or message is None:
+                            result.holdout += 1
+                        else:
+                            result.rendered += 1
+                            _write(out, sink, to_jsonl, line, customer_id, key, route, message)
             if progress:
                 progress(result.total)
     if to_jsonl:
@@ -258,6 +269,12 @@ def _write(
             "locale": message.key.locale,
             "variant": route.variant_id,
             "audience": route.audience.id,
+            "experiment": (
+                route.assignment.key
+                if route.assignment is not None and route.arm is not None
+                else None
+            ),
+            "arm": route.arm,
             "parts": parts,
         }
         sink.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")

@@ -20,7 +20,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
         schema = model.model_json_schema()
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["title"] = f"atomic-content {kind} file"
-        if kind in {"segment", "atom", "journey", "layout", "customer"}:
+        if kind in {"segment", "atom", "journey", "layout", "customer", "experiment"}:
             # The id defaults to the file name, so it is optional in the file.
             required = [name for name in schema.get("required", []) if name != "id"]
             schema["required"] = required

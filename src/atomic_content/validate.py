@@ -700,9 +700,11 @@ def static_check(root: Path, on: dt.date | None = None) -> tuple[Library, Diagno
     raises nothing for bad content."""
     library, diagnostics = load_files(root)
     validate_library(library, diagnostics)
-    from .governance import governance_diagnostics
+    from .experiments import experiment_diagnostics
+    from .governance import governance_diagnostics, rules_of
 
     diagnostics.extend(governance_diagnostics(library, on))
+    diagnostics.extend(experiment_diagnostics(library, rules_of(library)))
     return library, diagnostics
 
 

@@ -99,5 +99,6 @@ from . import build_cmd as _build_cmd  # noqa: E402,F401  (registers the command
 from . import commands as _commands  # noqa: E402,F401
 from . import coverage_cmd as _coverage_cmd  # noqa: E402,F401
 from . import diff_cmd as _diff_cmd  # noqa: E402,F401
+from . import experiments_cmd as _experiments_cmd  # noqa: E402,F401
 from . import preview_cmd as _preview_cmd  # noqa: E402,F401
 from . import serve_cmd as _serve_cmd  # noqa: E402,F401

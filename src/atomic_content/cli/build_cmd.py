@@ -203,6 +203,9 @@ def render(
                 f"{customers.as_posix()}:{problem.line}: {problem.code}{who}: {problem.reason}",
                 err=True,
             )
-        click.echo(f"rendered {result.rendered}, failed {result.failed}, skipped {result.skipped}")
+        click.echo(
+            f"rendered {result.rendered}, failed {result.failed}, skipped {result.skipped}"
+            + (f", holdout {result.holdout}" if result.holdout else "")
+        )
     if result.failed:
         ctx.exit(EXIT_CONTENT)

@@ -15,6 +15,7 @@ import click
 
 from ..coverage import FailOn, compute_coverage, threshold_failures
 from ..coverage_report import FORMATS, format_report
+from ..experiment_analysis import load_measured
 from ..validate import load_library
 from . import EXIT_CONTENT, content_option, main
 
@@ -87,6 +88,12 @@ def _parse_date(value: str | None) -> dt.date:
     metavar="PCT",
     help="Also exit 1 when less than PCT percent of all cells are segment-specific.",
 )
+@click.option(
+    "--analysis",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="JSON of `atomic analyze --format json`: rank gaps of measured segments by the "
+    "measured lift instead of the assumed value.",
+)
 @click.pass_context
 def coverage(
     ctx: click.Context,
@@ -98,13 +105,17 @@ def coverage(
     out: Path | None,
     fail_on: str,
     min_specific: float | None,
+    analysis: Path | None,
 ) -> None:
     """Show which segments get content written for them, per journey, step, channel, slot
     and locale, and rank the gaps by what they cost."""
     ctx.meta["content_root"] = content
     on = _parse_date(date_text)
     library, _warnings = load_library(content)
-    report = compute_coverage(library, on=on, horizon_days=horizon, journey=journey)
+    measured = load_measured(analysis) if analysis is not None else None
+    report = compute_coverage(
+        library, on=on, horizon_days=horizon, journey=journey, measured=measured
+    )
 
     if fmt == "table":
         tty = out is None and sys.stdout.isatty()
