@@ -57,6 +57,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from .errors import plural
 from .models import Atom, Status
 from .plan import Plan, PlannedVariant, journey_locales, make_plan
 from .repository import Library
@@ -648,11 +649,13 @@ def threshold_failures(
     if fail_on is FailOn.MISSING:
         count = sum(1 for c in required if c.status is CellStatus.MISSING)
         if count:
-            reasons.append(f"{count} required cell(s) missing (--fail-on missing)")
+            cells = plural(count, "required cell")
+            reasons.append(f"{cells} missing (--fail-on missing)")
     elif fail_on is FailOn.GENERIC:
         count = sum(1 for c in required if c.generic_or_missing)
         if count:
-            reasons.append(f"{count} required cell(s) generic or missing (--fail-on generic)")
+            cells = plural(count, "required cell")
+            reasons.append(f"{cells} generic or missing (--fail-on generic)")
     share = report.overall.specific_share
     if min_specific is not None and share is not None and share * 100 < min_specific:
         reasons.append(

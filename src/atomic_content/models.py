@@ -583,10 +583,15 @@ class Atom(Model):
     @model_validator(mode="after")
     def _one_content_field(self) -> Atom:
         present = [name for name in CONTENT_FIELDS if getattr(self, name) is not None]
+        if not present:
+            # Its own error type: the loader names the key the atom's slot kind needs.
+            raise PydanticCustomError(
+                "atom_no_content", "an atom holds exactly one of text, cta, image or offer"
+            )
         if len(present) != 1:
             raise ValueError(
                 "an atom holds exactly one of text, cta, image or offer"
-                + (f" (found {', '.join(present)})" if present else " (found none)")
+                + f" (found {', '.join(present)})"
             )
         if self.valid_from and self.valid_until and self.valid_from > self.valid_until:
             raise ValueError("valid_from is after valid_until")

@@ -19,7 +19,7 @@ from typing import Any
 from .api import CustomerMessage, customer_messages
 from .channels import export_formats, get_renderer
 from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
-from .errors import Severity, UsageError
+from .errors import Severity, UsageError, plural
 from .experiments import Assignment
 from .formatting import format_resolution, log_safe
 from .models import ArmKind, Settings
@@ -183,7 +183,7 @@ def format_text(results: list[PreviewResult], *, explain: bool = False) -> str:
         lines.append(get_renderer(result.rendered.key.channel).preview_text(result.rendered))
         problems = format_problems(result.problems)
         lines.append("")
-        lines.append("checks: " + ("ok" if not problems else f"{len(problems)} problem(s)"))
+        lines.append("checks: " + ("ok" if not problems else plural(len(problems), "problem")))
         lines.extend(f"  {line}" for line in problems)
         blocks.append("\n".join(lines))
     text = "\n\n".join(blocks) + "\n"

@@ -6,7 +6,6 @@ Registers the command on :data:`atomic_content.cli.main`; importing this module 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -15,9 +14,10 @@ import click
 
 from ..coverage import FailOn, compute_coverage, threshold_failures
 from ..coverage_report import FORMATS, format_report
+from ..errors import UsageError, did_you_mean, plural
 from ..experiment_analysis import load_measured
 from ..validate import load_library
-from . import EXIT_CONTENT, content_option, main
+from . import EXIT_CONTENT, content_option, main, use_color
 
 EPILOG = """\b
 Exit codes:
@@ -47,7 +47,11 @@ def _parse_date(value: str | None) -> dt.date:
 
 @main.command(epilog=EPILOG)
 @content_option
-@click.option("--journey", help="Only this journey (default: every journey).")
+@click.option("--journey", help="Only this journey, per step and channel (default: every journey).")
+@click.option("--segment", help="Only this segment, one row per journey/step/channel (table).")
+@click.option(
+    "--wide", is_flag=True, help="The full segment x journey/step/channel matrix (table)."
+)
 @click.option(
     "--date",
     "date_text",
@@ -99,6 +103,8 @@ def coverage(
     ctx: click.Context,
     content: Path,
     journey: str | None,
+    segment: str | None,
+    wide: bool,
     date_text: str | None,
     horizon: int | None,
     fmt: str,
@@ -117,12 +123,20 @@ def coverage(
         library, on=on, horizon_days=horizon, journey=journey, measured=measured
     )
 
+    if segment is not None and segment not in {s.id for s in report.segments}:
+        known = [s.id for s in report.segments]
+        raise UsageError(
+            f"unknown segment {segment!r}",
+            (did_you_mean(segment, known) + " " if did_you_mean(segment, known) else "")
+            + f"known segments: {', '.join(known) or 'none'}",
+        )
     if fmt == "table":
         tty = out is None and sys.stdout.isatty()
-        # NO_COLOR (https://no-color.org) turns colours off even on a terminal.
-        color = tty and not os.environ.get("NO_COLOR")
-        width = shutil.get_terminal_size().columns if tty else None
-        text = format_report(report, fmt, color=color, width=width)
+        color = use_color(tty)
+        view = "segment" if segment else "messages" if wide or journey else "summary"
+        # Fit the terminal (80 columns when piped); --wide is as wide as the matrix needs.
+        width = None if wide else (shutil.get_terminal_size().columns if tty else 80)
+        text = format_report(report, fmt, color=color, width=width, view=view, segment=segment)
     else:
         text = format_report(report, fmt)
 
@@ -132,7 +146,8 @@ def coverage(
             out.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise click.FileError(str(out), hint=exc.strerror or str(exc)) from None
-        click.echo(f"wrote {out} ({len(report.cells)} cells, {len(report.gaps)} gaps)", err=True)
+        counts = f"{plural(len(report.cells), 'cell')}, {plural(len(report.gaps), 'gap')}"
+        click.echo(f"wrote {out} ({counts})", err=True)
     else:
         click.echo(text, nl=False)
 

@@ -12,7 +12,7 @@ from ..channels import export_formats
 from ..models import ArmKind
 from ..preview import format_export, format_html, format_json, format_problems, format_text
 from ..preview import preview as run_preview
-from . import EXIT_CONTENT, content_option, main
+from . import EXIT_CONTENT, content_option, echo_text, main
 from .commands import message_options, parse_date
 
 _EXPORTS = {fmt: export for fmt, (_channel, export) in export_formats().items()}
@@ -94,6 +94,9 @@ def preview(
             webbrowser.open(target.resolve().as_uri())
     else:
         newline = output.endswith(b"\n") if isinstance(output, bytes) else output.endswith("\n")
-        click.echo(output, nl=not newline)
+        if isinstance(output, str) and fmt == "text":
+            echo_text(output, nl=not newline)  # its checks in colour on a terminal
+        else:
+            click.echo(output, nl=not newline)
     if any(result.has_errors for result in results):
         ctx.exit(EXIT_CONTENT)
