@@ -50,6 +50,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..api import CustomerMessage, explain_variant
+from ..assets import inline_assets
 from ..channels import get_renderer
 from ..channels.studio import ChannelView, badges, channel_view
 from ..coverage import CoverageReport
@@ -542,6 +543,9 @@ class StudioApp:
             document = rendered.parts[part]
         else:
             return _frame_response("<!doctype html><p>No such part.</p>", 404)
+        # The content's own assets (brand logo ...) as data: URIs, as `atomic preview` shows
+        # them: the studio shows this tree, not what is deployed.
+        document = inline_assets(document, result.settings.brand, result.assets)
         if q.scheme == "dark":
             document = _dark(document)
         return _frame_response(document, 200)
