@@ -57,7 +57,7 @@ from ..coverage import CoverageReport
 from ..customers import find_customer
 from ..errors import AtomicError
 from ..plan import PlannedVariant, journey_audiences, journey_locales
-from ..preview import PreviewResult, format_problems, render_customer_message
+from ..preview import PreviewResult, format_export, format_problems, render_customer_message
 from ..records import RecordError, check_record
 from ..render import example_customer
 from ..segments import GENERIC, Audience, SegmentIndex
@@ -563,7 +563,7 @@ class StudioApp:
         if outcome.result is None:
             return PlainTextResponse("no message", 404)
         result = outcome.result
-        data = exports[fmt].write(result.rendered, result.settings, q.on)
+        data = format_export([result], fmt, date=q.on)
         name = result.variant_id.replace("/", "-").replace("@", "-") + exports[fmt].suffix
         return Response(
             data,
@@ -652,12 +652,8 @@ class StudioApp:
                 status, detail = "error", "; ".join(outcome.problems + outcome.record_summary)
             else:
                 result = outcome.result
-                eml = (
-                    get_renderer(q.channel)
-                    .exports["eml"]
-                    .write(result.rendered, result.settings, q.on)
-                )
                 try:
+                    eml = format_export([result], "eml", date=q.on)
                     sent = await run_in_threadpool(
                         send_eml, eml, to, smtp, variant_id=result.variant_id
                     )
