@@ -20,10 +20,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import ClassVar
 
-from .channels import export_formats
 from .errors import AtomicError, UsageError
-from .models import address_problem
-from .preview import format_export, preview
 
 PASSWORD_ENV = "ATOMIC_SMTP_PASSWORD"
 """The environment variable that holds the SMTP password."""
@@ -99,6 +96,8 @@ def address_to(eml: bytes, to: str) -> EmailMessage:
 
     UsageError when ``to`` is not one bare address.
     """
+    from .models import address_problem  # imported when used: the CLI starts without it
+
     problem = address_problem(to)
     if problem is not None:
         raise UsageError(f"--to: {problem}", "give one address, e.g. me@example.com")
@@ -167,6 +166,9 @@ def send_test(
     invalid content, UsageError for unknown ids or a step without an email, ResolutionError /
     RenderError as preview does, and SendError when the SMTP server fails.
     """
+    from .channels import export_formats
+    from .preview import format_export, preview
+
     channel, _export = export_formats()[EXPORT_FORMAT]
     results = preview(
         content, customer_ref, journey, step=step, channel=channel, locale=locale, on=on,
