@@ -188,10 +188,15 @@ def _write_tree(
     for rel in sorted({*files, *links}):
         parent = rel.rpartition("/")[0]
         if parent not in made:
-            Path(root + "/" + parent).mkdir(parents=True, exist_ok=True)
-            while parent not in made:  # the folder and its parents: no call next time
-                made.add(parent)
+            # Outermost first, one call per folder: mkdir(parents=True) tries the folder
+            # before its parents, which doubles the calls on a fresh tree.
+            missing = []
+            while parent not in made:
+                missing.append(parent)
                 parent = parent.rpartition("/")[0]
+            for folder_rel in reversed(missing):
+                Path(root + "/" + folder_rel).mkdir()
+                made.add(folder_rel)
     if known is None:
         known = _previous_files(previous) if previous is not None else {}
     old_root = os.fspath(previous.resolve()) if previous is not None and previous.exists() else None
