@@ -42,6 +42,7 @@ from atomic_content.errors import (
 from atomic_content.manifest import ManifestError
 from atomic_content.privacy import SuppressedError
 from atomic_content.records import RecordError, RecordProblem
+from atomic_content.sendtest import SendError
 from contentkit import write_tree
 
 
@@ -107,6 +108,10 @@ EXAMPLES: dict[str, Callable[[], AtomicError]] = {
         )
     ),
     "record-empty": lambda: RecordError(()),
+    "send": lambda: SendError(
+        "cannot reach the SMTP server localhost:1025 (Connection refused)",
+        "check --smtp HOST:PORT and that the server runs",
+    ),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,9 +118,39 @@ def customer_messages(
     library, _warnings = load_library(content, on)
     customer = find_customer(library, customer_ref)
     plan = make_plan(library, on, on, include_drafts=include_drafts)
-    router = Router.for_plan(library, plan)
-    resolver = Resolver(library) if explain else None
-    label = f"customer {customer.id!r}"
+    messages = route_messages(
+        library, plan, customer.attributes, journey, step=step, channel=channel, locale=locale,
+        on=on, label=f"customer {customer.id!r}", explain=explain, arm=arm,
+    )  # fmt: skip
+    return CustomerMessages(library, customer, plan, messages)
+
+
+def route_messages(
+    library: Library,
+    plan: Plan,
+    attributes: Mapping[str, Any],
+    journey: str,
+    *,
+    step: str | None = None,
+    channel: str | None = None,
+    locale: str | None = None,
+    on: dt.date,
+    label: str | None = None,
+    explain: bool = False,
+    arm: ArmKind | None = None,
+    router: Router | None = None,
+    resolver: Resolver | None = None,
+) -> list[CustomerMessage]:
+    """A customer record's messages of one journey in an existing ``plan`` (made from
+    ``library``): one per step and channel asked for, each the planned variant the runtime
+    would send. ``router`` and ``resolver`` may be passed in to reuse them across calls (a live
+    preview routes many records into one plan). With ``explain`` the variant's slots are
+    explained; the explanation must name the plan's winners. ``arm`` forces an experiment arm.
+    UsageError for unknown ids or a day outside the plan.
+    """
+    router = router or Router.for_plan(library, plan)
+    if explain and resolver is None:
+        resolver = Resolver(library)
     messages = []
     for step_id, the_channel in select_messages(library.journeys, journey, step, channel):
         options: dict[str, Any] = {
@@ -131,11 +162,11 @@ def customer_messages(
             "label": label,
             "explain": True,
         }
-        routed = router.route(customer.attributes, **options, arm=arm)
+        routed = router.route(attributes, **options, arm=arm)
         holdout = isinstance(routed, Holdout)
         # A holdout gets nothing; show what the personalized arm gets, marked as not sent.
         route = (
-            router.route(customer.attributes, **options, arm=ArmKind.PERSONALIZED)
+            router.route(attributes, **options, arm=ArmKind.PERSONALIZED)
             if isinstance(routed, Holdout)
             else routed
         )
@@ -152,7 +183,7 @@ def customer_messages(
             audience=route.audience,
             notes=(*notes, *variant.resolution.notes),
         )
-        if resolver is not None:
+        if explain and resolver is not None:
             served = route.audience
             if route.arm == ArmKind.CONTROL.value:
                 served = Audience(
@@ -163,22 +194,38 @@ def customer_messages(
                     route.audience.matched,
                     "control arm of the experiment: the generic message",
                 )
-            explained = resolver.resolve(
-                journey,
-                step_id,
-                the_channel,
-                served,
-                locale=variant.locale,
-                on=on,
-                include_drafts=include_drafts,
-                explain=True,
+            explained = explain_variant(
+                resolver, variant, served, on, include_drafts=plan.include_drafts
             )
-            # The explanation re-ranks the same candidates with reasons attached; it must
-            # name the plan's winners, or the explanation would describe another message.
-            assert explained.atoms == variant.resolution.atoms, "explanation diverged from plan"
             resolution = dataclasses.replace(explained, notes=resolution.notes)
         messages.append(CustomerMessage(variant, resolution, assignment, holdout, route))
-    return CustomerMessages(library, customer, plan, messages)
+    return messages
+
+
+def explain_variant(
+    resolver: Resolver,
+    variant: PlannedVariant,
+    audience: Audience,
+    on: dt.date,
+    *,
+    include_drafts: bool = False,
+) -> Resolution:
+    """The variant's resolution with every slot explained (winner, losers, rejections and
+    their reasons) for ``audience`` on day ``on``; it names the plan's winners."""
+    explained = resolver.resolve(
+        variant.journey,
+        variant.step,
+        variant.channel,
+        audience,
+        locale=variant.locale,
+        on=on,
+        include_drafts=include_drafts,
+        explain=True,
+    )
+    # The explanation re-ranks the same candidates with reasons attached; it must name the
+    # plan's winners, or the explanation would describe another message.
+    assert explained.atoms == variant.resolution.atoms, "explanation diverged from plan"
+    return explained
 
 
 def resolve_for_customer(

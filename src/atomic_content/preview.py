@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .api import customer_messages
+from .api import CustomerMessage, customer_messages
 from .assets import asset_files, inline_assets
 from .channels import export_formats, get_renderer
 from .channels.base import (
@@ -31,6 +32,7 @@ from .formatting import format_resolution, log_safe
 from .models import ArmKind, Settings
 from .privacy import without
 from .render import assemble, check_limits, render_message
+from .repository import Library
 from .resolver import Resolution, require_complete
 
 
@@ -107,39 +109,53 @@ def preview(
         include_drafts=include_drafts, explain=explain, arm=arm,
     )  # fmt: skip
     library, customer = found.library, found.customer
-    assert library.settings is not None
-    results: list[PreviewResult] = []
     assets = asset_files(library.root) if library.root else {}
-    for message in found.messages:
-        require_complete(library, message.resolution)
-        # The build's template form of the variant (the same call as the render stage), then
-        # this customer's tokens: what Bundle.render would send.
-        assembled = assemble(library, message.variant.resolution)
-        # The customer's consent hides attributes from tokens exactly as at send time. A
-        # suppressed message is still shown here (with a note), so editors see what it is.
-        hidden = message.route.hidden if message.route else frozenset()
-        rendered = render_message(
-            library.profile,
-            assembled,
-            without(customer.attributes, hidden),
-            customer_id=customer.id,
+    return [
+        render_customer_message(
+            library, message, customer.attributes, customer_id=customer.id, assets=assets
         )
-        results.append(
-            PreviewResult(
-                customer.id,
-                message.resolution,
-                assembled,
-                rendered,
-                tuple(check_limits(library.settings, rendered)),
-                library.settings,
-                message.variant.id,
-                message.assignment,
-                message.holdout,
-                suppressed=message.route.suppressed if message.route else (),
-                assets=assets,
-            )
-        )
-    return results
+        for message in found.messages
+    ]
+
+
+def render_customer_message(
+    library: Library,
+    message: CustomerMessage,
+    attributes: Mapping[str, Any],
+    *,
+    customer_id: str | None = None,
+    assets: dict[str, Path] | None = None,
+) -> PreviewResult:
+    """One routed message rendered for one customer record and checked against the channel
+    limits: what ``Bundle.render`` would send. ``assets`` are the content's asset files
+    (default: read from the library's folder). The customer's consent hides attributes from
+    tokens exactly as at send time; a suppressed message is still rendered (with a note), so
+    editors see what it is. ResolutionError when a required slot has no content, RenderError
+    when the record cannot be rendered safely."""
+    assert library.settings is not None
+    if assets is None:
+        assets = asset_files(library.root) if library.root else {}
+    require_complete(library, message.resolution)
+    # The build's template form of the variant (the same call as the render stage), then
+    # this customer's tokens: what Bundle.render would send.
+    assembled = assemble(library, message.variant.resolution)
+    hidden = message.route.hidden if message.route else frozenset()
+    rendered = render_message(
+        library.profile, assembled, without(attributes, hidden), customer_id=customer_id
+    )
+    return PreviewResult(
+        customer_id or "",
+        message.resolution,
+        assembled,
+        rendered,
+        tuple(check_limits(library.settings, rendered)),
+        library.settings,
+        message.variant.id,
+        message.assignment,
+        message.holdout,
+        suppressed=message.route.suppressed if message.route else (),
+        assets=assets,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,4 +310,5 @@ __all__ = [
     "format_problems",
     "format_text",
     "preview",
+    "render_customer_message",
 ]

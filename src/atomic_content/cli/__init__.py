@@ -188,3 +188,4 @@ from . import diff_cmd as _diff_cmd  # noqa: E402,F401
 from . import experiments_cmd as _experiments_cmd  # noqa: E402,F401
 from . import preview_cmd as _preview_cmd  # noqa: E402,F401
 from . import privacy_cmd as _privacy_cmd  # noqa: E402,F401
+from . import serve_cmd as _serve_cmd  # noqa: E402,F401
