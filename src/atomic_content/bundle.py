@@ -30,7 +30,7 @@ from .errors import AtomicError, RenderError, Severity
 from .manifest import canonical_json
 from .models import Journey, Profile, Segment, Settings
 from .plan import Plan, Route, Router, RoutingTable
-from .render import render_message
+from .render import message_attributes, render_message
 from .repository import Library
 
 BUNDLE_VERSION = 2
@@ -118,6 +118,51 @@ class Bundle:
                 self._messages[variant_id] = found
         return found
 
+    def variant_ids(self, journey: str, step: str, channel: str) -> tuple[str, ...]:
+        """Every variant of one message (all locales, audiences and periods), sorted.
+
+        UsageError for an unknown journey, step or channel."""
+        self.router.message(journey, step, channel, None)
+        return tuple(
+            sorted(
+                {
+                    period.variant_id
+                    for key, periods in self.router.table.periods.items()
+                    if key[:3] == (journey, step, channel)
+                    for period in periods
+                }
+            )
+        )
+
+    def required_attributes(self, journey: str, step: str, channel: str) -> frozenset[str]:
+        """The declared attributes a customer record needs for this message: the id, locale
+        and consent attributes, every attribute the journey's audience condition and segment
+        conditions test, and every attribute the tokens of its variants read.
+
+        What a columnar reader (Parquet, Spark) reads of a customer table; nothing else of the
+        record can change the message. UsageError for an unknown journey, step or channel.
+        """
+        declared = frozenset(self.profile.attributes)
+        variants = self.variant_ids(journey, step, channel)
+        the_journey = self.router.journeys[journey]
+        index = self.router.index
+        conditions: list[Any] = [the_journey.audience or {}]
+        conditions += [index.segments[s].condition for s in index.journey_segments(the_journey)]
+        needed = {
+            self.profile.id_attribute,
+            self.profile.locale_attribute,
+            self.profile.consent_attribute,
+        }
+        for name in _condition_names(conditions):
+            needed |= {
+                a
+                for a in declared
+                if a == name or a.startswith(name + ".") or name.startswith(a + ".")
+            }
+        for variant_id in variants:
+            needed |= message_attributes(self.profile, self.message(variant_id))
+        return frozenset(a for a in needed if a in declared)
+
     def route(
         self,
         customer: Mapping[str, Any],
@@ -176,6 +221,23 @@ class Bundle:
                     "or give the tokens a shorter form",
                 )
         return rendered
+
+
+def _condition_names(node: Any) -> set[str]:
+    """Every text key and value in a condition tree: a superset of the attribute paths it
+    tests (filtered against the profile by the caller), so no operator is ever missed."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            found.update(k for k in item if isinstance(k, str))
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, str):
+            found.add(item)
+    return found
 
 
 def load_bundle(path: Path | str) -> Bundle:
