@@ -12,7 +12,7 @@ share everything here, so a customer table gives the same rows on either engine:
   needs: a column the message does not read can neither fail nor change a record.
 * :func:`outcome_batch` turns :class:`~atomic_content.runtime.RecordOutcome` s into rows of
   :func:`output_schema`: ``customer_id``, ``audience``, ``locale``, ``variant``, one column per
-  message part (``subject``, ``html`` ...), ``status`` (rendered, failed, skipped),
+  message part (``subject``, ``html``, ``push_json`` ...: :func:`part_column`), ``status`` (rendered, failed, skipped),
   ``error_code``, ``error_attribute`` and ``error_message`` (never a customer value).
 * :func:`render_arrow` is the whole per-batch step: records, the shared per-record logic
   (:class:`~atomic_content.runtime.RecordRenderer`), rows.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import decimal
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,21 @@ BATCH_ROWS = 4096
 """Rows per Arrow batch the local engine reads and writes."""
 
 
+def part_column(part_name: str) -> str:
+    """The output column of a message part: its name with every character other than a
+    letter, digit or ``_`` as ``_`` (``push.json`` -> ``push_json``), so that SQL can name it."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", part_name)
+
+
 def output_columns(part_names: Sequence[str]) -> tuple[str, ...]:
-    """The output's column names: :data:`LEADING_COLUMNS`, the parts, :data:`STATUS_COLUMNS`."""
+    """The output's column names: :data:`LEADING_COLUMNS`, one per part
+    (:func:`part_column`), :data:`STATUS_COLUMNS`."""
+    parts = [part_column(name) for name in part_names]
     fixed = set(LEADING_COLUMNS) | set(STATUS_COLUMNS)
-    clash = sorted(set(part_names) & fixed)
-    if clash:  # channel renderers name their parts; none of them uses these names
-        raise ValueError(f"message parts {clash} clash with the output's own columns")
-    return (*LEADING_COLUMNS, *part_names, *STATUS_COLUMNS)
+    clash = sorted(set(parts) & fixed)
+    if clash or len(set(parts)) != len(parts):  # channels name their parts; none does this
+        raise ValueError(f"message parts {sorted(part_names)} clash as output columns")
+    return (*LEADING_COLUMNS, *parts, *STATUS_COLUMNS)
 
 
 def output_schema(part_names: Sequence[str]) -> pa.Schema:
@@ -67,7 +76,9 @@ def outcome_batch(outcomes: Sequence[RecordOutcome], part_names: Sequence[str]) 
         "variant": [o.variant for o in outcomes],
     }
     for name in part_names:
-        columns[name] = [o.message.parts.get(name) if o.message else None for o in outcomes]
+        columns[part_column(name)] = [
+            o.message.parts.get(name) if o.message else None for o in outcomes
+        ]
     columns["status"] = [o.status for o in outcomes]
     columns["error_code"] = [o.error_code for o in outcomes]
     columns["error_attribute"] = [o.error_attribute for o in outcomes]

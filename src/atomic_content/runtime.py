@@ -94,9 +94,15 @@ def folder_name(customer_id: str) -> str:
     return "%2E" + name[1:] if name.startswith(".") else name
 
 
-def check_batch_paths(customers: Path, out: Path, bundle_root: Path) -> None:
+def check_batch_paths(
+    customers: Path, out: Path, bundle_root: Path, *, folder: bool | None = None
+) -> None:
     """Refuse outputs that would destroy an input: ``out`` equal to or inside the customer
-    file or the bundle, or an existing folder/file that ``atomic render`` did not write."""
+    file or the bundle, or an existing folder/file that ``atomic render`` did not write.
+
+    ``folder`` says whether ``out`` is a folder (the Spark engine writes Parquet part files
+    into one); by default ``.jsonl`` and ``.parquet`` are files and anything else a folder.
+    """
     target = out.resolve()
     for label, source in (("customer file", customers), ("bundle", bundle_root)):
         where = source.resolve()
@@ -105,7 +111,9 @@ def check_batch_paths(customers: Path, out: Path, bundle_root: Path) -> None:
                 f"refusing to write {out.as_posix()}: it overlaps the {label} {source.as_posix()}",
                 "write the messages somewhere else, e.g. --out messages.jsonl",
             )
-    if out.suffix in (".jsonl", ".parquet"):
+    if folder is None:
+        folder = out.suffix not in (".jsonl", ".parquet")
+    if not folder:
         if out.is_dir():
             raise UsageError(f"refusing to write {out.as_posix()}: it is a folder")
         return

@@ -146,9 +146,10 @@ def build(
 )
 @click.option(
     "--customers",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=click.Path(path_type=Path, exists=True),
     required=True,
-    help="Customers as JSON Lines or CSV.",
+    help="Customers as JSON Lines, CSV or Parquet (.parquet; a folder of part files with "
+    "--engine spark).",
 )
 @click.option("--journey", required=True)
 @click.option("--step", required=True)
@@ -159,7 +160,21 @@ def build(
     "--out",
     type=click.Path(path_type=Path),
     required=True,
-    help="A .jsonl file, or a folder for one sub-folder per customer.",
+    help="A .jsonl file, a .parquet file (one row per customer, with its status), or a folder "
+    "for one sub-folder per customer; with --engine spark, a folder of Parquet part files.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="Render here, streaming, or on Apache Spark (needs atomic-content[spark]).",
+)
+@click.option(
+    "--master",
+    default="local[*]",
+    show_default=True,
+    help="Spark master URL for --engine spark (local[N] for N local cores).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -175,9 +190,38 @@ def render(
     locale: str | None,
     date_text: str | None,
     out: Path,
+    engine: str,
+    master: str,
     fmt: str,
 ) -> None:
-    """Render one message for many customers from a built bundle (streaming)."""
+    """Render one message for many customers from a built bundle (streaming, or on Spark)."""
+    on = parse_date(date_text) or dt.date.today()
+    if engine == "spark":
+        from ..spark import render_parquet
+
+        outcome = render_parquet(
+            bundle_path,
+            customers,
+            out,
+            journey=journey,
+            step=step,
+            channel=channel,
+            on=on,
+            locale=locale,
+            master=master,
+        )
+        if fmt == "json":
+            click.echo(json.dumps(outcome.to_dict(), indent=2))
+        else:
+            click.echo(
+                f"rendered {outcome.rendered}, failed {outcome.failed}, skipped "
+                f"{outcome.skipped} ({outcome.seconds:.1f}s on Spark; each row's status and "
+                f"error_code are in {out.as_posix()})"
+            )
+        if outcome.failed:
+            ctx.exit(EXIT_CONTENT)
+        return
+
     from ..bundle import load_bundle
     from ..runtime import render_batch
 
@@ -191,7 +235,7 @@ def render(
             channel=channel,
             out=out,
             locale=locale,
-            on=parse_date(date_text) or dt.date.today(),
+            on=on,
             progress=lambda n: progress(n),
         )
     if fmt == "json":
