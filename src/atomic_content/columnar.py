@@ -13,7 +13,8 @@ share everything here, so a customer table gives the same rows on either engine:
 * :func:`outcome_batch` turns :class:`~atomic_content.runtime.RecordOutcome` s into rows of
   :func:`output_schema`: ``customer_id``, ``audience``, ``locale``, ``variant``, one column per
   message part (``subject``, ``html``, ``push_json`` ...: :func:`part_column`), ``status``
-  (rendered, failed, skipped), ``error_code``, ``error_attribute`` and ``error_message`` (never a customer value).
+  (rendered, failed, skipped), ``error_code``, ``error_attribute`` and ``error_message``
+  (never a customer value).
 * :func:`render_arrow` is the whole per-batch step: records, the shared per-record logic
   (:class:`~atomic_content.runtime.RecordRenderer`), rows.
 """
