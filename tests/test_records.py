@@ -529,3 +529,159 @@ def test_csv_one_result_per_row_and_no_values_in_messages(
     assert len(results) == len(rows)
     assert all((r.record is None) == bool(r.problems) for r in results)
     assert_no_canary(results)
+
+
+# --------------------------------------------------------------------------- the fast path
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.sampled_from(["2026-11-01", "2026-13-01", "2026-11-01T09:30:00", "x" * 70]),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=6,
+)
+_EDGES = st.sampled_from(
+    [
+        math.inf,
+        -math.inf,
+        math.nan,
+        2**63,
+        -(2**63) - 1,
+        2**63 - 1,
+        True,
+        "false",
+        "DE",
+        "",
+        "2026-13-01",
+        "2026-11-01",
+        1.5,
+        3,
+        None,
+        [1, [2]],
+        ["a", None, True, 1.5],
+        {"country": "DE"},
+        {"personalization": "true"},
+        "x" * (MAX_STRING_CHARS + 1),
+    ]
+)
+_KEYS = st.sampled_from(
+    [*PROFILE.attributes, "address", "consent", "orderz", "address.city", "consent.x"]
+)
+
+
+def _valid_record(draw: st.DrawFn) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": draw(st.text(max_size=6)),
+        "locale": draw(st.sampled_from(["de", "en-GB"])),
+        "tier": draw(st.text(max_size=6)),
+        "orders": draw(st.integers(min_value=0, max_value=99)),
+    }
+    if draw(st.booleans()):
+        record["address"] = {"country": draw(st.sampled_from(["DE", "AT"]))}
+    else:
+        record["address.country"] = "DE"
+    if draw(st.booleans()):
+        record["consent"] = {"personalization": draw(st.booleans())}
+    if draw(st.booleans()):
+        record["tags"] = draw(
+            st.lists(st.one_of(st.text(max_size=4), st.integers(-(2**63), 2**63 - 1)), max_size=3)
+        )
+    if draw(st.booleans()):
+        record["signup"] = draw(st.sampled_from(["2026-11-01", "2019-03-14"]))
+    return record
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> dict[Any, Any]:
+    """Valid records with a few keys replaced, added or broken: most of them fail somewhere."""
+    record: dict[Any, Any] = _valid_record(draw)
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        record[draw(_KEYS)] = draw(_EDGES | _VALUES)
+    if draw(st.booleans()):
+        record.pop(draw(st.sampled_from(sorted(record))), None)
+    return record
+
+
+def _full_check(record: Any) -> tuple[Any, tuple[RecordProblem, ...]]:
+    from atomic_content.records import _Checker
+
+    return _Checker(PROFILE, "record", None).run(record)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_records())
+def test_fast_path_agrees_with_the_full_check(record: dict[Any, Any]) -> None:
+    """check_record takes a fast path for plain dicts; it must give the full check's verdict
+    and the same normalized record, key order included."""
+    from atomic_content.records import _fast_check, _schema
+
+    expected, problems = _full_check(record)
+    fast = _fast_check(record, _schema(PROFILE))
+    if fast is not None:  # the fast path decided: it must have decided as the full check
+        assert expected is not None, problems
+        assert json.dumps(fast) == json.dumps(expected)
+    if expected is None:
+        with pytest.raises(RecordError) as caught:
+            check_record(record, PROFILE)
+        assert caught.value.problems == problems
+    else:
+        assert json.dumps(check_record(record, PROFILE)) == json.dumps(expected)
+
+
+@given(st.data())
+def test_fast_path_takes_plain_valid_records(data: st.DataObject) -> None:
+    """Valid plain records do not fall back to the slow walk (the point of the fast path)."""
+    from atomic_content.records import _fast_check, _schema
+
+    record = _valid_record(data.draw)
+    assert _fast_check(record, _schema(PROFILE)) is not None
+
+
+_BASE = {"id": "C-1", "locale": "de", "tier": "gold", "orders": 3}
+_TRICKY = {
+    "nested and dotted twice": {**_BASE, "address": {"country": "DE"}, "address.country": "AT"},
+    "dotted then nested": {**_BASE, "address.country": "AT", "address": {"country": "DE"}},
+    "infinite number": {**_BASE, "score": math.inf},
+    "not a number": {**_BASE, "score": math.nan},
+    "integer over 64 bits": {**_BASE, "orders": 2**63},
+    "integer at the 64-bit edge": {**_BASE, "orders": 2**63 - 1},
+    "boolean for an integer": {**_BASE, "orders": True},
+    "float for an integer": {**_BASE, "orders": 3.0},
+    "text consent": {**_BASE, "consent": {"personalization": "false"}},
+    "null consent (optional)": {**_BASE, "consent": {"personalization": None}},
+    "null group": {**_BASE, "address": None},
+    "text for a group": {**_BASE, "address": "DE"},
+    "impossible date": {**_BASE, "signup": "2026-13-01"},
+    "date": {**_BASE, "signup": "2026-11-01"},
+    "nested list": {**_BASE, "tags": [1, [2]]},
+    "list of scalars": {**_BASE, "tags": ["a", None, True, 1.5, 2]},
+    "infinite in a list": {**_BASE, "tags": [math.inf]},
+    "overlong text": {**_BASE, "tier": "x" * (MAX_STRING_CHARS + 1)},
+    "text at the cap": {**_BASE, "tier": "x" * MAX_STRING_CHARS},
+    "missing required": {"id": "C-1", "locale": "de", "tier": "gold"},
+    "unknown attribute": {**_BASE, "orderz": 3},
+    "non-text key": {**_BASE, 7: "x"},
+    "null required": {**_BASE, "tier": None},
+    "over the size budget": {
+        **_BASE,
+        "tags": ["x" * MAX_STRING_CHARS] * (MAX_RECORD_BYTES // MAX_STRING_CHARS + 1),
+    },
+}
+
+
+@pytest.mark.parametrize("record", list(_TRICKY.values()), ids=list(_TRICKY))
+def test_fast_path_agrees_on_tricky_records(record: dict[Any, Any]) -> None:
+    from atomic_content.records import _fast_check, _schema
+
+    expected, problems = _full_check(record)
+    fast = _fast_check(record, _schema(PROFILE))
+    if expected is None:
+        assert fast is None, problems
+    elif fast is not None:  # it may leave unusual records (nested lists) to the full walk
+        assert json.dumps(fast) == json.dumps(expected)

@@ -132,17 +132,21 @@ def output_lock(out: Path, wait_seconds: float) -> Iterator[None]:
 
 
 def _safe_target(root: Path, rel: str) -> Path:
-    """``root/rel``, refusing anything that would land outside ``root``."""
+    """``root/rel``, refusing anything that would land outside ``root``.
+
+    ``root`` is a folder the build has just created, with no links in it, so a relative path
+    of plain names stays inside it: no absolute path, no ``..``, ``.`` or empty part, no
+    backslash and no NUL. (Resolving every one of tens of thousands of paths took longer than
+    writing them.)
+    """
     if (
         rel.startswith("/")
         or "\\" in rel
+        or "\0" in rel
         or any(part in ("", ".", "..") for part in rel.split("/"))
     ):
         raise AtomicError(f"refusing to write outside the output folder: {rel!r}")
-    target = root / rel
-    if not target.resolve().is_relative_to(root.resolve()):
-        raise AtomicError(f"refusing to write outside the output folder: {rel!r}")
-    return target
+    return root / rel
 
 
 def _previous_files(out: Path) -> dict[str, str]:

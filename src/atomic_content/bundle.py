@@ -211,8 +211,8 @@ class Bundle:
     def render_route(self, route: Route, record: Mapping[str, Any]) -> RenderedMessage:
         """Render the routed variant for an already checked record, and check hard limits."""
         rendered = render_message(self.profile, self.message(route.variant_id), record)
-        for problem in get_renderer(route.message.channel).check_limits(rendered, self.settings):
-            if problem.severity is Severity.ERROR:
+        for problem in get_renderer(route.message.channel).send_limits(rendered, self.settings):
+            if problem.severity is Severity.ERROR:  # always, by send_limits' contract
                 raise RenderError(
                     problem.code,
                     f"{problem.message} for this customer",

@@ -137,9 +137,24 @@ class Manifest:
         return {v.id: v for v in self.variants}
 
     def to_json(self) -> bytes:
-        """The manifest as indented, key-sorted JSON (deterministic), ending in a newline."""
+        """The manifest as key-sorted JSON (deterministic), ending in a newline: one line per
+        top-level field, and one line per variant and warning, so a diff of two manifests
+        shows the variants that changed. (Compact lines keep it fast: the indenting encoder is
+        pure Python and took seconds on large libraries.)"""
         data = _adapter().dump_python(self, mode="json")
-        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+        lines = ["{"]
+        keys = sorted(data)
+        for position, key in enumerate(keys):
+            value = data[key]
+            tail = "," if position < len(keys) - 1 else ""
+            name = _compact(key)
+            if isinstance(value, list) and value:
+                items = ",\n".join(f"    {_compact(item)}" for item in value)
+                lines.append(f"  {name}: [\n{items}\n  ]{tail}")
+            else:
+                lines.append(f"  {name}: {_compact(value)}{tail}")
+        lines.append("}")
+        return ("\n".join(lines) + "\n").encode()
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Manifest:
@@ -161,6 +176,10 @@ class Manifest:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             raise ManifestError(f"the manifest is damaged at {where}: {first['msg']}") from None
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
 
 
 class ManifestError(AtomicError):

@@ -39,7 +39,7 @@ from .resolver import (
     message_locale,
     missing_diagnostics,
 )
-from .segments import GENERIC, Audience, SegmentIndex
+from .segments import GENERIC, Audience, SegmentIndex, lookup
 
 DEFAULT_HORIZON_DAYS = 30
 """Days a build covers after ``--date`` when ``--until`` is not given: a month of sends, long
@@ -300,13 +300,21 @@ def make_plan(
                 entry = library.layouts[(channel, step.channels[channel])]
                 for locale in journey_locales(library, journey):
                     message = MessageId(journey.id, step.id, channel, locale)
-                    days = [
-                        start,
-                        *_boundaries(
-                            _competing(resolver, library, message, entry.layout.slots), start, until
-                        ),
-                    ]
+                    competing = list(_competing(resolver, library, message, entry.layout.slots))
                     for audience in audiences:
+                        # Only generic atoms and the audience's own can change its message.
+                        days = [
+                            start,
+                            *_boundaries(
+                                (
+                                    atom
+                                    for atom in competing
+                                    if not atom.segments or audience in atom.segments
+                                ),
+                                start,
+                                until,
+                            ),
+                        ]
                         variants.extend(
                             _variants_of(
                                 resolver, message, audience, days, until, include_drafts, problems
@@ -478,8 +486,6 @@ class Router:
     def customer_locale(self, record: Mapping[str, Any]) -> str | None:
         if self.locale_attribute is None:
             return None
-        from .segments import lookup
-
         found, value = lookup(record, self.locale_attribute)
         return value if found and isinstance(value, str) else None
 

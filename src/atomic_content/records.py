@@ -168,6 +168,11 @@ def check_record(
     them), tuples become lists. ``where`` and ``line`` name the record in problems. Raises
     :class:`RecordError` with every problem found (at most :data:`MAX_PROBLEMS` plus a summary).
     """
+    schema = _schema(profile)
+    if type(data) is dict:
+        fast = _fast_check(data, schema)
+        if fast is not None:
+            return fast
     record, problems = inspect_record(data, profile, where=where, line=line)
     if record is None:
         raise RecordError(problems)
@@ -181,6 +186,10 @@ def inspect_record(
 
     Accepts any object (a JSON line may hold a list); never raises for bad data.
     """
+    if type(data) is dict:
+        fast = _fast_check(data, _schema(profile))
+        if fast is not None:
+            return fast, ()
     return _Checker(profile, where, line).run(data)
 
 
@@ -191,6 +200,8 @@ class _Schema:
     profile: Profile
     prefixes: frozenset[str]
     required: tuple[str, ...]
+    consent: frozenset[str]  # attributes that must be real booleans when present
+    fast: dict[str, tuple[AttributeType, bool, bool]]  # path -> (type, optional, consent)
 
 
 _SCHEMAS: dict[int, _Schema] = {}
@@ -202,6 +213,7 @@ def _schema(profile: Profile) -> _Schema:
         return cached
     if len(_SCHEMAS) >= 16:  # a process uses one or two profiles; never grow without bound
         _SCHEMAS.clear()
+    consent = frozenset(name for name in (profile.consent_attribute,) if name is not None)
     schema = _Schema(
         profile,
         frozenset(
@@ -210,9 +222,139 @@ def _schema(profile: Profile) -> _Schema:
             for i in range(1, name.count(".") + 1)
         ),
         tuple(name for name, spec in profile.attributes.items() if not spec.optional),
+        consent,
+        {
+            name: (spec.type, spec.optional, name in consent)
+            for name, spec in profile.attributes.items()
+        },
     )
     _SCHEMAS[id(profile)] = schema
     return schema
+
+
+_NOT_PLAIN = object()
+
+
+def _fast_check(data: dict[str, Any], schema: _Schema) -> dict[str, Any] | None:
+    """The record normalized as :class:`_Checker` would, or None to let it decide.
+
+    The runtime checks one record per message, so the common case, a plain ``dict`` whose
+    every value is fine, takes this loop instead of the general walk. It never decides
+    against a record: on anything unusual (a problem, a list, a mapping of another type, an
+    attribute given twice, size near the caps) it returns None and the full check runs and
+    explains. tests/test_records.py holds it equal to the full check.
+    """
+    out: dict[str, Any] = {}
+    seen: set[str] = set()
+    spent = _fast_walk(data, "", 1, schema, out, seen)
+    if spent < 0 or spent > MAX_RECORD_BYTES:
+        return None
+    if any(name not in seen for name in schema.required):
+        return None
+    return out
+
+
+def _fast_walk(
+    data: dict[str, Any],
+    base: str,
+    depth: int,
+    schema: _Schema,
+    out: dict[str, Any],
+    seen: set[str],
+) -> int:
+    """Characters spent by ``data`` (keys and text), or -1 when the full check must decide.
+
+    ``out`` is the output mapping at ``base``. Keys are visited in the record's order and put
+    where the full walk puts them, so both give the same mapping in the same order.
+    """
+    if len(data) > MAX_ITEMS:
+        return -1
+    spent = 0
+    fast = schema.fast
+    for key, value in data.items():
+        if type(key) is not str:
+            return -1
+        path = base + key if base else key
+        spent += len(key)
+        spec = fast.get(path)
+        if spec is None:
+            if path not in schema.prefixes:
+                return -1
+            if value is None:
+                continue
+            if type(value) is not dict or depth + 1 > MAX_DEPTH or "." in key:
+                return -1
+            child: dict[str, Any] = {}
+            inner = _fast_walk(value, path + ".", depth + 1, schema, child, seen)
+            if inner < 0:
+                return -1
+            spent += inner
+            if child:
+                existing = out.get(key)
+                if type(existing) is dict:
+                    existing.update(child)
+                else:
+                    out[key] = child
+            continue
+        if path in seen:
+            return -1
+        seen.add(path)
+        kind_of = type(value)
+        if kind_of is str and spec[0] is AttributeType.STRING and not spec[2]:
+            # The common case, inline: text for a text attribute.
+            if len(value) > MAX_STRING_CHARS:
+                return -1
+            normalized: Any = value
+            spent += len(value)
+        else:
+            normalized = _fast_value(*spec, value)
+            if normalized is _NOT_PLAIN:
+                return -1
+            if kind_of is str:
+                spent += len(normalized)
+            elif kind_of is list:
+                spent += sum(len(item) for item in normalized if type(item) is str)
+        if "." in key:
+            _put(out, key, normalized)
+        else:
+            out[key] = normalized
+    return spent
+
+
+def _fast_value(kind: AttributeType, optional: bool, consent: bool, value: Any) -> Any:
+    """The normalized value of one declared attribute, or _NOT_PLAIN (the full check decides)."""
+    if value is None:
+        return None if optional else _NOT_PLAIN
+    kind_of = type(value)
+    if consent and kind_of is not bool:
+        return _NOT_PLAIN
+    if kind is AttributeType.STRING:
+        return value if kind_of is str and len(value) <= MAX_STRING_CHARS else _NOT_PLAIN
+    if kind is AttributeType.BOOLEAN:
+        return value if kind_of is bool else _NOT_PLAIN
+    if kind_of is int and kind in (AttributeType.INTEGER, AttributeType.NUMBER):
+        return value if INTEGER_MIN <= value <= INTEGER_MAX else _NOT_PLAIN
+    if kind_of is float and kind is AttributeType.NUMBER:
+        return value if math.isfinite(value) else _NOT_PLAIN
+    if kind_of is str and kind in (AttributeType.DATE, AttributeType.DATETIME):
+        parser = dt.date.fromisoformat if kind is AttributeType.DATE else dt.datetime.fromisoformat
+        return value if len(value) <= 64 and _parses(parser, value) else _NOT_PLAIN
+    if kind_of is list and kind is AttributeType.LIST and len(value) <= MAX_ITEMS:
+        for item in value:
+            item_kind = type(item)
+            if item_kind is str:
+                if len(item) > MAX_STRING_CHARS:
+                    return _NOT_PLAIN
+            elif item_kind is int:
+                if not INTEGER_MIN <= item <= INTEGER_MAX:
+                    return _NOT_PLAIN
+            elif item_kind is float:
+                if not math.isfinite(item):
+                    return _NOT_PLAIN
+            elif item is not None and item_kind is not bool:
+                return _NOT_PLAIN
+        return list(value)
+    return _NOT_PLAIN
 
 
 class _Checker:
@@ -222,6 +364,7 @@ class _Checker:
         schema = _schema(profile)
         self.prefixes = schema.prefixes
         self.required = schema.required
+        self.consent = schema.consent
         self.where = where
         self.line = line
         self.problems: list[RecordProblem] = []
@@ -411,7 +554,7 @@ class _Checker:
         depth: int,
     ) -> tuple[bool, Any]:
         """(ok, normalized value) of a declared attribute; reports the problem when not ok."""
-        consent = path == self.profile.consent_attribute
+        consent = path in self.consent
         if value is None:
             if optional:
                 return True, None

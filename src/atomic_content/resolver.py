@@ -301,6 +301,10 @@ class Resolver:
             tuple[MessageKey, str | None, dt.date | None, bool],
             tuple[dict[str, SlotChoice], str, tuple[str, ...]],
         ] = {}
+        self._slot_memo: dict[
+            tuple[str, bool, MessageKey, tuple[str, ...], str | None, dt.date | None, bool],
+            SlotChoice,
+        ] = {}
         for atom in sorted(library.atoms.values(), key=lambda a: a.id):
             self._by_slot[atom.slot].append(atom)
             if atom.status is Status.RETIRED:
@@ -459,7 +463,7 @@ class Resolver:
         first: tuple[dict[str, SlotChoice], str] | None = None
         for language, locales in languages_of(chain):
             slots = {
-                slot: self._resolve_slot(
+                slot: self._shared_slot(
                     slot, need == "required", key, audience, locales, chain, on, include_drafts
                 )
                 for slot, need in layout_slots.items()
@@ -476,6 +480,42 @@ class Resolver:
                 return slots, locales[0], notes
         assert first is not None
         return first[0], first[1], ()
+
+    def _shared_slot(
+        self,
+        slot: str,
+        required: bool,
+        key: MessageKey,
+        audience: Audience,
+        locales: list[str],
+        chain: list[str],
+        on: dt.date | None,
+        include_drafts: bool,
+    ) -> SlotChoice:
+        """:meth:`_resolve_slot` without explanations, shared between audiences.
+
+        An audience whose segment no atom of the slot targets gets the generic choice (every
+        candidate is generic, so the ranking is the same): a plan of many segments resolves
+        each slot once per segment that has content for it, not once per segment.
+        """
+        segment = audience.segment
+        if segment is not None and not any(
+            (slot, key.channel, locale, segment, journey) in self._index
+            for locale in locales
+            for journey in (None, key.journey)
+        ):
+            segment = None
+        memo_key = (slot, required, key, tuple(locales), segment, on, include_drafts)
+        found = self._slot_memo.get(memo_key)
+        if found is None:
+            shared = audience if segment is not None else Audience(None, audience.label)
+            found = self._resolve_slot(
+                slot, required, key, shared, locales, chain, on, include_drafts
+            )
+            if len(self._slot_memo) >= MEMO_SIZE * 8:
+                self._slot_memo.clear()  # simple bound; refilling is cheap
+            self._slot_memo[memo_key] = found
+        return found
 
     def _resolve_slot(
         self,

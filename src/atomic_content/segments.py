@@ -87,11 +87,20 @@ class SegmentVerdict:
     note: str = ""
 
 
+_PATHS: dict[str, tuple[str, ...]] = {}
+
+
 def lookup(attributes: Mapping[str, Any], path: str) -> tuple[bool, Any]:
     """(found, value) at a dotted path of nested mappings (GrowthBook path semantics)."""
+    parts = _PATHS.get(path)
+    if parts is None:
+        parts = tuple(path.split("."))
+        if len(_PATHS) < 4096:  # attribute paths come from the profile: a handful
+            _PATHS[path] = parts
     current: Any = attributes
-    for part in path.split("."):
-        if isinstance(current, Mapping) and part in current:
+    for part in parts:
+        # Checked records are plain dicts; the abstract Mapping check is the slow fallback.
+        if (type(current) is dict or isinstance(current, Mapping)) and part in current:
             current = current[part]
         else:
             return False, None

@@ -172,6 +172,35 @@ class AppRenderer:
         self, rendered: RenderedMessage, settings: Settings | None
     ) -> list[LimitProblem]:
         limits = channel_settings(settings, self.name, AppChannel).limits
+        problems = self.send_limits(rendered, settings)
+        push_text = rendered.parts.get("push.json")
+        if push_text is not None:
+            push = _load(push_text, "push.json")
+            title, body = str(push.get("title", "")), str(push.get("body", ""))
+            if title.strip():
+                problems += length_problems(
+                    len(title),
+                    what="push title",
+                    code="app.push_title",
+                    slot="push_title",
+                    recommended=limits.push_title_recommended,
+                    shown="phones show",
+                )
+            if len(body) <= limits.push_body_hard:
+                problems += length_problems(
+                    len(body),
+                    what="push body",
+                    code="app.push_body",
+                    slot="push_body",
+                    recommended=limits.push_body_recommended,
+                    shown="phones show",
+                )
+        return problems
+
+    def send_limits(
+        self, rendered: RenderedMessage, settings: Settings | None
+    ) -> list[LimitProblem]:
+        limits = channel_settings(settings, self.name, AppChannel).limits
         schemes = {"https"}
         if settings is not None and settings.brand.deep_link_scheme:
             schemes.add(settings.brand.deep_link_scheme)
@@ -185,24 +214,15 @@ class AppRenderer:
                 problems.append(
                     LimitProblem(Severity.ERROR, "app.push_title_empty", "push title is empty")
                 )
-            else:
+            if len(body) > limits.push_body_hard:
                 problems += length_problems(
-                    len(title),
-                    what="push title",
-                    code="app.push_title",
-                    slot="push_title",
-                    recommended=limits.push_title_recommended,
+                    len(body),
+                    what="push body",
+                    code="app.push_body",
+                    slot="push_body",
+                    hard=limits.push_body_hard,
                     shown="phones show",
                 )
-            problems += length_problems(
-                len(body),
-                what="push body",
-                code="app.push_body",
-                slot="push_body",
-                hard=limits.push_body_hard,
-                recommended=limits.push_body_recommended,
-                shown="phones show",
-            )
             problems += length_problems(
                 len(push_text.encode("utf-8")),
                 what="push payload",

@@ -264,7 +264,8 @@ class ChannelRenderer(Protocol):
     * loading: layouts live in ``layouts/<name>/``; :attr:`layout_template` says whether a
       layout needs a template file;
     * validation: :meth:`check_layout` checks a layout against the channel's contract;
-    * rendering: :meth:`assemble` (template form) and :meth:`check_limits` (rendered form);
+    * rendering: :meth:`assemble` (template form) and :meth:`check_limits` (rendered form;
+      :meth:`send_limits` is its errors only, fast, for the runtime);
     * previews: :meth:`preview_text`, :meth:`preview_html` and the extra formats of
       :attr:`exports`;
     * review: :meth:`review_lines` is what ``atomic diff`` shows a reviewer.
@@ -311,6 +312,18 @@ class ChannelRenderer(Protocol):
         self, rendered: RenderedMessage, settings: Settings | None
     ) -> list[LimitProblem]:
         """Channel limits (lengths, sizes, link schemes) the rendered message breaks."""
+        ...
+
+    def send_limits(
+        self, rendered: RenderedMessage, settings: Settings | None
+    ) -> list[LimitProblem]:
+        """Exactly the errors of :meth:`check_limits`, as cheaply as the channel can tell.
+
+        The runtime asks this for every customer (the build measured the warnings once per
+        variant). A channel skips what customer data cannot change: values are escaped into
+        HTML, so they cannot add a ``<script>`` element. tests/test_runtime_guarantee.py
+        holds it equal to the errors of :meth:`check_limits`.
+        """
         ...
 
     def preview_text(self, rendered: RenderedMessage) -> str:
@@ -412,6 +425,7 @@ class TokenVault:
 _SCHEME_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 
 
+@functools.lru_cache(maxsize=4096)  # the runtime asks again for every customer's links
 def url_allowed(url: str, schemes: frozenset[str]) -> bool:
     """True when ``url`` starts with a literal allowed scheme and no token chooses its host."""
     protected, mapping = protect_tokens(url.strip())

@@ -183,25 +183,21 @@ class EmailRenderer:
         self, rendered: RenderedMessage, settings: Settings | None
     ) -> list[LimitProblem]:
         limits = channel_settings(settings, self.name, EmailChannel).limits
-        problems: list[LimitProblem] = []
+        problems = self.send_limits(rendered, settings)
         subject = rendered.parts.get("subject", "")
         preheader = rendered.parts.get("preheader", "")
-        document = rendered.parts.get("html", "")
-        if not subject.strip():
-            problems.append(
-                LimitProblem(
-                    Severity.ERROR, "email.subject_empty", "the subject is empty", "subject"
-                )
+        problems += [
+            p
+            for p in length_problems(
+                len(subject),
+                what="subject",
+                code="email.subject",
+                slot="subject",
+                recommended=limits.subject_recommended,
+                shown="inboxes show",
             )
-        problems += length_problems(
-            len(subject),
-            what="subject",
-            code="email.subject",
-            slot="subject",
-            hard=limits.subject_hard,
-            recommended=limits.subject_recommended,
-            shown="inboxes show",
-        )
+            if len(subject) <= limits.subject_hard
+        ]
         if len(preheader) < limits.preheader_min:
             problems.append(
                 LimitProblem(
@@ -221,15 +217,42 @@ class EmailRenderer:
                 recommended=limits.preheader_recommended,
                 shown="inboxes show",
             )
-        size = len(document.encode("utf-8"))
-        if size > limits.html_bytes_hard:
+        return problems
+
+    def send_limits(
+        self, rendered: RenderedMessage, settings: Settings | None
+    ) -> list[LimitProblem]:
+        limits = channel_settings(settings, self.name, EmailChannel).limits
+        problems: list[LimitProblem] = []
+        subject = rendered.parts.get("subject", "")
+        if not subject.strip():
             problems.append(
                 LimitProblem(
-                    Severity.ERROR,
-                    "email.html_too_large",
-                    f"HTML is {size} bytes; above {limits.html_bytes_hard} Gmail clips the message",
+                    Severity.ERROR, "email.subject_empty", "the subject is empty", "subject"
                 )
             )
+        if len(subject) > limits.subject_hard:
+            problems += length_problems(
+                len(subject),
+                what="subject",
+                code="email.subject",
+                slot="subject",
+                hard=limits.subject_hard,
+                shown="inboxes show",
+            )
+        document = rendered.parts.get("html", "")
+        # UTF-8 takes at most 4 bytes a character: most documents need no encoding to tell.
+        if len(document) * 4 > limits.html_bytes_hard:
+            size = len(document.encode("utf-8"))
+            if size > limits.html_bytes_hard:
+                problems.append(
+                    LimitProblem(
+                        Severity.ERROR,
+                        "email.html_too_large",
+                        f"HTML is {size} bytes; above {limits.html_bytes_hard} Gmail clips "
+                        "the message",
+                    )
+                )
         return problems
 
     # -- previews ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ an external script (error: the page must not load code from elsewhere).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Final
 
@@ -24,6 +25,7 @@ from .base import (
     AssembledMessage,
     AssemblyContext,
     Export,
+    HtmlOutline,
     LayoutProblem,
     LimitProblem,
     Part,
@@ -138,16 +140,17 @@ class MicrositeRenderer:
         for src, alt in page.images:
             if alt is None:
                 warn("microsite.image_alt", f"image {src} has no alt attribute")
-        for script in page.scripts:
-            if script is not None:
-                problems.append(
-                    LimitProblem(
-                        Severity.ERROR,
-                        "microsite.external_script",
-                        f"the page loads a script from {script}; landing pages must not load code",
-                    )
-                )
-        return problems
+        return problems + _script_problems(page)
+
+    def send_limits(
+        self, rendered: RenderedMessage, settings: Settings | None
+    ) -> list[LimitProblem]:
+        document = rendered.parts.get("index.html", "")
+        # Only a <script> element can load code, and customer values are escaped into the
+        # page, so a page without one needs no parse (the build checked every variant).
+        if not _SCRIPT_TAG.search(document):
+            return []
+        return _script_problems(outline_html(document))
 
     def preview_text(self, rendered: RenderedMessage) -> str:
         page = outline_html(rendered.parts.get("index.html", ""))
@@ -179,3 +182,19 @@ class MicrositeRenderer:
             return other_files(files, (), [])
         lines = html_outline(files["index.html"].decode("utf-8", "replace"))
         return other_files(files, ("index.html",), lines)
+
+
+_SCRIPT_TAG = re.compile(r"<script", re.IGNORECASE)
+
+
+def _script_problems(page: HtmlOutline) -> list[LimitProblem]:
+    """The error of each script the page loads from elsewhere."""
+    return [
+        LimitProblem(
+            Severity.ERROR,
+            "microsite.external_script",
+            f"the page loads a script from {script}; landing pages must not load code",
+        )
+        for script in page.scripts
+        if script is not None
+    ]

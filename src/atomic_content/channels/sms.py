@@ -295,6 +295,12 @@ class SmsRenderer:
         )
         return problems
 
+    def send_limits(
+        self, rendered: RenderedMessage, settings: Settings | None
+    ) -> list[LimitProblem]:
+        # Counting segments is the whole cost of the check, warnings included.
+        return [p for p in self.check_limits(rendered, settings) if p.severity is Severity.ERROR]
+
     # -- previews ----------------------------------------------------------------------------
     def preview_text(self, rendered: RenderedMessage) -> str:
         payload = _payload(rendered.parts.get("sms.json", ""))
