@@ -21,6 +21,7 @@ share everything here, so a customer table gives the same rows on either engine:
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import os
 import re
@@ -32,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import UsageError
-from .models import Profile
+from .models import AttributeType, Profile
 from .records import RecordResult, inspect_record
 from .runtime import OutcomeSink, RecordOutcome, RecordRenderer
 
@@ -111,6 +112,12 @@ class ArrowRecords:
             }
         )
         self.leaves = wanted
+        kinds = {k: v.type for k, v in self.profile.attributes.items()}
+        # Arrow dates and timestamps as the ISO text check_record normalizes them to, for the
+        # attributes declared as dates: the check's fast path takes plain text, and the result
+        # is the same record. Anywhere else they stay objects, for the check to refuse.
+        self.dates = frozenset(k for k, t in kinds.items() if t is AttributeType.DATE)
+        self.datetimes = frozenset(k for k, t in kinds.items() if t is AttributeType.DATETIME)
         self.prefixes = frozenset(
             ".".join(name.split(".")[:i]) for name in wanted for i in range(1, name.count(".") + 1)
         )
@@ -160,7 +167,14 @@ class ArrowRecords:
             if value is None:
                 continue
             if path in self.leaves:
-                data[key] = float(value) if isinstance(value, decimal.Decimal) else value
+                kind = type(value)
+                if kind is decimal.Decimal:
+                    value = float(value)
+                elif (kind is dt.date and path in self.dates) or (
+                    kind in (dt.date, dt.datetime) and path in self.datetimes
+                ):
+                    value = value.isoformat()
+                data[key] = value
             elif path in self.prefixes:
                 data[key] = self.prune(value, path + ".") if isinstance(value, dict) else value
         return data
