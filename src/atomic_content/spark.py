@@ -278,7 +278,8 @@ def session(master: str = "local[*]", app_name: str = "atomic-render") -> SparkS
         # PySpark starts its Python workers with $PYSPARK_PYTHON (default: python3).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app_name)
-    return builder.config("spark.ui.enabled", "false").getOrCreate()
+    builder = builder.config("spark.ui.enabled", "false")
+    return builder.config("spark.ui.showConsoleProgress", "false").getOrCreate()
 
 
 def render_parquet(
