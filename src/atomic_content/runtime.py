@@ -163,9 +163,10 @@ def render_batch(
     check_batch_paths(customers, out, bundle.root)
     result = BatchResult()
     if customers.suffix.lower() == ".parquet":
-        from .columnar import read_parquet
-
-        items: Iterable[RecordResult] = read_parquet(customers, bundle.profile, renderer.columns)
+        columnar = _columnar()
+        items: Iterable[RecordResult] = columnar.read_parquet(
+            customers, bundle.profile, renderer.columns
+        )
     else:
         fmt: RecordFormat = "csv" if customers.suffix.lower() == ".csv" else "jsonl"
         try:
@@ -393,13 +394,23 @@ class RecordRenderer:
 # --------------------------------------------------------------------------- outputs
 
 
+def _columnar() -> Any:
+    """:mod:`atomic_content.columnar`, or UsageError when pyarrow is not installed."""
+    try:
+        from . import columnar
+    except ImportError:
+        raise UsageError(
+            "Parquet input and output need pyarrow",
+            "install it with: pip install 'atomic-content[parquet]'",
+        ) from None
+    return columnar
+
+
 def _sink(out: Path, renderer: RecordRenderer) -> OutcomeSink:
     if out.suffix == ".jsonl":
         return _JsonlSink(out)
     if out.suffix == ".parquet":
-        from .columnar import ParquetSink
-
-        return ParquetSink(out, renderer.part_names)
+        return _columnar().ParquetSink(out, renderer.part_names)
     return _FolderSink(out)
 
 
