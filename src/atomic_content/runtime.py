@@ -410,7 +410,8 @@ def _sink(out: Path, renderer: RecordRenderer) -> OutcomeSink:
     if out.suffix == ".jsonl":
         return _JsonlSink(out)
     if out.suffix == ".parquet":
-        return _columnar().ParquetSink(out, renderer.part_names)
+        sink: OutcomeSink = _columnar().ParquetSink(out, renderer.part_names)
+        return sink
     return _FolderSink(out)
 
 
