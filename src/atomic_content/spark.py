@@ -91,6 +91,9 @@ def cached_bundle(digest: str, payload: Callable[[], bytes]) -> Bundle:
             with zipfile.ZipFile(io.BytesIO(payload())) as archive:
                 archive.extractall(folder)  # our own zip: names are relative, no ".."
             found = load_bundle(folder)
+            if len(_BUNDLES) >= 8:  # a worker serves a few bundles; never grow without bound
+                _BUNDLES.clear()
+                _RENDERERS.clear()
             _BUNDLES[digest] = found
     return found
 
@@ -109,7 +112,6 @@ class _Job:
     on: dt.date
     locale: str | None
     locale_column: str | None
-    columns: tuple[str, ...]
     part_names: tuple[str, ...]
 
 
@@ -164,7 +166,6 @@ def render_dataframe(
         renderer.on,
         locale,
         locale_column,
-        tuple(columns),
         part_names,
     )
     schema = StructType(
@@ -239,6 +240,8 @@ def _renderer(bundle: Bundle, job: _Job) -> RecordRenderer:
             on=job.on,
             locale=job.locale,
         )
+        if len(_RENDERERS) >= 64:
+            _RENDERERS.clear()
         _RENDERERS[job] = found
     return found
 
