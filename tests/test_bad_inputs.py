@@ -59,6 +59,54 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
 
 CASES = [
     Case(
+        "locale-with-underscore",
+        {"atoms/h6.yaml": "slot: headline\nstatus: approved\nlocale: de_AT\ntext: Servus\n"},
+        "atoms/h6.yaml:3:9: error[schema.invalid_format]: locale: 'de_AT' is not a language tag",
+        "did you mean 'de-AT'? locales are language tags written with '-'",
+    ),
+    Case(
+        "id-from-file-name",
+        {"atoms/My-Headline.yaml": "slot: headline\nstatus: approved\ntext: Hi\n"},
+        "atoms/My-Headline.yaml:1:1: error[schema.invalid_format]: the id 'My-Headline' comes "
+        "from the file name and is not a valid id",
+        "rename the file to my-headline.yaml",
+    ),
+    Case(
+        "cta-atom-without-content",
+        {"atoms/no-cta.yaml": "slot: cta\nstatus: approved\n"},
+        "atoms/no-cta.yaml:1:7: error[atom.no_content]: this atom has no content: slot 'cta' is "
+        "a cta slot, which needs a `cta:` key",
+        "add `cta: {label: Shop now, url: https://...}`",
+    ),
+    Case(
+        "line-atom-without-content",
+        {"atoms/no-text.yaml": "slot: headline\nstatus: approved\n"},
+        "atoms/no-text.yaml:1:7: error[atom.no_content]: this atom has no content: slot "
+        "'headline' is a line slot, which needs a `text:` key",
+        "add `text: One line of copy`",
+    ),
+    Case(
+        "method-call-in-token",
+        {
+            "atoms/shout.yaml": "slot: headline\nstatus: approved\n"
+            'text: "Hi {{ customer.first_name.upper() }}"\n'
+        },
+        "atoms/shout.yaml:3:34: error[token.call_not_allowed]: upper() is a method call; tokens "
+        "use filters, not methods",
+        "filters, not methods: `{{ customer.first_name | upper }}`",
+    ),
+    Case(
+        "key-indented-into-a-list",
+        {
+            "atoms/indent.yaml": "slot: headline\nstatus: approved\nsegments:\n  - vip\n"
+            "   journeys: [welcome]\ntext: Hi\n"
+        },
+        "atoms/indent.yaml:5:12: error[yaml.syntax]: YAML syntax error: mapping values are not "
+        "allowed here",
+        "`journeys:` is indented into the `segments:` list (line 3); to add a field beside "
+        "`segments:`, start it at column 1",
+    ),
+    Case(
         "yaml-syntax",
         {"atoms/broken.yaml": "slot: body\ntext: [unclosed, list\nstatus: approved\n"},
         "atoms/broken.yaml:3:7: error[yaml.syntax]: YAML syntax error: expected ',' or ']', but "
@@ -156,8 +204,8 @@ CASES = [
             "atoms/j1.yaml": "slot: body\nstatus: approved\ntext: |\n  Hello there,\n"
             "  welcome {{ customer.first_name | default('x') \n"
         },
-        "atoms/j1.yaml:5:11: error[token.syntax]: This token cannot be read: unexpected end of "
-        "template, expected 'end of print statement'.",
+        "atoms/j1.yaml:5:11: error[token.syntax]: this token cannot be read: unexpected end of "
+        "template, expected 'end of print statement'",
         "every {{ has a matching }}",
     ),
     Case(
@@ -167,7 +215,7 @@ CASES = [
             "text: \"Hi {{ customer.firstname | default('x') }}\"\n"
         },
         "atoms/j2.yaml:3:14: error[token.unknown_attribute]: customer.firstname is not a known "
-        "customer attribute.",
+        "customer attribute",
         "did you mean 'first_name'?",
     ),
     Case(
@@ -175,8 +223,8 @@ CASES = [
         {
             "atoms/j3.yaml": 'slot: headline\nstatus: approved\ntext: "Hi {{ customer.first_name }}"\n'
         },
-        "atoms/j3.yaml:3:14: error[token.missing_default]: Not every customer has "
-        "customer.first_name, and this token has no fallback.",
+        "atoms/j3.yaml:3:14: error[token.missing_default]: not every customer has "
+        "customer.first_name, and this token has no fallback",
         'Add a fallback: {{ customer.first_name | default("...") }}',
     ),
     Case(
@@ -404,7 +452,7 @@ CASES = [
         },
         "atoms/body-reads-cta.yaml:5:10: error[token.slot_field_not_allowed]: slots.cta.label "
         "cannot be shown here: that field may hold tokens of its own, which would be printed as "
-        "written.",
+        "written",
         "tokens can read only slots.image.width, slots.offer.code, slots.offer.expires",
     ),
     Case(
@@ -415,8 +463,8 @@ CASES = [
         },
         "atoms/subject-echo.yaml:5:15: error[token.slot_field_not_allowed]: slots.headline.text "
         "cannot be shown here: that field may hold tokens of its own, which would be printed as "
-        "written.",
-        "Write the text itself",
+        "written",
+        "write the text itself",
     ),
 ]
 

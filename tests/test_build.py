@@ -361,6 +361,57 @@ def test_one_atom_edit_rerenders_only_the_variants_that_use_it(tmp_path: Path) -
     assert edited.cached == first.variants - 2
 
 
+def test_unchanged_variants_are_linked_from_the_previous_build(tmp_path: Path) -> None:
+    """A rebuild writes only what the edit changed: the other variants' files are the same
+    inodes as in the previous tree, and the result equals a clean build."""
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY, jobs=1)
+    before = {
+        path.relative_to(out.resolve()).as_posix(): path.stat().st_ino
+        for path in out.resolve().rglob("*")
+        if path.is_file()
+    }
+    (content / "atoms/headline-vip.yaml").write_text(
+        "slot: headline\nstatus: approved\nsegments: [vip]\ntext: VIP, again\n"
+    )
+    edited = build(content, out, on=DAY, jobs=1)
+    assert edited.manifest is not None and edited.rendered == 2
+    written = {
+        variant.id
+        for variant in edited.manifest.variants
+        for meta in variant.files.values()
+        if (out / meta.path).stat().st_ino != before.get(meta.path)
+    }
+    users = {
+        v.id
+        for v in edited.manifest.variants
+        if any(s.atom == "headline-vip" for s in v.slots.values())
+    }
+    # Only the variants that use the atom have a file that is not the previous build's.
+    assert written == users
+    clean = tmp_path / "clean" / "dist"
+    build(content, clean, on=DAY, jobs=1, use_cache=False)
+    assert tree_digest(out) == tree_digest(clean)
+
+
+def test_a_file_missing_from_the_previous_build_is_rendered_again(tmp_path: Path) -> None:
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    first = build(content, out, on=DAY, jobs=1)
+    assert first.manifest is not None
+    lost = next(iter(first.manifest.variants[0].files.values())).path
+    (out / lost).unlink()  # removed by hand
+    (content / "atoms/headline-vip.yaml").write_text(
+        "slot: headline\nstatus: approved\nsegments: [vip]\ntext: VIP, again\n"
+    )
+    build(content, out, on=DAY, jobs=1)
+    check_complete(out)
+    clean = tmp_path / "clean" / "dist"
+    build(content, clean, on=DAY, jobs=1, use_cache=False)
+    assert tree_digest(out) == tree_digest(clean)
+
+
 def test_damaged_cache_entry_is_a_miss(tmp_path: Path) -> None:
     content = write_tree(tmp_path / "content")
     out = tmp_path / "dist"

@@ -149,13 +149,25 @@ def test_commands_on_invalid_content_exit_1_with_diagnostics(
 
 
 def test_schema_writes_every_kind(tmp_path: Path, runner: CliRunner) -> None:
-    result = runner.invoke(main, ["schema", "--out", str(tmp_path)])
+    result = runner.invoke(
+        main, ["schema", "--content", str(REPO / "content"), "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [
         f"{k}.schema.json"
         for k in sorted(
-            ["atom", "customer", "journey", "layout", "manifest", "profile", "segment", "settings"]
+            [
+                "atom",
+                "customer",
+                "experiment",
+                "journey",
+                "layout",
+                "manifest",
+                "profile",
+                "segment",
+                "settings",
+            ]
         )
     ]
     atom = json.loads((tmp_path / "atom.schema.json").read_text())
@@ -163,7 +175,7 @@ def test_schema_writes_every_kind(tmp_path: Path, runner: CliRunner) -> None:
 
 
 def test_committed_schemas_are_current(tmp_path: Path, runner: CliRunner) -> None:
-    runner.invoke(main, ["schema", "--out", str(tmp_path)])
+    runner.invoke(main, ["schema", "--content", str(REPO / "content"), "--out", str(tmp_path)])
     for fresh in tmp_path.iterdir():
         committed = REPO / "schemas" / fresh.name
         assert committed.read_text() == fresh.read_text(), (

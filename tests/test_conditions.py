@@ -1070,7 +1070,7 @@ def test_check_unknown_operator_with_did_you_mean() -> None:
             loc=("$and", 1, "age", "$gtee"),
             code="condition.unknown_operator",
             message="unknown operator '$gtee'",
-            hint="Did you mean '$gte'? Operators must be spelled exactly.",
+            hint="did you mean '$gte'? operators must be spelled exactly",
         )
     ]
 
@@ -1078,13 +1078,13 @@ def test_check_unknown_operator_with_did_you_mean() -> None:
 def test_check_unknown_operator_without_suggestion_lists_operators() -> None:
     (problem,) = check_condition({"age": {"$zzzzzz": 1}}, TYPES)
     assert problem.code == "condition.unknown_operator"
-    assert problem.hint.startswith("Use one of: $eq, $ne, $lt,")
+    assert problem.hint.startswith("use one of: $eq, $ne, $lt,")
 
 
 def test_check_unknown_logical_operator() -> None:
     (problem,) = check_condition({"$andd": [{"age": 1}]}, TYPES)
     assert (problem.loc, problem.code) == (("$andd",), "condition.unknown_operator")
-    assert problem.hint == "Did you mean '$and'? Operators must be spelled exactly."
+    assert problem.hint == "did you mean '$and'? operators must be spelled exactly"
 
 
 def test_check_logical_operator_inside_a_rule() -> None:
@@ -1099,7 +1099,7 @@ def test_check_value_operator_without_attribute() -> None:
         loc=("$in",),
         code="condition.bad_shape",
         message="'$in' is used without an attribute",
-        hint='Put it under the attribute it tests, e.g. {"age": {"$in": ...}}.',
+        hint='put it under the attribute it tests, e.g. {"age": {"$in": ...}}',
     )
 
 
@@ -1110,21 +1110,21 @@ def test_check_unknown_attribute_with_did_you_mean() -> None:
             loc=("$or", 0, "contry"),
             code="condition.unknown_attribute",
             message="unknown attribute 'contry'",
-            hint="Did you mean 'country'? Attribute names must be spelled exactly as declared, "
-            "including upper and lower case.",
+            hint="did you mean 'country'? attribute names must be spelled exactly as declared, "
+            "including upper and lower case",
         )
     ]
 
 
 def test_check_unknown_attribute_without_suggestion_lists_known_names() -> None:
     (problem,) = check_condition({"zzz": 1}, {"b": "string", "a": "integer"})
-    assert problem.hint == "Use one of the declared attributes: a, b."
+    assert problem.hint == "use one of the declared attributes: a, b"
 
 
 def test_check_unknown_attribute_list_is_truncated() -> None:
     many = {f"attr{i:02}": "string" for i in range(20)}
     (problem,) = check_condition({"qqq": 1}, many)
-    assert problem.hint.endswith("attr10, attr11 and 8 more.")
+    assert problem.hint.endswith("attr10, attr11 and 8 more")
 
 
 def test_check_unknown_attribute_value_is_still_checked() -> None:
@@ -1134,7 +1134,7 @@ def test_check_unknown_attribute_value_is_still_checked() -> None:
         (("agee", "$gtt"), "condition.unknown_operator"),
         (("agee", "$regex"), "condition.invalid_regex"),
     ]
-    assert problems[0].hint.startswith("Did you mean 'age'?")
+    assert problems[0].hint.startswith("did you mean 'age'?")
 
 
 def test_check_dotted_and_dollar_paths_must_be_declared() -> None:
@@ -1144,7 +1144,7 @@ def test_check_dotted_and_dollar_paths_must_be_declared() -> None:
         (("address.city",), "condition.unknown_attribute"),
         (("$grups",), "condition.unknown_operator"),
     ]
-    assert problems[1].hint == "Did you mean '$groups'? Operators must be spelled exactly."
+    assert problems[1].hint == "did you mean '$groups'? operators must be spelled exactly"
 
 
 def test_check_invalid_regex() -> None:
@@ -1153,8 +1153,8 @@ def test_check_invalid_regex() -> None:
     assert problem.code == "condition.invalid_regex"
     assert problem.message == "invalid pattern \"(abc\": missing ')'"
     assert problem.hint == (
-        "Check that every ( has a ) and every [ has a ], and put a backslash before characters "
-        "meant literally, e.g. \\. for a dot or \\? for a question mark."
+        "check that every ( has a ) and every [ has a ], and put a backslash before characters "
+        "meant literally, e.g. \\. for a dot or \\? for a question mark"
     )
 
 
@@ -1198,9 +1198,9 @@ def test_check_regex_rejects_nested_quantifiers(pattern: str, message: str) -> N
         f"pattern {json.dumps(pattern)} can take forever on some values: {message}"
     )
     assert problem.hint == (
-        "Repeat a single part only, e.g. ^a+$ instead of ^(a+)+$, and write alternatives of "
-        "single characters as a class, e.g. [ab]* instead of (a|b)*. Such a pattern is cut off "
-        "after 50 ms and then never matches."
+        "repeat a single part only, e.g. ^a+$ instead of ^(a+)+$, and write alternatives of "
+        "single characters as a class, e.g. [ab]* instead of (a|b)*; such a pattern is cut off "
+        "after 50 ms and then never matches"
     )
 
 
@@ -1290,7 +1290,7 @@ def test_check_type_mismatch_comparison() -> None:
             loc=("age", "$gt"),
             code="condition.type_mismatch",
             message="'age' is a whole number but '$gt' compares it with the text \"ten\"",
-            hint="Write a whole number without quotes, e.g. 18.",
+            hint="write a whole number without quotes, e.g. 18",
         )
     ]
 
@@ -1379,16 +1379,16 @@ def test_check_bad_shape_hints_are_for_editors() -> None:
     (problem,) = check_condition({"country": {"$in": "DE"}}, TYPES)
     assert problem.message == "'$in' needs a list of values, got the text \"DE\""
     assert problem.hint == (
-        'Write the values in square brackets, even a single one, e.g. {"$in": ["DE"]}.'
+        'write the values in square brackets, even a single one, e.g. {"$in": ["DE"]}'
     )
     (problem,) = check_condition({"name": {"$type": "strng"}}, TYPES)
     assert problem.hint == (
-        "Did you mean 'string'? Use one of: string, number, boolean, array, object, null."
+        "did you mean 'string'? use one of: string, number, boolean, array, object, null"
     )
     (problem,) = check_condition({"tags": "vip"}, TYPES)
     assert problem.hint == (
-        'To test whether the list contains a value use {"$in": ["vip"]} or {"$elemMatch": '
-        '{"$eq": "vip"}}.'
+        'to test whether the list contains a value use {"$in": ["vip"]} or {"$elemMatch": '
+        '{"$eq": "vip"}}'
     )
 
 
@@ -1419,11 +1419,11 @@ def test_check_saved_group_references() -> None:
     ]
     problems = check_condition(condition, TYPES)
     assert problems[3].hint == (
-        "Did you mean 'attributeKey'? A saved-group reference only has \"id\" and, optionally, "
-        '"attributeKey".'
+        "did you mean 'attributeKey'? a saved-group reference only has \"id\" and, optionally, "
+        '"attributeKey"'
     )
-    assert problems[4].hint.startswith("Did you mean 'age'?")
-    assert problems[6].hint == "Did you mean '$savedGroup'? Operators must be spelled exactly."
+    assert problems[4].hint.startswith("did you mean 'age'?")
+    assert problems[6].hint == "did you mean '$savedGroup'? operators must be spelled exactly"
 
 
 def test_check_elem_match_condition_form_skips_attribute_names() -> None:

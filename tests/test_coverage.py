@@ -440,10 +440,10 @@ def test_journey_filter(library: Library) -> None:
 
 def test_thresholds(report: CoverageReport, library: Library) -> None:
     assert threshold_failures(report, FailOn.MISSING) == [
-        "6 required cell(s) missing (--fail-on missing)"
+        "6 required cells missing (--fail-on missing)"
     ]
     assert threshold_failures(report, FailOn.GENERIC) == [
-        "16 required cell(s) generic or missing (--fail-on generic)"
+        "16 required cells generic or missing (--fail-on generic)"
     ]
     assert threshold_failures(report, FailOn.NEVER) == []
     assert threshold_failures(report, FailOn.NEVER, 18.75) == []
@@ -683,7 +683,7 @@ def test_html_report(report: CoverageReport) -> None:
 
 
 def test_table_report_plain_and_coloured(report: CoverageReport) -> None:
-    plain = format_table(report)
+    plain = format_table(report, view="messages")
     assert "\x1b[" not in plain
     assert plain.splitlines()[0] == "Content coverage on 2026-11-20"
     assert re.search(r"\| lapsed\s+\|\s+\.\s+\|\s+0% !\s+\|\s+0% \?\s+\|", plain), plain
@@ -693,7 +693,7 @@ def test_table_report_plain_and_coloured(report: CoverageReport) -> None:
     assert "Top 10 of 26 gaps by impact" in plain
     assert "segments: [new]" in plain  # brackets are text, not rich markup
     assert all(line == line.rstrip() for line in plain.splitlines())
-    coloured = format_table(report, color=True, width=200)
+    coloured = format_table(report, color=True, width=200, view="messages")
     assert "\x1b[" in coloured
     assert "lapsed" in coloured
 
@@ -707,3 +707,62 @@ def test_helpers() -> None:
     assert heat_colour(1.0) == "hsl(120, 70%, 72%)"
     with pytest.raises(ValueError, match="unknown coverage format"):
         format_report(None, "pdf")  # type: ignore[arg-type]
+
+
+# -- a terminal of 80 columns ------------------------------------------------------------------
+DEMO = Path(__file__).resolve().parent.parent / "content"
+
+
+@pytest.fixture(scope="module")
+def demo_report() -> CoverageReport:
+    lib, _warnings = load_library(DEMO)
+    return compute_coverage(lib, on=dt.date(2026, 11, 22))
+
+
+def _fits(text: str, width: int = 80) -> None:
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width, "\n".join(lines)
+    assert "…" not in text  # rich cut something short
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_default_summary_fits_the_terminal(demo_report: CoverageReport, width: int) -> None:
+    text = format_table(demo_report, width=width)
+    _fits(text, width)
+    header = next(line for line in text.splitlines() if line.startswith("| segment"))
+    # segment x journey, as the HTML heat map: every journey id whole, in the header
+    assert [cell.strip() for cell in header.split("|")[2:-1]] == [
+        "cart-recovery",
+        "welcome",
+        "winback",
+    ]
+    for segment in demo_report.segments:
+        assert re.search(rf"^\| {re.escape(segment.id)}\s+\|", text, re.M), segment.id
+    assert "Top 10 of 925 gaps by impact" in text
+    assert "welcome/day-0/app push_body [de-AT]" in text  # gap ids never break
+
+
+def test_drill_down_by_journey_fits() -> None:
+    lib, _warnings = load_library(DEMO)
+    for journey in lib.journeys:
+        report = compute_coverage(lib, on=dt.date(2026, 11, 22), journey=journey)
+        text = format_table(report, width=80, view="messages")
+        _fits(text)
+        assert journey in text
+
+
+def test_drill_down_by_segment_fits(demo_report: CoverageReport) -> None:
+    for segment in demo_report.segments:
+        text = format_table(demo_report, width=80, view="segment", segment=segment.id)
+        _fits(text)
+        assert f"(segment {segment.id})" in text.splitlines()[0]
+        for journey, step, channel in demo_report.columns:
+            assert re.search(
+                rf"\| {re.escape(journey)}\s+\| {re.escape(step)}\s+\| {channel}\s+\|", text
+            ), (journey, step, channel)
+
+
+def test_wide_matrix_is_as_wide_as_it_needs(demo_report: CoverageReport) -> None:
+    text = format_table(demo_report, view="messages")
+    assert "…" not in text
+    assert "last-call-72h" in text and "comeback-offer" in text

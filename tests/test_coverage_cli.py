@@ -30,15 +30,15 @@ def test_default_table_fails_on_missing_required(content: Path) -> None:
     assert code == 1
     assert out.startswith("Content coverage on 2026-11-20\n")
     assert "\x1b[" not in out  # not a TTY: plain
-    assert err == "coverage: 6 required cell(s) missing (--fail-on missing)\n"
+    assert err == "coverage: 6 required cells missing (--fail-on missing)\n"
 
 
 @pytest.mark.parametrize(
     ("args", "code", "reason"),
     [
         (["--fail-on", "never"], 0, ""),
-        (["--fail-on", "missing"], 1, "6 required cell(s) missing"),
-        (["--fail-on", "generic"], 1, "16 required cell(s) generic or missing"),
+        (["--fail-on", "missing"], 1, "6 required cells missing"),
+        (["--fail-on", "generic"], 1, "16 required cells generic or missing"),
         (["--fail-on", "never", "--min-specific", "18.75"], 0, ""),
         (["--fail-on", "never", "--min-specific", "19"], 1, "specific share 18.8% is below"),
         (["--journey", "vip-nudge", "--fail-on", "generic", "--min-specific", "100"], 0, ""),
@@ -126,3 +126,17 @@ def test_help_documents_exit_codes() -> None:
         "docs/coverage.md",
     ):
         assert text in out
+
+
+def test_piped_table_fits_80_columns_and_drills_down(content: Path) -> None:
+    base = ["--content", str(content), "--date", "2026-11-20", "--fail-on", "never"]
+    _code, summary, _err = run(*base)
+    assert max(map(len, summary.splitlines())) <= 80 and "…" not in summary
+    _code, by_segment, _err = run(*base, "--segment", "vip")
+    assert by_segment.startswith("Content coverage on 2026-11-20 (segment vip)\n")
+    assert max(map(len, by_segment.splitlines())) <= 80
+    _code, wide, _err = run(*base, "--wide")
+    assert "…" not in wide
+    code, _out, err = run(*base, "--segment", "vipp")
+    assert code == 2
+    assert "error: unknown segment 'vipp'" in err and "did you mean 'vip'?" in err

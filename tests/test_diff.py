@@ -299,7 +299,8 @@ def test_edit_an_atom(project: Project) -> None:
     assert "  welcome / day-0 / email" in text
     assert "    changed 2 — de: vip · en: vip" in text
     assert (
-        "  warning[governance.change_budget] journeys/promo.yaml:1:1: this change alters 1 of 2 "
+        # one diagnostic format everywhere: path:line:col: severity[code]: message
+        "  journeys/promo.yaml:1:1: warning[governance.change_budget]: this change alters 1 of 2 "
         "live variants of journey 'promo' (50%, budget 30%)"
     ) in text
     assert (

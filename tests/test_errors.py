@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 import atomic_content
-from atomic_content.build import BuildLockedError, output_lock
+from atomic_content.build import BuildLockedError, StaleOutputError, output_lock
 from atomic_content.bundle import BundleError
 from atomic_content.cli import main
 from atomic_content.errors import (
@@ -83,6 +83,9 @@ EXAMPLES: dict[str, Callable[[], AtomicError]] = {
     ),
     "build-locked": lambda: BuildLockedError(
         "another build is writing dist; try again when it has finished"
+    ),
+    "stale-output": lambda: StaleOutputError(
+        "welcome/day-0/email/en/vip/preview/email.html is missing from the previous build"
     ),
     "bundle": lambda: BundleError("dist/bundle/bundle.json is not a bundle of this version"),
     "manifest": lambda: ManifestError("manifest.json was written by another version"),

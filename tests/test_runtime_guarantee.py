@@ -224,3 +224,66 @@ def test_preview_and_resolve_give_the_build_variant(
                     record, journey=journey, step=key.step, channel=key.channel, on=DAY
                 )
                 assert result.rendered.parts == direct.parts
+
+
+def expected_arm(record: dict[str, Any], key: str, weights: list[float]) -> str:
+    """The experiment arm by GrowthBook's documented bucketing (hash v2 of key + id, bucket
+    ranges from the weights; the helpers run GrowthBook's own vectors)."""
+    from atomic_content.growthbook import choose_variation, gb_hash, get_bucket_range
+
+    value = gb_hash(key, str(record["id"]), 2)
+    assert value is not None
+    index = choose_variation(value, get_bucket_range(len(weights), 1.0, weights))
+    return ["control", "personalized", "holdout"][index]
+
+
+def test_a_running_experiment_keeps_the_guarantee(tmp_path: Path) -> None:
+    """The demo experiment, running: control gets the generic build variant, personalized the
+    audience's, holdout nothing; every message returned is still a build variant."""
+    from atomic_content.plan import Holdout
+
+    content = tmp_path / "content"
+    shutil.copytree(DEMO, content)
+    path = content / "experiments" / "welcome-personalization.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("start: 2026-09-01", "start: 2026-11-01")
+        .replace("end: 2026-10-31", "end: 2026-12-31")
+        .replace("status: finished", "status: running"),
+        encoding="utf-8",
+    )
+    out = tmp_path / "dist"
+    manifest = build(content, out, on=DAY, jobs=1).manifest
+    assert manifest is not None and [e.id for e in manifest.experiments] == [
+        "welcome-personalization"
+    ]
+    bundle = load_bundle(out)
+    library, _ = load_library(content)
+    records = [
+        json.loads(json.dumps(library.customers[c].attributes, default=str))
+        for c in sorted(library.customers)
+    ] + list(generated_customers(300, seed=5))
+    arms: set[str] = set()
+    for record in records:
+        for journey, step, channel in messages(content):
+            routed = bundle.render(record, journey=journey, step=step, channel=channel, on=DAY)
+            arm = (
+                expected_arm(record, "welcome-personalization-2026", [0.45, 0.45, 0.1])
+                if journey == "welcome"
+                else None
+            )
+            if arm == "holdout":
+                assert isinstance(routed, Holdout)
+                arms.add(arm)
+                continue
+            assert not isinstance(routed, Holdout)
+            variant_id = expected_variant(content, record, journey, step, channel)
+            if arm == "control":
+                variant_id = variant_id.rsplit("/", 1)[0] + "/generic"
+            assert variant_id in manifest.by_id, "every routed variant was built"
+            expected = render_message(
+                bundle.profile, template_form(out, manifest, variant_id), record
+            )
+            assert routed.parts == expected.parts, (record["id"], journey, step, channel, arm)
+            arms.add(arm or "none")
+    assert arms == {"control", "personalized", "holdout", "none"}

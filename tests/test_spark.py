@@ -75,6 +75,26 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def dist_experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo with its welcome experiment running on DAY (control, personalized, holdout)."""
+    root = tmp_path_factory.mktemp("spark-experiment")
+    content = root / "content"
+    shutil.copytree(REPO / "content", content)
+    path = content / "experiments" / "welcome-personalization.yaml"
+    text = path.read_text(encoding="utf-8")
+    for old, new in (
+        ("start: 2026-09-01", "start: 2026-11-01"),
+        ("end: 2026-10-31", "end: 2026-12-31"),
+        ("status: finished", "status: running"),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    build(content, root / "dist", on=DAY)
+    return root / "dist"
+
+
 def local_rows(dist: Path, customers: Path, out: Path, **message: str) -> pa.Table:
     render_batch(load_bundle(dist), customers, out=out, on=DAY, **message)  # type: ignore[arg-type]
     return pq.read_table(out).sort_by("customer_id")
@@ -134,6 +154,26 @@ def test_100_000_generated_customers_same_rows_as_local_engine(
     audiences = set(local.column("audience").to_pylist())
     assert {"generic", "new-customer", "deal-seeker", "mobile-first", "dach"} <= audiences
     assert set(local.column("locale").to_pylist()) == {"en", "de", "de-AT"}
+
+
+def test_experiment_arms_same_rows_as_local_engine(
+    spark: Any, dist_experiment: Path, tmp_path: Path
+) -> None:
+    customers = write_demo_customers(tmp_path / "customers.parquet", 3_000, seed=14)
+    message = {"journey": "welcome", "step": "day-0", "channel": "email"}
+    local = local_rows(dist_experiment, customers, tmp_path / "local.parquet", **message)
+    remote = spark_rows(spark, dist_experiment, customers, **message)
+    assert remote.equals(local)
+    rows = local.to_pylist()
+    assert {r["arm"] for r in rows} == {"control", "personalized", "holdout"}
+    assert {r["experiment"] for r in rows} == {"welcome-personalization-2026"}
+    for row in rows:
+        if row["arm"] == "holdout":  # no message, on purpose
+            assert (row["status"], row["variant"], row["subject"]) == ("holdout", None, None)
+        else:
+            assert row["status"] == "rendered"
+        if row["arm"] == "control":  # the generic variant of every message
+            assert row["variant"].endswith("/generic")
 
 
 def bad_records_table() -> pa.Table:

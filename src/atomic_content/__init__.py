@@ -7,7 +7,8 @@ The public API, re-exported here:
 * :func:`evaluate` — GrowthBook-compatible condition evaluation;
 * :func:`atomic_content.build.build` — render every variant into an output folder (imported
   from its module: the module's name would shadow a re-export);
-* :func:`load_bundle` — the runtime: render one customer fast from a built bundle.
+* :func:`load_bundle` — the runtime: render one customer fast from a built bundle;
+* :class:`Holdout` — what the runtime returns for a customer in an experiment's holdout arm.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "Holdout",
     "Resolver",
     "__version__",
     "check_content",
@@ -28,10 +30,12 @@ __all__ = [
 if TYPE_CHECKING:
     from .bundle import load_bundle
     from .conditions import evaluate
+    from .plan import Holdout
     from .resolver import Resolver
     from .validate import check_content, load_library
 
 _LAZY = {
+    "Holdout": ("plan", "Holdout"),
     "Resolver": ("resolver", "Resolver"),
     "check_content": ("validate", "check_content"),
     "evaluate": ("conditions", "evaluate"),

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from .customers import CustomerRecord, find_customer
-from .plan import Plan, PlannedVariant, Router, make_plan
+from .experiments import Assignment
+from .models import ArmKind
+from .plan import Holdout, Plan, PlannedVariant, Router, make_plan
 from .repository import Library
 from .resolver import Resolution, Resolver, select_messages
-from .segments import SegmentIndex, SegmentVerdict
+from .segments import Audience, SegmentIndex, SegmentVerdict
 from .validate import load_library
 
 
@@ -61,10 +63,15 @@ def customer_segments(content: Path, customer_ref: str) -> SegmentReport:
 @dataclass(frozen=True)
 class CustomerMessage:
     """One message of a customer: the planned variant it is and its resolution as the customer
-    sees it (the variant's winners, the customer's audience and notes)."""
+    sees it (the variant's winners, the customer's audience and notes).
+
+    ``assignment`` is the customer's experiment arm; ``holdout`` means no message is sent
+    (``variant`` is then the one the personalized arm gets, for reference)."""
 
     variant: PlannedVariant
     resolution: Resolution
+    assignment: Assignment | None = None
+    holdout: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ def customer_messages(
     on: dt.date | None = None,
     include_drafts: bool = False,
     explain: bool = False,
+    arm: ArmKind | None = None,
 ) -> CustomerMessages:
     """A customer's messages of one journey on day ``on`` (default: today): one per step and
     channel asked for (default: all, in the journey's order).
@@ -99,8 +107,9 @@ def customer_messages(
     Each is the planned variant the runtime would send (:class:`~atomic_content.plan.Router`):
     the plan for that day is made once and the customer routed into it, exactly as
     ``Bundle.render`` routes. With ``explain`` the variant's slots are explained (every loser
-    and rejection with its reason). Raises ContentError for invalid content and UsageError for
-    unknown ids.
+    and rejection with its reason). ``arm`` forces an experiment arm (``--arm``). Raises
+    ContentError for invalid content and UsageError for unknown ids (and for ``arm`` on a
+    message no experiment covers).
     """
     on = on or dt.date.today()
     library, _warnings = load_library(content, on)
@@ -111,28 +120,52 @@ def customer_messages(
     label = f"customer {customer.id!r}"
     messages = []
     for step_id, the_channel in select_messages(library.journeys, journey, step, channel):
-        route = router.route(
-            customer.attributes,
-            journey=journey,
-            step=step_id,
-            channel=the_channel,
-            on=on,
-            locale=locale,
-            label=label,
-            explain=True,
+        options: dict[str, Any] = {
+            "journey": journey,
+            "step": step_id,
+            "channel": the_channel,
+            "on": on,
+            "locale": locale,
+            "label": label,
+            "explain": True,
+        }
+        routed = router.route(customer.attributes, **options, arm=arm)
+        holdout = isinstance(routed, Holdout)
+        # A holdout gets nothing; show what the personalized arm gets, marked as not sent.
+        route = (
+            router.route(customer.attributes, **options, arm=ArmKind.PERSONALIZED)
+            if isinstance(routed, Holdout)
+            else routed
         )
+        assert not isinstance(route, Holdout)
+        assignment = routed.assignment
+        notes = list(route.notes)
+        if holdout:
+            notes = ["holdout arm: no message is sent (shown: what the personalized arm gets)"]
+        if assignment is not None:
+            notes.append(f"arm: {assignment.reason}")
         variant = plan.variant(route.variant_id)
         resolution = dataclasses.replace(
             variant.resolution,
             audience=route.audience,
-            notes=(*route.notes, *variant.resolution.notes),
+            notes=(*notes, *variant.resolution.notes),
         )
         if resolver is not None:
+            served = route.audience
+            if route.arm == ArmKind.CONTROL.value:
+                served = Audience(
+                    None,
+                    route.audience.label,
+                    route.audience.consent_refused,
+                    route.audience.customer_id,
+                    route.audience.matched,
+                    "control arm of the experiment: the generic message",
+                )
             explained = resolver.resolve(
                 journey,
                 step_id,
                 the_channel,
-                route.audience,
+                served,
                 locale=variant.locale,
                 on=on,
                 include_drafts=include_drafts,
@@ -142,7 +175,7 @@ def customer_messages(
             # name the plan's winners, or the explanation would describe another message.
             assert explained.atoms == variant.resolution.atoms, "explanation diverged from plan"
             resolution = dataclasses.replace(explained, notes=resolution.notes)
-        messages.append(CustomerMessage(variant, resolution))
+        messages.append(CustomerMessage(variant, resolution, assignment, holdout))
     return CustomerMessages(library, customer, plan, messages)
 
 

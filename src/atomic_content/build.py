@@ -29,6 +29,7 @@ Output layout (documented in docs/build.md)::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import fcntl
@@ -38,14 +39,15 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__, variants
-from .bundle import bundle_files
+from .bundle import bundle_files, message_path
 from .errors import AtomicError, ContentError, Diagnostics, UsageError
+from .experiments import experiment_entries, variant_arms
 from .manifest import (
     MANIFEST_VERSION,
     DiagnosticEntry,
@@ -57,7 +59,7 @@ from .manifest import (
 )
 from .pipeline import Checked, DateRange, check
 from .repository import content_files
-from .variants import ProgressCallback, VariantCache
+from .variants import PreviousBuild, ProgressCallback, VariantCache
 from .yamlio import read_content_bytes
 
 OUTPUT_MARKER = ".atomic-build"
@@ -160,28 +162,64 @@ def _previous_files(out: Path) -> dict[str, str]:
     return files
 
 
-def _write_tree(folder: Path, files: dict[str, bytes], previous: Path | None = None) -> None:
-    """Write every file below ``folder``, folders first.
+def _write_tree(
+    folder: Path,
+    files: dict[str, bytes],
+    previous: Path | None = None,
+    links: Mapping[str, Path] | None = None,
+    known: Mapping[str, str] | None = None,
+) -> None:
+    """Write every file below ``folder`` and link every one of ``links``, folders first.
 
     A file whose bytes equal the same path in the previous build (``previous``, the folder the
     output pointed at) is hard-linked instead of written: linking is an order of magnitude
     cheaper than writing on slow disks, and safe because no build ever modifies a file in
-    place — old trees are only ever deleted as a whole.
+    place — old trees are only ever deleted as a whole. Files named by their content hash
+    (``bundle/messages/<sha256>.json``) are linked whenever the old tree has them.
     """
-    targets = {rel: _safe_target(folder, rel) for rel in sorted(files)}
-    for parent in sorted({t.parent for t in targets.values()}):
-        parent.mkdir(parents=True, exist_ok=True)
-    known = _previous_files(previous) if previous is not None else {}
-    old_root = previous.resolve() if previous is not None and previous.exists() else None
-    for rel, target in targets.items():
-        data = files[rel]
-        if old_root is not None and known.get(rel) == sha256_hex(data):
+    links = links or {}
+    for rel in (*files, *links):
+        _safe_target(folder, rel)  # refuses the whole tree before anything is written
+    # Plain strings, not Path objects: tens of thousands of paths, and pathlib's parsing
+    # cost more than the links. Every part was checked above.
+    root = os.fspath(folder)
+    made = {""}
+    for rel in sorted({*files, *links}):
+        parent = rel.rpartition("/")[0]
+        if parent not in made:
+            Path(root + "/" + parent).mkdir(parents=True, exist_ok=True)
+            while parent not in made:  # the folder and its parents: no call next time
+                made.add(parent)
+                parent = parent.rpartition("/")[0]
+    if known is None:
+        known = _previous_files(previous) if previous is not None else {}
+    old_root = os.fspath(previous.resolve()) if previous is not None and previous.exists() else None
+    for rel, data in files.items():
+        target = root + "/" + rel
+        if old_root is not None and (_content_named(rel) or known.get(rel) == sha256_hex(data)):
             try:
-                os.link(old_root / rel, target)
+                os.link(old_root + "/" + rel, target)
                 continue
             except OSError:
                 pass  # another file system, or the old file is gone: write it instead
-        target.write_bytes(data)
+        Path(target).write_bytes(data)
+    for rel, source in links.items():
+        old, new = os.fspath(source) + "/" + rel, root + "/" + rel
+        try:
+            os.link(old, new)
+        except FileNotFoundError:
+            raise StaleOutputError(f"{rel} is missing from the previous build") from None
+        except OSError:
+            try:  # another file system: copy instead
+                shutil.copyfile(old, new)
+            except FileNotFoundError:
+                raise StaleOutputError(f"{rel} is missing from the previous build") from None
+
+
+def _content_named(rel: str) -> bool:
+    """Whether the file's name is the hash of its bytes (a bundle message)."""
+    head, _, name = rel.rpartition("/")
+    return message_path(name.removesuffix(".json")) == rel and bool(head)
 
 
 def switch_output(out: Path, new_tree: Path) -> None:
@@ -283,12 +321,14 @@ def build(
     stages: dict[str, float] = {"fingerprint": time.perf_counter() - started}
 
     folder = (cache_dir or out.parent / f".{out.name}.cache") if use_cache or cache_dir else None
+    previous: PreviousBuild | None = None
     if checked is None:
         mark = time.perf_counter()
+        previous = PreviousBuild.read(out) if use_cache and out.is_symlink() else None
         checked = check(
             content,
             dates,
-            cache=VariantCache(folder, read=use_cache),
+            cache=VariantCache(folder, read=use_cache, previous=previous),
             jobs=jobs,
             progress=progress,
         )
@@ -298,15 +338,33 @@ def build(
     assert checked.plan is not None and checked.rendered is not None
 
     mark = time.perf_counter()
-    files, manifest = output_files(checked, fingerprint)
+    tree = output_files(checked, fingerprint)
     stages["bundle"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    write_output(out, files, fingerprint, lock_wait_seconds)
+    try:
+        write_output(
+            out,
+            tree.files,
+            fingerprint,
+            lock_wait_seconds,
+            links=tree.links,
+            known=previous.file_hashes() if previous is not None else None,
+        )
+    except StaleOutputError:
+        # The previous tree lost files it lists (removed by hand): render those variants
+        # again, from the cache, instead of linking them.
+        checked = check(content, dates, cache=VariantCache(folder, read=use_cache), jobs=jobs)
+        if not checked.ok:
+            raise ContentError(checked.diagnostics) from None
+        tree = output_files(checked, fingerprint)
+        write_output(out, tree.files, fingerprint, lock_wait_seconds)
     stages["write"] = time.perf_counter() - mark
+    manifest = tree.manifest
+    assert checked.rendered is not None
     return BuildResult(
         out,
         len(manifest.variants),
-        len(files),
+        len(tree.files) + len(tree.links),
         checked.rendered.rendered,
         checked.rendered.cached,
         Diagnostics(checked.diagnostics.warnings),
@@ -342,20 +400,39 @@ def _unchanged(out: Path, fingerprint: str) -> BuildResult | None:
         return None
 
 
-def output_files(checked: Checked, fingerprint: str) -> tuple[dict[str, bytes], Manifest]:
-    """Every file of the output tree (relative path -> bytes) and the typed manifest."""
+@dataclass(frozen=True)
+class OutputTree:
+    """What the build writes: new files (relative path -> bytes), files unchanged since the
+    previous build (relative path -> the old tree to link them from), and the manifest."""
+
+    files: dict[str, bytes]
+    links: dict[str, Path]
+    manifest: Manifest
+
+
+def output_files(checked: Checked, fingerprint: str) -> OutputTree:
+    """Every file of the output tree and the typed manifest."""
     assert checked.plan is not None and checked.rendered is not None
     library, rendered = checked.library, checked.rendered
     files: dict[str, bytes] = {}
+    links: dict[str, Path] = {}
     messages: dict[str, bytes] = {}
     entries = []
+    arms = variant_arms(checked.plan)
     for variant in checked.plan.variants:
         output = rendered.outputs[variant.id]
+        entries.append(dataclasses.replace(output.entry, arms=arms.get(variant.id, ())))
+        if output.linked_from is not None:
+            for meta in output.entry.files.values():
+                links[meta.path] = output.linked_from
+            links[message_path(output.entry.message)] = output.linked_from
+            continue
         files.update(output.files)
         messages[output.entry.message] = output.message
-        entries.append(output.entry)
     bundle = bundle_files(library, checked.plan, {e.id: e.message for e in entries}, messages)
     files.update(bundle)
+    for rel in set(links) & set(files):  # a template form another variant rendered anew
+        del links[rel]
     index = files["bundle/bundle.json"]
     warnings = tuple(
         DiagnosticEntry(d.path, d.line, d.col, d.severity.value, d.code, d.message, d.hint)
@@ -367,22 +444,25 @@ def output_files(checked: Checked, fingerprint: str) -> tuple[dict[str, bytes], 
         start=checked.dates.start,
         until=checked.dates.until,
         input=fingerprint,
-        file_count=len(files) + 3,  # + manifest.json, build-info.json and the marker
+        file_count=len(files) + len(links) + 3,  # + manifest, build-info and the marker
         bundle=FileEntry("bundle/bundle.json", sha256_hex(index), len(index)),
         variants=tuple(entries),
         warnings=warnings,
+        experiments=experiment_entries(checked.plan, library),
     )
     files["manifest.json"] = manifest.to_json()
     # A small file for the no-op check, so an unchanged rebuild never parses the manifest.
+    # It also keeps each variant's cache key, so the next build links unchanged variants.
     info = {
         "input": fingerprint,
         "variants": len(entries),
-        "files": len(files) + 2,
+        "files": len(files) + len(links) + 2,
         "warnings": len(warnings),
+        "keys": {v.id: rendered.outputs[v.id].cache_key for v in checked.plan.variants},
     }
-    files["build-info.json"] = json.dumps(info, indent=2, sort_keys=True).encode() + b"\n"
+    files["build-info.json"] = json.dumps(info, indent=1, sort_keys=True).encode() + b"\n"
     files[OUTPUT_MARKER] = b"atomic-content build output; replaced by every build\n"
-    return files, manifest
+    return OutputTree(files, links, manifest)
 
 
 def check_output_folder(out: Path, content: Path) -> None:
@@ -420,11 +500,23 @@ def check_output_folder(out: Path, content: Path) -> None:
     )
 
 
+class StaleOutputError(AtomicError):
+    """A file the previous build lists is gone, so it cannot be linked into the new tree."""
+
+
 def write_output(
-    out: Path, files: dict[str, bytes], fingerprint: str, lock_wait_seconds: float = 0.0
+    out: Path,
+    files: dict[str, bytes],
+    fingerprint: str,
+    lock_wait_seconds: float = 0.0,
+    *,
+    links: Mapping[str, Path] | None = None,
+    known: Mapping[str, str] | None = None,
 ) -> None:
-    """Write ``files`` as a complete new tree and switch ``out`` over to it atomically; the
-    previous tree stays intact until then (Ctrl-C, a full disk, a crash)."""
+    """Write ``files`` (and link ``links`` from the trees they name) as a complete new tree and
+    switch ``out`` over to it atomically; the previous tree stays intact until then (Ctrl-C,
+    a full disk, a crash). StaleOutputError when a file to link is gone; nothing changes.
+    ``known`` is the previous build's path -> sha256 when the caller has read it already."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out, lock_wait_seconds):
         builds = out.parent / f".{out.name}.builds"
@@ -434,7 +526,10 @@ def write_output(
             shutil.rmtree(new_tree)
         new_tree.mkdir()
         try:
-            _write_tree(new_tree, files, out if out.is_symlink() else None)
+            _write_tree(new_tree, files, out if out.is_symlink() else None, links or {}, known)
+        except StaleOutputError:
+            shutil.rmtree(new_tree, ignore_errors=True)
+            raise
         except OSError as exc:
             shutil.rmtree(new_tree, ignore_errors=True)
             if exc.errno == errno.ENOSPC:

@@ -11,6 +11,9 @@ template forms themselves. :meth:`Bundle.render` then does only
 3. token rendering of that variant's template form (loaded and compiled once, then cached);
 4. the channel's hard limits measured on the customer's message.
 
+Experiments running during the build's range travel in ``bundle.json`` too: a customer in the
+holdout arm gets a :class:`~atomic_content.plan.Holdout` (no message) instead of a message.
+
 Nothing resolves here: every message the runtime returns is a build variant with the tokens
 filled in (the README's runtime guarantee).
 """
@@ -27,9 +30,10 @@ from typing import Any
 from .channels import get_renderer
 from .channels.base import AssembledMessage, RenderedMessage
 from .errors import AtomicError, RenderError, Severity
+from .experiments import hash_attribute
 from .manifest import canonical_json
-from .models import Journey, Profile, Segment, Settings
-from .plan import Plan, Route, Router, RoutingTable
+from .models import Experiment, Journey, Profile, Segment, Settings
+from .plan import Holdout, Plan, Route, Router, RoutingTable
 from .render import message_attributes, render_message
 from .repository import Library
 
@@ -58,11 +62,17 @@ def bundle_files(
         "journeys": [j.model_dump(mode="json") for _, j in sorted(library.journeys.items())],
         "routing": plan.routing.to_json(),
         "variants": dict(sorted(variant_messages.items())),
+        "experiments": [e.model_dump(mode="json") for e in plan.experiments],
     }
     files = {"bundle/bundle.json": canonical_json(index)}
     for digest, data in sorted(messages.items()):
-        files[f"bundle/messages/{digest}.json"] = data
+        files[message_path(digest)] = data
     return files
+
+
+def message_path(digest: str) -> str:
+    """Where a template form lives below the build root: it is named by its content hash."""
+    return f"bundle/messages/{digest}.json"
 
 
 class BundleError(AtomicError):
@@ -81,11 +91,12 @@ class Bundle:
         journeys: Mapping[str, Journey],
         routing: RoutingTable,
         variants: Mapping[str, str],
+        experiments: tuple[Experiment, ...] = (),
     ) -> None:
         self.root = root
         self.settings = settings
         self.profile = profile
-        self.router = Router(settings, profile, segments, journeys, routing)
+        self.router = Router(settings, profile, segments, journeys, routing, experiments)
         self.variants = dict(variants)
         self._messages: dict[str, AssembledMessage] = {}
         self._lock = threading.Lock()
@@ -137,7 +148,8 @@ class Bundle:
     def required_attributes(self, journey: str, step: str, channel: str) -> frozenset[str]:
         """The declared attributes a customer record needs for this message: the id, locale
         and consent attributes, every attribute the journey's audience condition and segment
-        conditions test, and every attribute the tokens of its variants read.
+        conditions test, the attribute an experiment covering the step hashes into arms, and
+        every attribute the tokens of its variants read.
 
         What a columnar reader (Parquet, Spark) reads of a customer table; nothing else of the
         record can change the message. UsageError for an unknown journey, step or channel.
@@ -159,6 +171,9 @@ class Bundle:
                 for a in declared
                 if a == name or a.startswith(name + ".") or name.startswith(a + ".")
             }
+        for experiment in self.router.experiments:
+            if experiment.covers(journey, step):
+                needed.add(hash_attribute(experiment, self.profile))
         for variant_id in variants:
             needed |= message_attributes(self.profile, self.message(variant_id))
         return frozenset(a for a in needed if a in declared)
@@ -172,7 +187,7 @@ class Bundle:
         channel: str,
         locale: str | None = None,
         on: dt.date | None = None,
-    ) -> Route:
+    ) -> Route | Holdout:
         """Which variant ``customer`` gets (see :meth:`render`), without rendering it."""
         return self.router.route(
             customer,
@@ -192,8 +207,9 @@ class Bundle:
         channel: str,
         locale: str | None = None,
         on: dt.date | None = None,
-    ) -> RenderedMessage:
-        """Render one message for one customer record.
+    ) -> RenderedMessage | Holdout:
+        """Render one message for one customer record; a :class:`~atomic_content.plan.Holdout`
+        when the customer is in the holdout arm of an experiment (no message is sent).
 
         ``on`` is the send date (default: today); a date outside the bundle's range is a
         UsageError. Raises RecordError for a record the profile refuses (wrong type, consent
@@ -206,6 +222,8 @@ class Bundle:
         route = self.route(
             record, journey=journey, step=step, channel=channel, locale=locale, on=on
         )
+        if isinstance(route, Holdout):
+            return route
         return self.render_route(route, record)
 
     def render_route(self, route: Route, record: Mapping[str, Any]) -> RenderedMessage:
@@ -275,9 +293,10 @@ def load_bundle(path: Path | str) -> Bundle:
             {j["id"]: Journey.model_validate(j) for j in payload["journeys"]},
             RoutingTable.from_json(payload["routing"]),
             payload["variants"],
+            tuple(Experiment.model_validate(e) for e in payload.get("experiments", [])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"bundle {target.as_posix()} is damaged ({exc}); rebuild") from None
 
 
-__all__ = ["Bundle", "BundleError", "bundle_files", "load_bundle"]
+__all__ = ["Bundle", "BundleError", "Holdout", "bundle_files", "load_bundle", "message_path"]

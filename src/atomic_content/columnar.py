@@ -11,9 +11,10 @@ share everything here, so a customer table gives the same rows on either engine:
   (:func:`atomic_content.records.inspect_record`) against the profile's attributes the message
   needs: a column the message does not read can neither fail nor change a record.
 * :func:`outcome_batch` turns :class:`~atomic_content.runtime.RecordOutcome` s into rows of
-  :func:`output_schema`: ``customer_id``, ``audience``, ``locale``, ``variant``, one column per
+  :func:`output_schema`: ``customer_id``, ``audience``, ``experiment`` and ``arm`` (when an
+  experiment covers the message), ``locale``, ``variant``, one column per
   message part (``subject``, ``html``, ``push_json`` ...: :func:`part_column`), ``status``
-  (rendered, failed, skipped), ``error_code``, ``error_attribute`` and ``error_message``
+  (rendered, failed, skipped, holdout), ``error_code``, ``error_attribute`` and ``error_message``
   (never a customer value).
 * :func:`render_arrow` is the whole per-batch step: records, the shared per-record logic
   (:class:`~atomic_content.runtime.RecordRenderer`), rows.
@@ -37,7 +38,7 @@ from .models import AttributeType, Profile
 from .records import RecordResult, inspect_record
 from .runtime import OutcomeSink, RecordOutcome, RecordRenderer
 
-LEADING_COLUMNS = ("customer_id", "audience", "locale", "variant")
+LEADING_COLUMNS = ("customer_id", "audience", "experiment", "arm", "locale", "variant")
 """The output's first columns; the message's parts follow, then :data:`STATUS_COLUMNS`."""
 
 STATUS_COLUMNS = ("status", "error_code", "error_attribute", "error_message")
@@ -74,6 +75,8 @@ def outcome_batch(outcomes: Sequence[RecordOutcome], part_names: Sequence[str]) 
     columns: dict[str, list[str | None]] = {
         "customer_id": [o.customer_id for o in outcomes],
         "audience": [o.audience for o in outcomes],
+        "experiment": [o.experiment for o in outcomes],
+        "arm": [o.arm for o in outcomes],
         "locale": [o.locale for o in outcomes],
         "variant": [o.variant for o in outcomes],
     }

@@ -1828,14 +1828,14 @@ _DECLARED_AS: Final = {
     "list": "a list",
 }
 _HOW_TO_WRITE: Final = {
-    "string": 'Put the value in double quotes, e.g. "gold".',
-    "integer": "Write a whole number without quotes, e.g. 18.",
-    "number": "Write a number without quotes, e.g. 9.99.",
-    "boolean": "Write true or false, without quotes.",
-    "date": 'Write the date in quotes as year-month-day, e.g. "2024-12-31".',
-    "datetime": 'Write the date and time in quotes, e.g. "2024-12-31T23:59:00".',
-    "list": 'To test whether the list contains a value use {"$in": ["vip"]} '
-    'or {"$elemMatch": {"$eq": "vip"}}.',
+    "string": 'put the value in double quotes, e.g. "gold"',
+    "integer": "write a whole number without quotes, e.g. 18",
+    "number": "write a number without quotes, e.g. 9.99",
+    "boolean": "write true or false, without quotes",
+    "date": 'write the date in quotes as year-month-day, e.g. "2024-12-31"',
+    "datetime": 'write the date and time in quotes, e.g. "2024-12-31T23:59:00"',
+    "list": 'to test whether the list contains a value use {"$in": ["vip"]} '
+    'or {"$elemMatch": {"$eq": "vip"}}',
 }
 _SUGGESTION_LIMIT: Final = 12
 
@@ -1910,8 +1910,8 @@ class _Checker:
                 loc,
                 BAD_SHAPE,
                 f"expected a condition, got {_describe(cond)}",
-                'A condition is a set of attribute rules in curly braces, e.g. {"age": {"$gte": '
-                "18}}.",
+                'a condition is a set of attribute rules in curly braces, e.g. {"age": {"$gte": '
+                "18}}",
             )
             return
         for key, value in cond.items():
@@ -1920,7 +1920,7 @@ class _Checker:
                     loc,
                     BAD_SHAPE,
                     f"condition key {key!r} is not text",
-                    "Attribute names and operators must be written in double quotes.",
+                    "attribute names and operators must be written in double quotes",
                 )
                 continue
             here = (*loc, key)
@@ -1930,8 +1930,8 @@ class _Checker:
                         here,
                         BAD_SHAPE,
                         f"'{key}' needs a list of conditions, got {_describe(value)}",
-                        f'Write the conditions in square brackets, e.g. {{"{key}": '
-                        '[{"country": "DE"}, {"age": {"$gte": 18}}]}.',
+                        f'write the conditions in square brackets, e.g. {{"{key}": '
+                        '[{"country": "DE"}, {"age": {"$gte": 18}}]}',
                     )
                     continue
                 for index, item in enumerate(value):
@@ -1955,10 +1955,10 @@ class _Checker:
             loc,
             UNKNOWN_ATTRIBUTE,
             f"unknown attribute '{name}'",
-            f"Did you mean '{suggestion}'? Attribute names must be spelled exactly as declared, "
-            "including upper and lower case."
+            f"did you mean '{suggestion}'? attribute names must be spelled exactly as declared, "
+            "including upper and lower case"
             if suggestion
-            else f"Use one of the declared attributes: {_example_list(self.types)}.",
+            else f"use one of the declared attributes: {_example_list(self.types)}",
         )
 
     def misplaced_operator(self, key: str, loc: tuple[str | int, ...], *, named: bool) -> None:
@@ -1967,7 +1967,7 @@ class _Checker:
                 loc,
                 BAD_SHAPE,
                 f"'{key}' is used without an attribute",
-                f'Put it under the attribute it tests, e.g. {{"age": {{"{key}": ...}}}}.',
+                f'put it under the attribute it tests, e.g. {{"age": {{"{key}": ...}}}}',
             )
             return
         candidates = list(_LOGICAL_OPERATORS)
@@ -1978,10 +1978,10 @@ class _Checker:
             loc,
             UNKNOWN_OPERATOR,
             f"unknown operator '{key}'",
-            f"Did you mean '{suggestion}'? Operators must be spelled exactly."
+            f"did you mean '{suggestion}'? operators must be spelled exactly"
             if suggestion
-            else "At this level use $and, $or, $nor, $not or $savedGroup, or the name of an "
-            "attribute.",
+            else "at this level use $and, $or, $nor, $not or $savedGroup, or the name of an "
+            "attribute",
         )
 
     def saved_group(self, reference: Any, loc: tuple[str | int, ...], *, named: bool) -> None:
@@ -1991,7 +1991,7 @@ class _Checker:
                 loc,
                 BAD_SHAPE,
                 f"'$savedGroup' needs a reference to a saved group, got {_describe(reference)}",
-                f"Name the group by its id, {example}.",
+                f"name the group by its id, {example}",
             )
             return
         if "id" not in reference:
@@ -1999,7 +1999,7 @@ class _Checker:
                 loc,
                 BAD_SHAPE,
                 "'$savedGroup' does not say which group (no \"id\")",
-                f"Name the group by its id, {example}.",
+                f"name the group by its id, {example}",
             )
         for key, value in reference.items():
             here = (*loc, key)
@@ -2009,16 +2009,16 @@ class _Checker:
                     here,
                     BAD_SHAPE,
                     f"'$savedGroup' does not know {str(key)!r} (it would be ignored)",
-                    (f"Did you mean '{suggestion}'? " if suggestion else "")
-                    + 'A saved-group reference only has "id" and, optionally, "attributeKey".',
+                    (f"did you mean '{suggestion}'? " if suggestion else "")
+                    + 'a saved-group reference only has "id" and, optionally, "attributeKey"',
                 )
             elif _kind(value) != _STR:
                 self.report(
                     here,
                     BAD_SHAPE,
                     f"the {key} of a saved group must be text, got {_describe(value)}",
-                    f'Write it in double quotes, e.g. {{"{key}": '
-                    + ('"beta_testers"}.' if key == "id" else '"user_id"}.'),
+                    f'write it in double quotes, e.g. {{"{key}": '
+                    + ('"beta_testers"}' if key == "id" else '"user_id"}'),
                 )
             elif key == "attributeKey" and named and value not in self.types:
                 self.unknown_attribute(str(value), here)
@@ -2041,8 +2041,8 @@ class _Checker:
                     BAD_SHAPE,
                     f"the rule for '{name}' mixes operators ({', '.join(operators)}) with "
                     "plain names",
-                    "Use either operators (names starting with $) or an exact value, not both; "
-                    "to combine rules use $and.",
+                    "use either operators (names starting with $) or an exact value, not both; "
+                    "to combine rules use $and",
                 )
                 return
         self.literal(name, value, loc, attribute_type)
@@ -2103,8 +2103,8 @@ class _Checker:
                     loc,
                     BAD_SHAPE,
                     f"'{op}' compares with a single value, got {_describe(arg)}",
-                    'To match one of several values use "$in" with a list, e.g. '
-                    '{"$in": ["DE", "AT"]}.',
+                    'to match one of several values use "$in" with a list, e.g. '
+                    '{"$in": ["DE", "AT"]}',
                 )
             elif attribute_type == "list":
                 self.wrong_operator(name, loc, "list", op, _HOW_TO_WRITE["list"])
@@ -2113,13 +2113,13 @@ class _Checker:
         elif op in ("$lt", "$lte", "$gt", "$gte"):
             if attribute_type == "boolean":
                 self.wrong_operator(
-                    name, loc, "boolean", op, "Compare true/false values with an exact value, "
-                    'e.g. {"newsletter": true}.'
+                    name, loc, "boolean", op, "compare true/false values with an exact value, "
+                    'e.g. {"newsletter": true}'
                 )  # fmt: skip
             elif attribute_type == "list":
                 self.wrong_operator(
                     name, loc, "list", op,
-                    'To compare the number of items use "$size", e.g. {"$size": {"$gt": 2}}.',
+                    'to compare the number of items use "$size", e.g. {"$size": {"$gt": 2}}',
                 )  # fmt: skip
             elif attribute_type is not None:
                 if not _fits(arg, attribute_type):
@@ -2129,7 +2129,7 @@ class _Checker:
                     loc,
                     BAD_SHAPE,
                     f"'{op}' needs a number or a text, got {_describe(arg)}",
-                    'Write a number such as 18 or a text in quotes such as "2024-01-01".',
+                    'write a number such as 18 or a text in quotes such as "2024-01-01"',
                 )
         elif op in ("$in", "$nin", "$ini", "$nini"):
             self.membership(name, op, arg, loc, attribute_type)
@@ -2137,14 +2137,14 @@ class _Checker:
             if attribute_type not in (None, "list"):
                 self.wrong_operator(
                     name, loc, attribute_type, op,
-                    f'"{op}" tests the items of a list; use "$in" to match one of several values.',
+                    f'"{op}" tests the items of a list; use "$in" to match one of several values',
                 )  # fmt: skip
             if k != _ARR:
                 self.report(
                     loc,
                     BAD_SHAPE,
                     f"'{op}' needs a list of values, got {_describe(arg)}",
-                    f'Write the values in square brackets, e.g. {{"{op}": ["vip", "newsletter"]}}.',
+                    f'write the values in square brackets, e.g. {{"{op}": ["vip", "newsletter"]}}',
                 )
                 return
             for index, item in enumerate(arg):
@@ -2152,15 +2152,15 @@ class _Checker:
         elif op == "$elemMatch":
             if attribute_type not in (None, "list"):
                 self.wrong_operator(
-                    name, loc, attribute_type, op, '"$elemMatch" only works on lists.'
+                    name, loc, attribute_type, op, '"$elemMatch" only works on lists'
                 )
             if not isinstance(arg, Mapping):
                 self.report(
                     loc,
                     BAD_SHAPE,
                     f"'$elemMatch' needs a condition, got {_describe(arg)}",
-                    'Describe the item to look for in curly braces, e.g. {"$elemMatch": '
-                    '{"$eq": "vip"}}.',
+                    'describe the item to look for in curly braces, e.g. {"$elemMatch": '
+                    '{"$eq": "vip"}}',
                 )
             elif _is_operator_object(arg):
                 self.attribute(f"{name} item", arg, loc, None)
@@ -2169,7 +2169,7 @@ class _Checker:
         elif op == "$size":
             if attribute_type not in (None, "list"):
                 self.wrong_operator(
-                    name, loc, attribute_type, op, '"$size" counts the items of a list.'
+                    name, loc, attribute_type, op, '"$size" counts the items of a list'
                 )
             if isinstance(arg, Mapping) and _is_operator_object(arg):
                 self.attribute(f"number of items in {name}", arg, loc, "integer")
@@ -2178,8 +2178,8 @@ class _Checker:
                     loc,
                     BAD_SHAPE,
                     f"'$size' needs a whole number or a comparison, got {_describe(arg)}",
-                    'Write the number of items, e.g. {"$size": 3}, or a comparison, e.g. '
-                    '{"$size": {"$gte": 1}}.',
+                    'write the number of items, e.g. {"$size": 3}, or a comparison, e.g. '
+                    '{"$size": {"$gte": 1}}',
                 )
         elif op == "$exists":
             if k != _BOOL:
@@ -2187,22 +2187,22 @@ class _Checker:
                     loc,
                     BAD_SHAPE,
                     f"'$exists' needs true or false, got {_describe(arg)}",
-                    "Write true (the attribute must be set) or false (it must be missing), "
-                    "without quotes.",
+                    "write true (the attribute must be set) or false (it must be missing), "
+                    "without quotes",
                 )
         elif op == "$type":
             self.type_operator(name, arg, loc, attribute_type)
         elif op in ("$regex", "$regexi"):
             if attribute_type in ("integer", "number", "boolean", "list"):
                 self.wrong_operator(
-                    name, loc, attribute_type, op, "Patterns only work on text attributes."
+                    name, loc, attribute_type, op, "patterns only work on text attributes"
                 )
             if k != _STR:
                 self.report(
                     loc,
                     BAD_SHAPE,
                     f"'{op}' needs a pattern written as text, got {_describe(arg)}",
-                    f'Write the pattern in double quotes, e.g. {{"{op}": "^DE"}}.',
+                    f'write the pattern in double quotes, e.g. {{"{op}": "^DE"}}',
                 )
                 return
             try:
@@ -2212,8 +2212,8 @@ class _Checker:
                     loc,
                     INVALID_REGEX,
                     f"invalid pattern {json.dumps(str(arg), ensure_ascii=False)}: {exc}",
-                    "Check that every ( has a ) and every [ has a ], and put a backslash before "
-                    "characters meant literally, e.g. \\. for a dot or \\? for a question mark.",
+                    "check that every ( has a ) and every [ has a ], and put a backslash before "
+                    "characters meant literally, e.g. \\. for a dot or \\? for a question mark",
                 )
                 return
             for _offset, problem in regex_shape(str(arg), op == "$regexi").unsafe:
@@ -2222,10 +2222,10 @@ class _Checker:
                     REGEX_UNSAFE,
                     f"pattern {json.dumps(str(arg), ensure_ascii=False)} can take forever on "
                     f"some values: {problem}",
-                    "Repeat a single part only, e.g. ^a+$ instead of ^(a+)+$, and write "
+                    "repeat a single part only, e.g. ^a+$ instead of ^(a+)+$, and write "
                     "alternatives of single characters as a class, e.g. [ab]* instead of "
-                    "(a|b)*. Such a pattern is cut off after "
-                    f"{int(REGEX_TIMEOUT * 1000)} ms and then never matches.",
+                    "(a|b)*; such a pattern is cut off after "
+                    f"{int(REGEX_TIMEOUT * 1000)} ms and then never matches",
                 )
         elif op == "$not":
             if not isinstance(arg, Mapping):
@@ -2233,8 +2233,8 @@ class _Checker:
                     loc,
                     BAD_SHAPE,
                     f"'$not' needs a rule in curly braces, got {_describe(arg)}",
-                    'Write the rule to negate, e.g. {"$not": {"$in": ["DE", "AT"]}}, or use '
-                    '"$ne" to exclude a single value.',
+                    'write the rule to negate, e.g. {"$not": {"$in": ["DE", "AT"]}}, or use '
+                    '"$ne" to exclude a single value',
                 )
             else:
                 self.attribute(name, arg, loc, attribute_type)
@@ -2242,14 +2242,14 @@ class _Checker:
             if attribute_type not in (None, "string"):
                 self.wrong_operator(
                     name, loc, attribute_type, op,
-                    "Version comparisons work on text attributes holding versions like 2.10.1.",
+                    "version comparisons work on text attributes holding versions like 2.10.1",
                 )  # fmt: skip
             if k != _STR:
                 self.report(
                     loc,
                     BAD_SHAPE,
                     f"'{op}' needs a version written as text, got {_describe(arg)}",
-                    f'Write the version in double quotes, e.g. {{"{op}": "2.10.1"}}.',
+                    f'write the version in double quotes, e.g. {{"{op}": "2.10.1"}}',
                 )
         elif op in ("$inGroup", "$notInGroup"):
             if k != _STR:
@@ -2257,15 +2257,15 @@ class _Checker:
                     loc,
                     BAD_SHAPE,
                     f"'{op}' needs the id of a saved group, got {_describe(arg)}",
-                    f'Write the group id in double quotes, e.g. {{"{op}": "beta_testers"}}.',
+                    f'write the group id in double quotes, e.g. {{"{op}": "beta_testers"}}',
                 )
         elif op in _LOGICAL_OPERATORS:
             self.report(
                 loc,
                 UNKNOWN_OPERATOR,
                 f"'{op}' cannot be used inside the rule for '{name}'",
-                f'Put "{op}" around whole conditions instead, e.g. {{"{op}": '
-                f'[{{"{name}": ...}}, ...]}}.',
+                f'put "{op}" around whole conditions instead, e.g. {{"{op}": '
+                f'[{{"{name}": ...}}, ...]}}',
             )
         else:
             suggestion = _did_you_mean(op, _VALUE_OPERATORS)
@@ -2273,9 +2273,9 @@ class _Checker:
                 loc,
                 UNKNOWN_OPERATOR,
                 f"unknown operator '{op}'",
-                f"Did you mean '{suggestion}'? Operators must be spelled exactly."
+                f"did you mean '{suggestion}'? operators must be spelled exactly"
                 if suggestion
-                else f"Use one of: {', '.join(_VALUE_OPERATORS)}.",
+                else f"use one of: {', '.join(_VALUE_OPERATORS)}",
             )
 
     def membership(
@@ -2285,7 +2285,7 @@ class _Checker:
             self.wrong_operator(
                 name, loc, attribute_type, op,
                 f'"{op}" ignores upper and lower case, which only matters for text; '
-                f'use "{op[:-1]}" instead.',
+                f'use "{op[:-1]}" instead',
             )  # fmt: skip
             attribute_type = None
         if _kind(arg) != _ARR:
@@ -2293,7 +2293,7 @@ class _Checker:
                 loc,
                 BAD_SHAPE,
                 f"'{op}' needs a list of values, got {_describe(arg)}",
-                f'Write the values in square brackets, even a single one, e.g. {{"{op}": ["DE"]}}.',
+                f'write the values in square brackets, even a single one, e.g. {{"{op}": ["DE"]}}',
             )
             return
         for index, item in enumerate(arg):
@@ -2303,7 +2303,7 @@ class _Checker:
                     here,
                     BAD_SHAPE,
                     f"the items of '{op}' must be single values, got {_describe(item)}",
-                    "Write plain values only, e.g. text in quotes or numbers.",
+                    "write plain values only, e.g. text in quotes or numbers",
                 )
             elif (
                 attribute_type not in (None, "list")
@@ -2321,15 +2321,15 @@ class _Checker:
                 loc,
                 BAD_SHAPE,
                 f"'$type' needs a type name, got {_describe(arg)}",
-                (f"Did you mean '{suggestion}'? " if suggestion else "")
-                + f"Use one of: {', '.join(_USEFUL_TYPE_NAMES)}.",
+                (f"did you mean '{suggestion}'? " if suggestion else "")
+                + f"use one of: {', '.join(_USEFUL_TYPE_NAMES)}",
             )
         elif arg == "undefined":
             self.report(
                 loc,
                 BAD_SHAPE,
                 "'$type': \"undefined\" never matches",
-                'A missing attribute has the type "null"; or use {"$exists": false}.',
+                'a missing attribute has the type "null"; or use {"$exists": false}',
             )
         elif attribute_type is not None and arg not in (
             "null",
@@ -2339,7 +2339,7 @@ class _Checker:
                 loc,
                 TYPE_MISMATCH,
                 f"'{name}' is {_DECLARED_AS[attribute_type]}, so its type is never '{arg}'",
-                f'Its type is "{_TYPEOF_OF_DECLARED[attribute_type]}" (or "null" when missing).',
+                f'its type is "{_TYPEOF_OF_DECLARED[attribute_type]}" (or "null" when missing)',
             )
 
 
@@ -2363,6 +2363,6 @@ def check_condition(condition: Any, attribute_types: Mapping[str, str]) -> list[
             (),
             BAD_SHAPE,
             "the condition is nested too deeply",
-            "Simplify the condition: combine rules in one $and or $or instead of nesting them.",
+            "simplify the condition: combine rules in one $and or $or instead of nesting them",
         )
     return checker.problems

@@ -33,7 +33,9 @@ Gaps are the cells that are not ``specific``, ranked by impact (highest first)::
     impact = size x value x slot_weight x severity
 
 ``size`` and ``value`` come from the segment file (a missing one counts as 1 and the gap says
-so); ``slot_weight`` is 1.0 for a required slot and 0.3 for an optional one; ``severity`` is 1.0
+so); with a measured lift (``measured``: an experiment analysis, see docs/experiments.md) the
+value is the measured incremental value per customer instead, and the gap says that too;
+``slot_weight`` is 1.0 for a required slot and 0.3 for an optional one; ``severity`` is 1.0
 for missing, 0.5 for generic, 0.25 for a fallback-locale cell whose winner targets the segment
 and 0.75 for a fallback-locale cell whose winner is generic (both the segment's own content and
 the translation are lacking). Ties are broken by the cell's position, so the order is stable.
@@ -55,6 +57,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from .errors import plural
 from .models import Atom, Status
 from .plan import Plan, PlannedVariant, journey_locales, make_plan
 from .repository import Library
@@ -227,6 +230,9 @@ class SegmentInfo:
     value: float
     size_assumed: bool
     value_assumed: bool
+    value_source: str = "segment"
+    """``segment`` (the file's value), ``assumed`` (none: 1) or ``measured`` (an experiment's
+    incremental value per customer)."""
 
 
 @dataclass(frozen=True)
@@ -243,6 +249,7 @@ class Gap:
     size_assumed: bool
     value_assumed: bool
     suggestion: str
+    value_source: str = "segment"
 
 
 @dataclass(frozen=True)
@@ -317,6 +324,11 @@ class CoverageReport:
     def assumed_segments(self) -> tuple[str, ...]:
         """Segments whose size or value is missing from their file (counted as 1)."""
         return tuple(s.id for s in self.segments if s.size_assumed or s.value_assumed)
+
+    @property
+    def measured_segments(self) -> tuple[str, ...]:
+        """Segments whose gaps are ranked by a measured lift (an experiment analysis)."""
+        return tuple(s.id for s in self.segments if s.value_source == "measured")
 
     def flagged(self, flag: Flag) -> tuple[Cell, ...]:
         return tuple(cell for cell in self.cells if flag in cell.flags)
@@ -407,8 +419,12 @@ def compute_coverage(
     horizon_days: int | None = None,
     journey: str | None = None,
     plan: Plan | None = None,
+    measured: Mapping[str, float] | None = None,
 ) -> CoverageReport:
     """The coverage report of a valid library on day ``on``.
+
+    ``measured`` maps segments to their measured incremental value per customer (from an
+    experiment analysis); gaps of those segments are ranked by it instead of ``value``.
 
     ``horizon_days`` (default: ``governance.expiry_horizon_days`` of atomic.yaml) is how far
     ahead ``expiring`` looks; ``journey`` limits the report to one journey (unknown:
@@ -460,7 +476,7 @@ def compute_coverage(
                                 )
                             )
     # Rows: every segment of the journeys in scope, by id.
-    infos = tuple(_segment_info(library, sid) for sid in sorted(segment_ids))
+    infos = tuple(_segment_info(library, sid, measured or {}) for sid in sorted(segment_ids))
     return CoverageReport(
         date=on,
         horizon_days=horizon_days,
@@ -541,10 +557,13 @@ def _cell(
     )
 
 
-def _segment_info(library: Library, segment_id: str) -> SegmentInfo:
+def _segment_info(library: Library, segment_id: str, measured: Mapping[str, float]) -> SegmentInfo:
     segment = library.segments.get(segment_id)
     size = segment.size if segment is not None else None
     value = segment.value if segment is not None else None
+    source = "segment" if value is not None else "assumed"
+    if segment_id in measured:
+        value, source = measured[segment_id], "measured"
     return SegmentInfo(
         id=segment_id,
         name=(segment.name if segment is not None and segment.name else segment_id),
@@ -552,6 +571,7 @@ def _segment_info(library: Library, segment_id: str) -> SegmentInfo:
         value=value if value is not None else 1.0,
         size_assumed=size is None,
         value_assumed=value is None,
+        value_source=source,
     )
 
 
@@ -583,6 +603,7 @@ def rank_gaps(
             info.size_assumed,
             info.value_assumed,
             suggest(library, cell),
+            info.value_source,
         )
         for rank, (impact, cell, info, weight) in enumerate(scored, start=1)
     )
@@ -628,11 +649,13 @@ def threshold_failures(
     if fail_on is FailOn.MISSING:
         count = sum(1 for c in required if c.status is CellStatus.MISSING)
         if count:
-            reasons.append(f"{count} required cell(s) missing (--fail-on missing)")
+            cells = plural(count, "required cell")
+            reasons.append(f"{cells} missing (--fail-on missing)")
     elif fail_on is FailOn.GENERIC:
         count = sum(1 for c in required if c.generic_or_missing)
         if count:
-            reasons.append(f"{count} required cell(s) generic or missing (--fail-on generic)")
+            cells = plural(count, "required cell")
+            reasons.append(f"{cells} generic or missing (--fail-on generic)")
     share = report.overall.specific_share
     if min_specific is not None and share is not None and share * 100 < min_specific:
         reasons.append(

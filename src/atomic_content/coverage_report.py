@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ from .coverage import (
     Gap,
     Stats,
 )
+from .errors import plural
 
 FORMATS = ("table", "json", "markdown", "html")
 
@@ -164,6 +166,7 @@ def gap_to_dict(gap: Gap) -> dict[str, Any]:
         "value": gap.value,
         "size_assumed": gap.size_assumed,
         "value_assumed": gap.value_assumed,
+        "value_source": gap.value_source,
         "slot_weight": gap.slot_weight,
         "severity": gap.severity,
         "suggestion": gap.suggestion,
@@ -194,6 +197,7 @@ def report_to_dict(report: CoverageReport) -> dict[str, Any]:
                 "value": s.value,
                 "size_assumed": s.size_assumed,
                 "value_assumed": s.value_assumed,
+                "value_source": s.value_source,
             }
             for s in report.segments
         ],
@@ -231,15 +235,39 @@ def _style(stats: Stats) -> str:
     return "red"
 
 
+VIEWS = ("summary", "messages", "segment")
+"""Terminal views: segment x journey (default), segment x journey/step/channel (``--journey``,
+``--wide``), one segment's messages (``--segment``)."""
+
+LEGEND = (
+    "cell: share of slots x locales with segment-specific content; ! required slot missing, "
+    "? optional slot missing, L fallback locale, G generic only, . journey does not target "
+    "the segment"
+)
+
+
 def format_table(
-    report: CoverageReport, *, color: bool = False, width: int | None = None, top: int = 10
+    report: CoverageReport,
+    *,
+    color: bool = False,
+    width: int | None = None,
+    top: int = 10,
+    view: str = "summary",
+    segment: str | None = None,
 ) -> str:
-    """The terminal report: a matrix (segments x journey/step/channel, each cell the specific
-    share and a :func:`marker`), the summary, the ``top`` gaps and the flags.
+    """The terminal report: a matrix, the summary, the ``top`` gaps and the flags.
+
+    ``view`` picks the matrix (see :data:`VIEWS`): ``summary`` is segments x journeys, as the
+    HTML heat map, and fits an 80-column terminal; ``messages`` is segments x every
+    journey/step/channel (wide unless the report covers one journey); ``segment`` lists the
+    messages of ``segment`` one per row. Cells hold the specific share and a :func:`marker`.
 
     ``color`` adds ANSI colours and rounded boxes (for a TTY); without it the output is plain
     ASCII-boxed text for logs. ``width`` is the terminal width (None: as wide as needed).
+    Tables wrap long ids onto more lines; they never cut them short.
     """
+    if view not in VIEWS:
+        raise ValueError(f"unknown coverage view {view!r}; use one of {', '.join(VIEWS)}")
     buffer = io.StringIO()
     console = Console(
         file=buffer,
@@ -256,47 +284,28 @@ def format_table(
     title = f"Content coverage on {report.date.isoformat()}"
     if report.journey:
         title += f" (journey {report.journey})"
+    if view == "segment":
+        title += f" (segment {segment})"
     console.print(Text(title, style="bold"))
 
     if report.cells:
-        matrix = Table(box=boxes)
-        matrix.add_column(Text("segment"), no_wrap=True)
-        previous: tuple[str, str] = ("", "")
-        for journey, step, channel in report.columns:
-            # Name a journey and a step once, above their first column.
-            header = [
-                journey if journey != previous[0] else "",
-                step if (journey, step) != previous else "",
-                channel,
-            ]
-            previous = (journey, step)
-            matrix.add_column(Text("\n".join(header)), justify="right", no_wrap=True)
-        grid = report.grid_by_message
-        for segment in report.segments:
-            row: list[Text] = [Text(segment.id)]
-            for column in report.columns:
-                stats = grid.get((segment.id, column))
-                if stats is None:
-                    row.append(Text("."))
-                    continue
-                text = f"{percent(stats.specific_share)} {marker(stats)}"
-                row.append(Text(text, style=_style(stats) if color else ""))
-            matrix.add_row(*row)
-        console.print(matrix)
-        console.print(
-            Text(
-                "cell: share of slots x locales with segment-specific content; "
-                "! required slot missing, ? optional slot missing, L fallback locale, "
-                "G generic only, . journey does not target the segment"
-            )
-        )
+        if view == "summary":
+            console.print(_summary_matrix(report, boxes, color))
+        elif view == "messages":
+            console.print(_message_matrix(report, boxes, color))
+        else:
+            console.print(_segment_table(report, str(segment), boxes, color))
+        console.print(Text(LEGEND))
     else:
         console.print(Text("no cells: no journey personalizes for any segment"))
 
     overall = report.overall
     console.print(Text(""))
     console.print(
-        Text(f"specific: {percent(overall.specific_share)} of {overall.cells} cells", style="bold")
+        Text(
+            f"specific: {percent(overall.specific_share)} of {plural(overall.cells, 'cell')}",
+            style="bold",
+        )
     )
     console.print(Text(f"  {_status_counts(overall)}"))
     for label, groups in (
@@ -309,7 +318,7 @@ def format_table(
         )
     console.print(
         Text(
-            f"  flags: {overall.expiring} expiring within {report.horizon_days} days, "
+            f"  flags: {overall.expiring} expiring within {plural(report.horizon_days, 'day')}, "
             f"{overall.drafts_only} drafts only, {overall.ambiguous} ambiguous"
         )
     )
@@ -317,38 +326,170 @@ def format_table(
         console.print(
             Text("  size or value missing (counted as 1): " + ", ".join(report.assumed_segments))
         )
-
-    if report.gaps:
-        console.print(Text(""))
-        shown = report.gaps[:top]
-        gaps = Table(
-            title=Text(f"Top {len(shown)} of {len(report.gaps)} gaps by impact"),
-            title_justify="left",
-            box=boxes,
-        )
-        for name, justify in (
-            ("#", "right"),
-            ("impact", "right"),
-            ("segment", "left"),
-            ("where", "left"),
-            ("status", "left"),
-            ("suggestion", "left"),
-        ):
-            gaps.add_column(Text(name), justify=justify)  # type: ignore[arg-type]
-        for gap in shown:
-            cell = gap.cell
-            status = cell.status.value + ("" if cell.required else " (optional)")
-            gaps.add_row(
-                Text(str(gap.rank)),
-                Text(_number(gap.impact)),
-                Text(cell.segment),
-                Text(_gap_where(cell)),
-                Text(status, style=_status_style(cell) if color else ""),
-                Text(gap.suggestion),
+    if report.measured_segments:
+        console.print(
+            Text(
+                "  ranked by measured lift (experiment analysis): "
+                + ", ".join(report.measured_segments)
+                + "; the others by their assumed value"
             )
-        console.print(gaps)
+        )
+
+    gaps_shown = [g for g in report.gaps if view != "segment" or g.cell.segment == segment]
+    if gaps_shown:
+        console.print(Text(""))
+        if width is None:
+            console.print(_gap_table(gaps_shown, top, boxes, color))
+        else:  # a list reads better than six squeezed columns
+            for line in _gap_list(gaps_shown, top, color, width):
+                console.print(line)
     lines = [line.rstrip() for line in buffer.getvalue().splitlines()]
     return "\n".join(lines) + "\n"
+
+
+def _column(table: Table, name: str, justify: str = "left") -> None:
+    # fold: a long id wraps onto the next line instead of ending in "…"
+    table.add_column(Text(name), justify=justify, overflow="fold")  # type: ignore[arg-type]
+
+
+def _share_cell(stats: Stats | None, color: bool) -> Text:
+    if stats is None:
+        return Text(".")
+    return Text(
+        f"{percent(stats.specific_share)} {marker(stats)}".rstrip(),
+        style=_style(stats) if color else "",
+    )
+
+
+def _summary_matrix(report: CoverageReport, boxes: box.Box, color: bool) -> Table:
+    """Segments x journeys (each cell: every step, channel, slot and locale of the journey)."""
+    journeys = list(dict.fromkeys(j for j, _s, _c in report.columns))
+    grid = report.group(lambda c: (c.segment, c.journey))
+    matrix = Table(box=boxes)
+    _column(matrix, "segment")
+    for journey in journeys:
+        _column(matrix, journey, "right")
+    for info in report.segments:
+        matrix.add_row(
+            Text(info.id), *(_share_cell(grid.get((info.id, j)), color) for j in journeys)
+        )
+    return matrix
+
+
+def _message_matrix(report: CoverageReport, boxes: box.Box, color: bool) -> Table:
+    """Segments x journey/step/channel: the full matrix."""
+    matrix = Table(box=boxes)
+    _column(matrix, "segment")
+    previous: tuple[str, str] = ("", "")
+    for journey, step, channel in report.columns:
+        # Name a journey and a step once, above their first column.
+        header = [
+            journey if journey != previous[0] else "",
+            step if (journey, step) != previous else "",
+            channel,
+        ]
+        previous = (journey, step)
+        _column(matrix, "\n".join(header), "right")
+    grid = report.grid_by_message
+    for info in report.segments:
+        row = [Text(info.id)]
+        row.extend(_share_cell(grid.get((info.id, column)), color) for column in report.columns)
+        matrix.add_row(*row)
+    return matrix
+
+
+def _segment_table(report: CoverageReport, segment: str, boxes: box.Box, color: bool) -> Table:
+    """One segment's messages, one per row: share, marker and the counts that are not zero."""
+    table = Table(box=boxes)
+    ids = list(zip(*report.columns, strict=True)) if report.columns else [(), (), ()]
+    for name, values in zip(("journey", "step", "channel"), ids, strict=True):
+        # as wide as the longest id, so that ids never break; the counts wrap instead
+        table.add_column(
+            Text(name), overflow="fold", min_width=max(map(len, values), default=len(name))
+        )
+    _column(table, "specific", "right")
+    _column(table, "cells")
+    grid = report.grid_by_message
+    for column in report.columns:
+        stats = grid.get((segment, column))
+        table.add_row(
+            *(Text(part) for part in column),
+            _share_cell(stats, color),
+            Text(_nonzero_counts(stats) if stats is not None else "not targeted"),
+        )
+    return table
+
+
+def _nonzero_counts(stats: Stats) -> str:
+    parts = [
+        f"{count} {name}"
+        for name, count in (
+            ("specific", stats.specific),
+            ("generic", stats.generic),
+            ("fallback-locale", stats.fallback_locale),
+            ("missing", stats.missing),
+        )
+        if count
+    ]
+    if stats.missing_required:
+        parts.append(f"({stats.missing_required} required)")
+    return ", ".join(parts)
+
+
+def _gap_list(gaps: Sequence[Gap], top: int, color: bool, width: int) -> list[Text]:
+    """The ``top`` gaps as two lines each: rank, impact, segment, where, status; the fix."""
+    shown = gaps[:top]
+    lines = [Text(f"Top {len(shown)} of {plural(len(gaps), 'gap')} by impact", style="bold")]
+    digits = len(str(len(shown)))
+    for gap in shown:
+        cell = gap.cell
+        status = cell.status.value + ("" if cell.required else " (optional)")
+        line = Text(f"{gap.rank:>{digits}}. {_number(gap.impact)}  {cell.segment}  ")
+        line.append(_gap_where(cell))
+        line.append("  ")
+        line.append(status, style=_status_style(cell) if color else "")
+        lines.append(line)
+        indent = " " * (digits + 2)
+        wrapped = textwrap.fill(
+            gap.suggestion,
+            width=max(width, 40),
+            initial_indent=indent,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        lines.append(Text(wrapped))
+    return lines
+
+
+def _gap_table(gaps: Sequence[Gap], top: int, boxes: box.Box, color: bool) -> Table:
+    shown = gaps[:top]
+    table = Table(
+        title=Text(f"Top {len(shown)} of {plural(len(gaps), 'gap')} by impact"),
+        title_justify="left",
+        box=boxes,
+    )
+    for name, justify in (
+        ("#", "right"),
+        ("impact", "right"),
+        ("segment", "left"),
+        ("where", "left"),
+        ("status", "left"),
+        ("suggestion", "left"),
+    ):
+        _column(table, name, justify)
+    for gap in shown:
+        cell = gap.cell
+        status = cell.status.value + ("" if cell.required else " (optional)")
+        table.add_row(
+            Text(str(gap.rank)),
+            Text(_number(gap.impact)),
+            Text(cell.segment),
+            Text(_gap_where(cell)),
+            Text(status, style=_status_style(cell) if color else ""),
+            Text(gap.suggestion),
+        )
+    return table
 
 
 def _status_style(cell: Cell) -> str:
@@ -426,7 +567,7 @@ def format_markdown(report: CoverageReport, *, top: int = 20, flagged: int = 30)
     head.append("")
     head.append(
         f"**{percent(overall.specific_share)} specific** ({overall.specific} of "
-        f"{overall.cells} cells) · {overall.generic} generic · {overall.fallback_locale} "
+        f"{plural(overall.cells, 'cell')}) · {overall.generic} generic · {overall.fallback_locale} "
         f"fallback-locale · {overall.missing} missing (**{overall.missing_required} required**)"
     )
     head.append("")
@@ -439,6 +580,13 @@ def format_markdown(report: CoverageReport, *, top: int = 20, flagged: int = 30)
         head.append(
             "Segments without `size` or `value` (counted as 1 in the ranking): "
             + ", ".join(_md_code(s) for s in report.assumed_segments)
+        )
+    if report.measured_segments:
+        head.append("")
+        head.append(
+            "Ranked by measured lift (experiment analysis): "
+            + ", ".join(_md_code(s) for s in report.measured_segments)
+            + "; the others by their assumed value"
         )
     head.append("")
     rows = [_stats_row(f"**{md(k)}**", v) for k, v in report.by_journey.items()]
@@ -480,7 +628,8 @@ def format_markdown(report: CoverageReport, *, top: int = 20, flagged: int = 30)
         if gap_rows
         else "No gaps: every cell is segment-specific."
     )
-    details.append(_details(f"Top {len(shown)} of {len(report.gaps)} gaps by impact", gap_body))
+    gaps = plural(len(report.gaps), "gap")
+    details.append(_details(f"Top {len(shown)} of {gaps} by impact", gap_body))
 
     for flag, what in (
         (Flag.EXPIRING, f"get worse within {report.horizon_days} days as atoms expire"),
@@ -496,7 +645,8 @@ def format_markdown(report: CoverageReport, *, top: int = 20, flagged: int = 30)
         ]
         if len(cells) > flagged:
             lines.append(f"- … and {len(cells) - flagged} more (see the JSON report)")
-        details.append(_details(f"{len(cells)} cells {what} (`{flag.value}`)", "\n".join(lines)))
+        summary = f"{plural(len(cells), 'cell')} {what} (`{flag.value}`)"
+        details.append(_details(summary, "\n".join(lines)))
 
     matrices = [_md_matrix(report, journey) for journey in report.by_journey]
     text = _join(head, details, matrices)
@@ -627,7 +777,7 @@ def format_html(report: CoverageReport, *, top: int = 200, flagged: int = 200) -
         (
             "specific",
             percent(overall.specific_share),
-            f"{overall.specific} of {overall.cells} cells",
+            f"{overall.specific} of {plural(overall.cells, 'cell')}",
         ),
         ("generic only", str(overall.generic), "cells"),
         ("fallback locale", str(overall.fallback_locale), "cells"),
@@ -778,7 +928,8 @@ def _html_stats_table(label: str, rows: Iterable[tuple[str, Stats]]) -> str:
 
 def _html_gaps(report: CoverageReport, top: int) -> str:
     shown = report.gaps[:top]
-    out = [f'<section id="gaps"><h2>Top {len(shown)} of {len(report.gaps)} gaps by impact</h2>']
+    gaps = plural(len(report.gaps), "gap")
+    out = [f'<section id="gaps"><h2>Top {len(shown)} of {gaps} by impact</h2>']
     if not shown:
         out.append("<p>No gaps: every cell is segment-specific.</p></section>")
         return "".join(out)
@@ -815,7 +966,7 @@ def _html_flags(report: CoverageReport, flagged: int) -> str:
         if not cells:
             continue
         any_flag = True
-        out.append(f"<h3>{len(cells)} cells {h(what)} ({h(flag.value)})</h3><ul>")
+        out.append(f"<h3>{plural(len(cells), 'cell')} {h(what)} ({h(flag.value)})</h3><ul>")
         for cell in cells[:flagged]:
             detail = _flag_detail(cell, flag).replace("`", "")
             out.append(

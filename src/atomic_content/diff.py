@@ -47,6 +47,7 @@ from .errors import (
     Severity,
     UsageError,
 )
+from .experiments import experiment_change_findings
 from .gitrepo import GitRepo, Revision
 from .governance import (
     JourneyChange,
@@ -773,10 +774,16 @@ def compare(base: SideBuild, head: SideBuild, *, content: str, on: dt.date) -> D
     # The rules in force are BASE's, so that a change cannot relax the rules that judge it.
     rules = rules_of(base.library if base.info.present else head.library)
     budget = {j.journey: JourneyChange(j.journey, j.base, j.changed + j.removed) for j in journeys}
+    # Variants an experiment running in BASE sends (the manifest's arms): their atoms are frozen.
+    frozen = {vid for vid, entry in entries_a.items() if entry.arms}
+    in_experiments = {
+        a.id: [v for v in a.variants if v in frozen] for a in atoms if frozen & set(a.variants)
+    }
     governance = sorted(
         [
             *change_budget_findings(budget, head.library, rules),
             *retired_revival_findings(base.library, head.library, rules),
+            *experiment_change_findings(base.library, head.library, rules, on, in_experiments),
         ]
     )
     return DiffResult(

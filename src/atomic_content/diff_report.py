@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from .diff import AtomChange, CellChange, DiffResult, SideInfo, VariantChange, visible
-from .errors import Diagnostic, Severity
+from .errors import Diagnostic, Severity, plural
 from .formatting import ZWSP, github_escape, log_safe
 
 FORMATS = ("text", "markdown", "json")
@@ -97,10 +97,6 @@ def _cap(line: str, limit: int) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _plural(count: int, word: str, plural: str | None = None) -> str:
-    return f"{count} {word if count == 1 else (plural or word + 's')}"
-
-
 def _finish(lines: Iterable[str]) -> str:
     return "\n".join(log_safe(line.rstrip()) for line in lines).rstrip("\n") + "\n"
 
@@ -119,8 +115,8 @@ def _atom_summary(atom: AtomChange) -> str:
         return "changes no message"
     segments = ", ".join(atom.segments)
     return (
-        f"changes {len(atom.variants)} of {atom.of} messages across "
-        f"{_plural(len(atom.segments), 'segment')} ({segments})"
+        f"changes {len(atom.variants)} of {plural(atom.of, 'message')} across "
+        f"{plural(len(atom.segments), 'segment')} ({segments})"
     )
 
 
@@ -226,7 +222,8 @@ def _headline(result: DiffResult) -> str:
     altered = len(result.variants)
     if not altered:
         return f"no message changes (of {result.total})"
-    return f"{altered} of {result.total} messages change"
+    verb = "changes" if result.total == 1 else "change"
+    return f"{altered} of {plural(result.total, 'message')} {verb}"
 
 
 def _counts(result: DiffResult) -> str:
@@ -299,10 +296,10 @@ def format_text(result: DiffResult, limits: Limits = TEXT_LIMITS) -> str:
 
     if result.governance:
         errors, warnings = _governance_counts(result)
-        lines += ["", f"Governance: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}"]
+        lines += ["", f"Governance: {plural(errors, 'error')}, {plural(warnings, 'warning')}"]
         for d in result.governance:
             lines.append(
-                f"  {d.severity.value}[{d.code}] {one_line(_where(d))}: {one_line(d.message)}"
+                f"  {one_line(_where(d))}: {d.severity.value}[{d.code}]: {one_line(d.message)}"
             )
             if d.hint:
                 lines.append(f"    hint: {one_line(d.hint)}")
@@ -330,7 +327,7 @@ def format_text(result: DiffResult, limits: Limits = TEXT_LIMITS) -> str:
 
     previews = _preview_groups(result.variants)
     if previews:
-        lines += ["", f"Previews: {_plural(len(previews), 'distinct change')}"]
+        lines += ["", f"Previews: {plural(len(previews), 'distinct change')}"]
         for group in previews[: limits.previews]:
             lines.append(f"  {_variant_list(group.variants, limits)}{_form_note(group)}")
             lines.extend(f"    {line}" for line in _preview_body(group, limits))
@@ -339,7 +336,7 @@ def format_text(result: DiffResult, limits: Limits = TEXT_LIMITS) -> str:
     markup = _markup_only(result.variants)
     if markup:
         lines.append(
-            f"  markup only (no readable text changed) in {_plural(len(markup), 'message')}: "
+            f"  markup only (no readable text changed) in {plural(len(markup), 'message')}: "
             + _variant_list(tuple(c.id for c in markup), limits)
         )
 
@@ -347,7 +344,7 @@ def format_text(result: DiffResult, limits: Limits = TEXT_LIMITS) -> str:
     if coverage.better or coverage.worse or coverage.added or coverage.removed:
         lines += [
             "",
-            f"Coverage: {_plural(len(coverage.better), 'cell')} better, "
+            f"Coverage: {plural(len(coverage.better), 'cell')} better, "
             f"{len(coverage.worse)} worse, {len(coverage.added)} new, "
             f"{len(coverage.removed)} gone",
         ]
@@ -446,7 +443,7 @@ def _markdown(result: DiffResult, limits: Limits) -> str:
             if side.valid:
                 continue
             count = sum(1 for d in side.diagnostics if d.severity is Severity.ERROR)
-            lines += [f"**{side.side}** has {_plural(count, 'error')}:", ""]
+            lines += [f"**{side.side}** has {plural(count, 'error')}:", ""]
             for d in side.diagnostics[: limits.items]:
                 lines.append(_md_diagnostic(d, f"{side.side}: "))
             if len(side.diagnostics) > limits.items:
@@ -458,7 +455,7 @@ def _markdown(result: DiffResult, limits: Limits) -> str:
     lines += [
         f"- **Messages:** {_counts(result)}",
         f"- **Atoms:** {_atom_counts(result.atoms)}",
-        f"- **Coverage:** {_plural(len(coverage.better), 'cell')} better, "
+        f"- **Coverage:** {plural(len(coverage.better), 'cell')} better, "
         f"{len(coverage.worse)} worse"
         + (
             f", {len(coverage.added)} new, {len(coverage.removed)} gone"
@@ -466,8 +463,8 @@ def _markdown(result: DiffResult, limits: Limits) -> str:
             else ""
         ),
         f"- **Warnings:** {len(result.new_warnings)} new, {len(result.resolved_warnings)} resolved",
-        f"- **Governance:** {'❌ ' if errors else ''}{_plural(errors, 'error')}, "
-        f"{_plural(warnings, 'warning')}",
+        f"- **Governance:** {'❌ ' if errors else ''}{plural(errors, 'error')}, "
+        f"{plural(warnings, 'warning')}",
         "",
     ]
     touched = [j for j in result.journeys if j.added or j.removed or j.changed]
@@ -536,10 +533,10 @@ def _markdown(result: DiffResult, limits: Limits) -> str:
             body.append(f"… and {len(previews) - limits.previews} more distinct changes")
         if markup:
             body.append(
-                f"Markup only (no readable text changed) in {_plural(len(markup), 'message')}: "
+                f"Markup only (no readable text changed) in {plural(len(markup), 'message')}: "
                 + _variant_list(tuple(c.id for c in markup), limits, code=True)
             )
-        lines += _details(f"Previews ({_plural(len(previews), 'distinct change')})", body)
+        lines += _details(f"Previews ({plural(len(previews), 'distinct change')})", body)
 
     if coverage.better or coverage.worse:
         body = []

@@ -46,6 +46,8 @@ class Severity(enum.StrEnum):
 
     ERROR = "error"
     WARNING = "warning"
+    HINT = "hint"
+    """Advice that never fails a command, not even under ``--strict`` (stale editor schemas)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -317,3 +319,9 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
 
     matches = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
     return f"did you mean {matches[0]!r}?" if matches else ""
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``1 warning``, ``2 warnings``, ``0 variants`` (``plural_form`` for irregular nouns):
+    every count shown to a person goes through here."""
+    return f"{count} {noun if count == 1 else (plural_form or noun + 's')}"

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import Diagnostic, DiagnosticFormat, Severity
+from .errors import Diagnostic, DiagnosticFormat, Severity, plural
 from .resolver import Resolution, Verdict
 from .segments import SegmentVerdict
 
@@ -55,16 +55,14 @@ def format_text(diagnostics: Iterable[Diagnostic], root: Path | None = None) -> 
 
 
 def summary_line(diagnostics: list[Diagnostic]) -> str:
-    """``2 errors, 1 warning`` (or ``no problems``)."""
-    errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
-    warnings = len(diagnostics) - errors
+    """``2 errors, 1 warning`` (or ``no problems``); hints are counted apart (``1 hint``)."""
     if not diagnostics:
         return "no problems"
     parts = []
-    if errors:
-        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
-    if warnings:
-        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    for severity in Severity:
+        count = sum(1 for d in diagnostics if d.severity is severity)
+        if count:
+            parts.append(plural(count, severity.value))
     return ", ".join(parts)
 
 
@@ -106,7 +104,7 @@ def format_github(diagnostics: Iterable[Diagnostic], content_prefix: str = "") -
     """``::error file=...,line=...,col=...,title=code::message`` lines for GitHub annotations."""
     lines = []
     for d in diagnostics:
-        level = "error" if d.severity is Severity.ERROR else "warning"
+        level = {Severity.ERROR: "error", Severity.WARNING: "warning"}.get(d.severity, "notice")
         props = [f"file={github_escape(content_prefix + d.path, property_value=True)}"]
         if d.line:
             props.append(f"line={d.line}")

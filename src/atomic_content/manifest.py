@@ -98,6 +98,40 @@ class VariantEntry:
     files: dict[str, FileEntry]
     slots: dict[str, SlotEntry]
     warnings: tuple[LimitEntry, ...] = ()
+    arms: tuple[str, ...] = ()
+    """``<experiment>/<arm>`` of every experiment arm that sends this variant (a generic
+    variant serves the control arm and generic customers of the personalized arm)."""
+
+
+@dataclass(frozen=True)
+class ArmEntry:
+    """An experiment arm: its share of customers and what it sends (``generic``: the generic
+    variant, ``audience``: the audience's variant, ``none``: nothing)."""
+
+    arm: str
+    weight: float
+    sends: str
+
+
+@dataclass(frozen=True)
+class ExperimentEntry:
+    """An experiment running during the build's range, as registered (the bundle assigns arms
+    with it; ``atomic diff`` guards its variants)."""
+
+    id: str
+    key: str
+    journey: str
+    steps: tuple[str, ...] | None
+    status: str
+    start: dt.date
+    end: dt.date | None
+    metric: str
+    alpha: float
+    hash_attribute: str
+    hash_version: int
+    coverage: float
+    namespace: tuple[str, float, float] | None
+    arms: tuple[ArmEntry, ...]
 
 
 @dataclass(frozen=True)
@@ -130,6 +164,7 @@ class Manifest:
     bundle: FileEntry
     variants: tuple[VariantEntry, ...]
     warnings: tuple[DiagnosticEntry, ...] = ()
+    experiments: tuple[ExperimentEntry, ...] = ()
 
     @cached_property
     def by_id(self) -> dict[str, VariantEntry]:

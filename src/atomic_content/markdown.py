@@ -422,11 +422,11 @@ def lint_markdown(source: str, *, link_schemes: frozenset[str]) -> list[Markdown
             add(
                 _token_offset(token, block, env.get(_POSITIONS_KEY, {}), lines, starts),
                 "markdown.link_not_allowed",
-                f"This {what} target is not allowed: {shown!r}. It will be shown as plain text.",
-                "Links must start with "
+                f"this {what} target is not allowed: {shown!r}; it will be shown as plain text",
+                "links must start with "
                 + " or ".join(f"{s}:" for s in sorted(schemes))
-                + " written out, for example [Shop now](https://www.example.com/shop). "
-                "They may not start with a token, and the web address may not come from one.",
+                + " written out, for example [Shop now](https://www.example.com/shop); "
+                "they may not start with a token, and the web address may not come from one",
             )
 
     html_env: MutableMapping[str, Any] = {}
@@ -435,8 +435,8 @@ def lint_markdown(source: str, *, link_schemes: frozenset[str]) -> list[Markdown
             add(
                 _block_offset(block, lines, starts),
                 "markdown.raw_html",
-                "HTML is not allowed here; it will be shown as text.",
-                "Use Markdown instead: **bold**, *italic*, [label](https://www.example.com).",
+                "HTML is not allowed here; it will be shown as text",
+                "use Markdown instead: **bold**, *italic*, [label](https://www.example.com)",
             )
             continue
         for token in block.children or []:
@@ -446,6 +446,6 @@ def lint_markdown(source: str, *, link_schemes: frozenset[str]) -> list[Markdown
                     _token_offset(token, block, html_env.get(_POSITIONS_KEY, {}), lines, starts),
                     "markdown.raw_html",
                     f"HTML is not allowed here; it will be shown as text: {tag[:60]}",
-                    "Use Markdown instead: **bold**, *italic*, [label](https://www.example.com).",
+                    "use Markdown instead: **bold**, *italic*, [label](https://www.example.com)",
                 )
     return sorted(problems, key=lambda p: (p.line, p.col, p.code))

@@ -413,6 +413,16 @@ class Governance(Model):
     change_budget: RuleLevel = RuleLevel.WARNING
     change_budget_percent: float = Field(default=30.0, gt=0, le=100)
     retired_revival: RuleLevel = RuleLevel.ERROR
+    experiment_freeze: RuleLevel = Field(
+        default=RuleLevel.ERROR,
+        description="`atomic diff`: a change to an atom of a running experiment's variants "
+        "(it invalidates the experiment).",
+    )
+    experiment_power: RuleLevel = Field(
+        default=RuleLevel.WARNING,
+        description="validate/diff: a segment too small to detect the experiment's minimum "
+        "detectable effect within its window.",
+    )
 
 
 DEFAULT_SLOTS: dict[str, SlotSpec] = {
@@ -496,6 +506,11 @@ class Segment(Model):
     priority: int = 0
     size: Annotated[int, Field(ge=0)] | None = None
     value: Annotated[float, Field(ge=0)] | None = None
+    baseline_rate: Annotated[float, Field(gt=0, lt=1)] | None = Field(
+        default=None,
+        description="Share of the segment's customers that convert without personalization "
+        "(e.g. 0.04); the baseline of `atomic experiments plan`.",
+    )
 
 
 # --------------------------------------------------------------------------- atoms
@@ -568,10 +583,15 @@ class Atom(Model):
     @model_validator(mode="after")
     def _one_content_field(self) -> Atom:
         present = [name for name in CONTENT_FIELDS if getattr(self, name) is not None]
+        if not present:
+            # Its own error type: the loader names the key the atom's slot kind needs.
+            raise PydanticCustomError(
+                "atom_no_content", "an atom holds exactly one of text, cta, image or offer"
+            )
         if len(present) != 1:
             raise ValueError(
                 "an atom holds exactly one of text, cta, image or offer"
-                + (f" (found {', '.join(present)})" if present else " (found none)")
+                + f" (found {', '.join(present)})"
             )
         if self.valid_from and self.valid_until and self.valid_from > self.valid_until:
             raise ValueError("valid_from is after valid_until")
@@ -617,6 +637,147 @@ class Layout(Model):
     slots: dict[Identifier, Literal["required", "optional"]]
 
 
+# --------------------------------------------------------------------------- experiments
+
+
+class ArmKind(enum.StrEnum):
+    """What an experiment arm sends: the generic variant, the audience variant, or nothing."""
+
+    CONTROL = "control"
+    PERSONALIZED = "personalized"
+    HOLDOUT = "holdout"
+
+
+class Metric(enum.StrEnum):
+    CONVERSION = "conversion"
+    REVENUE_PER_RECIPIENT = "revenue_per_recipient"
+
+
+class ExperimentStatus(enum.StrEnum):
+    DRAFT = "draft"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+
+
+class Correction(enum.StrEnum):
+    HOLM = "holm"
+    BH = "bh"
+    NONE = "none"
+
+
+class Arm(Model):
+    id: ArmKind = Field(
+        description="control: the generic variant of every message; personalized: the "
+        "audience's variant; holdout: no message."
+    )
+    weight: Annotated[float, Field(gt=0, le=1)] = Field(
+        description="Share of the experiment's customers in this arm; the weights sum to 1."
+    )
+
+
+class Namespace(Model):
+    """A GrowthBook namespace: only customers whose namespace hash falls in [start, end)."""
+
+    id: NonEmpty
+    start: Annotated[float, Field(ge=0, le=1)]
+    end: Annotated[float, Field(ge=0, le=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Namespace:
+        if self.start >= self.end:
+            raise ValueError("namespace start must be below its end")
+        return self
+
+
+class Experiment(Model):
+    """``experiments/<id>.yaml``: a controlled test of personalization against the generic
+    message (and, with a holdout, against no message), pre-registered before it starts."""
+
+    id: Identifier
+    key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None = Field(
+        default=None,
+        description="The experiment key (GrowthBook tracking key and hash seed); default: id.",
+    )
+    name: str | None = None
+    journey: Identifier
+    steps: list[Identifier] | None = Field(
+        default=None,
+        max_length=MAX_JOURNEY_STEPS,
+        description="The steps the experiment covers; absent means the whole journey.",
+    )
+    hypothesis: NonEmpty
+    null_hypothesis: NonEmpty
+    metric: Metric = Metric.CONVERSION
+    secondary_metrics: list[Identifier] = Field(default_factory=list, max_length=20)
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    power: Annotated[float, Field(gt=0.5, lt=1)] = 0.8
+    mde: Annotated[float, Field(gt=0)] = Field(
+        description="Minimum detectable effect, absolute: a share of customers for conversion "
+        "(0.02 = 2 percentage points), money per recipient for revenue."
+    )
+    baseline_rate: Annotated[float, Field(gt=0, lt=1)] | None = Field(
+        default=None,
+        description="Conversion rate without personalization for segments that give none.",
+    )
+    revenue_sd: Annotated[float, Field(gt=0)] | None = Field(
+        default=None,
+        description="Standard deviation of revenue per recipient (metric revenue_per_recipient).",
+    )
+    daily_volume: Annotated[int, Field(gt=0)] | None = Field(
+        default=None,
+        description="Customers entering the journey per day (all audiences): with segment "
+        "`size` it gives each segment's expected duration.",
+    )
+    correction: Correction = Correction.HOLM
+    arms: Annotated[list[Arm], Field(min_length=2, max_length=3)]
+    coverage: Annotated[float, Field(gt=0, le=1)] = 1.0
+    namespace: Namespace | None = None
+    hash_attribute: AttributePath | None = Field(
+        default=None,
+        description="Profile attribute hashed into an arm; default: the profile's id_attribute.",
+    )
+    hash_version: Literal[1, 2] = 2
+    start: dt.date
+    end: dt.date | None = None
+    status: ExperimentStatus = ExperimentStatus.DRAFT
+    owner: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Experiment:
+        kinds = [arm.id for arm in self.arms]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("each arm (control, personalized, holdout) may appear once")
+        if ArmKind.CONTROL not in kinds or ArmKind.PERSONALIZED not in kinds:
+            raise ValueError("an experiment needs a control and a personalized arm")
+        total = sum(arm.weight for arm in self.arms)
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"the arm weights sum to {total:g}, not 1")
+        if self.end is not None and self.end < self.start:
+            raise ValueError("end is before start")
+        if self.metric is Metric.REVENUE_PER_RECIPIENT and self.revenue_sd is None:
+            raise ValueError("metric revenue_per_recipient needs revenue_sd for the power plan")
+        return self
+
+    @property
+    def tracking_key(self) -> str:
+        """The GrowthBook key (hash seed): ``key`` or the id."""
+        return self.key or self.id
+
+    def weight(self, arm: ArmKind) -> float:
+        return next((a.weight for a in self.arms if a.id is arm), 0.0)
+
+    def covers(self, journey: str, step: str) -> bool:
+        return journey == self.journey and (self.steps is None or step in self.steps)
+
+    def active_on(self, day: dt.date) -> bool:
+        return (
+            self.status is ExperimentStatus.RUNNING
+            and self.start <= day
+            and (self.end is None or day <= self.end)
+        )
+
+
 # --------------------------------------------------------------------------- customers
 
 
@@ -634,5 +795,6 @@ FILE_KINDS: dict[str, type[Model]] = {
     "journey": Journey,
     "layout": Layout,
     "customer": Customer,
+    "experiment": Experiment,
 }
 """File kind -> model; the schema names of ``atomic schema``."""

@@ -16,6 +16,11 @@ exactly one planned variant id by the audience rule (:meth:`~.segments.SegmentIn
 and the locale rule (:func:`~.resolver.message_locale`). Preview, resolve, ``Bundle.render`` and
 batch rendering all route through it, so every message a customer can receive is a variant the
 build rendered, limit-checked, listed in the manifest and ``atomic diff`` reviewed.
+
+**Experiments** (:mod:`~.experiments`) keep that guarantee: the router puts the customer in an
+arm; ``control`` is routed to the generic variant of the message (always planned),
+``personalized`` to the audience's variant, and ``holdout`` gets a :class:`Holdout` — no
+message at all — instead of a :class:`Route`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Diagnostic, Diagnostics, Severity, UsageError
-from .models import Atom, Journey, Profile, Segment, Settings, Status
+from .experiments import Assignment, assign, covering, forced, relevant
+from .models import ArmKind, Atom, Experiment, Journey, Profile, Segment, Settings, Status
 from .repository import Library
 from .resolver import (
     Resolution,
@@ -177,6 +183,8 @@ class Plan:
 
     ``problems`` holds the plan's diagnostics: required slots nothing fills (errors, one per
     slot and audience) and ranking warnings (``rank.ambiguous``, ``rank.shadowed``).
+    ``experiments`` are the experiments running during the range (their arms route to the
+    plan's variants: control to generic, personalized to the audience's, holdout to none).
     """
 
     start: dt.date
@@ -185,6 +193,7 @@ class Plan:
     variants: tuple[PlannedVariant, ...]
     problems: Diagnostics
     by_id: Mapping[str, PlannedVariant] = field(repr=False, default_factory=dict)
+    experiments: tuple[Experiment, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.by_id:
@@ -322,7 +331,8 @@ def make_plan(
                         )
     variants.sort(key=lambda v: v.id)
     problems.extend(ranking_diagnostics(library, variants, start, until))
-    return Plan(start, until, include_drafts, tuple(variants), problems)
+    experiments = tuple(relevant(library.experiments.values(), start, until))
+    return Plan(start, until, include_drafts, tuple(variants), problems, experiments=experiments)
 
 
 def _variants_of(
@@ -428,12 +438,37 @@ def ranking_diagnostics(
 
 @dataclass(frozen=True)
 class Route:
-    """Where a customer's message comes from: the variant, the audience and why."""
+    """Where a customer's message comes from: the variant, the audience and why.
+
+    ``audience`` is the customer's audience; ``assignment`` their experiment arm, if a running
+    experiment covers the message (in the ``control`` arm the variant is the generic one).
+    """
 
     variant_id: str
     message: MessageId
     audience: Audience
     notes: tuple[str, ...]
+    assignment: Assignment | None = None
+
+    @property
+    def arm(self) -> str | None:
+        """The experiment arm (``control``, ``personalized``), or None."""
+        if self.assignment is None or self.assignment.arm is None:
+            return None
+        return self.assignment.arm.value
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """No message: the customer is in the holdout arm of the experiment covering it."""
+
+    message: MessageId
+    audience: Audience
+    assignment: Assignment
+
+    @property
+    def arm(self) -> str:
+        return ArmKind.HOLDOUT.value
 
 
 class Router:
@@ -451,10 +486,14 @@ class Router:
         segments: Mapping[str, Segment],
         journeys: Mapping[str, Journey],
         table: RoutingTable,
+        experiments: Iterable[Experiment] = (),
     ) -> None:
         self.settings = settings
         self.journeys = journeys
         self.table = table
+        self.profile = profile
+        self.experiments = tuple(sorted(experiments, key=lambda e: e.id))
+        self._covering: dict[tuple[str, str], tuple[Experiment, ...]] = {}
         self.index = SegmentIndex(segments, profile)
         self.locale_attribute = profile.locale_attribute if profile else None
         self._starts: dict[RouteKey, list[dt.date]] = {
@@ -466,7 +505,12 @@ class Router:
     def for_plan(cls, library: Library, plan: Plan) -> Router:
         assert library.settings is not None
         return cls(
-            library.settings, library.profile, library.segments, library.journeys, plan.routing
+            library.settings,
+            library.profile,
+            library.segments,
+            library.journeys,
+            plan.routing,
+            library.experiments.values(),
         )
 
     def message(self, journey: str, step: str, channel: str, locale: str | None) -> MessageId:
@@ -500,15 +544,25 @@ class Router:
         locale: str | None = None,
         label: str | None = None,
         explain: bool = False,
-    ) -> Route:
+        arm: ArmKind | None = None,
+    ) -> Route | Holdout:
         """The variant for ``record`` on day ``on``. ``locale`` overrides the record's.
 
-        Raises UsageError for unknown ids and for a day outside the plan's range.
+        When an experiment running on ``on`` covers the message, the customer's arm decides:
+        control gets the generic variant, holdout a :class:`Holdout` (no message). ``arm``
+        forces an arm (``atomic preview --arm``) of the experiment covering the message.
+        Raises UsageError for unknown ids, for a day outside the plan's range and for ``arm``
+        when no experiment covers the message.
         """
         wanted = locale if locale is not None else self.customer_locale(record)
         message = self.message(journey, step, channel, wanted)
         audience = self.index.audience(record, self.journeys[journey], label, explain=explain)
-        key = (message.journey, message.step, message.channel, message.locale, audience.id)
+        assignment = self.assignment(record, journey, step, on, arm)
+        if assignment is not None and assignment.arm is ArmKind.HOLDOUT:
+            self.check_day(on)
+            return Holdout(message, audience, assignment)
+        served = GENERIC if assignment and assignment.arm is ArmKind.CONTROL else audience.id
+        key = (message.journey, message.step, message.channel, message.locale, served)
         periods = self.table.periods.get(key)
         if not periods or not (self.table.start <= on <= self.table.until):
             raise UsageError(
@@ -522,4 +576,46 @@ class Router:
         notes = []
         if wanted is not None and wanted != message.locale:
             notes.append(f"journey is not written in {wanted!r}; using {message.locale!r}")
-        return Route(period.variant_id, message, audience, tuple(notes))
+        if served != audience.id:
+            notes.append("control arm: the generic message instead of the audience's")
+        return Route(period.variant_id, message, audience, tuple(notes), assignment)
+
+    def check_day(self, on: dt.date) -> None:
+        """UsageError for a day outside the plan's range."""
+        if not self.table.start <= on <= self.table.until:
+            raise UsageError(
+                f"no message is planned for {on.isoformat()}: this build covers "
+                f"{self.table.start.isoformat()} to {self.table.until.isoformat()}",
+                "render inside the build's range, or rebuild with --date/--until covering the "
+                "send date",
+            )
+
+    def assignment(
+        self,
+        record: Mapping[str, Any],
+        journey: str,
+        step: str,
+        on: dt.date,
+        arm: ArmKind | None = None,
+    ) -> Assignment | None:
+        """The customer's arm in the experiment covering ``journey``/``step`` on ``on`` (None
+        when none runs). ``arm`` forces an arm of the covering experiment (running on ``on``,
+        else the latest that is not a draft); UsageError when none covers the message."""
+        if arm is not None:
+            experiment = covering(self.experiments, journey, step, on) or covering(
+                self.experiments, journey, step, None
+            )
+            if experiment is None:
+                raise UsageError(
+                    f"no experiment covers {journey}/{step}, so there is no arm to choose",
+                    "leave out --arm, or add an experiment (experiments/<id>.yaml)",
+                )
+            if experiment.weight(arm) == 0:
+                raise UsageError(f"experiment {experiment.id!r} has no {arm.value} arm")
+            return forced(experiment, arm)
+        candidates = self._covering.get((journey, step))
+        if candidates is None:
+            candidates = tuple(e for e in self.experiments if e.covers(journey, step))
+            self._covering[(journey, step)] = candidates
+        experiment = covering(candidates, journey, step, on) if candidates else None
+        return assign(experiment, record, self.profile) if experiment is not None else None

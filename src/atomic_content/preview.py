@@ -18,9 +18,10 @@ from typing import Any
 from .api import customer_messages
 from .channels import export_formats, get_renderer
 from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
-from .errors import Severity, UsageError
+from .errors import Severity, UsageError, plural
+from .experiments import Assignment
 from .formatting import format_resolution, log_safe
-from .models import Settings
+from .models import ArmKind, Settings
 from .render import assemble, check_limits, render_message
 from .resolver import Resolution, require_complete
 
@@ -37,14 +38,21 @@ class PreviewResult:
     problems: tuple[LimitProblem, ...]
     settings: Settings
     variant_id: str = ""
+    assignment: Assignment | None = None
+    holdout: bool = False
 
     @property
     def has_errors(self) -> bool:
         return any(p.severity is Severity.ERROR for p in self.problems)
 
     def to_dict(self, *, explain: bool = False) -> dict[str, Any]:
-        """The JSON shape of a preview (docs/cli.md): resolution, parts and problems."""
+        """The JSON shape of a preview (docs/cli.md): resolution, parts and problems; with an
+        experiment, ``experiment`` (arm and reason) and ``holdout`` (no message is sent)."""
+        extra: dict[str, Any] = {}
+        if self.assignment is not None:
+            extra = {"experiment": self.assignment.to_dict(), "holdout": self.holdout}
         return {
+            **extra,
             "customer": self.customer_id,
             "variant": self.variant_id,
             "resolution": self.resolution.to_dict(explain=explain),
@@ -71,6 +79,7 @@ def preview(
     on: dt.date | None = None,
     include_drafts: bool = False,
     explain: bool = False,
+    arm: ArmKind | None = None,
 ) -> list[PreviewResult]:
     """Resolve, assemble, render and check every message of ``journey`` for one customer.
 
@@ -78,11 +87,12 @@ def preview(
     step, in the journey's order); ``locale`` overrides the customer's; ``on`` is the
     resolution date (default: today). Raises ContentError for invalid content, UsageError for
     unknown ids, ResolutionError when a required slot has no content and RenderError when the
-    customer's data cannot be rendered safely.
+    customer's data cannot be rendered safely. ``arm`` forces an experiment arm; a holdout
+    result (``holdout`` True) shows what the personalized arm would get, and is not sent.
     """
     found = customer_messages(
         content, customer_ref, journey, step=step, channel=channel, locale=locale, on=on,
-        include_drafts=include_drafts, explain=explain,
+        include_drafts=include_drafts, explain=explain, arm=arm,
     )  # fmt: skip
     library, customer = found.library, found.customer
     assert library.settings is not None
@@ -104,6 +114,8 @@ def preview(
                 tuple(check_limits(library.settings, rendered)),
                 library.settings,
                 message.variant.id,
+                message.assignment,
+                message.holdout,
             )
         )
     return results
@@ -125,6 +137,9 @@ def _summary(result: PreviewResult) -> list[str]:
     audience = resolution.audience
     segments = ", ".join(sorted(audience.matched)) or "none"
     lines = [f"segments: {segments}", f"audience: {audience.id}", f"variant: {result.variant_id}"]
+    if result.assignment is not None:
+        arm = result.assignment.arm.value if result.assignment.arm else "not in the experiment"
+        lines.append(f"arm: {arm} ({result.assignment.key})")
     lines.extend(f"note: {note}" for note in resolution.notes)
     atoms = ", ".join(f"{slot}={atom}" for slot, atom in result.assembled.atoms.items())
     lines.append(f"atoms: {atoms}")
@@ -150,10 +165,14 @@ def format_text(results: list[PreviewResult], *, explain: bool = False) -> str:
         else:
             lines.extend(_summary(result))
         lines.append("")
+        if result.holdout:
+            lines.append("(holdout: no message is sent to this customer; above, the variant the")
+            lines.append(" personalized arm gets)")
+            lines.append("")
         lines.append(get_renderer(result.rendered.key.channel).preview_text(result.rendered))
         problems = format_problems(result.problems)
         lines.append("")
-        lines.append("checks: " + ("ok" if not problems else f"{len(problems)} problem(s)"))
+        lines.append("checks: " + ("ok" if not problems else plural(len(problems), "problem")))
         lines.extend(f"  {line}" for line in problems)
         blocks.append("\n".join(lines))
     text = "\n\n".join(blocks) + "\n"

@@ -19,24 +19,28 @@ import re
 import stat
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from .errors import Diagnostic, Diagnostics, Severity, did_you_mean
 from .models import (
+    DEFAULT_SLOTS,
     Atom,
     Channels,
     Customer,
+    Experiment,
     Journey,
     Layout,
     Model,
     Profile,
     Segment,
     Settings,
+    SlotKind,
+    SlotSpec,
     channel_registry,
     channels_model,
 )
@@ -52,7 +56,7 @@ from .yamlio import (
 
 M = TypeVar("M", bound=Model)
 
-_STEM_ID_KINDS = {Segment, Atom, Journey, Layout, Customer}
+_STEM_ID_KINDS = {Segment, Atom, Journey, Layout, Customer, Experiment}
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class Library:
     journeys: dict[str, Journey] = field(default_factory=dict)
     layouts: dict[tuple[str, str], LayoutEntry] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
+    experiments: dict[str, Experiment] = field(default_factory=dict)
     documents: dict[str, YamlDocument] = field(default_factory=dict)
     paths: dict[tuple[str, str], str] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)
@@ -267,16 +272,22 @@ _CODES = {
     "too_short": "schema.empty",
     "too_long": "schema.too_long",
     "value_error": "schema.invalid_value",
+    "atom_no_content": "atom.no_content",
 }
 
 
 def schema_diagnostics(
-    error: ValidationError, doc: YamlDocument, model: type[Model], diagnostics: Diagnostics
+    error: ValidationError,
+    doc: YamlDocument,
+    model: type[Model],
+    diagnostics: Diagnostics,
+    slots: Mapping[str, SlotSpec] | None = None,
 ) -> None:
     """Translate a pydantic ValidationError into positioned diagnostics.
 
     The key is blamed for an unknown field, the parent mapping for a missing one and the value
-    otherwise, which is where an editor has to look.
+    otherwise, which is where an editor has to look. ``slots`` (from atomic.yaml, when it
+    loaded) lets an atom without content be told which key its slot's kind needs.
     """
     for item in error.errors(include_url=False):
         loc = tuple(part for part in item["loc"] if not _is_union_tag(part))
@@ -301,6 +312,20 @@ def schema_diagnostics(
             line, col = doc.position(loc[:-1])
             message = f"missing required field {name!r}"
             hint = f"add `{name}:` here (see docs/format.md)"
+        elif loc == ("id",) and kind == "string_pattern_mismatch" and _id_from_file_name(doc):
+            line, col = 1, 1
+            stem = PurePosixPath(doc.path).stem
+            message = f"the id {stem!r} comes from the file name and is not a valid id"
+            suggested = _as_identifier(stem)
+            hint = (
+                f"rename the file to {suggested}.yaml (ids use lower-case letters, digits, "
+                "'-' and '_')"
+                if suggested
+                else "rename the file: ids use lower-case letters, digits, '-' and '_'"
+            )
+        elif kind == "atom_no_content":
+            line, col = doc.position(("slot",)) if _has_key(doc, "slot") else (1, 1)
+            message, hint = _no_content_text(doc, slots)
         else:
             line, col = doc.position(loc)
             msg = item["msg"]
@@ -308,7 +333,79 @@ def schema_diagnostics(
                 msg = msg[len("Value error, ") :]
             message = f"{where}: {msg[0].lower() + msg[1:] if msg else 'invalid value'}"
             hint = _value_hint(kind, item.get("ctx") or {})
+            value = item.get("input")
+            if kind == "string_pattern_mismatch" and _is_locale_pattern(item.get("ctx") or {}):
+                message = f"{where}: {value!r} is not a language tag"
+                hint = _locale_suggestion(str(value)) or hint
         diagnostics.error(doc.path, line, col, code, message, hint)
+
+
+def _has_key(doc: YamlDocument, key: str) -> bool:
+    return isinstance(doc.data, dict) and key in doc.data
+
+
+def _id_from_file_name(doc: YamlDocument) -> bool:
+    """True when the file sets no ``id:``, so the id was taken from its name."""
+    return isinstance(doc.data, dict) and "id" not in doc.data
+
+
+def _as_identifier(text: str) -> str:
+    """``My Headline!`` -> ``my-headline``: the nearest valid id (empty if nothing is left)."""
+    return re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")
+
+
+_LOCALE_LIKE = re.compile(r"([A-Za-z]{2,3})[-_ ]+([A-Za-z0-9]{2,8})")
+
+
+def _is_locale_pattern(ctx: dict[str, Any]) -> bool:
+    return "A-Za-z0-9]{2,8}" in str(ctx.get("pattern", ""))
+
+
+def _locale_suggestion(value: str) -> str:
+    """``did you mean 'de-AT'?`` for a locale written ``de_AT``, ``DE-at`` ... (else empty)."""
+    match = _LOCALE_LIKE.fullmatch(value.strip())
+    if match is None:
+        return ""
+    language, region = match.groups()
+    region = region.upper() if len(region) == 2 else region
+    return (
+        f"did you mean '{language.lower()}-{region}'? locales are language tags written "
+        "with '-', such as en, de or de-AT"
+    )
+
+
+_CONTENT_EXAMPLES = {
+    SlotKind.LINE: "text: One line of copy",
+    SlotKind.MARKDOWN: "text: |  (then the Markdown, indented)",
+    SlotKind.CTA: "cta: {label: Shop now, url: https://...}",
+    SlotKind.IMAGE: "image: {src: https://..., alt: What the image shows}",
+    SlotKind.OFFER: "offer: {code: WELCOME10, headline: 10% off your first order}",
+}
+_CONTENT_KEYS = {
+    SlotKind.LINE: "text",
+    SlotKind.MARKDOWN: "text",
+    SlotKind.CTA: "cta",
+    SlotKind.IMAGE: "image",
+    SlotKind.OFFER: "offer",
+}
+
+
+def _no_content_text(doc: YamlDocument, slots: Mapping[str, SlotSpec] | None) -> tuple[str, str]:
+    """(message, hint) for an atom with none of text, cta, image or offer."""
+    slot = doc.data.get("slot") if isinstance(doc.data, dict) else None
+    spec = (slots or DEFAULT_SLOTS).get(slot) if isinstance(slot, str) else None
+    if spec is None:
+        return (
+            "this atom has no content: it needs one of text, cta, image or offer",
+            "use the key that fits the slot's kind: text for line and markdown slots, "
+            "cta, image or offer for those kinds",
+        )
+    key = _CONTENT_KEYS[spec.kind]
+    return (
+        f"this atom has no content: slot {slot!r} is a {spec.kind.value} slot, which needs "
+        f"a `{key}:` key",
+        f"add `{_CONTENT_EXAMPLES[spec.kind]}`",
+    )
 
 
 def _is_union_tag(part: str | int) -> bool:
@@ -336,10 +433,10 @@ def _value_hint(kind: str, ctx: dict[str, Any]) -> str:
         pattern = str(ctx.get("pattern", ""))
         if pattern.startswith("^https://"):
             return "use an https:// address"
+        if "A-Za-z0-9]{2,8}" in pattern:  # before the id test: "a-z0-9" is in this one too
+            return "use a language tag such as en, de or de-AT"
         if "a-z0-9" in pattern:
             return "ids use lower-case letters, digits, '-' and '_' (e.g. welcome-vip-headline)"
-        if "A-Za-z0-9]{2,8}" in pattern:
-            return "use a language tag such as en, de or de-AT"
         return "check the format of this value"
     if "int" in kind:
         return "write a whole number, e.g. 10"
@@ -547,7 +644,9 @@ class _Loader:
         try:
             item = model.model_validate(data)
         except ValidationError as exc:
-            schema_diagnostics(exc, doc, model, self.diagnostics)
+            settings = self.library.settings
+            slots = settings.slots if settings is not None else None
+            schema_diagnostics(exc, doc, model, self.diagnostics, slots)
             return None, doc
         return (None if ambiguous else item), doc
 
@@ -734,4 +833,5 @@ def load_files(root: Path) -> tuple[Library, Diagnostics]:
     loader.load_folder("journeys", Journey, "journey", lib.journeys, recursive=False)
     loader.load_layouts()
     loader.load_folder("customers", Customer, "customer", lib.customers, recursive=False)
+    loader.load_folder("experiments", Experiment, "experiment", lib.experiments, recursive=False)
     return lib, loader.diagnostics

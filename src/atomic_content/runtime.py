@@ -2,8 +2,9 @@
 
 :func:`render_batch` streams customer records (JSON Lines, CSV or Parquet) through a loaded
 bundle in constant memory. A bad record is reported with its line number and reason and does not
-stop the batch; customers outside the journey's entry audience are *skipped*; the result counts
-rendered, failed and skipped records, so nothing disappears silently.
+stop the batch; customers outside the journey's entry audience are *skipped*; customers in the
+holdout arm of a running experiment get no message and are counted as *holdout*; the result
+counts rendered, failed, skipped and holdout records, so nothing disappears silently.
 
 Output is JSON Lines (``--out messages.jsonl``: one object per rendered customer), Parquet
 (``--out messages.parquet``: one row per record, with its status) or a folder with one
@@ -25,7 +26,7 @@ from typing import IO, Any
 from .bundle import Bundle
 from .channels.base import RenderedMessage
 from .errors import AtomicError, UsageError
-from .plan import Route
+from .plan import Holdout, Route
 from .records import RecordFormat, RecordResult, read_records
 
 ProgressCallback = Callable[[int], None]
@@ -53,16 +54,18 @@ class RecordProblem:
 
 @dataclass
 class BatchResult:
-    """Every record counted once: rendered, failed (with problems) or skipped."""
+    """Every record counted once: rendered, failed (with problems), skipped or holdout (in
+    an experiment's holdout arm: no message, on purpose)."""
 
     rendered: int = 0
     failed: int = 0
     skipped: int = 0
     problems: list[RecordProblem] = field(default_factory=list)
+    holdout: int = 0
 
     @property
     def total(self) -> int:
-        return self.rendered + self.failed + self.skipped
+        return self.rendered + self.failed + self.skipped + self.holdout
 
     def add(self, outcome: RecordOutcome) -> None:
         """Count one record's outcome and keep its problems."""
@@ -70,6 +73,8 @@ class BatchResult:
             self.rendered += 1
         elif outcome.status == STATUS_SKIPPED:
             self.skipped += 1
+        elif outcome.status == STATUS_HOLDOUT:
+            self.holdout += 1
         else:
             self.failed += 1
         self.problems.extend(outcome.problems)
@@ -79,6 +84,7 @@ class BatchResult:
             "rendered": self.rendered,
             "failed": self.failed,
             "skipped": self.skipped,
+            "holdout": self.holdout,
             "problems": [
                 {"line": p.line, "customer": p.customer_id, "code": p.code, "reason": p.reason}
                 for p in self.problems
@@ -222,23 +228,24 @@ def _closing_records(
 STATUS_RENDERED = "rendered"
 STATUS_FAILED = "failed"
 STATUS_SKIPPED = "skipped"
+STATUS_HOLDOUT = "holdout"
 
 
 @dataclass(frozen=True)
 class RecordOutcome:
-    """What became of one customer record: rendered, failed or skipped — the row every engine
-    (JSON Lines, Parquet, Spark) writes for it.
+    """What became of one customer record: rendered, failed, skipped or holdout — the row
+    every engine (JSON Lines, Parquet, Spark) writes for it.
 
-    ``problems`` is empty for a rendered record; a failed or skipped one has at least one, the
-    first naming ``error_code`` and ``error_attribute`` of its row. ``route`` and ``message``
-    are set for a rendered record only.
+    ``problems`` is empty for a rendered or holdout record; a failed or skipped one has at
+    least one, the first naming ``error_code`` and ``error_attribute`` of its row. ``route``
+    is set for a rendered record (a Route, with ``message``) and a holdout one (a Holdout).
     """
 
     line: int
     customer_id: str | None
     status: str
     problems: tuple[RecordProblem, ...] = ()
-    route: Route | None = None
+    route: Route | Holdout | None = None
     message: RenderedMessage | None = None
 
     @property
@@ -247,7 +254,19 @@ class RecordOutcome:
 
     @property
     def variant(self) -> str | None:
-        return self.route.variant_id if self.route else None
+        return self.route.variant_id if isinstance(self.route, Route) else None
+
+    @property
+    def arm(self) -> str | None:
+        """The experiment arm (``control``, ``personalized``, ``holdout``), or None."""
+        return self.route.arm if self.route else None
+
+    @property
+    def experiment(self) -> str | None:
+        """The tracking key of the experiment the customer is in, or None."""
+        if self.route is None or self.route.assignment is None or self.route.arm is None:
+            return None
+        return self.route.assignment.key
 
     @property
     def locale(self) -> str | None:
@@ -374,7 +393,9 @@ class RecordRenderer:
                 on=self.on,
                 locale=locale if locale is not None else self.locale,
             )
-            message = self.bundle.render_route(route, record)
+            message = (
+                None if isinstance(route, Holdout) else self.bundle.render_route(route, record)
+            )
         except AtomicError as exc:
             return self.failed(
                 line,
@@ -388,6 +409,8 @@ class RecordRenderer:
             return self.failed(
                 line, customer_id, "render.failed", f"rendering failed ({type(exc).__name__})"
             )
+        if isinstance(route, Holdout) or message is None:
+            return RecordOutcome(line, customer_id, STATUS_HOLDOUT, route=route)
         return RecordOutcome(line, customer_id, STATUS_RENDERED, route=route, message=message)
 
 
@@ -444,7 +467,7 @@ class _JsonlSink(OutcomeSink):
             os.replace(self.partial, self.out)
 
     def write(self, outcome: RecordOutcome) -> None:
-        if outcome.message is None or outcome.route is None:
+        if outcome.message is None or not isinstance(outcome.route, Route):
             return
         entry = {
             "line": outcome.line,
@@ -452,6 +475,8 @@ class _JsonlSink(OutcomeSink):
             "locale": outcome.message.key.locale,
             "variant": outcome.route.variant_id,
             "audience": outcome.route.audience.id,
+            "experiment": outcome.experiment,
+            "arm": outcome.arm,
             "parts": dict(sorted(outcome.message.parts.items())),
         }
         self.handle.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")

@@ -257,13 +257,23 @@ _COLLECTION_OPENERS: Final[Mapping[type[nodes.Node], str]] = {
 }
 
 _ONLY_IF_HINT = (
-    "Only {% if %}, {% elif %}, {% else %} and {% endif %} are allowed around text. "
-    "Ask a developer if you need more."
+    "only {% if %}, {% elif %}, {% else %} and {% endif %} are allowed around text; "
+    "ask a developer if you need more"
 )
 _VALUE_HINT = (
-    f"A token can only show a customer, brand or slot value, optionally with filters, "
-    f"for example {_EXAMPLE}."
+    f"a token can only show a customer, brand or slot value, optionally with filters, "
+    f"for example {_EXAMPLE}"
 )
+
+
+def _written(node: nodes.Node) -> str | None:
+    """``customer.first_name`` for a plain dotted access, else None."""
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Getattr):
+        base = _written(node.node)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
 
 
 def _string_key(node: nodes.Node) -> str | None:
@@ -313,7 +323,7 @@ def _known(names: Iterable[str], limit: int = 12) -> str:
 
 def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
     match = difflib.get_close_matches(word, sorted(candidates), n=1)
-    return f"Did you mean {match[0]!r}? " if match else ""
+    return f"did you mean {match[0]!r}? " if match else ""
 
 
 class _Walker:
@@ -394,8 +404,8 @@ class _Walker:
                 self._problem(
                     (lexeme.line, lexeme.col),
                     "token.not_allowed",
-                    "{% raw %} blocks are not allowed.",
-                    "Remove {% raw %} and {% endraw %}; write the text directly.",
+                    "{% raw %} blocks are not allowed",
+                    "remove {% raw %} and {% endraw %}; write the text directly",
                 )
         for child in template.body:
             self.visit(child)
@@ -415,8 +425,8 @@ class _Walker:
             self._problem(
                 where,
                 "token.not_allowed",
-                "Only names in quotes may be used inside [ ].",
-                'Write customer.field or customer["field"]. ' + _VALUE_HINT,
+                "only names in quotes may be used inside [ ]",
+                'write customer.field or customer["field"]; ' + _VALUE_HINT,
             )
         elif isinstance(node, (nodes.Name, nodes.Getattr, nodes.Getitem)):
             self._visit_access(node, operand)
@@ -425,7 +435,7 @@ class _Walker:
                 self._problem(
                     self._here(node),
                     "token.not_allowed",
-                    "This kind of value is not allowed in a token.",
+                    "this kind of value is not allowed in a token",
                     _VALUE_HINT,
                 )
         elif isinstance(node, nodes.Filter):
@@ -457,8 +467,8 @@ class _Walker:
             self._problem(
                 where,
                 "token.not_allowed",
-                f"Calculations ({node.operator}) are not allowed in tokens.",
-                "Ask a developer for an attribute that already holds the result. " + _VALUE_HINT,
+                f"calculations ({node.operator}) are not allowed in tokens",
+                "ask a developer for an attribute that already holds the result; " + _VALUE_HINT,
             )
             self.visit(node.right)
         elif isinstance(node, nodes.UnaryExpr):
@@ -466,7 +476,7 @@ class _Walker:
             self._problem(
                 where,
                 "token.not_allowed",
-                f"Calculations ({node.operator}) are not allowed in tokens.",
+                f"calculations ({node.operator}) are not allowed in tokens",
                 _VALUE_HINT,
             )
             self.visit(node.node)
@@ -484,7 +494,7 @@ class _Walker:
             self._problem(
                 where,
                 "token.not_allowed",
-                f"This is not allowed in a token ({type(node).__name__}).",
+                f"this is not allowed in a token ({type(node).__name__})",
                 _VALUE_HINT,
             )
 
@@ -512,21 +522,41 @@ class _Walker:
             self._problem(
                 where,
                 "token.not_allowed",
-                "An inline `if` needs an `else` part.",
-                'Write it as {{ "Gold member" if customer.vip else "" }}.',
+                "an inline `if` needs an `else` part",
+                'write it as {{ "Gold member" if customer.vip else "" }}',
             )
         else:
             self.visit(node.expr2)
 
     def _visit_call(self, node: nodes.Call) -> None:
-        self.visit(node.node)
-        where = self._anchor(self._line(node), [("operator", "(")])
-        self._problem(
-            where,
-            "token.call_not_allowed",
-            "Calling functions or methods is not allowed in tokens.",
-            "Use a filter instead, for example {{ customer.first_name | upper }}. " + _VALUE_HINT,
-        )
+        callee = node.node
+        base = _written(callee.node) if isinstance(callee, nodes.Getattr) else None
+        if isinstance(callee, nodes.Getattr) and base is not None:
+            # `customer.first_name.upper()`: a method on a value; the filter is the way.
+            self.visit(callee.node)
+            where = self._anchor(
+                self._line(callee), [("operator", "."), ("name", callee.attr)], pick=1
+            )
+            self._anchor(self._line(node), [("operator", "(")])
+            allowed = callee.attr in ALLOWED_FILTERS
+            self._problem(
+                where,
+                "token.call_not_allowed",
+                f"{callee.attr}() is a method call; tokens use filters, not methods",
+                f"filters, not methods: `{{{{ {base} | {callee.attr} }}}}`"
+                if allowed
+                else f"filters, not methods; allowed filters: {', '.join(sorted(ALLOWED_FILTERS))}",
+            )
+        else:
+            self.visit(callee)
+            where = self._anchor(self._line(node), [("operator", "(")])
+            self._problem(
+                where,
+                "token.call_not_allowed",
+                "calling functions or methods is not allowed in tokens",
+                "use a filter instead, for example {{ customer.first_name | upper }}; "
+                + _VALUE_HINT,
+            )
         for arg in node.args:
             self.visit(arg)
         for keyword in node.kwargs:
@@ -539,9 +569,9 @@ class _Walker:
                 self._problem(
                     where,
                     "token.not_allowed",
-                    "Joining values with ~ is not allowed in tokens.",
-                    "Write two tokens next to each other: {{ customer.first_name }} "
-                    "{{ customer.last_name }}.",
+                    "joining values with ~ is not allowed in tokens",
+                    "write two tokens next to each other: {{ customer.first_name }} "
+                    "{{ customer.last_name }}",
                 )
             self.visit(child)
 
@@ -554,7 +584,7 @@ class _Walker:
             where = self._anchor(self._line(node), [("block_begin", None), ("name", keyword)])
             label = "{% " + keyword + " %}"
         # Nothing inside a refused statement is visited: one problem per statement is enough.
-        self._problem(where, "token.not_allowed", f"{label} is not allowed.", _ONLY_IF_HINT)
+        self._problem(where, "token.not_allowed", f"{label} is not allowed", _ONLY_IF_HINT)
 
     def _visit_filter(self, node: nodes.Filter) -> None:
         if node.node is not None:
@@ -564,11 +594,10 @@ class _Walker:
             self._problem(
                 where,
                 "token.filter_not_allowed",
-                f"The filter {node.name!r} is not allowed.",
+                f"the filter {node.name!r} is not allowed",
                 _did_you_mean(node.name, ALLOWED_FILTERS)
-                + "Allowed filters: "
-                + ", ".join(sorted(ALLOWED_FILTERS))
-                + ".",
+                + "allowed filters: "
+                + ", ".join(sorted(ALLOWED_FILTERS)),
             )
         self._visit_arguments(node)
 
@@ -579,9 +608,9 @@ class _Walker:
             self._problem(
                 where,
                 "token.not_allowed",
-                f"The test `is {node.name}` is not allowed.",
-                "Only `is defined` and `is none` (and their `is not` forms) are allowed, "
-                "for example {% if customer.nickname is defined %}.",
+                f"the test `is {node.name}` is not allowed",
+                "only `is defined` and `is none` (and their `is not` forms) are allowed, "
+                "for example {% if customer.nickname is defined %}",
             )
         self._visit_arguments(node)
 
@@ -594,7 +623,7 @@ class _Walker:
             self._problem(
                 self._here(node),
                 "token.not_allowed",
-                "* and ** arguments are not allowed.",
+                "* and ** arguments are not allowed",
                 _VALUE_HINT,
             )
 
@@ -636,7 +665,7 @@ class _Walker:
             self._problem(
                 where or self._here(node),
                 "token.not_allowed",
-                "Only customer, brand and slots have attributes.",
+                "only customer, brand and slots have attributes",
                 _VALUE_HINT,
             )
 
@@ -664,7 +693,7 @@ class _Walker:
                 self._problem(
                     where,
                     "token.private_attribute",
-                    f"Names starting with _ are not allowed ({key!r}).",
+                    f"names starting with _ are not allowed ({key!r})",
                     _VALUE_HINT,
                 )
         return private, first
@@ -672,11 +701,11 @@ class _Walker:
     def _unknown_variable(self, name: str, where: tuple[int, int]) -> None:
         hint = _did_you_mean(name, ROOTS)
         if self._rules is not None and name in self._rules.attributes:
-            hint = f"Customer attributes are written with customer. in front: customer.{name}. "
+            hint = f"customer attributes are written with customer. in front: customer.{name}; "
         self._problem(
             where,
             "token.unknown_variable",
-            f"Unknown name {name!r}: tokens start with customer, brand or slots.",
+            f"unknown name {name!r}: tokens start with customer, brand or slots",
             hint + _VALUE_HINT,
         )
 
@@ -696,25 +725,23 @@ class _Walker:
                     self._problem(
                         where,
                         "token.missing_default",
-                        f"Not every customer has {written}, and this token has no fallback.",
-                        f'Add a fallback: {{{{ {written} | default("...") }}}}',
+                        f"not every customer has {written}, and this token has no fallback",
+                        f'add a fallback: {{{{ {written} | default("...") }}}}',
                     )
                 return
             group = sorted(k for k in attributes if dotted and k.startswith(dotted + "."))
             if group and operand == "test":
                 return  # `customer.address is defined` is a fine question to ask
             if group:
-                hint = "Use one of its fields: " + ", ".join(f"customer.{k}" for k in group) + "."
+                hint = "use one of its fields: " + ", ".join(f"customer.{k}" for k in group)
             elif not parts:
-                hint = "Name an attribute, for example customer.first_name."
+                hint = "name an attribute, for example customer.first_name"
             else:
-                hint = (
-                    _did_you_mean(dotted, attributes) + f"Known attributes: {_known(attributes)}."
-                )
+                hint = _did_you_mean(dotted, attributes) + f"known attributes: {_known(attributes)}"
             message = (
-                f"{written} is not a known customer attribute."
+                f"{written} is not a known customer attribute"
                 if parts
-                else "customer on its own is not a value."
+                else "customer on its own is not a value"
             )
             self._problem(where, "token.unknown_attribute", message, hint)
         elif root == "brand":
@@ -722,9 +749,9 @@ class _Walker:
                 self._problem(
                     where,
                     "token.unknown_brand_field",
-                    f"{written} is not a known brand field.",
+                    f"{written} is not a known brand field",
                     _did_you_mean(dotted, rules.brand_fields)
-                    + f"Known brand fields: {_known(rules.brand_fields)}.",
+                    + f"known brand fields: {_known(rules.brand_fields)}",
                 )
         else:
             slots = rules.slot_fields
@@ -732,18 +759,18 @@ class _Walker:
                 self._problem(
                     where,
                     "token.unknown_slot",
-                    f"{written} does not name a known slot.",
+                    f"{written} does not name a known slot",
                     _did_you_mean(parts[0] if parts else "", slots)
-                    + f"Known slots: {_known(slots)}. Write slots.<slot>.<field>.",
+                    + f"known slots: {_known(slots)}; write slots.<slot>.<field>",
                 )
             elif len(parts) != 2 or parts[1] not in slots[parts[0]]:
                 fields = slots[parts[0]]
                 self._problem(
                     where,
                     "token.unknown_slot_field",
-                    f"{written} is not a known field of slot {parts[0]!r}.",
+                    f"{written} is not a known field of slot {parts[0]!r}",
                     _did_you_mean(parts[1] if len(parts) > 1 else "", fields)
-                    + f"Known fields: {_known(fields)}.",
+                    + f"known fields: {_known(fields)}",
                 )
             elif rules.readable_slot_fields is not None and parts[1] not in (
                 rules.readable_slot_fields.get(parts[0], frozenset())
@@ -757,8 +784,8 @@ class _Walker:
                     where,
                     "token.slot_field_not_allowed",
                     f"{written} cannot be shown here: that field may hold tokens of its own, "
-                    "which would be printed as written.",
-                    f"Here tokens can read only {_known(readable)}. Write the text itself.",
+                    "which would be printed as written",
+                    f"here tokens can read only {_known(readable)}; write the text itself",
                 )
 
 
@@ -791,9 +818,9 @@ def _analyse(source: str, rules: _Rules | None) -> _Analysis:
             line,
             _syntax_col(source, line),
             "token.syntax",
-            f"This token cannot be read: {(exc.message or 'syntax error').rstrip('.')}.",
-            "Check that every {{ has a matching }}, every {% if %} an {% endif %}, and that "
-            f"quotes are closed. A correct token looks like {_EXAMPLE}.",
+            f"this token cannot be read: {(exc.message or 'syntax error').rstrip('.')}",
+            "check that every {{ has a matching }}, every {% if %} an {% endif %}, and that "
+            f"quotes are closed; a correct token looks like {_EXAMPLE}",
         )
         return _Analysis((problem,), (), syntax_ok=False)
     walker = _Walker(_lex(source), rules)
@@ -1224,7 +1251,7 @@ def _finalize_header(value: Any) -> str:
         raise RenderError(
             "render.header_injection",
             f"a value for this header {reason}",
-            hint="Clean the customer data, or do not use this attribute in a subject or header.",
+            hint="clean the customer data, or do not use this attribute in a subject or header",
         )
     return text
 
@@ -1283,7 +1310,7 @@ def _parse_locale(locale: str) -> babel.Locale:
         return babel.Locale.parse(locale.replace("-", "_"))
     except (ValueError, TypeError, babel.UnknownLocaleError):
         raise UsageError(
-            f"unknown locale {locale!r}", hint="Use a locale such as 'en', 'de' or 'de-AT'."
+            f"unknown locale {locale!r}", hint="use a locale such as 'en', 'de' or 'de-AT'"
         ) from None
 
 
@@ -1388,7 +1415,7 @@ class CompiledTemplate:
                         "render.output_too_large",
                         f"the output is longer than {self._max} characters",
                         customer_id=customer_id,
-                        hint="Check for very long customer values or repeated content.",
+                        hint="check for very long customer values or repeated content",
                     )
                 pieces.append(chunk)
         except RenderError as exc:
@@ -1407,14 +1434,14 @@ class CompiledTemplate:
                 "render.security",
                 "the template tried something the sandbox does not allow",
                 customer_id=customer_id,
-                hint="Run the content linter; tokens may only show values.",
+                hint="run the content linter; tokens may only show values",
             ) from None
         except _FilterValueError as exc:
             raise RenderError(
                 "render.bad_value",
                 f"the {exc.filter_name} filter {exc.reason}",
                 customer_id=customer_id,
-                hint="Check the customer data type, or the filter arguments in the token.",
+                hint="check the customer data type, or the filter arguments in the token",
             ) from None
         except Exception as exc:  # anything failing in a template is this customer's error
             # The original message may quote a value, so only the type is kept.
@@ -1466,9 +1493,7 @@ class TokenEnvironment:
         max_output_chars: int = 200_000,
     ) -> None:
         if mode not in _FINALIZERS:
-            raise UsageError(
-                f"unknown render mode {mode!r}", hint="Use html, text, json or header."
-            )
+            raise UsageError(f"unknown render mode {mode!r}", hint="use html, text, json or header")
         if max_output_chars < 1:
             raise UsageError("max_output_chars must be positive")
         self.locale = locale
@@ -1544,7 +1569,7 @@ class TokenEnvironment:
             raise RenderError(
                 "render.template_invalid",
                 f"{name} cannot be compiled" + (f" (line {line})" if line else ""),
-                hint="Run the content linter on this template.",
+                hint="run the content linter on this template",
             ) from None
         required = frozenset(
             ".".join(u.path[1:])

@@ -700,9 +700,11 @@ def static_check(root: Path, on: dt.date | None = None) -> tuple[Library, Diagno
     raises nothing for bad content."""
     library, diagnostics = load_files(root)
     validate_library(library, diagnostics)
-    from .governance import governance_diagnostics
+    from .experiments import experiment_diagnostics
+    from .governance import governance_diagnostics, rules_of
 
     diagnostics.extend(governance_diagnostics(library, on))
+    diagnostics.extend(experiment_diagnostics(library, rules_of(library)))
     return library, diagnostics
 
 
@@ -713,9 +715,12 @@ def check_content(
     minus writing (see :mod:`atomic_content.pipeline`): the static checks, the plan over
     ``on``..``until`` (required slots, ranking) and every variant rendered and limit-checked.
 
-    Returns the library (usable only when there are no errors) and all diagnostics, sorted.
+    Returns the library (usable only when there are no errors) and all diagnostics, sorted;
+    plus a ``schema.stale`` hint when the project's editor schemas (``../schemas``) are out of
+    date (see :mod:`atomic_content.schema`).
     """
     from .pipeline import DateRange, check
+    from .schema import freshness_diagnostics
     from .variants import VariantCache
     from .yamlio import cache_dir
 
@@ -725,6 +730,7 @@ def check_content(
         DateRange.of(on, until),
         cache=VariantCache(folder / "variants-v2" if folder is not None else None),
     )
+    checked.diagnostics.extend(freshness_diagnostics(checked.library))
     return checked.library, checked.diagnostics
 
 

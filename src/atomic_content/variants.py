@@ -18,7 +18,7 @@ import dataclasses
 import json
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +30,15 @@ from .errors import Diagnostics, RenderError
 from .manifest import (
     FileEntry,
     LimitEntry,
+    Manifest,
+    ManifestError,
     SlotEntry,
     VariantEntry,
     atom_hash,
     canonical_json,
     sha256_hex,
 )
+from .models import Atom
 from .plan import Plan, PlannedVariant
 from .render import assemble, check_limits, example_customer, render_message
 from .repository import Library
@@ -59,6 +62,10 @@ class VariantOutput:
     entry: VariantEntry
     message: bytes
     cache_key: str
+    linked_from: Path | None = None
+    """Set when the variant is unchanged since the build in that folder (see
+    :class:`PreviousBuild`): ``files`` and ``message`` are then empty, and the writer links
+    the files ``entry`` lists, and the template form, from there instead of reading them."""
 
 
 @dataclass(frozen=True)
@@ -88,19 +95,73 @@ class RenderedPlan:
 _ENTRY = TypeAdapter(VariantEntry)
 
 
+@dataclass(frozen=True)
+class PreviousBuild:
+    """The build an output folder holds: where its tree is, its manifest entries and the cache
+    key each variant was rendered under (kept in ``build-info.json``).
+
+    A variant whose key is unchanged has the same files, so a rebuild links them from the
+    old tree without reading, hashing or writing them: a one-atom edit writes only what the
+    edit changed.
+    """
+
+    root: Path
+    entries: Mapping[str, VariantEntry]
+    keys: Mapping[str, str]
+
+    @classmethod
+    def read(cls, out: Path) -> PreviousBuild | None:
+        """The previous build in ``out``, or None (no build there, or an unreadable one)."""
+        try:
+            info = json.loads((out / "build-info.json").read_text(encoding="utf-8"))
+            keys = info["keys"]
+            manifest = Manifest.from_json((out / "manifest.json").read_bytes())
+            root = out.resolve()
+        except (OSError, ValueError, KeyError, TypeError, ManifestError):
+            return None
+        if not isinstance(keys, dict):
+            return None
+        return cls(root, manifest.by_id, keys)
+
+    def file_hashes(self) -> dict[str, str]:
+        """Relative path -> sha256 of every variant file of the previous build."""
+        return {
+            meta.path: meta.sha256
+            for entry in self.entries.values()
+            for meta in entry.files.values()
+        }
+
+    def reuse(self, key: str, variant: PlannedVariant) -> VariantOutput | None:
+        """The variant as the previous build wrote it, when its key is the same."""
+        entry = self.entries.get(variant.id)
+        if entry is None or self.keys.get(variant.id) != key:
+            return None
+        # The period is the plan's, not the previous build's: the bytes do not depend on it.
+        entry = dataclasses.replace(entry, valid_from=variant.start, valid_until=variant.until)
+        return VariantOutput(variant.id, {}, entry, b"", key, linked_from=self.root)
+
+
 class VariantCache:
     """Rendered variants keyed by content hash, one JSON file per key. A damaged entry is a
-    miss, never wrong output. ``folder=None`` disables it."""
+    miss, never wrong output. ``folder=None`` disables it. With ``previous``, variants
+    unchanged since that build are taken from it first (see :class:`PreviousBuild`)."""
 
-    def __init__(self, folder: Path | None, *, read: bool = True) -> None:
+    def __init__(
+        self, folder: Path | None, *, read: bool = True, previous: PreviousBuild | None = None
+    ) -> None:
         self.folder = folder
         self.read = read
+        self.previous = previous
 
     def _path(self, key: str) -> Path:
         assert self.folder is not None
         return self.folder / key[:2] / f"{key}.json"
 
     def get(self, key: str, variant: PlannedVariant) -> VariantOutput | None:
+        if self.previous is not None and self.read:
+            reused = self.previous.reuse(key, variant)
+            if reused is not None:
+                return reused
         if self.folder is None or not self.read:
             return None
         try:
@@ -145,6 +206,7 @@ class VariantRenderer:
         self.library = library
         self.settings = library.settings
         self.example = example_customer(library)
+        self._atom_hashes: dict[str, str] = {}
         self.global_key = sha256_hex(
             canonical_json(
                 {
@@ -160,6 +222,13 @@ class VariantRenderer:
             )
         )
 
+    def atom_hash(self, atom: Atom) -> str:
+        """:func:`~atomic_content.manifest.atom_hash`, once per atom of the library."""
+        found = self._atom_hashes.get(atom.id)
+        if found is None:
+            found = self._atom_hashes[atom.id] = atom_hash(atom)
+        return found
+
     def cache_key(self, variant: PlannedVariant) -> str:
         """Everything the rendered bytes depend on: engine, settings, profile, the layout files,
         the winning atoms' content, the language and the variant's name. Never modification
@@ -173,7 +242,7 @@ class VariantRenderer:
             "language": resolution.language,
             "layout": self.library.file_hashes.get(layout_path or "", ""),
             "template": self.library.file_hashes.get(entry.template_path or "", ""),
-            "atoms": {slot: atom_hash(a) for slot, a in sorted(resolution.atoms.items())},
+            "atoms": {slot: self.atom_hash(a) for slot, a in sorted(resolution.atoms.items())},
         }
         return sha256_hex(canonical_json(parts))
 
@@ -209,7 +278,7 @@ class VariantRenderer:
             slots={
                 slot: SlotEntry(
                     choice.winner.id,
-                    atom_hash(choice.winner),
+                    self.atom_hash(choice.winner),
                     choice.matched_segment,
                     choice.locale,
                 )
@@ -258,15 +327,19 @@ class VariantRenderer:
         return path, exc.line, exc.col, message
 
 
-# A forked worker inherits this (renderer and plan) instead of reloading and re-planning.
-_WORKER: tuple[VariantRenderer, Plan] | None = None
+# A forked worker inherits this (renderer, plan and cache) instead of reloading and
+# re-planning.
+_WORKER: tuple[VariantRenderer, Plan, VariantCache] | None = None
 
 
 def _render_in_worker(task: tuple[str, str]) -> VariantOutput | VariantFailure:
     variant_id, key = task
     assert _WORKER is not None
-    renderer, plan = _WORKER
-    return renderer.render_safely(plan.variant(variant_id), key)
+    renderer, plan, cache = _WORKER
+    output = renderer.render_safely(plan.variant(variant_id), key)
+    if isinstance(output, VariantOutput):
+        cache.put(output)  # in the worker: writing the cache is parallel work too
+    return output
 
 
 def render_plan(
@@ -299,13 +372,14 @@ def render_plan(
     if progress:
         progress(done, total)
 
-    def collect(output: VariantOutput | VariantFailure) -> None:
+    def collect(output: VariantOutput | VariantFailure, *, store: bool) -> None:
         nonlocal done
         if isinstance(output, VariantFailure):
             result.failures.append(output)
         else:
             result.outputs[output.variant_id] = output
-            cache.put(output)
+            if store:
+                cache.put(output)
             result.rendered += 1
         done += 1
         if progress:
@@ -318,19 +392,19 @@ def render_plan(
         and "fork" in multiprocessing.get_all_start_methods()
     ):
         global _WORKER
-        _WORKER = (renderer, plan)
+        _WORKER = (renderer, plan, cache)
         try:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 tasks = [(variant.id, key) for variant, key in todo]
                 chunk = max(1, len(tasks) // (workers * 8))
                 for output in pool.map(_render_in_worker, tasks, chunksize=chunk):
-                    collect(output)
+                    collect(output, store=False)
         finally:
             _WORKER = None
     else:
         for variant, key in todo:
-            collect(renderer.render_safely(variant, key))
+            collect(renderer.render_safely(variant, key), store=True)
     result.failures.sort(key=lambda f: f.variant_id)
     return result
 
@@ -401,6 +475,7 @@ def _problem_position(
 
 __all__ = [
     "ENGINE_FORMAT",
+    "PreviousBuild",
     "RenderedPlan",
     "VariantCache",
     "VariantFailure",

@@ -739,7 +739,7 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
     except MarkedYAMLError as exc:
         line, col = _marked_position(exc)
         problem_text = exc.problem or exc.context or "invalid YAML"
-        hint = _syntax_hint(problem_text)
+        hint = _list_indent_hint(text, line) or _syntax_hint(problem_text)
         if exc.context and exc.context_mark is not None and exc.problem:
             start = f"line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1}"
             problem_text += f" ({exc.context.removeprefix('while ')} started at {start})"
@@ -806,6 +806,62 @@ def _version_problem(text: str, shown: str) -> Diagnostic | None:
                 )
     except (YAMLError, ValueError, TypeError, AssertionError):
         return None
+    return None
+
+
+_KEY_LINE = re.compile(r"( *)([A-Za-z0-9_][\w.-]*):(?:\s|$)")
+_ITEM_LINE = re.compile(r"( *)- ")
+
+
+def _list_indent_hint(text: str, line: int) -> str:
+    """An indentation hint when ``key:`` on ``line`` sits inside a list it does not belong to.
+
+    ``segments:`` / ``  - vip`` / ``   journeys: [...]``: YAML reads ``journeys`` as more text
+    of the item ``vip`` (or as a broken list), so the editor hears about quoting instead of
+    the indentation that went wrong. Empty when the line does not look like that.
+    """
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return ""
+    key = _KEY_LINE.match(lines[line - 1])
+    if key is None:
+        return ""
+    indent = len(key.group(1))
+    for number in range(line - 1, 0, -1):
+        above = lines[number - 1]
+        if not above.strip() or above.lstrip().startswith("#"):
+            continue
+        item = _ITEM_LINE.match(above)
+        if item is None or _KEY_LINE.match(above[item.end() :]):
+            return ""  # not a list, or a list of mappings (a key there may belong to the item)
+        if len(item.group(1)) > indent + 2:
+            return ""
+        parent = _list_parent(lines, number, len(item.group(1)))
+        if parent is None:
+            return ""
+        parent_line, parent_key, parent_indent = parent
+        if indent == parent_indent:
+            return ""
+        return (
+            f"check the indentation: `{key.group(2)}:` is indented into the `{parent_key}:` "
+            f"list (line {parent_line}); to add a field beside `{parent_key}:`, start it at "
+            f"column {parent_indent + 1} like `{parent_key}:`"
+        )
+    return ""
+
+
+def _list_parent(lines: list[str], item_line: int, dash: int) -> tuple[int, str, int] | None:
+    """(line, key, indent) of the ``key:`` that holds the list item on ``item_line``."""
+    for number in range(item_line - 1, 0, -1):
+        above = lines[number - 1]
+        if not above.strip() or above.lstrip().startswith("#"):
+            continue
+        if _ITEM_LINE.match(above):
+            continue
+        key = _KEY_LINE.match(above)
+        if key is None or len(key.group(1)) > dash or above.split(":", 1)[1].strip():
+            return None
+        return number, key.group(2), len(key.group(1))
     return None
 
 

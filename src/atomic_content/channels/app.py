@@ -163,7 +163,7 @@ class AppRenderer:
             raise RenderError(
                 "render.layout_empty",
                 f"app layout {resolution.layout!r} declares neither push nor card slots",
-                hint="An app layout needs push_title/push_body (push) or headline/body (card).",
+                hint="an app layout needs push_title/push_body (push) or headline/body (card)",
             )
         return base_message(ctx, resolution, parts)
 

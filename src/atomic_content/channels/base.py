@@ -412,8 +412,8 @@ class TokenVault:
             raise RenderError(
                 "render.placeholder_damaged",
                 f"{part}: the layout changed personalized slot content",
-                hint="Insert slots as they are ({{ slots.body }}); filters such as upper "
-                "or truncate must not be applied to slot values.",
+                hint="insert slots as they are ({{ slots.body }}); filters such as upper "
+                "or truncate must not be applied to slot values",
             )
         return restored
 
@@ -450,7 +450,7 @@ def checked_url(url: str, schemes: frozenset[str], *, atom_id: str, what: str) -
             "render.link_not_allowed",
             f"{what} must start with one of: " + ", ".join(sorted(f"{s}:" for s in schemes)),
             atom_id=atom_id,
-            hint="Write the full address, e.g. https://www.example.com/page.",
+            hint="write the full address, e.g. https://www.example.com/page",
         )
     return url.strip()
 
@@ -953,7 +953,7 @@ def _compile_layout(source: str) -> Any:
         raise RenderError(
             "render.layout_invalid",
             f"line {exc.lineno}: {exc.message}",
-            hint="Fix the Jinja tag on this line.",
+            hint="fix the Jinja tag on this line",
         ) from None
     forbidden = _forbidden_statement(tree)
     if forbidden is not None:
@@ -961,7 +961,7 @@ def _compile_layout(source: str) -> Any:
         raise RenderError(
             "render.layout_not_allowed",
             f"line {line}: {{% {keyword} %}} is not allowed in layouts",
-            hint="Layouts may use {% if %}, {% for %} and {% set x = ... %}; write the markup out.",
+            hint="layouts may use {% if %}, {% for %} and {% set x = ... %}; write the markup out",
         )
     try:
         code = _LAYOUT_ENV.compile(tree, name="layout", filename=_LAYOUT_FILENAME)
@@ -969,7 +969,7 @@ def _compile_layout(source: str) -> Any:
         raise RenderError(
             "render.layout_invalid",
             f"line {exc.lineno}: {exc.message}",
-            hint="Use only the filters and tests listed in docs/format.md.",
+            hint="use only the filters and tests listed in docs/format.md",
         ) from None
     return _LAYOUT_ENV.template_class.from_code(
         _LAYOUT_ENV, code, _LAYOUT_ENV.make_globals(None), None
@@ -1005,7 +1005,7 @@ def render_layout(source: str, *, name: str, variables: Mapping[str, Any]) -> st
         raise
     except _LayoutLimit as exc:
         raise RenderError(
-            "render.layout_too_expensive", f"{name}: {exc}", hint="Remove loops from the layout."
+            "render.layout_too_expensive", f"{name}: {exc}", hint="remove loops from the layout"
         ) from None
     except SecurityError as exc:
         # Object reprs carry memory addresses; drop them so messages are reproducible.
@@ -1013,14 +1013,14 @@ def render_layout(source: str, *, name: str, variables: Mapping[str, Any]) -> st
         raise RenderError(
             "render.layout_security",
             f"{name}: the layout tried something the sandbox does not allow ({reason})",
-            hint="Layouts may only show slots, brand and message values.",
+            hint="layouts may only show slots, brand and message values",
         ) from None
     except UndefinedError as exc:
         raise RenderError(
             "render.layout_undefined",
             f"{name}: {exc.message}",
-            hint="Check the name against the layout contract in docs/format.md; wrap optional "
-            "slots in {% if slots.<name> %}.",
+            hint="check the name against the layout contract in docs/format.md; wrap optional "
+            "slots in {% if slots.<name> %}",
         ) from None
     except TemplateError as exc:
         raise RenderError("render.layout_invalid", f"{name}: {exc.message}") from None

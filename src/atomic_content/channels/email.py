@@ -327,7 +327,7 @@ def compile_mjml(mjml_source: str, *, lang: str, name: str) -> str:
         raise RenderError(
             "render.mjml_invalid",
             f"{name}: the layout did not produce an <mjml> document",
-            hint="Wrap the layout in <mjml><mj-body>...</mj-body></mjml>.",
+            hint="wrap the layout in <mjml><mj-body>...</mj-body></mjml>",
         )
     attributes = _LANG_ATTR.sub("", match.group(1))
     root = f'<mjml lang="{lang}" dir="ltr"{attributes}>'
@@ -341,7 +341,7 @@ def compile_mjml(mjml_source: str, *, lang: str, name: str) -> str:
         raise RenderError(
             "render.mjml_invalid",
             f"{name}: MJML does not compile: {first[:200]}",
-            hint="Check the MJML tags of the layout (https://documentation.mjml.io).",
+            hint="check the MJML tags of the layout (https://documentation.mjml.io)",
         ) from None
     document = str(output.content)
     css = "\n".join(

@@ -14,6 +14,8 @@ This package is the only place that prints. Exit codes (docs/cli.md); an
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -47,12 +49,57 @@ def content_option(func: F) -> F:
     )(func)
 
 
+def use_color(tty: bool) -> bool:
+    """Colour for output to a terminal, unless NO_COLOR is set (https://no-color.org)."""
+    return tty and not os.environ.get("NO_COLOR")
+
+
+def stream_color(err: bool) -> bool:
+    """Whether text for stderr (``err``) or stdout gets colours: a terminal and no NO_COLOR."""
+    stream = sys.stderr if err else sys.stdout
+    return use_color(stream.isatty())
+
+
+_SGR = {"error": "1;31", "warning": "1;33", "hint": "36", "where": "1"}
+# `path:line:col: error[code]: ...`, `error: ...`, `  hint: ...` (any indent, any prefix).
+_SEVERITY_LINE = re.compile(
+    r"^(?P<lead>\s*)(?P<where>\S[^\s]*?: )?(?P<sev>error|warning|hint)(?P<code>\[[^\]\s]+\])?:"
+)
+
+
+def paint(line: str) -> str:
+    """``line`` with ANSI colours when it is a diagnostic (red errors, yellow warnings, cyan
+    hints, the position in bold); other lines unchanged. For a terminal only."""
+    match = _SEVERITY_LINE.match(line)
+    if match is None:
+        return line
+    lead, where, sev, code = match.group("lead", "where", "sev", "code")
+    shown = f"{lead}"
+    if where:
+        shown += f"\x1b[{_SGR['where']}m{where[:-2]}\x1b[0m: "
+    shown += f"\x1b[{_SGR[sev]}m{sev}{code or ''}\x1b[0m:"
+    return shown + line[match.end() :]
+
+
+def echo_text(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print text for people; diagnostic lines in colour on a terminal (see :func:`paint`)."""
+    if stream_color(err):
+        text = "\n".join(paint(line) for line in text.split("\n"))
+        click.echo(text, err=err, nl=nl, color=True)
+    else:
+        click.echo(text, err=err, nl=nl)
+
+
 def emit_diagnostics(diagnostics: Diagnostics, root: Path | None, fmt: str = "text") -> None:
-    """Print diagnostics: text to stderr, json and github to stdout."""
+    """Print diagnostics: text to stderr (coloured on a terminal), json and github to stdout."""
     if fmt not in get_args(DiagnosticFormat):
         raise ValueError(f"unknown diagnostic format {fmt!r}")
-    for line in format_report(diagnostics.sorted(), root, cast(DiagnosticFormat, fmt)):
-        click.echo(line, err=fmt == "text")
+    lines = format_report(diagnostics.sorted(), root, cast(DiagnosticFormat, fmt))
+    if fmt == "text":
+        echo_text("\n".join(lines), err=True)
+        return
+    for line in lines:
+        click.echo(line)
 
 
 class AtomicGroup(click.Group):
@@ -68,8 +115,7 @@ class AtomicGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AtomicError as exc:
-            for line in exc.format_lines(ctx.meta.get("content_root")):
-                click.echo(line, err=True)
+            echo_text("\n".join(exc.format_lines(ctx.meta.get("content_root"))), err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
@@ -99,4 +145,5 @@ from . import build_cmd as _build_cmd  # noqa: E402,F401  (registers the command
 from . import commands as _commands  # noqa: E402,F401
 from . import coverage_cmd as _coverage_cmd  # noqa: E402,F401
 from . import diff_cmd as _diff_cmd  # noqa: E402,F401
+from . import experiments_cmd as _experiments_cmd  # noqa: E402,F401
 from . import preview_cmd as _preview_cmd  # noqa: E402,F401

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import plural
 from . import EXIT_CONTENT, content_option, emit_diagnostics, main
 from .commands import date_option, parse_date, until_option_decorator
 
@@ -122,17 +123,20 @@ def build(
     emit_diagnostics(result.warnings, content) if result.warnings else None
     if result.skipped:
         warned = (
-            f", {result.warning_count} warnings in manifest.json" if result.warning_count else ""
+            f", {plural(result.warning_count, 'warning')} in manifest.json"
+            if result.warning_count
+            else ""
         )
         click.echo(
-            f"up to date: {result.variants} variants in {out.as_posix()}{warned} "
+            f"up to date: {plural(result.variants, 'variant')} in {out.as_posix()}{warned} "
             f"({result.seconds:.2f}s)"
         )
         return
     click.echo(
-        f"built {result.variants} variants, {result.files} files into {out.as_posix()} "
+        f"built {plural(result.variants, 'variant')}, {plural(result.files, 'file')} into "
+        f"{out.as_posix()} "
         f"({result.rendered} rendered, {result.cached} from cache, "
-        f"{len(result.warnings)} warnings, {result.seconds:.2f}s)"
+        f"{plural(len(result.warnings), 'warning')}, {result.seconds:.2f}s)"
     )
 
 
@@ -247,6 +251,9 @@ def render(
                 f"{customers.as_posix()}:{problem.line}: {problem.code}{who}: {problem.reason}",
                 err=True,
             )
-        click.echo(f"rendered {result.rendered}, failed {result.failed}, skipped {result.skipped}")
+        click.echo(
+            f"rendered {result.rendered}, failed {result.failed}, skipped {result.skipped}"
+            + (f", holdout {result.holdout}" if result.holdout else "")
+        )
     if result.failed:
         ctx.exit(EXIT_CONTENT)

@@ -10,8 +10,10 @@ from pathlib import Path
 import click
 
 from ..api import customer_segments, resolve_for_customer
+from ..errors import plural
 from ..formatting import format_resolution, format_segments
-from ..schema import write_schemas
+from ..init import init_project
+from ..schema import project_library, schema_folder, stale_schemas, write_schemas
 from ..validate import check_content
 from . import EXIT_CONTENT, F, content_option, emit_diagnostics, main
 
@@ -76,21 +78,45 @@ def validate(
         content, parse_date(date_text), parse_date(until_text, "--until")
     )
     emit_diagnostics(diagnostics, content, fmt)
-    if diagnostics.has_errors or (strict and len(diagnostics)):
+    if diagnostics.has_errors or (strict and diagnostics.warnings):
         ctx.exit(EXIT_CONTENT)
 
 
 @main.command()
+@content_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
-    default=Path("schemas"),
-    show_default=True,
-    help="Folder to write <kind>.schema.json files into.",
+    default=None,
+    help="Folder to write <kind>.schema.json files into (default: schemas/ beside the content).",
 )
-def schema(out: Path) -> None:
-    """Write JSON Schemas of the content files (for editor completion)."""
-    for path in write_schemas(out):
+@click.option(
+    "--generic", is_flag=True, help="Schemas for any project, without this project's ids."
+)
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 when the written schemas are stale."
+)
+@click.pass_context
+def schema(ctx: click.Context, content: Path, out: Path | None, generic: bool, check: bool) -> None:
+    """Write JSON Schemas of the content files (for editor completion).
+
+    The schemas list this project's segment, slot, locale, channel, journey and layout ids, so
+    an editor completes them and flags typos; run again after adding or renaming one.
+    """
+    ctx.meta["content_root"] = content
+    library = None if generic else project_library(content)
+    folder = out if out is not None else schema_folder(content)
+    if check:
+        if library is None:
+            raise click.UsageError("--check compares the project's schemas; leave out --generic")
+        stale = stale_schemas(library, folder, missing_is_stale=True)
+        for name in stale:
+            click.echo(f"{(folder / name).as_posix()}: out of date", err=True)
+        if stale:
+            click.echo("  hint: run `atomic schema` to write them again", err=True)
+            ctx.exit(EXIT_CONTENT)
+        return
+    for path in write_schemas(folder, library):
         click.echo(path.as_posix())
 
 
@@ -178,3 +204,31 @@ def resolve(
         click.echo("\n\n".join(format_resolution(r, explain=explain) for r in resolutions))
     if any(r.missing_required for r in resolutions):
         ctx.exit(EXIT_CONTENT)
+
+
+@main.command("init")
+@click.argument(
+    "directory", type=click.Path(path_type=Path, file_okay=False), default=Path(), required=False
+)
+@click.option("--brand", default="My Brand", show_default=True, help="The brand's name.")
+@click.option(
+    "--locales",
+    default="en",
+    show_default=True,
+    metavar="CODES",
+    help="Comma-separated locales; the first is the default.",
+)
+@click.option("--force", is_flag=True, help="Write into a folder that is not empty.")
+def init(directory: Path, brand: str, locales: str, force: bool) -> None:
+    """Start a brand: a small project that validates, builds and previews at once."""
+    result = init_project(directory, brand=brand, locales=locales.split(","), force=force)
+    for path in result.replaced:
+        click.echo(f"replaced {path.as_posix()}", err=True)
+    click.echo(f"wrote {plural(len(result.written), 'file')} into {result.root.as_posix()}")
+    where = "" if result.root == Path() else f"cd {result.root.as_posix()} && "
+    click.echo(
+        "next:\n"
+        f"  {where}atomic validate\n"
+        "  atomic build --out dist\n"
+        "  atomic preview --customer ada --journey welcome"
+    )

@@ -6,7 +6,6 @@ Registers the command on :data:`atomic_content.cli.main`; importing this module 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -15,8 +14,10 @@ import click
 
 from ..coverage import FailOn, compute_coverage, threshold_failures
 from ..coverage_report import FORMATS, format_report
+from ..errors import UsageError, did_you_mean, plural
+from ..experiment_analysis import load_measured
 from ..validate import load_library
-from . import EXIT_CONTENT, content_option, main
+from . import EXIT_CONTENT, content_option, main, use_color
 
 EPILOG = """\b
 Exit codes:
@@ -46,7 +47,11 @@ def _parse_date(value: str | None) -> dt.date:
 
 @main.command(epilog=EPILOG)
 @content_option
-@click.option("--journey", help="Only this journey (default: every journey).")
+@click.option("--journey", help="Only this journey, per step and channel (default: every journey).")
+@click.option("--segment", help="Only this segment, one row per journey/step/channel (table).")
+@click.option(
+    "--wide", is_flag=True, help="The full segment x journey/step/channel matrix (table)."
+)
 @click.option(
     "--date",
     "date_text",
@@ -87,31 +92,51 @@ def _parse_date(value: str | None) -> dt.date:
     metavar="PCT",
     help="Also exit 1 when less than PCT percent of all cells are segment-specific.",
 )
+@click.option(
+    "--analysis",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="JSON of `atomic analyze --format json`: rank gaps of measured segments by the "
+    "measured lift instead of the assumed value.",
+)
 @click.pass_context
 def coverage(
     ctx: click.Context,
     content: Path,
     journey: str | None,
+    segment: str | None,
+    wide: bool,
     date_text: str | None,
     horizon: int | None,
     fmt: str,
     out: Path | None,
     fail_on: str,
     min_specific: float | None,
+    analysis: Path | None,
 ) -> None:
     """Show which segments get content written for them, per journey, step, channel, slot
     and locale, and rank the gaps by what they cost."""
     ctx.meta["content_root"] = content
     on = _parse_date(date_text)
     library, _warnings = load_library(content)
-    report = compute_coverage(library, on=on, horizon_days=horizon, journey=journey)
+    measured = load_measured(analysis) if analysis is not None else None
+    report = compute_coverage(
+        library, on=on, horizon_days=horizon, journey=journey, measured=measured
+    )
 
+    if segment is not None and segment not in {s.id for s in report.segments}:
+        known = [s.id for s in report.segments]
+        raise UsageError(
+            f"unknown segment {segment!r}",
+            (did_you_mean(segment, known) + " " if did_you_mean(segment, known) else "")
+            + f"known segments: {', '.join(known) or 'none'}",
+        )
     if fmt == "table":
         tty = out is None and sys.stdout.isatty()
-        # NO_COLOR (https://no-color.org) turns colours off even on a terminal.
-        color = tty and not os.environ.get("NO_COLOR")
-        width = shutil.get_terminal_size().columns if tty else None
-        text = format_report(report, fmt, color=color, width=width)
+        color = use_color(tty)
+        view = "segment" if segment else "messages" if wide or journey else "summary"
+        # Fit the terminal (80 columns when piped); --wide is as wide as the matrix needs.
+        width = None if wide else (shutil.get_terminal_size().columns if tty else 80)
+        text = format_report(report, fmt, color=color, width=width, view=view, segment=segment)
     else:
         text = format_report(report, fmt)
 
@@ -121,7 +146,8 @@ def coverage(
             out.write_text(text, encoding="utf-8")
         except OSError as exc:
             raise click.FileError(str(out), hint=exc.strerror or str(exc)) from None
-        click.echo(f"wrote {out} ({len(report.cells)} cells, {len(report.gaps)} gaps)", err=True)
+        counts = f"{plural(len(report.cells), 'cell')}, {plural(len(report.gaps), 'gap')}"
+        click.echo(f"wrote {out} ({counts})", err=True)
     else:
         click.echo(text, nl=False)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import EXIT_CONTENT, main
+from . import EXIT_CONTENT, echo_text, main
 from .commands import date_option, parse_date
 
 EPILOG = """\b
@@ -75,6 +75,8 @@ def diff(
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(report, encoding="utf-8")
+    elif fmt == "text":
+        echo_text(report, nl=False)
     else:
         click.echo(report, nl=False)
     if result.exit_code:

@@ -9,9 +9,10 @@ from pathlib import Path
 import click
 
 from ..channels import export_formats
+from ..models import ArmKind
 from ..preview import format_export, format_html, format_json, format_problems, format_text
 from ..preview import preview as run_preview
-from . import EXIT_CONTENT, content_option, main
+from . import EXIT_CONTENT, content_option, echo_text, main
 from .commands import message_options, parse_date
 
 _EXPORTS = {fmt: export for fmt, (_channel, export) in export_formats().items()}
@@ -42,11 +43,16 @@ _SUFFIX = {
     help="Write to this file instead of stdout.",
 )
 @click.option("--open", "open_browser", is_flag=True, help="Open the result in the web browser.")
+@click.option(
+    "--arm",
+    type=click.Choice([arm.value for arm in ArmKind]),
+    help="Show the message of this experiment arm (control, personalized, holdout).",
+)
 @click.pass_context
 def preview(
     ctx: click.Context, content: Path, customer_ref: str, journey: str, step: str | None,
     channel: str | None, locale: str | None, date_text: str | None, include_drafts: bool,
-    explain: bool, fmt: str, out: Path | None, open_browser: bool,
+    explain: bool, fmt: str, out: Path | None, open_browser: bool, arm: str | None,
 ) -> None:  # fmt: skip
     """Render a journey's messages for one customer and check them against channel limits.
 
@@ -56,7 +62,7 @@ def preview(
     date = parse_date(date_text)
     results = run_preview(
         content, customer_ref, journey, step=step, channel=channel, locale=locale, on=date,
-        include_drafts=include_drafts, explain=explain,
+        include_drafts=include_drafts, explain=explain, arm=ArmKind(arm) if arm else None,
     )  # fmt: skip
     output: str | bytes
     if fmt == "html":
@@ -88,6 +94,9 @@ def preview(
             webbrowser.open(target.resolve().as_uri())
     else:
         newline = output.endswith(b"\n") if isinstance(output, bytes) else output.endswith("\n")
-        click.echo(output, nl=not newline)
+        if isinstance(output, str) and fmt == "text":
+            echo_text(output, nl=not newline)  # its checks in colour on a terminal
+        else:
+            click.echo(output, nl=not newline)
     if any(result.has_errors for result in results):
         ctx.exit(EXIT_CONTENT)

@@ -1,0 +1,98 @@
+"""``atomic experiments plan`` (power before launch) and ``atomic analyze`` (results)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..experiment_analysis import SRM_ALPHA, analyze_file
+from ..experiment_report import (
+    format_analysis_html,
+    format_analysis_json,
+    format_analysis_markdown,
+    format_analysis_text,
+    format_power_text,
+)
+from ..experiments import plan_experiments
+from . import content_option, main
+
+
+@main.group()
+def experiments() -> None:
+    """Experiments: plan their power before launch (docs/experiments.md)."""
+
+
+@experiments.command("plan")
+@content_option
+@click.option("--experiment", "experiment_id", help="Experiment id (default: every experiment).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.pass_context
+def plan_command(ctx: click.Context, content: Path, experiment_id: str | None, fmt: str) -> None:
+    """Sample size per arm and expected duration per segment, from each segment's baseline
+    rate, the experiment's α, power and minimum detectable effect."""
+    ctx.meta["content_root"] = content
+    plans = plan_experiments(content, experiment_id)
+    if fmt == "json":
+        click.echo(json.dumps([p.to_dict() for p in plans], indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_power_text(plans), nl=False)
+
+
+@main.command()
+@click.argument("results", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@content_option
+@click.option("--experiment", "experiment_id", help="Experiment id (default: the only one).")
+@click.option("--covariate", metavar="COLUMN", help="Pre-period covariate column for CUPED.")
+@click.option(
+    "--build",
+    type=click.Path(path_type=Path, exists=True),
+    help="A build (dist folder or manifest.json): cost side of the ROI and --by atom.",
+)
+@click.option(
+    "--by", "by", type=click.Choice(["segment", "atom"]), default="segment", show_default=True
+)
+@click.option(
+    "--srm-alpha",
+    type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+    default=SRM_ALPHA,
+    show_default=True,
+    help="Sample-ratio-mismatch threshold: a chi-square p-value below it blocks the verdict.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "html"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file.")
+@click.pass_context
+def analyze(
+    ctx: click.Context, results: Path, content: Path, experiment_id: str | None,
+    covariate: str | None, build: Path | None, by: str, srm_alpha: float, fmt: str,
+    out: Path | None,
+) -> None:  # fmt: skip
+    """Analyze an experiment's RESULTS (CSV or Parquet) against its pre-registered hypothesis:
+    per arm and segment, lift with confidence intervals, p-values, SRM check, correction across
+    segments, CUPED and a decision in plain words."""
+    ctx.meta["content_root"] = content
+    analysis = analyze_file(
+        results, content, experiment_id=experiment_id, covariate=covariate, build=build,
+        by_atom=by == "atom", srm_alpha=srm_alpha,
+    )  # fmt: skip
+    formatters = {
+        "text": format_analysis_text,
+        "json": format_analysis_json,
+        "markdown": format_analysis_markdown,
+        "html": format_analysis_html,
+    }
+    output = formatters[fmt](analysis)
+    if out is not None:
+        out.write_text(output, encoding="utf-8")
+        click.echo(f"wrote {out.as_posix()}", err=True)
+    else:
+        click.echo(output, nl=False)
