@@ -15,7 +15,9 @@ Parquet, each configuration in its own process:
 Prints per configuration: wall seconds of the render (Spark: after the session started; the
 session start is shown apart), customers per second, the ratio to the local engine, the
 scaling ratio of 2 cores over 1 core, and peak memory: the whole process tree, the JVM and the
-largest Python worker (sampled from /proc every 0.2 s, Linux only). The rows of every
+largest Python worker (sampled from /proc every 0.2 s, Linux only), and the CPU seconds the
+process tree used (user + system: customers per CPU-second does not depend on how many other
+processes share the machine, wall-clock rates do). The rows of every
 configuration are checked equal to the local engine's. No assertions on time: it prints
 figures.
 """
@@ -26,6 +28,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -145,17 +148,20 @@ def measure(run: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     command = [sys.executable, __file__, "--run", run, "--work", str(work)]
     command += ["--journey", args.journey, "--step", args.step, "--channel", args.channel]
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYSPARK_PYTHON": sys.executable}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
     )
     sampler = Sampler(process.pid)
     output, _ = process.communicate()
     sampler.done()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if process.returncode != 0:
         raise SystemExit(f"{run} failed (exit {process.returncode}):\n{output}")
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
     figures: dict[str, Any] = json.loads(line[len("RESULT ") :])
-    figures.update(peak=sampler.total, jvm=sampler.jvm, python=sampler.python)
+    figures.update(peak=sampler.total, jvm=sampler.jvm, python=sampler.python, cpu=cpu)
     return figures
 
 
@@ -201,8 +207,10 @@ def main() -> None:
     )
     local = measure("local", args, work)
     base = args.customers / local["seconds"]
+    per_cpu = args.customers / local["cpu"]
     print(
         f"  local engine   : {local['seconds']:7.1f} s  {base:7.0f} customers/s  "
+        f"CPU {local['cpu']:6.1f} s = {per_cpu:5.0f} customers per CPU-second  "
         f"peak {local['peak'] / 2**20:6.0f} MiB  rows {local['counts']}"
     )
     rates: dict[int, float] = {}
@@ -213,6 +221,8 @@ def main() -> None:
         print(
             f"  spark local[{cores}]: {spark['seconds']:7.1f} s  {rates[cores]:7.0f} customers/s  "
             f"x{rates[cores] / base:.2f} of local  (session start {spark['startup']:.1f} s)  "
+            f"CPU {spark['cpu']:6.1f} s = {args.customers / spark['cpu']:5.0f} customers per "
+            f"CPU-second (x{args.customers / spark['cpu'] / per_cpu:.2f} of local)  "
             f"peak {spark['peak'] / 2**20:6.0f} MiB (JVM {spark['jvm'] / 2**20:.0f} MiB, "
             f"largest Python worker {spark['python'] / 2**20:.0f} MiB)  "
             f"rows equal to local: {same_rows(work, run)}"
