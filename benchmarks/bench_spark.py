@@ -16,8 +16,8 @@ Prints per configuration: wall seconds of the render (Spark: after the session s
 session start is shown apart), customers per second, the ratio to the local engine, the
 scaling ratio of 2 cores over 1 core, and peak memory: the whole process tree, the JVM and the
 largest Python worker (sampled from /proc every 0.2 s, Linux only), and the CPU seconds the
-process tree used (user + system: customers per CPU-second does not depend on how many other
-processes share the machine, wall-clock rates do). The rows of every
+process tree used (user + system, the last /proc value seen per process: customers per
+CPU-second does not depend on how many other processes share the machine, wall-clock rates do). The rows of every
 configuration are checked equal to the local engine's. No assertions on time: it prints
 figures.
 """
@@ -28,7 +28,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -45,10 +44,13 @@ DAY = dt.date(2026, 11, 22)
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-def _tree_rss(root: int) -> dict[int, tuple[str, int]]:
-    """pid -> (command name, RSS bytes) of ``root`` and all its descendants."""
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _tree_rss(root: int) -> dict[int, tuple[str, int, float]]:
+    """pid -> (command name, RSS bytes, CPU seconds) of ``root`` and all its descendants."""
     children: dict[int, list[int]] = {}
-    names: dict[int, tuple[str, int]] = {}
+    names: dict[int, tuple[str, int, float]] = {}
     for path in Path("/proc").iterdir():
         entry = path.name
         if not entry.isdigit():
@@ -59,10 +61,12 @@ def _tree_rss(root: int) -> dict[int, tuple[str, int]]:
         except OSError:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        fields = stat[stat.rindex(")") + 2 :].split()
+        ppid = int(fields[1])
+        cpu = (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
         children.setdefault(ppid, []).append(int(entry))
-        names[int(entry)] = (name, int(statm[1]) * PAGE)
-    found: dict[int, tuple[str, int]] = {}
+        names[int(entry)] = (name, int(statm[1]) * PAGE, cpu)
+    found: dict[int, tuple[str, int, float]] = {}
     stack = [root]
     while stack:
         pid = stack.pop()
@@ -73,11 +77,13 @@ def _tree_rss(root: int) -> dict[int, tuple[str, int]]:
 
 
 class Sampler:
-    """Peak RSS of a process tree: total, the JVM, the largest Python worker."""
+    """Peak RSS of a process tree (total, the JVM, the largest Python worker) and the CPU
+    seconds its processes used (the last value seen per process)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.total = self.jvm = self.python = 0
+        self.cpu_seen: dict[int, float] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -85,13 +91,15 @@ class Sampler:
     def run(self) -> None:
         while not self.stop.is_set():
             tree = _tree_rss(self.pid)
-            self.total = max(self.total, sum(rss for _, rss in tree.values()))
-            jvm = [rss for name, rss in tree.values() if name == "java"]
+            self.total = max(self.total, sum(rss for _, rss, _ in tree.values()))
+            jvm = [rss for name, rss, _ in tree.values() if name == "java"]
             workers = [
                 rss
-                for pid, (name, rss) in tree.items()
+                for pid, (name, rss, _) in tree.items()
                 if name.startswith("python") and pid != self.pid
             ]
+            for pid, (_, _, cpu) in tree.items():
+                self.cpu_seen[pid] = cpu
             self.jvm = max(self.jvm, *jvm, 0)
             self.python = max(self.python, *workers, 0)
             time.sleep(0.2)
@@ -148,15 +156,13 @@ def measure(run: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     command = [sys.executable, __file__, "--run", run, "--work", str(work)]
     command += ["--journey", args.journey, "--step", args.step, "--channel", args.channel]
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "PYSPARK_PYTHON": sys.executable}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
     )
     sampler = Sampler(process.pid)
     output, _ = process.communicate()
     sampler.done()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = sum(sampler.cpu_seen.values())
     if process.returncode != 0:
         raise SystemExit(f"{run} failed (exit {process.returncode}):\n{output}")
     line = next(line for line in output.splitlines() if line.startswith("RESULT "))
