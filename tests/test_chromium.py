@@ -213,8 +213,17 @@ class Browser:
         finally:
             self.ws.sock.settimeout(30)
 
-    def open(self, page: Path, expression: str) -> tuple[PageReport, Any]:
-        """Load ``page``, answer its requests, then evaluate ``expression`` (JSON result)."""
+    def open(
+        self,
+        page: Path,
+        expression: str,
+        *,
+        await_promise: bool = False,
+        media: dict[str, str] | None = None,
+    ) -> tuple[PageReport, Any]:
+        """Load ``page``, answer its requests, then evaluate ``expression`` (JSON result;
+        with ``await_promise`` the value the promise it returns resolves to). ``media``
+        emulates CSS media features, e.g. ``{"prefers-color-scheme": "dark"}``."""
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
@@ -223,6 +232,9 @@ class Browser:
         try:
             for domain in ("Page", "Runtime", "Log"):
                 self.call(f"{domain}.enable", session=session)
+            if media:
+                features = [{"name": k, "value": v} for k, v in media.items()]
+                self.call("Emulation.setEmulatedMedia", {"features": features}, session=session)
             self.call(
                 "Fetch.enable",
                 {"patterns": [{"urlPattern": "http://*"}, {"urlPattern": "https://*"}]},
@@ -243,7 +255,7 @@ class Browser:
                     quiet_until = time.monotonic() + 0.5  # let late errors arrive
             result = self.call(
                 "Runtime.evaluate",
-                {"expression": expression, "returnByValue": True},
+                {"expression": expression, "returnByValue": True, "awaitPromise": await_promise},
                 session=session,
             )
             value = result.get("result", {}).get("value")
@@ -304,6 +316,12 @@ HEADLINE_CHECK = """
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    yield from launch(tmp_path_factory)
+
+
+def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium for a module's tests (the body of a module-scoped fixture):
+    skipped when Chromium is missing, a failure then with ``ATOMIC_REQUIRE_CHROMIUM=1``."""
     executable = chromium_path()
     if executable is None:
         if os.environ.get("ATOMIC_REQUIRE_CHROMIUM") == "1":

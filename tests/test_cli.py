@@ -167,6 +167,7 @@ def test_schema_writes_every_kind(tmp_path: Path, runner: CliRunner) -> None:
                 "profile",
                 "segment",
                 "settings",
+                "strings",
             ]
         )
     ]

@@ -1073,10 +1073,10 @@ def test_demo_diff_of_the_last_commit(
     seconds = time.perf_counter() - started
     assert run.exit_code == 0, run.output
     lines = run.output.splitlines()
-    assert lines[0] == "### atomic diff: 10 of 198 messages change"
+    assert lines[0] == "### atomic diff: 15 of 228 messages change"
     assert "- **Atoms:** 1 edited" in lines
     assert (
-        "- edited `welcome-day0-headline` (text): changes 10 of 198 messages across 5 segments "
+        "- edited `welcome-day0-headline` (text): changes 15 of 228 messages across 5 segments "
         "(dach, deal-seeker, generic, mobile-first, new-customer)"
     ) in lines
     assert "-Hi Anna, welcome to Northwind" in lines and "+Hi Anna, good to see you" in lines
@@ -1138,7 +1138,7 @@ def test_demo_diff_reach_of_a_targeted_german_headline(demo_project: Project) ->
     assert atom["variants"] == sorted(expected) and atom["segments"] == ["new-customer"]
     assert data["coverage"]["better"] == data["coverage"]["worse"] == []
     text = demo_project.diff("HEAD~1", "HEAD", fmt="text").output.splitlines()
-    assert "4 of 198 messages change: 0 added, 0 removed, 4 changed" in text
+    assert "4 of 228 messages change: 0 added, 0 removed, 4 changed" in text
     assert "  by segment: new-customer 4" in text
     assert "  by locale:  de 2, de-AT 2" in text
 

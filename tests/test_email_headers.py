@@ -40,15 +40,18 @@ ADA = {"id": "C-1", "first_name": "Ada", "locale": "en", "tier": "gold", "orders
 EVIL = "evil.example"
 ENCODED_BCC = "=?UTF-8?Q?=0A?=Bcc: attacker@evil.example"
 
-# The header names of a demo .eml without --date (Date and Message-ID come only with a date).
+# The header names of a demo .eml without a date (Date comes only with a send time; To is the
+# customer's address, the profile's email_attribute).
 DEMO_HEADERS = [
     "content-type",
     "from",
     "list-unsubscribe",
     "list-unsubscribe-post",
+    "message-id",
     "mime-version",
     "reply-to",
     "subject",
+    "to",
 ]
 
 
@@ -201,7 +204,8 @@ BRAND_CASES = [
         ),
         "atomic.yaml:6:15: error[schema.invalid_format]: brand.logo.src: names a user before "
         "the host (an '@' in the address part)",
-        URL_HINT,
+        "write an asset path such as assets/logo.png or an https:// address without spaces "
+        "or quotes",
     ),
     BrandCase(
         "colour-css-tracker",
@@ -249,7 +253,7 @@ def test_hostile_brand_settings_are_positioned_errors(
         ("sender: {name: Acme,", 'sender: {name: "Nordwind Österreich, Inc. (\\"NW\\")",'),
         ("email: hello@acme.example}", "email: news+eu=de@mail.acme-outdoor.example}"),
         ("  base_url:", "  reply_to: Care.Team@ACME.example\n  base_url:"),
-        ("  address:", '  colors: {primary: "#FFF", accent: "#1F5F4A"}\n  address:'),
+        ("  address:", '  colors: {primary: "#03A", accent: "#1F5F4A"}\n  address:'),
         (
             "url: https://www.acme.example/unsubscribe,",
             "url: 'https://www.acme.example:8443/u?id=1&t=%2C#x',",
@@ -572,7 +576,9 @@ def test_demo_eml_from_the_cli_has_exactly_the_expected_headers(
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     data = target.read_bytes()
-    assert header_names(data) == DEMO_HEADERS  # each once: no Bcc, no Cc, nothing injected
+    # The CLI always dates an export (now, SOURCE_DATE_EPOCH or --date); each header once:
+    # no Bcc, no Cc, nothing injected.
+    assert header_names(data) == sorted([*DEMO_HEADERS, "date"])
     parsed = email.message_from_bytes(data, policy=policy.default)
     assert parsed["Bcc"] is None and parsed["Cc"] is None
     assert parsed["From"] == "Northwind Outfitters <hello@mail.northwind.example>"
@@ -588,7 +594,7 @@ def test_every_demo_email_has_exactly_the_expected_headers(render_demo_library: 
             run = render_run_message(render_demo_library, attributes, journey, step, "email")
             for kwargs, extra in (
                 ({}, []),
-                ({"to": "ada@example.com", "date": DAY}, ["date", "message-id", "to"]),
+                ({"to": "ada@example.com", "date": DAY}, ["date"]),
             ):
                 data = eml_bytes(build_eml(run.rendered, brand, **kwargs))
                 assert header_names(data) == sorted(DEMO_HEADERS + extra), (customer, step)

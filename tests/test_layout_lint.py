@@ -153,8 +153,8 @@ CASES = [
         [
             (
                 f"{EMAIL}:7:25: error[layout.unknown_brand_field]: brand has no field 'adress'",
-                "did you mean 'address'? fields of brand: address, base_url, colors, "
-                "deep_link_scheme, logo, name, reply_to, sender, unsubscribe",
+                "did you mean 'address'? fields of brand: address, asset_base_url, base_url, "
+                "colors, deep_link_scheme, logo, name, reply_to, sender, unsubscribe",
             )
         ],
     ),
@@ -165,7 +165,8 @@ CASES = [
             (
                 f"{EMAIL}:7:51: error[layout.unknown_brand_field]: brand.colors has no field "
                 "'primay'",
-                "did you mean 'primary'? fields of brand.colors: accent, background, primary, text",
+                "did you mean 'primary'? fields of brand.colors: accent, background, dark, muted, "
+                "on_accent, on_primary, primary, surface, text",
             )
         ],
     ),

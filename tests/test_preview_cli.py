@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 from email import policy
 from pathlib import Path
 
@@ -98,10 +99,24 @@ def test_eml_format(runner: CliRunner) -> None:
     message = email.message_from_string(out, policy=policy.default)
     assert message.get_content_type() == "multipart/alternative"
     assert message["Date"] == "Tue, 01 Dec 2026 00:00:00 +0000"  # --date given: dated
-    # Without --date, eml output carries no date and is reproducible.
-    code, first, _ = invoke(runner, *args, "--channel", "email")
-    _, second, _ = invoke(runner, *args, "--channel", "email")
-    assert code == 0 and first == second and "Date:" not in first
+    assert message["To"] == "maria.devries@example.com"  # the profile's email_attribute
+    assert re.fullmatch(r"<[0-9a-f]{32}@mail\.northwind\.example>", message["Message-ID"])
+    # --to replaces the customer's address (a test send to a seed inbox).
+    code, seeded, _ = invoke(runner, *args, "--channel", "email", *DATE, "--to", "qa@example.com")
+    assert code == 0
+    seeded_message = email.message_from_string(seeded, policy=policy.default)
+    assert seeded_message["To"] == "qa@example.com"
+    assert seeded_message["Message-ID"] != message["Message-ID"]
+    # Without --date the send time is SOURCE_DATE_EPOCH (reproducible) ...
+    epoch = {"SOURCE_DATE_EPOCH": "1796083200"}  # 2026-12-01T00:00:00Z
+    command = ["preview", "--content", str(DEMO_CONTENT), *args, "--channel", "email"]
+    first = runner.invoke(main, command, env=epoch)
+    second = runner.invoke(main, command, env=epoch)
+    assert first.exit_code == 0 and first.stdout == second.stdout
+    assert "Date: Tue, 01 Dec 2026 00:00:00 +0000" in first.stdout
+    # ... else now: every message carries a Date.
+    code, undated, _ = invoke(runner, *args, "--channel", "email")
+    assert code == 0 and email.message_from_string(undated, policy=policy.default)["Date"]
     # Two emails (or none) cannot go into one .eml.
     code, _out, err = invoke(
         runner, "--customer", "maria", "--journey", "welcome", "--format", "eml"

@@ -217,9 +217,21 @@ def test_layout_lang_is_replaced_by_message_locale(render_tree: RenderTree) -> N
         {"layouts/email/basic.mjml": _mjml().replace("<mjml>", '<mjml lang="fr">')}
     )
     bob = {"id": "C-2", "locale": "de-AT", "tier": "silver", "orders": 0}
-    html = render_run_message(content, bob).rendered.parts["html"]
-    assert outline_html(html).lang == "de"  # the journey supports en and de: de-AT falls back
+    run = render_run_message(content, bob)
+    html = run.rendered.parts["html"]
+    # The journey supports en and de, so de-AT falls back to de; the tree has no German body,
+    # so the whole message is in English: lang is the message language, not the locale.
+    assert run.resolution.key.locale == "de" and run.resolution.language == "en"
+    assert outline_html(html).lang == "en"
     assert 'lang="fr"' not in html
+    german = render_tree(
+        {
+            "layouts/email/basic.mjml": _mjml().replace("<mjml>", '<mjml lang="fr">'),
+            "atoms/headline-de.yaml": "slot: headline\nstatus: approved\nlocale: de\ntext: Hallo\n",
+            "atoms/body-de.yaml": "slot: body\nstatus: approved\nlocale: de\ntext: Willkommen.\n",
+        }
+    )
+    assert outline_html(render_run_message(german, bob).rendered.parts["html"]).lang == "de"
 
 
 def test_invalid_mjml_is_a_render_error(render_tree: RenderTree) -> None:
@@ -350,7 +362,13 @@ def test_eml_is_multipart_alternative_with_unsubscribe_headers(
         "<https://www.northwind.example/preferences/unsubscribe>"
     )
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert parsed["Date"] is None and parsed["Message-ID"] is None
+    # No date asked for: no Date; the Message-ID is derived from content and customer.
+    assert parsed["Date"] is None
+    assert re.fullmatch(r"<[0-9a-f]{32}@mail\.northwind\.example>", parsed["Message-ID"])
+    # To is the profile's email_attribute of the customer; MIME-Version only at the top.
+    assert parsed["To"] == anna["email"]
+    assert [part["MIME-Version"] for part in parsed.iter_parts()] == [None, None]
+    assert data.count(b"MIME-Version:") == 1
     assert b"\r\n" in data and all(len(line) <= 998 for line in data.split(b"\r\n"))
     assert data.isascii()
 
@@ -364,6 +382,13 @@ def test_eml_is_deterministic_and_dated_on_request(render_demo_library: Library)
     dated = email.message_from_bytes(eml_bytes(_eml(run, date=DAY)), policy=policy.default)
     assert dated["Date"] == "Tue, 01 Dec 2026 00:00:00 +0000"
     assert re.fullmatch(r"<[0-9a-f]{32}@mail\.northwind\.example>", dated["Message-ID"])
+    # The Message-ID is stable for one content, customer and date, and differs otherwise.
+    undated = email.message_from_bytes(eml_bytes(_eml(run)), policy=policy.default)
+    assert undated["Message-ID"] != dated["Message-ID"]
+    other = render_run_message(
+        render_demo_library, tom, "welcome", "day-3", "email", customer_id="someone-else"
+    )
+    assert _eml(other)["Message-ID"] != _eml(run)["Message-ID"]
 
 
 def test_eml_refuses_other_channels(render_demo_library: Library) -> None:
@@ -414,3 +439,51 @@ def _mjml(footer: str = "") -> str:
 
 def _unused(path: Path) -> None:  # pragma: no cover - keeps Path imported for type hints
     del path
+
+
+# -- plain text: every slot the HTML shows, in layout order ---------------------------------
+
+
+def test_plain_text_has_every_slot_of_the_layout_in_layout_order(render_tree: Any) -> None:
+    from contentkit import MJML, SETTINGS
+
+    settings = SETTINGS.replace(
+        "  push_body: {kind: line}\n", "  push_body: {kind: line}\n  legal: {kind: markdown}\n"
+    )
+    # The layout shows a custom `legal` slot first, then the CTA above the body.
+    mjml = MJML.replace(
+        "<mj-text><h1>", "<mj-text>{{ slots.legal }}</mj-text>\n      <mj-text><h1>"
+    ).replace(
+        '      <mj-text>{{ slots.body }}</mj-text>\n      {% if slots.cta %}<mj-button href="{{ slots.cta.url }}">{{ slots.cta.label }}</mj-button>{% endif %}',
+        '      {% if slots.cta %}<mj-button href="{{ slots.cta.url }}">{{ slots.cta.label }}</mj-button>{% endif %}\n      <mj-text>{{ slots.body }}</mj-text>',
+    )
+    layout = "template: basic.mjml\nslots:\n  subject: required\n  preheader: optional\n  legal: required\n  headline: required\n  body: required\n  cta: optional\n"
+    content = render_tree(
+        {
+            "atomic.yaml": settings,
+            "layouts/email/basic.yaml": layout,
+            "layouts/email/basic.mjml": mjml,
+            "atoms/legal.yaml": "slot: legal\nstatus: approved\ntext: Prices include VAT.\n",
+            "atoms/cta.yaml": "slot: cta\nstatus: approved\ncta: {label: Shop now, url: 'https://www.acme.example/shop'}\n",
+        }
+    )
+    run = render_run_message(content, ADA, "welcome", "day-0", "email")
+    text = run.rendered.parts["text"]
+    assert "Prices include VAT." in run.rendered.parts["html"]
+    headline = run.assembled.slot_data["headline"]["text"]
+    body = run.assembled.slot_data["body"]["text"]
+    order = [
+        text.index(s)
+        for s in (
+            "Prices include VAT.",
+            headline,
+            "Shop now: https://www.acme.example/shop",
+            body[:20],
+            "-- \n",
+        )
+    ]
+    assert order == sorted(order), text
+    assert set(run.assembled.part("text").atom_ids) == set(run.assembled.atoms.values()) - {
+        run.assembled.atoms["subject"],
+        *([run.assembled.atoms["preheader"]] if "preheader" in run.assembled.atoms else []),
+    }

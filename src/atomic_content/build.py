@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, variants
+from .assets import asset_files
 from .bundle import bundle_files, message_path
 from .errors import AtomicError, ContentError, Diagnostics, UsageError
 from .experiments import experiment_entries, variant_arms
@@ -431,6 +432,10 @@ def output_files(checked: Checked, fingerprint: str) -> OutputTree:
         messages[output.entry.message] = output.message
     bundle = bundle_files(library, checked.plan, {e.id: e.message for e in entries}, messages)
     files.update(bundle)
+    # The content's images, for the preview forms (they point here) and for upload to
+    # brand.asset_base_url.
+    for name, path in asset_files(library.root).items():
+        files[name] = path.read_bytes()
     for rel in set(links) & set(files):  # a template form another variant rendered anew
         del links[rel]
     index = files["bundle/bundle.json"]

@@ -56,6 +56,7 @@ from .channels.base import (
 from .errors import Diagnostic, Severity, did_you_mean
 from .models import Brand, SlotKind
 from .repository import LayoutEntry
+from .strings import KEYS as STRING_KEYS
 from .validate import SLOT_FIELDS
 
 __all__ = [
@@ -74,7 +75,7 @@ _LOOP_FIELDS: Final = frozenset(
 )
 _LOOP_METHODS: Final = frozenset({"cycle", "changed"})
 _ANY_METHODS: Final = _SAFE_STR_METHODS | _SAFE_DICT_METHODS | _LOOP_METHODS
-_ROOTS: Final = ("slots", "brand", "message")
+_ROOTS: Final = ("slots", "brand", "message", "strings")
 
 _NOT_ALLOWED_HINT: Final = (
     "layouts may use {% if %}, {% for %} and {% set x = ... %}; write the markup out"
@@ -234,6 +235,7 @@ class _Linter:
             ),
             "brand": _BRAND,
             "message": _mapping(message_fields),
+            "strings": _mapping(frozenset(STRING_KEYS)),
         }
         self.scopes: list[set[str]] = [set()]
         self.loop_depth = 0
@@ -267,6 +269,7 @@ class _Linter:
         code = {
             "brand": "layout.unknown_brand_field",
             "message": "layout.unknown_message_field",
+            "strings": "layout.unknown_string",
         }.get(root, "layout.unknown_field")
         if shape.describe:
             hint = f"{lead}{path} is {shape.describe}"

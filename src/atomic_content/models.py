@@ -294,8 +294,40 @@ class Sender(Model):
     email: MailAddress
 
 
+ASSET_PATH: Final = re.compile(
+    r"assets(?:/[A-Za-z0-9][A-Za-z0-9._-]*)+\.(?:png|jpg|jpeg|gif)", re.IGNORECASE
+)
+
+
+def image_source_problem(value: str) -> str | None:
+    """Why ``value`` is neither an asset path (``assets/logo.png``: a png, jpg or gif below
+    the content's assets/ folder, no ``..``) nor a safe https URL, or None."""
+    if value.startswith("assets/"):
+        if ASSET_PATH.fullmatch(value) is None:
+            return "is not an asset path such as assets/logo.png (png, jpg or gif; no '..')"
+        return None
+    return https_url_problem(value)
+
+
+ImageSource = Annotated[
+    str,
+    _checked(
+        image_source_problem,
+        "write an asset path such as assets/logo.png or an https:// address without spaces "
+        "or quotes",
+    ),
+    Field(
+        description="An image shipped with the content (assets/logo.png) or an absolute "
+        "https:// URL.",
+        json_schema_extra={
+            "pattern": "^(assets/[A-Za-z0-9][A-Za-z0-9._/-]*|https://[^\\s\"'<>\\\\`]+)$"
+        },
+    ),
+]
+
+
 class Logo(Model):
-    src: HttpsUrl
+    src: ImageSource
     alt: NonEmpty
 
 
@@ -304,11 +336,37 @@ class Unsubscribe(Model):
     mailto: MailAddress | None = None
 
 
+class DarkColors(Model):
+    """The brand colours on dark backgrounds (``prefers-color-scheme: dark``); the same roles
+    as :class:`Colors`."""
+
+    primary: HexColour = "#7cc4a8"
+    accent: HexColour = "#e8955a"
+    text: HexColour = "#ecebe6"
+    background: HexColour = "#161816"
+    surface: HexColour = "#1f2220"
+    muted: HexColour = "#a9a69e"
+    on_primary: HexColour = "#0f2a20"
+    on_accent: HexColour = "#161816"
+
+
 class Colors(Model):
-    primary: HexColour = "#1f5f4a"
-    accent: HexColour = "#e07a2f"
-    text: HexColour = "#1d1d1b"
-    background: HexColour = "#f6f3ee"
+    """Brand colours by role. Layouts put text on these pairs only, and ``atomic validate``
+    checks each pair for WCAG AA contrast (:mod:`atomic_content.contrast`)."""
+
+    primary: HexColour = Field(
+        default="#1f5f4a", description="Headlines, links and the button background."
+    )
+    accent: HexColour = Field(default="#b4531b", description="The offer panel background.")
+    text: HexColour = Field(default="#1d1d1b", description="Body text.")
+    background: HexColour = Field(default="#f6f3ee", description="The page background.")
+    surface: HexColour = Field(default="#ffffff", description="The content panel background.")
+    muted: HexColour = Field(default="#6b6b66", description="Footer and secondary text.")
+    on_primary: HexColour = Field(default="#ffffff", description="Text on primary (buttons).")
+    on_accent: HexColour = Field(default="#ffffff", description="Text on accent (the offer).")
+    dark: DarkColors = Field(
+        default=DarkColors(), description="The same roles for dark mode (prefers-color-scheme)."
+    )
 
 
 class Brand(Model):
@@ -316,6 +374,11 @@ class Brand(Model):
     sender: Sender
     reply_to: MailAddress | None = None
     base_url: HttpsUrl
+    asset_base_url: HttpsUrl | None = Field(
+        default=None,
+        description="Production URL of the assets/ folder: an asset path assets/x.png is "
+        "sent as <asset_base_url>x.png (default: <base_url>/assets/).",
+    )
     deep_link_scheme: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9+.-]*$")] | None = (
         None
     )
@@ -413,6 +476,10 @@ class Governance(Model):
     change_budget: RuleLevel = RuleLevel.WARNING
     change_budget_percent: float = Field(default=30.0, gt=0, le=100)
     retired_revival: RuleLevel = RuleLevel.ERROR
+    contrast: RuleLevel = Field(
+        default=RuleLevel.ERROR,
+        description="Brand colour pairs below WCAG AA contrast (a11y.contrast).",
+    )
     experiment_freeze: RuleLevel = Field(
         default=RuleLevel.ERROR,
         description="`atomic diff`: a change to an atom of a running experiment's variants "
@@ -492,6 +559,11 @@ class Profile(Model):
     id_attribute: AttributePath = "id"
     locale_attribute: AttributePath | None = None
     consent_attribute: AttributePath | None = None
+    email_attribute: AttributePath | None = Field(
+        default=None,
+        description="The attribute holding the customer's email address: the To header of "
+        "an .eml (a string attribute).",
+    )
     attributes: dict[AttributePath, AttributeSpec]
 
 
@@ -778,6 +850,31 @@ class Experiment(Model):
         )
 
 
+# --------------------------------------------------------------------------- strings
+
+StringText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class Strings(Model):
+    """``strings/<locale>.yaml``: the words the engine and the layouts write themselves, in
+    one locale (``id``: the locale, default the file name). A missing key falls back along the
+    locale chain (:mod:`atomic_content.strings`)."""
+
+    id: LocaleCode
+    your_code: StringText | None = Field(default=None, description="Label above an offer code.")
+    valid_until: StringText | None = Field(default=None, description="Before an offer's end date.")
+    why_email: StringText | None = Field(
+        default=None, description="Email footer: why the customer gets it; {brand} is the name."
+    )
+    unsubscribe: StringText | None = Field(default=None, description="The unsubscribe link.")
+    email_preferences: StringText | None = Field(default=None, description="Preferences link.")
+    privacy: StringText | None = Field(default=None, description="Privacy policy link.")
+    imprint: StringText | None = Field(default=None, description="Imprint (legal notice) link.")
+    opt_out: StringText | None = Field(
+        default=None, description="The line that ends every text message."
+    )
+
+
 # --------------------------------------------------------------------------- customers
 
 
@@ -796,5 +893,6 @@ FILE_KINDS: dict[str, type[Model]] = {
     "layout": Layout,
     "customer": Customer,
     "experiment": Experiment,
+    "strings": Strings,
 }
 """File kind -> model; the schema names of ``atomic schema``."""

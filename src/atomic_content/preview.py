@@ -11,13 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .api import customer_messages
+from .assets import asset_files, inline_assets
 from .channels import export_formats, get_renderer
-from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
+from .channels.base import (
+    AssembledMessage,
+    ExportOptions,
+    LimitProblem,
+    RenderedMessage,
+    send_time,
+)
 from .errors import Severity, UsageError, plural
 from .experiments import Assignment
 from .formatting import format_resolution, log_safe
@@ -40,6 +47,8 @@ class PreviewResult:
     variant_id: str = ""
     assignment: Assignment | None = None
     holdout: bool = False
+    assets: dict[str, Path] = field(default_factory=dict)
+    """The content's assets (``assets/logo.png`` -> file), shown inline by :func:`format_html`."""
 
     @property
     def has_errors(self) -> bool:
@@ -97,6 +106,7 @@ def preview(
     library, customer = found.library, found.customer
     assert library.settings is not None
     results: list[PreviewResult] = []
+    assets = asset_files(library.root) if library.root else {}
     for message in found.messages:
         require_complete(library, message.resolution)
         # The build's template form of the variant (the same call as the render stage), then
@@ -116,6 +126,7 @@ def preview(
                 message.variant.id,
                 message.assignment,
                 message.holdout,
+                assets=assets,
             )
         )
     return results
@@ -183,7 +194,14 @@ def format_text(results: list[PreviewResult], *, explain: bool = False) -> str:
 def format_html(results: list[PreviewResult]) -> str:
     """One HTML document: the message itself for one result (email HTML, microsite page, an
     app card mock-up), else an index page that shows each message in a frame."""
-    documents = [get_renderer(r.rendered.key.channel).preview_html(r.rendered) for r in results]
+    documents = [
+        inline_assets(
+            get_renderer(r.rendered.key.channel).preview_html(r.rendered),
+            r.settings.brand,
+            r.assets,
+        )
+        for r in results
+    ]
     if len(documents) == 1:
         return documents[0]
     lang = html.escape(results[0].resolution.key.locale) if results else "en"
@@ -217,12 +235,21 @@ def format_json(results: list[PreviewResult], *, explain: bool = False) -> str:
     )
 
 
-def format_export(results: list[PreviewResult], fmt: str, *, date: dt.date | None = None) -> bytes:
+def format_export(
+    results: list[PreviewResult],
+    fmt: str,
+    *,
+    date: dt.date | None = None,
+    to: str | None = None,
+    sent: dt.datetime | None = None,
+) -> bytes:
     """One message in a channel's export format ``fmt`` (``eml``: an ``.eml`` file).
 
     Needs exactly one message of the channel that owns ``fmt`` among ``results`` (narrow with
-    --step / --channel). ``date`` is the send date for formats that carry one (default: none,
-    so the output is reproducible). UsageError for an unknown format or not exactly one message.
+    --step / --channel). The send time is ``sent``, else ``date`` at midnight UTC, else
+    SOURCE_DATE_EPOCH, else now (:func:`~atomic_content.channels.base.send_time`); ``to``
+    replaces the customer's address. UsageError for an unknown format or not exactly one
+    message.
     """
     formats = export_formats()
     if fmt not in formats:
@@ -237,12 +264,15 @@ def format_export(results: list[PreviewResult], fmt: str, *, date: dt.date | Non
             f"choose one with --step and --channel {channel}",
         )
     result = matching[0]
-    return export.write(result.rendered, result.settings, date)
+    options = ExportOptions(sent=sent or send_time(date), to=to)
+    return export.write(result.rendered, result.settings, options)
 
 
-def format_eml(results: list[PreviewResult], *, date: dt.date | None = None) -> str:
+def format_eml(
+    results: list[PreviewResult], *, date: dt.date | None = None, to: str | None = None
+) -> str:
     """The email message as an ``.eml`` file (CRLF line ends): :func:`format_export` ``eml``."""
-    return format_export(results, "eml", date=date).decode("ascii")
+    return format_export(results, "eml", date=date, to=to).decode("ascii")
 
 
 __all__ = [

@@ -21,10 +21,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from .channels import get_renderer
 from .channels.base import AssembledMessage, AssemblyContext, LimitProblem, RenderedMessage
 from .errors import RenderError
-from .models import Profile, Settings
+from .models import Profile, Sender, Settings
 from .repository import Library
 from .resolver import Resolution
 from .segments import lookup
@@ -233,6 +235,10 @@ def render_message(
                 ) from None
             raise
     brand_name = str(assembled.brand.get("name", ""))
+    recipient: str | None = None
+    if profile is not None and profile.email_attribute is not None:
+        found, value = lookup(attributes, profile.email_attribute)
+        recipient = value if found and isinstance(value, str) and value else None
     return RenderedMessage(
         key=assembled.key,
         customer_id=customer_id,
@@ -243,7 +249,18 @@ def render_message(
         media_types={p.name: p.media_type for p in assembled.parts},
         filenames={p.name: p.filename for p in assembled.parts},
         brand_name=brand_name,
+        recipient=recipient,
+        sender=_sender(assembled.brand),
     )
+
+
+def _sender(brand: Mapping[str, Any]) -> str:
+    """The brand sender as ``Name <address>`` ("" when the brand has none)."""
+    try:
+        sender = Sender.model_validate(brand.get("sender"))
+    except ValidationError:
+        return ""
+    return f"{sender.name} <{sender.email}>"
 
 
 def check_limits(settings: Settings | None, rendered: RenderedMessage) -> list[LimitProblem]:

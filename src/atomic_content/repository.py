@@ -41,6 +41,7 @@ from .models import (
     Settings,
     SlotKind,
     SlotSpec,
+    Strings,
     channel_registry,
     channels_model,
 )
@@ -56,7 +57,7 @@ from .yamlio import (
 
 M = TypeVar("M", bound=Model)
 
-_STEM_ID_KINDS = {Segment, Atom, Journey, Layout, Customer, Experiment}
+_STEM_ID_KINDS = {Segment, Atom, Journey, Layout, Customer, Experiment, Strings}
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Library:
     layouts: dict[tuple[str, str], LayoutEntry] = field(default_factory=dict)
     customers: dict[str, Customer] = field(default_factory=dict)
     experiments: dict[str, Experiment] = field(default_factory=dict)
+    strings: dict[str, Strings] = field(default_factory=dict)
     documents: dict[str, YamlDocument] = field(default_factory=dict)
     paths: dict[tuple[str, str], str] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)
@@ -834,4 +836,5 @@ def load_files(root: Path) -> tuple[Library, Diagnostics]:
     loader.load_layouts()
     loader.load_folder("customers", Customer, "customer", lib.customers, recursive=False)
     loader.load_folder("experiments", Experiment, "experiment", lib.experiments, recursive=False)
+    loader.load_folder("strings", Strings, "strings", lib.strings, recursive=False)
     return lib, loader.diagnostics

@@ -15,15 +15,26 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .assets import asset_files, is_asset
 from .conditions import check_condition
+from .contrast import contrast_problems
 from .customers import Position, customer_diagnostics
 from .errors import ContentError, Diagnostics, Severity, did_you_mean
 from .hygiene import check_text_hygiene
 from .markdown import lint_markdown
-from .models import Atom, AttributeType, Journey, SlotKind, channel_registry
+from .models import (
+    Atom,
+    AttributeType,
+    Journey,
+    RuleLevel,
+    Settings,
+    SlotKind,
+    channel_registry,
+)
 from .records import inspect_record
 from .repository import Library, load_files
 from .segments import lookup
+from .strings import PLACEHOLDERS, missing_keys, placeholder_problems
 from .tokens import AttributeInfo, lint_template
 from .yamlio import Loc, YamlDocument
 
@@ -115,6 +126,7 @@ class _Validator:
         self.slots = dict(settings.slots) if settings else {}
         self.channels = settings.channels.enabled() if settings else []
         self.locales = sorted(settings.locales) if settings else []
+        self.assets: list[str] | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     def err(
@@ -196,6 +208,10 @@ class _Validator:
                     f"the fallback chain of {code!r} loops: {' -> '.join([*chain, last.fallback])}",
                     "make the chain end at a locale without `fallback`",
                 )
+        self.check_contrast(settings)
+        logo = settings.brand.logo
+        if logo is not None and is_asset(logo.src):
+            self.check_asset("settings", "settings", ("brand", "logo", "src"), logo.src)
         if not self.channels:
             self.err(
                 "settings",
@@ -206,11 +222,72 @@ class _Validator:
                 f"add at least one of {', '.join(channel_registry())} under `channels:`",
             )
 
+    def check_asset(self, kind: str, item_id: str, loc: Loc, src: str) -> None:
+        """An asset path must name a file under the content root's assets/ folder."""
+        if self.assets is None:
+            self.assets = sorted(asset_files(self.lib.root)) if self.lib.root else []
+        if src not in self.assets:
+            self.unknown(kind, item_id, loc, "asset", src, self.assets, "ref.unknown_asset")
+
+    def check_strings(self) -> None:
+        """The strings catalogue: every key resolves for every locale (``strings.missing``,
+        at the locale in atomic.yaml), files name a configured locale, placeholders are
+        allowed ones (``strings.placeholder``)."""
+        settings = self.lib.settings
+        if settings is None:
+            return
+        for locale in sorted(self.lib.strings):
+            if locale not in settings.locales:
+                self.unknown(
+                    "strings", locale, ("id",), "locale", locale, settings.locales, "locale"
+                )
+            for key, name in placeholder_problems(self.lib.strings[locale]):
+                allowed = sorted(PLACEHOLDERS.get(key, ()))
+                self.err(
+                    "strings",
+                    locale,
+                    (key,),
+                    "strings.placeholder",
+                    f"{key} may not use {{{name}}}",
+                    "placeholders of this string: "
+                    + (", ".join(f"{{{a}}}" for a in allowed) if allowed else "none")
+                    + "; write the text itself",
+                )
+        for locale in sorted(settings.locales):
+            missing = missing_keys(self.lib, locale)
+            if missing:
+                chain = " -> ".join(self.lib.locale_chain(locale))
+                self.err(
+                    "settings",
+                    "settings",
+                    ("locales", locale),
+                    "strings.missing",
+                    f"locale {locale!r} has no string for {', '.join(missing)} (looked in {chain})",
+                    f"add them to strings/{locale}.yaml, or give {locale!r} a `fallback` "
+                    "locale that has them (built in: en, de, fr)",
+                )
+
+    def check_contrast(self, settings: Settings) -> None:
+        """Brand colour pairs below WCAG AA (``a11y.contrast``, level ``governance.contrast``)."""
+        level = settings.governance.contrast
+        if level is RuleLevel.OFF:
+            return
+        report = self.err if level is RuleLevel.ERROR else self.warn
+        for problem in contrast_problems(settings.brand.colors):
+            report(
+                "settings", "settings", problem.loc, "a11y.contrast", problem.message, problem.hint
+            )
+
     def check_profile(self) -> None:
         profile = self.lib.profile
         if profile is None:
             return
-        for field_name in ("id_attribute", "locale_attribute", "consent_attribute"):
+        for field_name in (
+            "id_attribute",
+            "locale_attribute",
+            "consent_attribute",
+            "email_attribute",
+        ):
             value = getattr(profile, field_name)
             if value is not None and value not in profile.attributes:
                 self.unknown(
@@ -233,6 +310,18 @@ class _Validator:
                 "profile.consent_not_boolean",
                 f"consent attribute {profile.consent_attribute!r} must have type boolean",
                 "declare it with `type: boolean` (false = the customer refused personalization)",
+            )
+        if (
+            profile.email_attribute in profile.attributes
+            and profile.attributes[profile.email_attribute].type is not AttributeType.STRING
+        ):
+            self.err(
+                "profile",
+                "profile",
+                ("email_attribute",),
+                "profile.email_not_string",
+                f"email attribute {profile.email_attribute!r} must have type string",
+                "declare it with `type: string` (one address such as ada@example.com)",
             )
         names = set(profile.attributes)
         for name, spec in profile.attributes.items():
@@ -441,7 +530,9 @@ class _Validator:
                     line, col = scalar_position(doc, loc, md.line, md.col)
                     self.d.error(doc.path, line, col, md.code, md.message, md.hint)
         url = atom.cta.url if atom.cta else (atom.image.src if atom.image else None)
-        if url is not None:
+        if atom.image is not None and is_asset(atom.image.src):
+            self.check_asset("atom", atom.id, ("image", "src"), atom.image.src)
+        elif url is not None:
             loc = ("cta", "url") if atom.cta else ("image", "src")
             allowed = schemes if atom.cta else frozenset({"https"})
             scheme = url.split(":", 1)[0].lower() if ":" in url else ""
@@ -689,6 +780,7 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> None:
     for atom in library.atoms.values():
         v.check_atom(atom)
     v.check_customers()
+    v.check_strings()
     if not diagnostics.has_errors:
         v.check_unused_atoms()
 

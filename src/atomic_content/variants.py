@@ -26,6 +26,7 @@ from pathlib import Path
 from pydantic import TypeAdapter
 
 from . import __version__
+from .assets import asset_files, relative_assets
 from .errors import Diagnostics, RenderError
 from .manifest import (
     FileEntry,
@@ -43,7 +44,7 @@ from .plan import Plan, PlannedVariant
 from .render import assemble, check_limits, example_customer, render_message
 from .repository import Library
 
-ENGINE_FORMAT = 2
+ENGINE_FORMAT = 3
 """Bumped whenever rendering changes output; part of every cache key."""
 
 PARALLEL_THRESHOLD = 64
@@ -206,6 +207,7 @@ class VariantRenderer:
         self.library = library
         self.settings = library.settings
         self.example = example_customer(library)
+        self.assets = sorted(asset_files(library.root)) if library.root else []
         self._atom_hashes: dict[str, str] = {}
         self.global_key = sha256_hex(
             canonical_json(
@@ -255,7 +257,11 @@ class VariantRenderer:
         files: dict[str, bytes] = {}
         listing: dict[str, FileEntry] = {}
         for part in assembled.parts:
-            for form, text in (("template", part.source), ("preview", preview.parts[part.name])):
+            # The preview form shows the build's copy of the assets (<out>/assets/), so that it
+            # opens offline; the template form keeps the production URLs.
+            up = variant.id.count("/") + 2 + part.filename.count("/")
+            shown = relative_assets(preview.parts[part.name], self.settings.brand, self.assets, up)
+            for form, text in (("template", part.source), ("preview", shown)):
                 rel = f"{variant.id}/{form}/{part.filename}"
                 data = text.encode("utf-8")
                 files[rel] = data

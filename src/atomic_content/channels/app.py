@@ -45,6 +45,7 @@ from .base import (
     block_text,
     channel_settings,
     checked_url,
+    image_src_of,
     layout_entry,
     length_problems,
     new_vault,
@@ -95,9 +96,7 @@ class AppRenderer:
             cta_url = checked_url(cta.cta.url, schemes, atom_id=cta.id, what="cta.url")
         image_src = ""
         if image is not None and image.image is not None:
-            image_src = checked_url(
-                image.image.src, frozenset({"https"}), atom_id=image.id, what="image.src"
-            )
+            image_src = image_src_of(ctx, image)
         parts: list[Part] = []
         if "push_title" in declared or "push_body" in declared:
             push: dict[str, Any] = {

@@ -28,6 +28,7 @@ import datetime as dt
 import functools
 import html
 import json
+import os
 import re
 import sys
 import time
@@ -47,12 +48,14 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 from pydantic import BaseModel
 
+from ..assets import asset_url, is_asset
 from ..errors import RenderError, Severity
 from ..manifest import atom_hash, canonical_json
 from ..markdown import flatten, render_markdown
 from ..models import Atom, Model, Settings, SlotKind
 from ..repository import LayoutEntry, Library
 from ..resolver import MessageKey, Resolution
+from ..strings import strings_for
 from ..tokens import protect_tokens, required_customer_paths
 from ..validate import link_schemes
 from ..yamlio import Loc
@@ -158,6 +161,10 @@ class RenderedMessage:
     media_types: dict[str, str] = field(default_factory=dict)
     filenames: dict[str, str] = field(default_factory=dict)
     brand_name: str = ""
+    recipient: str | None = None
+    """The customer's address (the profile's ``email_attribute``), for the ``To`` header."""
+    sender: str = ""
+    """The brand's sender as ``Name <address>`` (what an inbox shows as From)."""
 
 
 @dataclass(frozen=True)
@@ -199,10 +206,14 @@ class AssemblyContext:
         if library.settings is None:
             raise ValueError("the library has no settings; validate it first")
         declared = frozenset(library.profile.attributes) if library.profile else frozenset()
+        brand = library.settings.brand
+        plain = brand.model_dump(mode="json")
+        if brand.logo is not None:  # an asset path becomes its production URL
+            plain["logo"]["src"] = asset_url(brand, brand.logo.src)
         return cls(
             library=library,
             settings=library.settings,
-            brand=library.settings.brand.model_dump(mode="json"),
+            brand=plain,
             link_schemes=link_schemes(library),
             declared=declared,
         )
@@ -232,11 +243,34 @@ class LayoutProblem:
     severity: Severity = Severity.ERROR
 
 
-ExportWriter = Callable[[RenderedMessage, Settings, dt.date | None], bytes]
-"""Writes one rendered message in an export format: (message, settings, date) -> file bytes.
+@dataclass(frozen=True)
+class ExportOptions:
+    """What an export needs beyond the message: the send time and an address override.
 
-``date`` is the send date the user asked for (``--date``) or None (then the output must not
-depend on the clock, so that it is reproducible)."""
+    ``sent`` is when the message is sent (``--date`` at midnight UTC, SOURCE_DATE_EPOCH, or
+    now; see :func:`send_time`); None writes no date, so the output does not depend on the
+    clock. ``to`` replaces the recipient the profile names (``--to``)."""
+
+    sent: dt.datetime | None = None
+    to: str | None = None
+
+
+def send_time(date: dt.date | None) -> dt.datetime:
+    """The send time of an export: ``date`` at midnight UTC, else SOURCE_DATE_EPOCH (a
+    reproducible run), else now (UTC, whole seconds)."""
+    if date is not None:
+        return dt.datetime.combine(date, dt.time(), tzinfo=dt.UTC)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
+        except (ValueError, OverflowError, OSError):
+            pass
+    return dt.datetime.now(tz=dt.UTC).replace(microsecond=0)
+
+
+ExportWriter = Callable[[RenderedMessage, Settings, ExportOptions], bytes]
+"""Writes one rendered message in an export format: (message, settings, options) -> bytes."""
 
 
 @dataclass(frozen=True)
@@ -455,6 +489,15 @@ def checked_url(url: str, schemes: frozenset[str], *, atom_id: str, what: str) -
     return url.strip()
 
 
+def image_src_of(ctx: AssemblyContext, atom: Atom) -> str:
+    """The production URL of an image atom: its asset path on ``brand.asset_base_url``, or its
+    https URL (RenderError ``render.link_not_allowed`` for anything else)."""
+    assert atom.image is not None
+    if is_asset(atom.image.src):
+        return asset_url(ctx.settings.brand, atom.image.src)
+    return checked_url(atom.image.src, frozenset({"https"}), atom_id=atom.id, what="image.src")
+
+
 def line_html(text: str, schemes: frozenset[str]) -> str:
     """A ``line`` slot as inline HTML (tokens verbatim)."""
     return render_markdown(text, inline=True, link_schemes=schemes).html
@@ -515,9 +558,7 @@ def layout_slots(
             url = checked_url(atom.cta.url, schemes, atom_id=atom.id, what="cta.url")
             result[slot] = {"label": vault.html(atom.cta.label), "url": vault.html(url)}
         elif kind is SlotKind.IMAGE and atom.image is not None:
-            src = checked_url(
-                atom.image.src, frozenset({"https"}), atom_id=atom.id, what="image.src"
-            )
+            src = image_src_of(ctx, atom)
             result[slot] = {
                 "src": vault.html(src),
                 "alt": vault.html(atom.image.alt),
@@ -554,7 +595,8 @@ def slot_data(ctx: AssemblyContext, atoms: Mapping[str, Atom]) -> dict[str, Any]
         elif atom.cta is not None:
             value = {"label": atom.cta.label, "url": atom.cta.url}
         elif atom.image is not None:
-            value = {"src": atom.image.src, "alt": atom.image.alt, "width": atom.image.width}
+            src = asset_url(ctx.settings.brand, atom.image.src)
+            value = {"src": src, "alt": atom.image.alt, "width": atom.image.width}
         elif atom.offer is not None:
             value = {
                 "code": atom.offer.code,
@@ -625,6 +667,12 @@ def message_vars(ctx: AssemblyContext, resolution: Resolution) -> dict[str, Any]
         "locale": key.locale,
         "lang": resolution.language,
     }
+
+
+def message_strings(ctx: AssemblyContext, resolution: Resolution) -> dict[str, str]:
+    """``strings.*`` for layouts and the engine's own words: the strings catalogue in the
+    message language (:func:`atomic_content.strings.strings_for`), ``{brand}`` replaced."""
+    return strings_for(ctx.library, resolution.language)
 
 
 def layout_entry(ctx: AssemblyContext, resolution: Resolution) -> LayoutEntry:
@@ -706,32 +754,6 @@ def base_message(
         brand=ctx.brand,
         slot_data=slot_data(ctx, atoms),
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Words the engine itself writes (labels in plain-text parts)
-# --------------------------------------------------------------------------------------------
-
-LABELS: Final[dict[str, dict[str, str]]] = {
-    "en": {
-        "code": "Your code",
-        "valid_until": "Valid until",
-        "unsubscribe": "Unsubscribe",
-        "why": "You are receiving this email because you have an account with {brand}.",
-    },
-    "de": {
-        "code": "Ihr Code",
-        "valid_until": "Gültig bis",
-        "unsubscribe": "Abmelden",
-        "why": "Sie erhalten diese E-Mail, weil Sie ein Kundenkonto bei {brand} haben.",
-    },
-}
-
-
-def label(locale: str, key: str) -> str:
-    """An engine-written word in the message language (English when there is none)."""
-    language = locale.split("-")[0].lower()
-    return LABELS.get(language, LABELS["en"]).get(key, LABELS["en"][key])
 
 
 # --------------------------------------------------------------------------------------------
@@ -1083,7 +1105,12 @@ class _OutlineParser(HTMLParser):
             self._link = (values["href"], [])
         if tag in ("title", "h1", "h2", "h3", "h4", "h5", "h6"):
             self._capture, self._capture_tag = [], tag
-        if tag == "div" and "display:none" in values.get("style", "").replace(" ", ""):
+        if (
+            tag == "div"
+            and not self._hidden_depth
+            and "display:none" in values.get("style", "").replace(" ", "")
+            and values.get("aria-hidden") != "true"  # filler, not text (the preheader's)
+        ):
             self._hidden_depth = 1
             outline.hidden_text.append("")
         elif self._hidden_depth and tag == "div":

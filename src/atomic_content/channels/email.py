@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import re
 from collections.abc import Mapping
 from email import policy
@@ -38,7 +39,15 @@ import mrml
 
 from ..errors import RenderError, Severity
 from ..markdown import flatten
-from ..models import Atom, Brand, Model, Settings, address_problem, https_url_problem
+from ..models import (
+    Atom,
+    Brand,
+    Model,
+    Settings,
+    SlotKind,
+    address_problem,
+    https_url_problem,
+)
 from ..repository import LayoutEntry
 from ..resolver import Resolution
 from ..tokens import check_header_value
@@ -46,6 +55,7 @@ from .base import (
     AssembledMessage,
     AssemblyContext,
     Export,
+    ExportOptions,
     LayoutProblem,
     LimitProblem,
     Part,
@@ -55,11 +65,11 @@ from .base import (
     block_text,
     channel_settings,
     checked_url,
-    label,
     layout_slots,
     layout_template,
     length_problems,
     locale_date,
+    message_strings,
     message_vars,
     new_vault,
     render_layout,
@@ -119,10 +129,11 @@ class EmailRenderer:
     def assemble(self, ctx: AssemblyContext, resolution: Resolution) -> AssembledMessage:
         entry, template = layout_template(ctx, resolution)
         atoms = resolution.atoms
-        locale = resolution.key.locale
+        locale = resolution.language  # the message language, not the customer's locale
         vault = new_vault(ctx, entry, atoms)
         name = entry.template_path or f"layouts/email/{resolution.layout}"
         slots = layout_slots(ctx, atoms, vault, locale, plain=frozenset({"subject", "preheader"}))
+        texts = message_strings(ctx, resolution)
         mjml_source = render_layout(
             template,
             name=name,
@@ -130,6 +141,7 @@ class EmailRenderer:
                 "slots": slots,
                 "brand": ctx.brand,
                 "message": message_vars(ctx, resolution),
+                "strings": texts,
             },
         )
         mjml_source = _complete_head(mjml_source, slots)
@@ -138,6 +150,7 @@ class EmailRenderer:
         def ids(*slot_names: str) -> tuple[str, ...]:
             return tuple(atoms[s].id for s in slot_names if s in atoms)
 
+        plain, plain_atoms = _plain_text(ctx, resolution, vault, template, texts)
         subject = vault.protect(_subject_text(atoms["subject"])) if "subject" in atoms else ""
         preheader = (
             vault.protect(flatten(text_of(atoms["preheader"]))) if "preheader" in atoms else ""
@@ -170,10 +183,10 @@ class EmailRenderer:
             Part(
                 "text",
                 "text",
-                vault.finish(_plain_text(ctx, resolution, vault), part="email text"),
+                vault.finish(plain, part="email text"),
                 "text/plain",
                 "email.txt",
-                atom_ids=ids("headline", "body", "offer", "cta"),
+                atom_ids=plain_atoms,
             ),
         ]
         return base_message(ctx, resolution, parts)
@@ -270,7 +283,9 @@ class EmailRenderer:
         )
 
     def preview_html(self, rendered: RenderedMessage) -> str:
-        return rendered.parts.get("html", "")
+        """The email as an editor checks it: an inbox header (sender, recipient, subject,
+        preheader) above the message at a desktop and a mobile width, side by side."""
+        return inbox_view(rendered)
 
     # -- review ------------------------------------------------------------------------------
     def review_lines(self, files: Mapping[str, bytes]) -> list[str]:
@@ -286,6 +301,67 @@ class EmailRenderer:
         return other_files(
             files, ("subject.txt", "preheader.txt", "email.txt", "email.html"), lines
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Preview
+# --------------------------------------------------------------------------------------------
+
+PREVIEW_WIDTHS: Final = (("Desktop", 700), ("Mobile", 390))
+"""The widths of the email preview: a desktop reading pane and a phone (CSS pixels)."""
+
+_INBOX_STYLE: Final = (
+    "body{margin:0;background:#e9e7e2;color:#1d1d1b;font:14px/1.45 -apple-system,"
+    "BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif}"
+    "main{padding:16px}"
+    ".inbox{max-width:1120px;margin:0 auto 16px;padding:12px 16px;background:#fff;"
+    "border:1px solid #cfccc4;border-radius:8px}"
+    ".inbox dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0}"
+    ".inbox dt{color:#595955}.inbox dd{margin:0;overflow-wrap:anywhere}"
+    ".subject{font-weight:700;font-size:16px}.preheader{color:#595955}"
+    ".frames{display:flex;flex-wrap:wrap;gap:16px;justify-content:center;align-items:flex-start}"
+    "figure{margin:0}figcaption{margin:0 0 6px;color:#595955;font-weight:600}"
+    "iframe{display:block;height:1500px;border:1px solid #cfccc4;border-radius:6px;"
+    "background:#fff}"
+)
+
+
+def inbox_view(rendered: RenderedMessage) -> str:
+    """One HTML page: what an inbox list shows of the message (From, To, Subject and the
+    preheader), then the message in frames at :data:`PREVIEW_WIDTHS`. The message runs in
+    sandboxed frames (no scripts, no same-origin access)."""
+    parts = rendered.parts
+    document = parts.get("html", "")
+    lang = rendered.key.locale
+
+    def e(text: str) -> str:
+        return html.escape(text, quote=True)
+
+    rows = [
+        ("From", rendered.sender, ""),
+        ("To", rendered.recipient or "", ""),
+        ("Subject", parts.get("subject", ""), "subject"),
+        ("Preheader", parts.get("preheader", ""), "preheader"),
+    ]
+    header = "".join(
+        f"<dt>{name}</dt><dd{f' class={chr(34)}{css}{chr(34)}' if css else ''}>{e(value)}</dd>"
+        for name, value, css in rows
+        if value
+    )
+    frames = "".join(
+        f"<figure><figcaption>{name} · {width} px</figcaption>"
+        f'<iframe title="{name} ({width} px): {e(parts.get("subject", ""))}" '
+        f'style="width:{width}px" sandbox srcdoc="{e(document)}"></iframe></figure>'
+        for name, width in PREVIEW_WIDTHS
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="{e(lang)}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{e(parts.get('subject', ''))}</title>\n<style>{_INBOX_STYLE}</style>\n"
+        f'</head>\n<body>\n<main>\n<section class="inbox" aria-label="Inbox">'
+        f"<dl>{header}</dl></section>\n"
+        f'<div class="frames">{frames}</div>\n</main>\n</body>\n</html>\n'
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -361,7 +437,44 @@ def compile_mjml(mjml_source: str, *, lang: str, name: str) -> str:
             raise RenderError(
                 "render.css_invalid", f"{name}: the layout's CSS cannot be inlined ({exc})"
             ) from None
-    return _IMG_WITHOUT_ALT.sub('<img alt=""', document)
+    return _finish_document(_IMG_WITHOUT_ALT.sub('<img alt=""', document))
+
+
+# mrml's hidden inbox preview: white text, which spam filters read as text hidden in the
+# background colour (SpamAssassin HTML_FONT_LOW_CONTRAST).
+_MRML_PREVIEW: Final = re.compile(
+    r'(<body\b[^>]*>)<div style="display:none;[^"]*">(.*?)</div>', re.S
+)
+_BODY_END: Final = "</body>"
+_HIDDEN: Final = (
+    "display:none;font-size:1px;line-height:1px;max-height:0px;max-width:0px;opacity:0;"
+    "overflow:hidden;mso-hide:all;"
+)
+PREHEADER_FILLER: Final = "&zwnj;&nbsp;" * 90
+"""After the preheader: invisible characters that keep the inbox from showing the start of
+the body after a short preheader."""
+
+
+def _finish_document(document: str) -> str:
+    """The hidden preheader without a colour of its own, followed by the filler; the
+    content in a ``main`` landmark (the message is the page's main content)."""
+    match = _MRML_PREVIEW.search(document)
+    if match is not None:
+        body, preheader = match.group(1), match.group(2)
+        document = (
+            document[: match.start()]
+            + f'{body}<div style="{_HIDDEN}">{preheader}</div>'
+            + f'<div style="{_HIDDEN}" aria-hidden="true">{PREHEADER_FILLER}</div>'
+            + '<div role="main">'
+            + document[match.end() :]
+        )
+    else:
+        start = re.search(r"<body\b[^>]*>", document)
+        if start is None:
+            return document
+        document = document[: start.end()] + '<div role="main">' + document[start.end() :]
+    end = document.rfind(_BODY_END)
+    return document[:end] + "</div>" + document[end:] if end >= 0 else document + "</div>"
 
 
 def _subject_text(atom: Atom) -> str:
@@ -390,38 +503,76 @@ def _subject_text(atom: Atom) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _plain_text(ctx: AssemblyContext, resolution: Resolution, vault: TokenVault) -> str:
-    """The text/plain alternative, written from the atoms (tokens as placeholders)."""
+_SLOT_USE: Final = re.compile(r"\bslots\.([A-Za-z0-9_]+)")
+_HEAD_SLOTS: Final = frozenset({"subject", "preheader"})
+
+
+def text_slots(
+    template: str, atoms: Mapping[str, Atom], kinds: Mapping[str, SlotKind]
+) -> list[str]:
+    """The slots the plain text shows, in layout order: every filled slot the layout template
+    uses (first use of ``slots.<name>``), except the subject and preheader (they are headers)
+    and image slots (pictures; their alt text is for the HTML). Filled slots the template never
+    names come last, in name order."""
+    order: list[str] = []
+    for match in _SLOT_USE.finditer(template):
+        name = match.group(1)
+        if name not in order:
+            order.append(name)
+    order += sorted(name for name in atoms if name not in order)
+    return [
+        name
+        for name in order
+        if name in atoms and name not in _HEAD_SLOTS and kinds.get(name) is not SlotKind.IMAGE
+    ]
+
+
+def _plain_text(
+    ctx: AssemblyContext,
+    resolution: Resolution,
+    vault: TokenVault,
+    template: str,
+    texts: Mapping[str, str],
+) -> tuple[str, tuple[str, ...]]:
+    """The text/plain alternative, written from the atoms (tokens as placeholders): each slot of
+    :func:`text_slots` as a block, then the footer. Returns the text and the atom ids used."""
     atoms = resolution.atoms
-    locale = resolution.key.locale
+    locale = resolution.language
+    kinds = {slot: ctx.slot_kind(slot) for slot in atoms}
     blocks: list[str] = []
-    if "headline" in atoms:
-        blocks.append(vault.protect(flatten(text_of(atoms["headline"]))))
-    if "body" in atoms:
-        blocks.append(vault.protect(block_text(text_of(atoms["body"]), ctx.link_schemes)))
-    offer_atom = atoms.get("offer")
-    if offer_atom is not None and offer_atom.offer is not None:
-        offer = offer_atom.offer
-        lines = [
-            vault.protect(flatten(offer.headline)),
-            f"{label(locale, 'code')}: {vault.protect(offer.code)}",
-        ]
-        if offer.expires is not None:
-            lines.append(f"{label(locale, 'valid_until')} {locale_date(offer.expires, locale)}")
-        if offer.terms:
-            lines.append(vault.protect(flatten(offer.terms)))
-        blocks.append("\n".join(lines))
-    cta_atom = atoms.get("cta")
-    if cta_atom is not None and cta_atom.cta is not None:
-        url = checked_url(cta_atom.cta.url, ctx.link_schemes, atom_id=cta_atom.id, what="cta.url")
-        blocks.append(f"{vault.protect(cta_atom.cta.label)}: {vault.protect(url)}")
+    used: list[str] = []
+    for slot in text_slots(template, atoms, kinds):
+        atom = atoms[slot]
+        kind = kinds[slot]
+        block = ""
+        if kind is SlotKind.LINE:
+            block = vault.protect(flatten(text_of(atom)))
+        elif kind is SlotKind.MARKDOWN:
+            block = vault.protect(block_text(text_of(atom), ctx.link_schemes))
+        elif kind is SlotKind.OFFER and atom.offer is not None:
+            offer = atom.offer
+            lines = [
+                vault.protect(flatten(offer.headline)),
+                f"{texts['your_code']}: {vault.protect(offer.code)}",
+            ]
+            if offer.expires is not None:
+                lines.append(f"{texts['valid_until']} {locale_date(offer.expires, locale)}")
+            if offer.terms:
+                lines.append(vault.protect(flatten(offer.terms)))
+            block = "\n".join(lines)
+        elif kind is SlotKind.CTA and atom.cta is not None:
+            url = checked_url(atom.cta.url, ctx.link_schemes, atom_id=atom.id, what="cta.url")
+            block = f"{vault.protect(atom.cta.label)}: {vault.protect(url)}"
+        if block:
+            blocks.append(block)
+            used.append(atom.id)
     brand = ctx.settings.brand
-    footer = ["-- ", label(locale, "why").format(brand=brand.name)]
+    footer = ["-- ", texts["why_email"]]
     if brand.address:
         footer.append(brand.address)
-    footer.append(f"{label(locale, 'unsubscribe')}: {brand.unsubscribe.url}")
+    footer.append(f"{texts['unsubscribe']}: {brand.unsubscribe.url}")
     blocks.append("\n".join(footer))
-    return "\n\n".join(block for block in blocks if block) + "\n"
+    return "\n\n".join(block for block in blocks if block) + "\n", tuple(used)
 
 
 # --------------------------------------------------------------------------------------------
@@ -447,9 +598,11 @@ def build_eml(
     """A real ``multipart/alternative`` message of a rendered email.
 
     ``text/plain`` first and ``text/html`` last (clients show the last one they can); From is the
-    brand sender, Reply-To the brand's; ``List-Unsubscribe`` carries the mailto and https
-    addresses and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058). ``to`` is
-    one bare address.
+    brand sender, To the customer's address (``to``, else :attr:`RenderedMessage.recipient`,
+    the profile's ``email_attribute``), Reply-To the brand's; ``List-Unsubscribe`` carries the
+    mailto and https addresses and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``
+    (RFC 8058). ``to`` is one bare address. The MIME-Version header is written once, on the
+    message, never on its parts.
 
     Headers are safe whatever Python runs (the email package before 3.11.10/3.12.5 lets a
     value inject headers, CVE-2024-6923): every value is checked before it is set (control
@@ -459,8 +612,9 @@ def build_eml(
     aside: Python's folding may move a space). Any problem is a RenderError
     ``render.header_injection`` naming the header and the field, never the value.
 
-    Deterministic: no Date and no Message-ID unless ``date`` is given (a date means midnight
-    UTC); the MIME boundary is derived from a hash of the content. Raises RenderError
+    Deterministic: ``Date`` only when ``date`` is given (a date means midnight UTC); the
+    ``Message-ID`` and the MIME boundary are derived from a hash of the content, the customer,
+    the recipient and the date, so the same inputs give the same bytes. Raises RenderError
     ``render.not_email`` when the message is not an email.
     """
     if rendered.key.channel != "email":
@@ -468,10 +622,8 @@ def build_eml(
     subject = rendered.parts.get("subject", "")
     text = rendered.parts.get("text", "")
     body_html = rendered.parts.get("html", "")
-    headers, targets = _header_values(rendered, brand, subject, to)
-    digest = hashlib.sha256(
-        "\x00".join((subject, text, body_html, str(rendered.key))).encode("utf-8")
-    ).hexdigest()
+    recipient = to if to is not None else rendered.recipient
+    when: dt.datetime | None = None
     if date is not None:
         when = (
             date
@@ -480,12 +632,24 @@ def build_eml(
         )
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.UTC)
-        domain = brand.sender.email.rsplit("@", 1)[-1]
-        at = next(i for i, (name, _) in enumerate(headers) if name == "Subject") + 1
-        headers[at:at] = [
-            ("Date", format_datetime(when)),
-            ("Message-ID", f"<{digest[:32]}@{domain}>"),
-        ]
+    digest = hashlib.sha256(
+        "\x00".join(
+            (
+                subject,
+                text,
+                body_html,
+                str(rendered.key),
+                rendered.customer_id or "",
+                recipient or "",
+                when.isoformat() if when else "",
+            )
+        ).encode("utf-8")
+    ).hexdigest()
+    headers, targets = _header_values(rendered, brand, subject, recipient)
+    at = next(i for i, (name, _) in enumerate(headers) if name == "Subject") + 1
+    domain = brand.sender.email.rsplit("@", 1)[-1]
+    dated = [("Date", format_datetime(when))] if when is not None else []
+    headers[at:at] = [*dated, ("Message-ID", f"<{digest[:32]}@{domain}>")]
     message = EmailMessage(policy=policy.SMTP)
     for name, value in headers:
         try:
@@ -499,6 +663,10 @@ def build_eml(
             raise _header_error(rendered, name, f"the {name} header could not be written") from None
     message.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(body_html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # The email package copies MIME-Version into the part it moves into the multipart; a
+    # part needs none (RFC 2045: the header belongs to the top level).
+    for part in message.iter_parts():
+        del part["MIME-Version"]
     # Quoted-printable writes "=" as "=3D", so a boundary starting with "=_" cannot occur in
     # the bodies.
     message.set_boundary(f"=_atomic_{digest[:32]}")
@@ -620,5 +788,5 @@ def eml_bytes(message: EmailMessage) -> bytes:
     return message.as_bytes(policy=policy.SMTP)
 
 
-def _write_eml(rendered: RenderedMessage, settings: Settings, date: dt.date | None) -> bytes:
-    return eml_bytes(build_eml(rendered, settings.brand, date=date))
+def _write_eml(rendered: RenderedMessage, settings: Settings, options: ExportOptions) -> bytes:
+    return eml_bytes(build_eml(rendered, settings.brand, to=options.to, date=options.sent))

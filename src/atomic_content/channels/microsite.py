@@ -35,6 +35,7 @@ from .base import (
     layout_slots,
     layout_template,
     length_problems,
+    message_strings,
     message_vars,
     new_vault,
     outline_html,
@@ -76,7 +77,7 @@ class MicrositeRenderer:
         entry, template = layout_template(ctx, resolution)
         atoms = resolution.atoms
         vault = new_vault(ctx, entry, atoms)
-        slots = layout_slots(ctx, atoms, vault, resolution.key.locale)
+        slots = layout_slots(ctx, atoms, vault, resolution.language)
         message = message_vars(ctx, resolution)
         # Plain text with placeholders; the layout's autoescape escapes the static text.
         message["title"] = (
@@ -88,7 +89,12 @@ class MicrositeRenderer:
         page = render_layout(
             template,
             name=entry.template_path or f"layouts/microsite/{resolution.layout}",
-            variables={"slots": slots, "brand": ctx.brand, "message": message},
+            variables={
+                "slots": slots,
+                "brand": ctx.brand,
+                "message": message,
+                "strings": message_strings(ctx, resolution),
+            },
         )
         part = Part(
             "index.html",

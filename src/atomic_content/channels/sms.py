@@ -35,9 +35,10 @@ from pydantic import AfterValidator, Field, model_validator
 
 from ..errors import RenderError, Severity
 from ..markdown import flatten
-from ..models import LocaleCode, Model, NonEmpty, Settings
+from ..models import LocaleCode, Model, NonEmpty, Settings, Strings
 from ..repository import LayoutEntry
 from ..resolver import Resolution
+from ..strings import BUILTIN
 from .base import (
     AssembledMessage,
     AssemblyContext,
@@ -65,11 +66,9 @@ GSM7_EXTENSION: Final = frozenset("\f^{}\\[~]|€")
 """The GSM 03.38 extension table: an escape septet plus one, so two septets each."""
 
 DEFAULT_OPT_OUT: Final[Mapping[str, str]] = {
-    "en": "Reply STOP to opt out",
-    "de": "Antworte STOP zum Abbestellen",
-    "fr": "Répondez STOP pour vous désabonner",
+    language: texts["opt_out"] for language, texts in BUILTIN.items()
 }
-"""The opt-out line by language when ``channels.sms.opt_out`` has none for the locale."""
+"""The built-in opt-out line by language (the strings catalogue's ``opt_out``)."""
 
 _LINK_SCHEMES: Final = frozenset({"https"})
 _SENDER_CHARS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ")
@@ -132,15 +131,26 @@ class SmsChannel(Model):
     limits: SmsLimits = SmsLimits()
 
 
-def opt_out_text(settings: SmsChannel, locale_chain: list[str]) -> str:
+def opt_out_text(
+    settings: SmsChannel,
+    locale_chain: list[str],
+    catalogue: Mapping[str, Strings] | None = None,
+) -> str:
     """The opt-out line for a message whose locale falls back along ``locale_chain``.
 
-    Per locale of the chain, then per its language: the configured text, then the built-in
-    one; English when nothing matches.
+    Per locale of the chain, then per its language: the configured text
+    (``channels.sms.opt_out``), then the content's strings catalogue (``opt_out`` of
+    ``strings/<locale>.yaml``), then the built-in one; English when nothing matches.
     """
+    catalogue = catalogue or {}
     for code in locale_chain:
         for candidate in (code, code.split("-")[0]):
-            text = settings.opt_out.get(candidate) or DEFAULT_OPT_OUT.get(candidate)
+            item = catalogue.get(candidate)
+            text = (
+                settings.opt_out.get(candidate)
+                or (item.opt_out if item is not None else None)
+                or DEFAULT_OPT_OUT.get(candidate)
+            )
             if text:
                 return text
     return DEFAULT_OPT_OUT["en"]
@@ -242,7 +252,9 @@ class SmsRenderer:
         entry = layout_entry(ctx, resolution)
         atoms = resolution.atoms
         settings = channel_settings(ctx.settings, self.name, SmsChannel)
-        opt_out = opt_out_text(settings, ctx.library.locale_chain(resolution.key.locale))
+        opt_out = opt_out_text(
+            settings, ctx.library.locale_chain(resolution.key.locale), ctx.library.strings
+        )
         sender = settings.sender or ""
         vault = new_vault(ctx, entry, atoms, extra=(opt_out, sender))
         lines: list[str] = []

@@ -42,6 +42,12 @@ _SUFFIX = {
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write to this file instead of stdout.",
 )
+@click.option(
+    "--to",
+    "to",
+    metavar="ADDRESS",
+    help="Recipient of an exported message (default: the customer's address attribute).",
+)
 @click.option("--open", "open_browser", is_flag=True, help="Open the result in the web browser.")
 @click.option(
     "--arm",
@@ -52,7 +58,8 @@ _SUFFIX = {
 def preview(
     ctx: click.Context, content: Path, customer_ref: str, journey: str, step: str | None,
     channel: str | None, locale: str | None, date_text: str | None, include_drafts: bool,
-    explain: bool, fmt: str, out: Path | None, open_browser: bool, arm: str | None,
+    explain: bool, fmt: str, out: Path | None, to: str | None, open_browser: bool,
+    arm: str | None,
 ) -> None:  # fmt: skip
     """Render a journey's messages for one customer and check them against channel limits.
 
@@ -70,7 +77,7 @@ def preview(
     elif fmt == "json":
         output = format_json(results, explain=explain)
     elif fmt in _EXPORTS:
-        output = format_export(results, fmt, date=date)
+        output = format_export(results, fmt, date=date, to=to)
     else:
         output = format_text(results, explain=explain)
     if fmt == "html" or fmt in _EXPORTS:
