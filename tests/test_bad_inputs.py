@@ -57,6 +57,10 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)
 )
 
+# An impossible date YAML cannot build (it used to abort the file at 1:1 with yaml.syntax and
+# hide the other two mistakes).
+EXPIRY = "slot: headline\nstatus: aproved\nsegements: [vip]\ntext: Hi\nvalid_until: 2026-13-01\n"
+
 CASES = [
     Case(
         "locale-with-underscore",
@@ -119,6 +123,40 @@ CASES = [
         "atoms/dup.yaml:3:1: error[yaml.duplicate_key]: the key 'slot' appears twice in the same "
         "mapping",
         "keep one of the two entries",
+    ),
+    Case(
+        "comment-in-text",
+        {
+            "atoms/fjell.yaml": "slot: headline\nstatus: approved\nsegments: [vip]\n"
+            "text: Our bestseller, the Fjell 3L #1 rain shell, is back\n"
+        },
+        "atoms/fjell.yaml:4:36: warning[yaml.comment_in_text]: text: ' #' starts a YAML comment, "
+        "so '#1 rain shell, is back' is not part of the text",
+        'quote it: text: "Our bestseller, the Fjell 3L #1 rain shell, is back"',
+    ),
+    Case(
+        "comment-in-cta-label",
+        {
+            "atoms/cta-hash.yaml": "slot: cta\nstatus: approved\nsegments: [vip]\ncta:\n"
+            "  label: Shop #1 deals\n  url: https://www.acme.example/deals\n"
+        },
+        "atoms/cta-hash.yaml:5:15: warning[yaml.comment_in_text]: cta.label: ' #' starts a YAML "
+        "comment, so '#1 deals' is not part of the text",
+        'quote it: label: "Shop #1 deals"',
+    ),
+    Case(
+        "impossible-date",
+        {"atoms/expiry.yaml": EXPIRY},
+        "atoms/expiry.yaml:5:14: error[schema.invalid_type]: valid_until: input should be a valid "
+        "date or datetime, month value is outside expected range of 1-12",
+        "write a date as YYYY-MM-DD",
+    ),
+    Case(
+        "unbuildable-number",
+        {"atoms/hex.yaml": "slot: headline\nstatus: approved\ntext: Hi\npriority: 0x_\n"},
+        "atoms/hex.yaml:4:11: error[schema.invalid_type]: priority: input should be a valid "
+        "integer, unable to parse string as an integer",
+        "write a whole number",
     ),
     Case(
         "unknown-field",
@@ -479,6 +517,34 @@ def test_bad_input(tmp_path: Path, case: Case) -> None:
     assert case.hint.lower() in matches[0].hint.lower(), matches[0].hint
     # One broken file is reported once, not once per place that uses it.
     assert len(matches) == 1, "\n".join(shown)
+
+
+def test_an_impossible_date_hides_no_other_mistake(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"atoms/expiry.yaml": EXPIRY})
+    _library, diagnostics = check_content(tmp_path)
+    assert [fmt(d) for d in diagnostics if d.path == "atoms/expiry.yaml"] == [
+        "atoms/expiry.yaml:2:9: error[schema.invalid_value]: status: input should be 'draft', "
+        "'review', 'approved' or 'retired'",
+        "atoms/expiry.yaml:3:1: error[schema.unknown_field]: unknown field 'segements'",
+        "atoms/expiry.yaml:5:14: error[schema.invalid_type]: valid_until: input should be a "
+        "valid date or datetime, month value is outside expected range of 1-12",
+    ]
+
+
+def test_a_hash_inside_quotes_or_a_block_text_is_no_comment(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "atoms/quoted.yaml": "slot: headline\nstatus: approved\nsegments: [vip]\n"
+            'text: "The Fjell 3L #1 is back"  # a real comment, nothing lost\n',
+            "atoms/block.yaml": "slot: body\nstatus: approved\nsegments: [vip]\n"
+            "text: |\n  Our #1 shell, and #2.\n",
+            "atoms/no-space.yaml": "slot: preheader\nstatus: approved\nsegments: [vip]\n"
+            "text: Issue#1 of our letter is out, the trail guide\n",
+        },
+    )
+    _library, diagnostics = check_content(tmp_path)
+    assert [d for d in diagnostics if d.code == "yaml.comment_in_text"] == []
 
 
 def test_huge_file(tmp_path: Path) -> None:

@@ -362,6 +362,21 @@ def test_one_atom_edit_rerenders_only_the_variants_that_use_it(tmp_path: Path) -
     assert edited.cached == first.variants - 2
 
 
+def test_a_no_cache_build_still_writes_the_cache(tmp_path: Path) -> None:
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    first = build(content, out, on=DAY, use_cache=False)
+    assert first.cached == 0 and first.rendered == first.variants
+    again = build(content, out, on=DAY, use_cache=False)
+    assert not again.skipped and again.cached == 0  # --no-cache never reads it
+    (content / "atoms/headline-vip.yaml").write_text(
+        "slot: headline\nstatus: approved\nsegments: [vip]\ntext: VIP, again\n"
+    )
+    edited = build(content, out, on=DAY)
+    assert edited.rendered == 2  # the vip email in en and de, not every variant
+    assert edited.cached == first.variants - 2
+
+
 def test_unchanged_variants_are_linked_from_the_previous_build(tmp_path: Path) -> None:
     """A rebuild writes only what the edit changed: the other variants' files are the same
     inodes as in the previous tree, and the result equals a clean build."""

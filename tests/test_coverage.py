@@ -738,7 +738,8 @@ def test_default_summary_fits_the_terminal(demo_report: CoverageReport, width: i
     ]
     for segment in demo_report.segments:
         assert re.search(rf"^\| {re.escape(segment.id)}\s+\|", text, re.M), segment.id
-    assert "Top 10 of 925 gaps by impact" in text
+    assert f"Top 10 of {len(demo_report.gaps)} gaps by impact" in text
+    assert len(demo_report.gaps) > 900  # the demo's fallback locales leave many gaps
     assert "welcome/day-0/app push_body [de-AT]" in text  # gap ids never break
 
 

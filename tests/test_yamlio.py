@@ -85,28 +85,29 @@ def test_yaml_like_text_never_raises_and_positions_stay_in_the_file(text: str) -
             assert 1 <= line <= text.count("\n") + 1
 
 
-def test_parse_cache_gives_the_same_data_and_survives_damage(
+def test_load_cache_gives_the_same_data_and_survives_damage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from atomic_content import yamlio
+    from atomic_content.repository import load_files
 
     monkeypatch.setenv("ATOMIC_CACHE_DIR", str(tmp_path / "cache"))
-    files = sorted((REPO / "content").rglob("*.yaml"))[:40]
-    first = [yamlio.read_yaml_file(p)[0] for p in files]
+    first, _ = load_files(REPO / "content")
     entries = sorted((tmp_path / "cache").rglob("*.json"))
-    assert len(entries) == len({d.sha256 for d in first if d is not None and d.data is not None})
-    second = [yamlio.read_yaml_file(p)[0] for p in files]
-    for a, b in zip(first, second, strict=True):
-        assert a is not None and b is not None
-        assert a.data == b.data and a.text == b.text  # dates come back as dates
+    assert len(entries) == 1  # one file per content folder, entries keyed by content hash
+    second, _ = load_files(REPO / "content")
+    assert first.documents.keys() == second.documents.keys()
+    for path, doc in first.documents.items():
+        again = second.documents[path]
+        assert doc.data == again.data and doc.text == again.text  # dates come back as dates
     for entry in entries:
         entry.write_text("{not json")
-    third = [yamlio.read_yaml_file(p)[0] for p in files]
-    assert [d.data for d in third if d] == [d.data for d in first if d]
+    third, _ = load_files(REPO / "content")
+    assert [d.data for d in third.documents.values()] == [d.data for d in first.documents.values()]
 
 
-def test_parse_cache_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_cache_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from atomic_content import yamlio
+    from atomic_content.repository import load_files
 
     monkeypatch.setenv("ATOMIC_CACHE_DIR", "off")
     assert yamlio.cache_dir() is None
@@ -114,6 +115,9 @@ def test_parse_cache_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.Mon
     source.write_text("a: 2026-01-31\n")
     doc, _ = yamlio.read_yaml_file(source)
     assert doc is not None and doc.data == {"a": __import__("datetime").date(2026, 1, 31)}
+    library, _ = load_files(REPO / "content")
+    assert library.load_cache is not None and library.load_cache.path is None
+    assert not list(tmp_path.rglob("*.json"))
 
 
 # -- YAML 1.2 only, recursion and depth -----------------------------------------------------------

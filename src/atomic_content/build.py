@@ -321,7 +321,9 @@ def build(
         return unchanged
     stages: dict[str, float] = {"fingerprint": time.perf_counter() - started}
 
-    folder = (cache_dir or out.parent / f".{out.name}.cache") if use_cache or cache_dir else None
+    # --no-cache only skips *reading* the cache: the renders are still written, so the next
+    # one-atom edit re-renders what it touches, not everything.
+    folder = cache_dir or out.parent / f".{out.name}.cache"
     previous: PreviousBuild | None = None
     if checked is None:
         mark = time.perf_counter()

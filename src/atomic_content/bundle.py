@@ -34,6 +34,7 @@ from .experiments import hash_attribute
 from .manifest import canonical_json
 from .models import Experiment, Journey, Profile, Segment, Settings
 from .plan import Holdout, Plan, Route, Router, RoutingTable
+from .records import check_record
 from .render import message_attributes, render_message
 from .repository import Library
 
@@ -216,8 +217,6 @@ class Bundle:
         that is not a boolean ...), UsageError for unknown ids, RenderError for customer data
         that cannot be rendered safely or a message over a hard channel limit.
         """
-        from .records import check_record
-
         record = check_record(customer, self.profile, where="record")
         route = self.route(
             record, journey=journey, step=step, channel=channel, locale=locale, on=on

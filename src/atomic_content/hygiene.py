@@ -214,6 +214,8 @@ def _diagnostic(path: str, line: int, col: int, code: str, ch: str, where: str) 
 
 
 def _scan_document(doc: YamlDocument) -> Iterator[Diagnostic]:
+    if "\\" not in doc.text and _SUSPECT.search(doc.text) is None:
+        return  # every value is written out in the text, and the text holds no such character
     starts: list[int] | None = None
     for loc, is_key, text in _strings(doc.data):
         if _SUSPECT.search(text) is None:
@@ -245,6 +247,16 @@ def _scan_template(path: str, source: str) -> Iterator[Diagnostic]:
             continue
         line, col = _line_col(starts, m.start() + skipped)
         yield _diagnostic(path, line, col, code, m.group(0), "this template")
+
+
+def document_hygiene(doc: YamlDocument) -> list[Diagnostic]:
+    """:func:`check_text_hygiene` of one parsed file (it depends on that file alone)."""
+    return list(_scan_document(doc))
+
+
+def template_hygiene(path: str, source: str) -> list[Diagnostic]:
+    """:func:`check_text_hygiene` of one layout template."""
+    return list(_scan_template(path, source))
 
 
 def check_text_hygiene(library: Library) -> list[Diagnostic]:

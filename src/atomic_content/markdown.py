@@ -395,6 +395,8 @@ def lint_markdown(source: str, *, link_schemes: frozenset[str]) -> list[Markdown
 
     Positions are 1-based lines and columns in ``source``. Never raises for bad content.
     """
+    if "[" not in source and "<" not in source:
+        return []  # no link, image, autolink or HTML can be written without them (fast path)
     schemes = frozenset(s.lower() for s in link_schemes)
     source = source.replace("\r\n", "\n").replace("\r", "\n")
     protected = _protect(source)

@@ -36,6 +36,7 @@ from .experiments import Assignment, assign, covering, forced, relevant
 from .models import ArmKind, Atom, Experiment, Journey, Profile, Segment, Settings, Status
 from .repository import Library
 from .resolver import (
+    MessageKey,
     Resolution,
     Resolver,
     find_journey,
@@ -55,19 +56,6 @@ MAX_RANGE_DAYS = 366
 """The longest range one plan may cover (a year): a longer one is almost surely a typo."""
 
 
-@dataclass(frozen=True, order=True)
-class MessageId:
-    """One message of a journey: (journey, step, channel, locale)."""
-
-    journey: str
-    step: str
-    channel: str
-    locale: str
-
-    def __str__(self) -> str:
-        return f"{self.journey}/{self.step}/{self.channel}/{self.locale}"
-
-
 @dataclass(frozen=True)
 class PlannedVariant:
     """One variant: a message for one audience over ``start``..``until`` (inclusive), with
@@ -79,7 +67,7 @@ class PlannedVariant:
     """
 
     id: str
-    message: MessageId
+    message: MessageKey
     audience: str
     start: dt.date
     until: dt.date
@@ -264,7 +252,7 @@ def _boundaries(atoms: Iterable[Atom], start: dt.date, until: dt.date) -> list[d
 
 
 def _competing(
-    resolver: Resolver, library: Library, message: MessageId, layout_slots: Iterable[str]
+    resolver: Resolver, message: MessageKey, layout_slots: Iterable[str]
 ) -> Iterator[Atom]:
     """Atoms that could fill a slot of the message on some day (for the period boundaries)."""
     chain = resolver.chains.get(message.locale, [message.locale])
@@ -308,8 +296,8 @@ def make_plan(
             for channel in sorted(step.channels):
                 entry = library.layouts[(channel, step.channels[channel])]
                 for locale in journey_locales(library, journey):
-                    message = MessageId(journey.id, step.id, channel, locale)
-                    competing = list(_competing(resolver, library, message, entry.layout.slots))
+                    message = MessageKey(journey.id, step.id, channel, locale)
+                    competing = list(_competing(resolver, message, entry.layout.slots))
                     for audience in audiences:
                         # Only generic atoms and the audience's own can change its message.
                         days = [
@@ -337,7 +325,7 @@ def make_plan(
 
 def _variants_of(
     resolver: Resolver,
-    message: MessageId,
+    message: MessageKey,
     audience: str,
     days: list[dt.date],
     until: dt.date,
@@ -445,7 +433,7 @@ class Route:
     """
 
     variant_id: str
-    message: MessageId
+    message: MessageKey
     audience: Audience
     notes: tuple[str, ...]
     assignment: Assignment | None = None
@@ -462,7 +450,7 @@ class Route:
 class Holdout:
     """No message: the customer is in the holdout arm of the experiment covering it."""
 
-    message: MessageId
+    message: MessageKey
     audience: Audience
     assignment: Assignment
 
@@ -499,7 +487,7 @@ class Router:
         self._starts: dict[RouteKey, list[dt.date]] = {
             key: [p.start for p in periods] for key, periods in table.periods.items()
         }
-        self._messages: dict[tuple[str, str, str, str | None], MessageId] = {}
+        self._messages: dict[tuple[str, str, str, str | None], MessageKey] = {}
 
     @classmethod
     def for_plan(cls, library: Library, plan: Plan) -> Router:
@@ -513,7 +501,7 @@ class Router:
             library.experiments.values(),
         )
 
-    def message(self, journey: str, step: str, channel: str, locale: str | None) -> MessageId:
+    def message(self, journey: str, step: str, channel: str, locale: str | None) -> MessageKey:
         """The message a request names, with the journey's locale for ``locale`` (the
         customer's). UsageError for an unknown journey, step or channel."""
         memo = (journey, step, channel, locale)
@@ -521,7 +509,7 @@ class Router:
         if found is None:
             the_journey = find_journey(self.journeys, journey)
             find_layout_id(the_journey, find_step(the_journey, step), channel)
-            found = MessageId(
+            found = MessageKey(
                 journey, step, channel, message_locale(the_journey, locale, self.settings)
             )
             self._messages[memo] = found

@@ -76,6 +76,7 @@ class _Prepared:
     compiled: list[CompiledTemplate]
     visible: frozenset[str]  # declared attributes the parts read (the only ones copied)
     required: tuple[tuple[str, str], ...]  # (atom id, path) used without a default
+    sender: str  # the brand sender as ``Name <address>`` (validating it costs per call)
 
 
 _PREPARED: dict[int, _Prepared] = {}
@@ -104,6 +105,7 @@ def _prepared(profile: Profile | None, assembled: AssembledMessage) -> _Prepared
                 for atom_id, paths in sorted(assembled.required_paths.items())
                 for path in sorted(paths)
             ),
+            _sender(assembled.brand),
         )
         with _LOCK:
             if len(_PREPARED) >= 4096:
@@ -250,7 +252,7 @@ def render_message(
         filenames={p.name: p.filename for p in assembled.parts},
         brand_name=brand_name,
         recipient=recipient,
-        sender=_sender(assembled.brand),
+        sender=prepared.sender,
     )
 
 

@@ -13,10 +13,13 @@ walks a tree that is absurdly deep or large.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import gc
+import json
 import os
 import re
 import stat
+import time
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -27,6 +30,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from .errors import Diagnostic, Diagnostics, Severity, did_you_mean
+from .manifest import canonical_json, sha256_hex
 from .models import (
     DEFAULT_SLOTS,
     Atom,
@@ -48,11 +52,14 @@ from .models import (
 from .yamlio import (
     Loc,
     YamlDocument,
+    cache_dir,
     check_inside_root,
+    decode_data,
     display_path,
+    encode_data,
     not_a_file,
+    parse_yaml_text,
     read_content_bytes,
-    read_yaml_file,
 )
 
 M = TypeVar("M", bound=Model)
@@ -92,6 +99,7 @@ class Library:
     documents: dict[str, YamlDocument] = field(default_factory=dict)
     paths: dict[tuple[str, str], str] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)
+    load_cache: LoadCache | None = field(default=None, compare=False, repr=False)
 
     def document(self, kind: str, item_id: str) -> YamlDocument | None:
         """The parsed file of an item, for positioning diagnostics about it."""
@@ -127,6 +135,231 @@ def locale_chain(settings: Settings | None, locale: str) -> list[str]:
     return chain
 
 
+# -- the load cache ----------------------------------------------------------------------------
+LOAD_CACHE_FORMAT = 1
+_ENGINE: list[str] = []
+
+
+def engine_fingerprint() -> str:
+    """sha256 of this package's own source files (and the cache format): results cached by one
+    version of the code are never read by another, even between two commits of a checkout."""
+    if not _ENGINE:
+        from . import __version__
+
+        package = Path(__file__).resolve().parent
+        sources = [
+            (source.relative_to(package).as_posix(), sha256_hex(source.read_bytes()))
+            for source in sorted(package.rglob("*.py"))
+        ]
+        _ENGINE.append(sha256_hex(canonical_json([__version__, LOAD_CACHE_FORMAT, sources])))
+    return _ENGINE[0]
+
+
+@contextlib.contextmanager
+def no_gc_pauses() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector while loading.
+
+    Loading allocates hundreds of thousands of small objects that all stay alive; each
+    allocation burst makes the collector walk every object allocated so far, which made a warm
+    load of 10 000 files a third slower. Nothing loaded holds cycles that need collecting early;
+    the collector resumes (if it was on) when the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+LOAD_CACHE_MAX_AGE_DAYS = 30
+
+
+def _prune(folder: Path) -> None:
+    """Remove load caches of content folders not loaded for :data:`LOAD_CACHE_MAX_AGE_DAYS`
+    (temporary folders, old checkouts); done when a new content folder gets its cache."""
+    limit = time.time() - LOAD_CACHE_MAX_AGE_DAYS * 86_400
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < limit:
+                    Path(entry.path).unlink()
+    except OSError:
+        pass
+
+
+def library_key(library: Library) -> str:
+    """Hash of every file the library was read from (path and content)."""
+    return sha256_hex(canonical_json(sorted(library.file_hashes.items())))
+
+
+def _diagnostic_json(diagnostic: Diagnostic) -> list[Any]:
+    d = diagnostic
+    return [d.path, d.line, d.col, d.severity.value, d.code, d.message, d.hint]
+
+
+def _diagnostic_from(item: list[Any]) -> Diagnostic:
+    path, line, col, severity, code, message, hint = item
+    return Diagnostic(path, line, col, Severity(severity), code, message, hint)
+
+
+class LoadCache:
+    """Per-file results of earlier loads of one content folder, keyed by each file's sha256.
+
+    One JSON file per content folder under the user cache (:func:`~atomic_content.yamlio.
+    cache_dir`; ``ATOMIC_CACHE_DIR=off`` disables it). For every file it keeps what depends on
+    that file alone: the parsed data, the diagnostics of parsing and of the schema check, and
+    whether the model validated; and per *section* (``hygiene``, ``atom`` checks ...) the
+    diagnostics of later per-file checks together with a *context* key naming everything else
+    they read. An entry is used only when the file's sha256, its kind and the context match,
+    and only by the same engine (:func:`engine_fingerprint`); anything else is recomputed. JSON,
+    not pickle: a damaged or hostile entry can at worst hold wrong data, which still passes the
+    model check (and a damaged file is simply ignored).
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.engine = engine_fingerprint() if path is not None else ""
+        self.old: dict[str, Any] = {}
+        self.new: dict[str, Any] = {}
+        self.old_library: dict[str, Any] = {}
+        self.new_library: dict[str, Any] = {}
+        self.dirty = False
+        if path is not None:
+            try:
+                # Line 1: engine and the sha256 of line 2; line 2: the entries. A file damaged
+                # anywhere (or written by another engine) is ignored as a whole.
+                header, body = path.read_text(encoding="utf-8").split("\n", 1)
+                stored = json.loads(header)
+                if (
+                    isinstance(stored, dict)
+                    and stored.get("engine") == self.engine
+                    and stored.get("sha256") == sha256_hex(body.encode("utf-8", "surrogatepass"))
+                ):
+                    files, library = json.loads(body)
+                    self.old = files if isinstance(files, dict) else {}
+                    self.old_library = library if isinstance(library, dict) else {}
+            except (OSError, ValueError, TypeError, RecursionError):
+                self.old, self.old_library = {}, {}
+
+    @classmethod
+    def for_root(cls, root: Path) -> LoadCache:
+        folder = cache_dir()
+        if folder is None:
+            return cls(None)
+        name = sha256_hex(str(root).encode("utf-8", "surrogatepass"))[:32]
+        return cls(folder / f"load-v{LOAD_CACHE_FORMAT}" / f"{name}.json")
+
+    def _entry(self, shown: str, digest: str) -> dict[str, Any] | None:
+        entry = self.new.get(shown) or self.old.get(shown)
+        if isinstance(entry, dict) and entry.get("sha256") == digest:
+            return entry
+        return None
+
+    def _keep(self, shown: str, digest: str) -> dict[str, Any]:
+        """This run's entry for a file (carried over from the last run when unchanged)."""
+        entry = self.new.get(shown)
+        if entry is None or entry.get("sha256") != digest:
+            old = self.old.get(shown)
+            entry = dict(old) if isinstance(old, dict) and old.get("sha256") == digest else {}
+            entry["sha256"] = digest
+            self.new[shown] = entry
+            if not old or old.get("sha256") != digest:
+                self.dirty = True
+        return entry
+
+    def loaded(
+        self, shown: str, digest: str, kind: str
+    ) -> tuple[bool, Any, list[Diagnostic], bool]:
+        """``(parsed, data, diagnostics, model ok)`` of an unchanged file, or raise KeyError."""
+        entry = self._entry(shown, digest)
+        load = entry.get("load") if entry else None
+        if not isinstance(load, dict) or load.get("kind") != kind:
+            raise KeyError(shown)
+        data = decode_data(load["data"]) if load.get("dates", True) else load["data"]
+        diagnostics = [_diagnostic_from(item) for item in load["diagnostics"]]
+        self._keep(shown, digest)
+        return bool(load["parsed"]), data, diagnostics, bool(load["ok"])
+
+    def store_load(
+        self,
+        shown: str,
+        digest: str,
+        kind: str,
+        parsed: bool,
+        data: Any,
+        diagnostics: list[Diagnostic],
+        ok: bool,
+    ) -> None:
+        try:
+            encoded = encode_data(data)
+        except (TypeError, ValueError):
+            return
+        entry = self._keep(shown, digest)
+        entry["load"] = {
+            "kind": kind,
+            "parsed": parsed,
+            "dates": encoded != data,  # only dates are encoded differently
+            "data": encoded,
+            "diagnostics": [_diagnostic_json(d) for d in diagnostics],
+            "ok": ok,
+        }
+        self.dirty = True
+
+    def checked(self, section: str, shown: str, digest: str, context: str) -> list[Diagnostic]:
+        """The cached diagnostics of a per-file check, or raise KeyError."""
+        entry = self._entry(shown, digest)
+        stored = entry.get(section) if entry else None
+        if not isinstance(stored, dict) or stored.get("context") != context:
+            raise KeyError(shown)
+        found = [_diagnostic_from(item) for item in stored["diagnostics"]]
+        self._keep(shown, digest)[section] = stored
+        return found
+
+    def store_check(
+        self, section: str, shown: str, digest: str, context: str, found: list[Diagnostic]
+    ) -> None:
+        entry = self._keep(shown, digest)
+        entry[section] = {"context": context, "diagnostics": [_diagnostic_json(d) for d in found]}
+        self.dirty = True
+
+    def library_checked(self, section: str, context: str) -> list[Diagnostic]:
+        """The cached diagnostics of a whole-library check whose inputs (``context``: e.g. the
+        hash of every file) are those of the last run, or raise KeyError."""
+        stored = self.new_library.get(section) or self.old_library.get(section)
+        if not isinstance(stored, dict) or stored.get("context") != context:
+            raise KeyError(section)
+        self.new_library[section] = stored
+        return [_diagnostic_from(item) for item in stored["diagnostics"]]
+
+    def store_library_check(self, section: str, context: str, found: list[Diagnostic]) -> None:
+        self.new_library[section] = {
+            "context": context,
+            "diagnostics": [_diagnostic_json(d) for d in found],
+        }
+        self.dirty = True
+
+    def save(self) -> None:
+        """Write this run's entries (only the files seen now) when anything changed."""
+        if self.path is None or not (self.dirty or set(self.old) - set(self.new)):
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                _prune(self.path.parent)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            body = json.dumps([self.new, self.new_library], ensure_ascii=False)
+            check = sha256_hex(body.encode("utf-8", "surrogatepass"))
+            header = json.dumps({"engine": self.engine, "sha256": check})
+            tmp.write_text(f"{header}\n{body}", encoding="utf-8")
+            os.replace(tmp, self.path)
+        except (OSError, TypeError, ValueError):
+            pass  # a cache that cannot be written only costs speed next time
+        self.old, self.old_library = dict(self.new), dict(self.new_library)
+        self.dirty = False
+
+
 MAX_CONTENT_FILES = 50_000
 """Most files and folders a content tree may hold; the demo has about 250, a large brand a few
 thousand. Past it nothing is loaded: the tree is almost certainly the wrong folder."""
@@ -140,7 +373,14 @@ _YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def content_files(root: Path) -> tuple[list[Path], Diagnostics]:
-    """Every regular file under ``root`` that may be read, and a diagnostic for everything else.
+    """The paths of :func:`listed_files`, with its diagnostics."""
+    files, diagnostics = listed_files(root)
+    return [Path(path) for _shown, path in files], diagnostics
+
+
+def listed_files(root: Path) -> tuple[list[tuple[str, str]], Diagnostics]:
+    """``(display path, path as a string)`` of every regular file under ``root`` that may be
+    read, and a diagnostic for everything else.
 
     Files come sorted by POSIX path relative to ``root``, as paths below ``root`` (links are
     not replaced by their targets). Nothing is opened: the tree is walked with ``lstat`` and
@@ -155,7 +395,8 @@ def content_files(root: Path) -> tuple[list[Path], Diagnostics]:
     """
     root = Path(root)
     diagnostics = Diagnostics()
-    files: list[tuple[str, Path]] = []
+    files: list[tuple[str, str]] = []
+    prefix = str(root).rstrip(os.sep) + os.sep
     count = 0
     stack: list[tuple[Path, int]] = [(root, 0)]
     while stack:
@@ -187,16 +428,22 @@ def content_files(root: Path) -> tuple[list[Path], Diagnostics]:
             )
             return [], too_many
         for entry in entries:
-            path = Path(entry.path)
-            shown = display_path(path, root)
+            if entry.path.startswith(prefix):  # the common case, without pathlib's cost
+                shown = entry.path[len(prefix) :].replace(os.sep, "/")
+            else:
+                shown = display_path(Path(entry.path), root)
             try:
                 mode = entry.stat(follow_symlinks=False).st_mode
             except OSError:
                 continue  # vanished while we looked
+            if stat.S_ISREG(mode):
+                files.append((shown, entry.path))
+                continue
+            path = Path(entry.path)
             if entry.is_symlink():
                 problem = _link_problem(path, root, shown)
                 if problem is None:
-                    files.append((shown, path))
+                    files.append((shown, entry.path))
                 else:
                     diagnostics.add(problem)
             elif entry.is_dir(follow_symlinks=False):
@@ -214,12 +461,10 @@ def content_files(root: Path) -> tuple[list[Path], Diagnostics]:
                     )
                 else:
                     stack.append((path, depth + 1))
-            elif entry.is_file(follow_symlinks=False):
-                files.append((shown, path))
             else:
                 diagnostics.add(not_a_file(shown, mode, link=False))
     files.sort(key=lambda item: item[0])
-    return [path for _shown, path in files], diagnostics
+    return files, diagnostics
 
 
 def _link_problem(path: Path, root: Path, shown: str) -> Diagnostic | None:
@@ -465,6 +710,12 @@ _YAML11_BOOLEANS = dict.fromkeys(("yes", "y", "on"), "true") | dict.fromkeys(
 _OCTAL_LOOKING = re.compile(r"[-+]?0(?:[0-9_]+|o[0-7_]+)")
 # Cheap test of a whole file for such a number, so most files never ask for a position.
 _MAYBE_OCTAL = re.compile(r"(?<![\w.:-])[-+]?0[0-9_o]")
+# ... and for a YAML 1.1 boolean word written as a whole value (after `key:`, `- `, `[`, `,`,
+# or alone on a line; quoted or not): files without one skip the check.
+_MAYBE_YAML11_BOOLEAN = re.compile(
+    r"(?:^|[:\-\[{,?])[ \t]*[\"']?[ \t]*(?:yes|no|on|off|y|n)[ \t]*[\"']?[ \t]*(?:$|[,\]}#])",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def yaml11_diagnostics(
@@ -480,6 +731,9 @@ def yaml11_diagnostics(
     """
     found: list[Diagnostic] = []
     maybe_octal = _MAYBE_OCTAL.search(doc.text) is not None
+    text = doc.text
+    if not maybe_octal and "\\" not in text and _MAYBE_YAML11_BOOLEAN.search(text) is None:
+        return found  # neither a 1.1 boolean word nor a leading zero is written anywhere
     for loc, expected, value in _typed_scalars(model, data, ()):
         where = ".".join(str(part) for part in loc)
         if expected is bool:
@@ -517,6 +771,61 @@ def yaml11_diagnostics(
             hint = hint.replace("without the leading zero", "without quotes and leading zero")
         found.append(
             Diagnostic(doc.path, line, col, Severity.ERROR, "yaml.ambiguous_number", message, hint)
+        )
+    return found
+
+
+# Atom fields that hold words for the reader: a ` #` inside them silently ends the text.
+_TEXT_FIELDS: tuple[Loc, ...] = (
+    ("text",),
+    ("cta", "label"),
+    ("image", "alt"),
+    ("offer", "headline"),
+    ("offer", "terms"),
+)
+_COMMENT_START = re.compile(r"[ \t]#")
+
+
+def comment_in_text_diagnostics(doc: YamlDocument, data: dict[str, Any]) -> list[Diagnostic]:
+    """``yaml.comment_in_text`` for an unquoted text followed by `` #...`` on its line.
+
+    YAML reads `` #`` as the start of a comment, so in
+    ``text: Our bestseller, the Fjell 3L #1 rain shell, is back`` the text ends at "3L" and the
+    rest vanishes without a word. Positioned at the ``#``; quoted and block texts are exempt
+    (there the ``#`` is part of the text).
+    """
+    if "#" not in doc.text:
+        return []
+    found: list[Diagnostic] = []
+    for loc in _TEXT_FIELDS:
+        value: Any = data
+        for part in loc:
+            value = value.get(part) if isinstance(value, dict) else None
+        if not isinstance(value, str) or not value:
+            continue
+        line, col = doc.position(loc)
+        lines = doc.lines
+        if not 1 <= line <= len(lines):
+            continue
+        source = lines[line - 1]
+        if source[col - 1 : col] in ("'", '"', "|", ">", ""):
+            continue
+        comment = _COMMENT_START.search(source, col - 1)
+        if comment is None:
+            continue
+        where = ".".join(str(part) for part in loc)
+        lost = source[comment.start() + 1 :].strip()
+        shown = lost if len(lost) <= 40 else lost[:37] + "..."
+        found.append(
+            Diagnostic(
+                doc.path,
+                line,
+                comment.start() + 2,
+                Severity.WARNING,
+                "yaml.comment_in_text",
+                f"{where}: ' #' starts a YAML comment, so {shown!r} is not part of the text",
+                f'quote it: {loc[-1]}: "{value} {lost}" (or move the comment to a line of its own)',
+            )
         )
     return found
 
@@ -592,34 +901,91 @@ class _Loader:
         self.root = root
         self.library = Library(root=root)
         self.diagnostics = Diagnostics()
-        self.listing: list[tuple[str, Path]] = []  # (display path, path) from content_files
+        self.listing: list[tuple[str, str]] = []  # (display path, path) from listed_files
+        self.cache = LoadCache(None)
         self.refused: set[str] = set()  # display paths content_files already reported
 
-    def yaml_files(self, folder: str, *, recursive: bool) -> Iterator[Path]:
+    def yaml_files(self, folder: str, *, recursive: bool) -> Iterator[tuple[str, str]]:
         """The listed YAML files in ``folder`` (a display path), in sub-folders if ``recursive``."""
         prefix = f"{folder}/"
         for shown, path in self.listing:
             inside = shown.startswith(prefix) and shown.endswith(_YAML_SUFFIXES)
             if inside and (recursive or "/" not in shown[len(prefix) :]):
-                yield path
+                yield shown, path
 
-    def read(self, path: Path) -> YamlDocument | None:
-        doc, problem = read_yaml_file(path, self.root)
-        if problem is not None:
-            self.diagnostics.add(problem)
-            return None
-        assert doc is not None
+    def parse(
+        self, shown: str, path: str, model: type[M], kind: str
+    ) -> tuple[M | None, YamlDocument | None]:
+        """Read one listed file (display path, path) into its model; its problems go to the
+        diagnostics. Unchanged files (same bytes, same engine) are not parsed or checked again:
+        see :class:`LoadCache`."""
+        raw, problem = read_content_bytes(path, self.root, listed=True)
+        if raw is None:
+            if problem is not None:
+                self.diagnostics.add(problem)
+            return None, None
+        digest = sha256_hex(raw)
+        try:
+            parsed, data, found, ok = self.cache.loaded(shown, digest, self.load_key(kind))
+            doc = None
+            if parsed:
+                text = raw.decode("utf-8").removeprefix("\ufeff")
+                doc = YamlDocument(shown, data, text, sha256=digest)
+            item = model.model_validate(self.prepared(shown, model, data)) if ok else None
+        except (KeyError, ValueError, TypeError, AttributeError, UnicodeDecodeError):
+            return self.parse_fresh(shown, raw, digest, model, kind)
+        self.diagnostics.extend(found)
+        if doc is not None:
+            self.add_document(doc)
+        return item, doc
+
+    def load_key(self, kind: str) -> str:
+        """What a file's load results depend on besides its bytes: its kind and, for every
+        file but atomic.yaml itself, atomic.yaml (its slots shape the schema hints)."""
+        if kind == "settings":
+            return kind
+        return f"{kind}@{self.library.file_hashes.get('atomic.yaml', '')}"
+
+    @staticmethod
+    def prepared(shown: str, model: type[Model], data: Any) -> Any:
+        if model in _STEM_ID_KINDS and isinstance(data, dict) and "id" not in data:
+            name = shown.rsplit("/", 1)[-1]
+            stem = name[: name.rindex(".")] if "." in name[1:] else name  # Path.stem, faster
+            return {"id": stem, **data}
+        return data
+
+    def add_document(self, doc: YamlDocument) -> None:
         self.library.documents[doc.path] = doc
         self.library.file_hashes[doc.path] = doc.sha256
-        return doc
 
-    def parse(self, path: Path, model: type[M], kind: str) -> tuple[M | None, YamlDocument | None]:
-        doc = self.read(path)
+    def parse_fresh(
+        self, shown: str, raw: bytes, digest: str, model: type[M], kind: str
+    ) -> tuple[M | None, YamlDocument | None]:
+        found = Diagnostics()
+        doc, problem = parse_yaml_text(raw, shown)
         if doc is None:
+            if problem is not None:
+                self.diagnostics.add(problem)
+                self.cache.store_load(
+                    shown, digest, self.load_key(kind), False, None, [problem], False
+                )
             return None, None
+        doc.sha256 = digest
+        self.add_document(doc)
+        item = self.check_document(doc, model, kind, found)
+        self.diagnostics.extend(found)
+        ok = item is not None
+        self.cache.store_load(shown, digest, self.load_key(kind), True, doc.data, list(found), ok)
+        return item, doc
+
+    def check_document(
+        self, doc: YamlDocument, model: type[M], kind: str, found: Diagnostics
+    ) -> M | None:
+        """The model of a parsed file; its problems (which depend on this file alone) go to
+        ``found``."""
         data = doc.data
         if data is None:
-            self.diagnostics.error(
+            found.error(
                 doc.path,
                 1,
                 1,
@@ -627,9 +993,9 @@ class _Loader:
                 "this file is empty",
                 f"write the {kind} here (see docs/format.md) or delete the file",
             )
-            return None, doc
+            return None
         if not isinstance(data, dict):
-            self.diagnostics.error(
+            found.error(
                 doc.path,
                 1,
                 1,
@@ -638,19 +1004,20 @@ class _Loader:
                 f"{type(data).__name__}",
                 "start the file with `id: ...` or the first field of the format",
             )
-            return None, doc
-        if model in _STEM_ID_KINDS and "id" not in data:
-            data = {"id": path.stem, **data}
+            return None
+        data = self.prepared(doc.path, model, data)
         ambiguous = yaml11_diagnostics(doc, model, data)
-        self.diagnostics.extend(ambiguous)
+        found.extend(ambiguous)
+        if model is Atom:
+            found.extend(comment_in_text_diagnostics(doc, data))
         try:
             item = model.model_validate(data)
         except ValidationError as exc:
             settings = self.library.settings
             slots = settings.slots if settings is not None else None
-            schema_diagnostics(exc, doc, model, self.diagnostics, slots)
-            return None, doc
-        return (None if ambiguous else item), doc
+            schema_diagnostics(exc, doc, model, found, slots)
+            return None
+        return None if ambiguous else item
 
     def register(self, kind: str, store: dict[str, M], item: M, doc: YamlDocument) -> None:
         item_id: str = getattr(item, "id")  # noqa: B009 - every stored model has an id
@@ -684,7 +1051,7 @@ class _Loader:
                     f"create {name} (see docs/format.md) or pass the right folder with --content",
                 )
             return None
-        item, doc = self.parse(path, model, kind)
+        item, doc = self.parse(name, str(path), model, kind)
         if item is not None and doc is not None:
             self.library.paths[(kind, kind)] = doc.path
         return item
@@ -692,8 +1059,8 @@ class _Loader:
     def load_folder(
         self, folder: str, model: type[M], kind: str, store: dict[str, M], *, recursive: bool
     ) -> None:
-        for path in self.yaml_files(folder, recursive=recursive):
-            item, doc = self.parse(path, model, kind)
+        for shown, path in self.yaml_files(folder, recursive=recursive):
+            item, doc = self.parse(shown, path, model, kind)
             if item is not None and doc is not None:
                 self.register(kind, store, item, doc)
 
@@ -721,8 +1088,8 @@ class _Loader:
                     ),
                 )
                 continue
-            for path in self.yaml_files(f"layouts/{channel}", recursive=False):
-                layout, doc = self.parse(path, Layout, "layout")
+            for shown, path in self.yaml_files(f"layouts/{channel}", recursive=False):
+                layout, doc = self.parse(shown, path, Layout, "layout")
                 if layout is None or doc is None:
                     continue
                 key = (channel, layout.id)
@@ -736,7 +1103,9 @@ class _Loader:
                         "rename one of them",
                     )
                     continue
-                template_path, template_source = self.read_template(channel, layout, path, doc)
+                template_path, template_source = self.read_template(
+                    channel, layout, Path(path), doc
+                )
                 self.library.layouts[key] = LayoutEntry(
                     channel, layout, template_path, template_source
                 )
@@ -796,17 +1165,26 @@ class _Loader:
                 "save it as UTF-8 text under 1 MiB",
             )
             return shown, None
-        self.library.file_hashes[shown] = hashlib.sha256(raw).hexdigest()
+        self.library.file_hashes[shown] = sha256_hex(raw)
         return shown, source
 
 
-def load_files(root: Path) -> tuple[Library, Diagnostics]:
+def load_files(
+    root: Path, *, cache: bool = True, save_cache: bool = True
+) -> tuple[Library, Diagnostics]:
     """Read and shape-check every file under ``root``.
 
     Returns the library of everything that loaded cleanly and the diagnostics of everything
     that did not. Raises nothing for bad content; a missing root is reported as a diagnostic.
+    With ``cache`` unchanged files reuse their results of an earlier load (:class:`LoadCache`,
+    same results by construction and by test); ``save_cache=False`` leaves writing it to the
+    caller (``library.load_cache.save()``), which may add per-file check results first.
     """
-    root = Path(root)
+    with no_gc_pauses():
+        return _load_files(Path(root), cache, save_cache)
+
+
+def _load_files(root: Path, cache: bool, save_cache: bool) -> tuple[Library, Diagnostics]:
     loader = _Loader(root)
     if not root.is_dir():
         loader.diagnostics.error(
@@ -821,12 +1199,14 @@ def load_files(root: Path) -> tuple[Library, Diagnostics]:
     root = root.resolve()
     loader.root = root
     loader.library.root = root
-    files, refused = content_files(root)
+    files, refused = listed_files(root)
     loader.diagnostics.extend(refused)
     if any(problem.code == TOO_MANY_FILES for problem in refused):
         return loader.library, loader.diagnostics
     loader.refused = {problem.path for problem in refused}
-    loader.listing = [(display_path(path, root), path) for path in files]
+    loader.listing = files
+    loader.cache = LoadCache.for_root(root) if cache else LoadCache(None)
+    loader.library.load_cache = loader.cache
     loader.library.settings = loader.load_single("atomic.yaml", Settings, "settings", required=True)
     loader.library.profile = loader.load_single("profile.yaml", Profile, "profile", required=True)
     lib = loader.library
@@ -837,4 +1217,6 @@ def load_files(root: Path) -> tuple[Library, Diagnostics]:
     loader.load_folder("customers", Customer, "customer", lib.customers, recursive=False)
     loader.load_folder("experiments", Experiment, "experiment", lib.experiments, recursive=False)
     loader.load_folder("strings", Strings, "strings", lib.strings, recursive=False)
+    if save_cache:
+        loader.cache.save()
     return lib, loader.diagnostics

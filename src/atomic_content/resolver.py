@@ -78,8 +78,11 @@ class SlotChoice:
     tied_with: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class MessageKey:
+    """One message of a journey: (journey, step, channel, locale). The plan, the router and
+    the resolver all name a message by it."""
+
     journey: str
     step: str
     channel: str

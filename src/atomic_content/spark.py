@@ -258,13 +258,19 @@ class SparkResult:
     skipped: int
     partitions: int
     seconds: float
+    holdout: int = 0
 
     @property
     def total(self) -> int:
-        return self.rendered + self.failed + self.skipped
+        return self.rendered + self.failed + self.skipped + self.holdout
 
     def to_dict(self) -> dict[str, int]:
-        return {"rendered": self.rendered, "failed": self.failed, "skipped": self.skipped}
+        return {
+            "rendered": self.rendered,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "holdout": self.holdout,
+        }
 
 
 def session(master: str = "local[*]", app_name: str = "atomic-render") -> SparkSession:
@@ -347,6 +353,7 @@ def render_parquet(
         counts.get("skipped", 0),
         df.rdd.getNumPartitions(),
         time.perf_counter() - started,
+        counts.get("holdout", 0),
     )
 
 

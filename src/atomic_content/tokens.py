@@ -854,6 +854,8 @@ def lint_template(
     error is reported alone (``token.syntax``), since nothing else can be checked then. Never
     renders and never raises for bad content.
     """
+    if "{" not in source:
+        return []  # no token can be written without one (fast path: most texts are plain)
     rules = _Rules(attributes, frozenset(brand_fields), slot_fields, readable_slot_fields)
     return list(_analyse(source, rules).problems)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,9 @@ from .assets import asset_files, is_asset
 from .conditions import check_condition
 from .contrast import contrast_problems
 from .customers import Position, customer_diagnostics
-from .errors import ContentError, Diagnostics, Severity, did_you_mean
-from .hygiene import check_text_hygiene
+from .errors import ContentError, Diagnostic, Diagnostics, Severity, did_you_mean
+from .hygiene import check_text_hygiene, document_hygiene, template_hygiene
+from .manifest import canonical_json, sha256_hex
 from .markdown import lint_markdown
 from .models import (
     Atom,
@@ -32,7 +33,7 @@ from .models import (
     channel_registry,
 )
 from .records import inspect_record
-from .repository import Library, load_files
+from .repository import Library, library_key, load_files, no_gc_pauses
 from .segments import lookup
 from .strings import PLACEHOLDERS, missing_keys, placeholder_problems
 from .tokens import AttributeInfo, lint_template
@@ -767,9 +768,67 @@ def _parses(parser: Any, value: str) -> bool:
     return True
 
 
+def atom_context(library: Library) -> str:
+    """What the checks of one atom read besides the atom's own file: every file that is not an
+    atom or a customer (settings, profile, segments, journeys, layouts and their templates,
+    strings, experiments) and the names of the files in assets/ (image sources)."""
+    others = sorted(
+        (path, digest)
+        for path, digest in library.file_hashes.items()
+        if not path.startswith(("atoms/", "customers/"))
+    )
+    assets = sorted(asset_files(library.root)) if library.root else []
+    return sha256_hex(canonical_json([others, assets]))
+
+
+def check_atoms(library: Library, v: _Validator, diagnostics: Diagnostics) -> None:
+    """:meth:`_Validator.check_atom` for every atom; an atom whose file and context are those
+    of an earlier run reuses that run's diagnostics (``library.load_cache``)."""
+    cache = library.load_cache
+    context = atom_context(library) if cache is not None else ""
+    for atom in library.atoms.values():
+        path = library.paths.get(("atom", atom.id), "")
+        digest = library.file_hashes.get(path, "")
+        if cache is not None:
+            try:
+                diagnostics.extend(cache.checked("atom", path, digest, context))
+                continue
+            except KeyError:
+                pass
+        own = Diagnostics()
+        v.d = own
+        try:
+            v.check_atom(atom)
+        finally:
+            v.d = diagnostics
+        diagnostics.extend(own)
+        if cache is not None:
+            cache.store_check("atom", path, digest, context, list(own))
+
+
+def text_hygiene(library: Library) -> list[Diagnostic]:
+    """:func:`~atomic_content.hygiene.check_text_hygiene`, reusing the results of unchanged
+    files (``library.load_cache``)."""
+    cache = library.load_cache
+    if cache is None:
+        return check_text_hygiene(library)
+    found: list[Diagnostic] = []
+    for doc in library.documents.values():
+        try:
+            found.extend(cache.checked("hygiene", doc.path, doc.sha256, ""))
+        except KeyError:
+            own = document_hygiene(doc)
+            cache.store_check("hygiene", doc.path, doc.sha256, "", own)
+            found.extend(own)
+    for entry in library.layouts.values():
+        if entry.template_path is not None and entry.template_source is not None:
+            found.extend(template_hygiene(entry.template_path, entry.template_source))
+    return sorted(found)
+
+
 def validate_library(library: Library, diagnostics: Diagnostics) -> None:
     """Run every cross-file check on a loaded library, adding to ``diagnostics``."""
-    diagnostics.extend(check_text_hygiene(library))
+    diagnostics.extend(text_hygiene(library))
     v = _Validator(library, diagnostics)
     v.check_settings()
     v.check_profile()
@@ -777,12 +836,39 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> None:
     for journey in library.journeys.values():
         v.check_journey(journey)
     v.check_layouts()
-    for atom in library.atoms.values():
-        v.check_atom(atom)
+    check_atoms(library, v, diagnostics)
     v.check_customers()
     v.check_strings()
     if not diagnostics.has_errors:
-        v.check_unused_atoms()
+
+        def unused() -> list[Diagnostic]:
+            own = Diagnostics()
+            v.d = own
+            try:
+                v.check_unused_atoms()
+            finally:
+                v.d = diagnostics
+            return list(own)
+
+        diagnostics.extend(cached_library_check(library, "unused", "", unused))
+
+
+def cached_library_check(
+    library: Library, section: str, extra: str, check: Callable[[], list[Diagnostic]]
+) -> list[Diagnostic]:
+    """The diagnostics of a whole-library ``check``: reused when no file changed since the run
+    that cached them (and ``extra``, e.g. the date, is the same), else computed and cached."""
+    cache = library.load_cache
+    context = f"{library_key(library)}/{extra}"
+    if cache is not None:
+        try:
+            return cache.library_checked(section, context)
+        except KeyError:
+            pass
+    found = check()
+    if cache is not None:
+        cache.store_library_check(section, context, found)
+    return found
 
 
 def static_check(root: Path, on: dt.date | None = None) -> tuple[Library, Diagnostics]:
@@ -790,13 +876,26 @@ def static_check(root: Path, on: dt.date | None = None) -> tuple[Library, Diagno
     conditions, tokens, Markdown, customers, reachability and governance (expiry on ``on``;
     default: SOURCE_DATE_EPOCH or today). Returns the library and all diagnostics, sorted;
     raises nothing for bad content."""
-    library, diagnostics = load_files(root)
-    validate_library(library, diagnostics)
-    from .experiments import experiment_diagnostics
-    from .governance import governance_diagnostics, rules_of
+    with no_gc_pauses():
+        return _static_check(root, on)
 
-    diagnostics.extend(governance_diagnostics(library, on))
+
+def _static_check(root: Path, on: dt.date | None) -> tuple[Library, Diagnostics]:
+    from .experiments import experiment_diagnostics
+    from .governance import default_date, governance_diagnostics, rules_of
+
+    library, diagnostics = load_files(root, save_cache=False)
+    validate_library(library, diagnostics)
+    when = on or default_date()
+    diagnostics.extend(
+        cached_library_check(
+            library, "governance", when.isoformat(), lambda: governance_diagnostics(library, when)
+        )
+    )
     diagnostics.extend(experiment_diagnostics(library, rules_of(library)))
+    if library.load_cache is not None:
+        library.load_cache.save()
+        library.load_cache = None  # done: later stages need not keep its copy in memory
     return library, diagnostics
 
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import re
 import stat
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +37,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor, SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
     AliasEvent,
@@ -45,8 +45,11 @@ from ruamel.yaml.events import (
     CollectionStartEvent,
     ScalarEvent,
 )
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.tag import Tag
 from ruamel.yaml.tokens import DirectiveToken, StreamStartToken
 
+from . import yamlfast
 from .errors import Diagnostic, Severity
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -72,6 +75,105 @@ _STANDARD_TAGS = frozenset(
 Loc = tuple[str | int, ...]
 
 
+def _lenient(construct: Any) -> Any:
+    """A scalar constructor that keeps the written text when the value cannot be built.
+
+    ruamel resolves ``2026-13-01`` as a timestamp and ``0x_`` as an int by their look, then
+    raises while building them, which aborts the whole file with an error at 1:1. In YAML 1.2's
+    core schema neither is a date or a number at all, so the scalar stays text: the field's
+    own check then reports it at its line and column (``valid_until: input should be a valid
+    date``) and the rest of the file is still checked.
+    """
+
+    def build(constructor: Any, node: Any) -> Any:
+        try:
+            return construct(constructor, node)
+        except (ValueError, IndexError, OverflowError):
+            return str(node.value)
+
+    return build
+
+
+class _SafeConstructor(SafeConstructor):
+    pass
+
+
+class _RoundTripConstructor(RoundTripConstructor):
+    pass
+
+
+for _constructor in (_SafeConstructor, _RoundTripConstructor):
+    for _name in ("timestamp", "int", "float"):
+        _tag = f"tag:yaml.org,2002:{_name}"
+        _constructor.add_constructor(_tag, _lenient(_constructor.yaml_constructors[_tag]))
+
+
+def _safe_loader() -> YAML:
+    """The plain-data loader, made once per thread (building one costs more than a parse)."""
+    loader: YAML | None = getattr(_LOADERS, "safe", None)
+    if loader is None:
+        loader = YAML(typ="safe", pure=True)
+        loader.Constructor = _SafeConstructor
+        loader.allow_duplicate_keys = False
+        _LOADERS.safe = loader
+    return loader
+
+
+def _round_trip_loader() -> YAML:
+    """The loader whose tree knows every position (for errors and diagnostics)."""
+    loader = YAML(typ="rt")
+    loader.Constructor = _RoundTripConstructor
+    loader.allow_duplicate_keys = False
+    return loader
+
+
+_LOADERS = threading.local()
+
+_TYPED_TAGS = frozenset(
+    "tag:yaml.org,2002:" + name for name in ("bool", "int", "float", "null", "timestamp")
+)
+_TYPED: dict[str, Any] = {}  # plain scalar -> its typed value (immutable values only)
+_STR_TAG = "tag:yaml.org,2002:str"
+_IMPLICIT: dict[str | None, tuple[tuple[str, Any], ...]] = {}  # first character -> resolvers
+
+
+def _implicit_tag(value: str) -> str:
+    """The tag ruamel's resolver gives the plain scalar ``value`` (YAML 1.2), read from the
+    resolver's own table (first character -> patterns) without its per-call overhead."""
+    if not _IMPLICIT:
+        table = _safe_loader().resolver.versioned_resolver
+        _IMPLICIT.update({first: tuple(rules) for first, rules in table.items()})
+    rules = _IMPLICIT.get(value[0] if value else "", ()) + _IMPLICIT.get(None, ())
+    for tag, pattern in rules:
+        if pattern.match(value):
+            return str(tag)
+    return _STR_TAG
+
+
+def _resolve_plain(value: str) -> Any:
+    """A plain scalar typed exactly as the safe loader types it (YAML 1.2, lenient dates).
+
+    Used by :mod:`atomic_content.yamlfast`, so both readers agree by construction: the same
+    resolver picks the type and the same constructor builds the value.
+    """
+    typed = _TYPED.get(value, _TYPED)
+    if typed is not _TYPED:
+        return typed
+    name = _implicit_tag(value)
+    if name == _STR_TAG:
+        if len(value) <= 40 and len(_TYPED) < 10_000:
+            _TYPED[value] = value  # ids, statuses, channels ... recur in every file
+        return value
+    if name not in _TYPED_TAGS:
+        raise ValueError(f"tag {name} is left to the full parser")
+    constructor = _safe_loader().constructor
+    node = ScalarNode(Tag(suffix=name), value)
+    typed = _plain(constructor.yaml_constructors[name](constructor, node))
+    if len(_TYPED) < 10_000:
+        _TYPED[value] = typed
+    return typed
+
+
 def _error(path: str, line: int, col: int, code: str, message: str, hint: str) -> Diagnostic:
     return Diagnostic(path, line, col, Severity.ERROR, code, message, hint)
 
@@ -95,8 +197,7 @@ class YamlDocument:
         # Positions need ruamel's round-trip tree, which costs ~60% more to build than plain
         # data; clean files never ask for a position, so it is built on first use only.
         if self._parsed_tree is None:
-            yaml = YAML(typ="rt")
-            self._parsed_tree = yaml.load(self.text)
+            self._parsed_tree = _round_trip_loader().load(self.text)
         return self._parsed_tree
 
     def _top_level_position(self, loc: Loc, key: bool) -> tuple[int, int] | None:
@@ -533,7 +634,11 @@ def not_a_file(shown: str, mode: int, *, link: bool) -> Diagnostic:
 
 
 def read_content_bytes(
-    path: Path, root: Path | None = None, limit: int = MAX_FILE_BYTES
+    path: Path | str,
+    root: Path | None = None,
+    limit: int = MAX_FILE_BYTES,
+    *,
+    listed: bool = False,
 ) -> tuple[bytes | None, Diagnostic | None]:
     """Read a content file without trusting it: ``(bytes, None)`` or ``(None, diagnostic)``.
 
@@ -543,7 +648,17 @@ def read_content_bytes(
     file is then opened non-blocking and checked again on the open descriptor, so a file
     swapped for a pipe in between is refused too, and at most ``limit`` bytes are ever read.
     Raises nothing for bad files.
+
+    ``listed=True`` says that :func:`~atomic_content.repository.content_files` listed ``path``
+    a moment ago (so it was inside ``root``): a path that is not a link is then opened at once
+    (``O_NOFOLLOW``, so a link swapped in meanwhile is refused) and checked on the descriptor,
+    which spares resolving the path; a link takes the full road above.
     """
+    if listed:
+        quick = _read_listed(path, limit)
+        if quick is not None:
+            return quick, None
+    path = Path(path)
     shown = display_path(path, root)
     if root is not None and (problem := check_inside_root(path, root)) is not None:
         return None, problem
@@ -583,6 +698,37 @@ def read_content_bytes(
     return raw, None
 
 
+def _read_listed(path: Path | str, limit: int) -> bytes | None:
+    """The bytes of a regular file that is not a link and not over ``limit``; None otherwise
+    (the caller then takes the careful road, which says why)."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    if not nofollow:
+        return None
+    flags = os.O_RDONLY | nofollow | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        descriptor = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        chunks = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(descriptor, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    raw = b"".join(chunks)
+    return raw if len(raw) <= limit else None
+
+
 def read_yaml_file(
     path: Path, root: Path | None = None
 ) -> tuple[YamlDocument | None, Diagnostic | None]:
@@ -596,31 +742,20 @@ def read_yaml_file(
     raw, problem = read_content_bytes(path, root)
     if raw is None:
         return None, problem
-    digest = hashlib.sha256(raw).hexdigest()
-    cached = _cache_get(digest, raw)
-    if cached is not None:
-        return YamlDocument(
-            shown, cached, raw.decode("utf-8").removeprefix("\ufeff"), sha256=digest
-        ), None
-    document, problem = parse_yaml_text(raw, shown)
-    if document is not None:
-        _cache_put(digest, document.data)
-    return document, problem
+    return parse_yaml_text(raw, shown)
 
 
-# -- parse cache ------------------------------------------------------------------------------
-# Parsing is most of the cost of loading a large tree (ruamel.yaml is pure Python), and most
-# files do not change between runs. Clean parses are kept as JSON keyed by the sha256 of the
-# file's bytes, so a changed file can never hit a stale entry. JSON, not pickle: a cache file
-# can at worst hold wrong *data*, which still goes through every validation; it cannot run code.
+# -- plain data as JSON --------------------------------------------------------------------------
+# The load cache (repository.LoadCache) keeps parsed files as JSON: dates and datetimes are
+# tagged so that they come back as dates. JSON, not pickle: a cache file can at worst hold wrong
+# *data*, which still goes through every validation; it cannot run code.
 
-_CACHE_FORMAT = "yaml-v2"  # v2: YAML 1.2-only, depth and recursion checks
 _DATE_TAG = "\u0000date"
 _DATETIME_TAG = "\u0000datetime"
 
 
 def cache_dir() -> Path | None:
-    """Where parsed files are cached: ``$ATOMIC_CACHE_DIR`` (``off`` disables it), else
+    """Where results are cached: ``$ATOMIC_CACHE_DIR`` (``off`` disables it), else
     ``$XDG_CACHE_HOME/atomic-content`` or ``~/.cache/atomic-content``."""
     configured = os.environ.get("ATOMIC_CACHE_DIR")
     if configured is not None:
@@ -629,56 +764,33 @@ def cache_dir() -> Path | None:
     return Path(base) / "atomic-content"
 
 
-def _encode(value: Any) -> Any:
+def encode_data(value: Any) -> Any:
+    """Plain data (as :func:`parse_yaml_text` returns it) as JSON-ready data."""
     if isinstance(value, dict):
-        return {key: _encode(item) for key, item in value.items()}
+        return {key: encode_data(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_encode(item) for item in value]
+        return [encode_data(item) for item in value]
     if isinstance(value, dt.datetime):
         return {_DATETIME_TAG: value.isoformat()}
     if isinstance(value, dt.date):
         return {_DATE_TAG: value.isoformat()}
+    if isinstance(value, float) and value != value:
+        raise ValueError("NaN is kept out of the cache")  # JSON has no NaN; re-parse instead
     return value
 
 
-def _decode_hook(item: dict[str, Any]) -> Any:
-    if len(item) == 1:
-        if _DATE_TAG in item:
-            return dt.date.fromisoformat(item[_DATE_TAG])
-        if _DATETIME_TAG in item:
-            return dt.datetime.fromisoformat(item[_DATETIME_TAG])
-    return item
-
-
-def _cache_path(digest: str) -> Path | None:
-    folder = cache_dir()
-    return None if folder is None else folder / _CACHE_FORMAT / digest[:2] / f"{digest}.json"
-
-
-def _cache_get(digest: str, raw: bytes) -> Any | None:
-    path = _cache_path(digest)
-    if path is None or b"\x00" in raw:
-        return None
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text, object_hook=_decode_hook)
-        raw.decode("utf-8")  # an entry exists only for valid UTF-8; be sure anyway
-    except (OSError, ValueError, RecursionError):
-        return None
-    return data
-
-
-def _cache_put(digest: str, data: Any) -> None:
-    path = _cache_path(digest)
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(_encode(data), ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
-    except (OSError, TypeError, ValueError):
-        pass  # a cache that cannot be written only costs speed
+def decode_data(value: Any) -> Any:
+    """The inverse of :func:`encode_data`."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            if _DATE_TAG in value:
+                return dt.date.fromisoformat(value[_DATE_TAG])
+            if _DATETIME_TAG in value:
+                return dt.datetime.fromisoformat(value[_DATETIME_TAG])
+        return {key: decode_data(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [decode_data(item) for item in value]
+    return value
 
 
 def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, Diagnostic | None]:
@@ -701,13 +813,18 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
         )
     if (problem := _version_problem(text, shown)) is not None:
         return None, problem
+    # Fastest: the plain subset most content files are written in (yamlfast declines
+    # everything else, which the loaders below read).
+    understood, data = yamlfast.parse(
+        text, _resolve_plain, max_values=MAX_EXPANDED_NODES, max_depth=MAX_DEPTH // 2
+    )
+    if understood:
+        return YamlDocument(shown, data, text, sha256=digest), None
     try:
         # Fast path: plain data from the safe loader. It refuses duplicate keys and unknown
         # tags like the round-trip loader; any error is re-reported by the slow path below,
         # which knows positions.
-        fast = YAML(typ="safe", pure=True)
-        fast.allow_duplicate_keys = False
-        data = fast.load(text)
+        data = _safe_loader().load(text)
     except RecursionError:
         # The composer recurses once per level; the round-trip loader would fail the same way.
         return None, _shape_problem(text, shown)
@@ -720,10 +837,8 @@ def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, 
             return None, problem
         document.data = _plain(data)
         return document, None
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
     try:
-        tree = yaml.load(text)
+        tree = _round_trip_loader().load(text)
     except DuplicateKeyError as exc:
         line, col = _marked_position(exc)
         key = (exc.problem or "").split('"')

@@ -10,6 +10,11 @@ This package is the only place that prints. Exit codes (docs/cli.md); an
 * 70 — an internal error (a bug): a one-line message, the traceback only with ``--debug``;
 * 75 — another build holds the output folder's lock; try again later;
 * 130 — interrupted (Ctrl-C).
+
+Start-up is part of the interface (editors run ``atomic validate`` on every save): this package
+and the command modules import only click and :mod:`atomic_content.errors` at module level; each
+command imports the library modules it needs inside its function, so ``atomic --help`` costs
+little more than importing click (benchmarks/bench_startup.py).
 """
 
 from __future__ import annotations
@@ -17,8 +22,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast, get_args
 
@@ -29,7 +33,6 @@ from ..errors import EXIT_INTERNAL as EXIT_INTERNAL
 from ..errors import EXIT_OK as EXIT_OK
 from ..errors import EXIT_USAGE as EXIT_USAGE
 from ..errors import AtomicError, DiagnosticFormat, Diagnostics
-from ..formatting import format_report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,6 +95,8 @@ def echo_text(text: str, *, err: bool = False, nl: bool = True) -> None:
 
 def emit_diagnostics(diagnostics: Diagnostics, root: Path | None, fmt: str = "text") -> None:
     """Print diagnostics: text to stderr (coloured on a terminal), json and github to stdout."""
+    from ..formatting import format_report
+
     if fmt not in get_args(DiagnosticFormat):
         raise ValueError(f"unknown diagnostic format {fmt!r}")
     lines = format_report(diagnostics.sorted(), root, cast(DiagnosticFormat, fmt))
@@ -100,6 +105,39 @@ def emit_diagnostics(diagnostics: Diagnostics, root: Path | None, fmt: str = "te
         return
     for line in lines:
         click.echo(line)
+
+
+class LazyChoice(click.Choice):  # type: ignore[type-arg]
+    """A :class:`click.Choice` whose choices come from the library, asked for only when the
+    command's own help or arguments need them (not for ``atomic --help``)."""
+
+    def __init__(self, load: Callable[[], Iterable[str]], case_sensitive: bool = True) -> None:
+        self._load = load
+        self._choices: tuple[str, ...] | None = None
+        super().__init__((), case_sensitive)
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        if self._choices is None:
+            self._choices = tuple(self._load())
+        return self._choices
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:
+        pass  # always the loader's
+
+
+class LazyHelpOption(click.Option):
+    """An option whose help text comes from the library when help is shown
+    (``help_factory=``), so building the command imports nothing heavy."""
+
+    def __init__(self, *args: Any, help_factory: Callable[[], str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._help_factory = help_factory
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self._help_factory()
+        return super().get_help_record(ctx)
 
 
 class AtomicGroup(click.Group):
@@ -124,6 +162,8 @@ class AtomicGroup(click.Group):
             ctx.exit(EXIT_INTERRUPTED)
         except Exception as exc:
             if debug:
+                import traceback
+
                 traceback.print_exc()
             else:
                 click.echo(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,7 +77,11 @@ def progress_reporter(label: str, total: int | None = None) -> Iterator[Callable
 )
 @until_option_decorator()
 @click.option("--jobs", type=click.IntRange(1, 64), help="Worker processes (default: all cores).")
-@click.option("--no-cache", is_flag=True, help="Render everything again, ignoring the cache.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Render everything again without reading the cache (it is still written).",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -118,6 +121,8 @@ def build(
             lock_wait_seconds=wait_seconds,
         )
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
     emit_diagnostics(result.warnings, content) if result.warnings else None
@@ -215,11 +220,15 @@ def render(
             master=master,
         )
         if fmt == "json":
+            import json
+
             click.echo(json.dumps(outcome.to_dict(), indent=2))
         else:
             click.echo(
                 f"rendered {outcome.rendered}, failed {outcome.failed}, skipped "
-                f"{outcome.skipped} ({outcome.seconds:.1f}s on Spark; each row's status and "
+                f"{outcome.skipped}"
+                + (f", holdout {outcome.holdout}" if outcome.holdout else "")
+                + f" ({outcome.seconds:.1f}s on Spark; each row's status and "
                 f"error_code are in {out.as_posix()})"
             )
         if outcome.failed:
@@ -243,6 +252,8 @@ def render(
             progress=lambda n: progress(n),
         )
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         for problem in result.problems:

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from ..api import customer_segments, resolve_for_customer
-from ..errors import plural
-from ..formatting import format_resolution, format_segments
-from ..init import init_project
-from ..schema import project_library, schema_folder, stale_schemas, write_schemas
-from ..validate import check_content
 from . import EXIT_CONTENT, F, content_option, emit_diagnostics, main
 
 
@@ -73,6 +66,8 @@ def validate(
     until_text: str | None,
 ) -> None:
     """Check everything `atomic build` checks (without writing) and report all problems."""
+    from ..validate import check_content
+
     ctx.meta["content_root"] = content
     _library, diagnostics = check_content(
         content, parse_date(date_text), parse_date(until_text, "--until")
@@ -103,6 +98,8 @@ def schema(ctx: click.Context, content: Path, out: Path | None, generic: bool, c
     The schemas list this project's segment, slot, locale, channel, journey and layout ids, so
     an editor completes them and flags typos; run again after adding or renaming one.
     """
+    from ..schema import project_library, schema_folder, stale_schemas, write_schemas
+
     ctx.meta["content_root"] = content
     library = None if generic else project_library(content)
     folder = out if out is not None else schema_folder(content)
@@ -135,9 +132,14 @@ def schema(ctx: click.Context, content: Path, out: Path | None, generic: bool, c
 @click.pass_context
 def segments(ctx: click.Context, content: Path, customer_ref: str, fmt: str) -> None:
     """Show a customer's segments and why each matched or not."""
+    from ..api import customer_segments
+    from ..formatting import format_segments
+
     ctx.meta["content_root"] = content
     report = customer_segments(content, customer_ref)
     if fmt == "json":
+        import json
+
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         click.echo(format_segments(report.customer_id, report.verdicts, report.consent_refused))
@@ -182,6 +184,9 @@ def resolve(
     fmt: str,
 ) -> None:
     """Show, per slot, which atom a customer gets (and with --explain, why)."""
+    from ..api import resolve_for_customer
+    from ..formatting import format_resolution
+
     ctx.meta["content_root"] = content
     resolutions = resolve_for_customer(
         content,
@@ -195,6 +200,8 @@ def resolve(
         explain=explain,
     )
     if fmt == "json":
+        import json
+
         click.echo(
             json.dumps(
                 [r.to_dict(explain=explain) for r in resolutions], indent=2, ensure_ascii=False
@@ -221,6 +228,9 @@ def resolve(
 @click.option("--force", is_flag=True, help="Write into a folder that is not empty.")
 def init(directory: Path, brand: str, locales: str, force: bool) -> None:
     """Start a brand: a small project that validates, builds and previews at once."""
+    from ..errors import plural
+    from ..init import init_project
+
     result = init_project(directory, brand=brand, locales=locales.split(","), force=force)
     for path in result.replaced:
         click.echo(f"replaced {path.as_posix()}", err=True)

@@ -6,18 +6,13 @@ Registers the command on :data:`atomic_content.cli.main`; importing this module 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import sys
 from pathlib import Path
 
 import click
 
-from ..coverage import FailOn, compute_coverage, threshold_failures
-from ..coverage_report import FORMATS, format_report
 from ..errors import UsageError, did_you_mean, plural
-from ..experiment_analysis import load_measured
-from ..validate import load_library
-from . import EXIT_CONTENT, content_option, main, use_color
+from . import EXIT_CONTENT, LazyChoice, content_option, main, use_color
 
 EPILOG = """\b
 Exit codes:
@@ -32,6 +27,18 @@ Cell statuses: specific, generic, fallback-locale, missing. Flags: expiring, dra
 ambiguous. Gaps are ranked by segment size x value x slot weight x severity.
 Details: docs/coverage.md
 """
+
+
+def _formats() -> tuple[str, ...]:
+    from ..coverage_report import FORMATS
+
+    return FORMATS
+
+
+def _fail_on() -> list[str]:
+    from ..coverage import FailOn
+
+    return [f.value for f in FailOn]
 
 
 def _parse_date(value: str | None) -> dt.date:
@@ -68,7 +75,7 @@ def _parse_date(value: str | None) -> dt.date:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=LazyChoice(_formats),
     default="table",
     show_default=True,
     help="table for a terminal, json for CI, markdown for a pull-request comment, "
@@ -81,8 +88,8 @@ def _parse_date(value: str | None) -> dt.date:
 )
 @click.option(
     "--fail-on",
-    type=click.Choice([f.value for f in FailOn]),
-    default=FailOn.MISSING.value,
+    type=LazyChoice(_fail_on),
+    default="missing",
     show_default=True,
     help="Exit 1 on required cells that are missing, or generic-or-missing; never: don't.",
 )
@@ -115,6 +122,13 @@ def coverage(
 ) -> None:
     """Show which segments get content written for them, per journey, step, channel, slot
     and locale, and rank the gaps by what they cost."""
+    import shutil
+
+    from ..coverage import FailOn, compute_coverage, threshold_failures
+    from ..coverage_report import format_report
+    from ..experiment_analysis import load_measured
+    from ..validate import load_library
+
     ctx.meta["content_root"] = content
     on = _parse_date(date_text)
     library, _warnings = load_library(content)

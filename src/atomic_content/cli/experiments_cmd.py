@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from ..experiment_analysis import SRM_ALPHA, analyze_file
-from ..experiment_report import (
-    format_analysis_html,
-    format_analysis_json,
-    format_analysis_markdown,
-    format_analysis_text,
-    format_power_text,
-)
-from ..experiments import plan_experiments
-from . import content_option, main
+from . import LazyHelpOption, content_option, main
+
+
+def _srm_help() -> str:
+    from ..experiment_analysis import SRM_ALPHA
+
+    return (
+        "Sample-ratio-mismatch threshold: a chi-square p-value below it blocks the verdict.  "
+        f"[default: {SRM_ALPHA}]"
+    )
 
 
 @main.group()
@@ -34,9 +33,14 @@ def experiments() -> None:
 def plan_command(ctx: click.Context, content: Path, experiment_id: str | None, fmt: str) -> None:
     """Sample size per arm and expected duration per segment, from each segment's baseline
     rate, the experiment's α, power and minimum detectable effect."""
+    from ..experiment_report import format_power_text
+    from ..experiments import plan_experiments
+
     ctx.meta["content_root"] = content
     plans = plan_experiments(content, experiment_id)
     if fmt == "json":
+        import json
+
         click.echo(json.dumps([p.to_dict() for p in plans], indent=2, ensure_ascii=False))
     else:
         click.echo(format_power_text(plans), nl=False)
@@ -58,9 +62,8 @@ def plan_command(ctx: click.Context, content: Path, experiment_id: str | None, f
 @click.option(
     "--srm-alpha",
     type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
-    default=SRM_ALPHA,
-    show_default=True,
-    help="Sample-ratio-mismatch threshold: a chi-square p-value below it blocks the verdict.",
+    cls=LazyHelpOption,
+    help_factory=_srm_help,
 )
 @click.option(
     "--format",
@@ -73,16 +76,24 @@ def plan_command(ctx: click.Context, content: Path, experiment_id: str | None, f
 @click.pass_context
 def analyze(
     ctx: click.Context, results: Path, content: Path, experiment_id: str | None,
-    covariate: str | None, build: Path | None, by: str, srm_alpha: float, fmt: str,
+    covariate: str | None, build: Path | None, by: str, srm_alpha: float | None, fmt: str,
     out: Path | None,
 ) -> None:  # fmt: skip
     """Analyze an experiment's RESULTS (CSV or Parquet) against its pre-registered hypothesis:
     per arm and segment, lift with confidence intervals, p-values, SRM check, correction across
     segments, CUPED and a decision in plain words."""
+    from ..experiment_analysis import SRM_ALPHA, analyze_file
+    from ..experiment_report import (
+        format_analysis_html,
+        format_analysis_json,
+        format_analysis_markdown,
+        format_analysis_text,
+    )
+
     ctx.meta["content_root"] = content
     analysis = analyze_file(
         results, content, experiment_id=experiment_id, covariate=covariate, build=build,
-        by_atom=by == "atom", srm_alpha=srm_alpha,
+        by_atom=by == "atom", srm_alpha=SRM_ALPHA if srm_alpha is None else srm_alpha,
     )  # fmt: skip
     formatters = {
         "text": format_analysis_text,

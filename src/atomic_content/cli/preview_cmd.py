@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
-import tempfile
-import webbrowser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..channels import export_formats
-from ..models import ArmKind
-from ..preview import format_export, format_html, format_json, format_problems, format_text
-from ..preview import preview as run_preview
-from . import EXIT_CONTENT, content_option, echo_text, main
+from . import EXIT_CONTENT, LazyChoice, LazyHelpOption, content_option, echo_text, main
 from .commands import message_options, parse_date
 
-_EXPORTS = {fmt: export for fmt, (_channel, export) in export_formats().items()}
-_SUFFIX = {
-    "text": ".txt",
-    "html": ".html",
-    "json": ".json",
-    **{fmt: export.suffix for fmt, export in _EXPORTS.items()},
-}
+if TYPE_CHECKING:
+    from ..channels.base import Export
+
+
+def _exports() -> dict[str, Export]:
+    """The channels' export formats (eml ...), read from the channel registry when needed."""
+    from ..channels import export_formats
+
+    return {fmt: export for fmt, (_channel, export) in export_formats().items()}
+
+
+def _arms() -> list[str]:
+    from ..models import ArmKind
+
+    return [arm.value for arm in ArmKind]
+
+
+def _formats() -> list[str]:
+    return ["text", "html", "json", *_exports()]
+
+
+def _format_help() -> str:
+    return (
+        "text for the terminal, html for a browser, json"
+        + "".join(f", {fmt} {export.help}" for fmt, export in _exports().items())
+        + "."
+    )
+
+
+_SUFFIX = {"text": ".txt", "html": ".html", "json": ".json"}
 
 
 @main.command()
@@ -30,12 +48,11 @@ _SUFFIX = {
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "html", "json", *_EXPORTS]),
+    type=LazyChoice(_formats),
     default="text",
     show_default=True,
-    help="text for the terminal, html for a browser, json"
-    + "".join(f", {fmt} {export.help}" for fmt, export in _EXPORTS.items())
-    + ".",
+    cls=LazyHelpOption,
+    help_factory=_format_help,
 )
 @click.option(
     "--out",
@@ -51,7 +68,7 @@ _SUFFIX = {
 @click.option("--open", "open_browser", is_flag=True, help="Open the result in the web browser.")
 @click.option(
     "--arm",
-    type=click.Choice([arm.value for arm in ArmKind]),
+    type=LazyChoice(_arms),
     help="Show the message of this experiment arm (control, personalized, holdout).",
 )
 @click.pass_context
@@ -65,7 +82,12 @@ def preview(
 
     Exits 1 when a message breaks a hard limit (errors); warnings are shown but do not fail.
     """
+    from ..models import ArmKind
+    from ..preview import format_export, format_html, format_json, format_problems, format_text
+    from ..preview import preview as run_preview
+
     ctx.meta["content_root"] = content
+    exports = _exports()
     date = parse_date(date_text)
     results = run_preview(
         content, customer_ref, journey, step=step, channel=channel, locale=locale, on=date,
@@ -76,19 +98,22 @@ def preview(
         output = format_html(results)
     elif fmt == "json":
         output = format_json(results, explain=explain)
-    elif fmt in _EXPORTS:
+    elif fmt in exports:
         output = format_export(results, fmt, date=date, to=to)
     else:
         output = format_text(results, explain=explain)
-    if fmt == "html" or fmt in _EXPORTS:
+    if fmt == "html" or fmt in exports:
         # The document goes to stdout or a file; problems go to stderr so they stay visible.
         for result in results:
             for line in format_problems(result.problems):
                 click.echo(f"{result.resolution.key}: {line}", err=True)
     target = out
     if open_browser and target is None:
+        import tempfile
+
+        suffix = _SUFFIX.get(fmt) or exports[fmt].suffix
         with tempfile.NamedTemporaryFile(
-            "w", suffix=_SUFFIX[fmt], prefix="atomic-preview-", delete=False, encoding="utf-8"
+            "w", suffix=suffix, prefix="atomic-preview-", delete=False, encoding="utf-8"
         ) as handle:
             target = Path(handle.name)
     if target is not None:
@@ -98,6 +123,8 @@ def preview(
             target.write_text(output, encoding="utf-8")
         click.echo(f"wrote {target.as_posix()}", err=True)
         if open_browser:
+            import webbrowser
+
             webbrowser.open(target.resolve().as_uri())
     else:
         newline = output.endswith(b"\n") if isinstance(output, bytes) else output.endswith("\n")

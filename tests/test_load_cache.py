@@ -1,0 +1,130 @@
+"""The load cache changes nothing but speed: cached, partly cached and uncached loads give
+equal libraries and equal diagnostics (positions, codes, messages, hints, severities)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from atomic_content.repository import Library
+from atomic_content.validate import static_check
+from contentkit import write_tree
+from test_bad_inputs import CASES, CLEAN
+
+DAY = dt.date(2026, 11, 22)
+FILE_CASES = [case for case in CASES if all(isinstance(v, str) for v in case.files.values())]
+
+
+def full(diagnostics: Any) -> list[tuple[Any, ...]]:
+    return [
+        (d.path, d.line, d.col, d.severity.value, d.code, d.message, d.hint) for d in diagnostics
+    ]
+
+
+def shape(library: Library) -> dict[str, Any]:
+    return {
+        "settings": library.settings,
+        "profile": library.profile,
+        "segments": library.segments,
+        "atoms": library.atoms,
+        "journeys": library.journeys,
+        "layouts": library.layouts,
+        "customers": library.customers,
+        "paths": library.paths,
+        "file_hashes": library.file_hashes,
+        "documents": {
+            path: (doc.path, doc.data, doc.text, doc.sha256)
+            for path, doc in library.documents.items()
+        },
+    }
+
+
+def load(root: Path, cache: Path | None, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
+    monkeypatch.setenv("ATOMIC_CACHE_DIR", str(cache) if cache is not None else "off")
+    library, diagnostics = static_check(root, DAY)
+    return shape(library), full(diagnostics)
+
+
+cases = st.lists(st.sampled_from(FILE_CASES), min_size=1, max_size=4, unique_by=lambda c: c.id)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(first=cases, then=cases)
+def test_cached_and_uncached_loads_agree(
+    monkeypatch: pytest.MonkeyPatch, first: list[Any], then: list[Any]
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root, cache = Path(folder) / "content", Path(folder) / "cache"
+        files: dict[str, str | bytes | None] = {}
+        for case in first:
+            files.update(case.files)
+        write_tree(root, files)
+        plain = load(root, None, monkeypatch)
+        assert load(root, cache, monkeypatch) == plain  # cold: fills the cache
+        assert load(root, cache, monkeypatch) == plain  # warm: everything from the cache
+        # Edit: other broken files on top; the unchanged files come from the cache.
+        for case in then:
+            for name, text in case.files.items():
+                target = root / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                assert isinstance(text, str)
+                target.write_text(text, encoding="utf-8")
+        edited = load(root, None, monkeypatch)
+        assert load(root, cache, monkeypatch) == edited
+
+
+def test_an_edit_of_settings_rechecks_every_atom(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Atom checks read the settings (slots, locales ...): their cached results are keyed by
+    every non-atom file too, so a settings edit shows up in every atom it affects."""
+    root = write_tree(tmp_path / "content", CLEAN)
+    cache = tmp_path / "cache"
+    _shape, before = load(root, cache, monkeypatch)
+    assert before == []
+    settings_file = root / "atomic.yaml"
+    settings_file.write_text(
+        settings_file.read_text().replace("  headline: {kind: line}\n", ""), encoding="utf-8"
+    )
+    _shape, after = load(root, cache, monkeypatch)
+    assert after == load(root, None, monkeypatch)[1]
+    assert any(d[4] == "ref.unknown_slot" and d[0].startswith("atoms/") for d in after)
+
+
+def test_a_damaged_cache_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = write_tree(tmp_path / "content", {"atoms/typo.yaml": "slot: headline\nsegements: []\n"})
+    cache = tmp_path / "cache"
+    expected = load(root, None, monkeypatch)
+    assert load(root, cache, monkeypatch) == expected
+    for entry in cache.rglob("*.json"):
+        entry.write_text(entry.read_text().replace("segements", "segments"))
+    assert load(root, cache, monkeypatch) == expected
+    for entry in cache.rglob("*.json"):
+        entry.write_text('{"engine": 1, "files": []')
+    assert load(root, cache, monkeypatch) == expected
+    for entry in cache.rglob("*.json"):
+        entry.write_bytes(entry.read_bytes()[:-20])
+    assert load(root, cache, monkeypatch) == expected
+
+
+def test_a_new_asset_file_rechecks_the_atoms_that_name_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Atom checks read the names under assets/ (an image `src: assets/...` must exist)."""
+    atom = "slot: image\nstatus: approved\nsegments: [vip]\nimage: {src: assets/hero.png, alt: A}\n"
+    root = write_tree(tmp_path / "content", {"atoms/hero.yaml": atom})
+    cache = tmp_path / "cache"
+    _shape, before = load(root, cache, monkeypatch)
+    assert any(d[4] == "ref.unknown_asset" for d in before)
+    (root / "assets").mkdir()
+    (root / "assets" / "hero.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    _shape, after = load(root, cache, monkeypatch)
+    assert after == load(root, None, monkeypatch)[1]
+    assert not any(d[4] == "ref.unknown_asset" for d in after)

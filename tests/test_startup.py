@@ -1,0 +1,42 @@
+"""Start-up stays cheap: the CLI imports no heavy library until a command runs.
+
+Editors run ``atomic validate`` on every save; ``atomic --help`` should cost little more than
+importing click (figures: benchmarks/bench_startup.py). Timing is not asserted here; what is
+asserted is the cause: which modules the help loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+HEAVY = ("pydantic", "ruamel", "jinja2", "rich", "markdown_it", "babel", "mrml", "regex")
+
+
+def loaded_after(code: str) -> set[str]:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
+
+
+def test_help_imports_no_heavy_library() -> None:
+    code = (
+        "import sys\nfrom atomic_content.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass"
+    )
+    assert heavy(loaded_after(code)) == []
+
+
+def test_importing_the_package_imports_no_heavy_library() -> None:
+    assert heavy(loaded_after("import atomic_content, atomic_content.errors")) == []
