@@ -38,6 +38,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Under xdist, tests marked xdist_group("spark") share one worker and so one SparkSession:
+    # "loadgroup" is the default "load" distribution plus those groups.
+    if getattr(config.option, "dist", None) == "load":
+        config.option.dist = "loadgroup"
+
+
 @pytest.fixture
 def render_update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run should rewrite golden files rather than compare."""

@@ -119,7 +119,7 @@ def test_csv_input_typed_by_profile(tmp_path: Path, dist: Path) -> None:
     assert (result.rendered, result.failed) == (2, 1)
     # The reason names the attribute, never the cell ("three" is customer data).
     assert result.problems[0] == RecordProblem(
-        3, "C-2", "record.type", "orders should be an integer, not text"
+        3, "C-2", "record.type", "orders should be an integer, not text", "orders"
     )
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["customer"] for r in rows] == ["C-1", "C-3"]

@@ -145,6 +145,22 @@ class Bundle:
                 self._messages[variant_id] = found
         return found
 
+    def variant_ids(self, journey: str, step: str, channel: str) -> tuple[str, ...]:
+        """Every variant of one message (all locales, audiences and periods), sorted.
+
+        UsageError for an unknown journey, step or channel."""
+        self.router.message(journey, step, channel, None)
+        return tuple(
+            sorted(
+                {
+                    period.variant_id
+                    for key, periods in self.router.table.periods.items()
+                    if key[:3] == (journey, step, channel)
+                    for period in periods
+                }
+            )
+        )
+
     def route(
         self,
         customer: Mapping[str, Any],

@@ -1,15 +1,17 @@
 """Batch rendering for sending systems: many customers in, one message each out.
 
-:func:`render_batch` streams customer records (JSON Lines or CSV) through a loaded bundle in
-constant memory. A bad record is reported with its line number and reason and does not stop the
-batch; customers outside the journey's entry audience are *skipped*; customers in the holdout arm
-of a running experiment get no message and are counted as *holdout*; customers who did not give
-the consent the channel needs are *suppressed* (``suppressed (no consent for …)`` rows); the
-result counts rendered, failed, skipped, holdout and suppressed records, so nothing disappears
-silently.
+:func:`render_batch` streams customer records (JSON Lines, CSV or Parquet) through a loaded
+bundle in constant memory. A bad record is reported with its line number and reason and does not
+stop the batch; customers outside the journey's entry audience are *skipped*; customers in the
+holdout arm of a running experiment get no message and are counted as *holdout*; customers who
+did not give the consent the channel needs are *suppressed* (``suppressed (no consent for …)``
+rows); the result counts rendered, failed, skipped, holdout and suppressed records, so nothing
+disappears silently.
 
-Output is either JSON Lines (``--out messages.jsonl``: one object per rendered customer) or a
-folder with one sub-folder per customer holding the message's files.
+Output is JSON Lines (``--out messages.jsonl``: one object per rendered customer), Parquet
+(``--out messages.parquet``: one row per record, with its status) or a folder with one
+sub-folder per customer holding the message's files. :class:`RecordRenderer` is the per-record
+logic; the Spark engine (:mod:`atomic_content.spark`) runs the same one.
 """
 
 from __future__ import annotations
@@ -18,17 +20,17 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .bundle import Bundle
 from .channels.base import RenderedMessage
 from .errors import AtomicError, UsageError
 from .plan import Holdout, Route
 from .privacy import SuppressedError
-from .records import RecordFormat, read_records
+from .records import RecordFormat, RecordResult, read_records
 
 ProgressCallback = Callable[[int], None]
 
@@ -43,13 +45,14 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 @dataclass(frozen=True)
 class RecordProblem:
-    """Why one record was not rendered: its line, its id when known, a stable code and a
-    reason that never contains a customer value."""
+    """Why one record was not rendered: its line, its id when known, a stable code, a reason
+    that never contains a customer value, and the attribute at fault when there is one."""
 
     line: int
     customer_id: str | None
     code: str
     reason: str
+    attribute: str | None = None
 
 
 @dataclass
@@ -68,6 +71,20 @@ class BatchResult:
     @property
     def total(self) -> int:
         return self.rendered + self.failed + self.skipped + self.holdout + self.suppressed
+
+    def add(self, outcome: RecordOutcome) -> None:
+        """Count one record's outcome and keep its problems."""
+        if outcome.status == STATUS_RENDERED:
+            self.rendered += 1
+        elif outcome.status == STATUS_SKIPPED:
+            self.skipped += 1
+        elif outcome.status == STATUS_HOLDOUT:
+            self.holdout += 1
+        elif outcome.status == STATUS_SUPPRESSED:
+            self.suppressed += 1
+        else:
+            self.failed += 1
+        self.problems.extend(outcome.problems)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,9 +108,15 @@ def folder_name(customer_id: str) -> str:
     return "%2E" + name[1:] if name.startswith(".") else name
 
 
-def check_batch_paths(customers: Path, out: Path, bundle_root: Path) -> None:
+def check_batch_paths(
+    customers: Path, out: Path, bundle_root: Path, *, folder: bool | None = None
+) -> None:
     """Refuse outputs that would destroy an input: ``out`` equal to or inside the customer
-    file or the bundle, or an existing folder/file that ``atomic render`` did not write."""
+    file or the bundle, or an existing folder/file that ``atomic render`` did not write.
+
+    ``folder`` says whether ``out`` is a folder (the Spark engine writes Parquet part files
+    into one); by default ``.jsonl`` and ``.parquet`` are files and anything else a folder.
+    """
     target = out.resolve()
     for label, source in (("customer file", customers), ("bundle", bundle_root)):
         where = source.resolve()
@@ -102,7 +125,9 @@ def check_batch_paths(customers: Path, out: Path, bundle_root: Path) -> None:
                 f"refusing to write {out.as_posix()}: it overlaps the {label} {source.as_posix()}",
                 "write the messages somewhere else, e.g. --out messages.jsonl",
             )
-    if out.suffix == ".jsonl":
+    if folder is None:
+        folder = out.suffix not in (".jsonl", ".parquet")
+    if not folder:
         if out.is_dir():
             raise UsageError(f"refusing to write {out.as_posix()}: it is a folder")
         return
@@ -131,8 +156,11 @@ def render_batch(
     """Render a message for every customer record in ``customers`` into ``out``.
 
     Format by extension: ``.csv`` is CSV (dotted column names, cells typed by the profile,
-    lists separated by ``|``), anything else JSON Lines. ``out`` ending in ``.jsonl`` gets JSON
-    Lines (written to a temporary file and renamed when complete); otherwise a folder with one
+    lists separated by ``|``), ``.parquet`` is Parquet (needs pyarrow; only the columns the
+    message needs are read, see :mod:`atomic_content.columnar`), anything else JSON Lines.
+    ``out`` ending in ``.jsonl`` gets JSON Lines (one object per rendered customer), ``.parquet``
+    one row per record with its status (the columns of :mod:`atomic_content.spark`), both
+    written to a temporary file and renamed when complete; otherwise a folder with one
     sub-folder per customer (:func:`folder_name`).
 
     Raises UsageError before reading any record for unknown journey/step/channel, a send date
@@ -144,166 +172,349 @@ def render_batch(
     hard channel limit, a duplicate id or an id too long for a file name.
     """
     on = on or dt.date.today()
-    router = bundle.router
-    router.message(journey, step, channel, None)  # UsageError before any record
-    if not bundle.start <= on <= bundle.until:
-        raise UsageError(
-            f"the bundle covers {bundle.start.isoformat()} to {bundle.until.isoformat()}, "
-            f"not {on.isoformat()}",
-            "rebuild with --date/--until covering the send date",
-        )
+    renderer = RecordRenderer(
+        bundle, journey=journey, step=step, channel=channel, on=on, locale=locale
+    )
     check_batch_paths(customers, out, bundle.root)
-    journey_model = router.journeys[journey]
-    index = router.index
-    fmt: RecordFormat = "csv" if customers.suffix.lower() == ".csv" else "jsonl"
     result = BatchResult()
-    to_jsonl = out.suffix == ".jsonl"
-    try:
-        # Binary: records.read_records decodes line by line, so one bad byte fails one record.
-        source = customers.open("rb")
-    except OSError as exc:
-        raise UsageError(f"cannot read {customers.as_posix()}: {exc.strerror or exc}") from None
-    if to_jsonl:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(f".{out.name}.partial")
-        sink: Any = partial.open("w", encoding="utf-8")
+    if customers.suffix.lower() == ".parquet":
+        columnar = _columnar()
+        items: Iterable[RecordResult] = columnar.read_parquet(
+            customers, bundle.profile, renderer.columns
+        )
     else:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / OUTPUT_MARKER).write_text("written by atomic render\n", encoding="utf-8")
-        sink = _NullWriter()
+        fmt: RecordFormat = "csv" if customers.suffix.lower() == ".csv" else "jsonl"
+        try:
+            # Binary: records.read_records decodes line by line, so one bad byte fails one
+            # record.
+            source = customers.open("rb")
+        except OSError as exc:
+            raise UsageError(f"cannot read {customers.as_posix()}: {exc.strerror or exc}") from None
+        items = _closing_records(source, fmt, bundle)
+    sink = _sink(out, renderer)
     seen: set[str] = set()
-
-    def fail(line: int, customer_id: str | None, code: str, reason: str) -> None:
-        result.failed += 1
-        result.problems.append(RecordProblem(line, customer_id, code, reason))
-
-    with source, sink:
-        for item in read_records(source, fmt, bundle.profile):
-            line, record = item.line, item.record
-            if record is None:
-                result.failed += 1
-                result.problems.extend(
-                    RecordProblem(line, item.customer_id, problem.code, problem.message)
-                    for problem in item.problems
-                )
-            else:
-                customer_id = index.customer_id(record)
-                key = customer_id if customer_id is not None else f"line-{line}"
+    folders = isinstance(sink, _FolderSink)
+    with sink:
+        for item in items:
+            outcome: RecordOutcome | None = None
+            if item.record is not None:
+                customer_id = renderer.customer_id(item.record)
+                key = customer_id if customer_id is not None else f"line-{item.line}"
                 if key in seen:
-                    fail(
-                        line,
+                    outcome = renderer.failed(
+                        item.line,
                         customer_id,
                         "record.duplicate_id",
                         "another record of this batch has the same id",
                     )
-                elif not to_jsonl and len(folder_name(key).encode()) > MAX_NAME_BYTES:
-                    fail(
-                        line,
+                elif folders and len(folder_name(key).encode()) > MAX_NAME_BYTES:
+                    outcome = renderer.failed(
+                        item.line,
                         None,
                         "record.id_too_long",
                         f"the id is too long for a folder name (over {MAX_NAME_BYTES} bytes)",
                     )
-                elif not index.in_journey_audience(record, journey_model):
-                    seen.add(key)
-                    result.skipped += 1
-                    result.problems.append(
-                        RecordProblem(
-                            line,
-                            customer_id,
-                            "record.not_in_audience",
-                            "not in the journey's audience",
-                        )
-                    )
                 else:
                     seen.add(key)
-                    try:
-                        route = router.route(
-                            record,
-                            journey=journey,
-                            step=step,
-                            channel=channel,
-                            on=on,
-                            locale=locale,
-                        )
-                        message = (
-                            None
-                            if isinstance(route, Holdout)
-                            else bundle.render_route(route, record)
-                        )
-                    except SuppressedError as exc:
-                        result.suppressed += 1
-                        result.problems.append(
-                            RecordProblem(line, customer_id, exc.code, exc.message)
-                        )
-                    except AtomicError as exc:
-                        fail(
-                            line,
-                            customer_id,
-                            str(getattr(exc, "code", "render.failed")),
-                            str(getattr(exc, "message", exc)),
-                        )
-                    except (RecursionError, MemoryError, ValueError, TypeError) as exc:
-                        # Never a lost batch: data that breaks rendering fails its record.
-                        fail(
-                            line,
-                            customer_id,
-                            "render.failed",
-                            f"rendering failed ({type(exc).__name__})",
-                        )
-                    else:
-                        if isinstance(route, Holdout) or message is None:
-                            result.holdout += 1
-                        else:
-                            result.rendered += 1
-                            _write(out, sink, to_jsonl, line, customer_id, key, route, message)
+            if outcome is None:
+                outcome = renderer.outcome(item)
+            result.add(outcome)
+            sink.write(outcome)
             if progress:
                 progress(result.total)
-    if to_jsonl:
-        os.replace(partial, out)
     return result
 
 
-def _write(
-    out: Path,
-    sink: Any,
-    to_jsonl: bool,
-    line: int,
-    customer_id: str | None,
-    key: str,
-    route: Route,
-    message: RenderedMessage,
-) -> None:
-    parts = dict(sorted(message.parts.items()))
-    if to_jsonl:
-        entry = {
-            "line": line,
-            "customer": customer_id,
-            "locale": message.key.locale,
-            "variant": route.variant_id,
-            "audience": route.audience.id,
-            "experiment": (
-                route.assignment.key
-                if route.assignment is not None and route.arm is not None
-                else None
-            ),
-            "arm": route.arm,
-            "parts": parts,
-        }
-        sink.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
-        return
-    folder = out / folder_name(key)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in parts.items():
-        filename = folder_name(message.filenames.get(name, name))
-        (folder / filename).write_text(text, encoding="utf-8")
+def _closing_records(
+    source: IO[bytes], fmt: RecordFormat, bundle: Bundle
+) -> Iterator[RecordResult]:
+    with source:
+        yield from read_records(source, fmt, bundle.profile)
 
 
-class _NullWriter:
-    def __enter__(self) -> _NullWriter:
+# --------------------------------------------------------------------------- one record
+
+STATUS_RENDERED = "rendered"
+STATUS_FAILED = "failed"
+STATUS_SKIPPED = "skipped"
+STATUS_HOLDOUT = "holdout"
+STATUS_SUPPRESSED = "suppressed"
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What became of one customer record: rendered, failed, skipped, holdout or suppressed —
+    the row every engine (JSON Lines, Parquet, Spark) writes for it.
+
+    ``problems`` is empty for a rendered or holdout record; a failed, skipped or suppressed one
+    has at least one, the first naming ``error_code`` and ``error_attribute`` of its row. ``route``
+    is set for a rendered record (a Route, with ``message``) and a holdout one (a Holdout).
+    """
+
+    line: int
+    customer_id: str | None
+    status: str
+    problems: tuple[RecordProblem, ...] = ()
+    route: Route | Holdout | None = None
+    message: RenderedMessage | None = None
+
+    @property
+    def audience(self) -> str | None:
+        return self.route.audience.id if self.route else None
+
+    @property
+    def variant(self) -> str | None:
+        return self.route.variant_id if isinstance(self.route, Route) else None
+
+    @property
+    def arm(self) -> str | None:
+        """The experiment arm (``control``, ``personalized``, ``holdout``), or None."""
+        return self.route.arm if self.route else None
+
+    @property
+    def experiment(self) -> str | None:
+        """The tracking key of the experiment the customer is in, or None."""
+        if self.route is None or self.route.assignment is None or self.route.arm is None:
+            return None
+        return self.route.assignment.key
+
+    @property
+    def locale(self) -> str | None:
+        return self.message.key.locale if self.message else None
+
+    @property
+    def error_code(self) -> str | None:
+        return self.problems[0].code if self.problems else None
+
+    @property
+    def error_attribute(self) -> str | None:
+        return self.problems[0].attribute if self.problems else None
+
+    @property
+    def error_message(self) -> str | None:
+        return "; ".join(p.reason for p in self.problems) if self.problems else None
+
+
+class RecordRenderer:
+    """One message for many customer records: the per-record logic every engine shares.
+
+    Construction checks the request once (UsageError for an unknown journey, step or channel,
+    or a send date outside the bundle's range); :meth:`outcome` then never raises for anything
+    a record contains: the record's check problems, a customer outside the journey's audience
+    (skipped), customer data that cannot be rendered safely or a message over a hard channel
+    limit all become the record's :class:`RecordOutcome`.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        journey: str,
+        step: str,
+        channel: str,
+        on: dt.date,
+        locale: str | None = None,
+    ) -> None:
+        router = bundle.router
+        router.message(journey, step, channel, None)  # UsageError before any record
+        if not bundle.start <= on <= bundle.until:
+            raise UsageError(
+                f"the bundle covers {bundle.start.isoformat()} to {bundle.until.isoformat()}, "
+                f"not {on.isoformat()}",
+                "rebuild with --date/--until covering the send date",
+            )
+        self.bundle = bundle
+        self.journey = journey
+        self.step = step
+        self.channel = channel
+        self.on = on
+        self.locale = locale
+        self._journey = router.journeys[journey]
+        self._index = router.index
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """The attributes a record needs for this message (Bundle.required_attributes)."""
+        return frozenset(self.bundle.required_attributes(self.journey, self.step, self.channel))
+
+    @property
+    def part_names(self) -> tuple[str, ...]:
+        """Every part any variant of this message renders, sorted (the output's columns)."""
+        names: set[str] = set()
+        for variant_id in self.bundle.variant_ids(self.journey, self.step, self.channel):
+            names.update(part.name for part in self.bundle.message(variant_id).parts)
+        return tuple(sorted(names))
+
+    def customer_id(self, record: Mapping[str, Any]) -> str | None:
+        return self._index.customer_id(record)
+
+    @staticmethod
+    def failed(
+        line: int,
+        customer_id: str | None,
+        code: str,
+        reason: str,
+        attribute: str | None = None,
+    ) -> RecordOutcome:
+        return RecordOutcome(
+            line,
+            customer_id,
+            STATUS_FAILED,
+            (RecordProblem(line, customer_id, code, reason, attribute),),
+        )
+
+    def outcome(self, item: RecordResult, *, locale: str | None = None) -> RecordOutcome:
+        """Route and render one record read and checked by :mod:`atomic_content.records`.
+
+        ``locale`` overrides the renderer's locale for this record (a per-row locale column).
+        """
+        line, record = item.line, item.record
+        if record is None:
+            return RecordOutcome(
+                line,
+                item.customer_id,
+                STATUS_FAILED,
+                tuple(
+                    RecordProblem(line, item.customer_id, p.code, p.message, p.attribute)
+                    for p in item.problems
+                ),
+            )
+        customer_id = self._index.customer_id(record)
+        if not self._index.in_journey_audience(record, self._journey):
+            return RecordOutcome(
+                line,
+                customer_id,
+                STATUS_SKIPPED,
+                (
+                    RecordProblem(
+                        line,
+                        customer_id,
+                        "record.not_in_audience",
+                        "not in the journey's audience",
+                    ),
+                ),
+            )
+        try:
+            route = self.bundle.router.route(
+                record,
+                journey=self.journey,
+                step=self.step,
+                channel=self.channel,
+                on=self.on,
+                locale=locale if locale is not None else self.locale,
+            )
+            message = (
+                None if isinstance(route, Holdout) else self.bundle.render_route(route, record)
+            )
+        except SuppressedError as exc:
+            # No consent for the channel's purpose: no message, by right, and counted.
+            return RecordOutcome(
+                line,
+                customer_id,
+                STATUS_SUPPRESSED,
+                (RecordProblem(line, customer_id, exc.code, exc.message),),
+            )
+        except AtomicError as exc:
+            return self.failed(
+                line,
+                customer_id,
+                str(getattr(exc, "code", "render.failed")),
+                str(getattr(exc, "message", exc)),
+                getattr(exc, "attribute", None),
+            )
+        except (RecursionError, MemoryError, ValueError, TypeError) as exc:
+            # Never a lost batch: data that breaks rendering fails its record.
+            return self.failed(
+                line, customer_id, "render.failed", f"rendering failed ({type(exc).__name__})"
+            )
+        if isinstance(route, Holdout) or message is None:
+            return RecordOutcome(line, customer_id, STATUS_HOLDOUT, route=route)
+        return RecordOutcome(line, customer_id, STATUS_RENDERED, route=route, message=message)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _columnar() -> Any:
+    """:mod:`atomic_content.columnar`, or UsageError when pyarrow is not installed."""
+    try:
+        from . import columnar
+    except ImportError:
+        raise UsageError(
+            "Parquet input and output need pyarrow",
+            "install it with: pip install 'atomic-content[parquet]'",
+        ) from None
+    return columnar
+
+
+def _sink(out: Path, renderer: RecordRenderer) -> OutcomeSink:
+    if out.suffix == ".jsonl":
+        return _JsonlSink(out)
+    if out.suffix == ".parquet":
+        sink: OutcomeSink = _columnar().ParquetSink(out, renderer.part_names)
+        return sink
+    return _FolderSink(out)
+
+
+class OutcomeSink:
+    """Where :func:`render_batch` writes each record's outcome (a context manager)."""
+
+    def __enter__(self) -> OutcomeSink:
         return self
 
-    def __exit__(self, *args: object) -> None:
+    def __exit__(self, kind: object, *args: object) -> None:
         return None
 
-    def write(self, text: str) -> int:
-        return 0
+    def write(self, outcome: RecordOutcome) -> None:
+        raise NotImplementedError
+
+
+class _JsonlSink(OutcomeSink):
+    """One JSON object per rendered customer, written to a temporary file and renamed when
+    complete."""
+
+    def __init__(self, out: Path) -> None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.out = out
+        self.partial = out.with_name(f".{out.name}.partial")
+        self.handle = self.partial.open("w", encoding="utf-8")
+
+    def __exit__(self, kind: object, *args: object) -> None:
+        self.handle.close()
+        if kind is None:
+            os.replace(self.partial, self.out)
+
+    def write(self, outcome: RecordOutcome) -> None:
+        if outcome.message is None or not isinstance(outcome.route, Route):
+            return
+        entry = {
+            "line": outcome.line,
+            "customer": outcome.customer_id,
+            "locale": outcome.message.key.locale,
+            "variant": outcome.route.variant_id,
+            "audience": outcome.route.audience.id,
+            "experiment": outcome.experiment,
+            "arm": outcome.arm,
+            "parts": dict(sorted(outcome.message.parts.items())),
+        }
+        self.handle.write(json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+class _FolderSink(OutcomeSink):
+    """One sub-folder per rendered customer holding the message's files."""
+
+    def __init__(self, out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / OUTPUT_MARKER).write_text("written by atomic render\n", encoding="utf-8")
+        self.out = out
+
+    def write(self, outcome: RecordOutcome) -> None:
+        message = outcome.message
+        if message is None:
+            return
+        key = outcome.customer_id if outcome.customer_id is not None else f"line-{outcome.line}"
+        folder = self.out / folder_name(key)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in sorted(message.parts.items()):
+            filename = folder_name(message.filenames.get(name, name))
+            (folder / filename).write_text(text, encoding="utf-8")

@@ -155,8 +155,9 @@ def build(
 )
 @click.option(
     "--customers",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="Customers as JSON Lines or CSV (required unless --project-attributes).",
+    type=click.Path(path_type=Path, exists=True),
+    help="Customers as JSON Lines, CSV or Parquet (.parquet; a folder of part files with "
+    "--engine spark); required unless --project-attributes.",
 )
 @click.option("--journey", required=True)
 @click.option("--step", required=True)
@@ -166,8 +167,22 @@ def build(
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
-    help="A .jsonl file, or a folder for one sub-folder per customer (required unless "
-    "--project-attributes).",
+    help="A .jsonl file, a .parquet file (one row per customer, with its status), or a folder "
+    "for one sub-folder per customer; with --engine spark, a folder of Parquet part files "
+    "(required unless --project-attributes).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="Render here, streaming, or on Apache Spark (needs atomic-content[spark]).",
+)
+@click.option(
+    "--master",
+    default="local[*]",
+    show_default=True,
+    help="Spark master URL for --engine spark (local[N] for N local cores).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -189,10 +204,13 @@ def render(
     locale: str | None,
     date_text: str | None,
     out: Path | None,
+    engine: str,
+    master: str,
     fmt: str,
     project_attributes: bool,
 ) -> None:
-    """Render one message for many customers from a built bundle (streaming)."""
+    """Render one message for many customers from a built bundle (streaming, or on Spark)."""
+    on = parse_date(date_text) or dt.date.today()
     from ..bundle import load_bundle
     from ..runtime import render_batch
 
@@ -208,6 +226,37 @@ def render(
         return
     if customers is None or out is None:
         raise click.UsageError("--customers and --out are needed to render")
+    if engine == "spark":
+        from ..spark import render_parquet
+
+        outcome = render_parquet(
+            bundle_path,
+            customers,
+            out,
+            journey=journey,
+            step=step,
+            channel=channel,
+            on=on,
+            locale=locale,
+            master=master,
+        )
+        if fmt == "json":
+            import json
+
+            click.echo(json.dumps(outcome.to_dict(), indent=2))
+        else:
+            click.echo(
+                f"rendered {outcome.rendered}, failed {outcome.failed}, skipped "
+                f"{outcome.skipped}"
+                + (f", holdout {outcome.holdout}" if outcome.holdout else "")
+                + (f", suppressed {outcome.suppressed}" if outcome.suppressed else "")
+                + f" ({outcome.seconds:.1f}s on Spark; each row's status and "
+                f"error_code are in {out.as_posix()})"
+            )
+        if outcome.failed:
+            ctx.exit(EXIT_CONTENT)
+        return
+
     with progress_reporter("customers") as progress:
         result = render_batch(
             bundle,
@@ -217,7 +266,7 @@ def render(
             channel=channel,
             out=out,
             locale=locale,
-            on=parse_date(date_text) or dt.date.today(),
+            on=on,
             progress=lambda n: progress(n),
         )
     if fmt == "json":
