@@ -34,7 +34,16 @@ SCHEMA = pa.schema(
         ("discount_affinity", pa.float64()),
         ("last_active_days", pa.int64()),
         ("cart", pa.struct([("items", pa.int64()), ("top_item", pa.string())])),
-        ("consent", pa.struct([("personalization", pa.bool_())])),
+        (
+            "consent",
+            pa.struct(
+                [
+                    ("personalization", pa.bool_()),
+                    ("email_marketing", pa.bool_()),
+                    ("profiling", pa.bool_()),
+                ]
+            ),
+        ),
         ("signup_date", pa.date32()),
     ]
 )
@@ -67,7 +76,13 @@ def demo_customer(i: int, rng: random.Random) -> dict[str, Any]:
         "discount_affinity": round(rng.random(), 2),
         "last_active_days": rng.choice([1, 12, 45, 120, 400]),
         "cart": {"items": rng.randint(1, 4), "top_item": rng.choice(ITEMS)} if has_cart else None,
-        "consent": {"personalization": rng.random() > 0.05},
+        # Most customers give every consent; a few refuse personalization, marketing email or
+        # profiling, or were never asked about profiling (null: no consent).
+        "consent": {
+            "personalization": rng.random() > 0.05,
+            "email_marketing": rng.random() > 0.05,
+            "profiling": rng.choice([True] * 18 + [False, None]),
+        },
         "signup_date": signup,
     }
 

@@ -177,6 +177,7 @@ def test_customer_form_uses_the_record_check(served: tuple[Running, Path]) -> No
             base + "&a.id=X1&a.email=x%40example.com&a.locale=en&a.tier=gold&a.orders.count=3"
             "&a.lifetime_value=10&a.app_installed=false&a.sessions_mobile_share=0.1"
             "&a.discount_affinity=0.1&a.last_active_days=3&a.consent.personalization=true"
+            "&a.consent.email_marketing=true&a.consent.profiling=true"
             "&a.signup_date=2026-11-01&a.first_name=Zelda"
         )
         assert good.status_code == 200

@@ -138,7 +138,7 @@ def test_demo_customers_same_rows_as_local_engine(
     assert remote.schema == local.schema
     assert remote.to_pylist() == local.to_pylist()
     assert local.num_rows == 8
-    assert set(local.column("status").to_pylist()) <= {"rendered", "skipped"}
+    assert set(local.column("status").to_pylist()) <= {"rendered", "skipped", "suppressed"}
     assert "rendered" in local.column("status").to_pylist()
 
 
@@ -164,7 +164,11 @@ def test_experiment_arms_same_rows_as_local_engine(
     local = local_rows(dist_experiment, customers, tmp_path / "local.parquet", **message)
     remote = spark_rows(spark, dist_experiment, customers, **message)
     assert remote.equals(local)
-    rows = local.to_pylist()
+    everyone = local.to_pylist()
+    # Customers without consent to marketing email get no message and no arm.
+    suppressed = [r for r in everyone if r["status"] == "suppressed"]
+    assert suppressed and all(r["arm"] is None for r in suppressed)
+    rows = [r for r in everyone if r["status"] != "suppressed"]
     assert {r["arm"] for r in rows} == {"control", "personalized", "holdout"}
     assert {r["experiment"] for r in rows} == {"welcome-personalization-2026"}
     for row in rows:
@@ -186,14 +190,19 @@ def bad_records_table() -> pa.Table:
         "app_installed": True,
         "sessions_mobile_share": 0.5,
         "discount_affinity": 0.1,
-        "consent": {"personalization": True},
+        "consent": {"personalization": True, "email_marketing": True, "profiling": True},
         "signup_date": "2020-01-01",
     }
     rows = [
         good,
         {**good, "id": "B-type", "signup_date": "not a date"},  # wrong type (text, not a date)
         {**good, "id": "B-missing", "app_installed": None},  # required attribute missing
-        {**good, "id": "B-consent", "consent": {"personalization": False}},  # refused consent
+        # refused personalization (the other consents given)
+        {
+            **good,
+            "id": "B-consent",
+            "consent": {"personalization": False, "email_marketing": True, "profiling": True},
+        },
         {**good, "id": "B-consent-null", "consent": None},  # consent missing: unclear
         # A name that pushes the push payload over the hard 4 KiB limit of the app channel.
         {**good, "id": "B-poison", "first_name": "Eve" * 2000, "sessions_mobile_share": 0.9},
@@ -246,7 +255,7 @@ def test_only_the_columns_the_message_needs_are_read(spark: Any, dist: Path) -> 
     bundle = load_bundle(dist)
     needed = bundle.required_attributes("welcome", "day-0", "email")
     assert "first_name" in needed and "address.country" in needed
-    assert not {"last_name", "email", "lifetime_value", "cart.top_item"} & needed
+    assert not {"last_name", "email", "lifetime_value", "cart.top_item"} & set(needed)
     df = spark.createDataFrame(demo_table().to_pandas())
     plan = (
         render_dataframe(df, dist, journey="welcome", step="day-0", channel="email", on=DAY)
@@ -282,7 +291,8 @@ def test_locale_column_overrides_each_rows_locale(spark: Any, dist: Path) -> Non
     rows = render_dataframe(
         df, dist, journey="welcome", step="day-0", channel="email", on=DAY, locale_column="lang"
     ).toArrow()
-    assert set(rows.column("locale").to_pylist()) == {"en"}
+    rendered = [r for r in rows.to_pylist() if r["status"] == "rendered"]
+    assert rendered and {r["locale"] for r in rendered} == {"en"}
 
 
 def test_cli_engine_spark_writes_parquet_rows(spark: Any, dist: Path, tmp_path: Path) -> None:
