@@ -1031,19 +1031,7 @@ def load_measured(path: Path) -> dict[str, float]:
     """Segment -> measured incremental value per customer, from the JSON of
     ``atomic analyze --format json`` (see :func:`measured_values`). Needs no SciPy."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        metric = Metric(data["metric"])
-        found: dict[str, float] = {}
-        for segment in data["segments"]:
-            primary = segment.get("primary")
-            if primary is None or segment["verdict"] == Verdict.NO_VERDICT.value:
-                continue
-            lift = max(float(primary["lift"]), 0.0)
-            roi = segment.get("roi") or {}
-            value = roi.get("value")
-            per_customer = value if metric is Metric.CONVERSION and value is not None else 1.0
-            found[str(segment["segment"])] = lift * float(per_customer)
-        return found
+        return _measured(json.loads(path.read_text(encoding="utf-8")))
     except OSError as exc:
         raise UsageError(f"cannot read {path.as_posix()}: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError):

@@ -114,12 +114,6 @@ def _prepared(profile: Profile | None, assembled: AssembledMessage) -> _Prepared
     return entry
 
 
-def message_attributes(profile: Profile | None, assembled: AssembledMessage) -> frozenset[str]:
-    """The declared attributes the tokens of ``assembled`` can read (see
-    :func:`_visible_attributes`): what a customer record must carry for this message."""
-    return _visible_attributes(declared_attributes(profile), assembled)
-
-
 def _visible_attributes(declared: frozenset[str], assembled: AssembledMessage) -> frozenset[str]:
     """The declared attributes the message's tokens can reach.
 
