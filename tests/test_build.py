@@ -3,6 +3,7 @@ gaps stop the build, and runtime output == build/preview output for every demo m
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -23,6 +24,7 @@ from atomic_content.build import BuildLockedError, _safe_target, build, output_l
 from atomic_content.bundle import load_bundle
 from atomic_content.cli import main
 from atomic_content.errors import AtomicError, ContentError
+from atomic_content.manifest import Manifest, variant_lines
 from atomic_content.pipeline import DateRange
 from atomic_content.preview import preview
 from atomic_content.privacy import SuppressedError
@@ -622,3 +624,147 @@ def test_build_refuses_an_output_that_is_not_its_own(
         "docs",
         "report.txt",
     ]
+
+
+# -- parallel writing and manifest reuse -------------------------------------------------------
+
+
+def test_parallel_render_writes_the_tree_in_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With worker processes, each worker writes the variants it renders into the new tree;
+    cold, edited and clean builds are byte for byte the serial ones, and every file counts."""
+    monkeypatch.setattr(variants_module, "PARALLEL_THRESHOLD", 1)
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    cold = build(content, out, on=DAY, jobs=2)
+    serial = tmp_path / "serial" / "dist"
+    build(content, serial, on=DAY, jobs=1, use_cache=False)
+    assert tree_digest(out) == tree_digest(serial)
+    manifest = check_complete(out)
+    assert cold.files == manifest["file_count"] == len(tree_digest(out))
+    assert cold.rendered == cold.variants  # all of them in the workers
+    (content / "atoms/headline.yaml").write_text(
+        "slot: headline\nstatus: approved\ntext: Changed in parallel\n"
+    )
+    edited = build(content, out, on=DAY, jobs=2)
+    assert 0 < edited.rendered < edited.variants
+    clean = tmp_path / "clean" / "dist"
+    build(content, clean, on=DAY, jobs=1, use_cache=False)
+    assert tree_digest(out) == tree_digest(clean)
+    assert edited.files == check_complete(out)["file_count"] == len(tree_digest(out))
+    assert [p.name for p in (tmp_path / ".dist.builds").iterdir()] == [out.readlink().name]
+
+
+def test_parallel_build_that_fails_leaves_no_tree_and_no_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(variants_module, "PARALLEL_THRESHOLD", 1)
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY, jobs=2)
+    before = tree_digest(out)
+    template = content / "layouts/email/basic.mjml"
+    template.write_text(template.read_text().replace("</mjml>", ""))
+    with pytest.raises(ContentError):
+        build(content, out, on=DAY, jobs=2, use_cache=False)
+    assert tree_digest(out) == before
+    assert [p.name for p in (tmp_path / ".dist.builds").iterdir()] == [out.readlink().name]
+    # The lock is free again, and a build that finds it taken stops before writing anything.
+    with output_lock(out, 0), pytest.raises(BuildLockedError):
+        build(content, out, on=DAY, jobs=2, use_cache=False, lock_wait_seconds=0.1)
+    assert tree_digest(out) == before
+    assert [p.name for p in (tmp_path / ".dist.builds").iterdir()] == [out.readlink().name]
+
+
+def test_a_rebuild_reuses_manifest_lines_only_from_its_own_manifest(tmp_path: Path) -> None:
+    """The manifest lines of unchanged variants are taken from the previous manifest only when
+    that file is byte for byte the one the build wrote; a reformatted one is serialized anew."""
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY, jobs=1)
+    previous = variants_module.PreviousBuild.read(out)
+    assert previous is not None and set(previous.lines) == set(previous.entries)
+    # Reformat the previous manifest (same data, other bytes), then edit one atom.
+    manifest_path = out / "manifest.json"
+    data = json.loads(manifest_path.read_bytes())
+    reformatted = json.dumps(data, indent=2, sort_keys=True).encode()
+    manifest_path.unlink()  # a new file: the previous tree's files are links of older ones
+    manifest_path.write_bytes(reformatted)
+    previous = variants_module.PreviousBuild.read(out)
+    assert previous is not None and previous.lines == {}
+    (content / "atoms/cta.yaml").write_text(
+        "slot: cta\nstatus: approved\ncta: {label: Go now, url: https://www.acme.example/go}\n"
+    )
+    build(content, out, on=DAY, jobs=1)
+    clean = tmp_path / "clean" / "dist"
+    build(content, clean, on=DAY, jobs=1, use_cache=False)
+    assert tree_digest(out) == tree_digest(clean)
+
+
+def test_manifest_lines_reused_only_for_equal_entries(tmp_path: Path) -> None:
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY, jobs=1)
+    raw = (out / "manifest.json").read_bytes()
+    manifest = Manifest.from_json(raw)
+    lines = variant_lines(manifest, raw)
+    assert len(lines) == len(manifest.variants) > 1
+    assert manifest.to_json(lines) == manifest.to_json() == raw
+    # A known line whose entry differs from the variant's is not used.
+    first = manifest.variants[0]
+    changed = dataclasses.replace(first, valid_until=first.valid_until + dt.timedelta(days=1))
+    other = dataclasses.replace(manifest, variants=(changed, *manifest.variants[1:]))
+    assert other.to_json(lines) == other.to_json() != raw
+    # Bytes not laid out as to_json lays them out give no lines.
+    data = json.loads(raw)
+    for bad in (
+        json.dumps(data, indent=2, sort_keys=True).encode(),
+        raw.replace(b"},\n    {", b"}, {", 1),  # two variants on one line
+        raw.replace(b'"variants": [', b'"variantz": [', 1),
+    ):
+        assert variant_lines(manifest, bad) == {}
+    swapped = dataclasses.replace(manifest, variants=manifest.variants[::-1])
+    assert variant_lines(swapped, raw) == {}  # lines of other variants
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_rebuild_never_writes_through_the_previous_trees_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """A rebuild clones the previous tree as hard links and replaces what changed: every file
+    of the previous tree keeps its bytes (a file written in place would change the live tree
+    under its readers), and the result equals a clean build."""
+    monkeypatch.setattr(variants_module, "PARALLEL_THRESHOLD", 1)
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY, jobs=jobs)
+    old_root = out.resolve()
+    before = tree_digest(out)
+    kept = tmp_path / "kept"  # more links to the same inodes, to read them afterwards
+    for rel in before:
+        (kept / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.link(old_root / rel, kept / rel)
+    for name in ("atom-text", "layout-template"):  # a few variants, then all of them
+        apply_edit(content, name)
+        result = build(content, out, on=DAY, jobs=jobs)
+        assert not result.skipped and result.rendered > 0
+        assert tree_digest(kept) == before
+        clean = tmp_path / f"clean-{name}" / "dist"
+        build(content, clean, on=DAY, jobs=1, use_cache=False)
+        assert tree_digest(out) == tree_digest(clean)
+        assert result.files == check_complete(out)["file_count"] == len(tree_digest(out))
+
+
+def test_a_locked_rebuild_changes_nothing(tmp_path: Path) -> None:
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY)
+    before = tree_digest(out)
+    apply_edit(content, "atom-text")
+    with output_lock(out, 0), pytest.raises(BuildLockedError):
+        build(content, out, on=DAY, lock_wait_seconds=0.1)
+    assert tree_digest(out) == before
+    assert [p.name for p in (tmp_path / ".dist.builds").iterdir()] == [out.readlink().name]
+    assert not build(content, out, on=DAY).skipped  # the lock is free again
+    check_complete(out)

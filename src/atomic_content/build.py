@@ -35,11 +35,14 @@ import errno
 import fcntl
 import hashlib
 import json
+import multiprocessing
+import multiprocessing.process
 import os
 import shutil
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +63,7 @@ from .manifest import (
 )
 from .pipeline import Checked, DateRange, check
 from .repository import content_files
-from .variants import PreviousBuild, ProgressCallback, VariantCache
+from .variants import PreviousBuild, ProgressCallback, VariantCache, VariantOutput
 from .yamlio import read_content_bytes
 
 OUTPUT_MARKER = ".atomic-build"
@@ -169,6 +172,8 @@ def _write_tree(
     previous: Path | None = None,
     links: Mapping[str, Path] | None = None,
     known: Mapping[str, str] | None = None,
+    cloned: Mapping[str, str] | None = None,
+    keep: AbstractSet[str] = frozenset(),
 ) -> None:
     """Write every file below ``folder`` and link every one of ``links``, folders first.
 
@@ -177,15 +182,22 @@ def _write_tree(
     cheaper than writing on slow disks, and safe because no build ever modifies a file in
     place — old trees are only ever deleted as a whole. Files named by their content hash
     (``bundle/messages/<sha256>.json``) are linked whenever the old tree has them.
+
+    ``cloned`` (path -> sha256) are the files ``folder`` already holds as links of the
+    previous tree's (see :class:`TreeWriter`): those with the right bytes stay, the others
+    are unlinked before the new file is made (never written through: the inode is the live
+    tree's too), and those the new tree has not (not in ``files``, ``links`` or ``keep``, the
+    paths a render worker wrote) are removed, with the folders that become empty.
     """
     links = links or {}
+    cloned = cloned or {}
     for rel in (*files, *links):
         _safe_target(folder, rel)  # refuses the whole tree before anything is written
     # Plain strings, not Path objects: tens of thousands of paths, and pathlib's parsing
     # cost more than the links. Every part was checked above.
     root = os.fspath(folder)
     made = {""}
-    for rel in sorted({*files, *links}):
+    for rel in sorted({*files, *links} - cloned.keys()):
         parent = rel.rpartition("/")[0]
         if parent not in made:
             # Outermost first, one call per folder: mkdir(parents=True) tries the folder
@@ -195,13 +207,18 @@ def _write_tree(
                 missing.append(parent)
                 parent = parent.rpartition("/")[0]
             for folder_rel in reversed(missing):
-                Path(root + "/" + folder_rel).mkdir()
+                with contextlib.suppress(FileExistsError):  # a render worker or the clone
+                    Path(root + "/" + folder_rel).mkdir()
                 made.add(folder_rel)
     if known is None:
         known = _previous_files(previous) if previous is not None else {}
     old_root = os.fspath(previous.resolve()) if previous is not None and previous.exists() else None
     for rel, data in files.items():
         target = root + "/" + rel
+        if rel in cloned:
+            if _content_named(rel) or cloned[rel] == sha256_hex(data):
+                continue
+            Path(target).unlink()
         if old_root is not None and (_content_named(rel) or known.get(rel) == sha256_hex(data)):
             try:
                 os.link(old_root + "/" + rel, target)
@@ -211,6 +228,10 @@ def _write_tree(
         Path(target).write_bytes(data)
     for rel, source in links.items():
         old, new = os.fspath(source) + "/" + rel, root + "/" + rel
+        if rel in cloned:
+            if os.fspath(source) == old_root:
+                continue  # the clone linked this very file
+            Path(new).unlink()
         try:
             os.link(old, new)
         except FileNotFoundError:
@@ -220,6 +241,36 @@ def _write_tree(
                 shutil.copyfile(old, new)
             except FileNotFoundError:
                 raise StaleOutputError(f"{rel} is missing from the previous build") from None
+    emptied: set[str] = set()
+    for rel in cloned.keys() - files.keys() - links.keys() - keep:
+        Path(root + "/" + rel).unlink(missing_ok=True)
+        parent = rel.rpartition("/")[0]
+        while parent and parent not in emptied:
+            emptied.add(parent)
+            parent = parent.rpartition("/")[0]
+    for folder_rel in sorted(emptied, key=lambda f: -f.count("/")):  # deepest first
+        with contextlib.suppress(OSError):  # not empty: the new tree uses it
+            Path(root + "/" + folder_rel).rmdir()
+
+
+def _link_tree(source: str, target: str, paths: list[str]) -> None:
+    """Hard-link ``paths`` (sorted) from ``source`` into ``target``, folders first (the
+    clone's child process; it exits with status 1 when a file cannot be linked)."""
+    made = {"", "bundle", "bundle/messages"}
+    try:
+        for rel in paths:
+            parent = rel.rpartition("/")[0]
+            if parent not in made:
+                missing = []
+                while parent not in made:
+                    missing.append(parent)
+                    parent = parent.rpartition("/")[0]
+                for folder_rel in reversed(missing):
+                    Path(target + "/" + folder_rel).mkdir()
+                    made.add(folder_rel)
+            os.link(source + "/" + rel, target + "/" + rel)
+    except OSError:
+        raise SystemExit(1) from None  # the parent starts over from an empty tree
 
 
 def _content_named(rel: str) -> bool:
@@ -330,49 +381,68 @@ def build(
     # one-atom edit re-renders what it touches, not everything.
     folder = cache_dir or out.parent / f".{out.name}.cache"
     previous: PreviousBuild | None = None
-    if checked is None:
-        mark = time.perf_counter()
-        previous = PreviousBuild.read(out) if use_cache and out.is_symlink() else None
-        checked = check(
-            content,
-            dates,
-            cache=VariantCache(folder, read=use_cache, previous=previous),
-            jobs=jobs,
-            progress=progress,
-        )
-        stages["check"] = time.perf_counter() - mark
-    if not checked.ok:
-        raise ContentError(checked.diagnostics)
-    assert checked.plan is not None and checked.rendered is not None
-
-    mark = time.perf_counter()
-    tree = output_files(checked, fingerprint)
-    stages["bundle"] = time.perf_counter() - mark
-    mark = time.perf_counter()
+    # A parallel render writes each variant into the new tree as soon as it is rendered (see
+    # TreeWriter); the tree, and the lock, are taken when the workers start.
+    writer = TreeWriter(out, fingerprint, lock_wait_seconds)
     try:
-        write_output(
-            out,
-            tree.files,
-            fingerprint,
-            lock_wait_seconds,
-            links=tree.links,
-            known=previous.file_hashes() if previous is not None else None,
-        )
-    except StaleOutputError:
-        # The previous tree lost files it lists (removed by hand): render those variants
-        # again, from the cache, instead of linking them.
-        checked = check(content, dates, cache=VariantCache(folder, read=use_cache), jobs=jobs)
+        if checked is None:
+            mark = time.perf_counter()
+            previous = PreviousBuild.read(out) if use_cache and out.is_symlink() else None
+            if previous is not None:
+                writer.clone(previous)
+            checked = check(
+                content,
+                dates,
+                cache=VariantCache(folder, read=use_cache, previous=previous),
+                jobs=jobs,
+                progress=progress,
+                sink=writer,
+            )
+            stages["check"] = time.perf_counter() - mark
         if not checked.ok:
-            raise ContentError(checked.diagnostics) from None
-        tree = output_files(checked, fingerprint)
-        write_output(out, tree.files, fingerprint, lock_wait_seconds)
-    stages["write"] = time.perf_counter() - mark
+            raise ContentError(checked.diagnostics)
+        assert checked.plan is not None and checked.rendered is not None
+
+        mark = time.perf_counter()
+        tree = output_files(checked, fingerprint, previous)
+        stages["bundle"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        try:
+            write_output(
+                out,
+                tree.files,
+                fingerprint,
+                lock_wait_seconds,
+                links=tree.links,
+                known=previous.file_hashes() if previous is not None else None,
+                tree=writer,
+                written=tree.written,
+            )
+        except StaleOutputError:
+            # The previous tree lost files it lists (removed by hand): render those variants
+            # again, from the cache, instead of linking them.
+            writer.discard()
+            checked = check(content, dates, cache=VariantCache(folder, read=use_cache), jobs=jobs)
+            if not checked.ok:
+                raise ContentError(checked.diagnostics) from None
+            tree = output_files(checked, fingerprint)
+            write_output(out, tree.files, fingerprint, lock_wait_seconds)
+        stages["write"] = time.perf_counter() - mark
+    except OSError as exc:
+        writer.discard()
+        if exc.errno == errno.ENOSPC:  # in a render worker writing the new tree
+            raise AtomicError(
+                f"the disk is full while writing {out.as_posix()}; the previous output is unchanged"
+            ) from None
+        raise
+    finally:
+        writer.discard()  # after a switch-over: only releases the lock
     manifest = tree.manifest
     assert checked.rendered is not None
     return BuildResult(
         out,
         len(manifest.variants),
-        len(tree.files) + len(tree.links),
+        len(tree.files) + len(tree.links) + len(tree.written),
         checked.rendered.rendered,
         checked.rendered.cached,
         Diagnostics(checked.diagnostics.warnings),
@@ -411,25 +481,36 @@ def _unchanged(out: Path, fingerprint: str) -> BuildResult | None:
 @dataclass(frozen=True)
 class OutputTree:
     """What the build writes: new files (relative path -> bytes), files unchanged since the
-    previous build (relative path -> the old tree to link them from), and the manifest."""
+    previous build (relative path -> the old tree to link them from), and the manifest.
+    ``written`` are the paths the render stage has already written into the new tree (see
+    :class:`TreeWriter`); the three sets of paths are disjoint."""
 
     files: dict[str, bytes]
     links: dict[str, Path]
     manifest: Manifest
+    written: frozenset[str] = frozenset()
 
 
-def output_files(checked: Checked, fingerprint: str) -> OutputTree:
-    """Every file of the output tree and the typed manifest."""
+def output_files(
+    checked: Checked, fingerprint: str, previous: PreviousBuild | None = None
+) -> OutputTree:
+    """Every file of the output tree and the typed manifest. With the ``previous`` build, the
+    manifest lines of variants whose entries are unchanged are taken from its manifest."""
     assert checked.plan is not None and checked.rendered is not None
     library, rendered = checked.library, checked.rendered
     files: dict[str, bytes] = {}
     links: dict[str, Path] = {}
     messages: dict[str, bytes] = {}
+    written: set[str] = set()
     entries = []
     arms = variant_arms(checked.plan)
     for variant in checked.plan.variants:
         output = rendered.outputs[variant.id]
         entries.append(dataclasses.replace(output.entry, arms=arms.get(variant.id, ())))
+        if output.written:
+            written.update(meta.path for meta in output.entry.files.values())
+            written.add(message_path(output.entry.message))
+            continue
         if output.linked_from is not None:
             for meta in output.entry.files.values():
                 links[meta.path] = output.linked_from
@@ -445,6 +526,9 @@ def output_files(checked: Checked, fingerprint: str) -> OutputTree:
         files[name] = path.read_bytes()
     for rel in set(links) & set(files):  # a template form another variant rendered anew
         del links[rel]
+    for rel in written:  # already in the new tree
+        files.pop(rel, None)
+        links.pop(rel, None)
     index = files["bundle/bundle.json"]
     warnings = tuple(
         DiagnosticEntry(d.path, d.line, d.col, d.severity.value, d.code, d.message, d.hint)
@@ -456,25 +540,28 @@ def output_files(checked: Checked, fingerprint: str) -> OutputTree:
         start=checked.dates.start,
         until=checked.dates.until,
         input=fingerprint,
-        file_count=len(files) + len(links) + 3,  # + manifest, build-info and the marker
+        # + manifest, build-info and the marker
+        file_count=len(files) + len(links) + len(written) + 3,
         bundle=FileEntry("bundle/bundle.json", sha256_hex(index), len(index)),
         variants=tuple(entries),
         warnings=warnings,
         experiments=experiment_entries(checked.plan, library),
     )
-    files["manifest.json"] = manifest.to_json()
+    files["manifest.json"] = manifest.to_json(previous.lines if previous is not None else None)
     # A small file for the no-op check, so an unchanged rebuild never parses the manifest.
     # It also keeps each variant's cache key, so the next build links unchanged variants.
     info = {
         "input": fingerprint,
         "variants": len(entries),
-        "files": len(files) + len(links) + 2,
+        "files": len(files) + len(links) + len(written) + 2,
         "warnings": len(warnings),
         "keys": {v.id: rendered.outputs[v.id].cache_key for v in checked.plan.variants},
+        # The next build reuses this manifest's lines only if the file is exactly this one.
+        "manifest": sha256_hex(files["manifest.json"]),
     }
     files["build-info.json"] = json.dumps(info, indent=1, sort_keys=True).encode() + b"\n"
     files[OUTPUT_MARKER] = b"atomic-content build output; replaced by every build\n"
-    return OutputTree(files, links, manifest)
+    return OutputTree(files, links, manifest, frozenset(written))
 
 
 def check_output_folder(out: Path, content: Path) -> None:
@@ -524,34 +611,196 @@ def write_output(
     *,
     links: Mapping[str, Path] | None = None,
     known: Mapping[str, str] | None = None,
+    tree: TreeWriter | None = None,
+    written: AbstractSet[str] = frozenset(),
 ) -> None:
     """Write ``files`` (and link ``links`` from the trees they name) as a complete new tree and
     switch ``out`` over to it atomically; the previous tree stays intact until then (Ctrl-C,
     a full disk, a crash). StaleOutputError when a file to link is gone; nothing changes.
-    ``known`` is the previous build's path -> sha256 when the caller has read it already."""
+    ``known`` is the previous build's path -> sha256 when the caller has read it already.
+    With an open ``tree`` (begun by the render stage or a clone; it holds the lock) the files
+    are added to it, ``written`` being the paths its render workers wrote; otherwise the lock
+    is taken and a new tree made here."""
+    if tree is not None and tree.folder is not None:
+        folder, cloned = tree.ready()
+        _complete_and_switch(out, folder, files, links, known, cloned, written)
+        tree.switched()
+        return
     out.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out, lock_wait_seconds):
-        builds = out.parent / f".{out.name}.builds"
-        builds.mkdir(exist_ok=True)
-        new_tree = builds / f"{fingerprint[:16]}-{os.getpid()}"
-        if new_tree.exists():
-            shutil.rmtree(new_tree)
-        new_tree.mkdir()
+        _complete_and_switch(out, _new_tree(out, fingerprint), files, links, known)
+
+
+def _new_tree(out: Path, fingerprint: str) -> Path:
+    """An empty folder for the next build tree, beside the current one (the lock is held)."""
+    builds = out.parent / f".{out.name}.builds"
+    builds.mkdir(exist_ok=True)
+    new_tree = builds / f"{fingerprint[:16]}-{os.getpid()}"
+    if new_tree.exists():
+        shutil.rmtree(new_tree)
+    new_tree.mkdir()
+    return new_tree
+
+
+def _complete_and_switch(
+    out: Path,
+    new_tree: Path,
+    files: dict[str, bytes],
+    links: Mapping[str, Path] | None,
+    known: Mapping[str, str] | None,
+    cloned: Mapping[str, str] | None = None,
+    written: AbstractSet[str] = frozenset(),
+) -> None:
+    """Write the rest of ``new_tree`` and switch ``out`` to it; remove it on any failure."""
+    try:
+        _write_tree(
+            new_tree, files, out if out.is_symlink() else None, links or {}, known, cloned, written
+        )
+    except StaleOutputError:
+        shutil.rmtree(new_tree, ignore_errors=True)
+        raise
+    except OSError as exc:
+        shutil.rmtree(new_tree, ignore_errors=True)
+        if exc.errno == errno.ENOSPC:
+            raise AtomicError(
+                f"the disk is full while writing {out.as_posix()}; the previous output is unchanged"
+            ) from None
+        raise
+    except BaseException:
+        # Ctrl-C or a crash: the previous output stays where it was.
+        shutil.rmtree(new_tree, ignore_errors=True)
+        raise
+    switch_output(out, new_tree)
+
+
+class TreeWriter:
+    """The build's new output tree, begun by a parallel render stage
+    (:class:`~atomic_content.variants.VariantSink`): each worker writes the variants it renders
+    straight into it, so the files are written in parallel and their bytes never travel back
+    to the parent.
+
+    :meth:`begin` takes the output lock (waiting as :func:`output_lock` does) and makes the
+    tree; the lock is held until :meth:`discard`, because a concurrent build's switch-over
+    would move the unfinished tree to the trash. A serial render never begins it: the lock and
+    the tree are then taken by :func:`write_output` as before.
+
+    A rebuild first :meth:`clone`\\ s the previous tree — its folders and hard links of its
+    variant files and template forms — in a child process while the parent checks, plans and
+    renders: on slow disks making the tens of thousands of folders is most of a rebuild's
+    write stage. The write stage then only replaces what changed (see :func:`_write_tree`).
+    """
+
+    def __init__(self, out: Path, fingerprint: str, lock_wait_seconds: float) -> None:
+        self.out = out
+        self.fingerprint = fingerprint
+        self.lock_wait_seconds = lock_wait_seconds
+        self.folder: Path | None = None
+        self._lock = contextlib.ExitStack()
+        # Folders this process has made or seen: each forked worker keeps its own copy.
+        self._made = {"", "bundle", "bundle/messages"}
+        self._clone: multiprocessing.process.BaseProcess | None = None
+        self._cloned: dict[str, str] = {}  # path -> sha256 of the clone's files
+
+    def clone(self, previous: PreviousBuild) -> None:
+        """Start copying ``previous``'s tree as links in a child process, when the lock is
+        free right now (otherwise the build goes on as if there were no clone)."""
+        if self.folder is not None or "fork" not in multiprocessing.get_all_start_methods():
+            return
+        self.out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            _write_tree(new_tree, files, out if out.is_symlink() else None, links or {}, known)
-        except StaleOutputError:
-            shutil.rmtree(new_tree, ignore_errors=True)
-            raise
-        except OSError as exc:
-            shutil.rmtree(new_tree, ignore_errors=True)
-            if exc.errno == errno.ENOSPC:
-                raise AtomicError(
-                    f"the disk is full while writing {out.as_posix()}; the previous output is "
-                    "unchanged"
-                ) from None
-            raise
+            self._lock.enter_context(output_lock(self.out, 0))
+        except BuildLockedError:
+            return
+        try:
+            folder = _new_tree(self.out, self.fingerprint)
+            (folder / "bundle" / "messages").mkdir(parents=True)
         except BaseException:
-            # Ctrl-C or a crash: the previous output stays where it was.
-            shutil.rmtree(new_tree, ignore_errors=True)
+            self._lock.close()
             raise
-        switch_output(out, new_tree)
+        self.folder = folder
+        paths = previous.file_hashes()
+        for entry in previous.entries.values():
+            paths[message_path(entry.message)] = entry.message
+        self._cloned = paths
+        context = multiprocessing.get_context("fork")
+        self._clone = context.Process(
+            target=_link_tree, args=(os.fspath(previous.root), os.fspath(folder), sorted(paths))
+        )
+        self._clone.start()
+
+    def ready(self) -> tuple[Path, dict[str, str]]:
+        """The tree to complete and the files a finished clone holds (path -> sha256); waits
+        for the clone, and starts over from an empty tree if it failed."""
+        assert self.folder is not None
+        if self._clone is not None:
+            self._clone.join()
+            failed = self._clone.exitcode != 0
+            self._clone = None
+            if failed:  # e.g. a file gone from the previous tree: write everything
+                shutil.rmtree(self.folder)
+                self.folder.mkdir()
+                (self.folder / "bundle" / "messages").mkdir(parents=True)
+                self._cloned = {}
+        return self.folder, self._cloned
+
+    def begin(self) -> None:
+        """Lock the output and make the empty tree (in the parent, before the workers)."""
+        if self.folder is not None:
+            self.ready()  # the workers write into the finished clone
+            return
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self._lock.enter_context(output_lock(self.out, self.lock_wait_seconds))
+        try:
+            folder = _new_tree(self.out, self.fingerprint)
+            (folder / "bundle" / "messages").mkdir(parents=True)
+        except BaseException:
+            self._lock.close()
+            raise
+        self.folder = folder
+
+    def put(self, output: VariantOutput) -> VariantOutput:
+        """Write one rendered variant's files and template form (in a worker); the output
+        without their bytes, marked ``written``."""
+        assert self.folder is not None
+        message = message_path(output.entry.message)
+        for rel in output.files:
+            _safe_target(self.folder, rel)
+        root = os.fspath(self.folder)
+        for rel, data in output.files.items():
+            self._make_parents(root, rel)
+            if rel in self._cloned:  # never write through a link of the live tree's file
+                Path(root + "/" + rel).unlink(missing_ok=True)
+            with Path(root + "/" + rel).open("wb") as handle:
+                handle.write(data)
+        # Named by its hash: another variant with the same template form may have written it.
+        with contextlib.suppress(FileExistsError), Path(root + "/" + message).open("xb") as handle:
+            handle.write(output.message)
+        return dataclasses.replace(output, files={}, message=b"", written=True)
+
+    def _make_parents(self, root: str, rel: str) -> None:
+        parent = rel.rpartition("/")[0]
+        if parent in self._made:
+            return
+        missing = []
+        while parent not in self._made:
+            missing.append(parent)
+            parent = parent.rpartition("/")[0]
+        for folder_rel in reversed(missing):  # outermost first, one call each
+            with contextlib.suppress(FileExistsError):  # another worker made it
+                Path(root + "/" + folder_rel).mkdir()
+            self._made.add(folder_rel)
+
+    def switched(self) -> None:
+        """The tree is the output now: nothing to remove any more."""
+        self.folder = None
+
+    def discard(self) -> None:
+        """Remove an unfinished tree (if any) and release the lock."""
+        if self._clone is not None:
+            self._clone.terminate()
+            self._clone.join()
+            self._clone = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+        self._lock.close()

@@ -11,9 +11,11 @@ fields, so comments and formatting do not count) and :func:`sha256_hex`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
@@ -177,23 +179,41 @@ class Manifest:
         """Variant id -> entry."""
         return {v.id: v for v in self.variants}
 
-    def to_json(self) -> bytes:
+    def to_json(self, known_lines: Mapping[str, tuple[VariantEntry, str]] | None = None) -> bytes:
         """The manifest as key-sorted JSON (deterministic), ending in a newline: one line per
         top-level field, and one line per variant and warning, so a diff of two manifests
         shows the variants that changed. (Compact lines keep it fast: the indenting encoder is
-        pure Python and took seconds on large libraries.)"""
-        data = _adapter().dump_python(self, mode="json")
+        pure Python and took seconds on large libraries.)
+
+        ``known_lines`` maps a variant id to an entry and its line as this method wrote it
+        (see :func:`variant_lines`): a variant whose entry equals the known one takes that
+        line instead of being serialized again, which is most of a rebuild's manifest."""
+        data = _adapter().dump_python(dataclasses.replace(self, variants=()), mode="json")
+        known = known_lines or {}
+        variant_items = []
+        for entry in self.variants:
+            found = known.get(entry.id)
+            if found is not None and found[0] == entry:
+                variant_items.append(found[1])
+            else:
+                variant_items.append(_compact(_entry_adapter().dump_python(entry, mode="json")))
         lines = ["{"]
         keys = sorted(data)
         for position, key in enumerate(keys):
-            value = data[key]
             tail = "," if position < len(keys) - 1 else ""
             name = _compact(key)
-            if isinstance(value, list) and value:
-                items = ",\n".join(f"    {_compact(item)}" for item in value)
-                lines.append(f"  {name}: [\n{items}\n  ]{tail}")
+            items = (
+                variant_items
+                if key == "variants"
+                else [_compact(item) for item in data[key]]
+                if isinstance(data[key], list)
+                else None
+            )
+            if items:
+                body = ",\n".join(f"    {item}" for item in items)
+                lines.append(f"  {name}: [\n{body}\n  ]{tail}")
             else:
-                lines.append(f"  {name}: {_compact(value)}{tail}")
+                lines.append(f"  {name}: {_compact(data[key])}{tail}")
         lines.append("}")
         return ("\n".join(lines) + "\n").encode()
 
@@ -219,6 +239,31 @@ class Manifest:
             raise ManifestError(f"the manifest is damaged at {where}: {first['msg']}") from None
 
 
+def variant_lines(manifest: Manifest, data: bytes) -> dict[str, tuple[VariantEntry, str]]:
+    """Variant id -> (entry, its line) of ``data``, the bytes :meth:`Manifest.to_json` wrote
+    for ``manifest`` (for :meth:`Manifest.to_json`'s ``known_lines``); empty when ``data`` is
+    not laid out that way. The caller makes sure the bytes are what this engine wrote (the
+    build checks their hash): a line is reused verbatim."""
+    opening = b'\n  "variants": [\n'
+    start = data.find(opening)
+    if start < 0 or not manifest.variants:
+        return {}
+    start += len(opening)
+    end = data.find(b"\n  ]", start)
+    if end < 0:
+        return {}
+    lines = data[start:end].decode("utf-8").split("\n")
+    if len(lines) != len(manifest.variants):
+        return {}
+    found = {}
+    for entry, line in zip(manifest.variants, lines, strict=True):
+        text = line.removeprefix("    ").removesuffix(",")
+        if f'"id": {_compact(entry.id)},' not in text:
+            return {}
+        found[entry.id] = (entry, text)
+    return found
+
+
 def _compact(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
 
@@ -230,6 +275,11 @@ class ManifestError(AtomicError):
 @cache
 def _adapter() -> TypeAdapter[Manifest]:
     return TypeAdapter(Manifest)
+
+
+@cache
+def _entry_adapter() -> TypeAdapter[VariantEntry]:
+    return TypeAdapter(VariantEntry)
 
 
 def manifest_schema() -> dict[str, Any]:

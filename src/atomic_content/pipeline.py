@@ -17,7 +17,14 @@ from .governance import default_date
 from .plan import DEFAULT_HORIZON_DAYS, Plan, make_plan
 from .repository import Library
 from .validate import static_check
-from .variants import ProgressCallback, RenderedPlan, VariantCache, render_diagnostics, render_plan
+from .variants import (
+    ProgressCallback,
+    RenderedPlan,
+    VariantCache,
+    VariantSink,
+    render_diagnostics,
+    render_plan,
+)
 
 
 @dataclass(frozen=True)
@@ -59,10 +66,12 @@ def check(
     cache: VariantCache | None = None,
     jobs: int | None = None,
     progress: ProgressCallback | None = None,
+    sink: VariantSink | None = None,
 ) -> Checked:
     """Load, check, plan and render ``content`` for ``dates``; never raises for bad content.
 
-    All diagnostics of every stage that ran are in ``Checked.diagnostics``.
+    All diagnostics of every stage that ran are in ``Checked.diagnostics``. ``sink`` is
+    :func:`~atomic_content.variants.render_plan`'s (the build's output tree).
     """
     dates = dates or DateRange.of()
     library, diagnostics = static_check(content, dates.start)
@@ -72,6 +81,6 @@ def check(
     diagnostics.extend(plan.problems)
     if plan.problems.has_errors:
         return Checked(library, diagnostics, dates, plan)
-    rendered = render_plan(library, plan, cache=cache, jobs=jobs, progress=progress)
+    rendered = render_plan(library, plan, cache=cache, jobs=jobs, progress=progress, sink=sink)
     diagnostics.extend(render_diagnostics(library, plan, rendered))
     return Checked(library, diagnostics, dates, plan, rendered)

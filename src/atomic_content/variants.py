@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import TypeAdapter
 
@@ -38,6 +39,7 @@ from .manifest import (
     atom_hash,
     canonical_json,
     sha256_hex,
+    variant_lines,
 )
 from .models import Atom
 from .plan import Plan, PlannedVariant
@@ -67,6 +69,23 @@ class VariantOutput:
     """Set when the variant is unchanged since the build in that folder (see
     :class:`PreviousBuild`): ``files`` and ``message`` are then empty, and the writer links
     the files ``entry`` lists, and the template form, from there instead of reading them."""
+    written: bool = False
+    """Set when a :class:`VariantSink` has already written the files ``entry`` lists and the
+    template form into the new output tree: ``files`` and ``message`` are then empty."""
+
+
+class VariantSink(Protocol):
+    """Where a parallel render stage writes each variant's files as soon as it is rendered
+    (the build's new output tree), so that writing them is parallel work too.
+
+    :meth:`begin` runs in the parent process before the workers start; :meth:`put` runs in a
+    worker, after the variant was stored in the cache, and returns the output to hand back to
+    the parent (without the bytes it wrote, marked ``written``).
+    """
+
+    def begin(self) -> None: ...
+
+    def put(self, output: VariantOutput) -> VariantOutput: ...
 
 
 @dataclass(frozen=True)
@@ -109,6 +128,10 @@ class PreviousBuild:
     root: Path
     entries: Mapping[str, VariantEntry]
     keys: Mapping[str, str]
+    lines: Mapping[str, tuple[VariantEntry, str]] = field(default_factory=dict)
+    """Each variant's entry and line in the previous ``manifest.json`` (see
+    :func:`~atomic_content.manifest.variant_lines`), when the file is byte for byte the one
+    that build wrote (its hash is in ``build-info.json``); empty otherwise."""
 
     @classmethod
     def read(cls, out: Path) -> PreviousBuild | None:
@@ -116,13 +139,15 @@ class PreviousBuild:
         try:
             info = json.loads((out / "build-info.json").read_text(encoding="utf-8"))
             keys = info["keys"]
-            manifest = Manifest.from_json((out / "manifest.json").read_bytes())
+            raw = (out / "manifest.json").read_bytes()
+            manifest = Manifest.from_json(raw)
             root = out.resolve()
         except (OSError, ValueError, KeyError, TypeError, ManifestError):
             return None
         if not isinstance(keys, dict):
             return None
-        return cls(root, manifest.by_id, keys)
+        lines = variant_lines(manifest, raw) if info.get("manifest") == sha256_hex(raw) else {}
+        return cls(root, manifest.by_id, keys, lines)
 
     def file_hashes(self) -> dict[str, str]:
         """Relative path -> sha256 of every variant file of the previous build."""
@@ -354,18 +379,22 @@ class VariantRenderer:
         return path, exc.line, exc.col, message
 
 
-# A forked worker inherits this (renderer, plan and cache) instead of reloading and
+# A forked worker inherits this (renderer, plan, cache and sink) instead of reloading and
 # re-planning.
-_WORKER: tuple[VariantRenderer, Plan, VariantCache] | None = None
+_WORKER: tuple[VariantRenderer, Plan, VariantCache, VariantSink | None] | None = None
 
 
 def _render_in_worker(task: tuple[str, str]) -> VariantOutput | VariantFailure:
     variant_id, key = task
     assert _WORKER is not None
-    renderer, plan, cache = _WORKER
+    renderer, plan, cache, sink = _WORKER
     output = renderer.render_safely(plan.variant(variant_id), key)
     if isinstance(output, VariantOutput):
-        cache.put(output)  # in the worker: writing the cache is parallel work too
+        # In the worker: writing the cache and the output tree is parallel work too, and the
+        # bytes written to the tree need not travel back to the parent.
+        cache.put(output)
+        if sink is not None:
+            output = sink.put(output)
     return output
 
 
@@ -376,11 +405,14 @@ def render_plan(
     cache: VariantCache | None = None,
     jobs: int | None = None,
     progress: ProgressCallback | None = None,
+    sink: VariantSink | None = None,
 ) -> RenderedPlan:
     """Render every variant of ``plan`` (cache first, the rest in parallel when it pays).
 
     Never raises for a broken layout: such variants are :class:`VariantFailure` entries (see
-    :func:`render_diagnostics`). ``jobs`` defaults to the number of cores.
+    :func:`render_diagnostics`). ``jobs`` defaults to the number of cores. When the render
+    runs in worker processes and ``sink`` is given, the workers hand it every rendered
+    variant (see :class:`VariantSink`); otherwise ``sink`` is not used.
     """
     cache = cache or VariantCache(None)
     renderer = VariantRenderer(library)
@@ -419,7 +451,9 @@ def render_plan(
         and "fork" in multiprocessing.get_all_start_methods()
     ):
         global _WORKER
-        _WORKER = (renderer, plan, cache)
+        if sink is not None:
+            sink.begin()
+        _WORKER = (renderer, plan, cache, sink)
         try:
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
@@ -508,6 +542,7 @@ __all__ = [
     "VariantFailure",
     "VariantOutput",
     "VariantRenderer",
+    "VariantSink",
     "render_diagnostics",
     "render_plan",
 ]
