@@ -289,3 +289,22 @@ def test_memo_atoms_are_the_current_librarys(content: Path, tmp_path: Path) -> N
         for a in v.resolution.atoms.values()
     ]
     assert atoms and all(atom is library.atoms[atom.id] for atom in atoms)
+
+
+def test_planning_in_worker_processes_gives_the_same_plan(
+    content: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``jobs=2`` plans the messages in forked workers (the threshold lowered so the small demo
+    qualifies); the plan is the same one, atoms included, and so is its memo."""
+    from atomic_content import plan as plan_module
+
+    library = load(content)
+    assert library is not None
+    serial = make_plan(library, START, UNTIL, jobs=1)
+    monkeypatch.setattr(plan_module, "PARALLEL_PAIRS", 1)
+    parallel = make_plan(library, START, UNTIL, jobs=2)
+    assert_same_plan(parallel, serial)
+    assert parallel.memo is not None and serial.memo is not None
+    assert parallel.memo.messages == serial.memo.messages
+    atoms = [a for v in parallel.variants for a in v.resolution.atoms.values()]
+    assert all(atom is library.atoms[atom.id] for atom in atoms)

@@ -80,6 +80,7 @@ def check(
         dates.start,
         dates.until,
         previous=plans.load(library) if plans is not None else None,
+        jobs=jobs,
     )
     if plans is not None:
         plans.save(plan.memo)

@@ -30,9 +30,11 @@ import datetime as dt
 import gc
 import hashlib
 import io
+import multiprocessing as mp
 import os
 import pickle
 from collections.abc import Container, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -424,14 +426,14 @@ class PlanStore:
                 if known is not None and known[1] is piece:
                     files[message] = known[0]
                     continue
-                data = self._dump(piece)
+                data = self.dump(piece)
                 name = f"{hashlib.sha256(data).hexdigest()}.pickle"
                 if not (self.folder / name).exists():
                     self._write(self.folder / name, data)
                 files[message] = name
                 self._files[message] = (name, piece)
             index = _MemoIndex(memo.context, dict(memo.atoms), files)
-            self._write(self.folder / "index.pickle", self._dump(index))
+            self._write(self.folder / "index.pickle", self.dump(index))
             wanted = {*files.values(), "index.pickle"}
             for path in self.folder.iterdir():
                 if path.name not in wanted and path.suffix == ".pickle":
@@ -440,18 +442,29 @@ class PlanStore:
             pass  # a memo that cannot be written only costs time next run
 
     @staticmethod
-    def _dump(item: object) -> bytes:
+    def dump(item: object) -> bytes:
+        """``item`` as memo bytes: a header, then a pickle with atoms written as their id."""
         buffer = io.BytesIO()
         buffer.write(_MEMO_HEADER)
         _MemoPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(item)
         return buffer.getvalue()
 
     @staticmethod
+    def undump(data: bytes, library: Library) -> object:
+        """What :meth:`dump` wrote, with atoms from ``library``; None without the header.
+        Raises what unpickling raises for damaged bytes."""
+        return PlanStore._read_from(io.BytesIO(data), library)
+
+    @staticmethod
     def _read(path: Path, library: Library) -> object:
         with path.open("rb") as handle:
-            if handle.read(len(_MEMO_HEADER)) != _MEMO_HEADER:
-                return None
-            return _MemoUnpickler(handle, library.atoms).load()
+            return PlanStore._read_from(handle, library)
+
+    @staticmethod
+    def _read_from(handle: IO[bytes], library: Library) -> object:
+        if handle.read(len(_MEMO_HEADER)) != _MEMO_HEADER:
+            return None
+        return _MemoUnpickler(handle, library.atoms).load()
 
     @staticmethod
     def _write(path: Path, data: bytes) -> None:
@@ -545,6 +558,7 @@ def make_plan(
     include_drafts: bool = False,
     resolver: Resolver | None = None,
     previous: PlanMemo | None = None,
+    jobs: int | None = 1,
 ) -> Plan:
     """Resolve every variant of a validated library over ``start``..``until`` (default: the
     single day ``start``).
@@ -552,6 +566,8 @@ def make_plan(
     ``previous`` is the :attr:`Plan.memo` of an earlier plan (of this or an older version of
     the content): the messages no changed atom can compete in are taken from it instead of
     being resolved again (see :class:`PlanMemo`); the result is the same plan either way.
+    ``jobs`` > 1 (None: one per core) plans messages in that many worker processes when there
+    are enough of them to pay for the workers; the plan does not depend on it.
 
     Never raises for content problems: required slots that nothing fills are errors in
     ``Plan.problems`` (the build refuses such a plan), ranking problems warnings. Raises
@@ -573,48 +589,48 @@ def make_plan(
             if previous.atoms.get(atom_id) != prints.get(atom_id)
         }
     arrived = [library.atoms[atom_id] for atom_id in sorted(changed) if atom_id in library.atoms]
-    lazy: list[Resolver] = [resolver] if resolver is not None else []
     index = SegmentIndex(library.segments, library.profile)
-    uses = UseIndex(library)
     default = library.settings.default_locale
-    messages: dict[MessageKey, MessagePlan] = {}
-    replanned = 0
+    messages: dict[MessageKey, MessagePlan | None] = {}
+    todo: list[_MessageTask] = []
     for journey in sorted(library.journeys.values(), key=lambda j: j.id):
-        audiences = journey_audiences(index, journey)
+        audiences = tuple(journey_audiences(index, journey))
         for step in journey.steps:
             for channel in sorted(step.channels):
-                entry = library.layouts[(channel, step.channels[channel])]
+                slots = tuple(library.layouts[(channel, step.channels[channel])].layout.slots)
                 for locale in journey_locales(library, journey):
                     message = MessageKey(journey.id, step.id, channel, locale)
                     old = reusable.get(message)
                     if old is not None and not (old.competing & changed):
                         chain = library.locale_chain(locale)
-                        slots = entry.layout.slots
                         if not any(
                             _can_compete(a, message, slots, chain, default) for a in arrived
                         ):
                             messages[message] = old
                             continue
-                    if not lazy:
-                        lazy.append(Resolver(library))
-                    messages[message] = _plan_message(
-                        lazy[0], message, entry.layout.slots, audiences, start, until,
-                        include_drafts, uses, index.journey_segments(journey),
-                    )  # fmt: skip
-                    replanned += 1
+                    messages[message] = None  # keeps the order; planned below
+                    todo.append(
+                        _MessageTask(message, slots, audiences, index.journey_segments(journey))
+                    )
+    planned = _plan_messages(library, resolver, todo, start, until, include_drafts, jobs)
+    pieces = {
+        message: piece if piece is not None else planned[message]
+        for message, piece in messages.items()
+    }
+    replanned = len(todo)
     variants: list[PlannedVariant] = []
     problems = Diagnostics()
-    for piece in messages.values():
+    for piece in pieces.values():
         variants.extend(piece.variants)
         problems.extend(piece.problems)
     variants.sort(key=lambda v: v.id)
     usable: set[str] = set()
-    for piece in messages.values():
+    for piece in pieces.values():
         usable |= piece.usable
     problems.extend(ranking_diagnostics(library, variants, start, until, usable))
     problems.extend(budget_diagnostics(library, variants))
     experiments = tuple(relevant(library.experiments.values(), start, until))
-    memo = PlanMemo(context, prints, messages)
+    memo = PlanMemo(context, prints, pieces)
     return Plan(
         start,
         until,
@@ -627,23 +643,94 @@ def make_plan(
     )
 
 
+@dataclass(frozen=True)
+class _MessageTask:
+    """A message to plan: its key, its layout's slots, the journey's audiences and the
+    segments the journey personalizes for."""
+
+    message: MessageKey
+    slots: tuple[str, ...]
+    audiences: tuple[str, ...]
+    segments: tuple[str, ...]
+
+
+PARALLEL_PAIRS = 2_000
+"""Below this many (message, audience) pairs to plan, worker start-up costs more than it saves."""
+
+_PLANNER: tuple[Resolver, UseIndex, dt.date, dt.date, bool] | None = None
+"""What forked planning workers inherit (set only while a pool runs)."""
+
+
+def _plan_messages(
+    library: Library,
+    resolver: Resolver | None,
+    todo: list[_MessageTask],
+    start: dt.date,
+    until: dt.date,
+    include_drafts: bool,
+    jobs: int | None,
+) -> dict[MessageKey, MessagePlan]:
+    """Plan every message of ``todo``: here, or split between forked worker processes whose
+    results come back as memo bytes (atoms by id, resolved against ``library``)."""
+    if not todo:
+        return {}
+    resolver = resolver or Resolver(library)
+    uses = UseIndex(library)
+    workers = max(1, min(jobs or os.cpu_count() or 1, 32, len(todo)))
+    pairs = sum(len(task.audiences) for task in todo)
+    if workers == 1 or pairs < PARALLEL_PAIRS or "fork" not in mp.get_all_start_methods():
+        return {
+            task.message: _plan_message(resolver, task, start, until, include_drafts, uses)
+            for task in todo
+        }
+    global _PLANNER
+    _PLANNER = (resolver, uses, start, until, include_drafts)
+    # Interleaved shares: neighbouring messages cost alike (same journey, same audiences).
+    shares = [todo[i :: workers * 4] for i in range(workers * 4)]
+    planned: dict[MessageKey, MessagePlan] = {}
+    was_enabled = gc.isenabled()
+    try:
+        context = mp.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for data in pool.map(_plan_in_worker, shares):
+                gc.disable()  # ~10^5 objects that all stay alive: no collection pauses
+                found = PlanStore.undump(data, library)
+                if was_enabled:
+                    gc.enable()
+                assert isinstance(found, dict)
+                planned.update(found)
+    finally:
+        _PLANNER = None
+        if was_enabled:
+            gc.enable()
+    return planned
+
+
+def _plan_in_worker(share: list[_MessageTask]) -> bytes:
+    assert _PLANNER is not None
+    resolver, uses, start, until, include_drafts = _PLANNER
+    return PlanStore.dump(
+        {
+            task.message: _plan_message(resolver, task, start, until, include_drafts, uses)
+            for task in share
+        }
+    )
+
+
 def _plan_message(
     resolver: Resolver,
-    message: MessageKey,
-    layout_slots: Iterable[str],
-    audiences: list[str],
+    task: _MessageTask,
     start: dt.date,
     until: dt.date,
     include_drafts: bool,
     uses: UseIndex,
-    segments: Container[str],
 ) -> MessagePlan:
-    """Every variant of one message: each audience's, split at its atoms' window boundaries.
-    ``segments`` are the segments the journey personalizes for."""
-    competing = list(_competing(resolver, message, layout_slots))
+    """Every variant of one message: each audience's, split at its atoms' window boundaries."""
+    message, segments = task.message, task.segments
+    competing = list(_competing(resolver, message, task.slots))
     variants: list[PlannedVariant] = []
     problems = Diagnostics()
-    for audience in audiences:
+    for audience in task.audiences:
         # Only generic atoms and the audience's own can change its message.
         days = [
             start,
