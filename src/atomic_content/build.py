@@ -59,6 +59,7 @@ from .manifest import (
     sha256_hex,
 )
 from .pipeline import Checked, DateRange, check
+from .plan import PlanStore
 from .repository import FileDigests, listed_stats
 from .variants import PreviousBuild, ProgressCallback, VariantCache
 
@@ -363,6 +364,7 @@ def build(
             cache=VariantCache(folder, read=use_cache, previous=previous),
             jobs=jobs,
             progress=progress,
+            plans=PlanStore(folder / "plan", read=use_cache),
         )
         stages["check"] = time.perf_counter() - mark
     if not checked.ok:
