@@ -181,6 +181,7 @@ def test_racy_edit_in_the_same_tick_is_not_missed(tmp_path: Path) -> None:
         json.dumps({"format": 999, "root": "", "files": {}}),
         "OTHER-ROOT",
         "WRONG-DIGEST-LENGTH",
+        "NOT-HEX",
         "[]",
     ],
 )
@@ -195,6 +196,9 @@ def test_a_damaged_or_foreign_digest_file_is_ignored(tmp_path: Path, damage: str
         damage = json.dumps({**stored, "root": str(tmp_path / "elsewhere"), "files": wrong})
     elif damage == "WRONG-DIGEST-LENGTH":
         bad = {name: [*entry[:5], "0" * 63] for name, entry in stored["files"].items()}
+        damage = json.dumps({**stored, "files": bad})
+    elif damage == "NOT-HEX":
+        bad = {name: [*entry[:5], "g" * 64] for name, entry in stored["files"].items()}
         damage = json.dumps({**stored, "files": bad})
     store.write_text(damage)
     again, digests = remembered_run(root, store)

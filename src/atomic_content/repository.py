@@ -496,6 +496,7 @@ RACY_NANOSECONDS = 3_000_000_000
 :class:`FileDigests` to remember its digest (git's rule for "racily clean" index entries)."""
 
 _StatKey = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _stat_key(info: os.stat_result) -> _StatKey:
@@ -537,49 +538,46 @@ class FileDigests:
         self.root = os.fspath(root)
         self._root = Path(root)
         self.started = time.time_ns() if now_ns is None else now_ns
-        self.old: dict[str, list[Any]] = {}
-        self.new: dict[str, list[Any]] = {}
+        self.old: dict[str, Any] = {}
+        self.new: dict[str, Any] = {}
         self.hashed = 0
         self.reused = 0
         if path is not None and read:
             self.old = self._read(path)
 
-    def _read(self, path: Path) -> dict[str, list[Any]]:
+    def _read(self, path: Path) -> dict[str, Any]:
         try:
             stored = json.loads(path.read_bytes())
-            if (
-                not isinstance(stored, dict)
-                or stored.get("format") != DIGEST_CACHE_FORMAT
-                or stored.get("root") != self.root
-                or not isinstance(stored.get("files"), dict)
-            ):
-                return {}
-            files: dict[str, list[Any]] = stored["files"]
-            for entry in files.values():
-                if not (
-                    isinstance(entry, list)
-                    and len(entry) == 6
-                    and all(type(part) is int for part in entry[:5])
-                    and isinstance(entry[5], str)
-                    and len(entry[5]) == 64
-                ):
-                    return {}
-            return files
         except (OSError, ValueError, RecursionError):
             return {}
+        if (
+            not isinstance(stored, dict)
+            or stored.get("format") != DIGEST_CACHE_FORMAT
+            or stored.get("root") != self.root
+            or not isinstance(stored.get("files"), dict)
+        ):
+            return {}
+        files: dict[str, Any] = stored["files"]
+        return files  # each entry is checked when it is used (see digest)
 
     def digest(
         self, shown: str, path: str, info: os.stat_result | None
     ) -> tuple[str | None, Diagnostic | None]:
         """``(sha256 hex, None)`` of the listed file ``path`` (display path ``shown``, lstat
         ``info`` from :func:`listed_stats`), or ``(None, why it cannot be read)``."""
-        key = _stat_key(info) if info is not None else None
+        key = list(_stat_key(info)) if info is not None else None
         if key is not None:
             old = self.old.get(shown)
-            if old is not None and tuple(old[:5]) == key:
+            if (
+                type(old) is list
+                and len(old) == 6
+                and old[:5] == key
+                and isinstance(old[5], str)
+                and _SHA256_HEX.fullmatch(old[5]) is not None
+            ):
                 self.reused += 1
                 self.new[shown] = old
-                return str(old[5]), None
+                return old[5], None
         raw, problem = read_content_bytes(path, self._root, listed=True)
         if raw is None:
             return None, problem
