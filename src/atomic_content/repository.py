@@ -6,9 +6,10 @@ the first problem and never raises for bad content: a file that fails is left ou
 problems are reported with their position. Cross-file checks (references, tokens, conditions)
 happen afterwards in :mod:`atomic_content.validate`.
 
-:func:`content_files` is the one listing of a content tree: the loader and the build's input
+:func:`listed_stats` is the one listing of a content tree: the loader and the build's input
 fingerprint both use it, so neither follows a link out of the tree, opens a pipe or a device, or
-walks a tree that is absurdly deep or large.
+walks a tree that is absurdly deep or large. :class:`FileDigests` is the one home of the file
+digests the build remembers between runs (by lstat, like git's index).
 """
 
 from __future__ import annotations
@@ -522,8 +523,9 @@ class FileDigests:
 
     ``path`` is a small JSON file (None: nothing is remembered or saved); ``read=False`` hashes
     every file and only writes it. A damaged file, another format or another root is ignored
-    as a whole; a digest read from it can at worst make a no-op check wrong, never the load,
-    which reads every file itself.
+    as a whole, and so is any entry that is not an lstat and a sha256 as written here. A wrong
+    remembered digest could at worst make the no-op check wrong, never the load, which reads
+    every file itself; the file lives in the build's own cache folder, beside its output.
     """
 
     def __init__(
