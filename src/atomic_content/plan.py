@@ -258,6 +258,9 @@ class PlanMemo:
     context: str
     atoms: Mapping[str, str]
     messages: Mapping[MessageKey, MessagePlan]
+    encoded: Mapping[MessageKey, bytes] = field(default_factory=dict, compare=False, repr=False)
+    """Messages already in :meth:`PlanStore.dump` form (planned by a worker process), so
+    that saving does not encode them a second time."""
 
 
 @dataclass(frozen=True)
@@ -426,7 +429,7 @@ class PlanStore:
                 if known is not None and known[1] is piece:
                     files[message] = known[0]
                     continue
-                data = self.dump(piece)
+                data = memo.encoded.get(message) or self.dump(piece)
                 name = f"{hashlib.sha256(data).hexdigest()}.pickle"
                 if not (self.folder / name).exists():
                     self._write(self.folder / name, data)
@@ -612,7 +615,8 @@ def make_plan(
                     todo.append(
                         _MessageTask(message, slots, audiences, index.journey_segments(journey))
                     )
-    planned = _plan_messages(library, resolver, todo, start, until, include_drafts, jobs)
+    encoded: dict[MessageKey, bytes] = {}
+    planned = _plan_messages(library, resolver, todo, start, until, include_drafts, jobs, encoded)
     pieces = {
         message: piece if piece is not None else planned[message]
         for message, piece in messages.items()
@@ -630,7 +634,7 @@ def make_plan(
     problems.extend(ranking_diagnostics(library, variants, start, until, usable))
     problems.extend(budget_diagnostics(library, variants))
     experiments = tuple(relevant(library.experiments.values(), start, until))
-    memo = PlanMemo(context, prints, pieces)
+    memo = PlanMemo(context, prints, pieces, encoded)
     return Plan(
         start,
         until,
@@ -669,9 +673,11 @@ def _plan_messages(
     until: dt.date,
     include_drafts: bool,
     jobs: int | None,
+    encoded: dict[MessageKey, bytes],
 ) -> dict[MessageKey, MessagePlan]:
     """Plan every message of ``todo``: here, or split between forked worker processes whose
-    results come back as memo bytes (atoms by id, resolved against ``library``)."""
+    results come back as memo bytes (atoms by id, resolved against ``library``; kept in
+    ``encoded`` for saving the memo)."""
     if not todo:
         return {}
     resolver = resolver or Resolver(library)
@@ -692,13 +698,15 @@ def _plan_messages(
     try:
         context = mp.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for data in pool.map(_plan_in_worker, shares):
+            for results in pool.map(_plan_in_worker, shares):
                 gc.disable()  # ~10^5 objects that all stay alive: no collection pauses
-                found = PlanStore.undump(data, library)
+                for message, data in results:
+                    piece = PlanStore.undump(data, library)
+                    assert isinstance(piece, MessagePlan)
+                    planned[message] = piece
+                    encoded[message] = data
                 if was_enabled:
                     gc.enable()
-                assert isinstance(found, dict)
-                planned.update(found)
     finally:
         _PLANNER = None
         if was_enabled:
@@ -706,15 +714,16 @@ def _plan_messages(
     return planned
 
 
-def _plan_in_worker(share: list[_MessageTask]) -> bytes:
+def _plan_in_worker(share: list[_MessageTask]) -> list[tuple[MessageKey, bytes]]:
     assert _PLANNER is not None
     resolver, uses, start, until, include_drafts = _PLANNER
-    return PlanStore.dump(
-        {
-            task.message: _plan_message(resolver, task, start, until, include_drafts, uses)
-            for task in share
-        }
-    )
+    return [
+        (
+            task.message,
+            PlanStore.dump(_plan_message(resolver, task, start, until, include_drafts, uses)),
+        )
+        for task in share
+    ]
 
 
 def _plan_message(
