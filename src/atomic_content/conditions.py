@@ -1740,6 +1740,11 @@ class CompiledCondition:
         except (_JSThrow, RecursionError):
             return False
 
+    @property
+    def always_true(self) -> bool:
+        """Whether the condition holds for every record (``{}``): callers may skip the call."""
+        return self._node is _always_true
+
     def __repr__(self) -> str:
         return f"CompiledCondition(paths={sorted(self.paths)!r})"
 
