@@ -37,11 +37,11 @@ from .errors import AtomicError, RenderError, Severity
 from .manifest import canonical_json
 from .models import Experiment, Journey, Profile, Segment, Settings
 from .plan import Holdout, Plan, Route, Router, RoutingTable
-from .resolver import MessageKey
 from .privacy import SuppressedError, only, plan_attributes, source_attributes
 from .records import check_record
 from .render import render_message
 from .repository import Library
+from .resolver import MessageKey
 
 BUNDLE_VERSION = 2
 

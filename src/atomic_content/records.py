@@ -514,7 +514,7 @@ def _compile_shape(schema: _Schema, base: str, depth: int, keys: tuple[Any, ...]
         else:
             lines.append(f"    out[{key!r}] = v")
     lines.append("    return n")
-    exec(compile("\n".join(lines), f"<record shape {base or '.'}>", "exec"), namespace)  # noqa: S102
+    exec(compile("\n".join(lines), f"<record shape {base or '.'}>", "exec"), namespace)
     check: _ShapeCheck = namespace["check"]
     return check
 
@@ -524,7 +524,11 @@ def _leaf_lines(
 ) -> list[str]:
     """The statements checking one declared attribute's value ``v`` (see :func:`_fast_value`),
     adding its characters to ``n``; ``return -1`` where the general walk must decide."""
-    otherwise = ["    elif v is not None:", "        return -1"] if optional else ["    else:", "        return -1"]
+    otherwise = (
+        ["    elif v is not None:", "        return -1"]
+        if optional
+        else ["    else:", "        return -1"]
+    )
     if kind is AttributeType.BOOLEAN:
         return [
             "    if type(v) is not bool" + (" and v is not None:" if optional else ":"),
