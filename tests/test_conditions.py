@@ -1892,3 +1892,27 @@ def test_strict_equality_never_confuses_bools_and_numbers(a: Any, b: Any) -> Non
     if isinstance(a, bool) != isinstance(b, bool):
         assert evaluate({"x": {"$eq": b}}, {"x": a}) is False
         assert evaluate({"x": {"$in": [b]}}, {"x": a}) is False
+
+
+_COMPARE_CONSTANTS = [0, 1, -1.5, 2**53 + 1, "", "a", "10", "abc", "2026-11-01", " 1"]
+_COMPARE_VALUES = [None, 0, 1, -1.5, 2**60, "", "a", "10", "abc", "2026-11-01", " 1", True, False]
+_COMPARE_VALUES += [[], [1], ["a"], {}, {"x": 1}, float("nan")]
+
+
+def test_compiled_comparisons_agree_with_the_reference_on_every_pair() -> None:
+    """Every comparison operator against every kind of constant, for every kind of value and
+    for a missing attribute (read as null, which the compiled comparisons answer from a
+    constant computed when compiling): the compiled condition answers as the reference."""
+    cases = 0
+    for op in ("$lt", "$lte", "$gt", "$gte"):
+        for constant in _COMPARE_CONSTANTS:
+            for path in ("a", "a.b"):
+                condition = {path: {op: constant}}
+                compiled = compile_condition(condition)
+                records: list[Any] = [{}, {"a": None}, {"a": {}}]
+                records += [{"a": v} if path == "a" else {"a": {"b": v}} for v in _COMPARE_VALUES]
+                for attributes in records:
+                    expected = reference(condition, attributes)
+                    assert compiled(attributes) is expected, (condition, attributes)
+                    cases += 1
+    assert cases >= 1000

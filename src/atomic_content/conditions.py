@@ -1629,20 +1629,26 @@ class _Compiler:
         if k == _NUM:
             number = _double(expected)
             native = _PY_COMPARE[op]
+            # A missing attribute reads as None, the most common slow case: answered once here
+            # (the JS comparison of null with a constant is a constant).
+            at_null = slow(None, number)
 
             def compare_number(v: Any, groups: Any) -> bool:
                 t = type(v)
                 if t is float or (t is int and -_MAX_SAFE <= v <= _MAX_SAFE):
                     return bool(native(v, number))
-                return slow(v, number)
+                return at_null if v is None else slow(v, number)
 
             return compare_number
         if k == _STR:
             text = str(expected)
             strings = _STR_COMPARE[op]
+            text_at_null = slow(None, text)
 
             def compare_text(v: Any, groups: Any) -> bool:
-                return strings(v, text) if type(v) is str else slow(v, text)
+                if type(v) is str:
+                    return strings(v, text)
+                return text_at_null if v is None else slow(v, text)
 
             return compare_text
         return lambda v, groups: slow(v, expected)
