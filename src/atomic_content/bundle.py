@@ -6,13 +6,15 @@ variant, the content hash of its template form — and ``bundle/messages/<hash>.
 template forms themselves. :meth:`Bundle.render` then does only
 
 1. the one customer-record check (:func:`atomic_content.records.check_record`);
-2. routing (:class:`~atomic_content.plan.Router`): consent hides the attributes whose purpose
+2. routing (:meth:`~atomic_content.plan.Router.select`, the explanation-free form of
+   :meth:`~atomic_content.plan.Router.route`): consent hides the attributes whose purpose
    the customer did not give, the audience rule picks one segment (stopping at the first
    match), the locale rule the journey locale, the send date the period; a channel whose
    purpose the customer did not give suppresses the message (:class:`SuppressedError`);
 3. token rendering of that variant's template form (loaded and compiled once, then cached),
    given only the attributes the message reads (:meth:`Bundle.required_attributes`, data
-   minimisation) minus those the consent hides;
+   minimisation) minus those the consent hides, and of those only the ones the variant's
+   tokens can reach (plus the id and the email address);
 4. the channel's hard limits measured on the customer's message.
 
 Experiments running during the build's range travel in ``bundle.json`` too: a customer in the
