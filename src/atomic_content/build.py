@@ -59,6 +59,7 @@ from .manifest import (
     sha256_hex,
 )
 from .pipeline import Checked, DateRange, check
+from .plan import PlanStore
 from .repository import content_files
 from .variants import PreviousBuild, ProgressCallback, VariantCache
 from .yamlio import read_content_bytes
@@ -339,6 +340,7 @@ def build(
             cache=VariantCache(folder, read=use_cache, previous=previous),
             jobs=jobs,
             progress=progress,
+            plans=PlanStore(folder / "plan", read=use_cache),
         )
         stages["check"] = time.perf_counter() - mark
     if not checked.ok:

@@ -9,12 +9,13 @@ first stage that found errors, because later stages need a sound input.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Diagnostics
 from .governance import default_date
-from .plan import DEFAULT_HORIZON_DAYS, Plan, make_plan
+from .plan import DEFAULT_HORIZON_DAYS, Plan, PlanStore, make_plan
 from .repository import Library
 from .validate import static_check
 from .variants import ProgressCallback, RenderedPlan, VariantCache, render_diagnostics, render_plan
@@ -59,16 +60,31 @@ def check(
     cache: VariantCache | None = None,
     jobs: int | None = None,
     progress: ProgressCallback | None = None,
+    plans: PlanStore | None = None,
 ) -> Checked:
     """Load, check, plan and render ``content`` for ``dates``; never raises for bad content.
 
-    All diagnostics of every stage that ran are in ``Checked.diagnostics``.
+    All diagnostics of every stage that ran are in ``Checked.diagnostics``. ``plans`` keeps
+    the plan between runs, so that the next one plans again only the messages an edit can
+    change (:class:`~atomic_content.plan.PlanMemo`); ``cache`` does the same for rendering.
     """
     dates = dates or DateRange.of()
     library, diagnostics = static_check(content, dates.start)
     if diagnostics.has_errors or library.settings is None or library.profile is None:
         return Checked(library, diagnostics, dates)
-    plan = make_plan(library, dates.start, dates.until)
+    # The library lives until the end of the run: move it out of the collector's sight, so
+    # the allocations of planning and rendering do not make it walk every loaded object.
+    gc.freeze()
+    plan = make_plan(
+        library,
+        dates.start,
+        dates.until,
+        previous=plans.load(library) if plans is not None else None,
+        jobs=jobs,
+    )
+    if plans is not None:
+        plans.save(plan.memo)
+    gc.freeze()
     diagnostics.extend(plan.problems)
     if plan.problems.has_errors:
         return Checked(library, diagnostics, dates, plan)

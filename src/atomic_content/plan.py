@@ -27,19 +27,31 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+import gc
+import hashlib
+import io
+import multiprocessing as mp
+import os
+import pickle
+from collections.abc import Container, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from .errors import Diagnostic, Diagnostics, Severity, UsageError
 from .experiments import Assignment, assign, covering, forced, relevant
+from .manifest import canonical_json
 from .models import ArmKind, Atom, Experiment, Journey, Profile, Segment, Settings, Status
 from .privacy import AttributeUse, UseIndex, budget_diagnostics, channel_privacy
-from .repository import Library
+from .repository import Library, engine_fingerprint
 from .resolver import (
+    Candidate,
     MessageKey,
     Resolution,
     Resolver,
+    SlotChoice,
+    Verdict,
     find_journey,
     find_layout_id,
     find_step,
@@ -48,6 +60,7 @@ from .resolver import (
     missing_diagnostics,
 )
 from .segments import GENERIC, Audience, SegmentIndex, lookup
+from .yamlio import cache_dir
 
 DEFAULT_HORIZON_DAYS = 30
 """Days a build covers after ``--date`` when ``--until`` is not given: a month of sends, long
@@ -186,6 +199,9 @@ class Plan:
     problems: Diagnostics
     by_id: Mapping[str, PlannedVariant] = field(repr=False, default_factory=dict)
     experiments: tuple[Experiment, ...] = ()
+    memo: PlanMemo | None = field(default=None, repr=False, compare=False)
+    replanned: int = field(default=-1, compare=False)
+    """Messages resolved by this call (-1: not counted); the others came from a memo."""
 
     def __post_init__(self) -> None:
         if not self.by_id:
@@ -209,6 +225,255 @@ class Plan:
     def winners(self) -> set[str]:
         """Ids of every atom that wins some slot of some variant."""
         return {atom.id for v in self.variants for atom in v.resolution.atoms.values()}
+
+
+# --------------------------------------------------------------------------- the memo
+
+
+@dataclass(frozen=True)
+class MessagePlan:
+    """What one message contributes to a plan: its variants (every audience and period), the
+    problems found resolving them (required slots nothing fills) and ``competing``, the ids
+    of every atom that could fill one of its slots on some day for some audience. Nothing
+    else in the content can change the message as long as the plan's context is the same.
+    ``usable`` are the competing atoms that are generic or target a segment the journey
+    personalizes for: the atoms the message can actually use (see ``rank.shadowed``)."""
+
+    competing: frozenset[str]
+    variants: tuple[PlannedVariant, ...]
+    problems: tuple[Diagnostic, ...]
+    usable: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class PlanMemo:
+    """A plan by message, for re-planning only what an edit touches.
+
+    ``context`` hashes everything a plan depends on except the atoms (every other content
+    file, the date range, drafts or not, the engine); ``atoms`` maps each atom id to the
+    fingerprint of its file. When the context is the same, a message keeps its variants unless
+    an atom that changed, arrived or left could compete in it (before or after the edit).
+    """
+
+    context: str
+    atoms: Mapping[str, str]
+    messages: Mapping[MessageKey, MessagePlan]
+
+
+@dataclass(frozen=True)
+class _MemoIndex:
+    """The memo's table of contents on disk: context, atom fingerprints, message files."""
+
+    context: str
+    atoms: dict[str, str]
+    files: dict[MessageKey, str]
+
+
+def plan_context(library: Library, start: dt.date, until: dt.date, include_drafts: bool) -> str:
+    """The hash of every input of a plan other than the atoms (see :class:`PlanMemo`)."""
+    atom_files = {path for (kind, _), path in library.paths.items() if kind == "atom"}
+    digest = hashlib.sha256()
+    digest.update(
+        canonical_json([engine_fingerprint(), start.isoformat(), until.isoformat(), include_drafts])
+    )
+    for path, file_hash in sorted(library.file_hashes.items()):
+        if path not in atom_files:
+            digest.update(f"{path}\0{file_hash}\0".encode())
+    return digest.hexdigest()
+
+
+def atom_fingerprints(library: Library) -> dict[str, str]:
+    """Atom id -> its file and the file's content hash: changes whenever the atom may have."""
+    paths = library.paths
+    hashes = library.file_hashes
+    found: dict[str, str] = {}
+    for atom_id in library.atoms:
+        path = paths.get(("atom", atom_id), "")
+        found[atom_id] = f"{path}\0{hashes.get(path, '')}"
+    return found
+
+
+PLAN_MEMO_FORMAT = 1
+"""Bump when the memo's classes change shape: an old file is then ignored, never misread."""
+
+_MEMO_CLASSES = {
+    (cls.__module__, cls.__qualname__): cls
+    for cls in (
+        PlannedVariant,
+        MessagePlan,
+        _MemoIndex,
+        MessageKey,
+        Resolution,
+        SlotChoice,
+        Candidate,
+        Verdict,
+        Audience,
+        AttributeUse,
+        Diagnostic,
+        Severity,
+        dt.date,
+        frozenset,
+    )
+}
+
+
+class _MemoPickler(pickle.Pickler):
+    """Atoms are written as their id: the memo holds the plan's choices, not copies of the
+    content, and a loaded memo points at the current library's atom objects."""
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return obj.id if isinstance(obj, Atom) else None
+
+
+@dataclass(frozen=True)
+class _DeletedAtom:
+    """Stands for an atom of a memo that the current library no longer has."""
+
+    id: str
+
+
+class _MemoUnpickler(pickle.Unpickler):
+    """Reads only the memo's own classes (never arbitrary code, whatever the file holds) and
+    resolves atom ids against the current library."""
+
+    def __init__(self, file: IO[bytes], atoms: Mapping[str, Atom]) -> None:
+        super().__init__(file)
+        self.atoms = atoms
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = _MEMO_CLASSES.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a plan memo")
+        return found
+
+    def persistent_load(self, pid: Any) -> Any:
+        found = self.atoms.get(pid)
+        # An atom deleted since: only messages it competed in refer to it, and make_plan
+        # plans those again (its id is among the changed ones), so a stand-in is never used.
+        return found if found is not None else _DeletedAtom(str(pid))
+
+
+class PlanStore:
+    """Where a :class:`PlanMemo` lives between plans: in memory (``atomic serve``) and, with a
+    ``folder``, on disk (``atomic build`` and ``validate`` run in a new process each time).
+
+    On disk, each message's :class:`MessagePlan` is one file named by the hash of its bytes,
+    and ``index.pickle`` lists them with the context and the atom fingerprints: saving after a
+    one-atom edit writes the index and the few messages that were planned again, not the
+    whole plan. A missing, damaged, foreign or outdated file is no memo, never a wrong plan:
+    :func:`make_plan` checks the memo's context before reusing anything, and the files are
+    read with an unpickler that only knows the memo's own classes.
+    """
+
+    def __init__(self, folder: Path | None = None, *, read: bool = True) -> None:
+        self.folder = folder
+        self.read = read
+        self.memo: PlanMemo | None = None
+        # message -> (file name, the MessagePlan object loaded from or saved to it)
+        self._files: dict[MessageKey, tuple[str, MessagePlan]] = {}
+
+    @classmethod
+    def for_root(cls, root: Path) -> PlanStore:
+        """The store ``atomic validate`` uses for a content folder, under the user cache
+        (:func:`~atomic_content.yamlio.cache_dir`; memory only when that is off)."""
+        folder = cache_dir()
+        if folder is None:
+            return cls(None)
+        name = hashlib.sha256(str(root.resolve()).encode("utf-8", "surrogatepass")).hexdigest()
+        return cls(folder / f"plans-v{PLAN_MEMO_FORMAT}" / name[:32])
+
+    def load(self, library: Library) -> PlanMemo | None:
+        """The memo last saved (in memory, else from disk), with atoms from ``library``;
+        None when there is none or the store was made with ``read=False`` (``--no-cache``:
+        plan everything, but still save the memo for the next run)."""
+        if not self.read:
+            return None
+        if self.memo is not None or self.folder is None:
+            return self.memo
+        was_enabled = gc.isenabled()
+        gc.disable()  # a memo is ~10^5 objects that all stay alive: no collection pauses
+        try:
+            index = self._read(self.folder / "index.pickle", library)
+            if not isinstance(index, _MemoIndex):
+                return None
+            messages: dict[MessageKey, MessagePlan] = {}
+            for message, name in index.files.items():
+                piece = self._read(self.folder / name, library)
+                if not isinstance(piece, MessagePlan):
+                    return None
+                messages[message] = piece
+                self._files[message] = (name, piece)
+        except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError,
+                AttributeError, IndexError):  # fmt: skip
+            self._files.clear()
+            return None
+        finally:
+            if was_enabled:
+                gc.enable()
+        self.memo = PlanMemo(index.context, index.atoms, messages)
+        return self.memo
+
+    def save(self, memo: PlanMemo | None) -> None:
+        """Keep ``memo`` for the next plan; on disk, write the messages that changed."""
+        self.memo = memo
+        if memo is None or self.folder is None:
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            files: dict[MessageKey, str] = {}
+            for message, piece in memo.messages.items():
+                known = self._files.get(message)
+                if known is not None and known[1] is piece:
+                    files[message] = known[0]
+                    continue
+                data = self.dump(piece)
+                name = f"{hashlib.sha256(data).hexdigest()}.pickle"
+                if not (self.folder / name).exists():
+                    self._write(self.folder / name, data)
+                files[message] = name
+                self._files[message] = (name, piece)
+            index = _MemoIndex(memo.context, dict(memo.atoms), files)
+            self._write(self.folder / "index.pickle", self.dump(index))
+            wanted = {*files.values(), "index.pickle"}
+            for path in self.folder.iterdir():
+                if path.name not in wanted and path.suffix == ".pickle":
+                    path.unlink(missing_ok=True)
+        except OSError:
+            pass  # a memo that cannot be written only costs time next run
+
+    @staticmethod
+    def dump(item: object) -> bytes:
+        """``item`` as memo bytes: a header, then a pickle with atoms written as their id."""
+        buffer = io.BytesIO()
+        buffer.write(_MEMO_HEADER)
+        _MemoPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(item)
+        return buffer.getvalue()
+
+    @staticmethod
+    def undump(data: bytes, library: Library) -> object:
+        """What :meth:`dump` wrote, with atoms from ``library``; None without the header.
+        Raises what unpickling raises for damaged bytes."""
+        return PlanStore._read_from(io.BytesIO(data), library)
+
+    @staticmethod
+    def _read(path: Path, library: Library) -> object:
+        with path.open("rb") as handle:
+            return PlanStore._read_from(handle, library)
+
+    @staticmethod
+    def _read_from(handle: IO[bytes], library: Library) -> object:
+        if handle.read(len(_MEMO_HEADER)) != _MEMO_HEADER:
+            return None
+        return _MemoUnpickler(handle, library.atoms).load()
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+
+_MEMO_HEADER = f"atomic-content plan memo {PLAN_MEMO_FORMAT}\n".encode()
 
 
 # --------------------------------------------------------------------------- computing it
@@ -255,6 +520,24 @@ def _boundaries(atoms: Iterable[Atom], start: dt.date, until: dt.date) -> list[d
     return sorted(days)
 
 
+def _can_compete(
+    atom: Atom,
+    message: MessageKey,
+    layout_slots: Container[str],
+    chain: Container[str],
+    default: str,
+) -> bool:
+    """Whether ``atom`` could fill a slot of ``message`` on some day, for some audience: the
+    filters that do not depend on the day or the audience (retired atoms never compete)."""
+    return (
+        atom.slot in layout_slots
+        and atom.status is not Status.RETIRED
+        and (atom.channels is None or message.channel in atom.channels)
+        and journey_allows(atom, message.journey, message.step)
+        and (atom.locale or default) in chain
+    )
+
+
 def _competing(
     resolver: Resolver, message: MessageKey, layout_slots: Iterable[str]
 ) -> Iterator[Atom]:
@@ -263,13 +546,7 @@ def _competing(
     default = resolver.default_locale
     for slot in layout_slots:
         for atom in resolver.atoms_for_slot(slot):
-            if atom.status is Status.RETIRED:
-                continue
-            if atom.channels is not None and message.channel not in atom.channels:
-                continue
-            if not journey_allows(atom, message.journey, message.step):
-                continue
-            if (atom.locale or default) in chain:
+            if _can_compete(atom, message, (slot,), chain, default):
                 yield atom
 
 
@@ -280,9 +557,17 @@ def make_plan(
     *,
     include_drafts: bool = False,
     resolver: Resolver | None = None,
+    previous: PlanMemo | None = None,
+    jobs: int | None = 1,
 ) -> Plan:
     """Resolve every variant of a validated library over ``start``..``until`` (default: the
     single day ``start``).
+
+    ``previous`` is the :attr:`Plan.memo` of an earlier plan (of this or an older version of
+    the content): the messages no changed atom can compete in are taken from it instead of
+    being resolved again (see :class:`PlanMemo`); the result is the same plan either way.
+    ``jobs`` > 1 (None: one per core) plans messages in that many worker processes when there
+    are enough of them to pay for the workers; the plan does not depend on it.
 
     Never raises for content problems: required slots that nothing fills are errors in
     ``Plan.problems`` (the build refuses such a plan), ranking problems warnings. Raises
@@ -290,50 +575,182 @@ def make_plan(
     """
     until = until or start
     check_range(start, until)
-    resolver = resolver or Resolver(library)
+    if library.settings is None:
+        raise ValueError("the library has no settings; validate it first")
+    context = plan_context(library, start, until, include_drafts)
+    prints = atom_fingerprints(library)
+    reusable: Mapping[MessageKey, MessagePlan] = {}
+    changed: set[str] = set()
+    if previous is not None and previous.context == context:
+        reusable = previous.messages
+        changed = {
+            atom_id
+            for atom_id in previous.atoms.keys() | prints.keys()
+            if previous.atoms.get(atom_id) != prints.get(atom_id)
+        }
+    arrived = [library.atoms[atom_id] for atom_id in sorted(changed) if atom_id in library.atoms]
     index = SegmentIndex(library.segments, library.profile)
-    uses = UseIndex(library)
-    variants: list[PlannedVariant] = []
-    problems = Diagnostics()
+    default = library.settings.default_locale
+    messages: dict[MessageKey, MessagePlan | None] = {}
+    todo: list[_MessageTask] = []
     for journey in sorted(library.journeys.values(), key=lambda j: j.id):
-        audiences = journey_audiences(index, journey)
+        audiences = tuple(journey_audiences(index, journey))
         for step in journey.steps:
             for channel in sorted(step.channels):
-                entry = library.layouts[(channel, step.channels[channel])]
+                slots = tuple(library.layouts[(channel, step.channels[channel])].layout.slots)
                 for locale in journey_locales(library, journey):
                     message = MessageKey(journey.id, step.id, channel, locale)
-                    competing = list(_competing(resolver, message, entry.layout.slots))
-                    for audience in audiences:
-                        # Only generic atoms and the audience's own can change its message.
-                        days = [
-                            start,
-                            *_boundaries(
-                                (
-                                    atom
-                                    for atom in competing
-                                    if not atom.segments or audience in atom.segments
-                                ),
-                                start,
-                                until,
-                            ),
-                        ]
-                        variants.extend(
-                            _variants_of(
-                                resolver,
-                                message,
-                                audience,
-                                days,
-                                until,
-                                include_drafts,
-                                problems,
-                                uses,
-                            )
-                        )
+                    old = reusable.get(message)
+                    if old is not None and not (old.competing & changed):
+                        chain = library.locale_chain(locale)
+                        if not any(
+                            _can_compete(a, message, slots, chain, default) for a in arrived
+                        ):
+                            messages[message] = old
+                            continue
+                    messages[message] = None  # keeps the order; planned below
+                    todo.append(
+                        _MessageTask(message, slots, audiences, index.journey_segments(journey))
+                    )
+    planned = _plan_messages(library, resolver, todo, start, until, include_drafts, jobs)
+    pieces = {
+        message: piece if piece is not None else planned[message]
+        for message, piece in messages.items()
+    }
+    replanned = len(todo)
+    variants: list[PlannedVariant] = []
+    problems = Diagnostics()
+    for piece in pieces.values():
+        variants.extend(piece.variants)
+        problems.extend(piece.problems)
     variants.sort(key=lambda v: v.id)
-    problems.extend(ranking_diagnostics(library, variants, start, until))
+    usable: set[str] = set()
+    for piece in pieces.values():
+        usable |= piece.usable
+    problems.extend(ranking_diagnostics(library, variants, start, until, usable))
     problems.extend(budget_diagnostics(library, variants))
     experiments = tuple(relevant(library.experiments.values(), start, until))
-    return Plan(start, until, include_drafts, tuple(variants), problems, experiments=experiments)
+    memo = PlanMemo(context, prints, pieces)
+    return Plan(
+        start,
+        until,
+        include_drafts,
+        tuple(variants),
+        problems,
+        experiments=experiments,
+        memo=memo,
+        replanned=replanned,
+    )
+
+
+@dataclass(frozen=True)
+class _MessageTask:
+    """A message to plan: its key, its layout's slots, the journey's audiences and the
+    segments the journey personalizes for."""
+
+    message: MessageKey
+    slots: tuple[str, ...]
+    audiences: tuple[str, ...]
+    segments: tuple[str, ...]
+
+
+PARALLEL_PAIRS = 2_000
+"""Below this many (message, audience) pairs to plan, worker start-up costs more than it saves."""
+
+_PLANNER: tuple[Resolver, UseIndex, dt.date, dt.date, bool] | None = None
+"""What forked planning workers inherit (set only while a pool runs)."""
+
+
+def _plan_messages(
+    library: Library,
+    resolver: Resolver | None,
+    todo: list[_MessageTask],
+    start: dt.date,
+    until: dt.date,
+    include_drafts: bool,
+    jobs: int | None,
+) -> dict[MessageKey, MessagePlan]:
+    """Plan every message of ``todo``: here, or split between forked worker processes whose
+    results come back as memo bytes (atoms by id, resolved against ``library``)."""
+    if not todo:
+        return {}
+    resolver = resolver or Resolver(library)
+    uses = UseIndex(library)
+    workers = max(1, min(jobs or os.cpu_count() or 1, 32, len(todo)))
+    pairs = sum(len(task.audiences) for task in todo)
+    if workers == 1 or pairs < PARALLEL_PAIRS or "fork" not in mp.get_all_start_methods():
+        return {
+            task.message: _plan_message(resolver, task, start, until, include_drafts, uses)
+            for task in todo
+        }
+    global _PLANNER
+    _PLANNER = (resolver, uses, start, until, include_drafts)
+    # Interleaved shares: neighbouring messages cost alike (same journey, same audiences).
+    shares = [todo[i :: workers * 4] for i in range(workers * 4)]
+    planned: dict[MessageKey, MessagePlan] = {}
+    was_enabled = gc.isenabled()
+    try:
+        context = mp.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for data in pool.map(_plan_in_worker, shares):
+                gc.disable()  # ~10^5 objects that all stay alive: no collection pauses
+                found = PlanStore.undump(data, library)
+                if was_enabled:
+                    gc.enable()
+                assert isinstance(found, dict)
+                planned.update(found)
+    finally:
+        _PLANNER = None
+        if was_enabled:
+            gc.enable()
+    return planned
+
+
+def _plan_in_worker(share: list[_MessageTask]) -> bytes:
+    assert _PLANNER is not None
+    resolver, uses, start, until, include_drafts = _PLANNER
+    return PlanStore.dump(
+        {
+            task.message: _plan_message(resolver, task, start, until, include_drafts, uses)
+            for task in share
+        }
+    )
+
+
+def _plan_message(
+    resolver: Resolver,
+    task: _MessageTask,
+    start: dt.date,
+    until: dt.date,
+    include_drafts: bool,
+    uses: UseIndex,
+) -> MessagePlan:
+    """Every variant of one message: each audience's, split at its atoms' window boundaries."""
+    message, segments = task.message, task.segments
+    competing = list(_competing(resolver, message, task.slots))
+    variants: list[PlannedVariant] = []
+    problems = Diagnostics()
+    for audience in task.audiences:
+        # Only generic atoms and the audience's own can change its message.
+        days = [
+            start,
+            *_boundaries(
+                (atom for atom in competing if not atom.segments or audience in atom.segments),
+                start,
+                until,
+            ),
+        ]
+        variants.extend(
+            _variants_of(resolver, message, audience, days, until, include_drafts, problems, uses)
+        )
+    usable = frozenset(
+        atom.id
+        for atom in competing
+        if atom.segments is None or any(segment in segments for segment in atom.segments)
+    )
+    return MessagePlan(
+        frozenset(atom.id for atom in competing), tuple(variants), tuple(problems), usable
+    )
 
 
 def _variants_of(
@@ -384,13 +801,15 @@ def _variants_of(
 
 
 def ranking_diagnostics(
-    library: Library, variants: Iterable[PlannedVariant], start: dt.date, until: dt.date
+    library: Library,
+    variants: Iterable[PlannedVariant],
+    start: dt.date,
+    until: dt.date,
+    usable: Iterable[str],
 ) -> list[Diagnostic]:
     """``rank.ambiguous`` for ties that only the atom id decides, and ``rank.shadowed`` for
-    approved atoms some message could use (journey, channel, locale, audience) that win no
-    variant of the plan although their validity window overlaps it."""
-    from .validate import usable_atoms
-
+    approved atoms some message could use (``usable``: journey, channel, locale, audience)
+    that win no variant of the plan although their validity window overlaps it."""
     ties: dict[tuple[str, str, str, frozenset[str]], PlannedVariant] = {}
     winners: set[str] = set()
     for variant in variants:
@@ -421,7 +840,7 @@ def ranking_diagnostics(
                 "set a different `priority:` on one of them so the choice is on purpose",
             )
         )
-    for atom_id in sorted(usable_atoms(library) - winners):
+    for atom_id in sorted(set(usable) - winners):
         atom = library.atoms[atom_id]
         if atom.status is not Status.APPROVED:
             continue

@@ -1019,6 +1019,7 @@ def check_content(
     date (see :mod:`atomic_content.schema`).
     """
     from .pipeline import DateRange, check
+    from .plan import PlanStore
     from .schema import freshness_diagnostics
     from .variants import VariantCache
     from .yamlio import cache_dir
@@ -1028,6 +1029,7 @@ def check_content(
         root,
         DateRange.of(on, until),
         cache=VariantCache(folder / "variants-v2" if folder is not None else None),
+        plans=PlanStore.for_root(root),
     )
     checked.diagnostics.extend(freshness_diagnostics(checked.library))
     return checked.library, checked.diagnostics

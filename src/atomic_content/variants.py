@@ -459,10 +459,23 @@ def render_diagnostics(library: Library, plan: Plan, rendered: RenderedPlan) -> 
             failure.hint,
         )
     grouped: dict[tuple[str, int, int, str, str, str], list[str]] = {}
+    # Thousands of variants share a handful of atoms and steps: position each place once.
+    positions: dict[tuple[str, ...], tuple[str, int, int]] = {}
     for variant_id, output in sorted(rendered.outputs.items()):
+        if not output.entry.warnings:
+            continue
         variant = plan.variant(variant_id)
         for problem in output.entry.warnings:
-            path, line, col = _problem_position(library, variant, problem.slot)
+            choice = variant.resolution.slots.get(problem.slot) if problem.slot else None
+            place = (
+                (choice.winner.id,)
+                if choice is not None and choice.winner is not None
+                else (variant.journey, variant.step, variant.channel)
+            )
+            found = positions.get(place)
+            if found is None:
+                found = positions[place] = _problem_position(library, variant, problem.slot)
+            path, line, col = found
             key = (path, line, col, problem.severity, problem.code, problem.message)
             grouped.setdefault(key, []).append(variant_id)
     for (path, line, col, severity, code, message), ids in grouped.items():

@@ -7,16 +7,19 @@ every new snapshot (the web app pushes a reload to the browsers). A run with err
 replace the last good :class:`Workspace`: pages show the snapshot's positioned diagnostics and
 the next good save brings the message back.
 
-Rendering is incremental: the render stage keeps its content-addressed variant cache in memory
-(over the on-disk cache ``atomic validate`` uses), so after an edit only the variants whose
-atoms, layouts or settings changed are rendered again (loading, the static checks and the plan
-are redone on every change).
+Each run after the first is incremental: loading and the static checks reuse the per-file
+load cache, the plan stage re-plans only the messages a changed atom can compete in (the
+previous plan is kept in memory, :class:`~atomic_content.plan.PlanStore`; any other file
+change plans everything again), and the render stage keeps its content-addressed variant
+cache in memory (over the on-disk cache ``atomic validate`` uses), so only the variants whose
+atoms, layouts or settings changed are rendered again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import shutil
 import tempfile
 import threading
@@ -29,7 +32,7 @@ from ..api import CustomerMessage, route_messages
 from ..coverage import CoverageReport, compute_coverage
 from ..errors import Diagnostics
 from ..pipeline import Checked, DateRange, check
-from ..plan import Plan, PlannedVariant, Router
+from ..plan import Plan, PlannedVariant, PlanStore, Router
 from ..repository import Library
 from ..resolver import Resolver
 from ..variants import VariantCache, VariantOutput
@@ -179,6 +182,7 @@ class Studio:
         self._own_cache = cache_dir is None
         self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix="atomic-serve-cache-"))
         self.cache = MemoryVariantCache(self.cache_dir)
+        self.plans = PlanStore()  # in memory: the plan of the last run, by message
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -198,7 +202,10 @@ class Studio:
         """
         with self._refresh_lock:
             began = time.perf_counter()
-            checked = check(self.content, self.dates, cache=self.cache, jobs=jobs)
+            # The pipeline freezes what it loads (a batch run keeps it to the end); a server
+            # replaces it on every save, so give the collector the previous run's objects back.
+            gc.unfreeze()
+            checked = check(self.content, self.dates, cache=self.cache, jobs=jobs, plans=self.plans)
             seconds = time.perf_counter() - began
             with self._lock:
                 self._generation += 1
