@@ -24,6 +24,7 @@ from atomic_content.conditions import (
     check_condition,
     compile_condition,
     evaluate,
+    first_match,
     regex_shape,
 )
 
@@ -1916,3 +1917,27 @@ def test_compiled_comparisons_agree_with_the_reference_on_every_pair() -> None:
                     assert compiled(attributes) is expected, (condition, attributes)
                     cases += 1
     assert cases >= 1000
+
+
+# Conditions GrowthBook throws on (false here), mixed into the lists below.
+_THROWING = [{"$or": 5}, {"$and": None}, {"a": {"$elemMatch": None}}]
+
+
+@settings(
+    max_examples=1000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    candidates=st.lists(st.one_of(conditions, st.sampled_from(_THROWING)), max_size=6),
+    customers=st.lists(attribute_sets, min_size=1, max_size=3),
+)
+def test_first_match_is_the_first_condition_that_holds(
+    candidates: list[Any], customers: list[Any]
+) -> None:
+    """first_match (the audience rule's loop, without the wrapper) answers what calling each
+    compiled condition in order answers, throwing conditions being false."""
+    compiled = [(f"c{i}", compile_condition(c)) for i, c in enumerate(candidates)]
+    for attributes in customers:
+        if not isinstance(attributes, dict):
+            continue
+        expected = next((key for key, condition in compiled if condition(attributes)), None)
+        assert first_match(compiled, attributes) == expected

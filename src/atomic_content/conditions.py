@@ -43,7 +43,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -58,6 +58,7 @@ __all__ = [
     "check_condition",
     "compile_condition",
     "evaluate",
+    "first_match",
     "regex_shape",
 ]
 
@@ -1753,6 +1754,23 @@ class CompiledCondition:
 
     def __repr__(self) -> str:
         return f"CompiledCondition(paths={sorted(self.paths)!r})"
+
+
+def first_match(
+    candidates: Sequence[tuple[str, CompiledCondition]], attributes: Mapping[str, Any]
+) -> str | None:
+    """The key of the first ``(key, condition)`` whose condition ``attributes`` satisfy (no
+    saved groups), or None: ``next((k for k, c in candidates if c(attributes)), None)`` without
+    a call of the wrapper per condition, for loops over many conditions on the hot path (the
+    audience rule). A condition that would throw in GrowthBook is false, as in ``__call__``."""
+    groups = _EMPTY_GROUPS
+    for key, condition in candidates:
+        try:
+            if condition._node(attributes, groups):
+                return key
+        except (_JSThrow, RecursionError):
+            continue
+    return None
 
 
 def compile_condition(condition: Mapping[str, Any]) -> CompiledCondition:

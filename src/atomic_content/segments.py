@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .conditions import CompiledCondition, compile_condition
+from .conditions import CompiledCondition, compile_condition, first_match
 from .models import PERSONALIZATION, Journey, Profile, Segment
 
 
@@ -173,10 +173,8 @@ class AudienceRule:
                     return GENERIC
             elif not condition(attributes):
                 return GENERIC
-        for seg_id, segment_condition in candidates:
-            if segment_condition(attributes):
-                return seg_id
-        return GENERIC
+        found = first_match(candidates, attributes)
+        return GENERIC if found is None else found
 
 
 class SegmentIndex:
