@@ -832,7 +832,12 @@ def _leaf_slots(record: dict[Any, Any]) -> list[tuple[dict[Any, Any], Any]]:
     return found
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=2000,
+    deadline=None,
+    database=None,  # replays are not needed: a failure prints the record
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(_deep_records())
 def test_compiled_shape_check_agrees_with_the_full_check(record: dict[Any, Any]) -> None:
     """The compiled check of a record's key shape decides only as the full check does, with
