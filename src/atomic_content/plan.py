@@ -916,6 +916,31 @@ class Holdout:
         return ArmKind.HOLDOUT.value
 
 
+@dataclass(slots=True)
+class Selection:
+    """What :meth:`Router.select` answers: the :class:`Route` fields rendering reads, nothing
+    else (no audience object, no notes, no assignment). Not frozen only because a frozen
+    dataclass costs four times as much to make, on every call; treat it as read-only."""
+
+    variant_id: str
+    message: MessageKey
+    customer_id: str | None
+    hidden: frozenset[str]
+    suppressed: tuple[str, ...]
+
+
+class _Lane:
+    """What routing one message (journey, step, channel) needs, made once per router."""
+
+    __slots__ = ("experiments", "purpose", "rule", "running")
+
+    def __init__(self, router: Router, journey: str, step: str, channel: str) -> None:
+        self.rule = router.index.rule(router.journeys[journey])
+        self.experiments = tuple(e for e in router.experiments if e.covers(journey, step))
+        self.purpose = channel_privacy(router.settings, channel).purpose
+        self.running: dict[dt.date, Experiment | None] = {}  # send day -> covering experiment
+
+
 class Router:
     """Customer record + message + send date -> the planned variant. Used by preview, resolve
     and the runtime bundle alike, so they cannot disagree.
@@ -945,6 +970,7 @@ class Router:
             key: [p.start for p in periods] for key, periods in table.periods.items()
         }
         self._messages: dict[tuple[str, str, str, str | None], MessageKey] = {}
+        self._lanes: dict[tuple[str, str, str], _Lane] = {}
 
     @classmethod
     def for_plan(cls, library: Library, plan: Plan) -> Router:
@@ -1045,6 +1071,59 @@ class Router:
             suppressed=suppressed,
         )
 
+    def select(
+        self,
+        record: Mapping[str, Any],
+        *,
+        journey: str,
+        step: str,
+        channel: str,
+        on: dt.date,
+        locale: str | None = None,
+    ) -> Selection | None:
+        """:meth:`route` for the hot path (``Bundle.render``): the same variant, hidden
+        attributes and suppression, without the explanation, or None where :meth:`route` must
+        answer (the customer is in a holdout arm, or it raises for the day or the message).
+
+        Same rules, same order: the message by the locale rule, the consent state, the audience
+        by :meth:`~.segments.AudienceRule.audience_id`, the experiment arm (hashed only when an
+        experiment running on ``on`` covers the message), the period. UsageError for unknown
+        ids, as :meth:`route`. tests/test_router_select.py holds the two equal.
+        """
+        wanted = locale if locale is not None else self.customer_locale(record)
+        message = self.message(journey, step, channel, wanted)
+        lane = self._lanes.get((journey, step, channel))
+        if lane is None:
+            lane = self._lanes[(journey, step, channel)] = _Lane(self, journey, step, channel)
+        withheld, hidden = self.index.consent_state(record)
+        served = lane.rule.audience_id(record, hidden)
+        if lane.experiments:
+            experiment = lane.running.get(on, _UNKNOWN)
+            if experiment is _UNKNOWN:
+                experiment = covering(lane.experiments, journey, step, on)
+                if len(lane.running) < 1024:
+                    lane.running[on] = experiment
+            if experiment is not None:
+                assert isinstance(experiment, Experiment)
+                arm = assign(experiment, record, self.profile).arm
+                if arm is ArmKind.HOLDOUT:
+                    return None
+                if arm is ArmKind.CONTROL:
+                    served = GENERIC
+        key = (message.journey, message.step, message.channel, message.locale, served)
+        periods = self.table.periods.get(key)
+        if not periods or not (self.table.start <= on <= self.table.until):
+            return None
+        period = periods[bisect.bisect_right(self._starts[key], on) - 1]
+        purpose = lane.purpose
+        return Selection(
+            period.variant_id,
+            message,
+            self.index.customer_id(record),
+            hidden,
+            (purpose,) if purpose is not None and purpose in withheld else (),
+        )
+
     def check_day(self, on: dt.date) -> None:
         """UsageError for a day outside the plan's range."""
         if not self.table.start <= on <= self.table.until:
@@ -1084,3 +1163,6 @@ class Router:
             self._covering[(journey, step)] = candidates
         experiment = covering(candidates, journey, step, on) if candidates else None
         return assign(experiment, record, self.profile) if experiment is not None else None
+
+
+_UNKNOWN: Any = object()
