@@ -24,6 +24,7 @@ from atomic_content.conditions import (
     check_condition,
     compile_condition,
     evaluate,
+    first_match,
     regex_shape,
 )
 
@@ -1892,3 +1893,51 @@ def test_strict_equality_never_confuses_bools_and_numbers(a: Any, b: Any) -> Non
     if isinstance(a, bool) != isinstance(b, bool):
         assert evaluate({"x": {"$eq": b}}, {"x": a}) is False
         assert evaluate({"x": {"$in": [b]}}, {"x": a}) is False
+
+
+_COMPARE_CONSTANTS = [0, 1, -1.5, 2**53 + 1, "", "a", "10", "abc", "2026-11-01", " 1"]
+_COMPARE_VALUES = [None, 0, 1, -1.5, 2**60, "", "a", "10", "abc", "2026-11-01", " 1", True, False]
+_COMPARE_VALUES += [[], [1], ["a"], {}, {"x": 1}, float("nan")]
+
+
+def test_compiled_comparisons_agree_with_the_reference_on_every_pair() -> None:
+    """Every comparison operator against every kind of constant, for every kind of value and
+    for a missing attribute (read as null, which the compiled comparisons answer from a
+    constant computed when compiling): the compiled condition answers as the reference."""
+    cases = 0
+    for op in ("$lt", "$lte", "$gt", "$gte"):
+        for constant in _COMPARE_CONSTANTS:
+            for path in ("a", "a.b"):
+                condition = {path: {op: constant}}
+                compiled = compile_condition(condition)
+                records: list[Any] = [{}, {"a": None}, {"a": {}}]
+                records += [{"a": v} if path == "a" else {"a": {"b": v}} for v in _COMPARE_VALUES]
+                for attributes in records:
+                    expected = reference(condition, attributes)
+                    assert compiled(attributes) is expected, (condition, attributes)
+                    cases += 1
+    assert cases >= 1000
+
+
+# Conditions GrowthBook throws on (false here), mixed into the lists below.
+_THROWING = [{"$or": 5}, {"$and": None}, {"a": {"$elemMatch": None}}]
+
+
+@settings(
+    max_examples=1000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    candidates=st.lists(st.one_of(conditions, st.sampled_from(_THROWING)), max_size=6),
+    customers=st.lists(attribute_sets, min_size=1, max_size=3),
+)
+def test_first_match_is_the_first_condition_that_holds(
+    candidates: list[Any], customers: list[Any]
+) -> None:
+    """first_match (the audience rule's loop, without the wrapper) answers what calling each
+    compiled condition in order answers, throwing conditions being false."""
+    compiled = [(f"c{i}", compile_condition(c)) for i, c in enumerate(candidates)]
+    for attributes in customers:
+        if not isinstance(attributes, dict):
+            continue
+        expected = next((key for key, condition in compiled if condition(attributes)), None)
+        assert first_match(compiled, attributes) == expected

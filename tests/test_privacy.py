@@ -337,6 +337,59 @@ def test_sensitive_data_is_opt_in(
     assert all("asthma" not in d.message and "50000" not in d.message for d in diagnostics)
 
 
+def test_privacy_findings_from_the_load_cache_equal_a_cold_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # sensitive_diagnostics reuses the findings of unchanged atoms (LoadCache, section
+    # "privacy"): after every kind of edit a warm check must report exactly what a check
+    # without any cache reports.
+    from atomic_content.validate import static_check
+
+    content = tree(
+        tmp_path / "content",
+        {
+            "atoms/body.yaml": "slot: body\nstatus: approved\n"
+            "text: 'Your {{ customer.health | default(\"health\") }} plan'\n",
+            "atoms/income.yaml": "slot: headline\nstatus: approved\nsegments: [rich]\n"
+            "text: 'You earn {{ customer.income | default(0) }}'\n",
+            "atoms/whole.yaml": "slot: headline\nstatus: approved\nsegments: [rich]\n"
+            "text: '{{ customer }}'\n",
+            "segments/rich.yaml": "condition: {income: {$gte: 100000}}\n",
+        },
+    )
+    cache = tmp_path / "cache"
+
+    def run(folder: Path | None) -> list[tuple[object, ...]]:
+        monkeypatch.setenv("ATOMIC_CACHE_DIR", str(folder) if folder is not None else "off")
+        _library, diagnostics = static_check(content, DAY)
+        return [
+            (d.path, d.line, d.col, d.severity.value, d.code, d.message, d.hint)
+            for d in diagnostics
+        ]
+
+    def privacy(found: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
+        return [d for d in found if str(d[4]).startswith("privacy.")]
+
+    edits: list[tuple[str, str]] = [
+        ("atoms/cta-income.yaml", "slot: cta\nstatus: approved\nsegments: [rich]\n"
+         "cta: {label: 'For {{ customer.income | default(1) }}', url: https://a.example/x}\n"),
+        ("atoms/body.yaml", "slot: body\nstatus: approved\ntext: Plain again\n"),
+        ("profile.yaml", PROFILE.replace(
+            "sensitivity: sensitive,", "sensitivity: sensitive, allowed_use: Asked for it,")),
+        ("profile.yaml", PROFILE.replace("sensitivity: special,", "sensitivity: sensitive,")),
+    ]  # fmt: skip
+    cold = run(None)
+    assert {d[4] for d in privacy(cold)} == {"privacy.special_in_token", "privacy.sensitive_use"}
+    assert run(cache) == cold  # fills the cache
+    assert run(cache) == cold  # every atom's findings from the cache
+    for name, text in edits:
+        before = privacy(cold)
+        (content / name).write_text(text, encoding="utf-8")
+        cold = run(None)
+        assert privacy(cold) != before, name  # each edit changes the findings
+        assert run(cache) == cold, name
+
+
 def test_unknown_purposes_and_tokens_needing_consent_without_default(tmp_path: Path) -> None:
     content = tree(
         tmp_path / "content",

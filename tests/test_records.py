@@ -4,10 +4,12 @@ a file never stops at a bad record nor echoes a customer's value."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
 import math
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -619,13 +621,18 @@ def _full_check(record: Any) -> tuple[Any, tuple[RecordProblem, ...]]:
 def test_fast_path_agrees_with_the_full_check(record: dict[Any, Any]) -> None:
     """check_record takes a fast path for plain dicts; it must give the full check's verdict
     and the same normalized record, key order included."""
-    from atomic_content.records import _fast_check, _schema
+    from atomic_content.records import _fast_check, _schema, _shaped_check
 
     expected, problems = _full_check(record)
     fast = _fast_check(record, _schema(PROFILE))
     if fast is not None:  # the fast path decided: it must have decided as the full check
         assert expected is not None, problems
         assert json.dumps(fast) == json.dumps(expected)
+    _schema(PROFILE).shapes.clear()  # room for this record's shape (see MAX_SHAPES)
+    shaped = _shaped_check(record, _schema(PROFILE))
+    if shaped is not None:  # so must the compiled check of the record's key shape
+        assert expected is not None, problems
+        assert json.dumps(shaped) == json.dumps(expected)
     if expected is None:
         with pytest.raises(RecordError) as caught:
             check_record(record, PROFILE)
@@ -637,10 +644,12 @@ def test_fast_path_agrees_with_the_full_check(record: dict[Any, Any]) -> None:
 @given(st.data())
 def test_fast_path_takes_plain_valid_records(data: st.DataObject) -> None:
     """Valid plain records do not fall back to the slow walk (the point of the fast path)."""
-    from atomic_content.records import _fast_check, _schema
+    from atomic_content.records import _fast_check, _schema, _shaped_check
 
     record = _valid_record(data.draw)
     assert _fast_check(record, _schema(PROFILE)) is not None
+    _schema(PROFILE).shapes.clear()  # other tests may have filled it with other shapes
+    assert _shaped_check(record, _schema(PROFILE)) is not None
 
 
 _BASE = {"id": "C-1", "locale": "de", "tier": "gold", "orders": 3}
@@ -677,11 +686,257 @@ _TRICKY = {
 
 @pytest.mark.parametrize("record", list(_TRICKY.values()), ids=list(_TRICKY))
 def test_fast_path_agrees_on_tricky_records(record: dict[Any, Any]) -> None:
-    from atomic_content.records import _fast_check, _schema
+    from atomic_content.records import _fast_check, _schema, _shaped_check
 
     expected, problems = _full_check(record)
-    fast = _fast_check(record, _schema(PROFILE))
+    for fast in (_fast_check(record, _schema(PROFILE)), _shaped_check(record, _schema(PROFILE))):
+        if expected is None:
+            assert fast is None, problems
+        elif fast is not None:  # it may leave unusual records (nested lists) to the full walk
+            assert json.dumps(fast) == json.dumps(expected)
+
+
+# --------------------------------------------------------------------------- compiled shapes
+# check_record compiles one straight-line check per key shape of a record (records._shaped_check).
+# This profile has what the generated code treats specially: a group nested two deep with a
+# required attribute inside, a group that is also declared itself, dates and datetimes, a
+# consent that is not a boolean type, lists, and integers and numbers at their edges.
+
+DEEP = Profile(
+    consents={"personalization": "consent.personalization", "email": "consent.email"},
+    attributes={
+        "id": AttributeSpec(type=AttributeType.STRING),
+        "name": AttributeSpec(type=AttributeType.STRING, optional=True),
+        "n": AttributeSpec(type=AttributeType.INTEGER),
+        "x": AttributeSpec(type=AttributeType.NUMBER, optional=True),
+        "on": AttributeSpec(type=AttributeType.DATE, optional=True),
+        "at": AttributeSpec(type=AttributeType.DATETIME, optional=True),
+        "tags": AttributeSpec(type=AttributeType.LIST, optional=True),
+        "flag": AttributeSpec(type=AttributeType.BOOLEAN, optional=True),
+        "a.b.c": AttributeSpec(type=AttributeType.INTEGER),
+        "a.b.d": AttributeSpec(type=AttributeType.STRING, optional=True),
+        "a.e": AttributeSpec(type=AttributeType.DATE, optional=True),
+        "g": AttributeSpec(type=AttributeType.STRING, optional=True),
+        "g.h": AttributeSpec(type=AttributeType.STRING, optional=True),
+        "consent.personalization": AttributeSpec(type=AttributeType.BOOLEAN),
+        "consent.email": AttributeSpec(type=AttributeType.STRING, optional=True),
+    },
+)
+_DEEP_LEAVES = {
+    "id": st.text(max_size=5),
+    "name": st.one_of(st.none(), st.text(max_size=5)),
+    "n": st.integers(-(2**63), 2**63 - 1),
+    "x": st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False), st.integers(0, 9)),
+    "on": st.sampled_from(["2026-11-01", "2019-03-14", None]),
+    "at": st.sampled_from(["2026-11-01T09:30:00", "2026-11-01", None]),
+    "tags": st.lists(st.one_of(st.text(max_size=3), st.integers(0, 9), st.none()), max_size=3),
+    "flag": st.one_of(st.none(), st.booleans()),
+}
+_DEEP_EDGE_VALUES: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**63,
+    -(2**63) - 1,
+    2**63 - 1,
+    -(2**63),
+    1.5,
+    math.inf,
+    -math.inf,
+    math.nan,
+    "",
+    "x",
+    "false",
+    "2026-13-01",
+    "2026-11-01",
+    "2026-11-01T09:30:00",
+    "9" * 65,
+    "x" * (MAX_STRING_CHARS + 1),
+    [],
+    ["a", 1, None, True, 2.5],
+    [math.inf],
+    [[1]],
+    {},
+    {"c": 1},
+    {"b": {"c": 1}},
+    {"b": {"c": 1, "d": "x"}, "e": "2026-11-01"},
+    {"b": None},
+    {"b": {"c": None}},
+    {"b.c": 1},
+    {"personalization": True},
+    {"personalization": True, "email": "yes"},
+    {"personalization": "true"},
+    {"h": "x"},
+]
+_DEEP_EDGES = st.sampled_from(_DEEP_EDGE_VALUES)
+_DEEP_KEYS = st.sampled_from(
+    [*DEEP.attributes, "a", "a.b", "consent", "unknown", "a.b.z", "g.h.i", "consent.x"]
+)
+
+
+@st.composite
+def _deep_records(draw: st.DrawFn) -> dict[Any, Any]:
+    """Valid records in many key shapes (orders, dotted or nested groups, optional keys left
+    out), then a few keys replaced, added, moved or removed."""
+    record: dict[Any, Any] = {"id": draw(_DEEP_LEAVES["id"]), "n": draw(_DEEP_LEAVES["n"])}
+    for name in draw(st.permutations(["name", "x", "on", "at", "tags", "flag"])):
+        if draw(st.booleans()):
+            record[name] = draw(_DEEP_LEAVES[name])
+    c = draw(st.integers(0, 99))
+    style = draw(st.sampled_from(["nested", "dotted", "half"]))
+    if style == "nested":
+        inner: dict[str, Any] = {"c": c}
+        if draw(st.booleans()):
+            inner["d"] = draw(st.text(max_size=3))
+        record["a"] = {"b": inner, **({"e": "2026-11-01"} if draw(st.booleans()) else {})}
+    elif style == "dotted":
+        record["a.b.c"] = c
+        if draw(st.booleans()):
+            record["a.e"] = "2026-10-02"
+    else:
+        record["a.b"] = {"c": c}
+    consent: dict[str, Any] = {"personalization": draw(st.booleans())}
+    if draw(st.booleans()):
+        consent["email"] = None
+    if draw(st.booleans()):
+        record["consent"] = consent
+    else:
+        record.update({f"consent.{key}": value for key, value in consent.items()})
+    if draw(st.booleans()):
+        record["g"] = draw(st.one_of(st.none(), st.text(max_size=3), _DEEP_EDGES))
+    fault = draw(st.sampled_from(["none", "value", "value", "keys"]))
+    if fault == "value":  # one value or group, in place, replaced by an edge
+        leaves = _leaf_slots(record)
+        holder, key = leaves[draw(st.integers(0, len(leaves) - 1))]
+        holder[key] = copy.deepcopy(draw(_DEEP_EDGES))  # the edges are shared
+    elif fault == "keys":
+        for _ in range(draw(st.integers(min_value=1, max_value=3))):
+            record[draw(_DEEP_KEYS)] = copy.deepcopy(draw(_DEEP_EDGES | _VALUES))
+        if draw(st.booleans()):
+            record.pop(draw(st.sampled_from(sorted(record, key=str))), None)
+    if draw(st.booleans()):  # move a key to the end: the same keys in another order
+        key = draw(st.sampled_from(sorted(record, key=str)))
+        record[key] = record.pop(key)
+    return record
+
+
+def _leaf_slots(record: dict[Any, Any]) -> list[tuple[dict[Any, Any], Any]]:
+    """(mapping, key) of every value in ``record``, groups and the values inside them."""
+    found = []
+    for key, value in record.items():
+        found.append((record, key))
+        if isinstance(value, dict):
+            found += _leaf_slots(value)
+    return found
+
+
+@settings(
+    max_examples=2000,
+    deadline=None,
+    database=None,  # replays are not needed: a failure prints the record
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(_deep_records())
+def test_compiled_shape_check_agrees_with_the_full_check(record: dict[Any, Any]) -> None:
+    """The compiled check of a record's key shape decides only as the full check does, with
+    the same normalized record (key order included); check_record as a whole agrees too."""
+    from atomic_content.records import _Checker, _schema, _shaped_check
+
+    expected, problems = _Checker(DEEP, "record", None).run(record)
+    _schema(DEEP).shapes.clear()  # room for this record's shape (see MAX_SHAPES)
+    shaped = _shaped_check(record, _schema(DEEP))
+    if shaped is not None:
+        assert expected is not None, problems
+        assert json.dumps(shaped) == json.dumps(expected)
     if expected is None:
-        assert fast is None, problems
-    elif fast is not None:  # it may leave unusual records (nested lists) to the full walk
-        assert json.dumps(fast) == json.dumps(expected)
+        with pytest.raises(RecordError) as caught:
+            check_record(record, DEEP)
+        assert caught.value.problems == problems
+    else:
+        assert json.dumps(check_record(record, DEEP)) == json.dumps(expected)
+
+
+_DEEP_VALID = [
+    {"id": "C-1", "n": 3, "a": {"b": {"c": 1}}, "consent": {"personalization": True}},
+    {"consent.personalization": False, "a.b.c": 1, "a.e": "2026-11-01", "n": 0, "id": ""},
+    {
+        "id": "C-2",
+        "name": None,
+        "n": 2**63 - 1,
+        "x": -0.0,
+        "on": "2026-11-01",
+        "at": "2026-11-01T09:30:00",
+        "tags": ["a", 1, None, True, 2.5],
+        "flag": None,
+        "a": {"b": {"c": -(2**63), "d": "x"}, "e": None},
+        "g": "text",
+        "consent": {"personalization": True, "email": None},
+    },
+]
+
+
+@pytest.mark.parametrize("record", _DEEP_VALID)
+def test_compiled_shape_check_takes_valid_records(record: dict[str, Any]) -> None:
+    """Plain valid records of these shapes are decided by the compiled check (its point),
+    as the full check decides them."""
+    from atomic_content.records import _Checker, _schema, _shaped_check
+
+    expected, problems = _Checker(DEEP, "record", None).run(record)
+    assert expected is not None, problems
+    _schema(DEEP).shapes.clear()  # the property test may have filled it with other shapes
+    shaped = _shaped_check(record, _schema(DEEP))
+    assert shaped is not None
+    assert json.dumps(shaped) == json.dumps(expected)
+
+
+def test_compiled_shapes_are_capped() -> None:
+    """A stream of records in ever new key shapes compiles at most MAX_SHAPES of them (per
+    group); the rest are still checked, by the fast walk and the full check."""
+    from atomic_content.records import MAX_SHAPES, _schema
+
+    profile = Profile(
+        attributes={f"k{i}": AttributeSpec(type=AttributeType.INTEGER) for i in range(12)}
+        | {"id": AttributeSpec(type=AttributeType.STRING)}
+    )
+    rng = random.Random(7)
+    records = []
+    for i in range(3 * MAX_SHAPES):
+        names = ["id", *(f"k{j}" for j in range(12))]
+        rng.shuffle(names)
+        records.append({name: "C" if name == "id" else i for name in names})
+    shapes = {tuple(record) for record in records}
+    assert len(shapes) > MAX_SHAPES
+    for record in records:
+        assert check_record(record, profile) == record
+    assert len(_schema(profile).shapes[""]) == MAX_SHAPES
+    bad = {**records[-1], "k0": "0"}
+    with pytest.raises(RecordError):
+        check_record(bad, profile)
+
+
+def test_compiled_shape_check_agrees_on_every_single_fault() -> None:
+    """Exhaustively: every valid record above with any one value or group replaced, in place,
+    by any edge value (over a thousand records, most wrong in exactly that place). The compiled
+    check decides them as the full check does or leaves them to it."""
+    from atomic_content.records import _Checker, _schema, _shaped_check
+
+    cases = 0
+    decided = 0
+    for base in _DEEP_VALID:
+        for index in range(len(_leaf_slots(copy.deepcopy(base)))):
+            for edge in _DEEP_EDGE_VALUES:
+                record = copy.deepcopy(base)
+                holder, key = _leaf_slots(record)[index]
+                holder[key] = copy.deepcopy(edge)
+                expected, problems = _Checker(DEEP, "record", None).run(record)
+                _schema(DEEP).shapes.clear()
+                shaped = _shaped_check(record, _schema(DEEP))
+                cases += 1
+                if shaped is not None:
+                    decided += 1
+                    assert expected is not None, (record, problems)
+                    assert json.dumps(shaped) == json.dumps(expected), record
+    assert cases >= 1000
+    assert decided >= 100  # it does decide many of them: the comparison is not vacuous

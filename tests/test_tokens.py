@@ -746,3 +746,26 @@ def test_check_header_value(value: str, reason: str | None) -> None:
         assert result is None
     else:
         assert result is not None and reason in result
+
+
+@given(
+    st.lists(
+        st.sampled_from([*"ab }%#\n\r\t-|.:'\"\\", "customer.x", "}}", "%}", "#}", "é"]),
+        max_size=30,
+    ).map("".join)
+)
+def test_text_without_an_opening_brace_analyses_like_the_parser_says(source: str) -> None:
+    # _structure skips the Jinja parse for text without "{": the shortcut must give exactly
+    # what the parser and the walker give for that text.
+    from atomic_content.tokens import _analyse, _structure
+
+    assert "{" not in source
+    assert _structure(source) == _analyse(source, None)
+    assert customer_paths(source) == frozenset()
+    assert required_customer_paths(source) == frozenset()
+
+
+def test_structure_parses_text_with_tokens() -> None:
+    # The shortcut must not swallow real tokens: text with "{" is still analysed.
+    assert customer_paths("Hi {{ customer.first_name }}") == {"first_name"}
+    assert customer_paths("{{ customer.address.city | default('') }}") == {"address.city"}

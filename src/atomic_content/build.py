@@ -63,9 +63,8 @@ from .manifest import (
 )
 from .pipeline import Checked, DateRange, check
 from .plan import PlanStore
-from .repository import content_files
+from .repository import FileDigests, listed_stats
 from .variants import PreviousBuild, ProgressCallback, VariantCache, VariantOutput
-from .yamlio import read_content_bytes
 
 OUTPUT_MARKER = ".atomic-build"
 """A file at the top of every build tree: what makes a folder the build's to replace."""
@@ -327,21 +326,41 @@ def empty_trash_in_background(out: Path) -> threading.Thread | None:
     return thread
 
 
-def input_fingerprint(content: Path, extra: dict[str, Any]) -> str:
-    """Hash of every byte under the content root plus the build options: the no-op check."""
+def input_fingerprint(
+    content: Path, extra: dict[str, Any], digests: FileDigests | None = None
+) -> str:
+    """Hash of every byte under the content root plus the build options: the no-op check.
+
+    ``digests`` (for ``content``) remembers each file's sha256 by its lstat between builds, so
+    an unchanged file is not read again (:class:`~atomic_content.repository.FileDigests`, with
+    git's racy rule); the result is the same with or without it.
+    """
     digest = hashlib.sha256()
     # Read at call time: one engine format for this no-op check and the variant cache keys.
     format_ = variants.ENGINE_FORMAT
     digest.update(canonical_json({"engine": __version__, "format": format_, **extra}))
-    # content_files: no link out, no pipe or device, limits before reading (see repository.py).
-    paths, refused = content_files(content)
-    for path in paths:  # sorted: the digest does not depend on the file system's order
-        raw, problem = read_content_bytes(path, content)
-        digest.update(path.relative_to(content).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(raw if raw is not None else repr(problem).encode()).digest())
+    # listed_stats: no link out, no pipe or device, limits before reading (see repository.py).
+    files, refused = listed_stats(content)
+    if digests is None:
+        digests = FileDigests(None, content)
+    for shown, path, info in files:  # sorted: the digest does not depend on the file system's order
+        sha256, problem = digests.digest(shown, path, info)
+        digest.update(shown.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(
+            bytes.fromhex(sha256)
+            if sha256 is not None
+            else hashlib.sha256(repr(problem).encode()).digest()
+        )
     for problem in refused:  # a refused file still changes the digest (and fails the load)
         digest.update(repr(problem).encode())
+    digests.save()
     return digest.hexdigest()
+
+
+def input_digests(folder: Path, content: Path, *, read: bool = True) -> FileDigests:
+    """The remembered file digests of ``content`` for builds that use the cache ``folder``."""
+    name = sha256_hex(os.fsencode(content))[:24]
+    return FileDigests(folder / f"inputs-{name}.json", content, read=read)
 
 
 def build(
@@ -371,16 +390,21 @@ def build(
     out = Path(out).absolute()
     dates = checked.dates if checked is not None else DateRange.of(on, until)
     check_output_folder(out, content)
-    fingerprint = input_fingerprint(content.resolve(), _options(dates)) if content.is_dir() else ""
+    # --no-cache only skips *reading* the cache: the renders are still written, so the next
+    # one-atom edit re-renders what it touches, not everything.
+    folder = cache_dir or out.parent / f".{out.name}.cache"
+    root = content.resolve()
+    fingerprint = (
+        input_fingerprint(root, _options(dates), input_digests(folder, root, read=use_cache))
+        if content.is_dir()
+        else ""
+    )
     unchanged = _unchanged(out, fingerprint) if use_cache and checked is None else None
     if unchanged is not None:
         unchanged.seconds = time.perf_counter() - started
         return unchanged
     stages: dict[str, float] = {"fingerprint": time.perf_counter() - started}
 
-    # --no-cache only skips *reading* the cache: the renders are still written, so the next
-    # one-atom edit re-renders what it touches, not everything.
-    folder = cache_dir or out.parent / f".{out.name}.cache"
     previous: PreviousBuild | None = None
     # A parallel render writes each variant into the new tree as soon as it is rendered (see
     # TreeWriter); the tree, and the lock, are taken when the workers start.

@@ -6,13 +6,15 @@ variant, the content hash of its template form — and ``bundle/messages/<hash>.
 template forms themselves. :meth:`Bundle.render` then does only
 
 1. the one customer-record check (:func:`atomic_content.records.check_record`);
-2. routing (:class:`~atomic_content.plan.Router`): consent hides the attributes whose purpose
+2. routing (:meth:`~atomic_content.plan.Router.select`, the explanation-free form of
+   :meth:`~atomic_content.plan.Router.route`): consent hides the attributes whose purpose
    the customer did not give, the audience rule picks one segment (stopping at the first
    match), the locale rule the journey locale, the send date the period; a channel whose
    purpose the customer did not give suppresses the message (:class:`SuppressedError`);
 3. token rendering of that variant's template form (loaded and compiled once, then cached),
    given only the attributes the message reads (:meth:`Bundle.required_attributes`, data
-   minimisation) minus those the consent hides;
+   minimisation) minus those the consent hides, and of those only the ones the variant's
+   tokens can reach (plus the id and the email address);
 4. the channel's hard limits measured on the customer's message.
 
 Experiments running during the build's range travel in ``bundle.json`` too: a customer in the
@@ -37,10 +39,11 @@ from .errors import AtomicError, RenderError, Severity
 from .manifest import canonical_json
 from .models import Experiment, Journey, Profile, Segment, Settings
 from .plan import Holdout, Plan, Route, Router, RoutingTable
-from .privacy import SuppressedError, only, plan_attributes
+from .privacy import SuppressedError, only, plan_attributes, source_attributes
 from .records import check_record
 from .render import render_message
 from .repository import Library
+from .resolver import MessageKey
 
 BUNDLE_VERSION = 2
 
@@ -107,6 +110,8 @@ class Bundle:
         self.router = Router(settings, profile, segments, journeys, routing, experiments)
         self.variants = dict(variants)
         self._messages: dict[str, AssembledMessage] = {}
+        # (variant id, hidden attributes) -> the attributes rendering is given (see _given)
+        self._visible: dict[tuple[str, frozenset[str]], tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -161,6 +166,31 @@ class Bundle:
             )
         )
 
+    def _given(
+        self, message: MessageKey, assembled: AssembledMessage, hidden: frozenset[str]
+    ) -> tuple[str, ...]:
+        """The attributes rendering one variant is given: the message's (data minimisation)
+        without those the consent hides, and of those only what the variant itself can use —
+        what its tokens read (a group and its fields alike), the id and the email address
+        (the recipient). The others could not change the rendered message, so they are not
+        copied for every customer."""
+        required = self.required_attributes(message.journey, message.step, message.channel)
+        declared = list(self.profile.attributes)
+        read: set[str] = {self.profile.id_attribute}
+        if self.profile.email_attribute is not None:
+            read.add(self.profile.email_attribute)
+        for part in assembled.parts:
+            read |= source_attributes(part.source, declared)
+        return tuple(
+            name
+            for name in required
+            if name not in hidden
+            and any(
+                name == used or name.startswith(used + ".") or used.startswith(name + ".")
+                for used in read
+            )
+        )
+
     def route(
         self,
         customer: Mapping[str, Any],
@@ -201,12 +231,22 @@ class Bundle:
         data that cannot be rendered safely or a message over a hard channel limit.
         """
         record = check_record(customer, self.profile, where="record")
-        route = self.route(
-            record, journey=journey, step=step, channel=channel, locale=locale, on=on
+        day = on or dt.date.today()
+        selected = self.router.select(
+            record, journey=journey, step=step, channel=channel, on=day, locale=locale
         )
-        if isinstance(route, Holdout):
-            return route
-        return self.render_route(route, record)
+        if selected is None:  # a holdout arm, or an error only the full route explains
+            route = self.route(
+                record, journey=journey, step=step, channel=channel, locale=locale, on=day
+            )
+            if isinstance(route, Holdout):
+                return route
+            return self.render_route(route, record)
+        if selected.suppressed:
+            raise SuppressedError(channel, selected.suppressed, selected.customer_id)
+        return self._render(
+            selected.message, selected.variant_id, selected.hidden, record, selected.customer_id
+        )
 
     def render_route(self, route: Route, record: Mapping[str, Any]) -> RenderedMessage:
         """Render the routed variant for an already checked record, and check hard limits.
@@ -217,15 +257,29 @@ class Bundle:
         message = route.message
         if route.suppressed:
             raise SuppressedError(message.channel, route.suppressed, route.audience.customer_id)
-        required = self.required_attributes(message.journey, message.step, message.channel)
-        visible = [name for name in required if name not in route.hidden]
-        rendered = render_message(
-            self.profile,
-            self.message(route.variant_id),
-            only(record, visible),
-            customer_id=route.audience.customer_id,
+        return self._render(
+            message, route.variant_id, route.hidden, record, route.audience.customer_id
         )
-        for problem in get_renderer(route.message.channel).send_limits(rendered, self.settings):
+
+    def _render(
+        self,
+        message: MessageKey,
+        variant_id: str,
+        hidden: frozenset[str],
+        record: Mapping[str, Any],
+        customer_id: str | None,
+    ) -> RenderedMessage:
+        """Render a variant with the message's attributes minus ``hidden``; check hard limits."""
+        assembled = self.message(variant_id)
+        visible = self._visible.get((variant_id, hidden))
+        if visible is None:
+            visible = self._given(message, assembled, hidden)
+            with self._lock:
+                self._visible[(variant_id, hidden)] = visible
+        rendered = render_message(
+            self.profile, assembled, only(record, visible), customer_id=customer_id
+        )
+        for problem in get_renderer(message.channel).send_limits(rendered, self.settings):
             if problem.severity is Severity.ERROR:  # always, by send_limits' contract
                 raise RenderError(
                     problem.code,

@@ -43,7 +43,7 @@ import json
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -58,6 +58,7 @@ __all__ = [
     "check_condition",
     "compile_condition",
     "evaluate",
+    "first_match",
     "regex_shape",
 ]
 
@@ -1629,20 +1630,26 @@ class _Compiler:
         if k == _NUM:
             number = _double(expected)
             native = _PY_COMPARE[op]
+            # A missing attribute reads as None, the most common slow case: answered once here
+            # (the JS comparison of null with a constant is a constant).
+            at_null = slow(None, number)
 
             def compare_number(v: Any, groups: Any) -> bool:
                 t = type(v)
                 if t is float or (t is int and -_MAX_SAFE <= v <= _MAX_SAFE):
                     return bool(native(v, number))
-                return slow(v, number)
+                return at_null if v is None else slow(v, number)
 
             return compare_number
         if k == _STR:
             text = str(expected)
             strings = _STR_COMPARE[op]
+            text_at_null = slow(None, text)
 
             def compare_text(v: Any, groups: Any) -> bool:
-                return strings(v, text) if type(v) is str else slow(v, text)
+                if type(v) is str:
+                    return strings(v, text)
+                return text_at_null if v is None else slow(v, text)
 
             return compare_text
         return lambda v, groups: slow(v, expected)
@@ -1740,8 +1747,30 @@ class CompiledCondition:
         except (_JSThrow, RecursionError):
             return False
 
+    @property
+    def always_true(self) -> bool:
+        """Whether the condition holds for every record (``{}``): callers may skip the call."""
+        return self._node is _always_true
+
     def __repr__(self) -> str:
         return f"CompiledCondition(paths={sorted(self.paths)!r})"
+
+
+def first_match(
+    candidates: Sequence[tuple[str, CompiledCondition]], attributes: Mapping[str, Any]
+) -> str | None:
+    """The key of the first ``(key, condition)`` whose condition ``attributes`` satisfy (no
+    saved groups), or None: ``next((k for k, c in candidates if c(attributes)), None)`` without
+    a call of the wrapper per condition, for loops over many conditions on the hot path (the
+    audience rule). A condition that would throw in GrowthBook is false, as in ``__call__``."""
+    groups = _EMPTY_GROUPS
+    for key, condition in candidates:
+        try:
+            if condition._node(attributes, groups):
+                return key
+        except (_JSThrow, RecursionError):
+            continue
+    return None
 
 
 def compile_condition(condition: Mapping[str, Any]) -> CompiledCondition:

@@ -258,6 +258,9 @@ class PlanMemo:
     context: str
     atoms: Mapping[str, str]
     messages: Mapping[MessageKey, MessagePlan]
+    encoded: Mapping[MessageKey, bytes] = field(default_factory=dict, compare=False, repr=False)
+    """Messages already in :meth:`PlanStore.dump` form (planned by a worker process), so
+    that saving does not encode them a second time."""
 
 
 @dataclass(frozen=True)
@@ -426,7 +429,7 @@ class PlanStore:
                 if known is not None and known[1] is piece:
                     files[message] = known[0]
                     continue
-                data = self.dump(piece)
+                data = memo.encoded.get(message) or self.dump(piece)
                 name = f"{hashlib.sha256(data).hexdigest()}.pickle"
                 if not (self.folder / name).exists():
                     self._write(self.folder / name, data)
@@ -612,7 +615,8 @@ def make_plan(
                     todo.append(
                         _MessageTask(message, slots, audiences, index.journey_segments(journey))
                     )
-    planned = _plan_messages(library, resolver, todo, start, until, include_drafts, jobs)
+    encoded: dict[MessageKey, bytes] = {}
+    planned = _plan_messages(library, resolver, todo, start, until, include_drafts, jobs, encoded)
     pieces = {
         message: piece if piece is not None else planned[message]
         for message, piece in messages.items()
@@ -630,7 +634,7 @@ def make_plan(
     problems.extend(ranking_diagnostics(library, variants, start, until, usable))
     problems.extend(budget_diagnostics(library, variants))
     experiments = tuple(relevant(library.experiments.values(), start, until))
-    memo = PlanMemo(context, prints, pieces)
+    memo = PlanMemo(context, prints, pieces, encoded)
     return Plan(
         start,
         until,
@@ -669,9 +673,11 @@ def _plan_messages(
     until: dt.date,
     include_drafts: bool,
     jobs: int | None,
+    encoded: dict[MessageKey, bytes],
 ) -> dict[MessageKey, MessagePlan]:
     """Plan every message of ``todo``: here, or split between forked worker processes whose
-    results come back as memo bytes (atoms by id, resolved against ``library``)."""
+    results come back as memo bytes (atoms by id, resolved against ``library``; kept in
+    ``encoded`` for saving the memo)."""
     if not todo:
         return {}
     resolver = resolver or Resolver(library)
@@ -692,13 +698,15 @@ def _plan_messages(
     try:
         context = mp.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for data in pool.map(_plan_in_worker, shares):
+            for results in pool.map(_plan_in_worker, shares):
                 gc.disable()  # ~10^5 objects that all stay alive: no collection pauses
-                found = PlanStore.undump(data, library)
+                for message, data in results:
+                    piece = PlanStore.undump(data, library)
+                    assert isinstance(piece, MessagePlan)
+                    planned[message] = piece
+                    encoded[message] = data
                 if was_enabled:
                     gc.enable()
-                assert isinstance(found, dict)
-                planned.update(found)
     finally:
         _PLANNER = None
         if was_enabled:
@@ -706,15 +714,16 @@ def _plan_messages(
     return planned
 
 
-def _plan_in_worker(share: list[_MessageTask]) -> bytes:
+def _plan_in_worker(share: list[_MessageTask]) -> list[tuple[MessageKey, bytes]]:
     assert _PLANNER is not None
     resolver, uses, start, until, include_drafts = _PLANNER
-    return PlanStore.dump(
-        {
-            task.message: _plan_message(resolver, task, start, until, include_drafts, uses)
-            for task in share
-        }
-    )
+    return [
+        (
+            task.message,
+            PlanStore.dump(_plan_message(resolver, task, start, until, include_drafts, uses)),
+        )
+        for task in share
+    ]
 
 
 def _plan_message(
@@ -907,6 +916,31 @@ class Holdout:
         return ArmKind.HOLDOUT.value
 
 
+@dataclass(slots=True)
+class Selection:
+    """What :meth:`Router.select` answers: the :class:`Route` fields rendering reads, nothing
+    else (no audience object, no notes, no assignment). Not frozen only because a frozen
+    dataclass costs four times as much to make, on every call; treat it as read-only."""
+
+    variant_id: str
+    message: MessageKey
+    customer_id: str | None
+    hidden: frozenset[str]
+    suppressed: tuple[str, ...]
+
+
+class _Lane:
+    """What routing one message (journey, step, channel) needs, made once per router."""
+
+    __slots__ = ("experiments", "purpose", "rule", "running")
+
+    def __init__(self, router: Router, journey: str, step: str, channel: str) -> None:
+        self.rule = router.index.rule(router.journeys[journey])
+        self.experiments = tuple(e for e in router.experiments if e.covers(journey, step))
+        self.purpose = channel_privacy(router.settings, channel).purpose
+        self.running: dict[dt.date, Experiment | None] = {}  # send day -> covering experiment
+
+
 class Router:
     """Customer record + message + send date -> the planned variant. Used by preview, resolve
     and the runtime bundle alike, so they cannot disagree.
@@ -936,6 +970,7 @@ class Router:
             key: [p.start for p in periods] for key, periods in table.periods.items()
         }
         self._messages: dict[tuple[str, str, str, str | None], MessageKey] = {}
+        self._lanes: dict[tuple[str, str, str], _Lane] = {}
 
     @classmethod
     def for_plan(cls, library: Library, plan: Plan) -> Router:
@@ -1036,6 +1071,59 @@ class Router:
             suppressed=suppressed,
         )
 
+    def select(
+        self,
+        record: Mapping[str, Any],
+        *,
+        journey: str,
+        step: str,
+        channel: str,
+        on: dt.date,
+        locale: str | None = None,
+    ) -> Selection | None:
+        """:meth:`route` for the hot path (``Bundle.render``): the same variant, hidden
+        attributes and suppression, without the explanation, or None where :meth:`route` must
+        answer (the customer is in a holdout arm, or it raises for the day or the message).
+
+        Same rules, same order: the message by the locale rule, the consent state, the audience
+        by :meth:`~.segments.AudienceRule.audience_id`, the experiment arm (hashed only when an
+        experiment running on ``on`` covers the message), the period. UsageError for unknown
+        ids, as :meth:`route`. tests/test_router_select.py holds the two equal.
+        """
+        wanted = locale if locale is not None else self.customer_locale(record)
+        message = self.message(journey, step, channel, wanted)
+        lane = self._lanes.get((journey, step, channel))
+        if lane is None:
+            lane = self._lanes[(journey, step, channel)] = _Lane(self, journey, step, channel)
+        withheld, hidden = self.index.consent_state(record)
+        served = lane.rule.audience_id(record, hidden)
+        if lane.experiments:
+            experiment = lane.running.get(on, _UNKNOWN)
+            if experiment is _UNKNOWN:
+                experiment = covering(lane.experiments, journey, step, on)
+                if len(lane.running) < 1024:
+                    lane.running[on] = experiment
+            if experiment is not None:
+                assert isinstance(experiment, Experiment)
+                arm = assign(experiment, record, self.profile).arm
+                if arm is ArmKind.HOLDOUT:
+                    return None
+                if arm is ArmKind.CONTROL:
+                    served = GENERIC
+        key = (message.journey, message.step, message.channel, message.locale, served)
+        periods = self.table.periods.get(key)
+        if not periods or not (self.table.start <= on <= self.table.until):
+            return None
+        period = periods[bisect.bisect_right(self._starts[key], on) - 1]
+        purpose = lane.purpose
+        return Selection(
+            period.variant_id,
+            message,
+            self.index.customer_id(record),
+            hidden,
+            (purpose,) if purpose is not None and purpose in withheld else (),
+        )
+
     def check_day(self, on: dt.date) -> None:
         """UsageError for a day outside the plan's range."""
         if not self.table.start <= on <= self.table.until:
@@ -1075,3 +1163,6 @@ class Router:
             self._covering[(journey, step)] = candidates
         experiment = covering(candidates, journey, step, on) if candidates else None
         return assign(experiment, record, self.profile) if experiment is not None else None
+
+
+_UNKNOWN: Any = object()

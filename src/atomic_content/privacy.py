@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from .conditions import compile_condition
 from .errors import AtomicError, Diagnostic, Severity
+from .manifest import canonical_json, sha256_hex
 from .models import Atom, ChannelSettings, Profile, Sensitivity, Settings
 from .segments import lookup
 from .tokens import customer_paths, uses_whole_customer
@@ -347,10 +348,39 @@ def sensitive_diagnostics(library: Library) -> list[Diagnostic]:
     for journey in sorted(library.journeys.values(), key=lambda j: j.id):
         used = condition_attributes(journey.audience, declared)
         check("journey", journey.id, ("audience",), used, "targeting")
+    # Per atom the findings depend on the atom's file and the attributes' sensitivity alone:
+    # unchanged atoms reuse those of an earlier run (library.load_cache), since finding them
+    # means parsing every token of every atom.
+    cache = library.load_cache
+    context = _sensitivity_context(profile) if cache is not None else ""
     for atom in sorted(library.atoms.values(), key=lambda a: a.id):
+        path = library.paths.get(("atom", atom.id), "")
+        digest = library.file_hashes.get(path, "")
+        if cache is not None and digest:
+            try:
+                diagnostics.extend(cache.checked("privacy", path, digest, context))
+                continue
+            except KeyError:
+                pass
+        start = len(diagnostics)
         for loc, used in atom_attributes(atom, declared).items():
             check("atom", atom.id, loc, used, "token")
+        if cache is not None and digest:
+            cache.store_check("privacy", path, digest, context, diagnostics[start:])
     return diagnostics
+
+
+def _sensitivity_context(profile: Profile) -> str:
+    """Everything of the profile the token findings of one atom read: the declared names, each
+    one's sensitivity and whether it has an allowed use."""
+    return sha256_hex(
+        canonical_json(
+            sorted(
+                [name, spec.sensitivity.value, spec.allowed_use is not None]
+                for name, spec in profile.attributes.items()
+            )
+        )
+    )
 
 
 def budget_diagnostics(library: Library, variants: Iterable[PlannedVariant]) -> list[Diagnostic]:

@@ -31,8 +31,8 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -171,10 +171,12 @@ def check_record(
     """
     schema = _schema(profile)
     if type(data) is dict:
-        fast = _fast_check(data, schema)
+        fast = _shaped_check(data, schema)
+        if fast is None:
+            fast = _fast_check(data, schema)
         if fast is not None:
             return fast
-    record, problems = inspect_record(data, profile, where=where, line=line)
+    record, problems = _Checker(profile, where, line).run(data)
     if record is None:
         raise RecordError(problems)
     return record
@@ -188,7 +190,10 @@ def inspect_record(
     Accepts any object (a JSON line may hold a list); never raises for bad data.
     """
     if type(data) is dict:
-        fast = _fast_check(data, _schema(profile))
+        schema = _schema(profile)
+        fast = _shaped_check(data, schema)
+        if fast is None:
+            fast = _fast_check(data, schema)
         if fast is not None:
             return fast, ()
     return _Checker(profile, where, line).run(data)
@@ -203,6 +208,11 @@ class _Schema:
     required: tuple[str, ...]
     consent: frozenset[str]  # attributes that must be real booleans when present
     fast: dict[str, tuple[AttributeType, bool, bool]]  # path -> (type, optional, consent)
+    # Compiled checks by key shape (see _shaped_check): group path ("" for the record) ->
+    # tuple of the mapping's keys -> the generated function.
+    shapes: dict[str, dict[tuple[Any, ...], _ShapeCheck]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 _SCHEMAS: dict[int, _Schema] = {}
@@ -356,6 +366,228 @@ def _fast_value(kind: AttributeType, optional: bool, consent: bool, value: Any) 
                 return _NOT_PLAIN
         return list(value)
     return _NOT_PLAIN
+
+
+# --------------------------------------------------------------------------- compiled shapes
+
+_ShapeCheck = Callable[[dict[str, Any], dict[str, Any]], int]
+"""A generated check of one mapping with one key shape: (mapping, output) -> characters spent,
+or -1 when the general walk must decide."""
+
+MAX_SHAPES = 64
+"""Most key shapes compiled per group of attributes. An export writes a handful (optional
+attributes present or not); past the cap new shapes take the general fast walk, so a stream of
+records in ever new key orders cannot grow the cache. Shapes the compiled check refuses (an
+unknown key, a required attribute missing) are not kept: they take no room."""
+
+
+def _decline(data: dict[str, Any], out: dict[str, Any]) -> int:
+    return -1
+
+
+def _shaped_check(data: dict[str, Any], schema: _Schema) -> dict[str, Any] | None:
+    """:func:`_fast_check` for a record whose key shape (its keys, in order) was seen before.
+
+    Records of one export share a handful of shapes, so each shape is compiled once into a
+    straight-line function (:func:`_compile_shape`) that reads each key, checks its value
+    inline and builds the normalized record with no per-key dispatch. Like the fast walk it
+    never decides against a record: anything it does not handle (an unknown or non-text key, a
+    dotted key next to its group, a value of the wrong type, a missing required attribute)
+    returns None and the fast walk, then the full check, decide and explain.
+    tests/test_records.py holds it equal to both.
+    """
+    table = schema.shapes.get("")
+    if table is None:
+        table = schema.shapes.setdefault("", {})
+    keys = tuple(data)
+    check = table.get(keys)
+    if check is None:
+        check = _shape_check(schema, "", 1, data)
+    out: dict[str, Any] = {}
+    spent = check(data, out)
+    if spent < 0 or spent > MAX_RECORD_BYTES:
+        return None
+    return out
+
+
+def _shape_check(schema: _Schema, base: str, depth: int, data: dict[str, Any]) -> _ShapeCheck:
+    """The compiled check of ``data``'s key shape at group ``base`` (``""`` or ``"address."``),
+    compiled now when new (at most :data:`MAX_SHAPES` per group)."""
+    table = schema.shapes.setdefault(base, {})
+    keys = tuple(data)
+    found = table.get(keys)
+    if found is None:
+        if len(table) >= MAX_SHAPES:
+            return _decline
+        found = _compile_shape(schema, base, depth, keys)
+        if found is not _decline:  # refusing a shape is cheap: only compiled ones take room
+            table[keys] = found
+    return found
+
+
+def _compile_shape(schema: _Schema, base: str, depth: int, keys: tuple[Any, ...]) -> _ShapeCheck:
+    """Generate the check of a mapping at group ``base`` whose keys are ``keys`` in this order.
+
+    The generated code does what :func:`_fast_walk` does for such a mapping, statement by
+    statement: the same value tests, the same characters spent, the same output keys in the
+    same order. Shapes the walk handles with run-time bookkeeping (``seen`` for attributes given
+    twice, merging dotted keys into a group) are not compiled: they get :func:`_decline`.
+    """
+    if len(keys) > MAX_ITEMS or any(type(key) is not str for key in keys):
+        return _decline
+    names = set(keys)
+    groups: set[str] = set()
+    for key in keys:
+        path = base + key
+        if path in schema.fast:
+            if "." in key:
+                if base:
+                    return _decline  # dotted inside a group: the walk's _put and seen decide
+                parts = key.split(".")
+                if any(".".join(parts[:i]) in names for i in range(1, len(parts))):
+                    return _decline  # given both dotted and as (part of) a group
+        elif path in schema.prefixes and "." not in key:
+            groups.add(key)
+        else:
+            return _decline
+    for name in schema.required:
+        if not name.startswith(base):
+            continue
+        rest = name[len(base) :]
+        if rest not in names and rest.split(".")[0] not in groups:
+            return _decline  # a required attribute is missing: the full check says so
+
+    namespace: dict[str, Any] = {
+        "_fast_value": _fast_value,
+        "_NOT_PLAIN": _NOT_PLAIN,
+        "_shape_check": _shape_check,
+        "_list_chars": _list_chars,
+        "isfinite": math.isfinite,
+        "SCHEMA": schema,
+        "MAXS": MAX_STRING_CHARS,
+        "IMIN": INTEGER_MIN,
+        "IMAX": INTEGER_MAX,
+    }
+    lines = ["def check(data, out):", f"    n = {sum(len(key) for key in keys)}"]
+    nodes: dict[str, str] = {}
+    for i, key in enumerate(keys):
+        path = base + key
+        lines.append(f"    v = data[{key!r}]")
+        if key in groups:
+            inner = path + "."
+            needed = any(name.startswith(inner) for name in schema.required)
+            lines.append("    if v is not None:")
+            if depth + 1 > MAX_DEPTH:
+                lines.append("        return -1")
+            else:
+                namespace[f"T{i}"] = schema.shapes.setdefault(inner, {})
+                lines += [
+                    "        if type(v) is not dict:",
+                    "            return -1",
+                    f"        f = T{i}.get(tuple(v))",
+                    "        if f is None:",
+                    f"            f = _shape_check(SCHEMA, {inner!r}, {depth + 1}, v)",
+                    "        c = {}",
+                    "        s = f(v, c)",
+                    "        if s < 0:",
+                    "            return -1",
+                    "        n += s",
+                    "        if c:",
+                    f"            out[{key!r}] = c",
+                ]
+            if needed:
+                lines += ["    else:", "        return -1"]
+            continue
+        kind, optional, consent = schema.fast[path]
+        lines += _leaf_lines(kind, optional, consent, i, namespace)
+        if "." in key:
+            parts = key.split(".")
+            parent = "out"
+            for j in range(1, len(parts)):
+                prefix = ".".join(parts[:j])
+                var = nodes.get(prefix)
+                if var is None:
+                    var = nodes[prefix] = f"g{len(nodes)}"
+                    lines.append(f"    {var} = {parent}[{parts[j - 1]!r}] = {{}}")
+                parent = var
+            lines.append(f"    {parent}[{parts[-1]!r}] = v")
+        else:
+            lines.append(f"    out[{key!r}] = v")
+    lines.append("    return n")
+    exec(compile("\n".join(lines), f"<record shape {base or '.'}>", "exec"), namespace)
+    check: _ShapeCheck = namespace["check"]
+    return check
+
+
+def _leaf_lines(
+    kind: AttributeType, optional: bool, consent: bool, index: int, namespace: dict[str, Any]
+) -> list[str]:
+    """The statements checking one declared attribute's value ``v`` (see :func:`_fast_value`),
+    adding its characters to ``n``; ``return -1`` where the general walk must decide."""
+    otherwise = (
+        ["    elif v is not None:", "        return -1"]
+        if optional
+        else ["    else:", "        return -1"]
+    )
+    if kind is AttributeType.BOOLEAN:
+        return [
+            "    if type(v) is not bool" + (" and v is not None:" if optional else ":"),
+            "        return -1",
+        ]
+    if kind is AttributeType.STRING and not consent:
+        return [
+            "    if type(v) is str:",
+            "        if len(v) > MAXS:",
+            "            return -1",
+            "        n += len(v)",
+            *otherwise,
+        ]
+    if kind is AttributeType.INTEGER and not consent:
+        return [
+            "    if type(v) is int:",
+            "        if not IMIN <= v <= IMAX:",
+            "            return -1",
+            *otherwise,
+        ]
+    if kind is AttributeType.NUMBER and not consent:
+        return [
+            "    if type(v) is float:",
+            "        if not isfinite(v):",
+            "            return -1",
+            "    elif type(v) is int:",
+            "        if not IMIN <= v <= IMAX:",
+            "            return -1",
+            *otherwise,
+        ]
+    if kind in (AttributeType.DATE, AttributeType.DATETIME) and not consent:
+        namespace[f"P{index}"] = (
+            dt.date.fromisoformat if kind is AttributeType.DATE else dt.datetime.fromisoformat
+        )
+        return [
+            "    if type(v) is str:",
+            "        if len(v) > 64:",
+            "            return -1",
+            "        try:",
+            f"            P{index}(v)",
+            "        except ValueError:",
+            "            return -1",
+            "        n += len(v)",
+            *otherwise,
+        ]
+    namespace[f"K{index}"] = kind
+    return [
+        f"    v = _fast_value(K{index}, {optional}, {consent}, v)",
+        "    if v is _NOT_PLAIN:",
+        "        return -1",
+        "    if type(v) is str:",
+        "        n += len(v)",
+        "    elif type(v) is list:",
+        "        n += _list_chars(v)",
+    ]
+
+
+def _list_chars(items: list[Any]) -> int:
+    return sum(len(item) for item in items if type(item) is str)
 
 
 class _Checker:

@@ -6,9 +6,10 @@ the first problem and never raises for bad content: a file that fails is left ou
 problems are reported with their position. Cross-file checks (references, tokens, conditions)
 happen afterwards in :mod:`atomic_content.validate`.
 
-:func:`content_files` is the one listing of a content tree: the loader and the build's input
+:func:`listed_stats` is the one listing of a content tree: the loader and the build's input
 fingerprint both use it, so neither follows a link out of the tree, opens a pipe or a device, or
-walks a tree that is absurdly deep or large.
+walks a tree that is absurdly deep or large. :class:`FileDigests` is the one home of the file
+digests the build remembers between runs (by lstat, like git's index).
 """
 
 from __future__ import annotations
@@ -379,8 +380,17 @@ def content_files(root: Path) -> tuple[list[Path], Diagnostics]:
 
 
 def listed_files(root: Path) -> tuple[list[tuple[str, str]], Diagnostics]:
-    """``(display path, path as a string)`` of every regular file under ``root`` that may be
-    read, and a diagnostic for everything else.
+    """``(display path, path as a string)`` of every file :func:`listed_stats` lists."""
+    files, diagnostics = listed_stats(root)
+    return [(shown, path) for shown, path, _info in files], diagnostics
+
+
+def listed_stats(
+    root: Path,
+) -> tuple[list[tuple[str, str, os.stat_result | None]], Diagnostics]:
+    """``(display path, path as a string, lstat)`` of every regular file under ``root`` that
+    may be read, and a diagnostic for everything else. The lstat is the one the walk took
+    (None for a link to a file inside ``root``): what :class:`FileDigests` compares.
 
     Files come sorted by POSIX path relative to ``root``, as paths below ``root`` (links are
     not replaced by their targets). Nothing is opened: the tree is walked with ``lstat`` and
@@ -395,7 +405,7 @@ def listed_files(root: Path) -> tuple[list[tuple[str, str]], Diagnostics]:
     """
     root = Path(root)
     diagnostics = Diagnostics()
-    files: list[tuple[str, str]] = []
+    files: list[tuple[str, str, os.stat_result | None]] = []
     prefix = str(root).rstrip(os.sep) + os.sep
     count = 0
     stack: list[tuple[Path, int]] = [(root, 0)]
@@ -433,17 +443,18 @@ def listed_files(root: Path) -> tuple[list[tuple[str, str]], Diagnostics]:
             else:
                 shown = display_path(Path(entry.path), root)
             try:
-                mode = entry.stat(follow_symlinks=False).st_mode
+                info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue  # vanished while we looked
+            mode = info.st_mode
             if stat.S_ISREG(mode):
-                files.append((shown, entry.path))
+                files.append((shown, entry.path, info))
                 continue
             path = Path(entry.path)
             if entry.is_symlink():
                 problem = _link_problem(path, root, shown)
                 if problem is None:
-                    files.append((shown, entry.path))
+                    files.append((shown, entry.path, None))
                 else:
                     diagnostics.add(problem)
             elif entry.is_dir(follow_symlinks=False):
@@ -477,6 +488,120 @@ def _link_problem(path: Path, root: Path, shown: str) -> Diagnostic | None:
     except OSError:  # changed since it was resolved: refuse it as not a regular file
         mode = 0
     return None if stat.S_ISREG(mode) else not_a_file(shown, mode, link=True)
+
+
+DIGEST_CACHE_FORMAT = 1
+
+RACY_NANOSECONDS = 3_000_000_000
+"""How much older than the start of a run a file's mtime and ctime must be for
+:class:`FileDigests` to remember its digest (git's rule for "racily clean" index entries)."""
+
+_StatKey = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, device
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def _stat_key(info: os.stat_result) -> _StatKey:
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+
+
+class FileDigests:
+    """The sha256 of each listed content file, remembered between runs by the file's lstat,
+    the way git's index spares hashing unchanged files.
+
+    :meth:`digest` returns the remembered digest when the file's lstat (size, mtime, ctime,
+    inode, device: see :func:`listed_stats`) equals the one remembered with it; otherwise it
+    reads the file with :func:`~atomic_content.yamlio.read_content_bytes` (which refuses what
+    the loader refuses) and hashes it. Links (to files inside the root) are read every time.
+
+    Racy rule: a digest is remembered only when the file's mtime and ctime are both more than
+    :data:`RACY_NANOSECONDS` older than the start of the run (``now_ns``) and the lstat was
+    taken before the bytes were read. Any later change sets the ctime to the time of that
+    change (no program can set a ctime), so it cannot leave the lstat as remembered; a change
+    within the same clock tick as the remembered state could, which is why a file changed just
+    before a run is hashed again by the next run. This assumes the content's file system and
+    this machine agree on the time within that margin.
+
+    ``path`` is a small JSON file (None: nothing is remembered or saved); ``read=False`` hashes
+    every file and only writes it. A damaged file, another format or another root is ignored
+    as a whole, and so is any entry that is not an lstat and a sha256 as written here. A wrong
+    remembered digest could at worst make the no-op check wrong, never the load, which reads
+    every file itself; the file lives in the build's own cache folder, beside its output.
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        root: Path,
+        *,
+        read: bool = True,
+        now_ns: int | None = None,
+    ) -> None:
+        self.path = path
+        self.root = os.fspath(root)
+        self._root = Path(root)
+        self.started = time.time_ns() if now_ns is None else now_ns
+        self.old: dict[str, Any] = {}
+        self.new: dict[str, Any] = {}
+        self.hashed = 0
+        self.reused = 0
+        if path is not None and read:
+            self.old = self._read(path)
+
+    def _read(self, path: Path) -> dict[str, Any]:
+        try:
+            stored = json.loads(path.read_bytes())
+        except (OSError, ValueError, RecursionError):
+            return {}
+        if (
+            not isinstance(stored, dict)
+            or stored.get("format") != DIGEST_CACHE_FORMAT
+            or stored.get("root") != self.root
+            or not isinstance(stored.get("files"), dict)
+        ):
+            return {}
+        files: dict[str, Any] = stored["files"]
+        return files  # each entry is checked when it is used (see digest)
+
+    def digest(
+        self, shown: str, path: str, info: os.stat_result | None
+    ) -> tuple[str | None, Diagnostic | None]:
+        """``(sha256 hex, None)`` of the listed file ``path`` (display path ``shown``, lstat
+        ``info`` from :func:`listed_stats`), or ``(None, why it cannot be read)``."""
+        key = list(_stat_key(info)) if info is not None else None
+        if key is not None:
+            old = self.old.get(shown)
+            if (
+                type(old) is list
+                and len(old) == 6
+                and old[:5] == key
+                and isinstance(old[5], str)
+                and _SHA256_HEX.fullmatch(old[5]) is not None
+            ):
+                self.reused += 1
+                self.new[shown] = old
+                return old[5], None
+        raw, problem = read_content_bytes(path, self._root, listed=True)
+        if raw is None:
+            return None, problem
+        self.hashed += 1
+        digest = sha256_hex(raw)
+        if key is not None and max(key[1], key[2]) < self.started - RACY_NANOSECONDS:
+            self.new[shown] = [*key, digest]
+        return digest, None
+
+    def save(self) -> None:
+        """Write the digests of this run's files when they differ from the ones read."""
+        if self.path is None or self.new == self.old:
+            return
+        body = {"format": DIGEST_CACHE_FORMAT, "root": self.root, "files": self.new}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(body, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except (OSError, ValueError):
+            pass  # not remembering only costs speed next time
+        self.old = dict(self.new)
 
 
 def _mapping_hint(model: type[Model], loc: tuple[str | int, ...]) -> list[str]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .conditions import CompiledCondition, compile_condition
+from .conditions import CompiledCondition, compile_condition, first_match
 from .models import PERSONALIZATION, Journey, Profile, Segment
 
 
@@ -114,6 +114,69 @@ def lookup(attributes: Mapping[str, Any], path: str) -> tuple[bool, Any]:
     return True, current
 
 
+class AudienceRule:
+    """The audience rule of one journey, made once for the hot path (:meth:`SegmentIndex.rule`).
+
+    :meth:`audience_id` answers what ``SegmentIndex.audience(record, journey).id`` answers, with
+    the same evaluation order (the journey's ``audience`` condition, then its segments by
+    priority, stopping at the first match) and none of its explanation: no :class:`Audience`,
+    no reasons, no notes. Consent is applied without copying the record: a segment whose
+    condition reads a hidden attribute is not considered (as :meth:`SegmentIndex.blocked`
+    says), and every other condition reads no hidden attribute, so it gives the same answer on
+    the record as on the record without them; only a journey condition that reads a hidden
+    attribute is evaluated on such a copy. tests/test_router_select.py holds it equal to
+    :meth:`SegmentIndex.audience`.
+    """
+
+    __slots__ = ("_by_hidden", "_condition", "_condition_reads", "_segments", "journey")
+
+    def __init__(self, index: SegmentIndex, journey: Journey) -> None:
+        from .privacy import declared_uses
+
+        ordered = index.journey_segments(journey)
+        self.journey = journey
+        self._condition: CompiledCondition | None = index._journey_segments[journey.id][2]
+        self._condition_reads = declared_uses(self._condition.paths, index.declared)
+        if self._condition.always_true:
+            self._condition = None
+        self._segments = tuple(
+            (seg_id, index._by_id[seg_id], index.reads[seg_id]) for seg_id in ordered
+        )
+        # hidden attributes -> (the segments considered, in order; whether the journey
+        # condition needs the record without them)
+        self._by_hidden: dict[
+            frozenset[str], tuple[tuple[tuple[str, CompiledCondition], ...], bool]
+        ] = {}
+
+    def audience_id(self, attributes: Mapping[str, Any], hidden: frozenset[str]) -> str:
+        """The customer's audience id (a segment id or ``generic``) given the attributes their
+        consent hides (:meth:`SegmentIndex.consent_state`)."""
+        plan = self._by_hidden.get(hidden)
+        if plan is None:
+            plan = (
+                tuple(
+                    (seg_id, condition)
+                    for seg_id, condition, reads in self._segments
+                    if not reads & hidden
+                ),
+                bool(self._condition_reads & hidden),
+            )
+            if len(self._by_hidden) < 256:  # one entry per consent combination: a handful
+                self._by_hidden[hidden] = plan
+        candidates, needs_view = plan
+        condition = self._condition
+        if condition is not None:
+            if needs_view:
+                from .privacy import without
+
+                if not condition(without(attributes, hidden)):
+                    return GENERIC
+            elif not condition(attributes):
+                return GENERIC
+        found = first_match(candidates, attributes)
+        return GENERIC if found is None else found
+
+
 class SegmentIndex:
     """Compiled segment conditions of a library, ordered by priority (highest first), then id."""
 
@@ -134,11 +197,43 @@ class SegmentIndex:
         }
         self._journey_segments: dict[str, tuple[Journey, tuple[str, ...], CompiledCondition]] = {}
         self.id_attribute = profile.id_attribute if profile else "id"
+        self.declared = tuple(declared)
+        # The consent attributes in the policy's order, with whether the purpose is opt-out.
+        self._consent_reads = tuple(
+            (attribute, purpose in self.policy.opt_out)
+            for purpose, attribute in self.policy.consents.items()
+        )
+        self._consent_states: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+        self._rules: dict[str, AudienceRule] = {}
 
     def hidden(self, attributes: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
         """(withheld purposes, attributes treated as absent) for this customer."""
         withheld = self.policy.withheld(attributes)
         return withheld, self.policy.hidden(withheld)
+
+    def consent_state(self, attributes: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
+        """:meth:`hidden` for the hot path: the consents are read into a bit mask (one bit per
+        purpose not given) and the two sets are made once per mask, then shared."""
+        mask = 0
+        bit = 1
+        for attribute, opt_out in self._consent_reads:
+            found, value = lookup(attributes, attribute)
+            if (found and value is False) if opt_out else not (found and value is True):
+                mask |= bit
+            bit <<= 1
+        state = self._consent_states.get(mask)
+        if state is None:
+            state = self.hidden(attributes)
+            self._consent_states[mask] = state
+        return state
+
+    def rule(self, journey: Journey) -> AudienceRule:
+        """The audience rule of ``journey`` compiled for the hot path (made once per journey)."""
+        found = self._rules.get(journey.id)
+        if found is None or found.journey is not journey:
+            found = AudienceRule(self, journey)
+            self._rules[journey.id] = found
+        return found
 
     def consent_refused(self, attributes: Mapping[str, Any]) -> bool:
         """Whether the customer withheld a consent that hides some attribute."""

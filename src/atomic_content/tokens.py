@@ -829,8 +829,23 @@ def _analyse(source: str, rules: _Rules | None) -> _Analysis:
     return _Analysis(tuple(problems), tuple(walker.uses), syntax_ok=True)
 
 
-@functools.lru_cache(maxsize=1024)
+_NO_TOKENS: Final = _Analysis((), (), syntax_ok=True)
+
+
 def _structure(source: str) -> _Analysis:
+    """What ``source`` reads and which tokens break the subset, without any declared names.
+
+    Text without a ``{`` holds no token (every Jinja opener starts with one), so it is not
+    parsed; the rest is memoized by source text: a build asks about the same atom texts in the
+    static check, the privacy check, the plan and the renderers.
+    """
+    if "{" not in source:
+        return _NO_TOKENS
+    return _structure_of(source)
+
+
+@functools.lru_cache(maxsize=32_768)
+def _structure_of(source: str) -> _Analysis:
     return _analyse(source, None)
 
 

@@ -809,9 +809,13 @@ def usable_atoms(library: Library) -> set[str]:
     settings = library.settings
     if settings is None:
         return set()
-    by_slot: dict[str, list[Atom]] = {}
+    # Atoms by (slot, scope): scope None for atoms of every journey, else each entry of their
+    # ``journeys`` (a journey id or journey/step). A step then looks only at the atoms its
+    # journey or step may use, not at every atom of the slot.
+    by_scope: dict[tuple[str, str | None], list[Atom]] = {}
     for atom in library.atoms.values():
-        by_slot.setdefault(atom.slot, []).append(atom)
+        for scope in atom.journeys if atom.journeys is not None else (None,):
+            by_scope.setdefault((atom.slot, scope), []).append(atom)
     default = settings.default_locale
     usable: set[str] = set()
     for journey in library.journeys.values():
@@ -823,8 +827,9 @@ def usable_atoms(library: Library) -> set[str]:
                 entry = library.layouts.get((channel, layout_id))
                 if entry is None:
                     continue
+                scopes = (None, journey.id, f"{journey.id}/{step.id}")
                 for slot in entry.layout.slots:
-                    for atom in by_slot.get(slot, ()):
+                    for atom in (a for scope in scopes for a in by_scope.get((slot, scope), ())):
                         if atom.id in usable:
                             continue
                         if atom.channels is not None and channel not in atom.channels:
