@@ -805,7 +805,9 @@ def _deep_records(draw: st.DrawFn) -> dict[Any, Any]:
     else:
         record.update({f"consent.{key}": value for key, value in consent.items()})
     if draw(st.booleans()):
-        record["g"] = draw(st.one_of(st.none(), st.text(max_size=3), _DEEP_EDGES))
+        # A copy: a fault below may write into it, and the edges are shared between examples
+        # (changing one would change what later examples draw).
+        record["g"] = copy.deepcopy(draw(st.one_of(st.none(), st.text(max_size=3), _DEEP_EDGES)))
     fault = draw(st.sampled_from(["none", "value", "value", "keys"]))
     if fault == "value":  # one value or group, in place, replaced by an edge
         leaves = _leaf_slots(record)
