@@ -198,18 +198,7 @@ def _write_tree(
     root = os.fspath(folder)
     made = {""}
     for rel in sorted({*files, *links} - cloned.keys()):
-        parent = rel.rpartition("/")[0]
-        if parent not in made:
-            # Outermost first, one call per folder: mkdir(parents=True) tries the folder
-            # before its parents, which doubles the calls on a fresh tree.
-            missing = []
-            while parent not in made:
-                missing.append(parent)
-                parent = parent.rpartition("/")[0]
-            for folder_rel in reversed(missing):
-                with contextlib.suppress(FileExistsError):  # a render worker or the clone
-                    Path(root + "/" + folder_rel).mkdir()
-                made.add(folder_rel)
+        _make_folders(root, rel, made, existing_ok=True)  # a render worker or the clone
     if known is None:
         known = _previous_files(previous) if previous is not None else {}
     old_root = os.fspath(previous.resolve()) if previous is not None and previous.exists() else None
@@ -253,21 +242,34 @@ def _write_tree(
             Path(root + "/" + folder_rel).rmdir()
 
 
+def _make_folders(root: str, rel: str, made: set[str], *, existing_ok: bool = False) -> None:
+    """Make the folders of ``rel`` below ``root`` that are not in ``made`` (and add them).
+
+    Outermost first, one call per folder: ``mkdir(parents=True)`` tries the folder before its
+    parents, which doubles the calls on a fresh tree. ``existing_ok``: another process may
+    have made some of them.
+    """
+    parent = rel.rpartition("/")[0]
+    missing = []
+    while parent not in made:
+        missing.append(parent)
+        parent = parent.rpartition("/")[0]
+    for folder_rel in reversed(missing):
+        try:
+            Path(root + "/" + folder_rel).mkdir()
+        except FileExistsError:
+            if not existing_ok:
+                raise
+        made.add(folder_rel)
+
+
 def _link_tree(source: str, target: str, paths: list[str]) -> None:
     """Hard-link ``paths`` (sorted) from ``source`` into ``target``, folders first (the
     clone's child process; it exits with status 1 when a file cannot be linked)."""
     made = {"", "bundle", "bundle/messages"}
     try:
         for rel in paths:
-            parent = rel.rpartition("/")[0]
-            if parent not in made:
-                missing = []
-                while parent not in made:
-                    missing.append(parent)
-                    parent = parent.rpartition("/")[0]
-                for folder_rel in reversed(missing):
-                    Path(target + "/" + folder_rel).mkdir()
-                    made.add(folder_rel)
+            _make_folders(target, rel, made)
             os.link(source + "/" + rel, target + "/" + rel)
     except OSError:
         raise SystemExit(1) from None  # the parent starts over from an empty tree
