@@ -290,6 +290,13 @@ EDITS = {
         "  headline: required\n  body: required\n  cta: required\n",
     ),
     "segment": ("segments/vip.yaml", "name: VIP\ncondition: {tier: gold}\npriority: 5\n"),
+    # The condition reads another attribute: the manifest's `targeting` (and so the attributes
+    # the runtime asks for) must follow, although no variant's bytes change.
+    "segment-attribute": (
+        "segments/vip.yaml",
+        "name: VIP\ncondition: {orders: {$gte: 3}}\npriority: 5\n",
+    ),
+    "profile-sensitivity": ("profile.yaml", None),
     "profile-example": ("profile.yaml", None),
     "settings-brand": ("atomic.yaml", None),
 }
@@ -304,6 +311,11 @@ def apply_edit(content: Path, name: str) -> None:
             text = source.replace("<h1>", '<h1 style="color:#c00">')
         elif name == "profile-example":
             text = source.replace("example: Ada", "example: Grace")
+        elif name == "profile-sensitivity":
+            text = source.replace(
+                "tier: {type: string, example: gold}",
+                "tier: {type: string, example: gold, sensitivity: personal}",
+            )
         else:
             text = source.replace("name: Acme Outdoor", "name: Acme Outdoor & Co")
         assert text != source
@@ -323,14 +335,23 @@ def test_cached_rebuild_equals_clean_build_for_every_kind_of_edit(
     clean_out = tmp_path / "clean" / "dist"
     build(content, clean_out, on=DAY, jobs=1, use_cache=False)
     assert tree_digest(cached_out) == tree_digest(clean_out)
-    if edit == "segment":
-        # A condition decides who gets which variant, not what a variant says: nothing is
-        # re-rendered, and the new condition reaches the runtime through the bundle.
+    if edit in ("segment", "segment-attribute"):
+        # A condition decides who gets which variant and what the manifest says it reads, not
+        # what a variant says: nothing is re-rendered.
         assert result.rendered == 0
-        bundle = json.loads((cached_out / "bundle/bundle.json").read_text())
-        assert {"tier": "gold"} in [s["condition"] for s in bundle["segments"]]
     else:
         assert result.rendered > 0
+    if edit == "segment":
+        # The new condition reaches the runtime through the bundle.
+        bundle = json.loads((cached_out / "bundle/bundle.json").read_text())
+        assert {"tier": "gold"} in [s["condition"] for s in bundle["segments"]]
+    manifest = Manifest.from_json((cached_out / "manifest.json").read_bytes())
+    vip = [v for v in manifest.variants if v.audience == "vip"]
+    assert vip
+    if edit == "segment-attribute":
+        assert all(v.targeting == ("orders",) for v in vip)
+    if edit == "profile-sensitivity":
+        assert all("tier" in v.personal for v in vip)
 
 
 def test_engine_version_invalidates_the_cache(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
 import json
 from collections.abc import Mapping
@@ -221,22 +222,30 @@ class Manifest:
     def from_json(cls, data: bytes | str) -> Manifest:
         """Parse and check a manifest. Raises ManifestError for anything that is not a
         manifest of this version (a damaged file, an older build)."""
+        # A manifest of a large library is ~10^5 objects that all stay alive: hold the cyclic
+        # collector meanwhile (it walked them again and again: half the time of a 17 MB one).
+        was_enabled = gc.isenabled()
+        gc.disable()
         try:
-            raw = json.loads(data)
-        except ValueError as exc:
-            raise ManifestError(f"the manifest is not valid JSON: {exc}") from None
-        version = raw.get("manifest_version") if isinstance(raw, dict) else None
-        if version != MANIFEST_VERSION:
-            raise ManifestError(
-                f"manifest version {version!r} is not supported (expected {MANIFEST_VERSION}); "
-                "rebuild with this version of atomic-content"
-            )
-        try:
-            return _adapter().validate_python(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise ManifestError(f"the manifest is damaged at {where}: {first['msg']}") from None
+            try:
+                raw = json.loads(data)
+            except ValueError as exc:
+                raise ManifestError(f"the manifest is not valid JSON: {exc}") from None
+            version = raw.get("manifest_version") if isinstance(raw, dict) else None
+            if version != MANIFEST_VERSION:
+                raise ManifestError(
+                    f"manifest version {version!r} is not supported (expected "
+                    f"{MANIFEST_VERSION}); rebuild with this version of atomic-content"
+                )
+            try:
+                return _adapter().validate_python(raw)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"])
+                raise ManifestError(f"the manifest is damaged at {where}: {first['msg']}") from None
+        finally:
+            if was_enabled:
+                gc.enable()
 
 
 def variant_lines(manifest: Manifest, data: bytes) -> dict[str, tuple[VariantEntry, str]]:

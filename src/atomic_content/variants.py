@@ -162,8 +162,7 @@ class PreviousBuild:
         entry = self.entries.get(variant.id)
         if entry is None or self.keys.get(variant.id) != key:
             return None
-        # The period is the plan's, not the previous build's: the bytes do not depend on it.
-        entry = dataclasses.replace(entry, valid_from=variant.start, valid_until=variant.until)
+        entry = with_plan_fields(entry, variant)
         return VariantOutput(variant.id, {}, entry, b"", key, linked_from=self.root)
 
 
@@ -202,18 +201,7 @@ class VariantCache:
                 return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        # The period and the attribute uses are the plan's, not the cached ones: the bytes do
-        # not depend on them (a segment's condition is not part of the cache key).
-        tokens, targeting, personal = uses_fields(variant)
-        entry = dataclasses.replace(
-            entry,
-            valid_from=variant.start,
-            valid_until=variant.until,
-            tokens=tokens,
-            targeting=targeting,
-            personal=personal,
-        )
-        return VariantOutput(variant.id, files, entry, message, key)
+        return VariantOutput(variant.id, files, with_plan_fields(entry, variant), message, key)
 
     def put(self, output: VariantOutput) -> None:
         if self.folder is None:
@@ -239,6 +227,31 @@ def uses_fields(
     """The manifest's (tokens, targeting, personal) of a variant's attribute uses, sorted."""
     uses = variant.uses
     return tuple(sorted(uses.tokens)), tuple(sorted(uses.targeting)), tuple(sorted(uses.personal))
+
+
+def with_plan_fields(entry: VariantEntry, variant: PlannedVariant) -> VariantEntry:
+    """``entry`` (rendered earlier, from a cache or the previous build) with the fields that
+    are the plan's, not the render's: the period and the attribute uses. The bytes do not
+    depend on them, so they are not in the cache key (a segment's condition is not), and a
+    reused entry must take them from this plan, never from the run that rendered it."""
+    tokens, targeting, personal = uses_fields(variant)
+    fields = (variant.start, variant.until, tokens, targeting, personal)
+    if fields == (
+        entry.valid_from,
+        entry.valid_until,
+        entry.tokens,
+        entry.targeting,
+        entry.personal,
+    ):
+        return entry  # most reuses: nothing to change, no copy
+    return dataclasses.replace(
+        entry,
+        valid_from=variant.start,
+        valid_until=variant.until,
+        tokens=tokens,
+        targeting=targeting,
+        personal=personal,
+    )
 
 
 class VariantRenderer:

@@ -35,7 +35,7 @@ from ..pipeline import Checked, DateRange, check
 from ..plan import Plan, PlannedVariant, PlanStore, Router
 from ..repository import Library
 from ..resolver import Resolver
-from ..variants import VariantCache, VariantOutput
+from ..variants import VariantCache, VariantOutput, with_plan_fields
 from ..yamlio import cache_dir as user_cache_dir
 
 Listener = Callable[["Snapshot"], None]
@@ -64,10 +64,8 @@ class MemoryVariantCache(VariantCache):
                 return None
             with self._memory_lock:
                 self._memory[key] = found
-        if (found.entry.valid_from, found.entry.valid_until) != (variant.start, variant.until):
-            entry = dataclasses.replace(
-                found.entry, valid_from=variant.start, valid_until=variant.until
-            )
+        entry = with_plan_fields(found.entry, variant)
+        if entry is not found.entry:
             found = dataclasses.replace(found, entry=entry)
         if found.variant_id != variant.id:
             found = dataclasses.replace(found, variant_id=variant.id)
