@@ -795,7 +795,7 @@ class TreeWriter:
             _safe_target(self.folder, rel)
         root = os.fspath(self.folder)
         for rel, data in output.files.items():
-            self._make_parents(root, rel)
+            _make_folders(root, rel, self._made, existing_ok=True)  # or another worker
             if rel in self._cloned:  # never write through a link of the live tree's file
                 Path(root + "/" + rel).unlink(missing_ok=True)
             with Path(root + "/" + rel).open("wb") as handle:
@@ -804,19 +804,6 @@ class TreeWriter:
         with contextlib.suppress(FileExistsError), Path(root + "/" + message).open("xb") as handle:
             handle.write(output.message)
         return dataclasses.replace(output, files={}, message=b"", written=True)
-
-    def _make_parents(self, root: str, rel: str) -> None:
-        parent = rel.rpartition("/")[0]
-        if parent in self._made:
-            return
-        missing = []
-        while parent not in self._made:
-            missing.append(parent)
-            parent = parent.rpartition("/")[0]
-        for folder_rel in reversed(missing):  # outermost first, one call each
-            with contextlib.suppress(FileExistsError):  # another worker made it
-                Path(root + "/" + folder_rel).mkdir()
-            self._made.add(folder_rel)
 
     def switched(self) -> None:
         """The tree is the output now: nothing to remove any more."""
