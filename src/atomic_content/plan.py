@@ -11,6 +11,12 @@ message, the range is split at every ``valid_from`` and the day after every ``va
 the atoms that can compete in it; adjacent periods with the same winners are merged. So an offer
 that expires mid-campaign is in one variant until its last day and in none afterwards.
 
+**Planning again after an edit.** A plan carries a :class:`PlanMemo` — its variants by
+message, with the atoms that can compete in each — that the next :func:`make_plan` takes as
+``previous``: when only atoms changed, it plans again just the messages a changed, new or
+deleted atom can compete in and reuses the others, giving the same plan as planning everything.
+:class:`PlanStore` keeps the memo in memory (the studio) and on disk (build, validate).
+
 **The runtime guarantee.** :class:`Router` maps a customer record, a message and a send date to
 exactly one planned variant id by the audience rule (:meth:`~.segments.SegmentIndex.audience`)
 and the locale rule (:func:`~.resolver.message_locale`). Preview, resolve, ``Bundle.render`` and
