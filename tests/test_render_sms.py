@@ -387,6 +387,32 @@ def test_previews_and_review_lines(render_tree: RenderTree) -> None:
     ]
 
 
+def test_studio_bubble_and_segment_badge(render_tree: RenderTree) -> None:
+    """``atomic serve`` draws an SMS as a bubble with its encoding and segment count, and
+    its segment badge takes its state from the sms.* limit problems."""
+    from atomic_content.channels.studio import badges, channel_view
+
+    run = render_run_message(sms_tree(render_tree), ADA, channel="sms")
+    view = channel_view(run.rendered, None)
+    assert view.kind == "bubble"
+    assert dict(view.fields) == {
+        "sender": "Acme",
+        "text": EN_TEXT,
+        "encoding": "GSM-7",
+        "segments": "1",
+        "characters": "122",
+    }
+    warning = LimitProblem(Severity.WARNING, "sms.segments", "2 segments")
+    [badge] = badges(run.rendered, [warning], None)
+    assert (badge.label, badge.value, badge.state, badge.note) == (
+        "Text segments",
+        "1 (GSM-7)",
+        "warn",
+        "2 segments",
+    )
+    assert [b.state for b in badges(run.rendered, [], None)] == ["ok"]
+
+
 # -- a channel is one module -------------------------------------------------------------------
 
 

@@ -35,9 +35,11 @@ from ..resolver import Resolution
 from .base import (
     AssembledMessage,
     AssemblyContext,
+    ChannelView,
     Export,
     LayoutProblem,
     LimitProblem,
+    Measure,
     Part,
     RenderedMessage,
     base_message,
@@ -46,6 +48,7 @@ from .base import (
     channel_settings,
     checked_url,
     image_src_of,
+    json_object,
     layout_entry,
     length_problems,
     new_vault,
@@ -239,6 +242,54 @@ class AppRenderer:
                 problems.extend(_deep_link(str(cta.get("url", "")), allowed, "card button link"))
         return problems
 
+    # -- the studio --------------------------------------------------------------------------
+    def studio_view(self, rendered: RenderedMessage, settings: Settings | None) -> ChannelView:
+        parts = rendered.parts
+        push = json_object(parts.get("push.json"))
+        card = json_object(parts.get("card.json"))
+        cta = card.get("cta") if isinstance(card.get("cta"), dict) else {}
+        assert isinstance(cta, dict)
+        fields = {
+            "has_push": "1" if "push.json" in parts else "",
+            "push_title": _shown(push.get("title")),
+            "push_body": _shown(push.get("body")),
+            "push_link": _shown(push.get("deep_link")),
+            "has_card": "1" if "card.json" in parts else "",
+            "card_title": _shown(card.get("title")),
+            "card_cta": _shown(cta.get("label")),
+            "card_cta_url": _shown(cta.get("url")),
+            "brand": rendered.brand_name,
+        }
+        frames = {"card_body.html": "Card body"} if parts.get("card_body.html") else {}
+        return ChannelView("phone", fields, frames)
+
+    def measures(self, rendered: RenderedMessage, settings: Settings | None) -> list[Measure]:
+        push_text = rendered.parts.get("push.json")
+        if push_text is None:
+            return []
+        limits = channel_settings(settings, self.name, AppChannel).limits
+        push = json_object(push_text)
+        return [
+            Measure(
+                "Push payload",
+                f"{len(push_text.encode('utf-8'))} bytes",
+                f"{limits.push_payload_bytes_hard} bytes",
+                ("app.push_payload",),
+            ),
+            Measure(
+                "Push title",
+                f"{len(_shown(push.get('title')))} chars",
+                f"{limits.push_title_recommended} shown",
+                ("app.push_title",),
+            ),
+            Measure(
+                "Push body",
+                f"{len(_shown(push.get('body')))} chars",
+                f"{limits.push_body_recommended} shown, {limits.push_body_hard} max",
+                ("app.push_body",),
+            ),
+        ]
+
     # -- previews ----------------------------------------------------------------------------
     def preview_text(self, rendered: RenderedMessage) -> str:
         lines: list[str] = []
@@ -355,6 +406,11 @@ def _ids(atoms: dict[str, Any], *slots: str) -> tuple[str, ...]:
 
 def _json(value: dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
+
+
+def _shown(value: object) -> str:
+    """A JSON value as the studio shows it: null as nothing."""
+    return "" if value is None else str(value)
 
 
 def _load(text: str, name: str) -> dict[str, Any]:

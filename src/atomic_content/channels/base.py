@@ -287,6 +287,44 @@ class Export:
     write: ExportWriter
 
 
+@dataclass(frozen=True)
+class ChannelView:
+    """How the studio (``atomic serve``) draws one rendered message. ``kind`` picks the
+    template block: ``inbox`` (an email's inbox line, HTML and text), ``phone`` (push lock
+    screen and in-app card), ``bubble`` (a text message), ``page`` (one HTML page) or
+    ``frame`` (the renderer's own HTML preview in a frame).
+
+    ``fields`` holds plain text values (escaped by the template); ``frames`` names the parts
+    shown in sandboxed frames (part name -> title).
+    """
+
+    kind: str
+    fields: Mapping[str, str]
+    frames: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One size of a rendered message the channel limits measure, for the studio's badges:
+    ``value`` against ``limit`` (as shown), judged by the limit problems whose code starts
+    with one of ``codes``."""
+
+    label: str
+    value: str
+    limit: str
+    codes: tuple[str, ...]
+
+
+def json_object(text: str | None) -> dict[str, Any]:
+    """A rendered JSON part as an object; ``{}`` when it is not one (for showing a message,
+    never for checking it: the limit checks raise instead)."""
+    try:
+        value = json.loads(text or "")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 class ChannelRenderer(Protocol):
     """A channel: everything the engine knows about it, in one object.
 
@@ -302,7 +340,8 @@ class ChannelRenderer(Protocol):
       :meth:`send_limits` is its errors only, fast, for the runtime);
     * previews: :meth:`preview_text`, :meth:`preview_html` and the extra formats of
       :attr:`exports`;
-    * review: :meth:`review_lines` is what ``atomic diff`` shows a reviewer.
+    * review: :meth:`review_lines` is what ``atomic diff`` shows a reviewer;
+    * the studio: :meth:`studio_view` and :meth:`measures` (``atomic serve``).
     """
 
     name: str
@@ -373,6 +412,15 @@ class ChannelRenderer(Protocol):
         (``subject.txt`` -> bytes) in, lines a reviewer compares out. Files the channel does
         not know are shown by :func:`atomic_content.channels.review.other_files`. Lines may
         hold any character (the caller makes control characters visible). Never raises."""
+        ...
+
+    def studio_view(self, rendered: RenderedMessage, settings: Settings | None) -> ChannelView:
+        """How ``atomic serve`` draws the message (:class:`ChannelView`). Never raises."""
+        ...
+
+    def measures(self, rendered: RenderedMessage, settings: Settings | None) -> list[Measure]:
+        """The sizes the channel's limits measure, for the studio's badges (Gmail clipping,
+        push payload, subject length, text segments …); may be empty. Never raises."""
         ...
 
 

@@ -55,10 +55,12 @@ from ..tokens import check_header_value
 from .base import (
     AssembledMessage,
     AssemblyContext,
+    ChannelView,
     Export,
     ExportOptions,
     LayoutProblem,
     LimitProblem,
+    Measure,
     Part,
     RenderedMessage,
     TokenVault,
@@ -270,6 +272,47 @@ class EmailRenderer:
         return problems
 
     # -- previews ----------------------------------------------------------------------------
+    # -- the studio --------------------------------------------------------------------------
+    def studio_view(self, rendered: RenderedMessage, settings: Settings | None) -> ChannelView:
+        parts = rendered.parts
+        sender = settings.brand.sender if settings is not None else None
+        return ChannelView(
+            "inbox",
+            {
+                "sender_name": sender.name if sender is not None else rendered.brand_name,
+                "sender_email": sender.email if sender is not None else "",
+                "subject": parts.get("subject", ""),
+                "preheader": parts.get("preheader", ""),
+                "text": parts.get("text", ""),
+            },
+            {"html": "Email"},
+        )
+
+    def measures(self, rendered: RenderedMessage, settings: Settings | None) -> list[Measure]:
+        parts = rendered.parts
+        limits = channel_settings(settings, self.name, EmailChannel).limits
+        html_bytes = len(parts.get("html", "").encode("utf-8"))
+        return [
+            Measure(
+                "HTML (Gmail clipping)",
+                f"{html_bytes / 1024:.1f} KB",
+                f"{limits.html_bytes_hard / 1024:.0f} KB",
+                ("email.html",),
+            ),
+            Measure(
+                "Subject",
+                f"{len(parts.get('subject', ''))} chars",
+                f"{limits.subject_recommended} shown, {limits.subject_hard} max",
+                ("email.subject",),
+            ),
+            Measure(
+                "Preheader",
+                f"{len(parts.get('preheader', ''))} chars",
+                f"{limits.preheader_min}–{limits.preheader_recommended}",
+                ("email.preheader",),
+            ),
+        ]
+
     def preview_text(self, rendered: RenderedMessage) -> str:
         parts = rendered.parts
         rule = "─" * 72

@@ -24,10 +24,12 @@ from ..resolver import Resolution
 from .base import (
     AssembledMessage,
     AssemblyContext,
+    ChannelView,
     Export,
     HtmlOutline,
     LayoutProblem,
     LimitProblem,
+    Measure,
     Part,
     RenderedMessage,
     base_message,
@@ -177,6 +179,16 @@ class MicrositeRenderer:
             lines.append("Links:")
             lines.extend(f"  {text or '(no text)'} → {href}" for text, href in page.links)
         return "\n".join(lines)
+
+    # -- the studio --------------------------------------------------------------------------
+    def studio_view(self, rendered: RenderedMessage, settings: Settings | None) -> ChannelView:
+        pages = [name for name, kind in rendered.media_types.items() if kind == "text/html"]
+        if len(pages) == 1 and len(rendered.parts) == 1:
+            return ChannelView("page", {}, {pages[0]: "Page"})
+        return ChannelView("frame", {}, {"preview": "Preview"})
+
+    def measures(self, rendered: RenderedMessage, settings: Settings | None) -> list[Measure]:
+        return []  # a page's limits are about its links and scripts, not a size to show
 
     def preview_html(self, rendered: RenderedMessage) -> str:
         return rendered.parts.get("index.html", "")

@@ -29,7 +29,7 @@ import json
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -42,14 +42,17 @@ from ..strings import BUILTIN
 from .base import (
     AssembledMessage,
     AssemblyContext,
+    ChannelView,
     Export,
     LayoutProblem,
     LimitProblem,
+    Measure,
     Part,
     RenderedMessage,
     base_message,
     channel_settings,
     checked_url,
+    json_object,
     layout_entry,
     length_problems,
     new_vault,
@@ -314,8 +317,41 @@ class SmsRenderer:
         return [p for p in self.check_limits(rendered, settings) if p.severity is Severity.ERROR]
 
     # -- previews ----------------------------------------------------------------------------
+    # -- the studio --------------------------------------------------------------------------
+    def studio_view(self, rendered: RenderedMessage, settings: Settings | None) -> ChannelView:
+        payload = json_object(rendered.parts.get("sms.json"))
+        text = "" if payload.get("text") is None else str(payload["text"])
+        size = sms_size(text)
+        sender = payload.get("from")
+        return ChannelView(
+            "bubble",
+            {
+                "sender": str(sender) if sender else "(platform number)",
+                "text": text,
+                "encoding": size.encoding,
+                "segments": str(size.segments),
+                "characters": str(len(text)),
+            },
+            {},
+        )
+
+    def measures(self, rendered: RenderedMessage, settings: Settings | None) -> list[Measure]:
+        if "sms.json" not in rendered.parts:
+            return []
+        limits = channel_settings(settings, self.name, SmsChannel).limits
+        text = json_object(rendered.parts["sms.json"]).get("text")
+        size = sms_size("" if text is None else str(text))
+        return [
+            Measure(
+                "Text segments",
+                f"{size.segments} ({size.encoding})",
+                f"{limits.max_segments_recommended} aimed, {limits.max_segments_hard} max",
+                ("sms.",),
+            )
+        ]
+
     def preview_text(self, rendered: RenderedMessage) -> str:
-        payload = _payload(rendered.parts.get("sms.json", ""))
+        payload = json_object(rendered.parts.get("sms.json", ""))
         text = str(payload.get("text", ""))
         inner = _BOX_WIDTH - 4
         body = [line for paragraph in text.split("\n") for line in _wrap(paragraph, inner)]
@@ -328,7 +364,7 @@ class SmsRenderer:
 
     def preview_html(self, rendered: RenderedMessage) -> str:
         e = html.escape
-        payload = _payload(rendered.parts.get("sms.json", ""))
+        payload = json_object(rendered.parts.get("sms.json", ""))
         text = str(payload.get("text", ""))
         title = e(f"{rendered.key} — sms preview")
         return (
@@ -346,7 +382,7 @@ class SmsRenderer:
         """Sender, size (encoding and segments) and the text as the phone shows it."""
         if "sms.json" not in files:
             return other_files(files, (), [])
-        payload = _payload(files["sms.json"].decode("utf-8", "replace"))
+        payload = json_object(files["sms.json"].decode("utf-8", "replace"))
         text = str(payload.get("text", ""))
         lines = [
             f"From: {payload.get('from') or '(platform number)'}",
@@ -366,20 +402,11 @@ _PREVIEW_CSS = (
 )
 
 
-def _payload(text: str) -> dict[str, Any]:
-    """The sms.json object; ``{}`` when the file is not a JSON object (shown, never raised)."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _text(rendered: RenderedMessage) -> str:
     payload = rendered.parts.get("sms.json")
     if payload is None:
         raise RenderError("render.invalid_json", f"{rendered.key} has no sms.json")
-    value = _payload(payload)
+    value = json_object(payload)
     if "text" not in value:
         raise RenderError("render.invalid_json", "sms.json is not an object with a text")
     return str(value["text"])
