@@ -56,21 +56,37 @@ class RecordProblem:
 
 
 @dataclass
-class BatchResult:
-    """Every record counted once: rendered, failed (with problems), skipped, holdout (in an
-    experiment's holdout arm: no message, on purpose) or suppressed (no consent for the
-    channel: no message, by right)."""
+class StatusCounts:
+    """Records by status: rendered, failed, skipped, holdout (in an experiment's holdout arm:
+    no message, on purpose) or suppressed (no consent for the channel: no message, by right).
+    Every engine (batch, Spark) reports its rows this way."""
 
     rendered: int = 0
     failed: int = 0
     skipped: int = 0
-    problems: list[RecordProblem] = field(default_factory=list)
     holdout: int = 0
     suppressed: int = 0
 
     @property
     def total(self) -> int:
         return self.rendered + self.failed + self.skipped + self.holdout + self.suppressed
+
+    def counts(self) -> dict[str, int]:
+        """The counts by status name, in a stable order (for JSON output)."""
+        return {
+            "rendered": self.rendered,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "holdout": self.holdout,
+            "suppressed": self.suppressed,
+        }
+
+
+@dataclass
+class BatchResult(StatusCounts):
+    """Every record counted once, with the problems of those that failed."""
+
+    problems: list[RecordProblem] = field(default_factory=list)
 
     def add(self, outcome: RecordOutcome) -> None:
         """Count one record's outcome and keep its problems."""
@@ -88,11 +104,7 @@ class BatchResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "rendered": self.rendered,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "holdout": self.holdout,
-            "suppressed": self.suppressed,
+            **self.counts(),
             "problems": [
                 {"line": p.line, "customer": p.customer_id, "code": p.code, "reason": p.reason}
                 for p in self.problems

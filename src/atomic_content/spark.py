@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from .bundle import Bundle, load_bundle
 from .errors import UsageError
-from .runtime import RecordRenderer
+from .runtime import RecordRenderer, StatusCounts
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -249,30 +249,16 @@ def _renderer(bundle: Bundle, job: _Job) -> RecordRenderer:
 # --------------------------------------------------------------------------- files
 
 
-@dataclass(frozen=True)
-class SparkResult:
-    """Rows written by :func:`render_parquet`, counted by status."""
+@dataclass
+class SparkResult(StatusCounts):
+    """Rows written by :func:`render_parquet`, counted by status, with the number of
+    partitions and the seconds it took."""
 
-    rendered: int
-    failed: int
-    skipped: int
-    partitions: int
-    seconds: float
-    holdout: int = 0
-    suppressed: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.rendered + self.failed + self.skipped + self.holdout + self.suppressed
+    partitions: int = 0
+    seconds: float = 0.0
 
     def to_dict(self) -> dict[str, int]:
-        return {
-            "rendered": self.rendered,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "holdout": self.holdout,
-            "suppressed": self.suppressed,
-        }
+        return self.counts()
 
 
 def session(master: str = "local[*]", app_name: str = "atomic-render") -> SparkSession:
@@ -350,13 +336,13 @@ def render_parquet(
     written = spark.read.parquet(str(out))
     counts = {row["status"]: row["count"] for row in written.groupBy("status").count().collect()}
     return SparkResult(
-        counts.get("rendered", 0),
-        counts.get("failed", 0),
-        counts.get("skipped", 0),
-        df.rdd.getNumPartitions(),
-        time.perf_counter() - started,
-        counts.get("holdout", 0),
-        counts.get("suppressed", 0),
+        rendered=counts.get("rendered", 0),
+        failed=counts.get("failed", 0),
+        skipped=counts.get("skipped", 0),
+        holdout=counts.get("holdout", 0),
+        suppressed=counts.get("suppressed", 0),
+        partitions=df.rdd.getNumPartitions(),
+        seconds=time.perf_counter() - started,
     )
 
 
