@@ -52,6 +52,15 @@ def content_option(func: F) -> F:
     )(func)
 
 
+def report_out_option(func: F) -> F:
+    """``--out FILE``: write a command's report to a file instead of standard output."""
+    return click.option(
+        "--out",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Write the report to this file instead of standard output.",
+    )(func)
+
+
 def use_color(tty: bool) -> bool:
     """Colour for output to a terminal, unless NO_COLOR is set (https://no-color.org)."""
     return tty and not os.environ.get("NO_COLOR")

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError, did_you_mean, plural
-from . import EXIT_CONTENT, LazyChoice, content_option, main, use_color
+from . import EXIT_CONTENT, LazyChoice, content_option, main, report_out_option, use_color
 
 EPILOG = """\b
 Exit codes:
@@ -81,11 +81,7 @@ def _parse_date(value: str | None) -> dt.date:
     help="table for a terminal, json for CI, markdown for a pull-request comment, "
     "html for one self-contained page.",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the report to this file instead of standard output.",
-)
+@report_out_option
 @click.option(
     "--fail-on",
     type=LazyChoice(_fail_on),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import EXIT_CONTENT, echo_text, main
+from . import EXIT_CONTENT, echo_text, main, report_out_option
 from .commands import date_option, parse_date
 
 EPILOG = """\b
@@ -49,11 +49,7 @@ Details: docs/review.md
     show_default=True,
     help="text for people and CI logs, markdown for a pull-request comment, json for programs.",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the report to this file instead of standard output.",
-)
+@report_out_option
 @date_option
 @click.pass_context
 def diff(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import EXIT_CONTENT, content_option, main
+from . import EXIT_CONTENT, content_option, main, report_out_option
 from .commands import parse_date, until_option_decorator
 
 
@@ -30,11 +30,7 @@ from .commands import parse_date, until_option_decorator
     show_default=True,
     help="text for a terminal, markdown for a review, html for one page, json for programs.",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the report to this file instead of standard output.",
-)
+@report_out_option
 @click.option(
     "--fail-over-budget",
     is_flag=True,
