@@ -103,13 +103,15 @@ def test_a_damaged_cache_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     cache = tmp_path / "cache"
     expected = load(root, None, monkeypatch)
     assert load(root, cache, monkeypatch) == expected
-    for entry in cache.rglob("*.json"):
-        entry.write_text(entry.read_text().replace("segements", "segments"))
+    entries = list(cache.rglob("*.cache"))
+    assert entries and all(b"segements" in entry.read_bytes() for entry in entries)
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes().replace(b"segements", b"segments"))
     assert load(root, cache, monkeypatch) == expected
-    for entry in cache.rglob("*.json"):
+    for entry in cache.rglob("*.cache"):
         entry.write_text('{"engine": 1, "files": []')
     assert load(root, cache, monkeypatch) == expected
-    for entry in cache.rglob("*.json"):
+    for entry in cache.rglob("*.cache"):
         entry.write_bytes(entry.read_bytes()[:-20])
     assert load(root, cache, monkeypatch) == expected
 

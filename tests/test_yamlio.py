@@ -92,7 +92,7 @@ def test_load_cache_gives_the_same_data_and_survives_damage(
 
     monkeypatch.setenv("ATOMIC_CACHE_DIR", str(tmp_path / "cache"))
     first, _ = load_files(REPO / "content")
-    entries = sorted((tmp_path / "cache").rglob("*.json"))
+    entries = sorted((tmp_path / "cache").rglob("*.cache"))
     assert len(entries) == 1  # one file per content folder, entries keyed by content hash
     second, _ = load_files(REPO / "content")
     assert first.documents.keys() == second.documents.keys()
@@ -117,7 +117,7 @@ def test_load_cache_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.Monk
     assert doc is not None and doc.data == {"a": __import__("datetime").date(2026, 1, 31)}
     library, _ = load_files(REPO / "content")
     assert library.load_cache is not None and library.load_cache.path is None
-    assert not list(tmp_path.rglob("*.json"))
+    assert not list(tmp_path.rglob("*.cache"))
 
 
 # -- YAML 1.2 only, recursion and depth -----------------------------------------------------------

@@ -34,8 +34,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import Diagnostic, Severity
-from .models import Governance, RuleLevel, Status
-from .repository import Library
+from .manifest import canonical_json
+from .models import Atom, Governance, RuleLevel, Status
+from .repository import Library, diagnostic_order
 
 
 def default_date() -> dt.date:
@@ -79,63 +80,90 @@ def governance_diagnostics(library: Library, on: dt.date | None = None) -> list[
     """The static rules on ``library`` as of ``on`` (default: :func:`default_date`).
 
     Returns diagnostics sorted by position; empty when atomic.yaml did not load (its own
-    errors are reported elsewhere and the levels are unknown).
+    errors are reported elsewhere and the levels are unknown). The findings of one atom depend
+    on its file, the rules and the date alone: with a load cache (``library.load_cache``) an
+    unchanged atom reuses those of an earlier run.
     """
     if library.settings is None:
         return []
     rules = library.settings.governance
     when = on if on is not None else default_date()
+    cache = library.load_cache
+    context = (
+        canonical_json([rules.model_dump(mode="json"), when.isoformat()]).decode()
+        if cache is not None
+        else ""
+    )
     found: list[Diagnostic] = []
     for atom in sorted(library.atoms.values(), key=lambda a: a.id):
-        if atom.status is not Status.APPROVED:
+        if cache is None:
+            found.extend(_atom_findings(library, atom, rules, when))
             continue
-        if rules.owner_required is not RuleLevel.OFF and not (atom.owner or "").strip():
-            found.append(
-                _finding(
-                    library,
-                    "atom",
-                    atom.id,
-                    ("status",),
-                    rules.owner_required,
-                    "governance.owner_required",
-                    f"approved atom {atom.id!r} names no owner",
-                    "add `owner: name@example.com`: the person who answers for this content",
-                )
+        path = library.paths.get(("atom", atom.id), "")
+        digest = library.file_hashes.get(path, "")
+        try:
+            found.extend(cache.checked("governance", path, digest, context))
+        except KeyError:
+            own = _atom_findings(library, atom, rules, when)
+            cache.store_check("governance", path, digest, context, own)
+            found.extend(own)
+    return sorted(found, key=diagnostic_order)
+
+
+def _atom_findings(
+    library: Library, atom: Atom, rules: Governance, when: dt.date
+) -> list[Diagnostic]:
+    """The static rules' findings about one atom."""
+    found: list[Diagnostic] = []
+    if atom.status is not Status.APPROVED:
+        return found
+    if rules.owner_required is not RuleLevel.OFF and not (atom.owner or "").strip():
+        found.append(
+            _finding(
+                library,
+                "atom",
+                atom.id,
+                ("status",),
+                rules.owner_required,
+                "governance.owner_required",
+                f"approved atom {atom.id!r} names no owner",
+                "add `owner: name@example.com`: the person who answers for this content",
             )
-        if atom.valid_until is None:
-            continue
-        if atom.valid_until < when:
-            if rules.expired_approved is not RuleLevel.OFF:
-                found.append(
-                    _finding(
-                        library,
-                        "atom",
-                        atom.id,
-                        ("valid_until",),
-                        rules.expired_approved,
-                        "governance.expired_approved",
-                        f"atom {atom.id!r} expired on {atom.valid_until.isoformat()} "
-                        "but is still approved",
-                        "set `status: retired`, or extend `valid_until` if it should run on",
-                    )
-                )
-        elif atom.valid_until < when + dt.timedelta(days=rules.expiry_horizon_days):
-            days = (atom.valid_until - when).days
-            when_text = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+        )
+    if atom.valid_until is None:
+        return found
+    if atom.valid_until < when:
+        if rules.expired_approved is not RuleLevel.OFF:
             found.append(
                 _finding(
                     library,
                     "atom",
                     atom.id,
                     ("valid_until",),
-                    RuleLevel.WARNING,
-                    "governance.expiring",
-                    f"atom {atom.id!r} is valid until {atom.valid_until.isoformat()} "
-                    f"(last day {when_text})",
-                    "write and approve its successor, or extend `valid_until`",
+                    rules.expired_approved,
+                    "governance.expired_approved",
+                    f"atom {atom.id!r} expired on {atom.valid_until.isoformat()} "
+                    "but is still approved",
+                    "set `status: retired`, or extend `valid_until` if it should run on",
                 )
             )
-    return sorted(found)
+    elif atom.valid_until < when + dt.timedelta(days=rules.expiry_horizon_days):
+        days = (atom.valid_until - when).days
+        when_text = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+        found.append(
+            _finding(
+                library,
+                "atom",
+                atom.id,
+                ("valid_until",),
+                RuleLevel.WARNING,
+                "governance.expiring",
+                f"atom {atom.id!r} is valid until {atom.valid_until.isoformat()} "
+                f"(last day {when_text})",
+                "write and approve its successor, or extend `valid_until`",
+            )
+        )
+    return found
 
 
 # ---------------------------------------------------------------------------- change rules

@@ -78,7 +78,7 @@ def check(
     ``sink`` is :func:`~atomic_content.variants.render_plan`'s (the build's output tree).
     """
     dates = dates or DateRange.of()
-    library, diagnostics = static_check(content, dates.start)
+    library, diagnostics = static_check(content, dates.start, jobs=jobs)
     if diagnostics.has_errors or library.settings is None or library.profile is None:
         return Checked(library, diagnostics, dates)
     # The library lives until the end of the run: move it out of the collector's sight, so

@@ -15,20 +15,29 @@ digests the build remembers between runs (by lstat, like git's index).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import enum
 import gc
+import io
 import json
+import multiprocessing as mp
+import operator
 import os
+import pickle
 import re
 import stat
+import sys
 import time
 import types
 import typing
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .errors import Diagnostic, Diagnostics, Severity, did_you_mean
 from .manifest import canonical_json, sha256_hex
@@ -55,9 +64,7 @@ from .yamlio import (
     YamlDocument,
     cache_dir,
     check_inside_root,
-    decode_data,
     display_path,
-    encode_data,
     not_a_file,
     parse_yaml_text,
     read_content_bytes,
@@ -137,7 +144,7 @@ def locale_chain(settings: Settings | None, locale: str) -> list[str]:
 
 
 # -- the load cache ----------------------------------------------------------------------------
-LOAD_CACHE_FORMAT = 1
+LOAD_CACHE_FORMAT = 2
 _ENGINE: list[str] = []
 
 
@@ -190,67 +197,187 @@ def _prune(folder: Path) -> None:
         pass
 
 
-def library_key(library: Library) -> str:
-    """Hash of every file the library was read from (path and content)."""
-    return sha256_hex(canonical_json(sorted(library.file_hashes.items())))
+diagnostic_order = operator.attrgetter("path", "line", "col", "code", "message")
+"""Sort key giving :class:`~atomic_content.errors.Diagnostic`'s own order (its compared
+fields), compared as a tuple: several times faster than the dataclass's ``<`` on thousands."""
 
 
-def _diagnostic_json(diagnostic: Diagnostic) -> list[Any]:
-    d = diagnostic
-    return [d.path, d.line, d.col, d.severity.value, d.code, d.message, d.hint]
+def _restore_model(
+    cls: type[BaseModel], values: dict[str, Any], fields_set: set[str], extra: Any, private: Any
+) -> BaseModel:
+    """A model as :class:`LoadCache` stored it: its validated values, set back without
+    validating them again (the cache only holds models that passed validation)."""
+    if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or type(values) is not dict:
+        raise pickle.UnpicklingError("not a model")
+    item = cls.__new__(cls)
+    object.__setattr__(item, "__dict__", values)
+    object.__setattr__(item, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(item, "__pydantic_extra__", extra)
+    object.__setattr__(item, "__pydantic_private__", private)
+    return item
 
 
-def _diagnostic_from(item: list[Any]) -> Diagnostic:
-    path, line, col, severity, code, message, hint = item
-    return Diagnostic(path, line, col, Severity(severity), code, message, hint)
+class _CachePickler(pickle.Pickler):
+    """Writes load results compactly: models as their validated values, documents without the
+    round-trip tree, and the registry's channels model (a class made at run time, named like
+    its base :class:`~atomic_content.models.Channels`, so pickle cannot find it by name) as a
+    call of :func:`~atomic_content.models.channels_model`."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, BaseModel):
+            return (
+                _restore_model,
+                (
+                    type(obj),
+                    obj.__dict__,
+                    obj.__pydantic_fields_set__,
+                    obj.__pydantic_extra__,
+                    obj.__pydantic_private__,
+                ),
+            )
+        if isinstance(obj, type) and issubclass(obj, Channels) and obj is not Channels:
+            return (channels_model, ())
+        if type(obj) is YamlDocument:
+            return (YamlDocument, (obj.path, obj.data, obj.text, None, obj.sha256))
+        if type(obj) is Diagnostic:
+            d = obj
+            return (
+                Diagnostic,
+                (d.path, d.line, d.col, d.severity, d.code, d.message, d.hint, d.personal),
+            )
+        return NotImplemented
+
+
+_CACHE_GLOBALS: dict[tuple[str, str], Any] = {
+    ("datetime", "date"): dt.date,
+    ("datetime", "datetime"): dt.datetime,
+    ("datetime", "time"): dt.time,
+    ("datetime", "timedelta"): dt.timedelta,
+    ("datetime", "timezone"): dt.timezone,
+    (__name__, "_restore_model"): _restore_model,
+    ("atomic_content.models", "channels_model"): channels_model,
+    ("atomic_content.yamlio", "YamlDocument"): YamlDocument,
+    ("atomic_content.errors", "Diagnostic"): Diagnostic,
+}
+"""What :class:`_CacheUnpickler` resolves besides model and enum classes (and :class:`_Parsed`,
+added where it is defined)."""
+
+
+class _CacheUnpickler(pickle.Unpickler):
+    """Reads a load cache without ever running foreign code: the only names it resolves are
+    those above, and model and enum classes of this package's modules that are already
+    imported. Anything else fails the load of the cache, which then counts as no cache."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = _CACHE_GLOBALS.get((module, name))
+        if found is not None:
+            return found
+        owner = sys.modules.get(module) if module.startswith("atomic_content.") else None
+        found = getattr(owner, name, None) if owner is not None and name.isidentifier() else None
+        if isinstance(found, type) and (
+            issubclass(found, BaseModel) or issubclass(found, enum.Enum)
+        ):
+            return found
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of a load cache")
+
+
+def _dump(value: Any) -> bytes:
+    buffer = io.BytesIO()
+    _CachePickler(buffer, protocol=5).dump(value)
+    return buffer.getvalue()
+
+
+def _undump(data: bytes) -> Any:
+    return _CacheUnpickler(io.BytesIO(data)).load()
+
+
+_SHARDS = 64  # files are spread over this many pickles: an edit rewrites one of them
+
+
+def _shard(shown: str) -> int:
+    return zlib.crc32(shown.encode("utf-8", "surrogatepass")) % _SHARDS
 
 
 class LoadCache:
     """Per-file results of earlier loads of one content folder, keyed by each file's sha256.
 
-    One JSON file per content folder under the user cache (:func:`~atomic_content.yamlio.
+    One file per content folder under the user cache (:func:`~atomic_content.yamlio.
     cache_dir`; ``ATOMIC_CACHE_DIR=off`` disables it). For every file it keeps what depends on
-    that file alone: the parsed data, the diagnostics of parsing and of the schema check, and
-    whether the model validated; and per *section* (``hygiene``, ``atom`` checks ...) the
+    that file alone: the parsed document, the diagnostics of parsing and of the schema check,
+    and the validated model; and per *section* (``hygiene``, ``atom`` checks ...) the
     diagnostics of later per-file checks together with a *context* key naming everything else
     they read. An entry is used only when the file's sha256, its kind and the context match,
-    and only by the same engine (:func:`engine_fingerprint`); anything else is recomputed. JSON,
-    not pickle: a damaged or hostile entry can at worst hold wrong data, which still passes the
-    model check (and a damaged file is simply ignored).
+    and only by the same engine (:func:`engine_fingerprint`); anything else is recomputed.
+
+    The sha256 of an unchanged file is not computed again: :attr:`digests` (a
+    :class:`FileDigests` filled from the entries) remembers it by the file's lstat, with git's
+    racy rule, so a warm load reads and parses only the files that changed.
+
+    The entries are pickles, in :data:`_SHARDS` pieces so that saving after an edit re-encodes
+    only the pieces that changed. The file starts with a JSON line naming the engine and the
+    sha256 and length of every piece: a file damaged anywhere (or written by another engine)
+    is ignored as a whole. Pieces are read with an unpickler that resolves only this package's
+    model, enum and document classes and a few value types (:class:`_CacheUnpickler`): a
+    hostile file cannot run code; it could at worst hold wrong values, as any cache could.
+    Models come back without being validated again: the cache only holds validated ones.
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, root: Path | None = None) -> None:
         self.path = path
         self.engine = engine_fingerprint() if path is not None else ""
         self.old: dict[str, Any] = {}
         self.new: dict[str, Any] = {}
-        self.old_library: dict[str, Any] = {}
-        self.new_library: dict[str, Any] = {}
-        self.dirty = False
+        self.dirty: set[int] = set()  # shards to write again
+        self._pieces: dict[int, bytes] = {}  # the pieces as read, rewritten when clean
+        self.digests = FileDigests(None, root if root is not None else Path())
         if path is not None:
-            try:
-                # Line 1: engine and the sha256 of line 2; line 2: the entries. A file damaged
-                # anywhere (or written by another engine) is ignored as a whole.
-                header, body = path.read_text(encoding="utf-8").split("\n", 1)
-                stored = json.loads(header)
-                if (
-                    isinstance(stored, dict)
-                    and stored.get("engine") == self.engine
-                    and stored.get("sha256") == sha256_hex(body.encode("utf-8", "surrogatepass"))
-                ):
-                    files, library = json.loads(body)
-                    self.old = files if isinstance(files, dict) else {}
-                    self.old_library = library if isinstance(library, dict) else {}
-            except (OSError, ValueError, TypeError, RecursionError):
-                self.old, self.old_library = {}, {}
+            channels_model()  # resolves the registry (and imports its modules) before reading
+            self._read(path)
+        stats = {
+            shown: [*entry["stat"], entry["sha256"]]
+            for shown, entry in self.old.items()
+            if type(entry.get("stat")) is list
+        }
+        self.digests.old = stats
+
+    def _read(self, path: Path) -> None:
+        try:
+            with path.open("rb") as handle:
+                header = json.loads(handle.readline())
+                body = handle.read()
+            if not isinstance(header, dict) or header.get("engine") != self.engine:
+                return
+            pieces: dict[int, bytes] = {}
+            offset = 0
+            for shard, digest, length in header["pieces"]:
+                piece = body[offset : offset + length]
+                offset += length
+                if len(piece) != length or sha256_hex(piece) != digest:
+                    return
+                pieces[int(shard)] = piece
+            if offset != len(body):
+                return
+            files: dict[str, Any] = {}
+            for shard, piece in pieces.items():
+                value = _undump(piece)
+                if type(value) is not dict:
+                    return
+                for shown, entry in value.items():
+                    if type(shown) is not str or type(entry) is not dict or _shard(shown) != shard:
+                        return
+                    files[shown] = entry
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError,
+                RecursionError, EOFError, MemoryError, pickle.UnpicklingError):  # fmt: skip
+            return
+        self.old, self._pieces = files, pieces
 
     @classmethod
     def for_root(cls, root: Path) -> LoadCache:
         folder = cache_dir()
         if folder is None:
-            return cls(None)
+            return cls(None, root)
         name = sha256_hex(str(root).encode("utf-8", "surrogatepass"))[:32]
-        return cls(folder / f"load-v{LOAD_CACHE_FORMAT}" / f"{name}.json")
+        return cls(folder / f"load-v{LOAD_CACHE_FORMAT}" / f"{name}.cache", root)
 
     def _entry(self, shown: str, digest: str) -> dict[str, Any] | None:
         entry = self.new.get(shown) or self.old.get(shown)
@@ -263,102 +390,105 @@ class LoadCache:
         entry = self.new.get(shown)
         if entry is None or entry.get("sha256") != digest:
             old = self.old.get(shown)
-            entry = dict(old) if isinstance(old, dict) and old.get("sha256") == digest else {}
+            same = isinstance(old, dict) and old.get("sha256") == digest
+            entry = dict(old) if same and isinstance(old, dict) else {}
             entry["sha256"] = digest
             self.new[shown] = entry
-            if not old or old.get("sha256") != digest:
-                self.dirty = True
+            if not same:
+                self.dirty.add(_shard(shown))
         return entry
 
     def loaded(
         self, shown: str, digest: str, kind: str
-    ) -> tuple[bool, Any, list[Diagnostic], bool]:
-        """``(parsed, data, diagnostics, model ok)`` of an unchanged file, or raise KeyError."""
+    ) -> tuple[YamlDocument | None, Any, list[Diagnostic]]:
+        """``(document, model, diagnostics)`` of an unchanged file, or raise KeyError.
+        ``document`` is None when the file did not parse, ``model`` when it did not validate."""
         entry = self._entry(shown, digest)
         load = entry.get("load") if entry else None
-        if not isinstance(load, dict) or load.get("kind") != kind:
+        if type(load) is not tuple or len(load) != 4 or load[0] != kind:
             raise KeyError(shown)
-        data = decode_data(load["data"]) if load.get("dates", True) else load["data"]
-        diagnostics = [_diagnostic_from(item) for item in load["diagnostics"]]
+        _kind, doc, item, diagnostics = load
+        if (doc is not None and type(doc) is not YamlDocument) or type(diagnostics) is not list:
+            raise KeyError(shown)
         self._keep(shown, digest)
-        return bool(load["parsed"]), data, diagnostics, bool(load["ok"])
+        return doc, item, diagnostics
 
     def store_load(
         self,
         shown: str,
         digest: str,
         kind: str,
-        parsed: bool,
-        data: Any,
+        doc: YamlDocument | None,
+        item: Any,
         diagnostics: list[Diagnostic],
-        ok: bool,
     ) -> None:
-        try:
-            encoded = encode_data(data)
-        except (TypeError, ValueError):
-            return
-        entry = self._keep(shown, digest)
-        entry["load"] = {
-            "kind": kind,
-            "parsed": parsed,
-            "dates": encoded != data,  # only dates are encoded differently
-            "data": encoded,
-            "diagnostics": [_diagnostic_json(d) for d in diagnostics],
-            "ok": ok,
-        }
-        self.dirty = True
+        self._keep(shown, digest)["load"] = (kind, doc, item, list(diagnostics))
+        self.dirty.add(_shard(shown))
 
     def checked(self, section: str, shown: str, digest: str, context: str) -> list[Diagnostic]:
         """The cached diagnostics of a per-file check, or raise KeyError."""
-        entry = self._entry(shown, digest)
+        entry = self.new.get(shown)  # the file was loaded this run: its entry is kept
+        if entry is None or entry["sha256"] != digest:
+            entry = self._entry(shown, digest)
         stored = entry.get(section) if entry else None
-        if not isinstance(stored, dict) or stored.get("context") != context:
+        if type(stored) is not tuple or len(stored) != 2 or stored[0] != context:
             raise KeyError(shown)
-        found = [_diagnostic_from(item) for item in stored["diagnostics"]]
-        self._keep(shown, digest)[section] = stored
-        return found
+        if entry is not self.new.get(shown):
+            self._keep(shown, digest)[section] = stored
+        return list(stored[1])
 
     def store_check(
         self, section: str, shown: str, digest: str, context: str, found: list[Diagnostic]
     ) -> None:
-        entry = self._keep(shown, digest)
-        entry[section] = {"context": context, "diagnostics": [_diagnostic_json(d) for d in found]}
-        self.dirty = True
-
-    def library_checked(self, section: str, context: str) -> list[Diagnostic]:
-        """The cached diagnostics of a whole-library check whose inputs (``context``: e.g. the
-        hash of every file) are those of the last run, or raise KeyError."""
-        stored = self.new_library.get(section) or self.old_library.get(section)
-        if not isinstance(stored, dict) or stored.get("context") != context:
-            raise KeyError(section)
-        self.new_library[section] = stored
-        return [_diagnostic_from(item) for item in stored["diagnostics"]]
-
-    def store_library_check(self, section: str, context: str, found: list[Diagnostic]) -> None:
-        self.new_library[section] = {
-            "context": context,
-            "diagnostics": [_diagnostic_json(d) for d in found],
-        }
-        self.dirty = True
+        self._keep(shown, digest)[section] = (context, list(found))
+        self.dirty.add(_shard(shown))
 
     def save(self) -> None:
-        """Write this run's entries (only the files seen now) when anything changed."""
-        if self.path is None or not (self.dirty or set(self.old) - set(self.new)):
+        """Write this run's entries (only the files seen now) when anything changed; pieces
+        that did not change are written back as they were read."""
+        if self.path is None:
+            return
+        remembered = self.digests.new
+        shards: dict[int, dict[str, Any]] = {}
+        for shown, entry in self.new.items():
+            shard = _shard(shown)
+            known = remembered.get(shown)
+            stat_key = known[:5] if known is not None and known[5] == entry["sha256"] else None
+            if entry.get("stat") != stat_key:
+                entry["stat"] = stat_key
+                self.dirty.add(shard)
+            shards.setdefault(shard, {})[shown] = entry
+        for shown in set(self.old) - set(self.new):
+            self.dirty.add(_shard(shown))
+        if not self.dirty:
             return
         try:
+            pieces: dict[int, bytes] = {}
+            for shard in sorted(shards):
+                old = self._pieces.get(shard)
+                pieces[shard] = (
+                    old if shard not in self.dirty and old is not None else (_dump(shards[shard]))
+                )
+            header = json.dumps(
+                {
+                    "engine": self.engine,
+                    "pieces": [[s, sha256_hex(p), len(p)] for s, p in pieces.items()],
+                }
+            )
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 _prune(self.path.parent)
             tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            body = json.dumps([self.new, self.new_library], ensure_ascii=False)
-            check = sha256_hex(body.encode("utf-8", "surrogatepass"))
-            header = json.dumps({"engine": self.engine, "sha256": check})
-            tmp.write_text(f"{header}\n{body}", encoding="utf-8")
+            with tmp.open("wb") as handle:
+                handle.write(header.encode("ascii") + b"\n")
+                for piece in pieces.values():
+                    handle.write(piece)
             os.replace(tmp, self.path)
-        except (OSError, TypeError, ValueError):
-            pass  # a cache that cannot be written only costs speed next time
-        self.old, self.old_library = dict(self.new), dict(self.new_library)
-        self.dirty = False
+        except (OSError, TypeError, ValueError, pickle.PicklingError, RecursionError):
+            return  # a cache that cannot be written only costs speed next time
+        self.old = dict(self.new)
+        self._pieces = pieces
+        self.dirty = set()
 
 
 MAX_CONTENT_FILES = 50_000
@@ -567,27 +697,54 @@ class FileDigests:
     ) -> tuple[str | None, Diagnostic | None]:
         """``(sha256 hex, None)`` of the listed file ``path`` (display path ``shown``, lstat
         ``info`` from :func:`listed_stats`), or ``(None, why it cannot be read)``."""
-        key = list(_stat_key(info)) if info is not None else None
-        if key is not None:
-            old = self.old.get(shown)
-            if (
-                type(old) is list
-                and len(old) == 6
-                and old[:5] == key
-                and isinstance(old[5], str)
-                and _SHA256_HEX.fullmatch(old[5]) is not None
-            ):
-                self.reused += 1
-                self.new[shown] = old
-                return old[5], None
+        digest, _raw, problem = self.read(shown, path, info)
+        return digest, problem
+
+    def read(
+        self, shown: str, path: str, info: os.stat_result | None
+    ) -> tuple[str | None, bytes | None, Diagnostic | None]:
+        """:meth:`digest`, with the file's bytes when it had to be read: ``(sha256, None,
+        None)`` for a remembered digest, ``(sha256, bytes, None)`` for a file read now (the
+        digest is that of these bytes) and ``(None, None, why)`` for a file that cannot be
+        read."""
+        remembered = self.remembered(shown, info)
+        if remembered is not None:
+            return remembered, None, None
         raw, problem = read_content_bytes(path, self._root, listed=True)
         if raw is None:
-            return None, problem
-        self.hashed += 1
+            return None, None, problem
         digest = sha256_hex(raw)
-        if key is not None and max(key[1], key[2]) < self.started - RACY_NANOSECONDS:
+        self.remember(shown, info, digest)
+        return digest, raw, None
+
+    def remembered(self, shown: str, info: os.stat_result | None) -> str | None:
+        """The digest remembered for ``shown`` with this lstat (kept for the next run), or
+        None."""
+        if info is None:
+            return None
+        key = list(_stat_key(info))
+        old = self.old.get(shown)
+        if (
+            type(old) is list
+            and len(old) == 6
+            and old[:5] == key
+            and isinstance(old[5], str)
+            and _SHA256_HEX.fullmatch(old[5]) is not None
+        ):
+            self.reused += 1
+            self.new[shown] = old
+            return str(old[5])
+        return None
+
+    def remember(self, shown: str, info: os.stat_result | None, digest: str) -> None:
+        """Note ``digest``, just computed from the bytes of a file read after its lstat
+        ``info`` was taken, for the next run (when the racy rule allows)."""
+        self.hashed += 1
+        if info is None:
+            return
+        key = list(_stat_key(info))
+        if max(key[1], key[2]) < self.started - RACY_NANOSECONDS:
             self.new[shown] = [*key, digest]
-        return digest, None
 
     def save(self) -> None:
         """Write the digests of this run's files when they differ from the ones read."""
@@ -1021,14 +1178,68 @@ def _union_members(annotation: Any) -> list[Any]:
     return [annotation]
 
 
+@dataclass(frozen=True)
+class _Parsed:
+    """What :meth:`_Loader.parse_fresh` made of one file: its digest, its document (None when
+    it did not parse), its model (None when it did not validate) and its diagnostics; or the
+    reason it could not be read."""
+
+    digest: str
+    doc: YamlDocument | None
+    item: Any
+    found: list[Diagnostic]
+    unreadable: Diagnostic | None = None
+
+
+_CACHE_GLOBALS[(__name__, "_Parsed")] = _Parsed
+
+
+PARALLEL_FILES = 400
+"""Below this many files to parse, worker start-up costs more than it saves."""
+
+_SHARED_WORK: list[Callable[[int], Any]] = []
+"""The work forked workers of :func:`share_work` do (set only while a pool runs)."""
+
+
+def _share_in_worker(index: int) -> bytes:
+    return _dump(_SHARED_WORK[0](index))
+
+
+def share_work(shares: int, jobs: int, work: Callable[[int], Any]) -> list[Any]:
+    """``[work(0), ..., work(shares - 1)]``, computed by this process and ``jobs - 1`` forked
+    worker processes (all here when ``jobs`` is 1 or fork is unavailable).
+
+    ``work`` must only read what the process held when the pool started (the workers are
+    forks) and return what the load cache can hold (models, documents, diagnostics, plain
+    data): results come back through :class:`_CachePickler`. This process does share 0
+    itself, so its results need no copying, and takes the workers' results in share order.
+    """
+    if jobs <= 1 or shares <= 1 or "fork" not in mp.get_all_start_methods():
+        return [work(index) for index in range(shares)]
+    _SHARED_WORK[:] = [work]
+    try:
+        context = mp.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(jobs - 1, shares - 1), mp_context=context) as pool:
+            futures = [pool.submit(_share_in_worker, index) for index in range(1, shares)]
+            results = [work(0)]
+            results.extend(_undump(future.result()) for future in futures)
+    finally:
+        _SHARED_WORK.clear()
+    return results
+
+
 class _Loader:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.library = Library(root=root)
         self.diagnostics = Diagnostics()
         self.listing: list[tuple[str, str]] = []  # (display path, path) from listed_files
-        self.cache = LoadCache(None)
+        self.stats: dict[str, os.stat_result | None] = {}  # display path -> its listed lstat
+        self.cache = LoadCache(None, root)
         self.refused: set[str] = set()  # display paths content_files already reported
+        # display path -> what a worker made of it (see prefetch)
+        self.prefetched: dict[str, _Parsed] = {}
+        self._tasks: dict[str, tuple[str, str, type[Model], str]] = {}
 
     def yaml_files(self, folder: str, *, recursive: bool) -> Iterator[tuple[str, str]]:
         """The listed YAML files in ``folder`` (a display path), in sub-folders if ``recursive``."""
@@ -1042,27 +1253,45 @@ class _Loader:
         self, shown: str, path: str, model: type[M], kind: str
     ) -> tuple[M | None, YamlDocument | None]:
         """Read one listed file (display path, path) into its model; its problems go to the
-        diagnostics. Unchanged files (same bytes, same engine) are not parsed or checked again:
-        see :class:`LoadCache`."""
-        raw, problem = read_content_bytes(path, self.root, listed=True)
-        if raw is None:
-            if problem is not None:
-                self.diagnostics.add(problem)
+        diagnostics. Unchanged files (same bytes, same engine) are not read, parsed or checked
+        again: see :class:`LoadCache`."""
+        key = self.load_key(kind)
+        done = self.prefetched.pop(shown, None)
+        if done is None:
+            digest, raw, problem = self.cache.digests.read(shown, path, self.stats.get(shown))
+            if digest is None:
+                if problem is not None:
+                    self.diagnostics.add(problem)
+                return None, None
+            try:
+                doc, item, found = self.cache.loaded(shown, digest, key)
+                if item is not None and (type(item) is not model or doc is None):
+                    raise KeyError(shown)
+            except KeyError:
+                if raw is None:  # remembered digest, but no results for it: read it now
+                    raw, problem = read_content_bytes(path, self.root, listed=True)
+                    if raw is None:
+                        if problem is not None:
+                            self.diagnostics.add(problem)
+                        return None, None
+                    digest = sha256_hex(raw)
+                done = self.parse_fresh(shown, raw, digest, model, kind)
+            else:
+                self.diagnostics.extend(found)
+                if doc is not None:
+                    self.add_document(doc)
+                return item, doc
+        elif done.unreadable is None:
+            self.cache.digests.remember(shown, self.stats.get(shown), done.digest)
+        if done.unreadable is not None:
+            self.diagnostics.add(done.unreadable)
             return None, None
-        digest = sha256_hex(raw)
-        try:
-            parsed, data, found, ok = self.cache.loaded(shown, digest, self.load_key(kind))
-            doc = None
-            if parsed:
-                text = raw.decode("utf-8").removeprefix("\ufeff")
-                doc = YamlDocument(shown, data, text, sha256=digest)
-            item = model.model_validate(self.prepared(shown, model, data)) if ok else None
-        except (KeyError, ValueError, TypeError, AttributeError, UnicodeDecodeError):
-            return self.parse_fresh(shown, raw, digest, model, kind)
-        self.diagnostics.extend(found)
-        if doc is not None:
-            self.add_document(doc)
-        return item, doc
+        if done.doc is not None:
+            self.add_document(done.doc)
+        self.diagnostics.extend(done.found)
+        if done.doc is not None or done.found:
+            self.cache.store_load(shown, done.digest, key, done.doc, done.item, done.found)
+        return done.item, done.doc
 
     def load_key(self, kind: str) -> str:
         """What a file's load results depend on besides its bytes: its kind and, for every
@@ -1084,24 +1313,56 @@ class _Loader:
         self.library.file_hashes[doc.path] = doc.sha256
 
     def parse_fresh(
-        self, shown: str, raw: bytes, digest: str, model: type[M], kind: str
-    ) -> tuple[M | None, YamlDocument | None]:
+        self, shown: str, raw: bytes, digest: str, model: type[Model], kind: str
+    ) -> _Parsed:
+        """Parse and check one file's bytes (no side effects: the caller adds the results)."""
         found = Diagnostics()
         doc, problem = parse_yaml_text(raw, shown)
         if doc is None:
-            if problem is not None:
-                self.diagnostics.add(problem)
-                self.cache.store_load(
-                    shown, digest, self.load_key(kind), False, None, [problem], False
-                )
-            return None, None
+            return _Parsed(digest, None, None, [problem] if problem is not None else [])
         doc.sha256 = digest
-        self.add_document(doc)
         item = self.check_document(doc, model, kind, found)
-        self.diagnostics.extend(found)
-        ok = item is not None
-        self.cache.store_load(shown, digest, self.load_key(kind), True, doc.data, list(found), ok)
-        return item, doc
+        return _Parsed(digest, doc, item, list(found))
+
+    def prefetch(self, tasks: list[tuple[str, str, type[Model], str]], jobs: int) -> None:
+        """Read, parse and check in ``jobs`` forked worker processes those files of ``tasks``
+        (display path, path, model, kind) that the cache has no results for; :meth:`parse`
+        then takes their results in its own order, so the library and the diagnostics are
+        those of a serial load."""
+        todo = []
+        for task in tasks:
+            shown = task[0]
+            digest = self.cache.digests.remembered(shown, self.stats.get(shown))
+            if digest is not None:
+                try:
+                    self.cache.loaded(shown, digest, self.load_key(task[3]))
+                    continue
+                except KeyError:
+                    pass
+            todo.append(task)
+        if jobs <= 1 or len(todo) < PARALLEL_FILES:
+            return
+        self._tasks = {task[0]: task for task in todo}
+        # Interleaved shares: neighbouring files cost alike (same folder, same kind).
+        shares = [[task[0] for task in todo[i::jobs]] for i in range(jobs)]
+        try:
+            done = share_work(
+                len(shares),
+                jobs,
+                lambda index: [(shown, self.parse_task(shown)) for shown in shares[index]],
+            )
+        finally:
+            self._tasks = {}
+        for results in done:
+            self.prefetched.update(results)
+
+    def parse_task(self, shown: str) -> _Parsed:
+        """:meth:`parse_fresh` of a file read now (in a prefetching worker)."""
+        _shown, path, model, kind = self._tasks[shown]
+        raw, problem = read_content_bytes(path, self.root, listed=True)
+        if raw is None:
+            return _Parsed("", None, None, [], problem)
+        return self.parse_fresh(shown, raw, sha256_hex(raw), model, kind)
 
     def check_document(
         self, doc: YamlDocument, model: type[M], kind: str, found: Diagnostics
@@ -1160,6 +1421,24 @@ class _Loader:
             return
         store[item_id] = item
         self.library.paths[(kind, item_id)] = doc.path
+
+    def folder_tasks(self) -> list[tuple[str, str, type[Model], str]]:
+        """(display path, path, model, kind) of the files the folders hold, in load order
+        (layouts of every channel folder; one that is not loaded is simply not asked for)."""
+        tasks: list[tuple[str, str, type[Model], str]] = []
+        folders: list[tuple[str, type[Model], str, bool]] = [
+            ("segments", Segment, "segment", False),
+            ("atoms", Atom, "atom", True),
+            ("journeys", Journey, "journey", False),
+            *((f"layouts/{name}", Layout, "layout", False) for name in channel_registry()),
+            ("customers", Customer, "customer", False),
+            ("experiments", Experiment, "experiment", False),
+            ("strings", Strings, "strings", False),
+        ]
+        for folder, model, kind, recursive in folders:
+            for shown, path in self.yaml_files(folder, recursive=recursive):
+                tasks.append((shown, path, model, kind))
+        return tasks
 
     def load_single(self, name: str, model: type[M], kind: str, required: bool) -> M | None:
         path = self.root / name
@@ -1295,7 +1574,7 @@ class _Loader:
 
 
 def load_files(
-    root: Path, *, cache: bool = True, save_cache: bool = True
+    root: Path, *, cache: bool = True, save_cache: bool = True, jobs: int | None = 1
 ) -> tuple[Library, Diagnostics]:
     """Read and shape-check every file under ``root``.
 
@@ -1304,12 +1583,16 @@ def load_files(
     With ``cache`` unchanged files reuse their results of an earlier load (:class:`LoadCache`,
     same results by construction and by test); ``save_cache=False`` leaves writing it to the
     caller (``library.load_cache.save()``), which may add per-file check results first.
+    ``jobs`` > 1 (None: one per core) parses files the cache does not know in that many forked
+    worker processes; the results are those of a serial load.
     """
     with no_gc_pauses():
-        return _load_files(Path(root), cache, save_cache)
+        return _load_files(Path(root), cache, save_cache, jobs or os.cpu_count() or 1)
 
 
-def _load_files(root: Path, cache: bool, save_cache: bool) -> tuple[Library, Diagnostics]:
+def _load_files(
+    root: Path, cache: bool, save_cache: bool, jobs: int
+) -> tuple[Library, Diagnostics]:
     loader = _Loader(root)
     if not root.is_dir():
         loader.diagnostics.error(
@@ -1324,16 +1607,19 @@ def _load_files(root: Path, cache: bool, save_cache: bool) -> tuple[Library, Dia
     root = root.resolve()
     loader.root = root
     loader.library.root = root
-    files, refused = listed_files(root)
+    stats, refused = listed_stats(root)
     loader.diagnostics.extend(refused)
     if any(problem.code == TOO_MANY_FILES for problem in refused):
         return loader.library, loader.diagnostics
     loader.refused = {problem.path for problem in refused}
-    loader.listing = files
-    loader.cache = LoadCache.for_root(root) if cache else LoadCache(None)
+    loader.listing = [(shown, path) for shown, path, _info in stats]
+    loader.stats = {shown: info for shown, _path, info in stats}
+    loader.cache = LoadCache.for_root(root) if cache else LoadCache(None, root)
     loader.library.load_cache = loader.cache
     loader.library.settings = loader.load_single("atomic.yaml", Settings, "settings", required=True)
     loader.library.profile = loader.load_single("profile.yaml", Profile, "profile", required=True)
+    if jobs > 1:
+        loader.prefetch(loader.folder_tasks(), jobs)
     lib = loader.library
     loader.load_folder("segments", Segment, "segment", lib.segments, recursive=False)
     loader.load_folder("atoms", Atom, "atom", lib.atoms, recursive=True)
@@ -1342,6 +1628,7 @@ def _load_files(root: Path, cache: bool, save_cache: bool) -> tuple[Library, Dia
     loader.load_folder("customers", Customer, "customer", lib.customers, recursive=False)
     loader.load_folder("experiments", Experiment, "experiment", lib.experiments, recursive=False)
     loader.load_folder("strings", Strings, "strings", lib.strings, recursive=False)
+    loader.prefetched.clear()
     if save_cache:
         loader.cache.save()
     return lib, loader.diagnostics

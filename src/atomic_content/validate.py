@@ -10,8 +10,9 @@ neither raises for bad content.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from .models import (
     channel_registry,
 )
 from .records import inspect_record
-from .repository import Library, library_key, load_files, no_gc_pauses
+from .repository import Library, diagnostic_order, load_files, no_gc_pauses, share_work
 from .segments import lookup
 from .strings import PLACEHOLDERS, missing_keys, placeholder_problems
 from .tokens import AttributeInfo, lint_template
@@ -783,23 +784,96 @@ class _Validator:
                     )
 
     # -- reachability ----------------------------------------------------------------------
-    def check_unused_atoms(self) -> None:
+    def check_unused_atoms(self, context: str = "") -> None:
+        """``atom.unused`` for every atom no journey can use. With a load cache an atom whose
+        file and ``context`` (:func:`atom_context`) are those of an earlier run reuses that
+        run's finding: whether one atom is usable depends on its own file and on the files
+        ``context`` names, never on the other atoms."""
         settings = self.lib.settings
         if settings is None:
             return
-        reachable = usable_atoms(self.lib)
+        cache = self.lib.load_cache
+        diagnostics = self.d
+        found: dict[str, list[Diagnostic]] = {}
+        todo: list[Atom] = []
         for atom in self.lib.atoms.values():
-            if atom.status.value == "retired" or atom.id in reachable:
+            if cache is not None:
+                path = self.lib.paths.get(("atom", atom.id), "")
+                try:
+                    found[atom.id] = cache.checked(
+                        "unused", path, self.lib.file_hashes.get(path, ""), context
+                    )
+                    continue
+                except KeyError:
+                    pass
+            todo.append(atom)
+        # One atom at a time when few changed; else all at once (faster for many).
+        reachable = usable_atoms(self.lib) if len(todo) > 100 else None
+        for atom in todo:
+            own = Diagnostics()
+            self.d = own
+            try:
+                usable = atom.id in reachable if reachable is not None else None
+                self.report_unused(atom, atom_usable(self.lib, atom) if usable is None else usable)
+            finally:
+                self.d = diagnostics
+            found[atom.id] = list(own)
+            if cache is not None:
+                path = self.lib.paths.get(("atom", atom.id), "")
+                digest = self.lib.file_hashes.get(path, "")
+                cache.store_check("unused", path, digest, context, found[atom.id])
+        for atom_id in self.lib.atoms:
+            diagnostics.extend(found[atom_id])
+
+    def report_unused(self, atom: Atom, usable: bool) -> None:
+        if atom.status.value == "retired" or usable:
+            return
+        self.warn(
+            "atom",
+            atom.id,
+            ("slot",),
+            "atom.unused",
+            f"no journey can use atom {atom.id!r}",
+            "check its slot, channels, journeys, segments and locale against the journeys "
+            "and their layouts",
+        )
+
+
+def atom_usable(library: Library, atom: Atom) -> bool:
+    """Whether ``atom`` is among :func:`usable_atoms` (the same test, for one atom)."""
+    settings = library.settings
+    if settings is None:
+        return False
+    default = settings.default_locale
+    for journey in library.journeys.values():
+        if (
+            atom.journeys is not None
+            and journey.id not in atom.journeys
+            and not any(f"{journey.id}/{step.id}" in atom.journeys for step in journey.steps)
+        ):
+            continue
+        journey_locales = journey.locales or list(settings.locales)
+        chains = {loc for code in journey_locales for loc in library.locale_chain(code)}
+        if (atom.locale or default) not in chains:
+            continue
+        segments = set(journey.segments) if journey.segments is not None else set(library.segments)
+        if atom.segments is not None and not (set(atom.segments) & segments):
+            continue
+        for step in journey.steps:
+            if (
+                atom.journeys is not None
+                and journey.id not in atom.journeys
+                and f"{journey.id}/{step.id}" not in atom.journeys
+            ):
                 continue
-            self.warn(
-                "atom",
-                atom.id,
-                ("slot",),
-                "atom.unused",
-                f"no journey can use atom {atom.id!r}",
-                "check its slot, channels, journeys, segments and locale against the journeys "
-                "and their layouts",
-            )
+            for channel, layout_id in step.channels.items():
+                entry = library.layouts.get((channel, layout_id))
+                if entry is None or atom.slot not in entry.layout.slots:
+                    continue
+                if atom.channels is not None and channel not in atom.channels:
+                    continue
+                return True
+    return False
 
 
 def usable_atoms(library: Library) -> set[str]:
@@ -890,29 +964,56 @@ def atom_context(library: Library) -> str:
     return sha256_hex(canonical_json([others, assets]))
 
 
-def check_atoms(library: Library, v: _Validator, diagnostics: Diagnostics) -> None:
-    """:meth:`_Validator.check_atom` for every atom; an atom whose file and context are those
-    of an earlier run reuses that run's diagnostics (``library.load_cache``)."""
+PARALLEL_ATOMS = 400
+"""Below this many atoms to check, worker start-up costs more than it saves."""
+
+
+def check_atoms(
+    library: Library, v: _Validator, diagnostics: Diagnostics, context: str = "", jobs: int = 1
+) -> None:
+    """:meth:`_Validator.check_atom` for every atom; an atom whose file and ``context``
+    (:func:`atom_context`) are those of an earlier run reuses that run's diagnostics
+    (``library.load_cache``). ``jobs`` > 1 checks the others in that many processes (see
+    :func:`~atomic_content.repository.share_work`); the results are those of a serial run."""
     cache = library.load_cache
-    context = atom_context(library) if cache is not None else ""
+    found: dict[str, list[Diagnostic]] = {}
+    todo: list[Atom] = []
     for atom in library.atoms.values():
-        path = library.paths.get(("atom", atom.id), "")
-        digest = library.file_hashes.get(path, "")
         if cache is not None:
+            path = library.paths.get(("atom", atom.id), "")
             try:
-                diagnostics.extend(cache.checked("atom", path, digest, context))
+                found[atom.id] = cache.checked(
+                    "atom", path, library.file_hashes.get(path, ""), context
+                )
                 continue
             except KeyError:
                 pass
-        own = Diagnostics()
-        v.d = own
-        try:
-            v.check_atom(atom)
-        finally:
-            v.d = diagnostics
-        diagnostics.extend(own)
-        if cache is not None:
-            cache.store_check("atom", path, digest, context, list(own))
+        todo.append(atom)
+
+    def check(atoms: list[Atom]) -> list[list[Diagnostic]]:
+        results = []
+        for atom in atoms:
+            own = Diagnostics()
+            v.d = own
+            try:
+                v.check_atom(atom)
+            finally:
+                v.d = diagnostics
+            results.append(list(own))
+        return results
+
+    workers = jobs if len(todo) >= PARALLEL_ATOMS else 1
+    shares = [todo[i::workers] for i in range(workers)]
+    for share, results in zip(
+        shares, share_work(len(shares), workers, lambda i: check(shares[i])), strict=True
+    ):
+        for atom, own in zip(share, results, strict=True):
+            found[atom.id] = own
+            if cache is not None:
+                path = library.paths.get(("atom", atom.id), "")
+                cache.store_check("atom", path, library.file_hashes.get(path, ""), context, own)
+    for atom_id in library.atoms:
+        diagnostics.extend(found[atom_id])
 
 
 def text_hygiene(library: Library) -> list[Diagnostic]:
@@ -932,11 +1033,12 @@ def text_hygiene(library: Library) -> list[Diagnostic]:
     for entry in library.layouts.values():
         if entry.template_path is not None and entry.template_source is not None:
             found.extend(template_hygiene(entry.template_path, entry.template_source))
-    return sorted(found)
+    return sorted(found, key=diagnostic_order)
 
 
-def validate_library(library: Library, diagnostics: Diagnostics) -> None:
-    """Run every cross-file check on a loaded library, adding to ``diagnostics``."""
+def validate_library(library: Library, diagnostics: Diagnostics, *, jobs: int = 1) -> None:
+    """Run every cross-file check on a loaded library, adding to ``diagnostics`` (``jobs``:
+    see :func:`check_atoms`)."""
     diagnostics.extend(text_hygiene(library))
     v = _Validator(library, diagnostics)
     v.check_settings()
@@ -945,7 +1047,8 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> None:
     for journey in library.journeys.values():
         v.check_journey(journey)
     v.check_layouts()
-    check_atoms(library, v, diagnostics)
+    context = atom_context(library) if library.load_cache is not None else ""
+    check_atoms(library, v, diagnostics, context, jobs)
     v.check_customers()
     v.check_strings()
     if library.profile is not None:
@@ -953,58 +1056,30 @@ def validate_library(library: Library, diagnostics: Diagnostics) -> None:
 
         diagnostics.extend(sensitive_diagnostics(library))
     if not diagnostics.has_errors:
-
-        def unused() -> list[Diagnostic]:
-            own = Diagnostics()
-            v.d = own
-            try:
-                v.check_unused_atoms()
-            finally:
-                v.d = diagnostics
-            return list(own)
-
-        diagnostics.extend(cached_library_check(library, "unused", "", unused))
+        v.check_unused_atoms(context)
 
 
-def cached_library_check(
-    library: Library, section: str, extra: str, check: Callable[[], list[Diagnostic]]
-) -> list[Diagnostic]:
-    """The diagnostics of a whole-library ``check``: reused when no file changed since the run
-    that cached them (and ``extra``, e.g. the date, is the same), else computed and cached."""
-    cache = library.load_cache
-    context = f"{library_key(library)}/{extra}"
-    if cache is not None:
-        try:
-            return cache.library_checked(section, context)
-        except KeyError:
-            pass
-    found = check()
-    if cache is not None:
-        cache.store_library_check(section, context, found)
-    return found
-
-
-def static_check(root: Path, on: dt.date | None = None) -> tuple[Library, Diagnostics]:
+def static_check(
+    root: Path, on: dt.date | None = None, *, jobs: int | None = 1
+) -> tuple[Library, Diagnostics]:
     """Load a content tree and run every check that needs no plan: schemas, references,
     conditions, tokens, Markdown, customers, reachability and governance (expiry on ``on``;
     default: SOURCE_DATE_EPOCH or today). Returns the library and all diagnostics, sorted;
-    raises nothing for bad content."""
+    raises nothing for bad content. ``jobs`` as for :func:`~atomic_content.repository.
+    load_files` (the same results with any number)."""
     with no_gc_pauses():
-        return _static_check(root, on)
+        return _static_check(root, on, jobs)
 
 
-def _static_check(root: Path, on: dt.date | None) -> tuple[Library, Diagnostics]:
+def _static_check(root: Path, on: dt.date | None, jobs: int | None) -> tuple[Library, Diagnostics]:
     from .experiments import experiment_diagnostics
     from .governance import default_date, governance_diagnostics, rules_of
 
-    library, diagnostics = load_files(root, save_cache=False)
-    validate_library(library, diagnostics)
+    workers = jobs or os.cpu_count() or 1
+    library, diagnostics = load_files(root, save_cache=False, jobs=workers)
+    validate_library(library, diagnostics, jobs=workers)
     when = on or default_date()
-    diagnostics.extend(
-        cached_library_check(
-            library, "governance", when.isoformat(), lambda: governance_diagnostics(library, when)
-        )
-    )
+    diagnostics.extend(governance_diagnostics(library, when))
     diagnostics.extend(experiment_diagnostics(library, rules_of(library)))
     if library.load_cache is not None:
         library.load_cache.save()
