@@ -720,15 +720,17 @@ class FileDigests:
     def remembered(self, shown: str, info: os.stat_result | None) -> str | None:
         """The digest remembered for ``shown`` with this lstat (kept for the next run), or
         None."""
-        if info is None:
-            return None
-        key = list(_stat_key(info))
         old = self.old.get(shown)
+        if info is None or type(old) is not list:
+            return None
         if (
-            type(old) is list
-            and len(old) == 6
-            and old[:5] == key
-            and isinstance(old[5], str)
+            len(old) == 6
+            and old[0] == info.st_size
+            and old[1] == info.st_mtime_ns
+            and old[2] == info.st_ctime_ns
+            and old[3] == info.st_ino
+            and old[4] == info.st_dev
+            and type(old[5]) is str
             and _SHA256_HEX.fullmatch(old[5]) is not None
         ):
             self.reused += 1
@@ -1240,11 +1242,17 @@ class _Loader:
         # display path -> what a worker made of it (see prefetch)
         self.prefetched: dict[str, _Parsed] = {}
         self._tasks: dict[str, tuple[str, str, type[Model], str]] = {}
+        self._by_top: dict[str, list[tuple[str, str]]] = {}  # listing by first path part
+        self._keys: dict[str, str] = {}
 
     def yaml_files(self, folder: str, *, recursive: bool) -> Iterator[tuple[str, str]]:
         """The listed YAML files in ``folder`` (a display path), in sub-folders if ``recursive``."""
+        if not self._by_top:
+            for shown, path in self.listing:  # sorted, so each folder's files stay sorted
+                top = shown.split("/", 1)[0] if "/" in shown else ""
+                self._by_top.setdefault(top, []).append((shown, path))
         prefix = f"{folder}/"
-        for shown, path in self.listing:
+        for shown, path in self._by_top.get(folder.split("/", 1)[0], ()):
             inside = shown.startswith(prefix) and shown.endswith(_YAML_SUFFIXES)
             if inside and (recursive or "/" not in shown[len(prefix) :]):
                 yield shown, path
@@ -1298,7 +1306,11 @@ class _Loader:
         file but atomic.yaml itself, atomic.yaml (its slots shape the schema hints)."""
         if kind == "settings":
             return kind
-        return f"{kind}@{self.library.file_hashes.get('atomic.yaml', '')}"
+        settings = self.library.file_hashes.get("atomic.yaml", "")
+        key = self._keys.get(kind)
+        if key is None or not key.endswith(f"@{settings}"):
+            key = self._keys[kind] = f"{kind}@{settings}"
+        return key
 
     @staticmethod
     def prepared(shown: str, model: type[Model], data: Any) -> Any:

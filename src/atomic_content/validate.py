@@ -10,6 +10,7 @@ neither raises for bad content.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import re
 from collections.abc import Iterable
@@ -1068,7 +1069,11 @@ def static_check(
     raises nothing for bad content. ``jobs`` as for :func:`~atomic_content.repository.
     load_files` (the same results with any number)."""
     with no_gc_pauses():
-        return _static_check(root, on, jobs)
+        checked = _static_check(root, on, jobs)
+        # What was loaded lives as long as the library: out of the collector's sight, or
+        # the first allocation after this block would make it walk every loaded object.
+        gc.freeze()
+    return checked
 
 
 def _static_check(root: Path, on: dt.date | None, jobs: int | None) -> tuple[Library, Diagnostics]:
