@@ -88,8 +88,11 @@ EDITS: list[tuple[str, Callable[[Path], None]]] = [
     ),
     ("atom unparsable", lambda r: write(r / "atoms/shared/broken.yaml", "slot: [body\n")),
     ("atom repaired", lambda r: write(r / "atoms/shared/broken.yaml", "slot: body\ntext: Hi\n")),
+    (
+        "atom valid again",
+        lambda r: edit(r / "atoms/winback/extra-moved.yaml", "segements: [vip]\n", ""),
+    ),
     ("segment", lambda r: edit(r / "segments/vip.yaml", "priority: 90", "priority: 91")),
-    ("segment deleted", lambda r: (r / "segments/lapsed.yaml").unlink()),
     (
         "journey step removed",
         lambda r: edit(
@@ -101,7 +104,16 @@ EDITS: list[tuple[str, Callable[[Path], None]]] = [
     ("layout", lambda r: edit(r / "layouts/email/promo.yaml", "  image: optional\n", "")),
     ("template", lambda r: write(r / "layouts/email/standard.mjml", "<mjml></mjml>\n")),
     ("settings", lambda r: edit(r / "atomic.yaml", "default_locale: en", "default_locale: de")),
+    ("segment deleted", lambda r: (r / "segments/lapsed.yaml").unlink()),
 ]
+
+
+SHOWS = {
+    "atom duplicate id": (ATOM, "atom.duplicate_id"),  # atoms/shared/ is read first
+    "atom invalid": ("atoms/winback/extra-moved.yaml", "schema.unknown_field"),
+    "atom unparsable": ("atoms/shared/broken.yaml", "yaml.syntax"),
+    "journey step removed": ("atoms/welcome/welcome-day0-body-app.yaml", "atom.unused"),
+}
 
 
 def test_each_kind_of_edit_gives_what_a_load_without_cache_gives(
@@ -112,6 +124,8 @@ def test_each_kind_of_edit_gives_what_a_load_without_cache_gives(
     for name, change in EDITS:
         change(tree)
         cold = check(tree, None, monkeypatch)
+        if name in SHOWS:  # the edit does what it is meant to
+            assert SHOWS[name] in {(d[0], d[4]) for d in cold[1]}, name
         assert check(tree, cache, monkeypatch) == cold, name
         assert check(tree, cache, monkeypatch) == cold, f"{name}, again"
 
