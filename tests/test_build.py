@@ -16,15 +16,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 import atomic_content
 from atomic_content import variants as variants_module
 from atomic_content.assets import asset_files, relative_assets
-from atomic_content.build import BuildLockedError, _safe_target, build, output_lock
+from atomic_content.build import BuildLockedError, _check_relative, build, output_lock
 from atomic_content.bundle import load_bundle
 from atomic_content.cli import main
 from atomic_content.errors import AtomicError, ContentError
-from atomic_content.manifest import Manifest, variant_lines
+from atomic_content.manifest import DiagnosticEntry, Manifest, variant_lines, warning_line
 from atomic_content.pipeline import DateRange
 from atomic_content.preview import preview
 from atomic_content.privacy import SuppressedError
@@ -253,10 +256,11 @@ def test_second_build_waits_or_stops_with_a_clear_message(tmp_path: Path) -> Non
 
 
 def test_output_paths_cannot_leave_the_output_folder(tmp_path: Path) -> None:
-    for bad in ("../x", "/etc/passwd", "a/../../b", "a//b", "a\\b", "./a"):
+    for bad in ("../x", "/etc/passwd", "a/../../b", "a//b", "a\\b", "./a", "a/.", "a/", "", "a\0b"):
         with pytest.raises(AtomicError, match="outside the output folder"):
-            _safe_target(tmp_path, bad)
-    assert _safe_target(tmp_path, "a/b.txt") == tmp_path / "a" / "b.txt"
+            _check_relative(bad)
+    _check_relative("a/b.txt")
+    _check_relative("a/.hidden/b..txt")
 
 
 def test_deleted_content_leaves_no_stale_files(tmp_path: Path) -> None:
@@ -747,6 +751,26 @@ def test_manifest_lines_reused_only_for_equal_entries(tmp_path: Path) -> None:
         assert variant_lines(manifest, bad) == {}
     swapped = dataclasses.replace(manifest, variants=manifest.variants[::-1])
     assert variant_lines(swapped, raw) == {}  # lines of other variants
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_TEXT, st.integers(0, 10**6), st.integers(0, 10**6), _TEXT, _TEXT, _TEXT, _TEXT)
+def test_a_warning_line_is_the_generic_encoding_of_the_warning(
+    path: str, line: int, col: int, severity: str, code: str, message: str, hint: str
+) -> None:
+    """warning_line formats the manifest's warnings directly: byte for byte what the generic
+    path (pydantic's JSON form, keys sorted, compact) gives, quotes, escapes and all."""
+    entry = DiagnosticEntry(path, line, col, severity, code, message, hint)
+    generic = json.dumps(
+        TypeAdapter(DiagnosticEntry).dump_python(entry, mode="json"),
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(", ", ": "),
+    )
+    assert warning_line(entry) == generic
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

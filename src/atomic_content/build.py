@@ -137,13 +137,13 @@ def output_lock(out: Path, wait_seconds: float) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _safe_target(root: Path, rel: str) -> Path:
-    """``root/rel``, refusing anything that would land outside ``root``.
+def _check_relative(rel: str) -> None:
+    """Refuse a relative output path that could land outside the tree it is written below.
 
-    ``root`` is a folder the build has just created, with no links in it, so a relative path
-    of plain names stays inside it: no absolute path, no ``..``, ``.`` or empty part, no
+    Every tree is a folder the build has just created, with no links in it, so a relative
+    path of plain names stays inside it: no absolute path, no ``..``, ``.`` or empty part, no
     backslash and no NUL. (Resolving every one of tens of thousands of paths took longer than
-    writing them.)
+    writing them; so did making a ``Path`` of each just to check it.)
     """
     if (
         rel.startswith("/")
@@ -152,7 +152,6 @@ def _safe_target(root: Path, rel: str) -> Path:
         or any(part in ("", ".", "..") for part in rel.split("/"))
     ):
         raise AtomicError(f"refusing to write outside the output folder: {rel!r}")
-    return root / rel
 
 
 def _previous_files(out: Path) -> dict[str, str]:
@@ -192,7 +191,7 @@ def _write_tree(
     links = links or {}
     cloned = cloned or {}
     for rel in (*files, *links):
-        _safe_target(folder, rel)  # refuses the whole tree before anything is written
+        _check_relative(rel)  # refuses the whole tree before anything is written
     # Plain strings, not Path objects: tens of thousands of paths, and pathlib's parsing
     # cost more than the links. Every part was checked above.
     root = os.fspath(folder)
@@ -534,7 +533,10 @@ def output_files(
     arms = variant_arms(checked.plan)
     for variant in checked.plan.variants:
         output = rendered.outputs[variant.id]
-        entries.append(dataclasses.replace(output.entry, arms=arms.get(variant.id, ())))
+        entry, arm = output.entry, arms.get(variant.id, ())
+        # Most entries already carry their arms (reused ones): keeping the very object lets
+        # the manifest writer recognise the previous line by identity.
+        entries.append(entry if entry.arms == arm else dataclasses.replace(entry, arms=arm))
         if output.written:
             written.update(meta.path for meta in output.entry.files.values())
             written.add(message_path(output.entry.message))
@@ -587,7 +589,8 @@ def output_files(
         # The next build reuses this manifest's lines only if the file is exactly this one.
         "manifest": sha256_hex(files["manifest.json"]),
     }
-    files["build-info.json"] = json.dumps(info, indent=1, sort_keys=True).encode() + b"\n"
+    # Compact: the indenting encoder is pure Python, and this file lists every variant.
+    files["build-info.json"] = json.dumps(info, sort_keys=True).encode() + b"\n"
     files[OUTPUT_MARKER] = b"atomic-content build output; replaced by every build\n"
     return OutputTree(files, links, manifest, frozenset(written))
 
@@ -792,7 +795,7 @@ class TreeWriter:
         assert self.folder is not None
         message = message_path(output.entry.message)
         for rel in output.files:
-            _safe_target(self.folder, rel)
+            _check_relative(rel)
         root = os.fspath(self.folder)
         for rel, data in output.files.items():
             _make_folders(root, rel, self._made, existing_ok=True)  # or another worker

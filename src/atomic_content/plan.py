@@ -837,10 +837,15 @@ def ranking_diagnostics(
                 segment = choice.matched_segment or GENERIC
                 ties.setdefault((slot, segment, choice.locale or variant.locale, atoms), variant)
     diagnostics: list[Diagnostic] = []
+    # Thousands of ties share a few sets of atoms: sort each set once.
+    order: dict[frozenset[str], list[str]] = {}
+    for key in ties:
+        if key[3] not in order:
+            order[key[3]] = sorted(key[3])
     for (slot, segment, locale, atoms), variant in sorted(
-        ties.items(), key=lambda kv: sorted(kv[0][3])
+        ties.items(), key=lambda kv: order[kv[0][3]]
     ):
-        ordered = sorted(atoms)
+        ordered = order[atoms]
         path, line, col = library.position("atom", ordered[0], ("priority",))
         diagnostics.append(
             Diagnostic(
