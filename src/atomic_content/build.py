@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, variants
+from . import __version__, plan
 from .assets import asset_files
 from .bundle import bundle_files, message_path
 from .errors import AtomicError, ContentError, Diagnostics, UsageError
@@ -338,7 +338,7 @@ def input_fingerprint(
     """
     digest = hashlib.sha256()
     # Read at call time: one engine format for this no-op check and the variant cache keys.
-    format_ = variants.ENGINE_FORMAT
+    format_ = plan.ENGINE_FORMAT
     digest.update(canonical_json({"engine": __version__, "format": format_, **extra}))
     # listed_stats: no link out, no pipe or device, limits before reading (see repository.py).
     files, refused = listed_stats(content)
