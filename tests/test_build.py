@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 import atomic_content
+from atomic_content import build as build_module
 from atomic_content import plan as plan_module
 from atomic_content import variants as variants_module
 from atomic_content.assets import asset_files, relative_assets
@@ -245,6 +247,67 @@ def test_killed_build_leaves_a_complete_output(tmp_path: Path) -> None:
             tree_digest(out) == old
             or json.loads((out / "manifest.json").read_text())["start"] == "2026-12-24"
         )
+
+
+def test_replaced_trees_are_deleted_after_the_build_process_has_exited(tmp_path: Path) -> None:
+    """The old trees go to the trash and a detached process deletes them: a build process
+    exits right after its switch-over (a deleting thread died with it, and trees piled up),
+    and the deleter never holds the output lock (the next build must not wait for it)."""
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY, jobs=1)
+    # An old tree with many files, as a large library leaves behind.
+    old = tmp_path / ".dist.builds" / "0000000000000000-1"
+    for folder in range(40):
+        (old / f"v{folder}").mkdir(parents=True)
+        for name in range(500):
+            (old / f"v{folder}" / f"{name}.html").touch()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "atomic_content.cli", "build", "--content", str(content)]
+    done = subprocess.run(
+        [*command, "--out", str(out), "--date", DAY.isoformat(), "--no-cache"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    with output_lock(out, 0):  # not held by the deleter
+        pass
+    trash = tmp_path / ".dist.trash"
+    deadline = time.monotonic() + 60
+    while trash.exists() and any(trash.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not old.exists()
+    assert not trash.exists() or not any(trash.iterdir())
+    assert [p.name for p in (tmp_path / ".dist.builds").iterdir()] == [out.readlink().name]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_the_trash_deleter_keeps_no_descriptor_of_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The detached deleter holds nothing of the build open: not the output lock, not a pipe
+    the build's output goes to (a `| tee` would wait for it), only /dev/null."""
+    out = tmp_path / "dist"
+    (tmp_path / ".dist.trash" / "old").mkdir(parents=True)
+    monkeypatch.setattr(shutil, "rmtree", lambda *args, **kwargs: time.sleep(20))
+    read_end, write_end = os.pipe()  # stands for the build's piped output
+    try:
+        pid = build_module.empty_trash_in_background(out)
+        assert pid is not None
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            held = {int(fd.name): str(fd.resolve()) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+            if held.keys() == {0, 1, 2} and set(held.values()) == {os.devnull}:
+                break
+            time.sleep(0.05)
+        assert held.keys() == {0, 1, 2} and set(held.values()) == {os.devnull}, held
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
 
 
 def test_second_build_waits_or_stops_with_a_clear_message(tmp_path: Path) -> None:

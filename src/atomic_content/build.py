@@ -39,7 +39,6 @@ import multiprocessing
 import multiprocessing.process
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
@@ -296,7 +295,7 @@ def switch_output(out: Path, new_tree: Path) -> None:
         link.unlink()
     link.symlink_to(new_tree.relative_to(out.parent))
     os.replace(link, out)
-    # Old trees are renamed into a trash folder (instant) and deleted by a background thread:
+    # Old trees are renamed into a trash folder (instant) and deleted by a detached process:
     # on some disks removing thousands of small files takes longer than the whole build, and
     # nothing waits for it. Whatever an interrupted deletion leaves is removed next time.
     trash = trash_folder(out)
@@ -315,16 +314,53 @@ def trash_folder(out: Path) -> Path:
     return out.parent / f".{out.name}.trash"
 
 
-def empty_trash_in_background(out: Path) -> threading.Thread | None:
-    """Delete the trash folder's contents in a daemon thread; returns the thread (or None)."""
+_DELETERS: set[int] = set()
+"""Process ids of trash deleters this process started and has not reaped yet."""
+
+
+def empty_trash_in_background(out: Path) -> int | None:
+    """Delete the trash folder's contents in a detached child process; returns its pid (None
+    when there is no trash, or the platform cannot fork: then it is deleted here).
+
+    Not a thread: a build exits as soon as it has switched over, which killed a deleting
+    thread after a few files, and old trees piled up in the trash build after build. The
+    child is in a session of its own (Ctrl-C on the build does not stop it) and first closes
+    every inherited file descriptor (the output lock's, a pipe the build's output goes to) and
+    points its standard streams at /dev/null.
+    """
+    _reap_deleters()
     trash = trash_folder(out)
-    if not trash.is_dir():
+    if not trash.is_dir() or not any(trash.iterdir()):
         return None
-    thread = threading.Thread(
-        target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True}, daemon=True
-    )
-    thread.start()
-    return thread
+    if not hasattr(os, "fork"):
+        shutil.rmtree(trash, ignore_errors=True)
+        return None
+    pid = os.fork()
+    if pid == 0:  # the child: only os calls and rmtree, then leave without any clean-up
+        try:
+            os.setsid()
+            # Not even standard output: `atomic build | tee log` would wait for the deleter.
+            quiet = os.open(os.devnull, os.O_RDWR)
+            for descriptor in (0, 1, 2):
+                os.dup2(quiet, descriptor)
+            os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+            shutil.rmtree(trash, ignore_errors=True)
+        finally:
+            os._exit(0)
+    _DELETERS.add(pid)
+    return pid
+
+
+def _reap_deleters() -> None:
+    """Collect the exit status of finished deleters (a long-lived process, e.g. the studio,
+    would otherwise keep them as zombies)."""
+    for pid in list(_DELETERS):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid  # reaped elsewhere
+        if done:
+            _DELETERS.discard(pid)
 
 
 def input_fingerprint(
