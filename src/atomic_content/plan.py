@@ -45,9 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from . import __version__
 from .errors import Diagnostic, Diagnostics, Severity, UsageError
 from .experiments import Assignment, assign, covering, forced, relevant
-from .manifest import canonical_json
+from .manifest import atom_hash, canonical_json, sha256_hex
 from .models import ArmKind, Atom, Experiment, Journey, Profile, Segment, Settings, Status
 from .privacy import AttributeUse, UseIndex, budget_diagnostics, channel_privacy
 from .repository import Library, engine_fingerprint
@@ -85,7 +86,8 @@ class PlannedVariant:
     ``journey/step/channel/locale/audience`` for the period that starts the plan, with
     ``@YYYY-MM-DD`` (the first day) appended for later periods. ``uses`` lists the customer
     attributes it reads (tokens of its atoms, the condition of its audience segment) and which
-    of them are personal: what the creepiness budget counts.
+    of them are personal: what the creepiness budget counts. ``cache_key`` identifies its
+    rendered bytes.
     """
 
     id: str
@@ -95,6 +97,9 @@ class PlannedVariant:
     until: dt.date
     resolution: Resolution
     uses: AttributeUse = field(default_factory=AttributeUse)
+    cache_key: str = ""
+    """Everything its rendered bytes depend on (see :class:`VariantKeys`): the render stage's
+    cache key. Made here, so that a variant taken from the memo is never hashed again."""
 
     @property
     def journey(self) -> str:
@@ -278,12 +283,69 @@ class _MemoIndex:
     files: dict[MessageKey, str]
 
 
+ENGINE_FORMAT = 3
+"""Bumped whenever rendering changes output; part of every variant's cache key (and so of
+the memo's context and the build's no-op fingerprint)."""
+
+
+class VariantKeys:
+    """Computes :attr:`PlannedVariant.cache_key`: everything a variant's rendered bytes depend
+    on — engine, settings, profile, the layout files, the winning atoms' content, the
+    language and the variant's name. Never modification times, never the period (a reused
+    render takes those from the plan). One per planning process; it remembers atom hashes."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self._atoms: dict[str, str] = {}
+        hashes, paths = library.file_hashes, library.paths
+        self.global_key = sha256_hex(
+            canonical_json(
+                {
+                    "engine": __version__,
+                    "format": ENGINE_FORMAT,
+                    "settings": hashes.get(paths.get(("settings", "settings"), ""), ""),
+                    "profile": hashes.get(paths.get(("profile", "profile"), ""), ""),
+                }
+            )
+        )
+
+    def atom_hash(self, atom: Atom) -> str:
+        """:func:`~atomic_content.manifest.atom_hash`, once per atom of the library."""
+        found = self._atoms.get(atom.id)
+        if found is None:
+            found = self._atoms[atom.id] = atom_hash(atom)
+        return found
+
+    def key(self, variant_id: str, channel: str, resolution: Resolution) -> str:
+        """The cache key of the variant ``variant_id`` of a message on ``channel``."""
+        library = self.library
+        layout_path = library.paths.get(("layout", f"{channel}/{resolution.layout}"))
+        entry = library.layouts[(channel, resolution.layout)]
+        parts = {
+            "global": self.global_key,
+            "variant": variant_id,
+            "language": resolution.language,
+            "layout": library.file_hashes.get(layout_path or "", ""),
+            "template": library.file_hashes.get(entry.template_path or "", ""),
+            "atoms": {slot: self.atom_hash(a) for slot, a in sorted(resolution.atoms.items())},
+        }
+        return sha256_hex(canonical_json(parts))
+
+
 def plan_context(library: Library, start: dt.date, until: dt.date, include_drafts: bool) -> str:
     """The hash of every input of a plan other than the atoms (see :class:`PlanMemo`)."""
     atom_files = {path for (kind, _), path in library.paths.items() if kind == "atom"}
     digest = hashlib.sha256()
     digest.update(
-        canonical_json([engine_fingerprint(), start.isoformat(), until.isoformat(), include_drafts])
+        canonical_json(
+            [
+                engine_fingerprint(),
+                ENGINE_FORMAT,
+                start.isoformat(),
+                until.isoformat(),
+                include_drafts,
+            ]
+        )
     )
     for path, file_hash in sorted(library.file_hashes.items()):
         if path not in atom_files:
@@ -302,7 +364,7 @@ def atom_fingerprints(library: Library) -> dict[str, str]:
     return found
 
 
-PLAN_MEMO_FORMAT = 1
+PLAN_MEMO_FORMAT = 2
 """Bump when the memo's classes change shape: an old file is then ignored, never misread."""
 
 _MEMO_CLASSES = {
@@ -667,7 +729,7 @@ class _MessageTask:
 PARALLEL_PAIRS = 2_000
 """Below this many (message, audience) pairs to plan, worker start-up costs more than it saves."""
 
-_PLANNER: tuple[Resolver, UseIndex, dt.date, dt.date, bool] | None = None
+_PLANNER: tuple[Resolver, UseIndex, VariantKeys, dt.date, dt.date, bool] | None = None
 """What forked planning workers inherit (set only while a pool runs)."""
 
 
@@ -688,15 +750,16 @@ def _plan_messages(
         return {}
     resolver = resolver or Resolver(library)
     uses = UseIndex(library)
+    keys = VariantKeys(library)
     workers = max(1, min(jobs or os.cpu_count() or 1, 32, len(todo)))
     pairs = sum(len(task.audiences) for task in todo)
     if workers == 1 or pairs < PARALLEL_PAIRS or "fork" not in mp.get_all_start_methods():
         return {
-            task.message: _plan_message(resolver, task, start, until, include_drafts, uses)
+            task.message: _plan_message(resolver, task, start, until, include_drafts, uses, keys)
             for task in todo
         }
     global _PLANNER
-    _PLANNER = (resolver, uses, start, until, include_drafts)
+    _PLANNER = (resolver, uses, keys, start, until, include_drafts)
     # Interleaved shares: neighbouring messages cost alike (same journey, same audiences).
     shares = [todo[i :: workers * 4] for i in range(workers * 4)]
     planned: dict[MessageKey, MessagePlan] = {}
@@ -722,11 +785,11 @@ def _plan_messages(
 
 def _plan_in_worker(share: list[_MessageTask]) -> list[tuple[MessageKey, bytes]]:
     assert _PLANNER is not None
-    resolver, uses, start, until, include_drafts = _PLANNER
+    resolver, uses, keys, start, until, include_drafts = _PLANNER
     return [
         (
             task.message,
-            PlanStore.dump(_plan_message(resolver, task, start, until, include_drafts, uses)),
+            PlanStore.dump(_plan_message(resolver, task, start, until, include_drafts, uses, keys)),
         )
         for task in share
     ]
@@ -739,6 +802,7 @@ def _plan_message(
     until: dt.date,
     include_drafts: bool,
     uses: UseIndex,
+    keys: VariantKeys,
 ) -> MessagePlan:
     """Every variant of one message: each audience's, split at its atoms' window boundaries."""
     message, segments = task.message, task.segments
@@ -756,7 +820,9 @@ def _plan_message(
             ),
         ]
         variants.extend(
-            _variants_of(resolver, message, audience, days, until, include_drafts, problems, uses)
+            _variants_of(
+                resolver, message, audience, days, until, include_drafts, problems, uses, keys
+            )
         )
     usable = frozenset(
         atom.id
@@ -777,6 +843,7 @@ def _variants_of(
     include_drafts: bool,
     problems: Diagnostics,
     uses: UseIndex,
+    keys: VariantKeys,
 ) -> list[PlannedVariant]:
     """The variants of one message for one audience: one per run of days with equal winners."""
     found: list[PlannedVariant] = []
@@ -803,13 +870,21 @@ def _variants_of(
                 last,
                 previous.resolution,
                 previous.uses,
+                previous.cache_key,  # same winners, language and name
             )
             continue
         base = f"{message}/{audience}"
         variant_id = base if not found and day == days[0] else f"{base}@{day.isoformat()}"
         found.append(
             PlannedVariant(
-                variant_id, message, audience, day, last, resolution, uses.of(resolution, audience)
+                variant_id,
+                message,
+                audience,
+                day,
+                last,
+                resolution,
+                uses.of(resolution, audience),
+                keys.key(variant_id, message.channel, resolution),
             )
         )
     return found
@@ -837,10 +912,15 @@ def ranking_diagnostics(
                 segment = choice.matched_segment or GENERIC
                 ties.setdefault((slot, segment, choice.locale or variant.locale, atoms), variant)
     diagnostics: list[Diagnostic] = []
+    # Thousands of ties share a few sets of atoms: sort each set once.
+    order: dict[frozenset[str], list[str]] = {}
+    for key in ties:
+        if key[3] not in order:
+            order[key[3]] = sorted(key[3])
     for (slot, segment, locale, atoms), variant in sorted(
-        ties.items(), key=lambda kv: sorted(kv[0][3])
+        ties.items(), key=lambda kv: order[kv[0][3]]
     ):
-        ordered = sorted(atoms)
+        ordered = order[atoms]
         path, line, col = library.position("atom", ordered[0], ("priority",))
         diagnostics.append(
             Diagnostic(
