@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
+import functools
 import gc
 import io
 import json
@@ -294,6 +295,7 @@ def _undump(data: bytes) -> Any:
 _SHARDS = 64  # files are spread over this many pickles: an edit rewrites one of them
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _shard(shown: str) -> int:
     return zlib.crc32(shown.encode("utf-8", "surrogatepass")) % _SHARDS
 
@@ -408,10 +410,10 @@ class LoadCache:
         if type(load) is not tuple or len(load) != 4 or load[0] != kind:
             raise KeyError(shown)
         _kind, doc, item, diagnostics = load
-        if (doc is not None and type(doc) is not YamlDocument) or type(diagnostics) is not list:
+        if (doc is not None and type(doc) is not YamlDocument) or type(diagnostics) is not tuple:
             raise KeyError(shown)
         self._keep(shown, digest)
-        return doc, item, diagnostics
+        return doc, item, list(diagnostics)
 
     def store_load(
         self,
@@ -422,7 +424,8 @@ class LoadCache:
         item: Any,
         diagnostics: list[Diagnostic],
     ) -> None:
-        self._keep(shown, digest)["load"] = (kind, doc, item, list(diagnostics))
+        # Tuples: most are empty, and pickle writes the one empty tuple once per piece.
+        self._keep(shown, digest)["load"] = (kind, doc, item, tuple(diagnostics))
         self.dirty.add(_shard(shown))
 
     def checked(self, section: str, shown: str, digest: str, context: str) -> list[Diagnostic]:
@@ -431,7 +434,12 @@ class LoadCache:
         if entry is None or entry["sha256"] != digest:
             entry = self._entry(shown, digest)
         stored = entry.get(section) if entry else None
-        if type(stored) is not tuple or len(stored) != 2 or stored[0] != context:
+        if (
+            type(stored) is not tuple
+            or len(stored) != 2
+            or stored[0] != context
+            or type(stored[1]) is not tuple
+        ):
             raise KeyError(shown)
         if entry is not self.new.get(shown):
             self._keep(shown, digest)[section] = stored
@@ -440,7 +448,7 @@ class LoadCache:
     def store_check(
         self, section: str, shown: str, digest: str, context: str, found: list[Diagnostic]
     ) -> None:
-        self._keep(shown, digest)[section] = (context, list(found))
+        self._keep(shown, digest)[section] = (context, tuple(found))
         self.dirty.add(_shard(shown))
 
     def save(self) -> None:
