@@ -670,9 +670,11 @@ class FileDigests:
 
     ``path`` is a small JSON file (None: nothing is remembered or saved); ``read=False`` hashes
     every file and only writes it. A damaged file, another format or another root is ignored
-    as a whole, and so is any entry that is not an lstat and a sha256 as written here. A wrong
-    remembered digest could at worst make the no-op check wrong, never the load, which reads
-    every file itself; the file lives in the build's own cache folder, beside its output.
+    as a whole, and so is any entry that is not an lstat and a sha256 as written here. The
+    build's no-op check keeps its digests in its own cache folder, beside its output; the
+    load cache (:class:`LoadCache`) keeps them with each file's load results, so an unchanged
+    file is neither hashed nor read by the load either. :meth:`read` also returns the bytes it
+    had to read, for the caller to parse.
     """
 
     def __init__(

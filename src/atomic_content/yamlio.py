@@ -745,13 +745,7 @@ def read_yaml_file(
     return parse_yaml_text(raw, shown)
 
 
-# -- plain data as JSON --------------------------------------------------------------------------
-# The load cache (repository.LoadCache) keeps parsed files as JSON: dates and datetimes are
-# tagged so that they come back as dates. JSON, not pickle: a cache file can at worst hold wrong
-# *data*, which still goes through every validation; it cannot run code.
-
-_DATE_TAG = "\u0000date"
-_DATETIME_TAG = "\u0000datetime"
+# -- the user cache -------------------------------------------------------------------------------
 
 
 def cache_dir() -> Path | None:
@@ -762,35 +756,6 @@ def cache_dir() -> Path | None:
         return None if configured.strip().lower() in ("", "off", "0", "false") else Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "atomic-content"
-
-
-def encode_data(value: Any) -> Any:
-    """Plain data (as :func:`parse_yaml_text` returns it) as JSON-ready data."""
-    if isinstance(value, dict):
-        return {key: encode_data(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [encode_data(item) for item in value]
-    if isinstance(value, dt.datetime):
-        return {_DATETIME_TAG: value.isoformat()}
-    if isinstance(value, dt.date):
-        return {_DATE_TAG: value.isoformat()}
-    if isinstance(value, float) and value != value:
-        raise ValueError("NaN is kept out of the cache")  # JSON has no NaN; re-parse instead
-    return value
-
-
-def decode_data(value: Any) -> Any:
-    """The inverse of :func:`encode_data`."""
-    if isinstance(value, dict):
-        if len(value) == 1:
-            if _DATE_TAG in value:
-                return dt.date.fromisoformat(value[_DATE_TAG])
-            if _DATETIME_TAG in value:
-                return dt.datetime.fromisoformat(value[_DATETIME_TAG])
-        return {key: decode_data(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [decode_data(item) for item in value]
-    return value
 
 
 def parse_yaml_text(raw: bytes | str, shown: str) -> tuple[YamlDocument | None, Diagnostic | None]:
