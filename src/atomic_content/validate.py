@@ -1067,7 +1067,12 @@ def static_check(
     conditions, tokens, Markdown, customers, reachability and governance (expiry on ``on``;
     default: SOURCE_DATE_EPOCH or today). Returns the library and all diagnostics, sorted;
     raises nothing for bad content. ``jobs`` as for :func:`~atomic_content.repository.
-    load_files` (the same results with any number)."""
+    load_files` (the same results with any number).
+
+    Everything alive at the end is moved out of the cyclic collector's sight (``gc.freeze``,
+    as :func:`~atomic_content.pipeline.check` did after this stage): the library lives on,
+    and otherwise the first collection after loading walks all of its objects. Freed objects
+    are still freed; a caller that drops libraries in a loop may ``gc.unfreeze()``."""
     with no_gc_pauses():
         checked = _static_check(root, on, jobs)
         # What was loaded lives as long as the library: out of the collector's sight, or
