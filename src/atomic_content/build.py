@@ -613,7 +613,15 @@ def output_files(
         warnings=warnings,
         experiments=experiment_entries(checked.plan, library),
     )
-    files["manifest.json"] = manifest.to_json(previous.lines if previous is not None else None)
+    # Lines the render workers made, then the previous build's: each is used only for an
+    # entry equal to the one it was made from.
+    known = dict(previous.lines) if previous is not None else {}
+    known.update(
+        (output.variant_id, (output.entry, output.line))
+        for output in rendered.outputs.values()
+        if output.line
+    )
+    files["manifest.json"] = manifest.to_json(known)
     # A small file for the no-op check, so an unchanged rebuild never parses the manifest.
     # It also keeps each variant's cache key, so the next build links unchanged variants.
     info = {

@@ -201,7 +201,7 @@ class Manifest:
             if found is not None and (found[0] is entry or found[0] == entry):
                 variant_items.append(found[1])
             else:
-                variant_items.append(_compact(_entry_adapter().dump_python(entry, mode="json")))
+                variant_items.append(entry_line(entry))
         lines = ["{"]
         keys = sorted(data)
         for position, key in enumerate(keys):
@@ -283,6 +283,12 @@ def variant_lines(manifest: Manifest, data: bytes) -> dict[str, tuple[VariantEnt
             return {}
         found[entry.id] = (entry, text)
     return found
+
+
+def entry_line(entry: VariantEntry) -> str:
+    """``entry``'s line in ``manifest.json`` (:meth:`Manifest.to_json`'s ``known_lines``
+    take such lines): the render workers make it along with the entry, in parallel."""
+    return _compact(_entry_adapter().dump_python(entry, mode="json"))
 
 
 def warning_line(entry: DiagnosticEntry) -> str:

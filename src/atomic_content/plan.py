@@ -254,6 +254,35 @@ class MessagePlan:
     variants: tuple[PlannedVariant, ...]
     problems: tuple[Diagnostic, ...]
     usable: frozenset[str] = frozenset()
+    ranking: RankingPart | None = None
+
+
+@dataclass(frozen=True)
+class RankingPart:
+    """What one message contributes to the ranking warnings (:func:`ranking_diagnostics`), so
+    that a message kept by the memo is not walked again: the atoms that win one of its
+    variants, and each tie that only the atom id decides — (slot, segment, locale, the tied
+    atoms) — with the first of its variants (by id) that shows it."""
+
+    winners: frozenset[str]
+    ties: tuple[tuple[tuple[str, str, str, frozenset[str]], str], ...]
+
+    @classmethod
+    def of(cls, variants: Iterable[PlannedVariant]) -> RankingPart:
+        winners: set[str] = set()
+        ties: dict[tuple[str, str, str, frozenset[str]], str] = {}
+        for variant in variants:
+            for slot, choice in variant.resolution.slots.items():
+                if choice.winner is None:
+                    continue
+                winners.add(choice.winner.id)
+                if choice.tied_with:
+                    atoms = frozenset((choice.winner.id, *choice.tied_with))
+                    segment = choice.matched_segment or GENERIC
+                    key = (slot, segment, choice.locale or variant.locale, atoms)
+                    if key not in ties or variant.id < ties[key]:
+                        ties[key] = variant.id
+        return cls(frozenset(winners), tuple(ties.items()))
 
 
 @dataclass(frozen=True)
@@ -364,7 +393,7 @@ def atom_fingerprints(library: Library) -> dict[str, str]:
     return found
 
 
-PLAN_MEMO_FORMAT = 2
+PLAN_MEMO_FORMAT = 3
 """Bump when the memo's classes change shape: an old file is then ignored, never misread."""
 
 _MEMO_CLASSES = {
@@ -372,6 +401,7 @@ _MEMO_CLASSES = {
     for cls in (
         PlannedVariant,
         MessagePlan,
+        RankingPart,
         _MemoIndex,
         MessageKey,
         Resolution,
@@ -699,7 +729,11 @@ def make_plan(
     usable: set[str] = set()
     for piece in pieces.values():
         usable |= piece.usable
-    problems.extend(ranking_diagnostics(library, variants, start, until, usable))
+    parts = [
+        (message, piece.ranking or RankingPart.of(piece.variants))
+        for message, piece in pieces.items()
+    ]
+    problems.extend(ranking_diagnostics(library, parts, start, until, usable))
     problems.extend(budget_diagnostics(library, variants))
     experiments = tuple(relevant(library.experiments.values(), start, until))
     memo = PlanMemo(context, prints, pieces, encoded)
@@ -830,7 +864,11 @@ def _plan_message(
         if atom.segments is None or any(segment in segments for segment in atom.segments)
     )
     return MessagePlan(
-        frozenset(atom.id for atom in competing), tuple(variants), tuple(problems), usable
+        frozenset(atom.id for atom in competing),
+        tuple(variants),
+        tuple(problems),
+        usable,
+        RankingPart.of(variants),
     )
 
 
@@ -892,33 +930,30 @@ def _variants_of(
 
 def ranking_diagnostics(
     library: Library,
-    variants: Iterable[PlannedVariant],
+    parts: Iterable[tuple[MessageKey, RankingPart]],
     start: dt.date,
     until: dt.date,
     usable: Iterable[str],
 ) -> list[Diagnostic]:
     """``rank.ambiguous`` for ties that only the atom id decides, and ``rank.shadowed`` for
     approved atoms some message could use (``usable``: journey, channel, locale, audience)
-    that win no variant of the plan although their validity window overlaps it."""
-    ties: dict[tuple[str, str, str, frozenset[str]], PlannedVariant] = {}
+    that win no variant of the plan although their validity window overlaps it. ``parts``
+    are the messages' :class:`RankingPart`\\ s."""
+    # each tie -> the first variant (by id) of the whole plan that shows it, and its message
+    ties: dict[tuple[str, str, str, frozenset[str]], tuple[str, MessageKey]] = {}
     winners: set[str] = set()
-    for variant in variants:
-        for slot, choice in variant.resolution.slots.items():
-            if choice.winner is None:
-                continue
-            winners.add(choice.winner.id)
-            if choice.tied_with:
-                atoms = frozenset((choice.winner.id, *choice.tied_with))
-                segment = choice.matched_segment or GENERIC
-                ties.setdefault((slot, segment, choice.locale or variant.locale, atoms), variant)
+    for message, part in parts:
+        winners |= part.winners
+        for key, variant_id in part.ties:
+            known = ties.get(key)
+            if known is None or variant_id < known[0]:
+                ties[key] = (variant_id, message)
     diagnostics: list[Diagnostic] = []
-    # Thousands of ties share a few sets of atoms: sort each set once.
-    order: dict[frozenset[str], list[str]] = {}
-    for key in ties:
-        if key[3] not in order:
-            order[key[3]] = sorted(key[3])
-    for (slot, segment, locale, atoms), variant in sorted(
-        ties.items(), key=lambda kv: order[kv[0][3]]
+    # Thousands of ties share a few sets of atoms: sort each set once. Same atoms: in the
+    # order of the variants that first show them.
+    order = {key[3]: sorted(key[3]) for key in ties}
+    for (slot, segment, locale, atoms), (_, message) in sorted(
+        ties.items(), key=lambda kv: (order[kv[0][3]], kv[1][0])
     ):
         ordered = order[atoms]
         path, line, col = library.position("atom", ordered[0], ("priority",))
@@ -930,8 +965,8 @@ def ranking_diagnostics(
                 Severity.WARNING,
                 "rank.ambiguous",
                 f"atoms {', '.join(ordered)} tie for slot {slot!r}, segment {segment!r}, "
-                f"locale {locale} (e.g. in {variant.journey}/{variant.step} on "
-                f"{variant.channel}); {ordered[0]} wins only because of its id",
+                f"locale {locale} (e.g. in {message.journey}/{message.step} on "
+                f"{message.channel}); {ordered[0]} wins only because of its id",
                 "set a different `priority:` on one of them so the choice is on purpose",
             )
         )

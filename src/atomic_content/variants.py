@@ -35,6 +35,7 @@ from .manifest import (
     ManifestError,
     SlotEntry,
     VariantEntry,
+    entry_line,
     sha256_hex,
     variant_lines,
 )
@@ -65,6 +66,9 @@ class VariantOutput:
     written: bool = False
     """Set when a :class:`VariantSink` has already written the files ``entry`` lists and the
     template form into the new output tree: ``files`` and ``message`` are then empty."""
+    line: str = ""
+    """``entry``'s manifest line (:func:`~atomic_content.manifest.entry_line`) when the
+    render made it (in a worker, in parallel); empty for a reused variant."""
 
 
 class VariantSink(Protocol):
@@ -311,7 +315,7 @@ class VariantRenderer:
             targeting=targeting,
             personal=personal,
         )
-        return VariantOutput(variant.id, files, entry, message, key)
+        return VariantOutput(variant.id, files, entry, message, key, line=entry_line(entry))
 
     def render_safely(self, variant: PlannedVariant, key: str) -> VariantOutput | VariantFailure:
         try:
