@@ -295,6 +295,11 @@ def _undump(data: bytes) -> Any:
 _SHARDS = 64  # files are spread over this many pickles: an edit rewrites one of them
 
 
+def _diagnostics(value: Any) -> bool:
+    """Whether a cached value is a tuple of diagnostics (as :class:`LoadCache` stores them)."""
+    return type(value) is tuple and all(type(item) is Diagnostic for item in value)
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _shard(shown: str) -> int:
     return zlib.crc32(shown.encode("utf-8", "surrogatepass")) % _SHARDS
@@ -369,8 +374,7 @@ class LoadCache:
                     if type(shown) is not str or type(entry) is not dict or _shard(shown) != shard:
                         return
                     files[shown] = entry
-        except (OSError, ValueError, TypeError, KeyError, AttributeError, IndexError,
-                RecursionError, EOFError, MemoryError, pickle.UnpicklingError):  # fmt: skip
+        except Exception:  # whatever is wrong with it, a cache is only a cache
             return
         self.old, self._pieces = files, pieces
 
@@ -411,7 +415,7 @@ class LoadCache:
         if type(load) is not tuple or len(load) != 4 or load[0] != kind:
             raise KeyError(shown)
         _kind, doc, item, diagnostics = load
-        if (doc is not None and type(doc) is not YamlDocument) or type(diagnostics) is not tuple:
+        if (doc is not None and type(doc) is not YamlDocument) or not _diagnostics(diagnostics):
             raise KeyError(shown)
         self._keep(shown, digest)
         return doc, item, list(diagnostics)
@@ -439,7 +443,7 @@ class LoadCache:
             type(stored) is not tuple
             or len(stored) != 2
             or stored[0] != context
-            or type(stored[1]) is not tuple
+            or not _diagnostics(stored[1])
         ):
             raise KeyError(shown)
         if entry is not self.new.get(shown):
