@@ -95,18 +95,24 @@ def governance_diagnostics(library: Library, on: dt.date | None = None) -> list[
         else ""
     )
     found: list[Diagnostic] = []
-    for atom in sorted(library.atoms.values(), key=lambda a: a.id):
-        if cache is None:
-            found.extend(_atom_findings(library, atom, rules, when))
-            continue
+    atoms = sorted(library.atoms.values(), key=lambda a: a.id)
+    files = []
+    for atom in atoms:
         path = library.paths.get(("atom", atom.id), "")
-        digest = library.file_hashes.get(path, "")
-        try:
-            found.extend(cache.checked("governance", path, digest, context))
-        except KeyError:
-            own = _atom_findings(library, atom, rules, when)
+        files.append((path, library.file_hashes.get(path, "")))
+    cached = (
+        cache.checked_files("governance", files, context)
+        if cache is not None
+        else [None] * len(atoms)
+    )
+    for atom, (path, digest), known in zip(atoms, files, cached, strict=True):
+        if known is not None:
+            found.extend(known)
+            continue
+        own = _atom_findings(library, atom, rules, when)
+        if cache is not None:
             cache.store_check("governance", path, digest, context, own)
-            found.extend(own)
+        found.extend(own)
     return sorted(found, key=diagnostic_order)
 
 

@@ -297,7 +297,7 @@ _SHARDS = 64  # files are spread over this many pickles: an edit rewrites one of
 
 def _diagnostics(value: Any) -> bool:
     """Whether a cached value is a tuple of diagnostics (as :class:`LoadCache` stores them)."""
-    return type(value) is tuple and all(type(item) is Diagnostic for item in value)
+    return type(value) is tuple and (not value or all(type(i) is Diagnostic for i in value))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -449,6 +449,30 @@ class LoadCache:
         if entry is not self.new.get(shown):
             self._keep(shown, digest)[section] = stored
         return list(stored[1])
+
+    def checked_files(
+        self, section: str, files: list[tuple[str, str]], context: str
+    ) -> list[list[Diagnostic] | None]:
+        """:meth:`checked` of each ``(display path, sha256)``, None for those without cached
+        results (one call for many files: this runs for every atom, several times)."""
+        new = self.new
+        found: list[list[Diagnostic] | None] = []
+        for shown, digest in files:
+            entry = new.get(shown)
+            stored = entry.get(section) if entry is not None and entry["sha256"] == digest else None
+            if (
+                type(stored) is tuple
+                and len(stored) == 2
+                and stored[0] == context
+                and _diagnostics(stored[1])
+            ):
+                found.append(list(stored[1]))
+                continue
+            try:
+                found.append(self.checked(section, shown, digest, context))
+            except KeyError:
+                found.append(None)
+        return found
 
     def store_check(
         self, section: str, shown: str, digest: str, context: str, found: list[Diagnostic]

@@ -797,17 +797,12 @@ class _Validator:
         diagnostics = self.d
         found: dict[str, list[Diagnostic]] = {}
         todo: list[Atom] = []
-        for atom in self.lib.atoms.values():
-            if cache is not None:
-                path = self.lib.paths.get(("atom", atom.id), "")
-                try:
-                    found[atom.id] = cache.checked(
-                        "unused", path, self.lib.file_hashes.get(path, ""), context
-                    )
-                    continue
-                except KeyError:
-                    pass
-            todo.append(atom)
+        atoms = self.lib.atoms.values()
+        for atom, cached in zip(atoms, cached_checks(self.lib, "unused", context), strict=True):
+            if cached is not None:
+                found[atom.id] = cached
+            else:
+                todo.append(atom)
         # One atom at a time when few changed; else all at once (faster for many).
         reachable = usable_atoms(self.lib) if len(todo) > 100 else None
         for atom in todo:
@@ -838,6 +833,20 @@ class _Validator:
             "check its slot, channels, journeys, segments and locale against the journeys "
             "and their layouts",
         )
+
+
+def cached_checks(library: Library, section: str, context: str) -> list[list[Diagnostic] | None]:
+    """The cached results of a per-atom check (``section`` of ``library.load_cache``) for each
+    atom in order; None where there are none (or no cache)."""
+    cache = library.load_cache
+    if cache is None:
+        return [None] * len(library.atoms)
+    paths, hashes = library.paths, library.file_hashes
+    files = []
+    for atom_id in library.atoms:
+        path = paths.get(("atom", atom_id), "")
+        files.append((path, hashes.get(path, "")))
+    return cache.checked_files(section, files, context)
 
 
 def atom_usable(library: Library, atom: Atom) -> bool:
@@ -979,17 +988,12 @@ def check_atoms(
     cache = library.load_cache
     found: dict[str, list[Diagnostic]] = {}
     todo: list[Atom] = []
-    for atom in library.atoms.values():
-        if cache is not None:
-            path = library.paths.get(("atom", atom.id), "")
-            try:
-                found[atom.id] = cache.checked(
-                    "atom", path, library.file_hashes.get(path, ""), context
-                )
-                continue
-            except KeyError:
-                pass
-        todo.append(atom)
+    cached_atoms = cached_checks(library, "atom", context)
+    for atom, cached in zip(library.atoms.values(), cached_atoms, strict=True):
+        if cached is not None:
+            found[atom.id] = cached
+        else:
+            todo.append(atom)
 
     def check(atoms: list[Atom]) -> list[list[Diagnostic]]:
         results = []
@@ -1024,10 +1028,12 @@ def text_hygiene(library: Library) -> list[Diagnostic]:
     if cache is None:
         return check_text_hygiene(library)
     found: list[Diagnostic] = []
-    for doc in library.documents.values():
-        try:
-            found.extend(cache.checked("hygiene", doc.path, doc.sha256, ""))
-        except KeyError:
+    documents = list(library.documents.values())
+    files = [(doc.path, doc.sha256) for doc in documents]
+    for doc, cached in zip(documents, cache.checked_files("hygiene", files, ""), strict=True):
+        if cached is not None:
+            found.extend(cached)
+        else:
             own = document_hygiene(doc)
             cache.store_check("hygiene", doc.path, doc.sha256, "", own)
             found.extend(own)
