@@ -410,14 +410,18 @@ class LoadCache:
     ) -> tuple[YamlDocument | None, Any, list[Diagnostic]]:
         """``(document, model, diagnostics)`` of an unchanged file, or raise KeyError.
         ``document`` is None when the file did not parse, ``model`` when it did not validate."""
-        entry = self._entry(shown, digest)
+        entry = self.new.get(shown)
+        kept = entry is not None and entry["sha256"] == digest
+        if not kept:
+            entry = self._entry(shown, digest)
         load = entry.get("load") if entry else None
         if type(load) is not tuple or len(load) != 4 or load[0] != kind:
             raise KeyError(shown)
         _kind, doc, item, diagnostics = load
         if (doc is not None and type(doc) is not YamlDocument) or not _diagnostics(diagnostics):
             raise KeyError(shown)
-        self._keep(shown, digest)
+        if not kept:
+            self._keep(shown, digest)
         return doc, item, list(diagnostics)
 
     def store_load(
@@ -485,11 +489,15 @@ class LoadCache:
         that did not change are written back as they were read."""
         if self.path is None:
             return
-        remembered = self.digests.new
+        remembered, as_read = self.digests.new, self.digests.old
         shards: dict[int, dict[str, Any]] = {}
         for shown, entry in self.new.items():
             shard = _shard(shown)
             known = remembered.get(shown)
+            if known is not None and known is as_read.get(shown):
+                # Its lstat and digest as read from this entry: nothing to note.
+                shards.setdefault(shard, {})[shown] = entry
+                continue
             stat_key = known[:5] if known is not None and known[5] == entry["sha256"] else None
             if entry.get("stat") != stat_key:
                 entry["stat"] = stat_key
