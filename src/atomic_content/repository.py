@@ -336,7 +336,6 @@ class LoadCache:
         self.new: dict[str, Any] = {}
         self.dirty: set[int] = set()  # shards to write again
         self._pieces: dict[int, bytes] = {}  # the pieces as read, rewritten when clean
-        self.jobs = 1  # processes that may encode pieces (see share_work)
         self.digests = FileDigests(None, root if root is not None else Path())
         if path is not None:
             channels_model()  # resolves the registry (and imports its modules) before reading
@@ -508,20 +507,13 @@ class LoadCache:
         if not self.dirty:
             return
         try:
-            todo = [s for s in sorted(shards) if s in self.dirty or s not in self._pieces]
-            # After a cold load nearly every piece is new: encode them in ``jobs`` processes.
-            workers = self.jobs if len(todo) >= _SHARDS // 4 else 1
-            groups = [todo[i::workers] for i in range(workers)]
-            encoded = share_work(
-                len(groups), workers, lambda i: [_dump(shards[s]) for s in groups[i]]
-            )
-            fresh: dict[int, bytes] = {}
-            for group, pieces_of in zip(groups, encoded, strict=True):
-                fresh.update(zip(group, pieces_of, strict=True))
-            pieces: dict[int, bytes] = {
-                shard: fresh[shard] if shard in fresh else self._pieces[shard]
-                for shard in sorted(shards)
-            }
+            # Encoded here even after a cold load: in a forked worker, touching every object
+            # (reference counts) would copy every page of this process's memory.
+            pieces: dict[int, bytes] = {}
+            for shard in sorted(shards):
+                old = self._pieces.get(shard)
+                clean = shard not in self.dirty and old is not None
+                pieces[shard] = old if clean and old is not None else _dump(shards[shard])
             header = json.dumps(
                 {
                     "engine": self.engine,
@@ -1683,7 +1675,6 @@ def _load_files(
     loader.stats = {shown: info for shown, _path, info in stats}
     loader.cache = LoadCache.for_root(root) if cache else LoadCache(None, root)
     loader.library.load_cache = loader.cache
-    loader.cache.jobs = jobs
     loader.library.settings = loader.load_single("atomic.yaml", Settings, "settings", required=True)
     loader.library.profile = loader.load_single("profile.yaml", Profile, "profile", required=True)
     if jobs > 1:
