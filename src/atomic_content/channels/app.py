@@ -202,11 +202,7 @@ class AppRenderer:
     def send_limits(
         self, rendered: RenderedMessage, settings: Settings | None
     ) -> list[LimitProblem]:
-        limits = channel_settings(settings, self.name, AppChannel).limits
-        schemes = {"https"}
-        if settings is not None and settings.brand.deep_link_scheme:
-            schemes.add(settings.brand.deep_link_scheme)
-        allowed = frozenset(schemes)
+        limits, allowed = _send_rules(settings)
         problems: list[LimitProblem] = []
         push_text = rendered.parts.get("push.json")
         if push_text is not None:
@@ -398,6 +394,26 @@ _PREVIEW_CSS = (
     "border-radius:8px;background:#1f5f4a;color:#fff;text-align:center;text-decoration:none;"
     "font-weight:700}"
 )
+
+
+_RULES: dict[int, tuple[Settings | None, AppLimits, frozenset[str]]] = {}
+
+
+def _send_rules(settings: Settings | None) -> tuple[AppLimits, frozenset[str]]:
+    """The app limits of ``settings`` and the deep-link schemes it allows (https and the
+    brand's), worked out once per settings object: the runtime asks for every customer. The
+    entry keeps the settings alive, so its id cannot be reused."""
+    entry = _RULES.get(id(settings))
+    if entry is None or entry[0] is not settings:
+        schemes = {"https"}
+        if settings is not None and settings.brand.deep_link_scheme:
+            schemes.add(settings.brand.deep_link_scheme)
+        limits = channel_settings(settings, AppRenderer.name, AppChannel).limits
+        entry = (settings, limits, frozenset(schemes))
+        if len(_RULES) >= 64:
+            _RULES.clear()
+        _RULES[id(settings)] = entry
+    return entry[1], entry[2]
 
 
 def _ids(atoms: dict[str, Any], *slots: str) -> tuple[str, ...]:
