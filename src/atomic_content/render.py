@@ -7,9 +7,9 @@
 * :func:`render_message` — one customer: each part is compiled once (cached per locale and
   mode by :class:`~atomic_content.tokens.TokenEnvironment`) and rendered with the context
   ``{"customer": ..., "brand": ..., "slots": ...}``; a part without a customer token is the
-  same for everyone, so it is rendered once per assembled message and reused. Customer values are HTML-escaped in html
-  parts, JSON-escaped in json parts and refused in header parts when they could inject a
-  header.
+  same for everyone, so it is rendered once per assembled message and reused. Customer values
+  are HTML-escaped in html parts, JSON-escaped in json parts and refused in header parts when
+  they could inject a header.
 
 Errors are :class:`~atomic_content.errors.RenderError`; they name the customer id, the atom and
 the attribute, never a customer value.
@@ -79,11 +79,7 @@ class _Prepared:
     required: tuple[tuple[str, str], ...]  # (atom id, path) used without a default
     constant: dict[str, str]  # part name -> its output, for parts no customer can change
     fields: dict[str, Any]  # the RenderedMessage fields every customer shares (see _message)
-
-    @property
-    def all_constant(self) -> bool:
-        """Whether every part is the same for every customer (see :func:`_constant_parts`)."""
-        return len(self.constant) == len(self.assembled.parts)
+    all_constant: bool  # every part is the same for every customer (see _constant_parts)
 
 
 _PREPARED: dict[int, _Prepared] = {}
@@ -103,6 +99,7 @@ def _prepared(profile: Profile | None, assembled: AssembledMessage) -> _Prepared
             for part in assembled.parts
         ]
         static = prepare_context({"brand": assembled.brand, "slots": assembled.slot_data})
+        constant = _constant_parts(assembled, compiled, static)
         entry = _Prepared(
             assembled,
             static,
@@ -113,7 +110,7 @@ def _prepared(profile: Profile | None, assembled: AssembledMessage) -> _Prepared
                 for atom_id, paths in sorted(assembled.required_paths.items())
                 for path in sorted(paths)
             ),
-            _constant_parts(assembled, compiled, static),
+            constant,
             {  # in field order: the instance dict then lists them as __init__ would
                 "key": assembled.key,
                 "customer_id": None,
@@ -127,6 +124,7 @@ def _prepared(profile: Profile | None, assembled: AssembledMessage) -> _Prepared
                 "recipient": None,
                 "sender": _sender(assembled.brand),
             },
+            len(constant) == len(assembled.parts),
         )
         with _LOCK:
             if len(_PREPARED) >= 4096:

@@ -125,7 +125,8 @@ class _Absent:
 
 
 _ABSENT = _Absent()
-_PLAIN_TYPES = frozenset({str, int, bool, type(None), _Absent})
+_PLAIN_TYPES = frozenset({str, int, type(None), _Absent})
+_TRUE, _FALSE = object(), object()  # booleans in a key: True == 1 and False == 0 in Python
 
 
 class _AudienceMemo:
@@ -164,13 +165,15 @@ class _AudienceMemo:
 def _key_function(
     paths: tuple[tuple[str, ...], ...],
 ) -> Callable[[Mapping[str, Any]], tuple[Any, ...] | None]:
-    """The key of an :class:`_AudienceMemo`: the values at ``paths``, each after its type;
-    None when one is not plain or a path runs through something that is not a mapping.
+    """The key of an :class:`_AudienceMemo`: the values at ``paths``, kept apart by type; None
+    when one is not plain or a path runs through something that is not a mapping.
 
     Generated as straight-line code (it runs for every customer): for ``("tier",)`` and
     ``("cart", "items")`` it reads ``a.get("tier", A)``, then ``a.get("cart", A)`` and, when
-    that is a dict, its ``"items"``; floats become their exact ``hex()`` (``-0.0`` apart from
-    ``0.0``), other types than str, int, bool, None and absent give None."""
+    that is a dict, its ``"items"``. Strings, ints, None and absent (its own marker) stand for
+    themselves (no two of them are equal); booleans become markers of their own (``True == 1``
+    in Python), floats the 1-tuple of their exact ``hex()`` (``1.0 == 1``, ``-0.0 == 0.0``);
+    anything else gives None."""
     lines = ["def key(a):", "    if type(a) is not dict:", "        return None"]
     names: list[str] = []
     for i, parts in enumerate(paths):
@@ -184,15 +187,22 @@ def _key_function(
                 "        return None",
             ]
         lines += [
-            f"    t{i} = type({value})",
-            f"    if t{i} is float:",
-            f"        {value} = {value}.hex()",
-            f"    elif t{i} not in PLAIN:",
+            f"    t = type({value})",
+            "    if t is bool:",
+            f"        {value} = TRUE if {value} else FALSE",
+            "    elif t is float:",
+            f"        {value} = ({value}.hex(),)",
+            "    elif t not in PLAIN:",
             "        return None",
         ]
-        names += [f"t{i}", value]
+        names.append(value)
     lines.append(f"    return ({', '.join(names)}{',' if len(names) == 1 else ''})")
-    namespace: dict[str, Any] = {"A": _ABSENT, "PLAIN": _PLAIN_TYPES}
+    namespace: dict[str, Any] = {
+        "A": _ABSENT,
+        "PLAIN": _PLAIN_TYPES,
+        "TRUE": _TRUE,
+        "FALSE": _FALSE,
+    }
     exec(compile("\n".join(lines), "<audience memo key>", "exec"), namespace)
     function: Callable[[Mapping[str, Any]], tuple[Any, ...] | None] = namespace["key"]
     return function
@@ -316,6 +326,9 @@ class SegmentIndex:
             (attribute, purpose in self.policy.opt_out)
             for purpose, attribute in self.policy.consents.items()
         )
+        self._consent_paths = tuple(
+            (tuple(attribute.split(".")), opt_out) for attribute, opt_out in self._consent_reads
+        )
         self._consent_states: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
         self._rules: dict[str, AudienceRule] = {}
 
@@ -329,9 +342,17 @@ class SegmentIndex:
         purpose not given) and the two sets are made once per mask, then shared."""
         mask = 0
         bit = 1
-        for attribute, opt_out in self._consent_reads:
-            found, value = lookup(attributes, attribute)
-            if (found and value is False) if opt_out else not (found and value is True):
+        for parts, opt_out in self._consent_paths:
+            # lookup() inlined (it runs for every customer): a missing step reads as absent,
+            # which both tests below treat as "not a boolean".
+            value: Any = attributes
+            for part in parts:
+                if type(value) is dict or isinstance(value, Mapping):
+                    value = value.get(part)
+                else:
+                    value = None
+                    break
+            if (value is False) if opt_out else (value is not True):
                 mask |= bit
             bit <<= 1
         state = self._consent_states.get(mask)

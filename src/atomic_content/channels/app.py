@@ -221,14 +221,17 @@ class AppRenderer:
                     hard=limits.push_body_hard,
                     shown="phones show",
                 )
-            problems += length_problems(
-                len(push_text.encode("utf-8")),
-                what="push payload",
-                code="app.push_payload",
-                unit="bytes",
-                hard=limits.push_payload_bytes_hard,
-                hard_code="app.push_payload_too_large",
-            )
+            # An ASCII payload has as many bytes as characters: no encoding to tell.
+            size = len(push_text) if push_text.isascii() else len(push_text.encode("utf-8"))
+            if size > limits.push_payload_bytes_hard:
+                problems += length_problems(
+                    size,
+                    what="push payload",
+                    code="app.push_payload",
+                    unit="bytes",
+                    hard=limits.push_payload_bytes_hard,
+                    hard_code="app.push_payload_too_large",
+                )
             problems.extend(_deep_link(str(push.get("deep_link", "")), allowed, "push deep link"))
         card_text = rendered.parts.get("card.json")
         if card_text is not None:
@@ -439,9 +442,22 @@ def _load(text: str, name: str) -> dict[str, Any]:
     return value
 
 
+_ALLOWED: dict[tuple[str, frozenset[str]], bool] = {}
+"""url_allowed verdicts by (url, allowed schemes): the check is a pure function of the two."""
+
+
 def _deep_link(url: str, allowed: frozenset[str], what: str) -> list[LimitProblem]:
     # No link at all is fine (the push opens the app); a link must use an allowed scheme.
-    if not url or url_allowed(url, allowed):
+    if not url:
+        return []
+    # A variant's links are mostly the same for every customer: remember the verdicts.
+    verdict = _ALLOWED.get((url, allowed))
+    if verdict is None:
+        verdict = url_allowed(url, allowed)
+        if len(_ALLOWED) >= 4096:
+            _ALLOWED.clear()
+        _ALLOWED[(url, allowed)] = verdict
+    if verdict:
         return []
     return [
         LimitProblem(
