@@ -1,7 +1,7 @@
 """Pipeline benchmark: load+validate, build (cold, no-op, one-atom edit, --jobs) and runtime.
 
 Run: ``.venv/bin/python benchmarks/bench_pipeline.py [--atoms 2000] [--segments 200] [--edits 3]
-[--journeys 20] [--customers 2000] [--calls 2000] [--skip-build]``
+[--journeys 20] [--customers 2000] [--calls 2000] [--skip-build] [--only runtime --work DIR]``
 
 Generates a synthetic library with benchmarks/generate.py, then prints each figure next to a
 baseline measured in the same run (these machines are noisy; ratios are what to compare):
@@ -271,13 +271,56 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000, help="render calls per channel")
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--edits", type=int, default=3, help="one-atom edits to time (median)")
+    parser.add_argument(
+        "--only",
+        choices=("all", "runtime"),
+        default="all",
+        help="runtime: only the Bundle.render vs. Jinja floor comparison (fast iteration)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="with --only runtime: a folder kept between runs; the generated library and the "
+        "builds in it are reused when present (delete it after changing the writer side)",
+    )
     args = parser.parse_args()
 
+    if args.only == "runtime":
+        work = args.work or Path(tempfile.mkdtemp(prefix="atomic-bench-"))
+        try:
+            run_runtime(args, work)
+        finally:
+            if args.work is None:
+                shutil.rmtree(work, ignore_errors=True)
+        return
     work = Path(tempfile.mkdtemp(prefix="atomic-bench-"))
     try:
         run(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def run_runtime(args: argparse.Namespace, work: Path) -> None:
+    """Only the runtime comparison; the library and both builds are made once per ``work``."""
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ["ATOMIC_CACHE_DIR"] = str(work / "parse-cache")
+    content = work / "content"
+    if not (content / ".complete").is_file():
+        shutil.rmtree(content, ignore_errors=True)
+        generate(content, atoms=args.atoms, segments=args.segments, journeys=args.journeys, seed=0)
+        add_fallbacks(content)
+        (content / ".complete").write_text("generated\n", encoding="utf-8")
+    out, demo_out = work / "dist", work / "demo-dist"
+    if not (out / "bundle" / "bundle.json").is_file():
+        build_subprocess(content, out, cache=work / "build-cache")
+    if not (demo_out / "bundle" / "bundle.json").is_file():
+        build_subprocess(DEMO, demo_out, cache=work / "demo-cache")
+    print("runtime, whole warm Bundle.render call vs. plain Jinja2 on the same output:")
+    demo = load_bundle(demo_out)
+    runtime("demo", demo, demo_records(), bundle_messages(demo), args.calls)
+    bundle = load_bundle(out)
+    people = customers(args.customers, args.segments)
+    runtime("generated", bundle, people, bundle_messages(bundle), args.calls)
 
 
 def run(args: argparse.Namespace, work: Path) -> None:

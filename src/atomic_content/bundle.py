@@ -34,14 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from .channels import get_renderer
-from .channels.base import AssembledMessage, RenderedMessage
+from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
 from .errors import AtomicError, RenderError, Severity
 from .manifest import canonical_json
 from .models import Experiment, Journey, Profile, Segment, Settings
 from .plan import Holdout, Plan, Route, Router, RoutingTable
 from .privacy import SuppressedError, only, plan_attributes, source_attributes
 from .records import check_record
-from .render import render_message
+from .render import constant_rendering, render_message
 from .repository import Library
 from .resolver import MessageKey
 
@@ -110,8 +110,12 @@ class Bundle:
         self.router = Router(settings, profile, segments, journeys, routing, experiments)
         self.variants = dict(variants)
         self._messages: dict[str, AssembledMessage] = {}
-        # (variant id, hidden attributes) -> the attributes rendering is given (see _given)
-        self._visible: dict[tuple[str, frozenset[str]], tuple[str, ...]] = {}
+        # (variant id, hidden attributes) -> template form, the attributes rendering is given
+        # (see _given) and the send-limit errors when they are the same for everyone (_warm)
+        self._hot: dict[
+            tuple[str, frozenset[str]],
+            tuple[AssembledMessage, tuple[str, ...] | None, tuple[LimitProblem, ...] | None],
+        ] = {}
         self._lock = threading.Lock()
 
     @property
@@ -270,25 +274,58 @@ class Bundle:
         customer_id: str | None,
     ) -> RenderedMessage:
         """Render a variant with the message's attributes minus ``hidden``; check hard limits."""
-        assembled = self.message(variant_id)
-        visible = self._visible.get((variant_id, hidden))
-        if visible is None:
-            visible = self._given(message, assembled, hidden)
-            with self._lock:
-                self._visible[(variant_id, hidden)] = visible
-        rendered = render_message(
-            self.profile, assembled, only(record, visible), customer_id=customer_id
-        )
-        for problem in get_renderer(message.channel).send_limits(rendered, self.settings):
-            if problem.severity is Severity.ERROR:  # always, by send_limits' contract
-                raise RenderError(
-                    problem.code,
-                    f"{problem.message} for this customer",
-                    customer_id=rendered.customer_id,
-                    hint="the customer's values make the message too long; shorten the atoms "
-                    "or give the tokens a shorter form",
-                )
+        hot = self._hot.get((variant_id, hidden))
+        if hot is None:
+            hot = self._warm(message, variant_id, hidden)
+        assembled, visible, limits = hot
+        view = record if visible is None else only(record, visible)
+        rendered = render_message(self.profile, assembled, view, customer_id=customer_id)
+        problems = limits if limits is not None else self._send_limits(message, rendered)
+        for problem in problems:
+            raise RenderError(
+                problem.code,
+                f"{problem.message} for this customer",
+                customer_id=rendered.customer_id,
+                hint="the customer's values make the message too long; shorten the atoms "
+                "or give the tokens a shorter form",
+            )
         return rendered
+
+    def _warm(
+        self, message: MessageKey, variant_id: str, hidden: frozenset[str]
+    ) -> tuple[AssembledMessage, tuple[str, ...] | None, tuple[LimitProblem, ...] | None]:
+        """What rendering one variant for one consent state needs, made on its first render:
+        its template form, the attributes it is given (:meth:`_given`) and, when no part of it
+        reads the customer (:func:`~atomic_content.render.constant_rendering`), its send-time
+        limit errors, measured once: the parts are then the same for every customer, and
+        :meth:`~atomic_content.channels.base.ChannelRenderer.send_limits` reads only the parts
+        and the settings. Otherwise None: they are measured per customer.
+
+        A constant message whose atoms use no attribute without a default
+        (``required_paths``) builds no customer context: rendering reads nothing of the
+        attributes but the recipient's address. Then they are None (the record is passed as it
+        is, not copied) when the address is among the attributes given (it reads the same on
+        the record as on the copy), else none at all (``()``: no recipient either way)."""
+        assembled = self.message(variant_id)
+        given: tuple[str, ...] | None = self._given(message, assembled, hidden)
+        limits: tuple[LimitProblem, ...] | None = None
+        sample = constant_rendering(self.profile, assembled)
+        if sample is not None:
+            limits = tuple(self._send_limits(message, sample))
+            email = self.profile.email_attribute
+            assert given is not None
+            if not any(assembled.required_paths.values()):
+                given = None if email is not None and email in given else ()
+        hot = (assembled, given, limits)
+        with self._lock:
+            self._hot[(variant_id, hidden)] = hot
+        return hot
+
+    def _send_limits(self, message: MessageKey, rendered: RenderedMessage) -> list[LimitProblem]:
+        """The channel's hard-limit errors of a rendered message (errors only, by the contract
+        of ``send_limits``)."""
+        problems = get_renderer(message.channel).send_limits(rendered, self.settings)
+        return [p for p in problems if p.severity is Severity.ERROR]
 
 
 def load_bundle(path: Path | str) -> Bundle:

@@ -6,9 +6,10 @@
   :mod:`atomic_content.channels`.
 * :func:`render_message` — one customer: each part is compiled once (cached per locale and
   mode by :class:`~atomic_content.tokens.TokenEnvironment`) and rendered with the context
-  ``{"customer": ..., "brand": ..., "slots": ...}``. Customer values are HTML-escaped in html
-  parts, JSON-escaped in json parts and refused in header parts when they could inject a
-  header.
+  ``{"customer": ..., "brand": ..., "slots": ...}``; a part without a customer token is the
+  same for everyone, so it is rendered once per assembled message and reused. Customer values
+  are HTML-escaped in html parts, JSON-escaped in json parts and refused in header parts when
+  they could inject a header.
 
 Errors are :class:`~atomic_content.errors.RenderError`; they name the customer id, the atom and
 the attribute, never a customer value.
@@ -76,7 +77,9 @@ class _Prepared:
     compiled: list[CompiledTemplate]
     visible: frozenset[str]  # declared attributes the parts read (the only ones copied)
     required: tuple[tuple[str, str], ...]  # (atom id, path) used without a default
-    sender: str  # the brand sender as ``Name <address>`` (validating it costs per call)
+    constant: dict[str, str]  # part name -> its output, for parts no customer can change
+    fields: dict[str, Any]  # the RenderedMessage fields every customer shares (see _message)
+    all_constant: bool  # every part is the same for every customer (see _constant_parts)
 
 
 _PREPARED: dict[int, _Prepared] = {}
@@ -95,9 +98,11 @@ def _prepared(profile: Profile | None, assembled: AssembledMessage) -> _Prepared
             )
             for part in assembled.parts
         ]
+        static = prepare_context({"brand": assembled.brand, "slots": assembled.slot_data})
+        constant = _constant_parts(assembled, compiled, static)
         entry = _Prepared(
             assembled,
-            prepare_context({"brand": assembled.brand, "slots": assembled.slot_data}),
+            static,
             compiled,
             _visible_attributes(declared_attributes(profile), assembled),
             tuple(
@@ -105,13 +110,54 @@ def _prepared(profile: Profile | None, assembled: AssembledMessage) -> _Prepared
                 for atom_id, paths in sorted(assembled.required_paths.items())
                 for path in sorted(paths)
             ),
-            _sender(assembled.brand),
+            constant,
+            {  # in field order: the instance dict then lists them as __init__ would
+                "key": assembled.key,
+                "customer_id": None,
+                "parts": {},
+                "layout": assembled.layout,
+                "audience_label": assembled.audience_label,
+                "atoms": dict(assembled.atoms),
+                "media_types": {p.name: p.media_type for p in assembled.parts},
+                "filenames": {p.name: p.filename for p in assembled.parts},
+                "brand_name": str(assembled.brand.get("name", "")),
+                "recipient": None,
+                "sender": _sender(assembled.brand),
+            },
+            len(constant) == len(assembled.parts),
         )
         with _LOCK:
             if len(_PREPARED) >= 4096:
                 _PREPARED.clear()
             _PREPARED[id(assembled)] = entry
     return entry
+
+
+def _constant_parts(
+    assembled: AssembledMessage, compiled: list[CompiledTemplate], static: dict[str, Any]
+) -> dict[str, str]:
+    """The output of every part that is the same for every customer, rendered once.
+
+    A part is constant when its source does not contain the word ``customer`` (the only root
+    that varies: templates have no globals, and ``brand`` and ``slots`` are the variant's) and
+    every part it embeds is constant; most parts of most variants have no customer token. Such
+    a part renders to the same text for every customer, so rendering it once here gives what
+    rendering it per customer would. One that fails here (too long, a filter refusing brand
+    data ...) is left out, so that it fails per customer as before.
+    """
+    constant: dict[str, str] = {}
+    for part, template in zip(assembled.parts, compiled, strict=True):
+        if "customer" in part.source or any(name not in constant for _, name in part.embeds):
+            continue
+        context: dict[str, Any] = {**static, "customer": {}}
+        if part.embeds:
+            embeds = {path: constant[name] for path, name in part.embeds}
+            context = {**context, "slots": _with_embeds(static["slots"], embeds)}
+        try:
+            constant[part.name] = template.render_prepared(context)
+        except RenderError:
+            continue
+    return constant
 
 
 def _visible_attributes(declared: frozenset[str], assembled: AssembledMessage) -> frozenset[str]:
@@ -193,61 +239,96 @@ def render_message(
         found, value = lookup(attributes, profile.id_attribute)
         customer_id = str(value) if found and value is not None else None
     prepared = _prepared(profile, assembled)
-    static, compiled_parts = prepared.static, prepared.compiled
-    customer = build_customer_context(attributes, prepared.visible)
-    for atom_id, path in prepared.required:
-        if not _present(customer, path):
-            raise RenderError(
-                "render.missing_value",
-                f"the atom uses customer.{path} without a default and the customer has no "
-                "value for it",
-                customer_id=customer_id,
-                atom_id=atom_id,
-                attribute=path,
-                hint="add a fallback to the token: "
-                f'{{{{ customer.{path} | default("...") }}}}, or fix the customer record',
-            )
-    # The customer is copied once as plain data (only what the tokens read) and brand/slots
-    # once per assembled message, so every part renders without copying again.
-    context: dict[str, Any] = {**static, "customer": customer}
-    rendered: dict[str, str] = {}
-    for part, compiled in zip(assembled.parts, compiled_parts, strict=True):
-        part_context = context
-        if part.embeds:
-            embeds = {path: rendered[name] for path, name in part.embeds}
-            # static["slots"] is plain already and the embeds are rendered strings.
-            part_context = {**context, "slots": _with_embeds(static["slots"], embeds)}
-        try:
-            rendered[part.name] = compiled.render_prepared(part_context, customer_id=customer_id)
-        except RenderError as exc:
-            if exc.atom_id is None and len(part.atom_ids) == 1:
+    static, compiled_parts, constant = prepared.static, prepared.compiled, prepared.constant
+    all_constant = prepared.all_constant
+    required = prepared.required
+    if required or not all_constant:
+        customer = build_customer_context(attributes, prepared.visible)
+        for atom_id, path in required:
+            if not _present(customer, path):
                 raise RenderError(
-                    exc.code,
-                    exc.message,
-                    customer_id=exc.customer_id,
-                    atom_id=part.atom_ids[0],
-                    attribute=exc.attribute,
-                    hint=exc.hint,
-                ) from None
-            raise
-    brand_name = str(assembled.brand.get("name", ""))
+                    "render.missing_value",
+                    f"the atom uses customer.{path} without a default and the customer has no "
+                    "value for it",
+                    customer_id=customer_id,
+                    atom_id=atom_id,
+                    attribute=path,
+                    hint="add a fallback to the token: "
+                    f'{{{{ customer.{path} | default("...") }}}}, or fix the customer record',
+                )
+    if all_constant:
+        rendered = dict(constant)
+    else:
+        # The customer is copied once as plain data (only what the tokens read) and
+        # brand/slots once per assembled message, so every part renders without copying again.
+        context: dict[str, Any] = {**static, "customer": customer}
+        rendered = {}
+        for part, compiled in zip(assembled.parts, compiled_parts, strict=True):
+            text = constant.get(part.name)
+            if text is not None:
+                rendered[part.name] = text
+                continue
+            part_context = context
+            if part.embeds:
+                embeds = {path: rendered[name] for path, name in part.embeds}
+                # static["slots"] is plain already and the embeds are rendered strings.
+                part_context = {**context, "slots": _with_embeds(static["slots"], embeds)}
+            try:
+                rendered[part.name] = compiled.render_prepared(
+                    part_context, customer_id=customer_id
+                )
+            except RenderError as exc:
+                if exc.atom_id is None and len(part.atom_ids) == 1:
+                    raise RenderError(
+                        exc.code,
+                        exc.message,
+                        customer_id=exc.customer_id,
+                        atom_id=part.atom_ids[0],
+                        attribute=exc.attribute,
+                        hint=exc.hint,
+                    ) from None
+                raise
     recipient: str | None = None
     if profile is not None and profile.email_attribute is not None:
         found, value = lookup(attributes, profile.email_attribute)
         recipient = value if found and isinstance(value, str) and value else None
-    return RenderedMessage(
-        key=assembled.key,
-        customer_id=customer_id,
-        parts=rendered,
-        layout=assembled.layout,
-        audience_label=assembled.audience_label,
-        atoms=dict(assembled.atoms),
-        media_types={p.name: p.media_type for p in assembled.parts},
-        filenames={p.name: p.filename for p in assembled.parts},
-        brand_name=brand_name,
-        recipient=recipient,
-        sender=prepared.sender,
-    )
+    return _message(prepared.fields, customer_id, rendered, recipient)
+
+
+_new = object.__new__
+
+
+def _message(
+    fields: dict[str, Any], customer_id: str | None, parts: dict[str, str], recipient: str | None
+) -> RenderedMessage:
+    """``RenderedMessage(**fields, customer_id=..., parts=..., recipient=...)``, with its own
+    copies of the shared dicts, made for every customer: the frozen dataclass's ``__init__``
+    sets its eleven fields one ``object.__setattr__`` at a time, a third of a warm render of a
+    message without customer tokens; filling the instance dict at once makes the same object
+    (tests/test_render_constant.py holds the two equal, field for field)."""
+    message = _new(RenderedMessage)
+    state = message.__dict__
+    state.update(fields)
+    state["customer_id"] = customer_id
+    state["parts"] = parts
+    state["recipient"] = recipient
+    state["atoms"] = dict(fields["atoms"])
+    state["media_types"] = dict(fields["media_types"])
+    state["filenames"] = dict(fields["filenames"])
+    return message
+
+
+def constant_rendering(
+    profile: Profile | None, assembled: AssembledMessage
+) -> RenderedMessage | None:
+    """``assembled`` rendered for nobody (no customer id, no recipient) when no part of it reads
+    the customer, else None. Such a message renders to the same parts for every customer, so
+    whatever is measured on its parts alone (the channel's send-time limits) is the same for
+    every customer too, and may be measured once on this rendering."""
+    prepared = _prepared(profile, assembled)
+    if not prepared.all_constant:
+        return None
+    return _message(prepared.fields, None, dict(prepared.constant), None)
 
 
 def _sender(brand: Mapping[str, Any]) -> str:
@@ -292,6 +373,7 @@ __all__ = [
     "MAX_PART_CHARS",
     "assemble",
     "check_limits",
+    "constant_rendering",
     "declared_attributes",
     "example_customer",
     "render_message",

@@ -9,7 +9,7 @@ that need it, so a segment whose condition reads one of them is not considered f
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +114,100 @@ def lookup(attributes: Mapping[str, Any], path: str) -> tuple[bool, Any]:
     return True, current
 
 
+MEMO_SIZE = 4096
+"""Most answers an :class:`AudienceRule` remembers per consent state (:class:`_AudienceMemo`)."""
+
+
+class _Absent:
+    """Stands for a path the record does not have, in an :class:`_AudienceMemo` key."""
+
+    __slots__ = ()
+
+
+_ABSENT = _Absent()
+_PLAIN_TYPES = frozenset({str, int, type(None), _Absent})
+_TRUE, _FALSE = object(), object()  # booleans in a key: True == 1 and False == 0 in Python
+
+
+class _AudienceMemo:
+    """The audience answers of one rule and consent state, by the values the conditions read.
+
+    Conditions are pure functions of the values at the paths they read
+    (:attr:`~.conditions.CompiledCondition.paths`: every path outside an ``$elemMatch``, whose
+    list is read whole), so records with the same values there get the same audience, and the
+    answer is remembered by those values. Segments mostly read a few attributes of few values
+    (a tier, a country, a score band), so a stream of customers repeats them: one dictionary
+    look-up then replaces evaluating every segment in turn. Only plain values make a key, each
+    with its type (``1``, ``1.0``, ``True`` and ``"1"`` stay apart, a float by its exact bits,
+    an absent path apart from null); a record with a list, a mapping or anything else at a read
+    path, or a path through something that is not a mapping, is evaluated as before. At most
+    :data:`MEMO_SIZE` answers are kept; a memo that fills up having answered fewer records
+    than it holds is switched off (the values hardly repeat: building keys would only cost).
+    tests/test_router_select.py holds the answers equal to evaluating.
+    """
+
+    __slots__ = ("hits", "key", "on", "paths", "table")
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self.paths = tuple(tuple(path.split(".")) for path in sorted(paths))
+        self.table: dict[tuple[Any, ...], str] = {}
+        self.hits = 0
+        self.on = True
+        self.key: Callable[[Mapping[str, Any]], tuple[Any, ...] | None] = _key_function(self.paths)
+
+    def remember(self, key: tuple[Any, ...], answer: str) -> None:
+        if len(self.table) < MEMO_SIZE:
+            self.table[key] = answer
+        elif self.hits < len(self.table):
+            self.on = False
+
+
+def _key_function(
+    paths: tuple[tuple[str, ...], ...],
+) -> Callable[[Mapping[str, Any]], tuple[Any, ...] | None]:
+    """The key of an :class:`_AudienceMemo`: the values at ``paths``, kept apart by type; None
+    when one is not plain or a path runs through something that is not a mapping.
+
+    Generated as straight-line code (it runs for every customer): for ``("tier",)`` and
+    ``("cart", "items")`` it reads ``a.get("tier", A)``, then ``a.get("cart", A)`` and, when
+    that is a dict, its ``"items"``. Strings, ints, None and absent (its own marker) stand for
+    themselves (no two of them are equal); booleans become markers of their own (``True == 1``
+    in Python), floats the 1-tuple of their exact ``hex()`` (``1.0 == 1``, ``-0.0 == 0.0``);
+    anything else gives None."""
+    lines = ["def key(a):", "    if type(a) is not dict:", "        return None"]
+    names: list[str] = []
+    for i, parts in enumerate(paths):
+        value = f"v{i}"
+        lines.append(f"    {value} = a.get({parts[0]!r}, A)")
+        for part in parts[1:]:
+            lines += [
+                f"    if type({value}) is dict:",
+                f"        {value} = {value}.get({part!r}, A)",
+                f"    elif {value} is not A:",
+                "        return None",
+            ]
+        lines += [
+            f"    t = type({value})",
+            "    if t is bool:",
+            f"        {value} = TRUE if {value} else FALSE",
+            "    elif t is float:",
+            f"        {value} = ({value}.hex(),)",
+            "    elif t not in PLAIN:",
+            "        return None",
+        ]
+        names.append(value)
+    lines.append(f"    return ({', '.join(names)}{',' if len(names) == 1 else ''})")
+    namespace: dict[str, Any] = {
+        "A": _ABSENT,
+        "PLAIN": _PLAIN_TYPES,
+        "TRUE": _TRUE,
+        "FALSE": _FALSE,
+    }
+    exec(compile("\n".join(lines), "<audience memo key>", "exec"), namespace)
+    function: Callable[[Mapping[str, Any]], tuple[Any, ...] | None] = namespace["key"]
+    return function
+
+
 class AudienceRule:
     """The audience rule of one journey, made once for the hot path (:meth:`SegmentIndex.rule`).
 
@@ -128,7 +222,14 @@ class AudienceRule:
     :meth:`SegmentIndex.audience`.
     """
 
-    __slots__ = ("_by_hidden", "_condition", "_condition_reads", "_segments", "journey")
+    __slots__ = (
+        "_by_hidden",
+        "_condition",
+        "_condition_paths",
+        "_condition_reads",
+        "_segments",
+        "journey",
+    )
 
     def __init__(self, index: SegmentIndex, journey: Journey) -> None:
         from .privacy import declared_uses
@@ -137,15 +238,17 @@ class AudienceRule:
         self.journey = journey
         self._condition: CompiledCondition | None = index._journey_segments[journey.id][2]
         self._condition_reads = declared_uses(self._condition.paths, index.declared)
+        self._condition_paths = self._condition.paths
         if self._condition.always_true:
             self._condition = None
         self._segments = tuple(
             (seg_id, index._by_id[seg_id], index.reads[seg_id]) for seg_id in ordered
         )
         # hidden attributes -> (the segments considered, in order; whether the journey
-        # condition needs the record without them)
+        # condition needs the record without them; the answers remembered by the values read)
         self._by_hidden: dict[
-            frozenset[str], tuple[tuple[tuple[str, CompiledCondition], ...], bool]
+            frozenset[str],
+            tuple[tuple[tuple[str, CompiledCondition], ...], bool, _AudienceMemo],
         ] = {}
 
     def audience_id(self, attributes: Mapping[str, Any], hidden: frozenset[str]) -> str:
@@ -153,17 +256,37 @@ class AudienceRule:
         consent hides (:meth:`SegmentIndex.consent_state`)."""
         plan = self._by_hidden.get(hidden)
         if plan is None:
-            plan = (
-                tuple(
-                    (seg_id, condition)
-                    for seg_id, condition, reads in self._segments
-                    if not reads & hidden
-                ),
-                bool(self._condition_reads & hidden),
+            candidates = tuple(
+                (seg_id, condition)
+                for seg_id, condition, reads in self._segments
+                if not reads & hidden
             )
+            paths = set(self._condition_paths if self._condition is not None else ())
+            for _, condition in candidates:
+                paths |= condition.paths
+            plan = (candidates, bool(self._condition_reads & hidden), _AudienceMemo(paths))
             if len(self._by_hidden) < 256:  # one entry per consent combination: a handful
                 self._by_hidden[hidden] = plan
-        candidates, needs_view = plan
+        memo = plan[2]
+        key = memo.key(attributes) if memo.on else None
+        if key is not None:
+            found = memo.table.get(key)
+            if found is not None:
+                memo.hits += 1
+                return found
+        answer = self._evaluate(attributes, hidden, plan[0], plan[1])
+        if key is not None:
+            memo.remember(key, answer)
+        return answer
+
+    def _evaluate(
+        self,
+        attributes: Mapping[str, Any],
+        hidden: frozenset[str],
+        candidates: tuple[tuple[str, CompiledCondition], ...],
+        needs_view: bool,
+    ) -> str:
+        """The audience id by evaluating the conditions (what :meth:`audience_id` remembers)."""
         condition = self._condition
         if condition is not None:
             if needs_view:
@@ -203,6 +326,9 @@ class SegmentIndex:
             (attribute, purpose in self.policy.opt_out)
             for purpose, attribute in self.policy.consents.items()
         )
+        self._consent_paths = tuple(
+            (tuple(attribute.split(".")), opt_out) for attribute, opt_out in self._consent_reads
+        )
         self._consent_states: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
         self._rules: dict[str, AudienceRule] = {}
 
@@ -216,9 +342,17 @@ class SegmentIndex:
         purpose not given) and the two sets are made once per mask, then shared."""
         mask = 0
         bit = 1
-        for attribute, opt_out in self._consent_reads:
-            found, value = lookup(attributes, attribute)
-            if (found and value is False) if opt_out else not (found and value is True):
+        for parts, opt_out in self._consent_paths:
+            # lookup() inlined (it runs for every customer): a missing step reads as absent,
+            # which both tests below treat as "not a boolean".
+            value: Any = attributes
+            for part in parts:
+                if type(value) is dict or isinstance(value, Mapping):
+                    value = value.get(part)
+                else:
+                    value = None
+                    break
+            if (value is False) if opt_out else (value is not True):
                 mask |= bit
             bit <<= 1
         state = self._consent_states.get(mask)

@@ -202,11 +202,7 @@ class AppRenderer:
     def send_limits(
         self, rendered: RenderedMessage, settings: Settings | None
     ) -> list[LimitProblem]:
-        limits = channel_settings(settings, self.name, AppChannel).limits
-        schemes = {"https"}
-        if settings is not None and settings.brand.deep_link_scheme:
-            schemes.add(settings.brand.deep_link_scheme)
-        allowed = frozenset(schemes)
+        limits, allowed = _send_rules(settings)
         problems: list[LimitProblem] = []
         push_text = rendered.parts.get("push.json")
         if push_text is not None:
@@ -225,14 +221,17 @@ class AppRenderer:
                     hard=limits.push_body_hard,
                     shown="phones show",
                 )
-            problems += length_problems(
-                len(push_text.encode("utf-8")),
-                what="push payload",
-                code="app.push_payload",
-                unit="bytes",
-                hard=limits.push_payload_bytes_hard,
-                hard_code="app.push_payload_too_large",
-            )
+            # An ASCII payload has as many bytes as characters: no encoding to tell.
+            size = len(push_text) if push_text.isascii() else len(push_text.encode("utf-8"))
+            if size > limits.push_payload_bytes_hard:
+                problems += length_problems(
+                    size,
+                    what="push payload",
+                    code="app.push_payload",
+                    unit="bytes",
+                    hard=limits.push_payload_bytes_hard,
+                    hard_code="app.push_payload_too_large",
+                )
             problems.extend(_deep_link(str(push.get("deep_link", "")), allowed, "push deep link"))
         card_text = rendered.parts.get("card.json")
         if card_text is not None:
@@ -400,6 +399,26 @@ _PREVIEW_CSS = (
 )
 
 
+_RULES: dict[int, tuple[Settings | None, AppLimits, frozenset[str]]] = {}
+
+
+def _send_rules(settings: Settings | None) -> tuple[AppLimits, frozenset[str]]:
+    """The app limits of ``settings`` and the deep-link schemes it allows (https and the
+    brand's), worked out once per settings object: the runtime asks for every customer. The
+    entry keeps the settings alive, so its id cannot be reused."""
+    entry = _RULES.get(id(settings))
+    if entry is None or entry[0] is not settings:
+        schemes = {"https"}
+        if settings is not None and settings.brand.deep_link_scheme:
+            schemes.add(settings.brand.deep_link_scheme)
+        limits = channel_settings(settings, AppRenderer.name, AppChannel).limits
+        entry = (settings, limits, frozenset(schemes))
+        if len(_RULES) >= 64:
+            _RULES.clear()
+        _RULES[id(settings)] = entry
+    return entry[1], entry[2]
+
+
 def _ids(atoms: dict[str, Any], *slots: str) -> tuple[str, ...]:
     return tuple(atoms[s].id for s in slots if s in atoms)
 
@@ -423,9 +442,22 @@ def _load(text: str, name: str) -> dict[str, Any]:
     return value
 
 
+_ALLOWED: dict[tuple[str, frozenset[str]], bool] = {}
+"""url_allowed verdicts by (url, allowed schemes): the check is a pure function of the two."""
+
+
 def _deep_link(url: str, allowed: frozenset[str], what: str) -> list[LimitProblem]:
     # No link at all is fine (the push opens the app); a link must use an allowed scheme.
-    if not url or url_allowed(url, allowed):
+    if not url:
+        return []
+    # A variant's links are mostly the same for every customer: remember the verdicts.
+    verdict = _ALLOWED.get((url, allowed))
+    if verdict is None:
+        verdict = url_allowed(url, allowed)
+        if len(_ALLOWED) >= 4096:
+            _ALLOWED.clear()
+        _ALLOWED[(url, allowed)] = verdict
+    if verdict:
         return []
     return [
         LimitProblem(
