@@ -305,7 +305,7 @@ def _message(
     copies of the shared dicts, made for every customer: the frozen dataclass's ``__init__``
     sets its eleven fields one ``object.__setattr__`` at a time, a third of a warm render of a
     message without customer tokens; filling the instance dict at once makes the same object
-    (tests/test_render_constant.py holds the two equal, field for field)."""
+    (tests/test_runtime_fast_paths.py holds the two equal, field for field)."""
     message = _new(RenderedMessage)
     state = message.__dict__
     state.update(fields)
