@@ -45,12 +45,12 @@ def test_importing_the_package_imports_no_heavy_library() -> None:
 def test_build_and_validate_import_no_smtp_nor_studio() -> None:
     """What ``atomic build`` and ``atomic validate`` import: the library for them, never the
     mail client (``send-test``) nor the studio (``serve``), which the CLI imports in those
-    commands only."""
+    commands only, nor the ``regex`` module, which only a ``$regex`` condition needs."""
     code = (
         "from atomic_content.cli import main\n"
         "import atomic_content.build, atomic_content.pipeline, atomic_content.validate"
     )
     loaded = loaded_after(code)
     assert "atomic_content.build" in loaded  # the probe did import the build
-    unwanted = {"smtplib", "ssl", "atomic_content.sendtest", "atomic_content.serve"}
+    unwanted = {"smtplib", "ssl", "atomic_content.sendtest", "atomic_content.serve", "regex"}
     assert sorted(unwanted & loaded) == []
