@@ -31,6 +31,8 @@ class _SourceLines:
         self._root = root
         self._real_root: str | None = None
         self._real_dirs: dict[str, str] = {}
+        self._path: str | None = None  # the last path asked for, and its real file
+        self._candidate: str | None = None
         self._file: str | None = None
         self._lines: list[bytes] = []
 
@@ -39,7 +41,11 @@ class _SourceLines:
         if self._root is None or line <= 0:
             return None
         try:
-            candidate = self._real_file(os.path.join(self._root, path))  # noqa: PTH118
+            if path != self._path:  # the same file as the diagnostic before: known
+                self._path = path
+                self._candidate = None
+                self._candidate = self._real_file(os.path.join(self._root, path))  # noqa: PTH118
+            candidate = self._candidate
             if candidate is None:
                 return None
             if candidate != self._file:
@@ -66,12 +72,12 @@ class _SourceLines:
         if real_folder is None:
             real_folder = self._real_dirs[folder] = os.path.realpath(folder)
         candidate = os.path.join(real_folder, name)  # noqa: PTH118
-        if stat.S_ISLNK(os.lstat(candidate).st_mode):
+        mode = os.lstat(candidate).st_mode
+        if stat.S_ISLNK(mode):
             candidate = os.path.realpath(candidate)
+            mode = os.stat(candidate).st_mode  # noqa: PTH116
         inside = self._real_root.rstrip(os.sep) + os.sep
-        if not candidate.startswith(inside):
-            return None
-        return candidate if stat.S_ISREG(os.stat(candidate).st_mode) else None  # noqa: PTH116
+        return candidate if candidate.startswith(inside) and stat.S_ISREG(mode) else None
 
 
 def format_text(diagnostics: Iterable[Diagnostic], root: Path | None = None) -> str:
