@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,15 +17,20 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 import atomic_content
+from atomic_content import build as build_module
+from atomic_content import plan as plan_module
 from atomic_content import variants as variants_module
 from atomic_content.assets import asset_files, relative_assets
-from atomic_content.build import BuildLockedError, _safe_target, build, output_lock
+from atomic_content.build import BuildLockedError, _check_relative, build, output_lock
 from atomic_content.bundle import load_bundle
 from atomic_content.cli import main
 from atomic_content.errors import AtomicError, ContentError
-from atomic_content.manifest import Manifest, variant_lines
+from atomic_content.manifest import DiagnosticEntry, Manifest, variant_lines, warning_line
 from atomic_content.pipeline import DateRange
 from atomic_content.preview import preview
 from atomic_content.privacy import SuppressedError
@@ -243,6 +249,67 @@ def test_killed_build_leaves_a_complete_output(tmp_path: Path) -> None:
         )
 
 
+def test_replaced_trees_are_deleted_after_the_build_process_has_exited(tmp_path: Path) -> None:
+    """The old trees go to the trash and a detached process deletes them: a build process
+    exits right after its switch-over (a deleting thread died with it, and trees piled up),
+    and the deleter never holds the output lock (the next build must not wait for it)."""
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY, jobs=1)
+    # An old tree with many files, as a large library leaves behind.
+    old = tmp_path / ".dist.builds" / "0000000000000000-1"
+    for folder in range(40):
+        (old / f"v{folder}").mkdir(parents=True)
+        for name in range(500):
+            (old / f"v{folder}" / f"{name}.html").touch()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "atomic_content.cli", "build", "--content", str(content)]
+    done = subprocess.run(
+        [*command, "--out", str(out), "--date", DAY.isoformat(), "--no-cache"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    with output_lock(out, 0):  # not held by the deleter
+        pass
+    trash = tmp_path / ".dist.trash"
+    deadline = time.monotonic() + 60
+    while trash.exists() and any(trash.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not old.exists()
+    assert not trash.exists() or not any(trash.iterdir())
+    assert [p.name for p in (tmp_path / ".dist.builds").iterdir()] == [out.readlink().name]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_the_trash_deleter_keeps_no_descriptor_of_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The detached deleter holds nothing of the build open: not the output lock, not a pipe
+    the build's output goes to (a `| tee` would wait for it), only /dev/null."""
+    out = tmp_path / "dist"
+    (tmp_path / ".dist.trash" / "old").mkdir(parents=True)
+    monkeypatch.setattr(shutil, "rmtree", lambda *args, **kwargs: time.sleep(20))
+    read_end, write_end = os.pipe()  # stands for the build's piped output
+    try:
+        pid = build_module.empty_trash_in_background(out)
+        assert pid is not None
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            held = {int(fd.name): str(fd.resolve()) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+            if held.keys() == {0, 1, 2} and set(held.values()) == {os.devnull}:
+                break
+            time.sleep(0.05)
+        assert held.keys() == {0, 1, 2} and set(held.values()) == {os.devnull}, held
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
 def test_second_build_waits_or_stops_with_a_clear_message(tmp_path: Path) -> None:
     content = write_tree(tmp_path / "content")
     out = tmp_path / "dist"
@@ -253,10 +320,11 @@ def test_second_build_waits_or_stops_with_a_clear_message(tmp_path: Path) -> Non
 
 
 def test_output_paths_cannot_leave_the_output_folder(tmp_path: Path) -> None:
-    for bad in ("../x", "/etc/passwd", "a/../../b", "a//b", "a\\b", "./a"):
+    for bad in ("../x", "/etc/passwd", "a/../../b", "a//b", "a\\b", "./a", "a/.", "a/", "", "a\0b"):
         with pytest.raises(AtomicError, match="outside the output folder"):
-            _safe_target(tmp_path, bad)
-    assert _safe_target(tmp_path, "a/b.txt") == tmp_path / "a" / "b.txt"
+            _check_relative(bad)
+    _check_relative("a/b.txt")
+    _check_relative("a/.hidden/b..txt")
 
 
 def test_deleted_content_leaves_no_stale_files(tmp_path: Path) -> None:
@@ -361,7 +429,7 @@ def test_engine_version_invalidates_the_cache(
     out = tmp_path / "dist"
     build(content, out, on=DAY)
     # One engine format for the no-op check (build) and the variant cache keys (variants).
-    monkeypatch.setattr(variants_module, "ENGINE_FORMAT", variants_module.ENGINE_FORMAT + 1)
+    monkeypatch.setattr(plan_module, "ENGINE_FORMAT", plan_module.ENGINE_FORMAT + 1)
     result = build(content, out, on=DAY)
     assert not result.skipped and result.cached == 0 and result.rendered == result.variants
 
@@ -747,6 +815,26 @@ def test_manifest_lines_reused_only_for_equal_entries(tmp_path: Path) -> None:
         assert variant_lines(manifest, bad) == {}
     swapped = dataclasses.replace(manifest, variants=manifest.variants[::-1])
     assert variant_lines(swapped, raw) == {}  # lines of other variants
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_TEXT, st.integers(0, 10**6), st.integers(0, 10**6), _TEXT, _TEXT, _TEXT, _TEXT)
+def test_a_warning_line_is_the_generic_encoding_of_the_warning(
+    path: str, line: int, col: int, severity: str, code: str, message: str, hint: str
+) -> None:
+    """warning_line formats the manifest's warnings directly: byte for byte what the generic
+    path (pydantic's JSON form, keys sorted, compact) gives, quotes, escapes and all."""
+    entry = DiagnosticEntry(path, line, col, severity, code, message, hint)
+    generic = json.dumps(
+        TypeAdapter(DiagnosticEntry).dump_python(entry, mode="json"),
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(", ", ": "),
+    )
+    assert warning_line(entry) == generic
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

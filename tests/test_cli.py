@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from atomic_content.cli import main
+from atomic_content.cli import json_text, main
 from contentkit import write_tree
 
 REPO = Path(__file__).resolve().parent.parent
@@ -326,4 +328,33 @@ def test_github_annotations_name_files_from_the_repository_root(
     assert result.exit_code == 1
     assert result.stdout.startswith(
         "::error file=content/atoms/h.yaml,line=1,col=7,title=ref.unknown_slot::"
+    )
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(_JSON_VALUES)
+def test_json_reports_are_the_same_document_as_the_standard_encoder(value: object) -> None:
+    assert json.loads(json_text(value)) == json.loads(json.dumps(value))
+
+
+def test_json_reports_put_each_list_item_on_one_line() -> None:
+    value = {"out": "dist", "warnings": [{"code": "a", "line": 1}, {"code": "b\nc", "line": 2}]}
+    assert json_text(value) == (
+        "{\n"
+        '  "out": "dist",\n'
+        '  "warnings": [\n'
+        '    {"code": "a", "line": 1},\n'
+        '    {"code": "b\\nc", "line": 2}\n'
+        "  ]\n"
+        "}"
+    )
+    assert json_text({"nested": {"empty": [], "none": {}}}) == (
+        '{\n  "nested": {\n    "empty": [],\n    "none": {}\n  }\n}'
     )

@@ -493,3 +493,32 @@ def test_ranking_warnings(tmp_path: Path) -> None:
         "atom 'headline-low' can be used but never wins for any audience: "
         "other atoms always rank higher"
     )
+
+
+def test_a_tie_names_the_first_variant_of_the_plan_that_shows_it(tmp_path: Path) -> None:
+    """Each message keeps its own share of the ranking warnings (a memo keeps them); merged,
+    the warning names the plan's first variant by id, whatever order the journey lists its
+    steps in, and a plan from the memo says the same."""
+    two_steps = JOURNEY.replace("locales: [en, de]", "locales: [en]").replace(
+        "  - id: day-0\n",
+        "  - id: day-7\n    trigger: A week later\n    channels: {email: basic}\n  - id: day-0\n",
+    )
+    _library, plan, _router = planned(
+        tmp_path,
+        {
+            "journeys/welcome.yaml": two_steps,
+            "atoms/a-headline-vip.yaml": atom("headline", "Tie", segments="[vip]"),
+        },
+    )
+    ambiguous = [d.message for d in plan.problems.warnings if d.code == "rank.ambiguous"]
+    assert ambiguous == [
+        "atoms a-headline-vip, headline-vip tie for slot 'headline', segment 'vip', locale en "
+        "(e.g. in welcome/day-0 on email); a-headline-vip wins only because of its id"
+    ]
+    (tmp_path / "atoms/headline-low.yaml").write_text(atom("headline", "Low", priority=-1))
+    edited, _ = load_library(tmp_path)
+    again = make_plan(edited, START, previous=plan.memo)
+    assert plan.memo is not None and again.replanned < len(plan.memo.messages)
+    assert [d for d in again.problems.warnings if d.code == "rank.ambiguous"] == [
+        d for d in plan.problems.warnings if d.code == "rank.ambiguous"
+    ]

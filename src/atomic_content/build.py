@@ -39,7 +39,6 @@ import multiprocessing
 import multiprocessing.process
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
@@ -47,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, variants
+from . import __version__, plan
 from .assets import asset_files
 from .bundle import bundle_files, message_path
 from .errors import AtomicError, ContentError, Diagnostics, UsageError
@@ -137,13 +136,13 @@ def output_lock(out: Path, wait_seconds: float) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _safe_target(root: Path, rel: str) -> Path:
-    """``root/rel``, refusing anything that would land outside ``root``.
+def _check_relative(rel: str) -> None:
+    """Refuse a relative output path that could land outside the tree it is written below.
 
-    ``root`` is a folder the build has just created, with no links in it, so a relative path
-    of plain names stays inside it: no absolute path, no ``..``, ``.`` or empty part, no
+    Every tree is a folder the build has just created, with no links in it, so a relative
+    path of plain names stays inside it: no absolute path, no ``..``, ``.`` or empty part, no
     backslash and no NUL. (Resolving every one of tens of thousands of paths took longer than
-    writing them.)
+    writing them; so did making a ``Path`` of each just to check it.)
     """
     if (
         rel.startswith("/")
@@ -152,7 +151,6 @@ def _safe_target(root: Path, rel: str) -> Path:
         or any(part in ("", ".", "..") for part in rel.split("/"))
     ):
         raise AtomicError(f"refusing to write outside the output folder: {rel!r}")
-    return root / rel
 
 
 def _previous_files(out: Path) -> dict[str, str]:
@@ -192,7 +190,7 @@ def _write_tree(
     links = links or {}
     cloned = cloned or {}
     for rel in (*files, *links):
-        _safe_target(folder, rel)  # refuses the whole tree before anything is written
+        _check_relative(rel)  # refuses the whole tree before anything is written
     # Plain strings, not Path objects: tens of thousands of paths, and pathlib's parsing
     # cost more than the links. Every part was checked above.
     root = os.fspath(folder)
@@ -297,7 +295,7 @@ def switch_output(out: Path, new_tree: Path) -> None:
         link.unlink()
     link.symlink_to(new_tree.relative_to(out.parent))
     os.replace(link, out)
-    # Old trees are renamed into a trash folder (instant) and deleted by a background thread:
+    # Old trees are renamed into a trash folder (instant) and deleted by a detached process:
     # on some disks removing thousands of small files takes longer than the whole build, and
     # nothing waits for it. Whatever an interrupted deletion leaves is removed next time.
     trash = trash_folder(out)
@@ -316,16 +314,53 @@ def trash_folder(out: Path) -> Path:
     return out.parent / f".{out.name}.trash"
 
 
-def empty_trash_in_background(out: Path) -> threading.Thread | None:
-    """Delete the trash folder's contents in a daemon thread; returns the thread (or None)."""
+_DELETERS: set[int] = set()
+"""Process ids of trash deleters this process started and has not reaped yet."""
+
+
+def empty_trash_in_background(out: Path) -> int | None:
+    """Delete the trash folder's contents in a detached child process; returns its pid (None
+    when there is no trash, or the platform cannot fork: then it is deleted here).
+
+    Not a thread: a build exits as soon as it has switched over, which killed a deleting
+    thread after a few files, and old trees piled up in the trash build after build. The
+    child is in a session of its own (Ctrl-C on the build does not stop it) and first closes
+    every inherited file descriptor (the output lock's, a pipe the build's output goes to) and
+    points its standard streams at /dev/null.
+    """
+    _reap_deleters()
     trash = trash_folder(out)
-    if not trash.is_dir():
+    if not trash.is_dir() or not any(trash.iterdir()):
         return None
-    thread = threading.Thread(
-        target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True}, daemon=True
-    )
-    thread.start()
-    return thread
+    if not hasattr(os, "fork"):
+        shutil.rmtree(trash, ignore_errors=True)
+        return None
+    pid = os.fork()
+    if pid == 0:  # the child: only os calls and rmtree, then leave without any clean-up
+        try:
+            os.setsid()
+            # Not even standard output: `atomic build | tee log` would wait for the deleter.
+            quiet = os.open(os.devnull, os.O_RDWR)
+            for descriptor in (0, 1, 2):
+                os.dup2(quiet, descriptor)
+            os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+            shutil.rmtree(trash, ignore_errors=True)
+        finally:
+            os._exit(0)
+    _DELETERS.add(pid)
+    return pid
+
+
+def _reap_deleters() -> None:
+    """Collect the exit status of finished deleters (a long-lived process, e.g. the studio,
+    would otherwise keep them as zombies)."""
+    for pid in list(_DELETERS):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid  # reaped elsewhere
+        if done:
+            _DELETERS.discard(pid)
 
 
 def input_fingerprint(
@@ -339,7 +374,7 @@ def input_fingerprint(
     """
     digest = hashlib.sha256()
     # Read at call time: one engine format for this no-op check and the variant cache keys.
-    format_ = variants.ENGINE_FORMAT
+    format_ = plan.ENGINE_FORMAT
     digest.update(canonical_json({"engine": __version__, "format": format_, **extra}))
     # listed_stats: no link out, no pipe or device, limits before reading (see repository.py).
     files, refused = listed_stats(content)
@@ -534,7 +569,10 @@ def output_files(
     arms = variant_arms(checked.plan)
     for variant in checked.plan.variants:
         output = rendered.outputs[variant.id]
-        entries.append(dataclasses.replace(output.entry, arms=arms.get(variant.id, ())))
+        entry, arm = output.entry, arms.get(variant.id, ())
+        # Most entries already carry their arms (reused ones): keeping the very object lets
+        # the manifest writer recognise the previous line by identity.
+        entries.append(entry if entry.arms == arm else dataclasses.replace(entry, arms=arm))
         if output.written:
             written.update(meta.path for meta in output.entry.files.values())
             written.add(message_path(output.entry.message))
@@ -575,7 +613,15 @@ def output_files(
         warnings=warnings,
         experiments=experiment_entries(checked.plan, library),
     )
-    files["manifest.json"] = manifest.to_json(previous.lines if previous is not None else None)
+    # Lines the render workers made, then the previous build's: each is used only for an
+    # entry equal to the one it was made from.
+    known = dict(previous.lines) if previous is not None else {}
+    known.update(
+        (output.variant_id, (output.entry, output.line))
+        for output in rendered.outputs.values()
+        if output.line
+    )
+    files["manifest.json"] = manifest.to_json(known)
     # A small file for the no-op check, so an unchanged rebuild never parses the manifest.
     # It also keeps each variant's cache key, so the next build links unchanged variants.
     info = {
@@ -587,7 +633,8 @@ def output_files(
         # The next build reuses this manifest's lines only if the file is exactly this one.
         "manifest": sha256_hex(files["manifest.json"]),
     }
-    files["build-info.json"] = json.dumps(info, indent=1, sort_keys=True).encode() + b"\n"
+    # Compact: the indenting encoder is pure Python, and this file lists every variant.
+    files["build-info.json"] = json.dumps(info, sort_keys=True).encode() + b"\n"
     files[OUTPUT_MARKER] = b"atomic-content build output; replaced by every build\n"
     return OutputTree(files, links, manifest, frozenset(written))
 
@@ -792,7 +839,7 @@ class TreeWriter:
         assert self.folder is not None
         message = message_path(output.entry.message)
         for rel in output.files:
-            _safe_target(self.folder, rel)
+            _check_relative(rel)
         root = os.fspath(self.folder)
         for rel, data in output.files.items():
             _make_folders(root, rel, self._made, existing_ok=True)  # or another worker

@@ -83,14 +83,9 @@ def check(
         return Checked(library, diagnostics, dates)
     # The library lives until the end of the run: move it out of the collector's sight, so
     # the allocations of planning and rendering do not make it walk every loaded object.
-    gc.freeze()
-    plan = make_plan(
-        library,
-        dates.start,
-        dates.until,
-        previous=plans.load(library) if plans is not None else None,
-        jobs=jobs,
-    )
+    previous = plans.load(library) if plans is not None else None
+    gc.freeze()  # the memo's objects too: they live as long
+    plan = make_plan(library, dates.start, dates.until, previous=previous, jobs=jobs)
     if plans is not None:
         plans.save(plan.memo)
     gc.freeze()

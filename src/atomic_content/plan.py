@@ -45,9 +45,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from . import __version__
 from .errors import Diagnostic, Diagnostics, Severity, UsageError
 from .experiments import Assignment, assign, covering, forced, relevant
-from .manifest import canonical_json
+from .manifest import atom_hash, canonical_json, sha256_hex
 from .models import ArmKind, Atom, Experiment, Journey, Profile, Segment, Settings, Status
 from .privacy import AttributeUse, UseIndex, budget_diagnostics, channel_privacy
 from .repository import Library, engine_fingerprint
@@ -85,7 +86,8 @@ class PlannedVariant:
     ``journey/step/channel/locale/audience`` for the period that starts the plan, with
     ``@YYYY-MM-DD`` (the first day) appended for later periods. ``uses`` lists the customer
     attributes it reads (tokens of its atoms, the condition of its audience segment) and which
-    of them are personal: what the creepiness budget counts.
+    of them are personal: what the creepiness budget counts. ``cache_key`` identifies its
+    rendered bytes.
     """
 
     id: str
@@ -95,6 +97,9 @@ class PlannedVariant:
     until: dt.date
     resolution: Resolution
     uses: AttributeUse = field(default_factory=AttributeUse)
+    cache_key: str = ""
+    """Everything its rendered bytes depend on (see :class:`VariantKeys`): the render stage's
+    cache key. Made here, so that a variant taken from the memo is never hashed again."""
 
     @property
     def journey(self) -> str:
@@ -249,6 +254,35 @@ class MessagePlan:
     variants: tuple[PlannedVariant, ...]
     problems: tuple[Diagnostic, ...]
     usable: frozenset[str] = frozenset()
+    ranking: RankingPart | None = None
+
+
+@dataclass(frozen=True)
+class RankingPart:
+    """What one message contributes to the ranking warnings (:func:`ranking_diagnostics`), so
+    that a message kept by the memo is not walked again: the atoms that win one of its
+    variants, and each tie that only the atom id decides — (slot, segment, locale, the tied
+    atoms) — with the first of its variants (by id) that shows it."""
+
+    winners: frozenset[str]
+    ties: tuple[tuple[tuple[str, str, str, frozenset[str]], str], ...]
+
+    @classmethod
+    def of(cls, variants: Iterable[PlannedVariant]) -> RankingPart:
+        winners: set[str] = set()
+        ties: dict[tuple[str, str, str, frozenset[str]], str] = {}
+        for variant in variants:
+            for slot, choice in variant.resolution.slots.items():
+                if choice.winner is None:
+                    continue
+                winners.add(choice.winner.id)
+                if choice.tied_with:
+                    atoms = frozenset((choice.winner.id, *choice.tied_with))
+                    segment = choice.matched_segment or GENERIC
+                    key = (slot, segment, choice.locale or variant.locale, atoms)
+                    if key not in ties or variant.id < ties[key]:
+                        ties[key] = variant.id
+        return cls(frozenset(winners), tuple(ties.items()))
 
 
 @dataclass(frozen=True)
@@ -278,12 +312,69 @@ class _MemoIndex:
     files: dict[MessageKey, str]
 
 
+ENGINE_FORMAT = 3
+"""Bumped whenever rendering changes output; part of every variant's cache key (and so of
+the memo's context and the build's no-op fingerprint)."""
+
+
+class VariantKeys:
+    """Computes :attr:`PlannedVariant.cache_key`: everything a variant's rendered bytes depend
+    on — engine, settings, profile, the layout files, the winning atoms' content, the
+    language and the variant's name. Never modification times, never the period (a reused
+    render takes those from the plan). One per planning process; it remembers atom hashes."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self._atoms: dict[str, str] = {}
+        hashes, paths = library.file_hashes, library.paths
+        self.global_key = sha256_hex(
+            canonical_json(
+                {
+                    "engine": __version__,
+                    "format": ENGINE_FORMAT,
+                    "settings": hashes.get(paths.get(("settings", "settings"), ""), ""),
+                    "profile": hashes.get(paths.get(("profile", "profile"), ""), ""),
+                }
+            )
+        )
+
+    def atom_hash(self, atom: Atom) -> str:
+        """:func:`~atomic_content.manifest.atom_hash`, once per atom of the library."""
+        found = self._atoms.get(atom.id)
+        if found is None:
+            found = self._atoms[atom.id] = atom_hash(atom)
+        return found
+
+    def key(self, variant_id: str, channel: str, resolution: Resolution) -> str:
+        """The cache key of the variant ``variant_id`` of a message on ``channel``."""
+        library = self.library
+        layout_path = library.paths.get(("layout", f"{channel}/{resolution.layout}"))
+        entry = library.layouts[(channel, resolution.layout)]
+        parts = {
+            "global": self.global_key,
+            "variant": variant_id,
+            "language": resolution.language,
+            "layout": library.file_hashes.get(layout_path or "", ""),
+            "template": library.file_hashes.get(entry.template_path or "", ""),
+            "atoms": {slot: self.atom_hash(a) for slot, a in sorted(resolution.atoms.items())},
+        }
+        return sha256_hex(canonical_json(parts))
+
+
 def plan_context(library: Library, start: dt.date, until: dt.date, include_drafts: bool) -> str:
     """The hash of every input of a plan other than the atoms (see :class:`PlanMemo`)."""
     atom_files = {path for (kind, _), path in library.paths.items() if kind == "atom"}
     digest = hashlib.sha256()
     digest.update(
-        canonical_json([engine_fingerprint(), start.isoformat(), until.isoformat(), include_drafts])
+        canonical_json(
+            [
+                engine_fingerprint(),
+                ENGINE_FORMAT,
+                start.isoformat(),
+                until.isoformat(),
+                include_drafts,
+            ]
+        )
     )
     for path, file_hash in sorted(library.file_hashes.items()):
         if path not in atom_files:
@@ -302,7 +393,7 @@ def atom_fingerprints(library: Library) -> dict[str, str]:
     return found
 
 
-PLAN_MEMO_FORMAT = 1
+PLAN_MEMO_FORMAT = 3
 """Bump when the memo's classes change shape: an old file is then ignored, never misread."""
 
 _MEMO_CLASSES = {
@@ -310,6 +401,7 @@ _MEMO_CLASSES = {
     for cls in (
         PlannedVariant,
         MessagePlan,
+        RankingPart,
         _MemoIndex,
         MessageKey,
         Resolution,
@@ -637,7 +729,11 @@ def make_plan(
     usable: set[str] = set()
     for piece in pieces.values():
         usable |= piece.usable
-    problems.extend(ranking_diagnostics(library, variants, start, until, usable))
+    parts = [
+        (message, piece.ranking or RankingPart.of(piece.variants))
+        for message, piece in pieces.items()
+    ]
+    problems.extend(ranking_diagnostics(library, parts, start, until, usable))
     problems.extend(budget_diagnostics(library, variants))
     experiments = tuple(relevant(library.experiments.values(), start, until))
     memo = PlanMemo(context, prints, pieces, encoded)
@@ -667,7 +763,7 @@ class _MessageTask:
 PARALLEL_PAIRS = 2_000
 """Below this many (message, audience) pairs to plan, worker start-up costs more than it saves."""
 
-_PLANNER: tuple[Resolver, UseIndex, dt.date, dt.date, bool] | None = None
+_PLANNER: tuple[Resolver, UseIndex, VariantKeys, dt.date, dt.date, bool] | None = None
 """What forked planning workers inherit (set only while a pool runs)."""
 
 
@@ -688,15 +784,16 @@ def _plan_messages(
         return {}
     resolver = resolver or Resolver(library)
     uses = UseIndex(library)
+    keys = VariantKeys(library)
     workers = max(1, min(jobs or os.cpu_count() or 1, 32, len(todo)))
     pairs = sum(len(task.audiences) for task in todo)
     if workers == 1 or pairs < PARALLEL_PAIRS or "fork" not in mp.get_all_start_methods():
         return {
-            task.message: _plan_message(resolver, task, start, until, include_drafts, uses)
+            task.message: _plan_message(resolver, task, start, until, include_drafts, uses, keys)
             for task in todo
         }
     global _PLANNER
-    _PLANNER = (resolver, uses, start, until, include_drafts)
+    _PLANNER = (resolver, uses, keys, start, until, include_drafts)
     # Interleaved shares: neighbouring messages cost alike (same journey, same audiences).
     shares = [todo[i :: workers * 4] for i in range(workers * 4)]
     planned: dict[MessageKey, MessagePlan] = {}
@@ -722,11 +819,11 @@ def _plan_messages(
 
 def _plan_in_worker(share: list[_MessageTask]) -> list[tuple[MessageKey, bytes]]:
     assert _PLANNER is not None
-    resolver, uses, start, until, include_drafts = _PLANNER
+    resolver, uses, keys, start, until, include_drafts = _PLANNER
     return [
         (
             task.message,
-            PlanStore.dump(_plan_message(resolver, task, start, until, include_drafts, uses)),
+            PlanStore.dump(_plan_message(resolver, task, start, until, include_drafts, uses, keys)),
         )
         for task in share
     ]
@@ -739,6 +836,7 @@ def _plan_message(
     until: dt.date,
     include_drafts: bool,
     uses: UseIndex,
+    keys: VariantKeys,
 ) -> MessagePlan:
     """Every variant of one message: each audience's, split at its atoms' window boundaries."""
     message, segments = task.message, task.segments
@@ -756,7 +854,9 @@ def _plan_message(
             ),
         ]
         variants.extend(
-            _variants_of(resolver, message, audience, days, until, include_drafts, problems, uses)
+            _variants_of(
+                resolver, message, audience, days, until, include_drafts, problems, uses, keys
+            )
         )
     usable = frozenset(
         atom.id
@@ -764,7 +864,11 @@ def _plan_message(
         if atom.segments is None or any(segment in segments for segment in atom.segments)
     )
     return MessagePlan(
-        frozenset(atom.id for atom in competing), tuple(variants), tuple(problems), usable
+        frozenset(atom.id for atom in competing),
+        tuple(variants),
+        tuple(problems),
+        usable,
+        RankingPart.of(variants),
     )
 
 
@@ -777,6 +881,7 @@ def _variants_of(
     include_drafts: bool,
     problems: Diagnostics,
     uses: UseIndex,
+    keys: VariantKeys,
 ) -> list[PlannedVariant]:
     """The variants of one message for one audience: one per run of days with equal winners."""
     found: list[PlannedVariant] = []
@@ -803,13 +908,21 @@ def _variants_of(
                 last,
                 previous.resolution,
                 previous.uses,
+                previous.cache_key,  # same winners, language and name
             )
             continue
         base = f"{message}/{audience}"
         variant_id = base if not found and day == days[0] else f"{base}@{day.isoformat()}"
         found.append(
             PlannedVariant(
-                variant_id, message, audience, day, last, resolution, uses.of(resolution, audience)
+                variant_id,
+                message,
+                audience,
+                day,
+                last,
+                resolution,
+                uses.of(resolution, audience),
+                keys.key(variant_id, message.channel, resolution),
             )
         )
     return found
@@ -817,30 +930,32 @@ def _variants_of(
 
 def ranking_diagnostics(
     library: Library,
-    variants: Iterable[PlannedVariant],
+    parts: Iterable[tuple[MessageKey, RankingPart]],
     start: dt.date,
     until: dt.date,
     usable: Iterable[str],
 ) -> list[Diagnostic]:
     """``rank.ambiguous`` for ties that only the atom id decides, and ``rank.shadowed`` for
     approved atoms some message could use (``usable``: journey, channel, locale, audience)
-    that win no variant of the plan although their validity window overlaps it."""
-    ties: dict[tuple[str, str, str, frozenset[str]], PlannedVariant] = {}
+    that win no variant of the plan although their validity window overlaps it. ``parts``
+    are the messages' :class:`RankingPart`\\ s."""
+    # each tie -> the first variant (by id) of the whole plan that shows it, and its message
+    ties: dict[tuple[str, str, str, frozenset[str]], tuple[str, MessageKey]] = {}
     winners: set[str] = set()
-    for variant in variants:
-        for slot, choice in variant.resolution.slots.items():
-            if choice.winner is None:
-                continue
-            winners.add(choice.winner.id)
-            if choice.tied_with:
-                atoms = frozenset((choice.winner.id, *choice.tied_with))
-                segment = choice.matched_segment or GENERIC
-                ties.setdefault((slot, segment, choice.locale or variant.locale, atoms), variant)
+    for message, part in parts:
+        winners |= part.winners
+        for key, variant_id in part.ties:
+            known = ties.get(key)
+            if known is None or variant_id < known[0]:
+                ties[key] = (variant_id, message)
     diagnostics: list[Diagnostic] = []
-    for (slot, segment, locale, atoms), variant in sorted(
-        ties.items(), key=lambda kv: sorted(kv[0][3])
+    # Thousands of ties share a few sets of atoms: sort each set once. Same atoms: in the
+    # order of the variants that first show them.
+    order = {key[3]: sorted(key[3]) for key in ties}
+    for (slot, segment, locale, atoms), (_, message) in sorted(
+        ties.items(), key=lambda kv: (order[kv[0][3]], kv[1][0])
     ):
-        ordered = sorted(atoms)
+        ordered = order[atoms]
         path, line, col = library.position("atom", ordered[0], ("priority",))
         diagnostics.append(
             Diagnostic(
@@ -850,8 +965,8 @@ def ranking_diagnostics(
                 Severity.WARNING,
                 "rank.ambiguous",
                 f"atoms {', '.join(ordered)} tie for slot {slot!r}, segment {segment!r}, "
-                f"locale {locale} (e.g. in {variant.journey}/{variant.step} on "
-                f"{variant.channel}); {ordered[0]} wins only because of its id",
+                f"locale {locale} (e.g. in {message.journey}/{message.step} on "
+                f"{message.channel}); {ordered[0]} wins only because of its id",
                 "set a different `priority:` on one of them so the choice is on purpose",
             )
         )

@@ -26,7 +26,6 @@ from typing import Protocol
 
 from pydantic import TypeAdapter
 
-from . import __version__
 from .assets import asset_files, relative_assets
 from .errors import Diagnostics, RenderError
 from .manifest import (
@@ -36,18 +35,13 @@ from .manifest import (
     ManifestError,
     SlotEntry,
     VariantEntry,
-    atom_hash,
-    canonical_json,
+    entry_line,
     sha256_hex,
     variant_lines,
 )
-from .models import Atom
-from .plan import Plan, PlannedVariant
+from .plan import Plan, PlannedVariant, VariantKeys
 from .render import assemble, check_limits, example_customer, render_message
 from .repository import Library
-
-ENGINE_FORMAT = 3
-"""Bumped whenever rendering changes output; part of every cache key."""
 
 PARALLEL_THRESHOLD = 64
 """Below this many variants to render, worker start-up costs more than it saves."""
@@ -72,6 +66,9 @@ class VariantOutput:
     written: bool = False
     """Set when a :class:`VariantSink` has already written the files ``entry`` lists and the
     template form into the new output tree: ``files`` and ``message`` are then empty."""
+    line: str = ""
+    """``entry``'s manifest line (:func:`~atomic_content.manifest.entry_line`) when the
+    render made it (in a worker, in parallel); empty for a reused variant."""
 
 
 class VariantSink(Protocol):
@@ -263,45 +260,8 @@ class VariantRenderer:
         self.settings = library.settings
         self.example = example_customer(library)
         self.assets = sorted(asset_files(library.root)) if library.root else []
-        self._atom_hashes: dict[str, str] = {}
-        self.global_key = sha256_hex(
-            canonical_json(
-                {
-                    "engine": __version__,
-                    "format": ENGINE_FORMAT,
-                    "settings": library.file_hashes.get(
-                        library.paths.get(("settings", "settings"), ""), ""
-                    ),
-                    "profile": library.file_hashes.get(
-                        library.paths.get(("profile", "profile"), ""), ""
-                    ),
-                }
-            )
-        )
-
-    def atom_hash(self, atom: Atom) -> str:
-        """:func:`~atomic_content.manifest.atom_hash`, once per atom of the library."""
-        found = self._atom_hashes.get(atom.id)
-        if found is None:
-            found = self._atom_hashes[atom.id] = atom_hash(atom)
-        return found
-
-    def cache_key(self, variant: PlannedVariant) -> str:
-        """Everything the rendered bytes depend on: engine, settings, profile, the layout files,
-        the winning atoms' content, the language and the variant's name. Never modification
-        times, never the period."""
-        resolution = variant.resolution
-        layout_path = self.library.paths.get(("layout", f"{variant.channel}/{resolution.layout}"))
-        entry = self.library.layouts[(variant.channel, resolution.layout)]
-        parts = {
-            "global": self.global_key,
-            "variant": variant.id,
-            "language": resolution.language,
-            "layout": self.library.file_hashes.get(layout_path or "", ""),
-            "template": self.library.file_hashes.get(entry.template_path or "", ""),
-            "atoms": {slot: self.atom_hash(a) for slot, a in sorted(resolution.atoms.items())},
-        }
-        return sha256_hex(canonical_json(parts))
+        # The plan's atom hashes (VariantKeys is their one home), for the manifest's slots.
+        self.atom_hash = VariantKeys(library).atom_hash
 
     def render(self, variant: PlannedVariant, key: str) -> VariantOutput:
         """Both forms of one variant; RenderError for a layout that cannot be rendered."""
@@ -355,7 +315,7 @@ class VariantRenderer:
             targeting=targeting,
             personal=personal,
         )
-        return VariantOutput(variant.id, files, entry, message, key)
+        return VariantOutput(variant.id, files, entry, message, key, line=entry_line(entry))
 
     def render_safely(self, variant: PlannedVariant, key: str) -> VariantOutput | VariantFailure:
         try:
@@ -432,7 +392,7 @@ def render_plan(
     result = RenderedPlan()
     todo: list[tuple[PlannedVariant, str]] = []
     for variant in plan.variants:
-        key = renderer.cache_key(variant)
+        key = variant.cache_key
         hit = cache.get(key, variant)
         if hit is not None:
             result.outputs[variant.id] = hit
@@ -561,7 +521,6 @@ def _problem_position(
 
 
 __all__ = [
-    "ENGINE_FORMAT",
     "PreviousBuild",
     "RenderedPlan",
     "VariantCache",

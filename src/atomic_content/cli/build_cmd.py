@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ..errors import plural
-from . import EXIT_CONTENT, content_option, emit_diagnostics, main
+from . import EXIT_CONTENT, content_option, emit_diagnostics, json_text, main
 from .commands import date_option, parse_date, until_option_decorator
 
 
@@ -121,9 +121,7 @@ def build(
             lock_wait_seconds=wait_seconds,
         )
     if fmt == "json":
-        import json
-
-        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        click.echo(json_text(result.to_dict()))
         return
     emit_diagnostics(result.warnings, content) if result.warnings else None
     if result.skipped:
@@ -270,9 +268,7 @@ def render(
             progress=lambda n: progress(n),
         )
     if fmt == "json":
-        import json
-
-        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        click.echo(json_text(result.to_dict()))
     else:
         for problem in result.problems:
             who = f" (customer {problem.customer_id})" if problem.customer_id else ""
