@@ -40,3 +40,49 @@ def test_help_imports_no_heavy_library() -> None:
 
 def test_importing_the_package_imports_no_heavy_library() -> None:
     assert heavy(loaded_after("import atomic_content, atomic_content.errors")) == []
+
+
+def test_build_and_validate_import_no_smtp_nor_studio() -> None:
+    """What ``atomic build`` and ``atomic validate`` import: the library for them, never the
+    mail client (``send-test``) nor the studio (``serve``), which the CLI imports in those
+    commands only, nor the ``regex`` module, which only a ``$regex`` condition needs."""
+    code = (
+        "from atomic_content.cli import main\n"
+        "import atomic_content.build, atomic_content.pipeline, atomic_content.validate"
+    )
+    loaded = loaded_after(code)
+    assert "atomic_content.build" in loaded  # the probe did import the build
+    unwanted = {"smtplib", "ssl", "atomic_content.sendtest", "atomic_content.serve", "regex"}
+    assert sorted(unwanted & loaded) == []
+
+
+def run_cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    """``atomic ARGV`` as its own process (``main()`` without arguments), with an atexit hook
+    that says whether the interpreter's normal exit ran."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('normal-exit\\n'))\n"
+        f"sys.argv = ['atomic', *{list(argv)!r}]\n"
+        "from atomic_content.cli import main\n"
+        "main()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_build_and_validate_end_without_the_interpreter_teardown(tmp_path: Path) -> None:
+    """``atomic validate`` and ``atomic build`` end with os._exit once their output is flushed:
+    same exit status, all of stdout (a pipe, so block-buffered) and stderr; other commands
+    exit normally."""
+    missing = tmp_path / "none"
+    result = run_cli("validate", "--content", str(missing), "--format", "json")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)[0]["code"]  # the whole report arrived
+    assert "normal-exit" not in result.stderr
+    result = run_cli("build", "--content", str(missing), "--out", str(tmp_path / "dist"))
+    assert (result.returncode, "normal-exit" in result.stderr) == (1, False)
+    assert "error" in result.stderr
+    result = run_cli("--version")
+    assert (result.returncode, "normal-exit" in result.stderr) == (0, True)

@@ -49,8 +49,6 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Final
 
-import regex
-
 __all__ = [
     "CompiledCondition",
     "ConditionProblem",
@@ -1098,6 +1096,8 @@ def _js_regex(pattern: str, insensitive: bool) -> re.Pattern[str] | None:
 @lru_cache(maxsize=256)
 def _timed_search(python_pattern: str) -> Callable[..., Any] | None:
     """``search`` of a translated pattern compiled by the ``regex`` module (which can time out)."""
+    import regex  # only for $regex conditions: most libraries have none (start-up)
+
     try:
         search: Callable[..., Any] = regex.compile(python_pattern).search
     except (regex.error, OverflowError, RecursionError, ValueError):

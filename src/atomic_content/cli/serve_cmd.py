@@ -5,27 +5,33 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..sendtest import PASSWORD_ENV, SmtpServer, send_test
-from ..serve import (
-    DEFAULT_EDITOR_LINK,
-    LOOPBACK_HOSTS,
-    StudioConfig,
-    check_host,
-    is_loopback,
-    run,
-)
-from . import F, content_option, main
+from . import F, LazyHelpOption, content_option, main
 from .commands import date_option, parse_date
+
+if TYPE_CHECKING:
+    from ..sendtest import SmtpServer
+
+# sendtest (smtplib, ssl, email) and serve are imported inside the commands: `atomic build`
+# and `atomic validate` never need them (tests/test_startup.py).
 
 
 def _smtp(address: str | None, starttls: bool, user: str | None) -> SmtpServer | None:
     if address is None:
         return None
+    from ..sendtest import PASSWORD_ENV, SmtpServer
+
     password = os.environ.get(PASSWORD_ENV) if user else None
     return SmtpServer.parse(address, starttls=starttls, user=user, password=password)
+
+
+def _user_help() -> str:
+    from ..sendtest import PASSWORD_ENV
+
+    return f"SMTP login; the password is read from ${PASSWORD_ENV}."
 
 
 def smtp_options(required: bool) -> Callable[[F], F]:
@@ -36,7 +42,7 @@ def smtp_options(required: bool) -> Callable[[F], F]:
             click.option("--smtp", "smtp_address", required=required, metavar="HOST:PORT",
                          help="SMTP server to send through."),
             click.option("--starttls", is_flag=True, help="Upgrade the connection with STARTTLS."),
-            click.option("--user", help=f"SMTP login; the password is read from ${PASSWORD_ENV}."),
+            click.option("--user", cls=LazyHelpOption, help_factory=_user_help),
         ]  # fmt: skip
         for option in reversed(options):
             func = option(func)
@@ -85,6 +91,15 @@ def serve(
     Binds to 127.0.0.1 unless --allow-remote; needs the 'serve' extra.
     """
 
+    from ..serve import (
+        DEFAULT_EDITOR_LINK,
+        LOOPBACK_HOSTS,
+        StudioConfig,
+        check_host,
+        is_loopback,
+        run,
+    )
+
     ctx.meta["content_root"] = content
     check_host(host, allow_remote)
     if not is_loopback(host):
@@ -128,6 +143,8 @@ def send_test_command(
     The message is `atomic preview --format eml` with To set to --to. The password for --user
     comes from the ATOMIC_SMTP_PASSWORD environment variable, never from a flag.
     """
+    from ..sendtest import send_test
+
     ctx.meta["content_root"] = content
     server = _smtp(smtp_address, starttls, user)
     assert server is not None
