@@ -287,10 +287,12 @@ def test_the_trash_deleter_keeps_no_descriptor_of_the_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The detached deleter holds nothing of the build open: not the output lock, not a pipe
-    the build's output goes to (a `| tee` would wait for it), only /dev/null."""
+    the build's output goes to (a `| tee` would wait for it); only /dev/null and its own lock.
+    A second deleter started meanwhile leaves the trash to the first and exits at once."""
     out = tmp_path / "dist"
     (tmp_path / ".dist.trash" / "old").mkdir(parents=True)
     monkeypatch.setattr(shutil, "rmtree", lambda *args, **kwargs: time.sleep(20))
+    own = {os.devnull, str((tmp_path / ".dist.trash.lock").resolve())}
     read_end, write_end = os.pipe()  # stands for the build's piped output
     try:
         pid = build_module.empty_trash_in_background(out)
@@ -298,10 +300,16 @@ def test_the_trash_deleter_keeps_no_descriptor_of_the_build(
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             held = {int(fd.name): str(fd.resolve()) for fd in Path(f"/proc/{pid}/fd").iterdir()}
-            if held.keys() == {0, 1, 2} and set(held.values()) == {os.devnull}:
+            if held.keys() == {0, 1, 2, 3} and set(held.values()) == own:
                 break
             time.sleep(0.05)
-        assert held.keys() == {0, 1, 2} and set(held.values()) == {os.devnull}, held
+        assert held.keys() == {0, 1, 2, 3} and set(held.values()) == own, held
+        second = build_module.empty_trash_in_background(out)
+        assert second is not None
+        deadline = time.monotonic() + 10
+        while os.waitpid(second, os.WNOHANG)[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert time.monotonic() < deadline, "the second deleter waited for the trash"
     finally:
         os.close(read_end)
         os.close(write_end)

@@ -326,7 +326,8 @@ def empty_trash_in_background(out: Path) -> int | None:
     thread after a few files, and old trees piled up in the trash build after build. The
     child is in a session of its own (Ctrl-C on the build does not stop it) and first closes
     every inherited file descriptor (the output lock's, a pipe the build's output goes to) and
-    points its standard streams at /dev/null.
+    points its standard streams at /dev/null. One deleter at a time (see :func:`_empty_trash`):
+    rebuilds in quick succession do not start one each on the same trees.
     """
     _reap_deleters()
     trash = trash_folder(out)
@@ -344,11 +345,34 @@ def empty_trash_in_background(out: Path) -> int | None:
             for descriptor in (0, 1, 2):
                 os.dup2(quiet, descriptor)
             os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-            shutil.rmtree(trash, ignore_errors=True)
+            _empty_trash(trash)
         finally:
             os._exit(0)
     _DELETERS.add(pid)
     return pid
+
+
+def _empty_trash(trash: Path) -> None:
+    """Delete what ``trash`` holds, trees moved in meanwhile included, unless another deleter
+    holds the trash's lock (``.<out>.trash.lock``): that one is at it already."""
+    handle = os.open(trash.parent / f"{trash.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return
+    left: list[str] = []
+    while True:
+        try:
+            names = sorted(entry.name for entry in trash.iterdir())
+        except OSError:
+            return
+        if not names or names == left:  # empty, or what is left cannot be deleted
+            break
+        for name in names:
+            shutil.rmtree(trash / name, ignore_errors=True)
+        left = names
+    with contextlib.suppress(OSError):
+        trash.rmdir()
 
 
 def _reap_deleters() -> None:
