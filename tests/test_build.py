@@ -3,12 +3,12 @@ gaps stop the build, and runtime output == build/preview output for every demo m
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -283,39 +283,51 @@ def test_replaced_trees_are_deleted_after_the_build_process_has_exited(tmp_path:
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
-def test_the_trash_deleter_keeps_no_descriptor_of_the_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_trash_deleter_keeps_out_of_the_builds_way(tmp_path: Path) -> None:
     """The detached deleter holds nothing of the build open: not the output lock, not a pipe
-    the build's output goes to (a `| tee` would wait for it); only /dev/null and its own lock.
-    A second deleter started meanwhile leaves the trash to the first and exits at once."""
+    the build's output goes to (a `| tee` would wait for it); only /dev/null and its own two
+    locks. It deletes nothing while a build of the output runs, a second deleter started
+    meanwhile leaves the trash to the first, and once no build runs the trash is emptied."""
     out = tmp_path / "dist"
-    (tmp_path / ".dist.trash" / "old").mkdir(parents=True)
-    monkeypatch.setattr(shutil, "rmtree", lambda *args, **kwargs: time.sleep(20))
-    own = {os.devnull, str((tmp_path / ".dist.trash.lock").resolve())}
+    old = tmp_path / ".dist.trash" / "old"
+    (old / "v").mkdir(parents=True)
+    for name in range(600):
+        (old / "v" / f"{name}.html").touch()
+    own = {os.devnull, *(str(tmp_path / f".dist.{n}") for n in ("trash.lock", "active"))}
     read_end, write_end = os.pipe()  # stands for the build's piped output
+    pid = second = None
     try:
-        pid = build_module.empty_trash_in_background(out)
-        assert pid is not None
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            held = {int(fd.name): str(fd.resolve()) for fd in Path(f"/proc/{pid}/fd").iterdir()}
-            if held.keys() == {0, 1, 2, 3} and set(held.values()) == own:
-                break
+        with build_module.building(out):  # a build is running
+            pid = build_module.empty_trash_in_background(out)
+            assert pid is not None
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                fds = Path(f"/proc/{pid}/fd")
+                held = {int(fd.name): str(fd.resolve()) for fd in fds.iterdir()}
+                if held.keys() == {0, 1, 2, 3, 4} and set(held.values()) == own:
+                    break
+                time.sleep(0.05)
+            assert held.keys() == {0, 1, 2, 3, 4} and set(held.values()) == own, held
+            second = build_module.empty_trash_in_background(out)
+            assert second is not None
+            deadline = time.monotonic() + 10
+            while os.waitpid(second, os.WNOHANG)[0] == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert time.monotonic() < deadline, "the second deleter waited for the trash"
+            time.sleep(1.0)
+            assert len(list((old / "v").iterdir())) == 600  # nothing deleted during the build
+        deadline = time.monotonic() + 30
+        while old.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert held.keys() == {0, 1, 2, 3} and set(held.values()) == own, held
-        second = build_module.empty_trash_in_background(out)
-        assert second is not None
-        deadline = time.monotonic() + 10
-        while os.waitpid(second, os.WNOHANG)[0] == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert time.monotonic() < deadline, "the second deleter waited for the trash"
+        assert not old.exists()
     finally:
         os.close(read_end)
         os.close(write_end)
         if pid is not None:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
 
 
 def test_second_build_waits_or_stops_with_a_clear_message(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ import multiprocessing.process
 import os
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -354,12 +354,30 @@ def empty_trash_in_background(out: Path) -> int | None:
 
 def _empty_trash(trash: Path) -> None:
     """Delete what ``trash`` holds, trees moved in meanwhile included, unless another deleter
-    holds the trash's lock (``.<out>.trash.lock``): that one is at it already."""
+    holds the trash's lock (``.<out>.trash.lock``): that one is at it already.
+
+    It deletes a few hundred files at a time and, between two batches, waits while a build
+    of the same output runs (see :func:`building`): on a slow disk, deleting a tree of tens of
+    thousands of files beside a rebuild that links as many made the rebuild wait for the disk.
+    """
     handle = os.open(trash.parent / f"{trash.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return
+    out_name = trash.name.removeprefix(".").removesuffix(".trash")
+    active = os.open(trash.parent / f".{out_name}.active", os.O_RDWR | os.O_CREAT, 0o644)
+
+    def wait_for_builds() -> None:
+        while True:
+            try:
+                fcntl.flock(active, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                time.sleep(0.2)  # a build runs: let it have the disk
+                continue
+            fcntl.flock(active, fcntl.LOCK_UN)
+            return
+
     left: list[str] = []
     while True:
         try:
@@ -369,10 +387,33 @@ def _empty_trash(trash: Path) -> None:
         if not names or names == left:  # empty, or what is left cannot be deleted
             break
         for name in names:
-            shutil.rmtree(trash / name, ignore_errors=True)
+            _delete_tree(trash / name, wait_for_builds)
         left = names
     with contextlib.suppress(OSError):
         trash.rmdir()
+
+
+def _delete_tree(root: Path, pause: Callable[[], None], batch: int = 256) -> None:
+    """Delete ``root`` and everything below it (links are removed, never followed), calling
+    ``pause`` before every ``batch`` removals; what cannot be removed stays."""
+    done = 0
+    pause()
+    for folder, folders, files in os.walk(root, topdown=False):
+        base = Path(folder)
+        for path in (*(base / name for name in files), *(base / name for name in folders)):
+            with contextlib.suppress(OSError):
+                if path.is_dir() and not path.is_symlink():
+                    path.rmdir()  # bottom-up: emptied already
+                else:
+                    path.unlink()
+            done += 1
+            if done % batch == 0:
+                pause()
+    with contextlib.suppress(OSError):
+        if root.is_symlink() or not root.is_dir():
+            root.unlink()
+        else:
+            root.rmdir()
 
 
 def _reap_deleters() -> None:
@@ -446,11 +487,52 @@ def build(
     finish; ``use_cache=False`` renders everything again (and still refreshes the cache).
     ``checked`` is the result of :func:`~atomic_content.pipeline.check` when the caller has it.
     """
-    started = time.perf_counter()
-    content = Path(content)
     out = Path(out).absolute()
+    check_output_folder(out, Path(content))  # before anything is made beside it
+    with building(out):
+        return _build(
+            Path(content),
+            out,
+            on,
+            until,
+            jobs,
+            use_cache,
+            cache_dir,
+            progress,
+            lock_wait_seconds,
+            checked,
+        )
+
+
+@contextlib.contextmanager
+def building(out: Path) -> Iterator[None]:
+    """Mark a build of ``out`` as running, for as long as it runs: a shared lock on
+    ``.<out>.active`` (any number of builds at once; waiting only for a trash deleter's
+    instant look). The deleter (:func:`_empty_trash`) pauses while any build holds it, so
+    deleting old trees never competes with a build for the disk."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with (out.parent / f".{out.name}.active").open("a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _build(
+    content: Path,
+    out: Path,
+    on: dt.date | None,
+    until: dt.date | None,
+    jobs: int | None,
+    use_cache: bool,
+    cache_dir: Path | None,
+    progress: ProgressCallback | None,
+    lock_wait_seconds: float,
+    checked: Checked | None,
+) -> BuildResult:
+    started = time.perf_counter()
     dates = checked.dates if checked is not None else DateRange.of(on, until)
-    check_output_folder(out, content)
     # --no-cache only skips *reading* the cache: the renders are still written, so the next
     # one-atom edit re-renders what it touches, not everything.
     folder = cache_dir or out.parent / f".{out.name}.cache"
