@@ -123,6 +123,8 @@ def json_text(value: Any) -> str:
     than the rebuild itself. Still one JSON document; a line per item is also easy to grep."""
     import json
 
+    compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode  # made once
+
     def text(item: Any, depth: int) -> str:
         pad = "  " * (depth + 1)
         if isinstance(item, dict) and item:
@@ -132,9 +134,7 @@ def json_text(value: Any) -> str:
             )
             return "{\n" + body + "\n" + "  " * depth + "}"
         if isinstance(item, list) and item:
-            body = ",\n".join(
-                pad + json.dumps(part, ensure_ascii=False, separators=(", ", ": ")) for part in item
-            )
+            body = ",\n".join(pad + compact(part) for part in item)
             return "[\n" + body + "\n" + "  " * depth + "]"
         return json.dumps(item, ensure_ascii=False)
 
