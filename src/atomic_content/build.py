@@ -314,6 +314,11 @@ def trash_folder(out: Path) -> Path:
     return out.parent / f".{out.name}.trash"
 
 
+def active_marker(out: Path) -> Path:
+    """The file every running build of ``out`` holds a shared lock on (see :func:`building`)."""
+    return out.parent / f".{out.name}.active"
+
+
 _DELETERS: set[int] = set()
 """Process ids of trash deleters this process started and has not reaped yet."""
 
@@ -345,28 +350,28 @@ def empty_trash_in_background(out: Path) -> int | None:
             for descriptor in (0, 1, 2):
                 os.dup2(quiet, descriptor)
             os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-            _empty_trash(trash)
+            _empty_trash(out)
         finally:
             os._exit(0)
     _DELETERS.add(pid)
     return pid
 
 
-def _empty_trash(trash: Path) -> None:
-    """Delete what ``trash`` holds, trees moved in meanwhile included, unless another deleter
-    holds the trash's lock (``.<out>.trash.lock``): that one is at it already.
+def _empty_trash(out: Path) -> None:
+    """Delete what the trash of ``out`` holds, trees moved in meanwhile included, unless a deleter
+    already holds the trash's lock (``.<out>.trash.lock``): that one is at it.
 
     It deletes a few hundred files at a time and, between two batches, waits while a build
     of the same output runs (see :func:`building`): on a slow disk, deleting a tree of tens of
     thousands of files beside a rebuild that links as many made the rebuild wait for the disk.
     """
+    trash = trash_folder(out)
     handle = os.open(trash.parent / f"{trash.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return
-    out_name = trash.name.removeprefix(".").removesuffix(".trash")
-    active = os.open(trash.parent / f".{out_name}.active", os.O_RDWR | os.O_CREAT, 0o644)
+    active = os.open(active_marker(out), os.O_RDWR | os.O_CREAT, 0o644)
 
     def wait_for_builds() -> None:
         while True:
@@ -511,7 +516,7 @@ def building(out: Path) -> Iterator[None]:
     instant look). The deleter (:func:`_empty_trash`) pauses while any build holds it, so
     deleting old trees never competes with a build for the disk."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    with (out.parent / f".{out.name}.active").open("a+") as handle:
+    with active_marker(out).open("a+") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
         try:
             yield

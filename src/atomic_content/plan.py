@@ -253,8 +253,8 @@ class MessagePlan:
     competing: frozenset[str]
     variants: tuple[PlannedVariant, ...]
     problems: tuple[Diagnostic, ...]
-    usable: frozenset[str] = frozenset()
-    ranking: RankingPart | None = None
+    usable: frozenset[str]
+    ranking: RankingPart
 
 
 @dataclass(frozen=True)
@@ -729,10 +729,7 @@ def make_plan(
     usable: set[str] = set()
     for piece in pieces.values():
         usable |= piece.usable
-    parts = [
-        (message, piece.ranking or RankingPart.of(piece.variants))
-        for message, piece in pieces.items()
-    ]
+    parts = [(message, piece.ranking) for message, piece in pieces.items()]
     problems.extend(ranking_diagnostics(library, parts, start, until, usable))
     problems.extend(budget_diagnostics(library, variants))
     experiments = tuple(relevant(library.experiments.values(), start, until))
