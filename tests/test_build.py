@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -897,3 +898,136 @@ def test_a_locked_rebuild_changes_nothing(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / ".dist.builds").iterdir()] == [out.readlink().name]
     assert not build(content, out, on=DAY).skipped  # the lock is free again
     check_complete(out)
+
+
+def tree_folders(folder: Path) -> list[str]:
+    """Every folder under ``folder`` (following the dist symlink), relative and sorted."""
+    root = folder.resolve()
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_dir())
+
+
+def hard_link_copy(source: Path, target: Path) -> None:
+    """More links to the inodes of every file under ``source``: they keep the bytes a build
+    must never write through."""
+    for path in source.rglob("*"):
+        if path.is_file():
+            (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, target / path.relative_to(source))
+
+
+_MORE_EDITS = ("channel-removed", "asset-added", "asset-removed", "headline", "headline-back")
+
+
+def _apply_more(content: Path, name: str) -> None:
+    if name == "channel-removed":
+        journey = content / "journeys/welcome.yaml"
+        journey.write_text(journey.read_text().replace(", app: push", ""))
+    elif name == "asset-added":
+        (content / "assets/extra").mkdir(parents=True)
+        (content / "assets/extra/pixel.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 16)
+    elif name == "asset-removed":
+        shutil.rmtree(content / "assets/extra")
+    else:  # "headline-back": what the spare (two builds ago) holds, not the live tree
+        text = "Another headline" if name == "headline" else "Brand new headline"
+        (content / "atoms/headline.yaml").write_text(
+            f"slot: headline\nstatus: approved\ntext: {text}\n"
+        )
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_rebuild_brings_the_spare_tree_up_to_date(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """The tree a build replaces is kept as the spare, and the next build makes it its new
+    tree, replacing only what differs. After every kind of edit in a row the tree equals a
+    clean build's, file for file and folder for folder, and the live tree keeps every byte
+    while the spare (whose files are partly the same inodes) is brought up to date."""
+    monkeypatch.setattr(variants_module, "PARALLEL_THRESHOLD", 1)
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    spares = tmp_path / ".dist.spare"
+    build(content, out, on=DAY, jobs=jobs)
+    assert not spares.exists()  # nothing was replaced yet
+    names = [*sorted(EDITS), *_MORE_EDITS]
+    for step, name in enumerate(names):
+        live = out.resolve()
+        spare = next(iter(spares.iterdir()), None) if spares.is_dir() else None
+        spare_inode = spare.stat().st_ino if spare is not None else None
+        before = tree_digest(out)
+        kept = tmp_path / f"kept-{step}"
+        hard_link_copy(live, kept)
+        if name in EDITS:
+            apply_edit(content, name)
+        else:
+            _apply_more(content, name)
+        result = build(content, out, on=DAY, jobs=jobs)
+        assert not result.skipped, name
+        if step > 0:  # the spare became the new tree
+            assert out.resolve().stat().st_ino == spare_inode, name
+        assert [p.name for p in spares.iterdir()] == [live.name]  # the replaced tree
+        assert tree_digest(kept) == before, name  # no byte of the live tree was written
+        clean = tmp_path / f"clean-{step}" / "dist"
+        build(content, clean, on=DAY, jobs=1, use_cache=False)
+        assert tree_digest(out) == tree_digest(clean), name
+        assert tree_folders(out) == tree_folders(clean), name
+        assert result.files == check_complete(out)["file_count"] == len(tree_digest(out))
+        shutil.rmtree(kept)
+
+
+def test_a_spare_missing_a_file_is_not_trusted_with_it(tmp_path: Path) -> None:
+    """A file removed or cut short by hand in the live tree is not carried into a later tree
+    through the spare: the variants whose files are not all there are written again."""
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    first = build(content, out, on=DAY, jobs=1)
+    assert first.manifest is not None
+    files = [meta.path for v in first.manifest.variants for meta in v.files.values()]
+    apply_edit(content, "atom-text")
+    build(content, out, on=DAY, jobs=1)  # the first tree is the spare now
+    spare = next((tmp_path / ".dist.spare").iterdir())
+    (spare / files[0]).unlink()
+    (spare / files[-1]).unlink()  # its inode is the live tree's too: a new, shorter file
+    (spare / files[-1]).write_bytes(b"cut")
+    apply_edit(content, "segment")
+    build(content, out, on=DAY, jobs=1)
+    clean = tmp_path / "clean" / "dist"
+    build(content, clean, on=DAY, jobs=1, use_cache=False)
+    assert tree_digest(out) == tree_digest(clean)
+    check_complete(out)
+
+
+def test_a_spare_never_lets_a_build_write_through_a_linked_folder(tmp_path: Path) -> None:
+    """A spare is not a tree the build has just made: a folder in it that is a link (planted
+    by hand) stops the build before anything is written through it."""
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY, jobs=1)
+    apply_edit(content, "atom-text")
+    build(content, out, on=DAY, jobs=1)
+    spare = next((tmp_path / ".dist.spare").iterdir())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = spare / "welcome"
+    shutil.rmtree(target)
+    target.symlink_to(outside)
+    apply_edit(content, "layout-template")  # every variant changes
+    with pytest.raises(AtomicError, match="refusing to write through"):
+        build(content, out, on=DAY, jobs=1)
+    assert list(outside.iterdir()) == []
+    check_complete(out)
+
+
+def test_a_failed_build_gives_the_spare_back(tmp_path: Path) -> None:
+    """A build that stops before changing the spare it claimed leaves it the spare."""
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY, jobs=1)
+    apply_edit(content, "atom-text")
+    build(content, out, on=DAY, jobs=1)
+    spares = tmp_path / ".dist.spare"
+    before = [p.stat().st_ino for p in spares.iterdir()]
+    (content / "atoms/headline.yaml").write_text("slot: headline\nstatus: approved\n")  # no text
+    with pytest.raises(ContentError):
+        build(content, out, on=DAY, jobs=1)
+    assert [p.stat().st_ino for p in spares.iterdir()] == before
+    assert [p.name for p in (tmp_path / ".dist.builds").iterdir()] == [out.readlink().name]

@@ -39,6 +39,7 @@ import multiprocessing
 import multiprocessing.process
 import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
@@ -172,6 +173,7 @@ def _write_tree(
     known: Mapping[str, str] | None = None,
     cloned: Mapping[str, str] | None = None,
     keep: AbstractSet[str] = frozenset(),
+    spare: bool = False,
 ) -> None:
     """Write every file below ``folder`` and link every one of ``links``, folders first.
 
@@ -186,6 +188,9 @@ def _write_tree(
     are unlinked before the new file is made (never written through: the inode is the live
     tree's too), and those the new tree has not (not in ``files``, ``links`` or ``keep``, the
     paths a render worker wrote) are removed, with the folders that become empty.
+
+    ``spare``: ``folder`` is a spare tree brought up to date (see :func:`_prepare_spare`), not
+    one this build made: no file is written through an existing path or a linked folder.
     """
     links = links or {}
     cloned = cloned or {}
@@ -195,7 +200,10 @@ def _write_tree(
     # cost more than the links. Every part was checked above.
     root = os.fspath(folder)
     made = {""}
+    seen: set[str] = {""}
     for rel in sorted({*files, *links} - cloned.keys()):
+        if spare:
+            _real_folders(root, rel, seen)
         _make_folders(root, rel, made, existing_ok=True)  # a render worker or the clone
     if known is None:
         known = _previous_files(previous) if previous is not None else {}
@@ -212,6 +220,8 @@ def _write_tree(
                 continue
             except OSError:
                 pass  # another file system, or the old file is gone: write it instead
+        if spare:
+            Path(target).unlink(missing_ok=True)
         Path(target).write_bytes(data)
     for rel, source in links.items():
         old, new = os.fspath(source) + "/" + rel, root + "/" + rel
@@ -287,7 +297,10 @@ def switch_output(out: Path, new_tree: Path) -> None:
     ``out`` by an older tool is moved into the builds folder first.
     """
     builds = new_tree.parent
-    if out.exists() and not out.is_symlink():
+    live = None  # the tree out points at now: the next build's spare
+    if out.is_symlink():
+        live = out.resolve()
+    elif out.exists():
         legacy = builds / f"legacy-{os.getpid()}"
         os.replace(out, legacy)
     link = out.parent / f".{out.name}.link-{os.getpid()}"
@@ -298,15 +311,30 @@ def switch_output(out: Path, new_tree: Path) -> None:
     # Old trees are renamed into a trash folder (instant) and deleted by a detached process:
     # on some disks removing thousands of small files takes longer than the whole build, and
     # nothing waits for it. Whatever an interrupted deletion leaves is removed next time.
+    # The tree that was live is kept as the spare (see SpareTree), in place of any older one.
     trash = trash_folder(out)
     trash.mkdir(exist_ok=True)
-    for old in builds.iterdir():
-        if old != new_tree:
-            try:
-                os.replace(old, trash / old.name)
-            except OSError:
-                shutil.rmtree(old, ignore_errors=True)
+    spare = spare_folder(out)
+    keep = live if live is not None and (live / "build-info.json").is_file() else None
+    old_spares = list(spare.iterdir()) if keep is not None and spare.is_dir() else []
+    for old in [*old_spares, *builds.iterdir()]:
+        if old == new_tree:
+            continue
+        try:
+            if old == keep:
+                spare.mkdir(exist_ok=True)
+                os.replace(old, spare / old.name)
+            else:
+                os.replace(old, trash / f"{old.parent.name}-{old.name}")
+        except OSError:
+            shutil.rmtree(old, ignore_errors=True)
     empty_trash_in_background(out)
+
+
+def spare_folder(out: Path) -> Path:
+    """Where the tree replaced by the last switch-over waits to be brought up to date by the
+    next build (see :class:`SpareTree`)."""
+    return out.parent / f".{out.name}.spare"
 
 
 def trash_folder(out: Path) -> Path:
@@ -591,6 +619,8 @@ def _build(
                 known=previous.file_hashes() if previous is not None else None,
                 tree=writer,
                 written=tree.written,
+                keys=tree.keys,
+                fresh=tree.fresh,
             )
         except StaleOutputError:
             # The previous tree lost files it lists (removed by hand): render those variants
@@ -663,6 +693,10 @@ class OutputTree:
     links: dict[str, Path]
     manifest: Manifest
     written: frozenset[str] = frozenset()
+    keys: Mapping[str, str] = field(default_factory=dict)
+    """Variant id -> the cache key its files were rendered under."""
+    fresh: frozenset[str] = frozenset()
+    """The variants whose files are among ``written``."""
 
 
 def output_files(
@@ -676,6 +710,7 @@ def output_files(
     links: dict[str, Path] = {}
     messages: dict[str, bytes] = {}
     written: set[str] = set()
+    fresh: set[str] = set()
     entries = []
     arms = variant_arms(checked.plan)
     for variant in checked.plan.variants:
@@ -685,6 +720,7 @@ def output_files(
         # the manifest writer recognise the previous line by identity.
         entries.append(entry if entry.arms == arm else dataclasses.replace(entry, arms=arm))
         if output.written:
+            fresh.add(variant.id)
             written.update(meta.path for meta in output.entry.files.values())
             written.add(message_path(output.entry.message))
             continue
@@ -697,10 +733,15 @@ def output_files(
         messages[output.entry.message] = output.message
     bundle = bundle_files(library, checked.plan, {e.id: e.message for e in entries}, messages)
     files.update(bundle)
+    # The files that are neither a variant's nor a template form: the next build that brings
+    # this tree up to date (see SpareTree) removes them first.
+    others = [rel for rel in bundle if not _content_named(rel)]
     # The content's images, for the preview forms (they point here) and for upload to
     # brand.asset_base_url.
     for name, path in asset_files(library.root).items():
         files[name] = path.read_bytes()
+        others.append(name)
+    others += ["manifest.json", "build-info.json", OUTPUT_MARKER]
     for rel in set(links) & set(files):  # a template form another variant rendered anew
         del links[rel]
     for rel in written:  # already in the new tree
@@ -735,19 +776,21 @@ def output_files(
     files["manifest.json"] = manifest.to_json(known)
     # A small file for the no-op check, so an unchanged rebuild never parses the manifest.
     # It also keeps each variant's cache key, so the next build links unchanged variants.
+    keys = {v.id: rendered.outputs[v.id].cache_key for v in checked.plan.variants}
     info = {
         "input": fingerprint,
         "variants": len(entries),
         "files": len(files) + len(links) + len(written) + 2,
         "warnings": len(warnings),
-        "keys": {v.id: rendered.outputs[v.id].cache_key for v in checked.plan.variants},
+        "keys": keys,
+        "others": sorted(others),
         # The next build reuses this manifest's lines only if the file is exactly this one.
         "manifest": sha256_hex(files["manifest.json"]),
     }
     # Compact: the indenting encoder is pure Python, and this file lists every variant.
     files["build-info.json"] = json.dumps(info, sort_keys=True).encode() + b"\n"
     files[OUTPUT_MARKER] = b"atomic-content build output; replaced by every build\n"
-    return OutputTree(files, links, manifest, frozenset(written))
+    return OutputTree(files, links, manifest, frozenset(written), keys, frozenset(fresh))
 
 
 def check_output_folder(out: Path, content: Path) -> None:
@@ -799,6 +842,8 @@ def write_output(
     known: Mapping[str, str] | None = None,
     tree: TreeWriter | None = None,
     written: AbstractSet[str] = frozenset(),
+    keys: Mapping[str, str] | None = None,
+    fresh: AbstractSet[str] = frozenset(),
 ) -> None:
     """Write ``files`` (and link ``links`` from the trees they name) as a complete new tree and
     switch ``out`` over to it atomically; the previous tree stays intact until then (Ctrl-C,
@@ -806,10 +851,12 @@ def write_output(
     ``known`` is the previous build's path -> sha256 when the caller has read it already.
     With an open ``tree`` (begun by the render stage or a clone; it holds the lock) the files
     are added to it, ``written`` being the paths its render workers wrote; otherwise the lock
-    is taken and a new tree made here."""
+    is taken and a new tree made here. ``keys`` (variant id -> cache key) and ``fresh`` (the
+    variants the render workers wrote) let a tree that is a spare brought up to date (see
+    :class:`SpareTree`) keep the variants it already holds."""
     if tree is not None and tree.folder is not None:
-        folder, cloned = tree.ready()
-        _complete_and_switch(out, folder, files, links, known, cloned, written)
+        folder, cloned = tree.ready(keys, fresh)
+        _complete_and_switch(out, folder, files, links, known, cloned, written, tree.spare)
         tree.switched()
         return
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -817,14 +864,16 @@ def write_output(
         _complete_and_switch(out, _new_tree(out, fingerprint), files, links, known)
 
 
-def _new_tree(out: Path, fingerprint: str) -> Path:
-    """An empty folder for the next build tree, beside the current one (the lock is held)."""
+def _new_tree(out: Path, fingerprint: str, *, make: bool = True) -> Path:
+    """An empty folder for the next build tree, beside the current one (the lock is held);
+    ``make=False``: only its free path."""
     builds = out.parent / f".{out.name}.builds"
     builds.mkdir(exist_ok=True)
     new_tree = builds / f"{fingerprint[:16]}-{os.getpid()}"
     if new_tree.exists():
         shutil.rmtree(new_tree)
-    new_tree.mkdir()
+    if make:
+        new_tree.mkdir()
     return new_tree
 
 
@@ -836,11 +885,19 @@ def _complete_and_switch(
     known: Mapping[str, str] | None,
     cloned: Mapping[str, str] | None = None,
     written: AbstractSet[str] = frozenset(),
+    spare: bool = False,
 ) -> None:
     """Write the rest of ``new_tree`` and switch ``out`` to it; remove it on any failure."""
     try:
         _write_tree(
-            new_tree, files, out if out.is_symlink() else None, links or {}, known, cloned, written
+            new_tree,
+            files,
+            out if out.is_symlink() else None,
+            links or {},
+            known,
+            cloned,
+            written,
+            spare,
         )
     except StaleOutputError:
         shutil.rmtree(new_tree, ignore_errors=True)
@@ -859,6 +916,138 @@ def _complete_and_switch(
     switch_output(out, new_tree)
 
 
+@dataclass(frozen=True)
+class SpareTree:
+    """The tree a build replaced (kept in ``.<out>.spare/``), claimed by the next build to
+    become its new tree: the build only replaces what differs, instead of making a new tree
+    of tens of thousands of folders and links (see :class:`TreeWriter`).
+
+    A spare was a complete build: ``keys`` are the cache keys its variants were rendered under
+    (from its ``build-info.json``), and ``others`` its files that are neither a variant's nor a
+    template form. Its files may be hard links of the live tree's, so a file in it is never
+    written: a variant that changed loses its folder, and new files are new inodes.
+    """
+
+    folder: Path
+    keys: Mapping[str, str]
+    others: tuple[str, ...]
+
+
+def _claim_spare(out: Path, fingerprint: str) -> SpareTree | None:
+    """Move the spare tree of ``out`` to where the new tree is made (the lock is held), or
+    None when there is none with a readable ``build-info.json``."""
+    folder = spare_folder(out)
+    try:
+        names = sorted(entry.name for entry in folder.iterdir())
+    except OSError:
+        return None
+    for name in names:
+        try:
+            info = json.loads((folder / name / "build-info.json").read_text(encoding="utf-8"))
+            keys, others = info["keys"], info["others"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # the next switch-over moves it to the trash
+        if not (
+            isinstance(keys, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in keys.items())
+            and isinstance(others, list)
+            and all(isinstance(rel, str) for rel in others)
+        ):
+            continue
+        new_tree = _new_tree(out, fingerprint, make=False)
+        try:
+            os.replace(folder / name, new_tree)
+        except OSError:
+            continue
+        return SpareTree(new_tree, keys, tuple(others))
+    return None
+
+
+def _verify_spare(root: str, keys: Mapping[str, str], previous: PreviousBuild, report: Any) -> None:
+    """Send the variants of a claimed spare whose files are not all there (the clone's child
+    process; see :meth:`TreeWriter.clone`).
+
+    Only variants with the live tree's cache key are candidates to keep, so their files are
+    the ones the live tree's manifest lists: each must be a regular file of the listed size
+    (a file removed or cut short by hand is not carried into the next tree)."""
+    bad = []
+    for variant_id, key in keys.items():
+        entry = previous.entries.get(variant_id)
+        if entry is None or previous.keys.get(variant_id) != key:
+            continue
+        try:
+            for meta in entry.files.values():
+                status = os.lstat(root + "/" + meta.path)
+                if not stat.S_ISREG(status.st_mode) or status.st_size != meta.bytes:
+                    bad.append(variant_id)
+                    break
+        except OSError:
+            bad.append(variant_id)
+    report.send(bad)
+
+
+def _real_folders(root: str, rel: str, seen: set[str]) -> None:
+    """Refuse to write ``rel`` below ``root`` through a folder that is a link (a spare tree is
+    not one the build has just made); folders already in ``seen`` or missing pass."""
+    parent = rel.rpartition("/")[0]
+    missing = []
+    while parent and parent not in seen:
+        missing.append(parent)
+        parent = parent.rpartition("/")[0]
+    for folder_rel in reversed(missing):
+        try:
+            status = os.lstat(root + "/" + folder_rel)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(status.st_mode):
+            raise AtomicError(f"refusing to write through {folder_rel!r}: it is not a folder")
+        seen.add(folder_rel)
+
+
+def _prepare_spare(
+    spare: SpareTree,
+    verified: AbstractSet[str],
+    previous: PreviousBuild,
+    keys: Mapping[str, str],
+    fresh: AbstractSet[str],
+) -> dict[str, str]:
+    """Bring a claimed spare to what a clone of the live tree would hold for this build, and
+    return that as :func:`_write_tree`'s ``cloned`` (path -> sha256).
+
+    Kept: the folders of ``verified`` variants whose key is this build's (their files are the
+    live tree's: see :func:`_verify_spare`), the ``fresh`` ones the render workers wrote, and
+    the template forms (named by their hash). Every other variant folder and the ``others``
+    are removed, then the folders left empty."""
+    root = os.fspath(spare.folder)
+    kept = {v for v in verified if keys.get(v) == spare.keys[v] and v not in fresh}
+    emptied: set[str] = set()
+    for rel in spare.keys.keys() - kept - fresh:
+        _check_relative(rel)
+        shutil.rmtree(root + "/" + rel, ignore_errors=True)
+        emptied.add(rel.rpartition("/")[0])
+    for rel in spare.others:
+        _check_relative(rel)
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            Path(root + "/" + rel).unlink()
+        emptied.add(rel.rpartition("/")[0])
+    parents = set()
+    for rel in emptied:
+        while rel:
+            parents.add(rel)
+            rel = rel.rpartition("/")[0]
+    for rel in sorted(parents, key=lambda f: -f.count("/")):  # deepest first
+        with contextlib.suppress(OSError):  # not empty: still in use
+            Path(root + "/" + rel).rmdir()
+    cloned = {meta.path: meta.sha256 for v in kept for meta in previous.entries[v].files.values()}
+    with contextlib.suppress(FileNotFoundError):
+        for entry in Path(root + "/bundle/messages").iterdir():
+            name = entry.name
+            rel = "bundle/messages/" + name
+            if _content_named(rel):
+                cloned[rel] = name.removesuffix(".json")
+    return cloned
+
+
 class TreeWriter:
     """The build's new output tree, begun by a parallel render stage
     (:class:`~atomic_content.variants.VariantSink`): each worker writes the variants it renders
@@ -870,10 +1059,17 @@ class TreeWriter:
     would move the unfinished tree to the trash. A serial render never begins it: the lock and
     the tree are then taken by :func:`write_output` as before.
 
-    A rebuild first :meth:`clone`\\ s the previous tree — its folders and hard links of its
-    variant files and template forms — in a child process while the parent checks, plans and
-    renders: on slow disks making the tens of thousands of folders is most of a rebuild's
-    write stage. The write stage then only replaces what changed (see :func:`_write_tree`).
+    A rebuild starts from an existing tree, while the parent checks, plans and renders (on
+    slow disks making tens of thousands of folders is most of a rebuild's write stage):
+
+    * the spare (:class:`SpareTree`): the tree the last build replaced. A child process checks
+      that the files of its variants unchanged since then are all there; the write stage
+      removes what this build changes and adds the rest, so an edit touches the disk only for
+      what it changed;
+    * otherwise a clone of the live tree: its folders and hard links of its variant files and
+      template forms, made in a child process.
+
+    The write stage then only replaces what changed (see :func:`_write_tree`).
     """
 
     def __init__(self, out: Path, fingerprint: str, lock_wait_seconds: float) -> None:
@@ -886,10 +1082,17 @@ class TreeWriter:
         self._made = {"", "bundle", "bundle/messages"}
         self._clone: multiprocessing.process.BaseProcess | None = None
         self._cloned: dict[str, str] = {}  # path -> sha256 of the clone's files
+        self._previous: PreviousBuild | None = None
+        self._spare: SpareTree | None = None
+        self._report: Any = None  # the spare check's pipe
+        self._verified: frozenset[str] = frozenset()
+        self._touched = False  # whether anything in a claimed spare was changed
+        self._prepared = False
 
     def clone(self, previous: PreviousBuild) -> None:
-        """Start copying ``previous``'s tree as links in a child process, when the lock is
-        free right now (otherwise the build goes on as if there were no clone)."""
+        """Start from the spare tree, or start copying ``previous``'s tree as links, in a child
+        process, when the lock is free right now (otherwise the build goes on as if there were
+        neither)."""
         if self.folder is not None or "fork" not in multiprocessing.get_all_start_methods():
             return
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -897,42 +1100,91 @@ class TreeWriter:
             self._lock.enter_context(output_lock(self.out, 0))
         except BuildLockedError:
             return
+        context = multiprocessing.get_context("fork")
+        self._previous = previous
         try:
-            folder = _new_tree(self.out, self.fingerprint)
-            (folder / "bundle" / "messages").mkdir(parents=True)
+            spare = _claim_spare(self.out, self.fingerprint)
+            if spare is None:
+                folder = _new_tree(self.out, self.fingerprint)
+                (folder / "bundle" / "messages").mkdir(parents=True)
         except BaseException:
             self._lock.close()
             raise
+        if spare is not None:
+            self.folder, self._spare = spare.folder, spare
+            self._report, sender = context.Pipe(duplex=False)
+            self._clone = context.Process(
+                target=_verify_spare, args=(os.fspath(spare.folder), spare.keys, previous, sender)
+            )
+            self._clone.start()
+            sender.close()
+            return
         self.folder = folder
         paths = previous.file_hashes()
         for entry in previous.entries.values():
             paths[message_path(entry.message)] = entry.message
         self._cloned = paths
-        context = multiprocessing.get_context("fork")
         self._clone = context.Process(
             target=_link_tree, args=(os.fspath(previous.root), os.fspath(folder), sorted(paths))
         )
         self._clone.start()
 
-    def ready(self) -> tuple[Path, dict[str, str]]:
-        """The tree to complete and the files a finished clone holds (path -> sha256); waits
-        for the clone, and starts over from an empty tree if it failed."""
-        assert self.folder is not None
-        if self._clone is not None:
+    def _join(self) -> None:
+        """Wait for the clone or the spare check; start over from an empty tree if the clone
+        failed (e.g. a file gone from the previous tree: everything is written then)."""
+        if self._clone is None:
+            return
+        if self._spare is not None:
+            candidates = {v for v, key in self._spare.keys.items() if self._previous_key(v) == key}
+            try:
+                bad = self._report.recv()
+            except (EOFError, OSError):
+                bad = candidates  # the check died: keep nothing
+            self._report.close()
+            self._report = None
             self._clone.join()
-            failed = self._clone.exitcode != 0
             self._clone = None
-            if failed:  # e.g. a file gone from the previous tree: write everything
-                shutil.rmtree(self.folder)
-                self.folder.mkdir()
-                (self.folder / "bundle" / "messages").mkdir(parents=True)
-                self._cloned = {}
+            self._verified = frozenset(candidates - set(bad))
+            return
+        self._clone.join()
+        failed = self._clone.exitcode != 0
+        self._clone = None
+        if failed:
+            assert self.folder is not None
+            shutil.rmtree(self.folder)
+            self.folder.mkdir()
+            (self.folder / "bundle" / "messages").mkdir(parents=True)
+            self._cloned = {}
+
+    def _previous_key(self, variant_id: str) -> str | None:
+        return self._previous.keys.get(variant_id) if self._previous is not None else None
+
+    def ready(
+        self, keys: Mapping[str, str] | None = None, fresh: AbstractSet[str] = frozenset()
+    ) -> tuple[Path, dict[str, str]]:
+        """The tree to complete and the files it holds already (path -> sha256); waits for the
+        clone or the spare check. A spare is brought to what this build keeps of it, given
+        every variant's cache key (``keys``) and the variants the workers wrote (``fresh``)."""
+        assert self.folder is not None
+        self._join()
+        if self._spare is not None and not self._prepared:
+            assert self._previous is not None
+            self._touched = self._prepared = True
+            self._cloned = _prepare_spare(
+                self._spare, self._verified, self._previous, keys or {}, fresh
+            )
         return self.folder, self._cloned
+
+    @property
+    def spare(self) -> bool:
+        """Whether the tree is a claimed spare (folders in it may predate this build)."""
+        return self._spare is not None
 
     def begin(self) -> None:
         """Lock the output and make the empty tree (in the parent, before the workers)."""
         if self.folder is not None:
-            self.ready()  # the workers write into the finished clone
+            self._join()  # the workers write into the finished clone, or the checked spare
+            self._touched = True  # a spare: the workers replace variant folders in it
             return
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self._lock.enter_context(output_lock(self.out, self.lock_wait_seconds))
@@ -952,11 +1204,18 @@ class TreeWriter:
         for rel in output.files:
             _check_relative(rel)
         root = os.fspath(self.folder)
+        if self._spare is not None:
+            # The spare's folder of this variant holds an older version (whose files may be
+            # the live tree's too): replace the whole folder, never a file in it.
+            _check_relative(output.variant_id)
+            _real_folders(root, output.variant_id + "/", self._made)
+            shutil.rmtree(root + "/" + output.variant_id, ignore_errors=True)
+            self._made.discard(output.variant_id)
         for rel, data in output.files.items():
             _make_folders(root, rel, self._made, existing_ok=True)  # or another worker
             if rel in self._cloned:  # never write through a link of the live tree's file
                 Path(root + "/" + rel).unlink(missing_ok=True)
-            with Path(root + "/" + rel).open("wb") as handle:
+            with Path(root + "/" + rel).open("xb" if self._spare is not None else "wb") as handle:
                 handle.write(data)
         # Named by its hash: another variant with the same template form may have written it.
         with contextlib.suppress(FileExistsError), Path(root + "/" + message).open("xb") as handle:
@@ -968,12 +1227,20 @@ class TreeWriter:
         self.folder = None
 
     def discard(self) -> None:
-        """Remove an unfinished tree (if any) and release the lock."""
+        """Remove an unfinished tree (if any) and release the lock. A claimed spare that
+        nothing has changed yet goes back to being the spare."""
         if self._clone is not None:
             self._clone.terminate()
             self._clone.join()
             self._clone = None
+        if self._report is not None:
+            self._report.close()
+            self._report = None
         if self.folder is not None:
+            if self._spare is not None and not self._touched:
+                with contextlib.suppress(OSError):
+                    spare_folder(self.out).mkdir(exist_ok=True)
+                    os.replace(self.folder, spare_folder(self.out) / self.folder.name)
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
         self._lock.close()
