@@ -194,8 +194,19 @@ def _write_tree(
     """
     links = links or {}
     cloned = cloned or {}
-    for rel in (*files, *links):
+    if known is None:
+        known = _previous_files(previous) if previous is not None else {}
+    old_root = os.fspath(previous.resolve()) if previous is not None and previous.exists() else None
+    # Every path something is done at, checked before anything is: the new ones, files that
+    # may replace a cloned one, links from elsewhere than the clone's source. (The cloned
+    # paths that stay as they are, tens of thousands on a rebuild, are not touched.)
+    for rel in {*files, *links} - cloned.keys():
         _check_relative(rel)  # refuses the whole tree before anything is written
+    for rel in files.keys() & cloned.keys():
+        _check_relative(rel)
+    for rel in links.keys() & cloned.keys():
+        if os.fspath(links[rel]) != old_root:
+            _check_relative(rel)
     # Plain strings, not Path objects: tens of thousands of paths, and pathlib's parsing
     # cost more than the links. Every part was checked above.
     root = os.fspath(folder)
@@ -205,9 +216,6 @@ def _write_tree(
         if spare:
             _real_folders(root, rel, seen)
         _make_folders(root, rel, made, existing_ok=True)  # a render worker or the clone
-    if known is None:
-        known = _previous_files(previous) if previous is not None else {}
-    old_root = os.fspath(previous.resolve()) if previous is not None and previous.exists() else None
     for rel, data in files.items():
         target = root + "/" + rel
         if rel in cloned:
@@ -240,6 +248,7 @@ def _write_tree(
                 raise StaleOutputError(f"{rel} is missing from the previous build") from None
     emptied: set[str] = set()
     for rel in cloned.keys() - files.keys() - links.keys() - keep:
+        _check_relative(rel)  # the previous manifest's: checked where it is acted on
         Path(root + "/" + rel).unlink(missing_ok=True)
         parent = rel.rpartition("/")[0]
         while parent and parent not in emptied:

@@ -279,7 +279,7 @@ def variant_lines(manifest: Manifest, data: bytes) -> dict[str, tuple[VariantEnt
     found = {}
     for entry, line in zip(manifest.variants, lines, strict=True):
         text = line.removeprefix("    ").removesuffix(",")
-        if f'"id": {_compact(entry.id)},' not in text:
+        if f'"id": {encode_basestring(entry.id)},' not in text:
             return {}
         found[entry.id] = (entry, text)
     return found
@@ -304,7 +304,11 @@ def warning_line(entry: DiagnosticEntry) -> str:
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+    return _COMPACT(value)
+
+
+# One encoder for every call: json.dumps with options makes a new one each time.
+_COMPACT = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(", ", ": ")).encode
 
 
 class ManifestError(AtomicError):
