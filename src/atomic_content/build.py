@@ -63,7 +63,7 @@ from .manifest import (
 )
 from .pipeline import Checked, DateRange, check
 from .plan import PlanStore
-from .repository import FileDigests, listed_stats
+from .repository import FileDigests, Listing, listed_stats
 from .variants import PreviousBuild, ProgressCallback, VariantCache, VariantOutput
 
 OUTPUT_MARKER = ".atomic-build"
@@ -471,20 +471,24 @@ def _reap_deleters() -> None:
 
 
 def input_fingerprint(
-    content: Path, extra: dict[str, Any], digests: FileDigests | None = None
+    content: Path,
+    extra: dict[str, Any],
+    digests: FileDigests | None = None,
+    listing: Listing | None = None,
 ) -> str:
     """Hash of every byte under the content root plus the build options: the no-op check.
 
     ``digests`` (for ``content``) remembers each file's sha256 by its lstat between builds, so
     an unchanged file is not read again (:class:`~atomic_content.repository.FileDigests`, with
-    git's racy rule); the result is the same with or without it.
+    git's racy rule); the result is the same with or without it. ``listing`` is
+    :func:`~atomic_content.repository.listed_stats` of ``content`` when the caller has it.
     """
     digest = hashlib.sha256()
     # Read at call time: one engine format for this no-op check and the variant cache keys.
     format_ = plan.ENGINE_FORMAT
     digest.update(canonical_json({"engine": __version__, "format": format_, **extra}))
     # listed_stats: no link out, no pipe or device, limits before reading (see repository.py).
-    files, refused = listed_stats(content)
+    files, refused = listing if listing is not None else listed_stats(content)
     if digests is None:
         digests = FileDigests(None, content)
     for shown, path, info in files:  # sorted: the digest does not depend on the file system's order
@@ -579,9 +583,13 @@ def _build(
     # one-atom edit re-renders what it touches, not everything.
     folder = cache_dir or out.parent / f".{out.name}.cache"
     root = content.resolve()
+    # One walk of the content tree for the fingerprint and the load.
+    listing = listed_stats(root) if content.is_dir() else None
     fingerprint = (
-        input_fingerprint(root, _options(dates), input_digests(folder, root, read=use_cache))
-        if content.is_dir()
+        input_fingerprint(
+            root, _options(dates), input_digests(folder, root, read=use_cache), listing
+        )
+        if listing is not None
         else ""
     )
     unchanged = _unchanged(out, fingerprint) if use_cache and checked is None else None
@@ -608,6 +616,7 @@ def _build(
                 progress=progress,
                 plans=PlanStore(folder / "plan", read=use_cache),
                 sink=writer,
+                listing=listing,
             )
             stages["check"] = time.perf_counter() - mark
         if not checked.ok:

@@ -16,7 +16,7 @@ from pathlib import Path
 from .errors import Diagnostics
 from .governance import default_date
 from .plan import DEFAULT_HORIZON_DAYS, Plan, PlanStore, make_plan
-from .repository import Library
+from .repository import Library, Listing
 from .validate import static_check
 from .variants import (
     ProgressCallback,
@@ -69,6 +69,7 @@ def check(
     progress: ProgressCallback | None = None,
     plans: PlanStore | None = None,
     sink: VariantSink | None = None,
+    listing: Listing | None = None,
 ) -> Checked:
     """Load, check, plan and render ``content`` for ``dates``; never raises for bad content.
 
@@ -76,9 +77,11 @@ def check(
     the plan between runs, so that the next one plans again only the messages an edit can
     change (:class:`~atomic_content.plan.PlanMemo`); ``cache`` does the same for rendering.
     ``sink`` is :func:`~atomic_content.variants.render_plan`'s (the build's output tree).
+    ``listing``: the content tree as the caller has just listed it (see
+    :func:`~atomic_content.repository.load_files`).
     """
     dates = dates or DateRange.of()
-    library, diagnostics = static_check(content, dates.start, jobs=jobs)
+    library, diagnostics = static_check(content, dates.start, jobs=jobs, listing=listing)
     if diagnostics.has_errors or library.settings is None or library.profile is None:
         return Checked(library, diagnostics, dates)
     # The library lives until the end of the run: move it out of the collector's sight, so

@@ -560,9 +560,11 @@ def listed_files(root: Path) -> tuple[list[tuple[str, str]], Diagnostics]:
     return [(shown, path) for shown, path, _info in files], diagnostics
 
 
-def listed_stats(
-    root: Path,
-) -> tuple[list[tuple[str, str, os.stat_result | None]], Diagnostics]:
+Listing = tuple[list[tuple[str, str, os.stat_result | None]], Diagnostics]
+"""What :func:`listed_stats` returns: the files with their lstat, and the refused entries."""
+
+
+def listed_stats(root: Path) -> Listing:
     """``(display path, path as a string, lstat)`` of every regular file under ``root`` that
     may be read, and a diagnostic for everything else. The lstat is the one the walk took
     (None for a link to a file inside ``root``): what :class:`FileDigests` compares.
@@ -1633,7 +1635,12 @@ class _Loader:
 
 
 def load_files(
-    root: Path, *, cache: bool = True, save_cache: bool = True, jobs: int | None = 1
+    root: Path,
+    *,
+    cache: bool = True,
+    save_cache: bool = True,
+    jobs: int | None = 1,
+    listing: Listing | None = None,
 ) -> tuple[Library, Diagnostics]:
     """Read and shape-check every file under ``root``.
 
@@ -1643,14 +1650,16 @@ def load_files(
     same results by construction and by test); ``save_cache=False`` leaves writing it to the
     caller (``library.load_cache.save()``), which may add per-file check results first.
     ``jobs`` > 1 (None: one per core) parses files the cache does not know in that many forked
-    worker processes; the results are those of a serial load.
+    worker processes; the results are those of a serial load. ``listing`` is
+    :func:`listed_stats` of the resolved ``root`` when the caller has just taken it (the
+    build, for its input fingerprint): the tree is then not walked again.
     """
     with no_gc_pauses():
-        return _load_files(Path(root), cache, save_cache, jobs or os.cpu_count() or 1)
+        return _load_files(Path(root), cache, save_cache, jobs or os.cpu_count() or 1, listing)
 
 
 def _load_files(
-    root: Path, cache: bool, save_cache: bool, jobs: int
+    root: Path, cache: bool, save_cache: bool, jobs: int, listing: Listing | None
 ) -> tuple[Library, Diagnostics]:
     loader = _Loader(root)
     if not root.is_dir():
@@ -1666,7 +1675,7 @@ def _load_files(
     root = root.resolve()
     loader.root = root
     loader.library.root = root
-    stats, refused = listed_stats(root)
+    stats, refused = listing if listing is not None else listed_stats(root)
     loader.diagnostics.extend(refused)
     if any(problem.code == TOO_MANY_FILES for problem in refused):
         return loader.library, loader.diagnostics

@@ -35,7 +35,14 @@ from .models import (
     channel_registry,
 )
 from .records import inspect_record
-from .repository import Library, diagnostic_order, load_files, no_gc_pauses, share_work
+from .repository import (
+    Library,
+    Listing,
+    diagnostic_order,
+    load_files,
+    no_gc_pauses,
+    share_work,
+)
 from .segments import lookup
 from .strings import PLACEHOLDERS, missing_keys, placeholder_problems
 from .tokens import AttributeInfo, lint_template
@@ -1067,32 +1074,34 @@ def validate_library(library: Library, diagnostics: Diagnostics, *, jobs: int = 
 
 
 def static_check(
-    root: Path, on: dt.date | None = None, *, jobs: int | None = 1
+    root: Path, on: dt.date | None = None, *, jobs: int | None = 1, listing: Listing | None = None
 ) -> tuple[Library, Diagnostics]:
     """Load a content tree and run every check that needs no plan: schemas, references,
     conditions, tokens, Markdown, customers, reachability and governance (expiry on ``on``;
     default: SOURCE_DATE_EPOCH or today). Returns the library and all diagnostics, sorted;
     raises nothing for bad content. ``jobs`` as for :func:`~atomic_content.repository.
-    load_files` (the same results with any number).
+    load_files` (the same results with any number), ``listing`` too.
 
     Everything alive at the end is moved out of the cyclic collector's sight (``gc.freeze``,
     as :func:`~atomic_content.pipeline.check` did after this stage): the library lives on,
     and otherwise the first collection after loading walks all of its objects. Freed objects
     are still freed; a caller that drops libraries in a loop may ``gc.unfreeze()``."""
     with no_gc_pauses():
-        checked = _static_check(root, on, jobs)
+        checked = _static_check(root, on, jobs, listing)
         # What was loaded lives as long as the library: out of the collector's sight, or
         # the first allocation after this block would make it walk every loaded object.
         gc.freeze()
     return checked
 
 
-def _static_check(root: Path, on: dt.date | None, jobs: int | None) -> tuple[Library, Diagnostics]:
+def _static_check(
+    root: Path, on: dt.date | None, jobs: int | None, listing: Listing | None
+) -> tuple[Library, Diagnostics]:
     from .experiments import experiment_diagnostics
     from .governance import default_date, governance_diagnostics, rules_of
 
     workers = jobs or os.cpu_count() or 1
-    library, diagnostics = load_files(root, save_cache=False, jobs=workers)
+    library, diagnostics = load_files(root, save_cache=False, jobs=workers, listing=listing)
     validate_library(library, diagnostics, jobs=workers)
     when = on or default_date()
     diagnostics.extend(governance_diagnostics(library, when))
