@@ -164,6 +164,7 @@ def test_bundle_render_is_the_route_rendered_without_shortcuts(
     demo_build: tuple[Path, Bundle],
 ) -> None:
     content, bundle = demo_build
+    seen: set[bool] = set()
     for record in generated_customers(40, seed=13):
         checked = check_record(record, bundle.profile)
         for journey, step, channel in messages(content):
@@ -175,8 +176,20 @@ def test_bundle_render_is_the_route_rendered_without_shortcuts(
             route = bundle.route(checked, **where)
             if not isinstance(message, RenderedMessage) or not isinstance(route, Route):
                 continue
-            given = bundle._given(route.message, bundle.message(route.variant_id), route.hidden)
-            assert message.parts == general_parts(bundle, route.variant_id, only(checked, given))
+            assembled = bundle.message(route.variant_id)
+            given = bundle._given(route.message, assembled, route.hidden)
+            view = only(checked, given)
+            assert message.parts == general_parts(bundle, route.variant_id, view)
+            # The whole message, recipient included, is the one rendered from the record
+            # restricted to what the variant is given (the record is passed as it is when
+            # that gives the same, see Bundle._warm).
+            expected = render_message(
+                bundle.profile, assembled, view, customer_id=route.audience.customer_id
+            )
+            assert message == expected
+            seen.add(any("customer" in part.source for part in assembled.parts))
+    # Variants with and without customer tokens (the record is passed as it is for both).
+    assert seen == {True, False}
 
 
 # --------------------------------------------------------------------------- audience memo

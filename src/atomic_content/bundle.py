@@ -41,7 +41,7 @@ from .models import Experiment, Journey, Profile, Segment, Settings
 from .plan import Holdout, Plan, Route, Router, RoutingTable
 from .privacy import SuppressedError, only, plan_attributes, source_attributes
 from .records import check_record
-from .render import constant_rendering, render_message
+from .render import constant_rendering, context_attributes, render_message
 from .repository import Library
 from .resolver import MessageKey
 
@@ -110,12 +110,8 @@ class Bundle:
         self.router = Router(settings, profile, segments, journeys, routing, experiments)
         self.variants = dict(variants)
         self._messages: dict[str, AssembledMessage] = {}
-        # (variant id, hidden attributes) -> template form, the attributes rendering is given
-        # (see _given) and the send-limit errors when they are the same for everyone (_warm)
-        self._hot: dict[
-            tuple[str, frozenset[str]],
-            tuple[AssembledMessage, tuple[str, ...] | None, tuple[LimitProblem, ...] | None],
-        ] = {}
+        # (variant id, hidden attributes) -> what _warm prepares for rendering it
+        self._hot: dict[tuple[str, frozenset[str]], _Hot] = {}
         self._lock = threading.Lock()
 
     @property
@@ -277,9 +273,11 @@ class Bundle:
         hot = self._hot.get((variant_id, hidden))
         if hot is None:
             hot = self._warm(message, variant_id, hidden)
-        assembled, visible, limits = hot
+        assembled, visible, limits, recipient = hot
         view = record if visible is None else only(record, visible)
-        rendered = render_message(self.profile, assembled, view, customer_id=customer_id)
+        rendered = render_message(
+            self.profile, assembled, view, customer_id=customer_id, recipient=recipient
+        )
         problems = limits if limits is not None else self._send_limits(message, rendered)
         for problem in problems:
             raise RenderError(
@@ -291,32 +289,32 @@ class Bundle:
             )
         return rendered
 
-    def _warm(
-        self, message: MessageKey, variant_id: str, hidden: frozenset[str]
-    ) -> tuple[AssembledMessage, tuple[str, ...] | None, tuple[LimitProblem, ...] | None]:
+    def _warm(self, message: MessageKey, variant_id: str, hidden: frozenset[str]) -> _Hot:
         """What rendering one variant for one consent state needs, made on its first render:
-        its template form, the attributes it is given (:meth:`_given`) and, when no part of it
-        reads the customer (:func:`~atomic_content.render.constant_rendering`), its send-time
-        limit errors, measured once: the parts are then the same for every customer, and
-        :meth:`~atomic_content.channels.base.ChannelRenderer.send_limits` reads only the parts
-        and the settings. Otherwise None: they are measured per customer.
+        its template form, the attributes it is given, whether it has a recipient, and, when
+        no part of it reads the customer (:func:`~atomic_content.render.constant_rendering`),
+        its send-time limit errors, measured once: the parts are then the same for every
+        customer, and :meth:`~atomic_content.channels.base.ChannelRenderer.send_limits` reads
+        only the parts and the settings. Otherwise None: they are measured per customer.
 
-        A constant message whose atoms use no attribute without a default
-        (``required_paths``) builds no customer context: rendering reads nothing of the
-        attributes but the recipient's address. Then they are None (the record is passed as it
-        is, not copied) when the address is among the attributes given (it reads the same on
-        the record as on the copy), else none at all (``()``: no recipient either way)."""
+        The message is rendered from the record restricted to the attributes it is given
+        (:meth:`_given`: the consent's and data minimisation's rule), the id it reads from the
+        selection. When every attribute the parts read
+        (:func:`~atomic_content.render.context_attributes`) is given whole or inside a given
+        group, the record itself gives the same parts, so it is passed as it is (None: not
+        copied for every customer); the address then counts only if it is given."""
         assembled = self.message(variant_id)
         given: tuple[str, ...] | None = self._given(message, assembled, hidden)
+        assert given is not None
         limits: tuple[LimitProblem, ...] | None = None
         sample = constant_rendering(self.profile, assembled)
         if sample is not None:
             limits = tuple(self._send_limits(message, sample))
-            email = self.profile.email_attribute
-            assert given is not None
-            if not any(assembled.required_paths.values()):
-                given = None if email is not None and email in given else ()
-        hot = (assembled, given, limits)
+        email = self.profile.email_attribute
+        recipient = email is not None and _within(email, given)
+        if all(_within(path, given) for path in context_attributes(self.profile, assembled)):
+            given = None
+        hot = (assembled, given, limits, recipient)
         with self._lock:
             self._hot[(variant_id, hidden)] = hot
         return hot
@@ -326,6 +324,16 @@ class Bundle:
         of ``send_limits``)."""
         problems = get_renderer(message.channel).send_limits(rendered, self.settings)
         return [p for p in problems if p.severity is Severity.ERROR]
+
+
+_Hot = tuple[AssembledMessage, tuple[str, ...] | None, tuple[LimitProblem, ...] | None, bool]
+"""(template form, attributes given or None for the record as it is, send-limit errors when
+the same for everyone, whether the recipient's address is given): see :meth:`Bundle._warm`."""
+
+
+def _within(path: str, given: tuple[str, ...]) -> bool:
+    """Whether ``path`` is one of ``given`` or inside one of them (a field of a given group)."""
+    return any(path == name or path.startswith(name + ".") for name in given)
 
 
 def load_bundle(path: Path | str) -> Bundle:

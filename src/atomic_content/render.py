@@ -223,12 +223,14 @@ def render_message(
     attributes: Mapping[str, Any],
     *,
     customer_id: str | None = None,
+    recipient: bool = True,
 ) -> RenderedMessage:
     """Render every part of ``assembled`` for one customer record.
 
     ``attributes`` may be nested or flat (``{"address.country": "DE"}``); only declared
     attributes reach the templates. ``customer_id`` names the customer in errors (default: the
-    profile's id attribute).
+    profile's id attribute). ``recipient=False``: no recipient address, whatever
+    ``attributes`` hold (a caller passing a record whose address the message may not read).
 
     Before anything is rendered, every attribute a chosen atom uses without a default must be
     present, else RenderError ``render.missing_value`` naming customer, atom and attribute.
@@ -288,11 +290,11 @@ def render_message(
                         hint=exc.hint,
                     ) from None
                 raise
-    recipient: str | None = None
-    if profile is not None and profile.email_attribute is not None:
+    address: str | None = None
+    if recipient and profile is not None and profile.email_attribute is not None:
         found, value = lookup(attributes, profile.email_attribute)
-        recipient = value if found and isinstance(value, str) and value else None
-    return _message(prepared.fields, customer_id, rendered, recipient)
+        address = value if found and isinstance(value, str) and value else None
+    return _message(prepared.fields, customer_id, rendered, address)
 
 
 _new = object.__new__
@@ -316,6 +318,13 @@ def _message(
     state["media_types"] = dict(fields["media_types"])
     state["filenames"] = dict(fields["filenames"])
     return message
+
+
+def context_attributes(profile: Profile | None, assembled: AssembledMessage) -> frozenset[str]:
+    """The declared attributes :func:`render_message` reads from a record for ``assembled``
+    (what its tokens can reach), besides the id and the email address: a record that holds
+    the same values at these paths renders the same parts."""
+    return _prepared(profile, assembled).visible
 
 
 def constant_rendering(

@@ -206,33 +206,7 @@ class AppRenderer:
         problems: list[LimitProblem] = []
         push_text = rendered.parts.get("push.json")
         if push_text is not None:
-            push = _load(push_text, "push.json")
-            title, body = str(push.get("title", "")), str(push.get("body", ""))
-            if not title.strip():
-                problems.append(
-                    LimitProblem(Severity.ERROR, "app.push_title_empty", "push title is empty")
-                )
-            if len(body) > limits.push_body_hard:
-                problems += length_problems(
-                    len(body),
-                    what="push body",
-                    code="app.push_body",
-                    slot="push_body",
-                    hard=limits.push_body_hard,
-                    shown="phones show",
-                )
-            # An ASCII payload has as many bytes as characters: no encoding to tell.
-            size = len(push_text) if push_text.isascii() else len(push_text.encode("utf-8"))
-            if size > limits.push_payload_bytes_hard:
-                problems += length_problems(
-                    size,
-                    what="push payload",
-                    code="app.push_payload",
-                    unit="bytes",
-                    hard=limits.push_payload_bytes_hard,
-                    hard_code="app.push_payload_too_large",
-                )
-            problems.extend(_deep_link(str(push.get("deep_link", "")), allowed, "push deep link"))
+            problems += _push_problems(push_text, limits, allowed)
         card_text = rendered.parts.get("card.json")
         if card_text is not None:
             card = _load(card_text, "card.json")
@@ -466,6 +440,60 @@ def _deep_link(url: str, allowed: frozenset[str], what: str) -> list[LimitProble
             f"{what} must start with one of: " + ", ".join(sorted(f"{s}:" for s in allowed)),
         )
     ]
+
+
+def _push_errors(
+    push_text: str, limits: AppLimits, allowed: frozenset[str]
+) -> tuple[LimitProblem, ...]:
+    """The send-time errors of one push payload: an empty title, a body or payload over the
+    hard limits, a deep link of a scheme that is not allowed."""
+    problems: list[LimitProblem] = []
+    push = _load(push_text, "push.json")
+    title, body = str(push.get("title", "")), str(push.get("body", ""))
+    if not title.strip():
+        problems.append(LimitProblem(Severity.ERROR, "app.push_title_empty", "push title is empty"))
+    if len(body) > limits.push_body_hard:
+        problems += length_problems(
+            len(body),
+            what="push body",
+            code="app.push_body",
+            slot="push_body",
+            hard=limits.push_body_hard,
+            shown="phones show",
+        )
+    # An ASCII payload has as many bytes as characters: no encoding to tell.
+    size = len(push_text) if push_text.isascii() else len(push_text.encode("utf-8"))
+    if size > limits.push_payload_bytes_hard:
+        problems += length_problems(
+            size,
+            what="push payload",
+            code="app.push_payload",
+            unit="bytes",
+            hard=limits.push_payload_bytes_hard,
+            hard_code="app.push_payload_too_large",
+        )
+    problems.extend(_deep_link(str(push.get("deep_link", "")), allowed, "push deep link"))
+    return tuple(problems)
+
+
+_PUSH_ERRORS: dict[tuple[str, frozenset[str], int, int], tuple[LimitProblem, ...]] = {}
+"""_push_errors by payload and the rules it reads: a pure function of the four. A message's
+payloads repeat across its customers (one product, one first name), and reading the JSON was
+most of a push's send-time check."""
+
+
+def _push_problems(
+    push_text: str, limits: AppLimits, allowed: frozenset[str]
+) -> tuple[LimitProblem, ...]:
+    """:func:`_push_errors`, remembered (at most 4 096 payloads, then it starts over)."""
+    key = (push_text, allowed, limits.push_body_hard, limits.push_payload_bytes_hard)
+    found = _PUSH_ERRORS.get(key)
+    if found is None:
+        found = _push_errors(push_text, limits, allowed)  # raises for a broken payload
+        if len(_PUSH_ERRORS) >= 4096:
+            _PUSH_ERRORS.clear()
+        _PUSH_ERRORS[key] = found
+    return found
 
 
 def _wrap(text: str, width: int) -> list[str]:
