@@ -1031,3 +1031,22 @@ def test_a_failed_build_gives_the_spare_back(tmp_path: Path) -> None:
         build(content, out, on=DAY, jobs=1)
     assert [p.stat().st_ino for p in spares.iterdir()] == before
     assert [p.name for p in (tmp_path / ".dist.builds").iterdir()] == [out.readlink().name]
+
+
+def test_the_spare_is_kept_when_the_output_is_reached_through_a_link(tmp_path: Path) -> None:
+    """An output folder whose parent is reached through a symbolic link (``/tmp`` on macOS)
+    still keeps the replaced tree as the spare, and the next rebuild makes it its tree."""
+    content = write_tree(tmp_path / "content")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "via").symlink_to(tmp_path / "real")
+    out = tmp_path / "via" / "dist"
+    build(content, out, on=DAY, jobs=1)
+    apply_edit(content, "atom-text")
+    build(content, out, on=DAY, jobs=1)
+    spares = tmp_path / "real" / ".dist.spare"
+    (spare,) = spares.iterdir()
+    inode = spare.stat().st_ino
+    apply_edit(content, "segment")
+    build(content, out, on=DAY, jobs=1)
+    assert out.resolve().stat().st_ino == inode
+    check_complete(out)

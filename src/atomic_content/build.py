@@ -308,7 +308,7 @@ def switch_output(out: Path, new_tree: Path) -> None:
     builds = new_tree.parent
     live = None  # the tree out points at now: the next build's spare
     if out.is_symlink():
-        live = out.resolve()
+        live = builds / out.readlink().name  # as builds.iterdir() names it (no resolving)
     elif out.exists():
         legacy = builds / f"legacy-{os.getpid()}"
         os.replace(out, legacy)
