@@ -998,22 +998,26 @@ def test_a_spare_missing_a_file_is_not_trusted_with_it(tmp_path: Path) -> None:
 
 def test_a_spare_never_lets_a_build_write_through_a_linked_folder(tmp_path: Path) -> None:
     """A spare is not a tree the build has just made: a folder in it that is a link (planted
-    by hand) stops the build before anything is written through it."""
+    by hand) stops the build before anything is removed or written through it."""
     content = write_tree(tmp_path / "content")
     out = tmp_path / "dist"
     build(content, out, on=DAY, jobs=1)
     apply_edit(content, "atom-text")
     build(content, out, on=DAY, jobs=1)
     spare = next((tmp_path / ".dist.spare").iterdir())
+    # The link leads to a folder laid out as the one it replaces: removing a changed
+    # variant's folder through it would delete files outside the output.
     outside = tmp_path / "outside"
-    outside.mkdir()
     target = spare / "welcome"
+    shutil.copytree(target, outside)
     shutil.rmtree(target)
     target.symlink_to(outside)
+    before = tree_digest(outside)
+    assert before
     apply_edit(content, "layout-template")  # every variant changes
     with pytest.raises(AtomicError, match="refusing to write through"):
         build(content, out, on=DAY, jobs=1)
-    assert list(outside.iterdir()) == []
+    assert tree_digest(outside) == before
     check_complete(out)
 
 

@@ -198,23 +198,27 @@ def _write_tree(
         known = _previous_files(previous) if previous is not None else {}
     old_root = os.fspath(previous.resolve()) if previous is not None and previous.exists() else None
     # Every path something is done at, checked before anything is: the new ones, files that
-    # may replace a cloned one, links from elsewhere than the clone's source. (The cloned
-    # paths that stay as they are, tens of thousands on a rebuild, are not touched.)
-    for rel in {*files, *links} - cloned.keys():
-        _check_relative(rel)  # refuses the whole tree before anything is written
-    for rel in files.keys() & cloned.keys():
-        _check_relative(rel)
-    for rel in links.keys() & cloned.keys():
-        if os.fspath(links[rel]) != old_root:
-            _check_relative(rel)
+    # may replace a cloned one, links from elsewhere than the clone's source, cloned files
+    # the new tree has not. (The cloned paths that stay as they are, tens of thousands on a
+    # rebuild, are not touched.)
+    fresh = {*files, *links} - cloned.keys()
+    gone = cloned.keys() - files.keys() - links.keys() - keep
+    acted = [
+        *fresh,
+        *(files.keys() & cloned.keys()),
+        *(rel for rel in links.keys() & cloned.keys() if os.fspath(links[rel]) != old_root),
+        *gone,
+    ]
     # Plain strings, not Path objects: tens of thousands of paths, and pathlib's parsing
-    # cost more than the links. Every part was checked above.
+    # cost more than the links.
     root = os.fspath(folder)
-    made = {""}
     seen: set[str] = {""}
-    for rel in sorted({*files, *links} - cloned.keys()):
+    for rel in acted:
+        _check_relative(rel)  # refuses the whole tree before anything is written
         if spare:
             _real_folders(root, rel, seen)
+    made = {""}
+    for rel in sorted(fresh):
         _make_folders(root, rel, made, existing_ok=True)  # a render worker or the clone
     for rel, data in files.items():
         target = root + "/" + rel
@@ -247,8 +251,7 @@ def _write_tree(
             except FileNotFoundError:
                 raise StaleOutputError(f"{rel} is missing from the previous build") from None
     emptied: set[str] = set()
-    for rel in cloned.keys() - files.keys() - links.keys() - keep:
-        _check_relative(rel)  # the previous manifest's: checked where it is acted on
+    for rel in gone:
         Path(root + "/" + rel).unlink(missing_ok=True)
         parent = rel.rpartition("/")[0]
         while parent and parent not in emptied:
@@ -1038,13 +1041,16 @@ def _prepare_spare(
     are removed, then the folders left empty."""
     root = os.fspath(spare.folder)
     kept = {v for v in verified if keys.get(v) == spare.keys[v] and v not in fresh}
+    removed = [*(spare.keys.keys() - kept - fresh), *spare.others, "bundle/messages/"]
+    seen: set[str] = {""}
+    for rel in removed:  # all checked first: nothing is removed through a linked folder
+        _check_relative(rel.rstrip("/"))
+        _real_folders(root, rel, seen)
     emptied: set[str] = set()
     for rel in spare.keys.keys() - kept - fresh:
-        _check_relative(rel)
-        shutil.rmtree(root + "/" + rel, ignore_errors=True)
+        shutil.rmtree(root + "/" + rel, ignore_errors=True)  # never follows a link itself
         emptied.add(rel.rpartition("/")[0])
     for rel in spare.others:
-        _check_relative(rel)
         with contextlib.suppress(FileNotFoundError, IsADirectoryError):
             Path(root + "/" + rel).unlink()
         emptied.add(rel.rpartition("/")[0])
