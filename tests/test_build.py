@@ -146,6 +146,11 @@ def test_manifest_lineage(tmp_path: Path) -> None:
     assert template == "Welcome to Acme, {{ customer.first_name | default('friend') }}"
     assert preview_text == "Welcome to Acme, Ada"  # the profile's example value
     assert (tmp_path / "dist").is_symlink()
+    # The build hands back what it checked: the plan of exactly the variants it wrote.
+    assert result.checked is not None and result.checked.plan is not None
+    assert [v.id for v in result.checked.plan.variants] == ids
+    # A no-op rebuild checks nothing, so it has nothing to hand back.
+    assert build(content, tmp_path / "dist", on=DAY, jobs=1).checked is None
 
 
 # -- stops before writing -----------------------------------------------------------------------

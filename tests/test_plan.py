@@ -404,6 +404,20 @@ def test_periods(
     assert variants_of(plan, f"{EMAIL_EN}/generic") == expected
 
 
+def test_a_segment_window_splits_only_that_audience(tmp_path: Path) -> None:
+    """A window of a segment's own atom is a boundary for that audience only: the generic
+    and the other segments' messages keep one period."""
+    vip_sale = atom("headline", "VIP sale", priority=50, segments="[vip]", valid_until="2026-11-25")
+    _lib, plan, _router = planned(tmp_path, {"atoms/headline-vip-sale.yaml": vip_sale}, until=UNTIL)
+    for audience in ("generic", "new"):
+        periods = variants_of(plan, f"{EMAIL_EN}/{audience}")
+        assert [(start, until) for _id, start, until, _winner in periods] == [(START, UNTIL)]
+    assert variants_of(plan, f"{EMAIL_EN}/vip") == [
+        (f"{EMAIL_EN}/vip", START, dt.date(2026, 11, 25), "headline-vip-sale"),
+        (f"{EMAIL_EN}/vip@2026-11-26", dt.date(2026, 11, 26), UNTIL, "headline-vip"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("start", "until", "error"),
     [

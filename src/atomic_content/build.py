@@ -92,6 +92,11 @@ class BuildResult:
     manifest: Manifest | None = None
     stages: dict[str, float] = field(default_factory=dict)
     warning_count: int = -1  # -1: len(warnings)
+    checked: Checked | None = field(default=None, repr=False, compare=False)
+    """What the checking stages produced (library, plan, rendered variants) when the build
+    ran them: a caller can preview or review the content it just built without checking it
+    again. (Handing it back also spares a one-shot command tearing down 10^5 objects at the
+    end of the build: it exits without doing so.)"""
 
     def __post_init__(self) -> None:
         if self.warning_count < 0:
@@ -674,6 +679,7 @@ def _build(
         time.perf_counter() - started,
         manifest=manifest,
         stages=stages,
+        checked=checked,
     )
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import gc
 import hashlib
 import json
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from .collector import paused
 from .errors import AtomicError
 from .models import Atom
 
@@ -230,9 +230,7 @@ class Manifest:
         manifest of this version (a damaged file, an older build)."""
         # A manifest of a large library is ~10^5 objects that all stay alive: hold the cyclic
         # collector meanwhile (it walked them again and again: half the time of a 17 MB one).
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with paused():
             # pydantic's own JSON parser first (a third faster than json.loads + validation);
             # anything it refuses goes the long way below, which says what is wrong.
             with contextlib.suppress(ValidationError):
@@ -255,9 +253,6 @@ class Manifest:
                 first = exc.errors()[0]
                 where = ".".join(str(part) for part in first["loc"])
                 raise ManifestError(f"the manifest is damaged at {where}: {first['msg']}") from None
-        finally:
-            if was_enabled:
-                gc.enable()
 
 
 def variant_lines(manifest: Manifest, data: bytes) -> dict[str, tuple[VariantEntry, str]]:

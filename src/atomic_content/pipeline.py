@@ -9,10 +9,10 @@ first stage that found errors, because later stages need a sound input.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from dataclasses import dataclass
 from pathlib import Path
 
+from .collector import long_lived
 from .errors import Diagnostics
 from .governance import default_date
 from .plan import DEFAULT_HORIZON_DAYS, Plan, PlanStore, make_plan
@@ -84,14 +84,13 @@ def check(
     library, diagnostics = static_check(content, dates.start, jobs=jobs, listing=listing)
     if diagnostics.has_errors or library.settings is None or library.profile is None:
         return Checked(library, diagnostics, dates)
-    # The library lives until the end of the run: move it out of the collector's sight, so
-    # the allocations of planning and rendering do not make it walk every loaded object.
     previous = plans.load(library) if plans is not None else None
-    gc.freeze()  # the memo's objects too: they live as long
-    plan = make_plan(library, dates.start, dates.until, previous=previous, jobs=jobs)
+    # The library, the memo and the plan live until the end of the run (static_check and
+    # the memo's load hold them out of the collector's sight too).
+    with long_lived():
+        plan = make_plan(library, dates.start, dates.until, previous=previous, jobs=jobs)
     if plans is not None:
         plans.save(plan.memo)
-    gc.freeze()
     diagnostics.extend(plan.problems)
     if plan.problems.has_errors:
         return Checked(library, diagnostics, dates, plan)

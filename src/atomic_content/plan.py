@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import gc
 import hashlib
 import io
 import multiprocessing as mp
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
+from .collector import long_lived
 from .errors import Diagnostic, Diagnostics, Severity, UsageError
 from .experiments import Assignment, assign, covering, forced, relevant
 from .manifest import atom_hash, canonical_json, sha256_hex
@@ -491,26 +491,27 @@ class PlanStore:
             return None
         if self.memo is not None or self.folder is None:
             return self.memo
-        was_enabled = gc.isenabled()
-        gc.disable()  # a memo is ~10^5 objects that all stay alive: no collection pauses
         try:
-            index = self._read(self.folder / "index.pickle", library)
-            if not isinstance(index, _MemoIndex):
-                return None
-            messages: dict[MessageKey, MessagePlan] = {}
-            for message, name in index.files.items():
-                piece = self._read(self.folder / name, library)
-                if not isinstance(piece, MessagePlan):
-                    return None
-                messages[message] = piece
-                self._files[message] = (name, piece)
+            with long_lived():  # a memo is ~10^5 objects that all stay alive
+                return self._load(self.folder, library)
         except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError,
                 AttributeError, IndexError):  # fmt: skip
             self._files.clear()
             return None
-        finally:
-            if was_enabled:
-                gc.enable()
+
+    def _load(self, folder: Path, library: Library) -> PlanMemo | None:
+        index = self._read(folder / "index.pickle", library)
+        if not isinstance(index, _MemoIndex):
+            return None
+        messages: dict[MessageKey, MessagePlan] = {}
+        files: dict[MessageKey, tuple[str, MessagePlan]] = {}
+        for message, name in index.files.items():
+            piece = self._read(folder / name, library)
+            if not isinstance(piece, MessagePlan):
+                return None
+            messages[message] = piece
+            files[message] = (name, piece)
+        self._files = files
         self.memo = PlanMemo(index.context, index.atoms, messages)
         return self.memo
 
@@ -608,17 +609,30 @@ def check_range(start: dt.date, until: dt.date) -> None:
         )
 
 
-def _boundaries(atoms: Iterable[Atom], start: dt.date, until: dt.date) -> list[dt.date]:
-    """Days inside (start, until] on which some atom's validity window opens or closes."""
-    days: set[dt.date] = set()
+def _boundaries(
+    atoms: Iterable[Atom], start: dt.date, until: dt.date
+) -> tuple[frozenset[dt.date], dict[str, frozenset[dt.date]]]:
+    """Days inside (start, until] on which some atom's validity window opens or closes: those
+    of the generic atoms, and those of each segment's own atoms (by segment id). An audience's
+    days are the generic ones plus its segment's: only those atoms can change its message."""
+    generic: set[dt.date] = set()
+    own: dict[str, set[dt.date]] = {}
     for atom in atoms:
+        days: list[dt.date] = []
         if atom.valid_from is not None and start < atom.valid_from <= until:
-            days.add(atom.valid_from)
+            days.append(atom.valid_from)
         if atom.valid_until is not None:
             after = atom.valid_until + dt.timedelta(days=1)
             if start < after <= until:
-                days.add(after)
-    return sorted(days)
+                days.append(after)
+        if not days:
+            continue
+        if not atom.segments:
+            generic.update(days)
+        else:
+            for segment in atom.segments:
+                own.setdefault(segment, set()).update(days)
+    return frozenset(generic), {segment: frozenset(found) for segment, found in own.items()}
 
 
 def _can_compete(
@@ -794,23 +808,18 @@ def _plan_messages(
     # Interleaved shares: neighbouring messages cost alike (same journey, same audiences).
     shares = [todo[i :: workers * 4] for i in range(workers * 4)]
     planned: dict[MessageKey, MessagePlan] = {}
-    was_enabled = gc.isenabled()
     try:
         context = mp.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             for results in pool.map(_plan_in_worker, shares):
-                gc.disable()  # ~10^5 objects that all stay alive: no collection pauses
-                for message, data in results:
-                    piece = PlanStore.undump(data, library)
-                    assert isinstance(piece, MessagePlan)
-                    planned[message] = piece
-                    encoded[message] = data
-                if was_enabled:
-                    gc.enable()
+                with long_lived():  # the plan: ~10^5 objects that all stay alive
+                    for message, data in results:
+                        piece = PlanStore.undump(data, library)
+                        assert isinstance(piece, MessagePlan)
+                        planned[message] = piece
+                        encoded[message] = data
     finally:
         _PLANNER = None
-        if was_enabled:
-            gc.enable()
     return planned
 
 
@@ -840,16 +849,9 @@ def _plan_message(
     competing = list(_competing(resolver, message, task.slots))
     variants: list[PlannedVariant] = []
     problems = Diagnostics()
+    generic_days, own_days = _boundaries(competing, start, until)
     for audience in task.audiences:
-        # Only generic atoms and the audience's own can change its message.
-        days = [
-            start,
-            *_boundaries(
-                (atom for atom in competing if not atom.segments or audience in atom.segments),
-                start,
-                until,
-            ),
-        ]
+        days = [start, *sorted(generic_days | own_days.get(audience, frozenset()))]
         variants.extend(
             _variants_of(
                 resolver, message, audience, days, until, include_drafts, problems, uses, keys

@@ -14,11 +14,9 @@ digests the build remembers between runs (by lstat, like git's index).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import enum
 import functools
-import gc
 import io
 import json
 import multiprocessing as mp
@@ -40,6 +38,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from .collector import paused
 from .errors import Diagnostic, Diagnostics, Severity, did_you_mean
 from .manifest import canonical_json, sha256_hex
 from .models import (
@@ -162,24 +161,6 @@ def engine_fingerprint() -> str:
         ]
         _ENGINE.append(sha256_hex(canonical_json([__version__, LOAD_CACHE_FORMAT, sources])))
     return _ENGINE[0]
-
-
-@contextlib.contextmanager
-def no_gc_pauses() -> Iterator[None]:
-    """Hold Python's cyclic garbage collector while loading.
-
-    Loading allocates hundreds of thousands of small objects that all stay alive; each
-    allocation burst makes the collector walk every object allocated so far, which made a warm
-    load of 10 000 files a third slower. Nothing loaded holds cycles that need collecting early;
-    the collector resumes (if it was on) when the block ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 LOAD_CACHE_MAX_AGE_DAYS = 30
@@ -1654,7 +1635,7 @@ def load_files(
     :func:`listed_stats` of the resolved ``root`` when the caller has just taken it (the
     build, for its input fingerprint): the tree is then not walked again.
     """
-    with no_gc_pauses():
+    with paused():
         return _load_files(Path(root), cache, save_cache, jobs or os.cpu_count() or 1, listing)
 
 

@@ -10,7 +10,6 @@ neither raises for bad content.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import os
 import re
 from collections.abc import Iterable
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .assets import asset_files, is_asset
+from .collector import long_lived
 from .conditions import check_condition
 from .contrast import contrast_problems
 from .customers import Position, customer_diagnostics
@@ -40,7 +40,6 @@ from .repository import (
     Listing,
     diagnostic_order,
     load_files,
-    no_gc_pauses,
     share_work,
 )
 from .segments import lookup
@@ -1082,16 +1081,11 @@ def static_check(
     raises nothing for bad content. ``jobs`` as for :func:`~atomic_content.repository.
     load_files` (the same results with any number), ``listing`` too.
 
-    Everything alive at the end is moved out of the cyclic collector's sight (``gc.freeze``,
-    as :func:`~atomic_content.pipeline.check` did after this stage): the library lives on,
-    and otherwise the first collection after loading walks all of its objects. Freed objects
-    are still freed; a caller that drops libraries in a loop may ``gc.unfreeze()``."""
-    with no_gc_pauses():
-        checked = _static_check(root, on, jobs, listing)
-        # What was loaded lives as long as the library: out of the collector's sight, or
-        # the first allocation after this block would make it walk every loaded object.
-        gc.freeze()
-    return checked
+    The library lives on: it is loaded :func:`~atomic_content.collector.long_lived` (out of
+    the cyclic collector's sight afterwards; a caller that drops libraries in a loop may
+    ``gc.unfreeze()``)."""
+    with long_lived():
+        return _static_check(root, on, jobs, listing)
 
 
 def _static_check(

@@ -27,6 +27,7 @@ from typing import Protocol
 from pydantic import TypeAdapter
 
 from .assets import asset_files, relative_assets
+from .collector import long_lived
 from .errors import Diagnostics, RenderError
 from .manifest import (
     FileEntry,
@@ -133,6 +134,11 @@ class PreviousBuild:
     @classmethod
     def read(cls, out: Path) -> PreviousBuild | None:
         """The previous build in ``out``, or None (no build there, or an unreadable one)."""
+        with long_lived():  # its entries are reused until the build ends
+            return cls._read(out)
+
+    @classmethod
+    def _read(cls, out: Path) -> PreviousBuild | None:
         try:
             info = json.loads((out / "build-info.json").read_text(encoding="utf-8"))
             keys = info["keys"]

@@ -1,0 +1,52 @@
+"""The collector policy of the stages that build long-lived data (atomic_content.collector)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from atomic_content.collector import long_lived, paused
+
+
+@pytest.fixture(autouse=True)
+def thawed() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+    gc.enable()
+
+
+def test_long_lived_freezes_what_the_block_made_and_restores_the_collector() -> None:
+    with long_lived():
+        assert not gc.isenabled()  # no collection pauses while loading
+        kept = [[number] for number in range(1000)]
+    assert gc.isenabled()
+    # Everything alive, the block's objects included, is out of the collector's sight.
+    assert gc.get_freeze_count() >= len(kept)
+    watched = {id(item) for item in kept}
+    assert not any(id(obj) in watched for obj in gc.get_objects())
+
+
+def test_a_failed_block_freezes_nothing_and_restores_the_collector() -> None:
+    with pytest.raises(ValueError), long_lived():
+        [[number] for number in range(1000)]
+        raise ValueError("damaged file")
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+
+
+def test_paused_leaves_a_disabled_collector_disabled() -> None:
+    gc.disable()
+    with paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()
+    with paused():
+        pass
+    assert not gc.isenabled()
+    gc.enable()
+    with paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
