@@ -31,7 +31,13 @@ from atomic_content.build import BuildLockedError, _check_relative, build, outpu
 from atomic_content.bundle import load_bundle
 from atomic_content.cli import main
 from atomic_content.errors import AtomicError, ContentError
-from atomic_content.manifest import DiagnosticEntry, Manifest, variant_lines, warning_line
+from atomic_content.manifest import (
+    DiagnosticEntry,
+    Manifest,
+    variant_lines,
+    warning_line,
+    written_variants,
+)
 from atomic_content.pipeline import DateRange
 from atomic_content.preview import preview
 from atomic_content.privacy import SuppressedError
@@ -841,6 +847,30 @@ def test_manifest_lines_reused_only_for_equal_entries(tmp_path: Path) -> None:
         assert variant_lines(manifest, bad) == {}
     swapped = dataclasses.replace(manifest, variants=manifest.variants[::-1])
     assert variant_lines(swapped, raw) == {}  # lines of other variants
+
+
+def test_written_variants_are_the_manifests_own(tmp_path: Path) -> None:
+    """The previous build's variants, read without the rest of its manifest, are exactly
+    the manifest's entries and lines; anything not laid out or versioned as this engine
+    writes it gives nothing, so the caller parses it whole and reuses no line."""
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY, jobs=1)
+    raw = (out / "manifest.json").read_bytes()
+    manifest = Manifest.from_json(raw)
+    found = written_variants(raw)
+    assert found is not None
+    assert found == variant_lines(manifest, raw)
+    assert [entry for entry, _line in found.values()] == list(manifest.variants)
+    data = json.loads(raw)
+    for bad in (
+        json.dumps(data, indent=2, sort_keys=True).encode(),
+        raw.replace(b'"manifest_version": ', b'"manifest_version": 9', 1),
+        raw.replace(b'"variants": [', b'"variantz": [', 1),
+        raw.replace(b'"valid_from": "', b'"valid_from": "x', 1),  # a damaged entry
+        raw.replace(b"},\n    {", b"}, {", 1),  # two variants on one line
+    ):
+        assert written_variants(bad) is None
 
 
 _TEXT = st.text(st.characters(codec="utf-8"), max_size=12)

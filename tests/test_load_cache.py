@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from atomic_content.pipeline import DateRange, check
 from atomic_content.repository import Library
 from atomic_content.validate import static_check
 from contentkit import write_tree
@@ -130,3 +131,55 @@ def test_a_new_asset_file_rechecks_the_atoms_that_name_it(
     _shape, after = load(root, cache, monkeypatch)
     assert after == load(root, None, monkeypatch)[1]
     assert not any(d[4] == "ref.unknown_asset" for d in after)
+
+
+def test_positions_the_tree_answered_are_kept_for_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A position only the round-trip tree can answer (here a limit problem at a journey's
+    step, which the render stage reports) is kept with its document in the load cache: the
+    next run answers it without building the tree, and answers it the same."""
+    monkeypatch.setenv("ATOMIC_CACHE_DIR", str(tmp_path / "cache"))
+    root = write_tree(tmp_path / "content")
+    checked = check(root, DateRange.of(DAY))
+    assert [(d.code, d.path, d.line, d.col) for d in checked.diagnostics.warnings] == [
+        ("rank.shadowed", "atoms/subject-de.yaml", 1, 7),
+        ("email.preheader_short", "journeys/welcome.yaml", 7, 23),
+    ]
+    loc = ("steps", 0, "channels", "email")
+    library, _diagnostics = static_check(root, DAY)
+    doc = library.documents["journeys/welcome.yaml"]
+    assert doc.positions == {(loc, False): (7, 23)} and not doc.grown
+    assert doc.position(loc) == (7, 23)
+    assert doc._parsed_tree is None  # answered from the cache
+    # Not yet asked: answered by the tree, remembered and saved with the document.
+    other = ("steps", 0, "channels")
+    assert doc.position(other, key=True) == (7, 5)
+    assert doc.grown and doc._parsed_tree is not None
+    library, _diagnostics = static_check(root, DAY, keep_cache=True)
+    assert library.load_cache is not None
+    doc = library.documents["journeys/welcome.yaml"]
+    doc.position(other, key=True)
+    library.load_cache.save_positions()
+    doc = static_check(root, DAY)[0].documents["journeys/welcome.yaml"]
+    assert doc.positions == {(loc, False): (7, 23), (other, True): (7, 5)}
+    fresh = static_check(root, DAY, keep_cache=False)  # the same answers as a tree's
+    assert fresh[0].documents["journeys/welcome.yaml"]._tree_position(other, True) == (7, 5)
+
+
+def test_cached_positions_that_are_not_positions_refuse_the_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATOMIC_CACHE_DIR", str(tmp_path / "cache"))
+    root = write_tree(tmp_path / "content")
+    loc = ("steps", 0, "channels", "email")
+    for bad in ("7:23", (7,), (7, "23"), (7.0, 23)):
+        library, _diagnostics = static_check(root, DAY, keep_cache=True)
+        assert library.load_cache is not None
+        doc = library.documents["journeys/welcome.yaml"]
+        doc.positions = {(loc, False): bad}  # type: ignore[dict-item]
+        doc.grown = True
+        library.load_cache.save_positions()
+        doc = static_check(root, DAY)[0].documents["journeys/welcome.yaml"]
+        assert doc.positions is None  # read again from the file, not taken from the cache
+        assert doc.position(loc) == (7, 23)

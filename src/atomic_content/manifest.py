@@ -260,16 +260,8 @@ def variant_lines(manifest: Manifest, data: bytes) -> dict[str, tuple[VariantEnt
     for ``manifest`` (for :meth:`Manifest.to_json`'s ``known_lines``); empty when ``data`` is
     not laid out that way. The caller makes sure the bytes are what this engine wrote (the
     build checks their hash): a line is reused verbatim."""
-    opening = b'\n  "variants": [\n'
-    start = data.find(opening)
-    if start < 0 or not manifest.variants:
-        return {}
-    start += len(opening)
-    end = data.find(b"\n  ]", start)
-    if end < 0:
-        return {}
-    lines = data[start:end].decode("utf-8").split("\n")
-    if len(lines) != len(manifest.variants):
+    lines = _variant_region(data)
+    if lines is None or not manifest.variants or len(lines) != len(manifest.variants):
         return {}
     found = {}
     for entry, line in zip(manifest.variants, lines, strict=True):
@@ -278,6 +270,45 @@ def variant_lines(manifest: Manifest, data: bytes) -> dict[str, tuple[VariantEnt
             return {}
         found[entry.id] = (entry, text)
     return found
+
+
+def written_variants(data: bytes) -> dict[str, tuple[VariantEntry, str]] | None:
+    """:func:`variant_lines` of a manifest this engine wrote (the caller checks its hash),
+    parsing its variants only: a rebuild reuses the previous build's variants, and its
+    thousands of warnings are made again anyway. None when ``data`` is not such a manifest
+    (another version, another layout, a damaged entry)."""
+    version = f'\n  "manifest_version": {MANIFEST_VERSION},\n'.encode()
+    lines = _variant_region(data)
+    if version not in data or lines is None:
+        return None
+    try:
+        with paused():  # ~10^5 objects, all kept (see Manifest.from_json)
+            entries = _entries_adapter().validate_json("[" + "\n".join(lines) + "]")
+    except ValidationError:
+        return None
+    if len(entries) != len(lines):
+        return None
+    found = {}
+    for entry, line in zip(entries, lines, strict=True):
+        text = line.removeprefix("    ").removesuffix(",")
+        if f'"id": {encode_basestring(entry.id)},' not in text or entry.id in found:
+            return None
+        found[entry.id] = (entry, text)
+    return found
+
+
+def _variant_region(data: bytes) -> list[str] | None:
+    """The lines of the ``variants`` list of a manifest :meth:`Manifest.to_json` wrote, as
+    written (indent and comma included); None when there is none."""
+    opening = b'\n  "variants": [\n'
+    start = data.find(opening)
+    if start < 0:
+        return None
+    start += len(opening)
+    end = data.find(b"\n  ]", start)
+    if end < 0:
+        return None
+    return data[start:end].decode("utf-8").split("\n")
 
 
 def entry_line(entry: VariantEntry) -> str:
@@ -318,6 +349,11 @@ def _adapter() -> TypeAdapter[Manifest]:
 @cache
 def _entry_adapter() -> TypeAdapter[VariantEntry]:
     return TypeAdapter(VariantEntry)
+
+
+@cache
+def _entries_adapter() -> TypeAdapter[list[VariantEntry]]:
+    return TypeAdapter(list[VariantEntry])
 
 
 def manifest_schema() -> dict[str, Any]:

@@ -81,7 +81,28 @@ def check(
     :func:`~atomic_content.repository.load_files`).
     """
     dates = dates or DateRange.of()
-    library, diagnostics = static_check(content, dates.start, jobs=jobs, listing=listing)
+    library, diagnostics = static_check(
+        content, dates.start, jobs=jobs, listing=listing, keep_cache=True
+    )
+    checked = _check(library, diagnostics, dates, cache, jobs, progress, plans, sink)
+    if library.load_cache is not None:
+        # The positions that planning and rendering looked up (limit problems at a journey's
+        # step ...) are kept with their documents for the next run.
+        library.load_cache.save_positions()
+        library.load_cache = None
+    return checked
+
+
+def _check(
+    library: Library,
+    diagnostics: Diagnostics,
+    dates: DateRange,
+    cache: VariantCache | None,
+    jobs: int | None,
+    progress: ProgressCallback | None,
+    plans: PlanStore | None,
+    sink: VariantSink | None,
+) -> Checked:
     if diagnostics.has_errors or library.settings is None or library.profile is None:
         return Checked(library, diagnostics, dates)
     previous = plans.load(library) if plans is not None else None

@@ -220,7 +220,7 @@ class _CachePickler(pickle.Pickler):
         if isinstance(obj, type) and issubclass(obj, Channels) and obj is not Channels:
             return (channels_model, ())
         if type(obj) is YamlDocument:
-            return (YamlDocument, (obj.path, obj.data, obj.text, None, obj.sha256))
+            return (YamlDocument, (obj.path, obj.data, obj.text, None, obj.sha256, obj.positions))
         if type(obj) is Diagnostic:
             d = obj
             return (
@@ -279,6 +279,28 @@ _SHARDS = 64  # files are spread over this many pickles: an edit rewrites one of
 def _diagnostics(value: Any) -> bool:
     """Whether a cached value is a tuple of diagnostics (as :class:`LoadCache` stores them)."""
     return type(value) is tuple and (not value or all(type(i) is Diagnostic for i in value))
+
+
+def _document(value: Any) -> bool:
+    """Whether a cached value is a document as :class:`LoadCache` stores it: its remembered
+    positions, if any, map ``(loc, key)`` to a ``(line, col)`` of ints."""
+    if type(value) is not YamlDocument:
+        return False
+    positions = value.positions
+    return positions is None or (
+        type(positions) is dict
+        and all(
+            type(where) is tuple
+            and len(where) == 2
+            and type(where[0]) is tuple
+            and type(where[1]) is bool
+            and type(found) is tuple
+            and len(found) == 2
+            and type(found[0]) is int
+            and type(found[1]) is int
+            for where, found in positions.items()
+        )
+    )
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -398,7 +420,7 @@ class LoadCache:
         if type(load) is not tuple or len(load) != 4 or load[0] != kind:
             raise KeyError(shown)
         _kind, doc, item, diagnostics = load
-        if (doc is not None and type(doc) is not YamlDocument) or not _diagnostics(diagnostics):
+        if (doc is not None and not _document(doc)) or not _diagnostics(diagnostics):
             raise KeyError(shown)
         if not kept:
             self._keep(shown, digest)
@@ -464,11 +486,26 @@ class LoadCache:
         self._keep(shown, digest)[section] = (context, tuple(found))
         self.dirty.add(_shard(shown))
 
+    def save_positions(self) -> None:
+        """:meth:`save` again when documents remembered positions since the last save."""
+        for entry in self.new.values():
+            load = entry.get("load")
+            if load is not None and load[1] is not None and load[1].grown:
+                self.save()
+                return
+
     def save(self) -> None:
         """Write this run's entries (only the files seen now) when anything changed; pieces
         that did not change are written back as they were read."""
         if self.path is None:
             return
+        for shown, entry in self.new.items():
+            # Documents that remembered new positions since they were loaded (the plan and
+            # render stages ask for some after the static checks saved the cache).
+            load = entry.get("load")
+            if load is not None and load[1] is not None and load[1].grown:
+                load[1].grown = False
+                self.dirty.add(_shard(shown))
         remembered, as_read = self.digests.new, self.digests.old
         shards: dict[int, dict[str, Any]] = {}
         for shown, entry in self.new.items():
@@ -1271,6 +1308,9 @@ class _Loader:
         self.refused: set[str] = set()  # display paths content_files already reported
         # display path -> what a worker made of it (see prefetch)
         self.prefetched: dict[str, _Parsed] = {}
+        # display path -> (load key, document, model, diagnostics) that prefetch found in
+        # the cache: parse takes them as they are instead of looking them up again
+        self.hits: dict[str, tuple[str, YamlDocument | None, Any, list[Diagnostic]]] = {}
         self._tasks: dict[str, tuple[str, str, type[Model], str]] = {}
         self._by_top: dict[str, list[tuple[str, str]]] = {}  # listing by first path part
         self._keys: dict[str, str] = {}
@@ -1295,6 +1335,14 @@ class _Loader:
         again: see :class:`LoadCache`."""
         key = self.load_key(kind)
         done = self.prefetched.pop(shown, None)
+        hit = self.hits.pop(shown, None)
+        if hit is not None and hit[0] == key:
+            _key, doc, item, found = hit
+            if item is None or (type(item) is model and doc is not None):
+                self.diagnostics.extend(found)
+                if doc is not None:
+                    self.add_document(doc)
+                return item, doc
         if done is None:
             digest, raw, problem = self.cache.digests.read(shown, path, self.stats.get(shown))
             if digest is None:
@@ -1376,8 +1424,9 @@ class _Loader:
             shown = task[0]
             digest = self.cache.digests.remembered(shown, self.stats.get(shown))
             if digest is not None:
+                key = self.load_key(task[3])
                 try:
-                    self.cache.loaded(shown, digest, self.load_key(task[3]))
+                    self.hits[shown] = (key, *self.cache.loaded(shown, digest, key))
                     continue
                 except KeyError:
                     pass
@@ -1678,6 +1727,7 @@ def _load_files(
     loader.load_folder("experiments", Experiment, "experiment", lib.experiments, recursive=False)
     loader.load_folder("strings", Strings, "strings", lib.strings, recursive=False)
     loader.prefetched.clear()
+    loader.hits.clear()
     if save_cache:
         loader.cache.save()
     return lib, loader.diagnostics

@@ -293,12 +293,13 @@ class Resolver:
         self.default_locale = library.settings.default_locale
         self.chains = {code: library.locale_chain(code) for code in library.settings.locales}
         self.channels = library.settings.channels.enabled()
-        # (slot, channel, locale, segment-or-None, journey-or-None) -> atoms. Atoms for every
-        # channel are listed under each enabled channel, and journey-scoped atoms under their
-        # journey, so a lookup touches only atoms that can compete for the message.
-        self._index: dict[tuple[str, str, str, str | None, str | None], list[Atom]] = defaultdict(
-            list
-        )
+        # slot -> (channel, locale, segment-or-None, journey-or-None) -> atoms. Atoms for
+        # every channel are listed under each enabled channel, and journey-scoped atoms under
+        # their journey, so a lookup touches only atoms that can compete for the message. A
+        # slot's index is made when it is first looked up: a rebuild after a one-atom edit
+        # resolves a few messages, often of a few slots, and indexing a 10 000-atom library
+        # at once cost more than resolving them.
+        self._indexes: dict[str, dict[tuple[str, str, str | None, str | None], list[Atom]]] = {}
         self._by_slot: dict[str, list[Atom]] = defaultdict(list)
         self._memo: dict[
             tuple[MessageKey, str | None, dt.date | None, bool],
@@ -310,6 +311,17 @@ class Resolver:
         ] = {}
         for atom in sorted(library.atoms.values(), key=lambda a: a.id):
             self._by_slot[atom.slot].append(atom)
+
+    def _index(self, slot: str) -> dict[tuple[str, str, str | None, str | None], list[Atom]]:
+        """The buckets of ``slot``'s atoms that are not retired: (channel, locale, segment or
+        None, journey or None) -> atoms, each sorted by atom priority (then id): within a
+        bucket the segment and the locale are fixed, so the first eligible atoms are the
+        bucket's best (see :meth:`_best`)."""
+        index = self._indexes.get(slot)
+        if index is not None:
+            return index
+        buckets: dict[tuple[str, str, str | None, str | None], list[Atom]] = defaultdict(list)
+        for atom in self._by_slot.get(slot, ()):
             if atom.status is Status.RETIRED:
                 continue
             locale = atom.locale or self.default_locale
@@ -320,11 +332,11 @@ class Resolver:
             for channel in atom.channels or self.channels:
                 for segment in segments:
                     for journey in journeys:
-                        self._index[(atom.slot, channel, locale, segment, journey)].append(atom)
-        # Each bucket sorted by atom priority (then id): within a bucket the segment and the
-        # locale are fixed, so the first eligible atoms are the bucket's best (see _best).
-        for bucket in self._index.values():
+                        buckets[(channel, locale, segment, journey)].append(atom)
+        for bucket in buckets.values():
             bucket.sort(key=lambda a: (-a.priority, a.id))
+        index = self._indexes[slot] = dict(buckets)
+        return index
 
     # -- lookups ---------------------------------------------------------------------------
     def journey(self, journey_id: str) -> Journey:
@@ -348,10 +360,11 @@ class Resolver:
         """Atoms indexed under the slot, channel, a locale of the chain and the audience's
         segment (or generic). Other filters (journey, status, date) are applied by the caller."""
         found: dict[str, Atom] = {}
+        index = self._index(slot)
         for locale in chain:
             for segment in (None, audience.segment) if audience.segment else (None,):
                 for journey in (None, key.journey):
-                    for atom in self._index.get((slot, key.channel, locale, segment, journey), ()):
+                    for atom in index.get((key.channel, locale, segment, journey), ()):
                         found[atom.id] = atom
         return list(found.values())
 
@@ -373,11 +386,12 @@ class Resolver:
         """
         found: list[Atom] = []
         segments = (None, audience.segment) if audience.segment else (None,)
+        index = self._index(slot)
         for locale in chain:
             for journey in (None, key.journey):
                 for segment in segments:
                     top: int | None = None
-                    for atom in self._index.get((slot, key.channel, locale, segment, journey), ()):
+                    for atom in index.get((key.channel, locale, segment, journey), ()):
                         if top is not None and atom.priority < top:
                             break
                         if not (
@@ -502,8 +516,9 @@ class Resolver:
         each slot once per segment that has content for it, not once per segment.
         """
         segment = audience.segment
+        index = self._index(slot)
         if segment is not None and not any(
-            (slot, key.channel, locale, segment, journey) in self._index
+            (key.channel, locale, segment, journey) in index
             for locale in locales
             for journey in (None, key.journey)
         ):

@@ -1073,23 +1073,30 @@ def validate_library(library: Library, diagnostics: Diagnostics, *, jobs: int = 
 
 
 def static_check(
-    root: Path, on: dt.date | None = None, *, jobs: int | None = 1, listing: Listing | None = None
+    root: Path,
+    on: dt.date | None = None,
+    *,
+    jobs: int | None = 1,
+    listing: Listing | None = None,
+    keep_cache: bool = False,
 ) -> tuple[Library, Diagnostics]:
     """Load a content tree and run every check that needs no plan: schemas, references,
     conditions, tokens, Markdown, customers, reachability and governance (expiry on ``on``;
     default: SOURCE_DATE_EPOCH or today). Returns the library and all diagnostics, sorted;
     raises nothing for bad content. ``jobs`` as for :func:`~atomic_content.repository.
-    load_files` (the same results with any number), ``listing`` too.
+    load_files` (the same results with any number), ``listing`` too. The load cache is saved;
+    with ``keep_cache`` the library keeps it (``library.load_cache``), for the caller to save
+    again what later stages add (positions its documents remembered) and then drop it.
 
     The library lives on: it is loaded :func:`~atomic_content.collector.long_lived` (out of
     the cyclic collector's sight afterwards; a caller that drops libraries in a loop may
     ``gc.unfreeze()``)."""
     with long_lived():
-        return _static_check(root, on, jobs, listing)
+        return _static_check(root, on, jobs, listing, keep_cache)
 
 
 def _static_check(
-    root: Path, on: dt.date | None, jobs: int | None, listing: Listing | None
+    root: Path, on: dt.date | None, jobs: int | None, listing: Listing | None, keep_cache: bool
 ) -> tuple[Library, Diagnostics]:
     from .experiments import experiment_diagnostics
     from .governance import default_date, governance_diagnostics, rules_of
@@ -1102,7 +1109,8 @@ def _static_check(
     diagnostics.extend(experiment_diagnostics(library, rules_of(library)))
     if library.load_cache is not None:
         library.load_cache.save()
-        library.load_cache = None  # done: later stages need not keep its copy in memory
+        if not keep_cache:
+            library.load_cache = None  # done: later stages need not keep its copy in memory
     return library, diagnostics
 
 

@@ -38,7 +38,7 @@ from .manifest import (
     VariantEntry,
     entry_line,
     sha256_hex,
-    variant_lines,
+    written_variants,
 )
 from .plan import Plan, PlannedVariant, VariantKeys
 from .render import assemble, check_limits, example_customer, render_message
@@ -143,14 +143,23 @@ class PreviousBuild:
             info = json.loads((out / "build-info.json").read_text(encoding="utf-8"))
             keys = info["keys"]
             raw = (out / "manifest.json").read_bytes()
-            manifest = Manifest.from_json(raw)
             root = out.resolve()
-        except (OSError, ValueError, KeyError, TypeError, ManifestError):
+        except (OSError, ValueError, KeyError, TypeError):
             return None
         if not isinstance(keys, dict):
             return None
-        lines = variant_lines(manifest, raw) if info.get("manifest") == sha256_hex(raw) else {}
-        return cls(root, manifest.by_id, keys, lines)
+        # The manifest this engine wrote (its hash is in build-info.json): its variants
+        # alone, lines included. Anything else (edited by hand, another version): parsed and
+        # checked whole, and no line is reused.
+        if info.get("manifest") == sha256_hex(raw):
+            lines = written_variants(raw)
+            if lines is not None:
+                return cls(root, {key: entry for key, (entry, _line) in lines.items()}, keys, lines)
+        try:
+            manifest = Manifest.from_json(raw)
+        except ManifestError:
+            return None
+        return cls(root, manifest.by_id, keys)
 
     def file_hashes(self) -> dict[str, str]:
         """Relative path -> sha256 of every variant file of the previous build."""

@@ -180,13 +180,20 @@ def _error(path: str, line: int, col: int, code: str, message: str, hint: str) -
 
 @dataclass
 class YamlDocument:
-    """A parsed file: plain data plus the ruamel tree that knows where every node came from."""
+    """A parsed file: plain data plus the ruamel tree that knows where every node came from.
+
+    ``positions`` remembers the positions the tree answered (``(loc, key)`` -> ``(line,
+    col)``): they depend on the text alone, so the load cache keeps them with the document and
+    a later run answers them without building the tree (``grown``: some were added since the
+    document was made or read from the cache)."""
 
     path: str
     data: Any
     text: str
     _parsed_tree: Any = None
     sha256: str = ""
+    positions: dict[tuple[Loc, bool], tuple[int, int]] | None = None
+    grown: bool = False
 
     @property
     def lines(self) -> list[str]:
@@ -257,6 +264,17 @@ class YamlDocument:
         quick = self._top_level_position(loc, key)
         if quick is not None:
             return quick
+        remembered = self.positions.get((tuple(loc), key)) if self.positions else None
+        if remembered is not None:
+            return remembered
+        found = self._tree_position(loc, key)
+        if self.positions is None:
+            self.positions = {}
+        self.positions[(tuple(loc), key)] = found
+        self.grown = True
+        return found
+
+    def _tree_position(self, loc: Loc, key: bool) -> tuple[int, int]:
         node = self._tree
         line, col = 1, 1
         if isinstance(node, CommentedMap | CommentedSeq) and node.lc.line is not None:
