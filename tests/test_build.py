@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -871,6 +872,56 @@ def test_written_variants_are_the_manifests_own(tmp_path: Path) -> None:
         raw.replace(b"},\n    {", b"}, {", 1),  # two variants on one line
     ):
         assert written_variants(bad) is None
+
+
+def test_the_entry_memo_holds_the_manifests_variants(tmp_path: Path) -> None:
+    """The next build reads the previous variants from the entry memo: exactly the entries
+    and lines of the manifest the build wrote; an edit writes only the messages it changed;
+    a memo of another manifest, a damaged one or a foreign pickle is no memo, and the build
+    falls back to the manifest with the same output."""
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    folder = tmp_path / ".dist.cache" / "entries"
+    build(content, out, on=DAY, jobs=1)
+    raw = (out / "manifest.json").read_bytes()
+    sha = json.loads((out / "build-info.json").read_bytes())["manifest"]
+    assert sha == hashlib.sha256(raw).hexdigest()
+    assert variants_module.EntryMemo(folder).read(sha) == written_variants(raw)
+    assert variants_module.EntryMemo(folder).read("0" * 64) is None  # another build's
+    messages = {path.name for path in folder.glob("*.pickle")} - {"index.pickle"}
+    assert len(messages) > 2
+    # Edit one atom: its messages are written again, the others are kept as they are.
+    edit = content / "atoms/cta.yaml"
+    edit.write_text(edit.read_text().replace("Shop now", "Shop today"))
+    previous = variants_module.PreviousBuild.read(out, variants_module.EntryMemo(folder))
+    assert previous is not None and previous.lines == written_variants(raw)
+    build(content, out, on=DAY, jobs=1)
+    raw = (out / "manifest.json").read_bytes()
+    sha = json.loads((out / "build-info.json").read_bytes())["manifest"]
+    assert variants_module.EntryMemo(folder).read(sha) == written_variants(raw)
+    after = {path.name for path in folder.glob("*.pickle")} - {"index.pickle"}
+    assert 0 < len(after - messages) < len(messages) and len(after) == len(messages)
+    # Damaged, or holding something else than entries: no memo.
+    piece = sorted(after)[0]
+    data = (folder / piece).read_bytes()
+    (folder / piece).write_bytes(data.replace(b"de", b"en", 1))
+    assert variants_module.EntryMemo(folder).read(sha) is None
+    # A pickle that would run a command, named by its hash and listed in the index.
+    command = f"touch {tmp_path / 'pwned'}".encode()
+    hostile = b"atomic-content entry memo 1\ncos\nsystem\n(S'" + command + b"'\ntR."
+    name = f"{hashlib.sha256(hostile).hexdigest()}.pickle"
+    (folder / name).write_bytes(hostile)
+    index = {"manifest": sha, "files": {"welcome/day-0/email/de": name}}
+    (folder / "index.pickle").write_bytes(
+        b"atomic-content entry memo 1\n" + pickle.dumps(index, protocol=5)
+    )
+    assert variants_module.EntryMemo(folder).read(sha) is None
+    assert not (tmp_path / "pwned").exists()
+    edit.write_text(edit.read_text().replace("Shop today", "Shop now"))
+    build(content, out, on=DAY, jobs=1)
+    clean = tmp_path / "clean" / "dist"
+    build(content, clean, on=DAY, jobs=1, use_cache=False)
+    assert tree_digest(out) == tree_digest(clean)
 
 
 _TEXT = st.text(st.characters(codec="utf-8"), max_size=12)

@@ -50,7 +50,7 @@ from typing import Any
 from . import __version__, plan
 from .assets import asset_files
 from .bundle import bundle_files, message_path
-from .errors import AtomicError, ContentError, Diagnostics, UsageError
+from .errors import AtomicError, ContentError, Diagnostics, Severity, UsageError
 from .experiments import experiment_entries, variant_arms
 from .manifest import (
     MANIFEST_VERSION,
@@ -58,13 +58,20 @@ from .manifest import (
     FileEntry,
     Manifest,
     ManifestError,
+    VariantEntry,
     canonical_json,
     sha256_hex,
 )
 from .pipeline import Checked, DateRange, check
 from .plan import PlanStore
 from .repository import FileDigests, Listing, listed_stats
-from .variants import PreviousBuild, ProgressCallback, VariantCache, VariantOutput
+from .variants import (
+    EntryMemo,
+    PreviousBuild,
+    ProgressCallback,
+    VariantCache,
+    VariantOutput,
+)
 
 OUTPUT_MARKER = ".atomic-build"
 """A file at the top of every build tree: what makes a folder the build's to replace."""
@@ -206,12 +213,24 @@ def _write_tree(
     # may replace a cloned one, links from elsewhere than the clone's source, cloned files
     # the new tree has not. (The cloned paths that stay as they are, tens of thousands on a
     # rebuild, are not touched.)
+    # Each link's source folder as a string; the links of a rebuild share one or two Path
+    # objects, and converting tens of thousands of them one by one showed in its profile.
+    sources: dict[int, str] = {}
+    for source in links.values():
+        if id(source) not in sources:
+            sources[id(source)] = os.fspath(source)
+    # The links the clone did not make already (or that replace one of its files).
+    relinked = {
+        rel: sources[id(source)]
+        for rel, source in links.items()
+        if rel not in cloned or sources[id(source)] != old_root
+    }
     fresh = {*files, *links} - cloned.keys()
     gone = cloned.keys() - files.keys() - links.keys() - keep
     acted = [
         *fresh,
         *(files.keys() & cloned.keys()),
-        *(rel for rel in links.keys() & cloned.keys() if os.fspath(links[rel]) != old_root),
+        *(rel for rel in relinked if rel in cloned),
         *gone,
     ]
     # Plain strings, not Path objects: tens of thousands of paths, and pathlib's parsing
@@ -240,12 +259,10 @@ def _write_tree(
         if spare:
             Path(target).unlink(missing_ok=True)
         Path(target).write_bytes(data)
-    for rel, source in links.items():
-        old, new = os.fspath(source) + "/" + rel, root + "/" + rel
+    for rel, source_root in relinked.items():
+        old, new = source_root + "/" + rel, root + "/" + rel
         if rel in cloned:
-            if os.fspath(source) == old_root:
-                continue  # the clone linked this very file
-            Path(new).unlink()
+            Path(new).unlink()  # linked by the clone, but from elsewhere
         try:
             os.link(old, new)
         except FileNotFoundError:
@@ -607,13 +624,14 @@ def _build(
     stages: dict[str, float] = {"fingerprint": time.perf_counter() - started}
 
     previous: PreviousBuild | None = None
+    entries = EntryMemo(folder / "entries")
     # A parallel render writes each variant into the new tree as soon as it is rendered (see
     # TreeWriter); the tree, and the lock, are taken when the workers start.
     writer = TreeWriter(out, fingerprint, lock_wait_seconds)
     try:
         if checked is None:
             mark = time.perf_counter()
-            previous = PreviousBuild.read(out) if use_cache and out.is_symlink() else None
+            previous = PreviousBuild.read(out, entries) if use_cache and out.is_symlink() else None
             if previous is not None:
                 writer.clone(previous)
             checked = check(
@@ -658,6 +676,7 @@ def _build(
             tree = output_files(checked, fingerprint)
             write_output(out, tree.files, fingerprint, lock_wait_seconds)
         stages["write"] = time.perf_counter() - mark
+        entries.save(tree.manifest_sha, tree.lines)  # for the next build (see EntryMemo)
     except OSError as exc:
         writer.discard()
         if exc.errno == errno.ENOSPC:  # in a render worker writing the new tree
@@ -724,6 +743,10 @@ class OutputTree:
     """Variant id -> the cache key its files were rendered under."""
     fresh: frozenset[str] = frozenset()
     """The variants whose files are among ``written``."""
+    lines: Mapping[str, tuple[VariantEntry, str]] = field(default_factory=dict)
+    """Variant id -> its entry and its line in ``manifest.json`` (for the :class:`EntryMemo`)."""
+    manifest_sha: str = ""
+    """The sha256 of ``manifest.json``."""
 
 
 def output_files(
@@ -776,7 +799,7 @@ def output_files(
         links.pop(rel, None)
     index = files["bundle/bundle.json"]
     warnings = tuple(
-        DiagnosticEntry(d.path, d.line, d.col, d.severity.value, d.code, d.message, d.hint)
+        DiagnosticEntry(d.path, d.line, d.col, _SEVERITY[d.severity], d.code, d.message, d.hint)
         for d in checked.diagnostics.warnings
     )
     manifest = Manifest(
@@ -800,10 +823,12 @@ def output_files(
         for output in rendered.outputs.values()
         if output.line
     )
-    files["manifest.json"] = manifest.to_json(known)
+    items = manifest.variant_items(known)
+    files["manifest.json"] = manifest.to_json(variant_items=items)
     # A small file for the no-op check, so an unchanged rebuild never parses the manifest.
     # It also keeps each variant's cache key, so the next build links unchanged variants.
     keys = {v.id: rendered.outputs[v.id].cache_key for v in checked.plan.variants}
+    manifest_sha = sha256_hex(files["manifest.json"])
     info = {
         "input": fingerprint,
         "variants": len(entries),
@@ -812,12 +837,26 @@ def output_files(
         "keys": keys,
         "others": sorted(others),
         # The next build reuses this manifest's lines only if the file is exactly this one.
-        "manifest": sha256_hex(files["manifest.json"]),
+        "manifest": manifest_sha,
     }
     # Compact: the indenting encoder is pure Python, and this file lists every variant.
     files["build-info.json"] = json.dumps(info, sort_keys=True).encode() + b"\n"
     files[OUTPUT_MARKER] = b"atomic-content build output; replaced by every build\n"
-    return OutputTree(files, links, manifest, frozenset(written), keys, frozenset(fresh))
+    lines = {entry.id: (entry, line) for entry, line in zip(manifest.variants, items, strict=True)}
+    return OutputTree(
+        files,
+        links,
+        manifest,
+        frozenset(written),
+        keys,
+        frozenset(fresh),
+        lines,
+        manifest_sha,
+    )
+
+
+_SEVERITY = {severity: severity.value for severity in Severity}
+"""The manifest's name of each severity (``Enum.value`` is a property: slow on 10^4 warnings)."""
 
 
 def check_output_folder(out: Path, content: Path) -> None:

@@ -122,8 +122,13 @@ class Diagnostics:
         self.add(Diagnostic(path, line, col, Severity.WARNING, code, message, hint))
 
     def extend(self, items: Iterable[Diagnostic]) -> None:
+        # add(), inlined: a large library's rebuild extends by tens of thousands.
+        store = self._items
         for item in items:
-            self.add(item)
+            key = (item.path, item.line, item.col, item.code, item.message)
+            if key not in store:
+                store[key] = item
+                self._sorted = None
 
     def sorted(self) -> list[Diagnostic]:
         """Diagnostics in a stable order: by path, line, column, code, message."""

@@ -182,7 +182,12 @@ class Manifest:
         """Variant id -> entry."""
         return {v.id: v for v in self.variants}
 
-    def to_json(self, known_lines: Mapping[str, tuple[VariantEntry, str]] | None = None) -> bytes:
+    def to_json(
+        self,
+        known_lines: Mapping[str, tuple[VariantEntry, str]] | None = None,
+        *,
+        variant_items: list[str] | None = None,
+    ) -> bytes:
         """The manifest as key-sorted JSON (deterministic), ending in a newline: one line per
         top-level field, and one line per variant and warning, so a diff of two manifests
         shows the variants that changed. (Compact lines keep it fast: the indenting encoder is
@@ -190,18 +195,14 @@ class Manifest:
 
         ``known_lines`` maps a variant id to an entry and its line as this method wrote it
         (see :func:`variant_lines`): a variant whose entry equals the known one takes that
-        line instead of being serialized again, which is most of a rebuild's manifest."""
+        line instead of being serialized again, which is most of a rebuild's manifest;
+        ``variant_items`` are the lines :meth:`variant_items` made for this manifest, when
+        the caller has them."""
         data = _adapter().dump_python(
             dataclasses.replace(self, variants=(), warnings=()), mode="json"
         )
-        known = known_lines or {}
-        variant_items = []
-        for entry in self.variants:
-            found = known.get(entry.id)
-            if found is not None and (found[0] is entry or found[0] == entry):
-                variant_items.append(found[1])
-            else:
-                variant_items.append(entry_line(entry))
+        if variant_items is None:
+            variant_items = self.variant_items(known_lines)
         lines = ["{"]
         keys = sorted(data)
         for position, key in enumerate(keys):
@@ -223,6 +224,20 @@ class Manifest:
                 lines.append(f"  {name}: {_compact(data[key])}{tail}")
         lines.append("}")
         return ("\n".join(lines) + "\n").encode()
+
+    def variant_items(
+        self, known_lines: Mapping[str, tuple[VariantEntry, str]] | None = None
+    ) -> list[str]:
+        """Each variant's line in :meth:`to_json` (``known_lines`` as there), in order."""
+        known = known_lines or {}
+        items = []
+        for entry in self.variants:
+            found = known.get(entry.id)
+            if found is not None and (found[0] is entry or found[0] == entry):
+                items.append(found[1])
+            else:
+                items.append(entry_line(entry))
+        return items
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Manifest:
