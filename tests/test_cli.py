@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -358,3 +360,40 @@ def test_json_reports_put_each_list_item_on_one_line() -> None:
     assert json_text({"nested": {"empty": [], "none": {}}}) == (
         '{\n  "nested": {\n    "empty": [],\n    "none": {}\n  }\n}'
     )
+
+
+def test_build_and_validate_keep_their_results_until_the_quick_exit(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """The command line's own run of `build` and `validate` holds the result (a whole
+    library, plan and rendered variants) until quick_exit ends the process, so that nothing
+    is freed object by object first; run inside another program, it holds nothing."""
+    from atomic_content import cli
+
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    assert (
+        runner.invoke(main, ["build", "--content", str(content), "--out", str(out)]).exit_code == 0
+    )
+    assert runner.invoke(main, ["validate", "--content", str(content)]).exit_code == 0
+    assert cli._KEPT == []
+    script = (
+        "import sys\n"
+        "import atomic_content.cli as cli\n"
+        "ending = cli.quick_exit\n"
+        "def report(code):\n"
+        "    print(sys.argv[1], [type(kept).__name__ for kept in cli._KEPT], file=sys.stderr)\n"
+        "    ending(code)\n"
+        "cli.quick_exit = report\n"
+        "cli.main()\n"
+    )
+    for args in (
+        ["build", "--content", str(content), "--out", str(out), "--format", "json"],
+        ["validate", "--content", str(content)],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        kept = {"build": "['BuildResult']", "validate": "['Library']"}[args[0]]
+        assert f"{args[0]} {kept}" in done.stderr

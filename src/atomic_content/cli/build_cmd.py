@@ -11,7 +11,14 @@ from pathlib import Path
 import click
 
 from ..errors import plural
-from . import EXIT_CONTENT, content_option, emit_diagnostics, json_text, main
+from . import (
+    EXIT_CONTENT,
+    content_option,
+    emit_diagnostics,
+    json_text,
+    keep_until_exit,
+    main,
+)
 from .commands import date_option, parse_date, until_option_decorator
 
 
@@ -120,6 +127,7 @@ def build(
             progress=lambda done, total: progress(done, total),
             lock_wait_seconds=wait_seconds,
         )
+    keep_until_exit(result)
     if fmt == "json":
         click.echo(json_text(result.to_dict()))
         return

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from . import EXIT_CONTENT, F, content_option, emit_diagnostics, main
+from . import EXIT_CONTENT, F, content_option, emit_diagnostics, keep_until_exit, main
 
 
 def parse_date(value: str | None, option: str = "--date") -> dt.date | None:
@@ -69,9 +69,10 @@ def validate(
     from ..validate import check_content
 
     ctx.meta["content_root"] = content
-    _library, diagnostics = check_content(
+    library, diagnostics = check_content(
         content, parse_date(date_text), parse_date(until_text, "--until")
     )
+    keep_until_exit(library)
     emit_diagnostics(diagnostics, content, fmt)
     if diagnostics.has_errors or (strict and diagnostics.warnings):
         ctx.exit(EXIT_CONTENT)
