@@ -50,6 +50,7 @@ from .errors import Diagnostic, Diagnostics, Severity, UsageError
 from .experiments import Assignment, assign, covering, forced, relevant
 from .manifest import atom_hash, canonical_json, sha256_hex
 from .models import ArmKind, Atom, Experiment, Journey, Profile, Segment, Settings, Status
+from .pieces import INDEX, PieceFolder
 from .privacy import AttributeUse, UseIndex, budget_diagnostics, channel_privacy
 from .repository import Library, engine_fingerprint
 from .resolver import (
@@ -500,7 +501,7 @@ class PlanStore:
             return None
 
     def _load(self, folder: Path, library: Library) -> PlanMemo | None:
-        index = self._read(folder / "index.pickle", library)
+        index = self._read(folder / INDEX, library)
         if not isinstance(index, _MemoIndex):
             return None
         messages: dict[MessageKey, MessagePlan] = {}
@@ -521,25 +522,18 @@ class PlanStore:
         if memo is None or self.folder is None:
             return
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            folder = PieceFolder(self.folder)
             files: dict[MessageKey, str] = {}
             for message, piece in memo.messages.items():
                 known = self._files.get(message)
                 if known is not None and known[1] is piece:
                     files[message] = known[0]
                     continue
-                data = memo.encoded.get(message) or self.dump(piece)
-                name = f"{hashlib.sha256(data).hexdigest()}.pickle"
-                if not (self.folder / name).exists():
-                    self._write(self.folder / name, data)
+                name = folder.put(memo.encoded.get(message) or self.dump(piece))
                 files[message] = name
                 self._files[message] = (name, piece)
             index = _MemoIndex(memo.context, dict(memo.atoms), files)
-            self._write(self.folder / "index.pickle", self.dump(index))
-            wanted = {*files.values(), "index.pickle"}
-            for path in self.folder.iterdir():
-                if path.name not in wanted and path.suffix == ".pickle":
-                    path.unlink(missing_ok=True)
+            folder.commit(self.dump(index), files.values())
         except OSError:
             pass  # a memo that cannot be written only costs time next run
 
@@ -567,12 +561,6 @@ class PlanStore:
         if handle.read(len(_MEMO_HEADER)) != _MEMO_HEADER:
             return None
         return _MemoUnpickler(handle, library.atoms).load()
-
-    @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
 
 
 _MEMO_HEADER = f"atomic-content plan memo {PLAN_MEMO_FORMAT}\n".encode()

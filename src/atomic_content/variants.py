@@ -43,6 +43,7 @@ from .manifest import (
     sha256_hex,
     written_variants,
 )
+from .pieces import INDEX, PieceFolder, piece_name
 from .plan import Plan, PlannedVariant, VariantKeys
 from .render import assemble, check_limits, example_customer, render_message
 from .repository import Library
@@ -241,7 +242,7 @@ class EntryMemo:
             return None
 
     def _read(self, folder: Path, manifest: str) -> EntryLines | None:
-        index = _undump_entries((folder / "index.pickle").read_bytes())
+        index = _undump_entries((folder / INDEX).read_bytes())
         if not (
             type(index) is dict
             and index.get("manifest") == manifest
@@ -252,7 +253,7 @@ class EntryMemo:
         files: dict[str, tuple[str, EntryLines]] = {}
         for message, name in index["files"].items():
             data = (folder / name).read_bytes()
-            if type(message) is not str or name != f"{sha256_hex(data)}.pickle":
+            if type(message) is not str or name != piece_name(data):
                 return None
             piece = _undump_entries(data)
             if type(piece) is not dict:
@@ -283,25 +284,17 @@ class EntryMemo:
             message = f"{entry.journey}/{entry.step}/{entry.channel}/{entry.locale}"
             groups.setdefault(message, {})[variant_id] = item
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            folder = PieceFolder(self.folder)
             files: dict[str, str] = {}
             for message, piece in sorted(groups.items()):
                 known = self._files.get(message)
                 if known is not None and _same_lines(known[1], piece):
                     files[message] = known[0]
                     continue
-                data = _dump_entries(piece)
-                name = f"{sha256_hex(data)}.pickle"
-                if not (self.folder / name).exists():
-                    _write_replacing(self.folder / name, data)
+                name = folder.put(_dump_entries(piece))
                 files[message] = name
                 self._files[message] = (name, piece)
-            index = {"manifest": manifest, "files": files}
-            _write_replacing(self.folder / "index.pickle", _dump_entries(index))
-            wanted = {*files.values(), "index.pickle"}
-            for path in self.folder.iterdir():
-                if path.name not in wanted and path.suffix == ".pickle":
-                    path.unlink(missing_ok=True)
+            folder.commit(_dump_entries({"manifest": manifest, "files": files}), files.values())
         except OSError:
             pass  # a memo that cannot be written only costs time next run
 
@@ -329,12 +322,6 @@ def _undump_entries(data: bytes) -> object:
     handle = io.BytesIO(data)
     handle.seek(len(_ENTRY_MEMO_HEADER))
     return _EntryUnpickler(handle).load()
-
-
-def _write_replacing(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class VariantCache:

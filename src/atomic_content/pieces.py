@@ -1,0 +1,55 @@
+"""A folder of pickled pieces named by their content, with an index: how the build's memos
+(the plan memo, :class:`~atomic_content.plan.PlanStore`, and the entry memo,
+:class:`~atomic_content.variants.EntryMemo`) keep one file per message, so that saving after
+a one-atom edit writes the few messages that changed and an index, not the whole memo.
+
+A piece is named by the sha256 of its bytes: one that is already there is not written again,
+and a reader can check a piece against its name. Every file is written to a temporary name
+and moved into place, so a reader never sees half a file. What the pieces and the index hold
+is the memo's business.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+INDEX = "index.pickle"
+
+
+def piece_name(data: bytes) -> str:
+    """The file name of a piece with these bytes."""
+    return f"{hashlib.sha256(data).hexdigest()}.pickle"
+
+
+class PieceFolder:
+    """Pieces and the index of one memo (see the module docstring). Raises OSError."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def put(self, data: bytes) -> str:
+        """Keep a piece (unless a piece with these bytes is there) and return its name."""
+        name = piece_name(data)
+        if not (self.folder / name).exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_replacing(self.folder / name, data)
+        return name
+
+    def commit(self, index: bytes, pieces: Iterable[str]) -> None:
+        """Write the index, then remove every piece it does not name (``pieces``)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_replacing(self.folder / INDEX, index)
+        wanted = {*pieces, INDEX}
+        for path in self.folder.iterdir():
+            if path.name not in wanted and path.suffix == ".pickle":
+                path.unlink(missing_ok=True)
+
+
+def write_replacing(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
