@@ -194,7 +194,7 @@ class Manifest:
         pure Python and took seconds on large libraries.)
 
         ``known_lines`` maps a variant id to an entry and its line as this method wrote it
-        (see :func:`variant_lines`): a variant whose entry equals the known one takes that
+        (see :func:`written_variants`): a variant whose entry equals the known one takes that
         line instead of being serialized again, which is most of a rebuild's manifest;
         ``variant_items`` are the lines :meth:`variant_items` made for this manifest, when
         the caller has them."""
@@ -270,28 +270,13 @@ class Manifest:
                 raise ManifestError(f"the manifest is damaged at {where}: {first['msg']}") from None
 
 
-def variant_lines(manifest: Manifest, data: bytes) -> dict[str, tuple[VariantEntry, str]]:
-    """Variant id -> (entry, its line) of ``data``, the bytes :meth:`Manifest.to_json` wrote
-    for ``manifest`` (for :meth:`Manifest.to_json`'s ``known_lines``); empty when ``data`` is
-    not laid out that way. The caller makes sure the bytes are what this engine wrote (the
-    build checks their hash): a line is reused verbatim."""
-    lines = _variant_region(data)
-    if lines is None or not manifest.variants or len(lines) != len(manifest.variants):
-        return {}
-    found = {}
-    for entry, line in zip(manifest.variants, lines, strict=True):
-        text = line.removeprefix("    ").removesuffix(",")
-        if f'"id": {encode_basestring(entry.id)},' not in text:
-            return {}
-        found[entry.id] = (entry, text)
-    return found
-
-
 def written_variants(data: bytes) -> dict[str, tuple[VariantEntry, str]] | None:
-    """:func:`variant_lines` of a manifest this engine wrote (the caller checks its hash),
-    parsing its variants only: a rebuild reuses the previous build's variants, and its
-    thousands of warnings are made again anyway. None when ``data`` is not such a manifest
-    (another version, another layout, a damaged entry)."""
+    """Variant id -> (entry, its line) of ``data``, the bytes :meth:`Manifest.to_json` wrote
+    (for its ``known_lines``), parsing the variants only: a rebuild reuses the previous
+    build's variants, and its thousands of warnings are made again anyway. The caller makes
+    sure the bytes are what this engine wrote (the build checks their hash): a line is
+    reused verbatim. None when ``data`` is not such a manifest (another version, another
+    layout, a damaged entry)."""
     version = f'\n  "manifest_version": {MANIFEST_VERSION},\n'.encode()
     lines = _variant_region(data)
     if version not in data or lines is None:

@@ -132,7 +132,7 @@ class PreviousBuild:
     keys: Mapping[str, str]
     lines: Mapping[str, tuple[VariantEntry, str]] = field(default_factory=dict)
     """Each variant's entry and line in the previous ``manifest.json`` (see
-    :func:`~atomic_content.manifest.variant_lines`), when the file is byte for byte the one
+    :func:`~atomic_content.manifest.written_variants`), when the file is byte for byte the one
     that build wrote (its hash is in ``build-info.json``); empty otherwise."""
 
     @classmethod
