@@ -60,11 +60,7 @@ class Model(BaseModel):
     and a validation error never repeats the input (it may be customer data)."""
 
     model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        populate_by_name=True,
-        hide_input_in_errors=True,
-        defer_build=True,
+        extra="forbid", frozen=True, populate_by_name=True, hide_input_in_errors=True
     )
 
 
