@@ -823,11 +823,15 @@ def test_a_rebuild_reuses_manifest_lines_only_from_its_own_manifest(tmp_path: Pa
     assert tree_digest(out) == tree_digest(clean)
 
 
-def test_manifest_lines_reused_only_for_equal_entries(tmp_path: Path) -> None:
-    content = write_tree(tmp_path / "content")
+def built_manifest(tmp_path: Path) -> bytes:
+    """The manifest a build of the test content writes."""
     out = tmp_path / "dist"
-    build(content, out, on=DAY, jobs=1)
-    raw = (out / "manifest.json").read_bytes()
+    build(write_tree(tmp_path / "content"), out, on=DAY, jobs=1)
+    return (out / "manifest.json").read_bytes()
+
+
+def test_manifest_lines_reused_only_for_equal_entries(tmp_path: Path) -> None:
+    raw = built_manifest(tmp_path)
     manifest = Manifest.from_json(raw)
     lines = written_variants(raw)
     assert lines is not None and len(lines) == len(manifest.variants) > 1
@@ -845,10 +849,7 @@ def test_written_variants_are_the_manifests_own(tmp_path: Path) -> None:
     """The previous build's variants, read without the rest of its manifest, are exactly
     the manifest's entries and lines; anything not laid out or versioned as this engine
     writes it gives nothing, so the caller parses it whole and reuses no line."""
-    content = write_tree(tmp_path / "content")
-    out = tmp_path / "dist"
-    build(content, out, on=DAY, jobs=1)
-    raw = (out / "manifest.json").read_bytes()
+    raw = built_manifest(tmp_path)
     manifest = Manifest.from_json(raw)
     found = written_variants(raw)
     assert found is not None
