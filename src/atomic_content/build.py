@@ -58,7 +58,7 @@ from .manifest import (
     FileEntry,
     Manifest,
     ManifestError,
-    VariantEntry,
+    VariantLines,
     canonical_json,
     sha256_hex,
 )
@@ -743,7 +743,7 @@ class OutputTree:
     """Variant id -> the cache key its files were rendered under."""
     fresh: frozenset[str] = frozenset()
     """The variants whose files are among ``written``."""
-    lines: Mapping[str, tuple[VariantEntry, str]] = field(default_factory=dict)
+    lines: VariantLines = field(default_factory=dict)
     """Variant id -> its entry and its line in ``manifest.json`` (for the :class:`EntryMemo`)."""
     manifest_sha: str = ""
     """The sha256 of ``manifest.json``."""

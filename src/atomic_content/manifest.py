@@ -114,6 +114,11 @@ class VariantEntry:
     variant serves the control arm and generic customers of the personalized arm)."""
 
 
+VariantLines = Mapping[str, tuple[VariantEntry, str]]
+"""Variant id -> its entry and the line :meth:`Manifest.to_json` writes for it (what a
+rebuild reuses of the previous manifest)."""
+
+
 @dataclass(frozen=True)
 class ArmEntry:
     """An experiment arm: its share of customers and what it sends (``generic``: the generic
@@ -184,7 +189,7 @@ class Manifest:
 
     def to_json(
         self,
-        known_lines: Mapping[str, tuple[VariantEntry, str]] | None = None,
+        known_lines: VariantLines | None = None,
         *,
         variant_items: list[str] | None = None,
     ) -> bytes:
@@ -225,9 +230,7 @@ class Manifest:
         lines.append("}")
         return ("\n".join(lines) + "\n").encode()
 
-    def variant_items(
-        self, known_lines: Mapping[str, tuple[VariantEntry, str]] | None = None
-    ) -> list[str]:
+    def variant_items(self, known_lines: VariantLines | None = None) -> list[str]:
         """Each variant's line in :meth:`to_json` (``known_lines`` as there), in order."""
         known = known_lines or {}
         items = []

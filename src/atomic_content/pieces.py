@@ -11,17 +11,18 @@ is the memo's business.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
+
+from .manifest import sha256_hex
 
 INDEX = "index.pickle"
 
 
 def piece_name(data: bytes) -> str:
     """The file name of a piece with these bytes."""
-    return f"{hashlib.sha256(data).hexdigest()}.pickle"
+    return f"{sha256_hex(data)}.pickle"
 
 
 class PieceFolder:

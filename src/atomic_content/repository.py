@@ -303,6 +303,12 @@ def _document(value: Any) -> bool:
     )
 
 
+def _fits(item: Any, doc: YamlDocument | None, model: type[Model]) -> bool:
+    """Whether cached load results fit a file loaded as ``model``: no model (the file did not
+    validate), or one of that very class with its document."""
+    return item is None or (type(item) is model and doc is not None)
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _shard(shown: str) -> int:
     return zlib.crc32(shown.encode("utf-8", "surrogatepass")) % _SHARDS
@@ -486,26 +492,28 @@ class LoadCache:
         self._keep(shown, digest)[section] = (context, tuple(found))
         self.dirty.add(_shard(shown))
 
-    def save_positions(self) -> None:
-        """:meth:`save` again when documents remembered positions since the last save."""
-        for entry in self.new.values():
+    def _grown(self) -> Iterator[tuple[str, YamlDocument]]:
+        """The documents of this run that remembered positions since they were loaded or
+        last saved (the plan and render stages ask for some after the static checks saved the
+        cache), with their display paths."""
+        for shown, entry in self.new.items():
             load = entry.get("load")
             if load is not None and load[1] is not None and load[1].grown:
-                self.save()
-                return
+                yield shown, load[1]
+
+    def save_positions(self) -> None:
+        """:meth:`save` again when documents remembered positions since the last save."""
+        if next(self._grown(), None) is not None:
+            self.save()
 
     def save(self) -> None:
         """Write this run's entries (only the files seen now) when anything changed; pieces
         that did not change are written back as they were read."""
         if self.path is None:
             return
-        for shown, entry in self.new.items():
-            # Documents that remembered new positions since they were loaded (the plan and
-            # render stages ask for some after the static checks saved the cache).
-            load = entry.get("load")
-            if load is not None and load[1] is not None and load[1].grown:
-                load[1].grown = False
-                self.dirty.add(_shard(shown))
+        for shown, doc in list(self._grown()):
+            doc.grown = False
+            self.dirty.add(_shard(shown))
         remembered, as_read = self.digests.new, self.digests.old
         shards: dict[int, dict[str, Any]] = {}
         for shown, entry in self.new.items():
@@ -1336,13 +1344,8 @@ class _Loader:
         key = self.load_key(kind)
         done = self.prefetched.pop(shown, None)
         hit = self.hits.pop(shown, None)
-        if hit is not None and hit[0] == key:
-            _key, doc, item, found = hit
-            if item is None or (type(item) is model and doc is not None):
-                self.diagnostics.extend(found)
-                if doc is not None:
-                    self.add_document(doc)
-                return item, doc
+        if hit is not None and hit[0] == key and _fits(hit[2], hit[1], model):
+            return self.take_cached(hit[1], hit[2], hit[3])
         if done is None:
             digest, raw, problem = self.cache.digests.read(shown, path, self.stats.get(shown))
             if digest is None:
@@ -1351,7 +1354,7 @@ class _Loader:
                 return None, None
             try:
                 doc, item, found = self.cache.loaded(shown, digest, key)
-                if item is not None and (type(item) is not model or doc is None):
+                if not _fits(item, doc, model):
                     raise KeyError(shown)
             except KeyError:
                 if raw is None:  # remembered digest, but no results for it: read it now
@@ -1363,10 +1366,7 @@ class _Loader:
                     digest = sha256_hex(raw)
                 done = self.parse_fresh(shown, raw, digest, model, kind)
             else:
-                self.diagnostics.extend(found)
-                if doc is not None:
-                    self.add_document(doc)
-                return item, doc
+                return self.take_cached(doc, item, found)
         elif done.unreadable is None:
             self.cache.digests.remember(shown, self.stats.get(shown), done.digest)
         if done.unreadable is not None:
@@ -1378,6 +1378,15 @@ class _Loader:
         if done.doc is not None or done.found:
             self.cache.store_load(shown, done.digest, key, done.doc, done.item, done.found)
         return done.item, done.doc
+
+    def take_cached(
+        self, doc: YamlDocument | None, item: Any, found: list[Diagnostic]
+    ) -> tuple[Any, YamlDocument | None]:
+        """A file's results as the load cache kept them: its diagnostics go to this load's."""
+        self.diagnostics.extend(found)
+        if doc is not None:
+            self.add_document(doc)
+        return item, doc
 
     def load_key(self, kind: str) -> str:
         """What a file's load results depend on besides its bytes: its kind and, for every

@@ -39,6 +39,7 @@ from .manifest import (
     ManifestError,
     SlotEntry,
     VariantEntry,
+    VariantLines,
     entry_line,
     sha256_hex,
     written_variants,
@@ -130,7 +131,7 @@ class PreviousBuild:
     root: Path
     entries: Mapping[str, VariantEntry]
     keys: Mapping[str, str]
-    lines: Mapping[str, tuple[VariantEntry, str]] = field(default_factory=dict)
+    lines: VariantLines = field(default_factory=dict)
     """Each variant's entry and line in the previous ``manifest.json`` (see
     :func:`~atomic_content.manifest.written_variants`), when the file is byte for byte the one
     that build wrote (its hash is in ``build-info.json``); empty otherwise."""
@@ -153,26 +154,22 @@ class PreviousBuild:
         if not isinstance(keys, dict):
             return None
         written = info.get("manifest")
-        if memo is not None and isinstance(written, str):
-            lines = memo.read(written)
-            if lines is not None:
-                return cls(root, {key: entry for key, (entry, _line) in lines.items()}, keys, lines)
-        try:
-            raw = (out / "manifest.json").read_bytes()
-        except OSError:
-            return None
-        # The manifest this engine wrote (its hash is in build-info.json): its variants
-        # alone, lines included. Anything else (edited by hand, another version): parsed and
-        # checked whole, and no line is reused.
-        if written == sha256_hex(raw):
-            lines = written_variants(raw)
-            if lines is not None:
-                return cls(root, {key: entry for key, (entry, _line) in lines.items()}, keys, lines)
-        try:
-            manifest = Manifest.from_json(raw)
-        except ManifestError:
-            return None
-        return cls(root, manifest.by_id, keys)
+        lines = memo.read(written) if memo is not None and isinstance(written, str) else None
+        if lines is None:
+            try:
+                raw = (out / "manifest.json").read_bytes()
+            except OSError:
+                return None
+            # The manifest this engine wrote (its hash is in build-info.json): its variants
+            # alone, lines included. Anything else (edited by hand, another version): parsed
+            # and checked whole, and no line is reused.
+            lines = written_variants(raw) if written == sha256_hex(raw) else None
+            if lines is None:
+                try:
+                    return cls(root, Manifest.from_json(raw).by_id, keys)
+                except ManifestError:
+                    return None
+        return cls(root, {key: entry for key, (entry, _line) in lines.items()}, keys, lines)
 
     def file_hashes(self) -> dict[str, str]:
         """Relative path -> sha256 of every variant file of the previous build."""
@@ -273,7 +270,7 @@ class EntryMemo:
         self._files = files
         return found
 
-    def save(self, manifest: str, lines: Mapping[str, tuple[VariantEntry, str]]) -> None:
+    def save(self, manifest: str, lines: VariantLines) -> None:
         """Keep ``lines``, the variants of the build whose manifest has the sha256
         ``manifest``; messages whose variants are the very ones read are not written again."""
         if self.folder is None:

@@ -264,13 +264,14 @@ class YamlDocument:
         quick = self._top_level_position(loc, key)
         if quick is not None:
             return quick
-        remembered = self.positions.get((tuple(loc), key)) if self.positions else None
+        where = (tuple(loc), key)
+        remembered = self.positions.get(where) if self.positions else None
         if remembered is not None:
             return remembered
         found = self._tree_position(loc, key)
         if self.positions is None:
             self.positions = {}
-        self.positions[(tuple(loc), key)] = found
+        self.positions[where] = found
         self.grown = True
         return found
 
