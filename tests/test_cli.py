@@ -397,3 +397,30 @@ def test_build_and_validate_keep_their_results_until_the_quick_exit(
         assert done.returncode == 0, done.stderr
         kept = {"build": "['BuildResult']", "validate": "['Library']"}[args[0]]
         assert f"{args[0]} {kept}" in done.stderr
+
+
+def test_only_the_command_lines_own_process_collects_less_often(runner: CliRunner) -> None:
+    """The command line's own run raises the collector's thresholds (a rebuild of a large
+    library spent a tenth of a second in collections that freed nothing); a program that runs
+    it through CliRunner keeps its own."""
+    import gc
+
+    from atomic_content.collector import BATCH_THRESHOLDS
+
+    before = gc.get_threshold()
+    assert before != BATCH_THRESHOLDS
+    assert runner.invoke(main, ["--version"]).exit_code == 0
+    assert gc.get_threshold() == before
+    script = (
+        "import gc, sys\n"
+        "import atomic_content.cli as cli\n"
+        "try:\n"
+        "    cli.main()\n"
+        "finally:\n"
+        "    print('thresholds', gc.get_threshold(), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"thresholds {BATCH_THRESHOLDS}" in done.stderr

@@ -4,7 +4,8 @@ Loading a library, its plan memo or a previous manifest allocates hundreds of th
 small objects that all stay alive for the rest of the run. Left alone, the collector walks
 them again at every allocation burst (a third of a warm load), and once more at the first
 allocation after it is switched back on, since everything made while it was off is still
-young. The one home of that policy: every such stage runs inside :func:`long_lived`.
+young. The one home of that policy: every such stage runs inside :func:`long_lived`, and the
+command line's own process collects less often (:func:`tune_for_batch`).
 """
 
 from __future__ import annotations
@@ -38,3 +39,17 @@ def long_lived() -> Iterator[None]:
     with paused():
         yield
         gc.freeze()
+
+
+BATCH_THRESHOLDS = (200_000, 30, 30)
+"""The collector's thresholds in the command line's own process (mypy runs with the same):
+the young generation is collected after 200 000 net allocations instead of 700."""
+
+
+def tune_for_batch() -> None:
+    """Collect less often in a process that builds large object graphs and then ends: the
+    command line's own run. A one-atom rebuild of a 10 000-atom library spent a tenth of a
+    second in ~570 collections that freed next to nothing, since what it allocates lives until
+    the end. Only the process's owner may call this: a program that runs the library (or the
+    command line, through ``CliRunner``) keeps its own collector settings."""
+    gc.set_threshold(*BATCH_THRESHOLDS)

@@ -227,7 +227,8 @@ class AtomicGroup(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command line; the process's own run (``atomic ...``: no ``args`` given,
-        standalone) of a command in :data:`QUICK_EXIT_COMMANDS` ends with :func:`quick_exit`.
+        standalone) collects garbage less often (:func:`~atomic_content.collector.tune_for_batch`)
+        and, for a command in :data:`QUICK_EXIT_COMMANDS`, ends with :func:`quick_exit`.
 
         A caller passing ``args`` (click's ``CliRunner``, tests) gets click's behaviour."""
         real = not args and kwargs.get("args") is None and kwargs.get("standalone_mode", True)
@@ -235,6 +236,9 @@ class AtomicGroup(click.Group):
             return super().main(*args, **kwargs)
         global _QUICK_EXIT_RUN
         _QUICK_EXIT_RUN = True
+        from ..collector import tune_for_batch
+
+        tune_for_batch()
         try:
             return super().main(*args, **kwargs)
         except SystemExit as exc:
