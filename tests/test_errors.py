@@ -199,6 +199,33 @@ def test_diagnostics_equality_sees_severity_and_hint() -> None:
     assert one == Diagnostics(one)
 
 
+def test_diagnostics_keep_order_severity_and_count_as_items_arrive() -> None:
+    """The cached order, the severity split and the error count follow every addition,
+    and duplicates (same place, code and message) count once."""
+    found = Diagnostics()
+    found.warning("b.yaml", 2, 1, "w.two", "second")
+    assert not found.has_errors
+    assert [d.code for d in found.warnings] == ["w.two"]
+    found.extend([Diagnostic("a.yaml", 1, 1, Severity.WARNING, "w.one", "first")])
+    assert [d.code for d in found.warnings] == ["w.one", "w.two"]
+    assert found.errors == []
+    found.error("c.yaml", 1, 1, "e.one", "broken")
+    found.error("c.yaml", 1, 1, "e.one", "broken", "the same, with a hint")
+    assert found.has_errors
+    assert len(found) == 3
+    assert [d.code for d in found.errors] == ["e.one"]
+    assert [d.code for d in found] == ["w.one", "w.two", "e.one"]
+    found.warnings.clear()  # a copy: the collection is unchanged
+    assert len(found.warnings) == 2
+    only = found.warnings_only()
+    assert not only.has_errors
+    assert only.sorted() == found.warnings
+    assert only == Diagnostics(found.warnings)
+    only.warning("0.yaml", 1, 1, "w.zero", "earliest")
+    assert [d.code for d in only] == ["w.zero", "w.one", "w.two"]
+    assert len(found) == 3
+
+
 @pytest.mark.parametrize(
     ("name", "code"),
     [

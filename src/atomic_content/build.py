@@ -694,7 +694,7 @@ def _build(
         len(tree.files) + len(tree.links) + len(tree.written),
         checked.rendered.rendered,
         checked.rendered.cached,
-        Diagnostics(checked.diagnostics.warnings),
+        checked.diagnostics.warnings_only(),
         time.perf_counter() - started,
         manifest=manifest,
         stages=stages,

@@ -97,19 +97,12 @@ class Diagnostics:
         # rebuild).
         self._items: dict[tuple[str, int, int, str, str], Diagnostic] = {}
         self._sorted: list[Diagnostic] | None = None
+        self._split: tuple[list[Diagnostic], list[Diagnostic]] | None = None  # errors, warnings
+        self._errors = 0  # kept as items arrive: a build asks has_errors of 10^4 warnings
         self.extend(items)
 
     def add(self, diagnostic: Diagnostic) -> None:
-        key = (
-            diagnostic.path,
-            diagnostic.line,
-            diagnostic.col,
-            diagnostic.code,
-            diagnostic.message,
-        )
-        if key not in self._items:
-            self._items[key] = diagnostic
-            self._sorted = None
+        self.extend((diagnostic,))
 
     def error(
         self, path: str, line: int, col: int, code: str, message: str, hint: str = ""
@@ -122,32 +115,53 @@ class Diagnostics:
         self.add(Diagnostic(path, line, col, Severity.WARNING, code, message, hint))
 
     def extend(self, items: Iterable[Diagnostic]) -> None:
-        # add(), inlined: a large library's rebuild extends by tens of thousands.
         store = self._items
         for item in items:
             key = (item.path, item.line, item.col, item.code, item.message)
             if key not in store:
                 store[key] = item
-                self._sorted = None
+                self._sorted = self._split = None
+                if item.severity is Severity.ERROR:
+                    self._errors += 1
 
     def sorted(self) -> list[Diagnostic]:
         """Diagnostics in a stable order: by path, line, column, code, message."""
+        return list(self._in_order())
+
+    def _in_order(self) -> list[Diagnostic]:
         if self._sorted is None:
             items = self._items
             self._sorted = [items[key] for key in sorted(items)]
-        return list(self._sorted)
+        return self._sorted
+
+    def _by_severity(self) -> tuple[list[Diagnostic], list[Diagnostic]]:
+        if self._split is None:
+            ordered = self._in_order()
+            self._split = (
+                [d for d in ordered if d.severity is Severity.ERROR],
+                [d for d in ordered if d.severity is Severity.WARNING],
+            )
+        return self._split
 
     @property
     def errors(self) -> list[Diagnostic]:
-        return [d for d in self.sorted() if d.severity is Severity.ERROR]
+        return list(self._by_severity()[0])
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.sorted() if d.severity is Severity.WARNING]
+        return list(self._by_severity()[1])
+
+    def warnings_only(self) -> Diagnostics:
+        """A new collection of this one's warnings (already in order: nothing is sorted)."""
+        only = Diagnostics()
+        warnings = self._by_severity()[1]
+        only._items = {(d.path, d.line, d.col, d.code, d.message): d for d in warnings}
+        only._sorted = list(warnings)
+        return only
 
     @property
     def has_errors(self) -> bool:
-        return any(d.severity is Severity.ERROR for d in self._items.values())
+        return self._errors > 0
 
     def __iter__(self) -> Iterator[Diagnostic]:
         return iter(self.sorted())
