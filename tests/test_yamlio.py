@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from atomic_content.models import Atom, Journey
 from atomic_content.repository import yaml11_diagnostics
-from atomic_content.yamlio import MAX_DEPTH, YamlDocument, parse_yaml_text
+from atomic_content.yamlio import MAX_DEPTH, YamlDocument, first_line_starting, parse_yaml_text
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -34,6 +34,44 @@ def test_quick_positions_agree_with_the_tree_on_the_demo() -> None:
                     assert quick == slow_position(doc, (name,), key), (path, name, key)
                     checked += 1
     assert checked > 1000
+
+
+def _first_line_by_splitting(text: str, prefix: str) -> tuple[int, str] | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith(prefix):
+            return number, line
+    return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from([*"ab: #", "\n", "\r", "\r\n", "\x0b", "\x85", "\u2028"])).map(
+        "".join
+    ),
+    st.text(alphabet=st.sampled_from([*"ab:", "\n", "\r"]), min_size=1, max_size=4),
+)
+def test_first_line_starting_numbers_lines_as_splitlines(text: str, prefix: str) -> None:
+    """The quick search finds the line, and numbers it, as splitting the text into lines
+    would, whatever line breaks the text holds."""
+    assert first_line_starting(text, prefix) == _first_line_by_splitting(text, prefix)
+
+
+@pytest.mark.parametrize(
+    ("text", "prefix", "expected"),
+    [
+        ("slot: body\npriority: 3\n", "priority:", (2, "priority: 3")),
+        ("priority: 1", "priority:", (1, "priority: 1")),
+        ("a: 1\n  priority: 2\npriority: 5", "priority:", (3, "priority: 5")),
+        ("a: 1\r\npriority: 2\r\n", "priority:", (2, "priority: 2")),
+        ("a: 1\u2028priority: 2", "priority:", (2, "priority: 2")),
+        ("a: 1\n#priority: 2\n", "priority:", None),
+        ("a\n\nb: 1", "\nb:", None),  # no line holds a line break
+    ],
+)
+def test_first_line_starting_examples(
+    text: str, prefix: str, expected: tuple[int, str] | None
+) -> None:
+    assert first_line_starting(text, prefix) == expected
 
 
 def test_positions_of_nested_keys_and_items() -> None:

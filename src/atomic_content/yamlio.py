@@ -178,6 +178,32 @@ def _error(path: str, line: int, col: int, code: str, message: str, hint: str) -
     return Diagnostic(path, line, col, Severity.ERROR, code, message, hint)
 
 
+_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+"""Line breaks ``str.splitlines`` knows besides ``\\n``."""
+
+
+def first_line_starting(text: str, prefix: str) -> tuple[int, str] | None:
+    """(1-based number, text) of the first line of ``text`` that starts with ``prefix``,
+    numbered as ``text.splitlines()`` numbers them; None when no line does. Searched in C
+    when ``\\n`` is the only line break: a build's thousands of diagnostics point at
+    top-level keys, and splitting the file into lines for each was most of their cost."""
+    if "\n" in prefix or _OTHER_BREAKS.search(prefix) is not None:
+        return None  # no line holds a line break
+    if _OTHER_BREAKS.search(text) is not None:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.startswith(prefix):
+                return number, line
+        return None
+    if text.startswith(prefix):
+        at = 0
+    else:
+        at = text.find("\n" + prefix) + 1
+        if at == 0:
+            return None
+    end = text.find("\n", at)
+    return text.count("\n", 0, at) + 1, text[at:] if end < 0 else text[at:end]
+
+
 @dataclass
 class YamlDocument:
     """A parsed file: plain data plus the ruamel tree that knows where every node came from.
@@ -228,16 +254,17 @@ class YamlDocument:
         if isinstance(value, dict | list):
             return None
         prefix = f"{name}:"
-        for number, line in enumerate(self.text.splitlines(), start=1):
-            if line.startswith(prefix):
-                if key:
-                    return number, 1
-                rest = line[len(prefix) :]
-                stripped = rest.lstrip(" ")
-                if not stripped or stripped.startswith("#") or not rest.startswith(" "):
-                    return None
-                return number, len(prefix) + (len(rest) - len(stripped)) + 1
-        return None
+        found = first_line_starting(self.text, prefix)
+        if found is None:
+            return None
+        number, line = found
+        if key:
+            return number, 1
+        rest = line[len(prefix) :]
+        stripped = rest.lstrip(" ")
+        if not stripped or stripped.startswith("#") or not rest.startswith(" "):
+            return None
+        return number, len(prefix) + (len(rest) - len(stripped)) + 1
 
     def plain_source(self, loc: Loc) -> str | None:
         """The characters of the plain (unquoted) one-word scalar at ``loc`` as written.
