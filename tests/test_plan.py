@@ -536,3 +536,64 @@ def test_a_tie_names_the_first_variant_of_the_plan_that_shows_it(tmp_path: Path)
     assert [d for d in again.problems.warnings if d.code == "rank.ambiguous"] == [
         d for d in plan.problems.warnings if d.code == "rank.ambiguous"
     ]
+
+
+DEMO = Path(__file__).resolve().parents[1] / "content"
+
+
+def test_competitors_are_exactly_the_atoms_every_filter_admits() -> None:
+    """Planning asks the resolver's competitor index (by slot, channel, locale and journey)
+    instead of scanning every atom of a slot: the atoms it admits must be exactly those the
+    full scan admits, for every message, whatever atoms name (no channel, an empty list, a
+    step of a journey, another journey, a locale of the chain or none, a retired status)."""
+    import random
+
+    from atomic_content.models import Atom, Status
+    from atomic_content.plan import _can_compete, _competing, journey_locales
+    from atomic_content.resolver import MessageKey, Resolver
+
+    library, _ = load_library(DEMO)
+    assert library.settings is not None
+    rng = random.Random(7)
+    journeys = sorted(library.journeys)
+    steps = [f"{j.id}/{s.id}" for j in library.journeys.values() for s in j.steps]
+    channels = sorted(library.settings.channels.enabled())
+    locales = list(library.settings.locales)
+    slots = sorted({atom.slot for atom in library.atoms.values()})
+    for number in range(600):
+        slot = rng.choice(slots)
+        library.atoms[f"gen-{number:04d}"] = Atom.model_validate(
+            {
+                "id": f"gen-{number:04d}",
+                "slot": slot,
+                "text": "x",
+                "channels": rng.choice([None, [], rng.sample(channels, rng.randint(1, 2))]),
+                "locale": rng.choice([None, *locales, "xx"]),
+                "journeys": rng.choice(
+                    [None, [], rng.sample(journeys, 1), rng.sample(steps, rng.randint(1, 2))]
+                ),
+                "status": rng.choice(list(Status)),
+                "priority": rng.randint(0, 3),
+            }
+        )
+    resolver = Resolver(library)
+    default = library.settings.default_locale
+    compared = 0
+    for journey in library.journeys.values():
+        for step in journey.steps:
+            for channel, layout in step.channels.items():
+                layout_slots = tuple(library.layouts[(channel, layout)].layout.slots)
+                for locale in journey_locales(library, journey):
+                    message = MessageKey(journey.id, step.id, channel, locale)
+                    chain = resolver.chains.get(locale, [locale])
+                    expected = {
+                        atom.id
+                        for slot in layout_slots
+                        for atom in resolver.atoms_for_slot(slot)
+                        if _can_compete(atom, message, (slot,), chain, default)
+                    }
+                    found = [atom.id for atom in _competing(resolver, message, layout_slots)]
+                    assert len(found) == len(set(found)), message
+                    assert set(found) == expected, message
+                    compared += len(expected)
+    assert compared > 1000

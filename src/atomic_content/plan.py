@@ -648,7 +648,7 @@ def _competing(
     chain = resolver.chains.get(message.locale, [message.locale])
     default = resolver.default_locale
     for slot in layout_slots:
-        for atom in resolver.atoms_for_slot(slot):
+        for atom in resolver.competitors(slot, message.channel, chain, message.journey):
             if _can_compete(atom, message, (slot,), chain, default):
                 yield atom
 

@@ -309,6 +309,9 @@ class Resolver:
             tuple[str, bool, MessageKey, tuple[str, ...], str | None, dt.date | None, bool],
             SlotChoice,
         ] = {}
+        # slot -> (channel or None, locale, journey or None) -> atoms: who can compete for a
+        # message at all (see competitors), made per slot when first asked for.
+        self._reach: dict[str, dict[tuple[str | None, str, str | None], list[Atom]]] = {}
         for atom in sorted(library.atoms.values(), key=lambda a: a.id):
             self._by_slot[atom.slot].append(atom)
 
@@ -353,6 +356,41 @@ class Resolver:
     def atoms_for_slot(self, slot: str) -> list[Atom]:
         """Every atom of ``slot`` (any status), by id."""
         return self._by_slot.get(slot, [])
+
+    def competitors(
+        self, slot: str, channel: str, locales: Iterable[str], journey: str
+    ) -> list[Atom]:
+        """The atoms of ``slot`` that are not retired and that channel, locale and journey do
+        not rule out for a message of ``journey`` on ``channel`` in one of ``locales``: each
+        names ``channel`` or no channel, is written in one of ``locales`` (no locale: the
+        default one), and names ``journey`` (or one of its steps) or no journey. By id.
+
+        A superset of those that can fill the slot on some day for some audience (the caller
+        applies the step-level journey rule, as resolution does): planning a message looked at
+        every atom of its slots, 1.7 s of a 10 000-atom library's cold plan."""
+        reach = self._reach.get(slot)
+        if reach is None:
+            buckets: dict[tuple[str | None, str, str | None], list[Atom]] = defaultdict(list)
+            for atom in self._by_slot.get(slot, ()):
+                if atom.status is Status.RETIRED:
+                    continue
+                locale = atom.locale or self.default_locale
+                journeys: Iterable[str | None] = (
+                    sorted({ref.partition("/")[0] for ref in atom.journeys})
+                    if atom.journeys
+                    else (None,)
+                )
+                for named in atom.channels or (None,):
+                    for part in journeys:
+                        buckets[(named, locale, part)].append(atom)
+            reach = self._reach[slot] = dict(buckets)
+        found: dict[str, Atom] = {}
+        for locale in locales:
+            for named in (channel, None):
+                for part in (journey, None):
+                    for atom in reach.get((named, locale, part), ()):
+                        found[atom.id] = atom
+        return [found[atom_id] for atom_id in sorted(found)]
 
     def candidates(
         self, slot: str, key: MessageKey, audience: Audience, chain: list[str]
