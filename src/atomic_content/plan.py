@@ -394,7 +394,7 @@ def atom_fingerprints(library: Library) -> dict[str, str]:
     return found
 
 
-PLAN_MEMO_FORMAT = 3
+PLAN_MEMO_FORMAT = 4
 """Bump when the memo's classes change shape: an old file is then ignored, never misread."""
 
 _MEMO_CLASSES = {
@@ -421,10 +421,22 @@ _MEMO_CLASSES = {
 
 class _MemoPickler(pickle.Pickler):
     """Atoms are written as their id: the memo holds the plan's choices, not copies of the
-    content, and a loaded memo points at the current library's atom objects."""
+    content, and a loaded memo points at the current library's atom objects.
 
-    def persistent_id(self, obj: Any) -> str | None:
-        return obj.id if isinstance(obj, Atom) else None
+    (``reducer_override``, not ``persistent_id``: pickle asks the first only about objects
+    that are not plain strings, numbers or containers, the second about every object, and a
+    plan's 10^6 strings and tuples made that a Python call each.)"""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, Atom):
+            return _atom_in_memo, (obj.id,)
+        return NotImplemented
+
+
+def _atom_in_memo(atom_id: str) -> Atom:
+    """How a memo names an atom. Never called: the memo's unpickler resolves the name against
+    the current library (:meth:`_MemoUnpickler.find_class`)."""
+    raise pickle.UnpicklingError(f"atom {atom_id!r} outside a plan memo")
 
 
 @dataclass(frozen=True)
@@ -443,16 +455,18 @@ class _MemoUnpickler(pickle.Unpickler):
         self.atoms = atoms
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == (__name__, _atom_in_memo.__name__):
+            return self._atom
         found = _MEMO_CLASSES.get((module, name))
         if found is None:
             raise pickle.UnpicklingError(f"{module}.{name} is not part of a plan memo")
         return found
 
-    def persistent_load(self, pid: Any) -> Any:
-        found = self.atoms.get(pid)
+    def _atom(self, atom_id: object) -> Atom | _DeletedAtom:
+        found = self.atoms.get(atom_id) if isinstance(atom_id, str) else None
         # An atom deleted since: only messages it competed in refer to it, and make_plan
         # plans those again (its id is among the changed ones), so a stand-in is never used.
-        return found if found is not None else _DeletedAtom(str(pid))
+        return found if found is not None else _DeletedAtom(str(atom_id))
 
 
 class PlanStore:
