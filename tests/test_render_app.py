@@ -199,3 +199,43 @@ def test_render_is_reusable_across_customers(render_demo_library: Library) -> No
     )
     assert "Jo" in json.loads(other.parts["card.json"])["title"]
     assert other.customer_id == "NW-104417"
+
+
+def test_template_form_json_is_what_asdict_gives(render_demo_library: Library) -> None:
+    """``AssembledMessage.to_json`` converts without ``dataclasses.asdict`` (its deep copy
+    was a tenth of a variant's render): the bytes must be those asdict gives, for every
+    variant of the demo on every channel and for nested dataclasses, tuples and lists."""
+    import dataclasses
+    import datetime as dt
+
+    from atomic_content.channels.base import AssembledMessage, Part
+    from atomic_content.manifest import canonical_json
+    from atomic_content.plan import make_plan
+    from atomic_content.render import assemble
+    from atomic_content.resolver import MessageKey
+
+    def by_asdict(message: AssembledMessage) -> bytes:
+        return canonical_json(
+            dataclasses.asdict(message)
+            | {"required_paths": {k: sorted(v) for k, v in message.required_paths.items()}}
+        )
+
+    plan = make_plan(render_demo_library, dt.date(2026, 11, 22))
+    channels = set()
+    for variant in plan.variants:
+        message = assemble(render_demo_library, variant.resolution)
+        assert message.to_json() == by_asdict(message), variant.id
+        channels.add(variant.channel)
+    assert {"email", "app", "microsite"} <= channels
+    nested = AssembledMessage(
+        key=MessageKey("j", "s", "email", "en"),
+        audience_label="vip",
+        layout="default",
+        atoms={"body": "a"},
+        atom_hashes={"a": "0" * 16},
+        parts=(Part("html", "html", "{{ customer.x }}", "text/html", "x.html", (("a", "b"),)),),
+        required_paths={"a": frozenset({"x", "b"})},
+        brand={"name": "N", "colors": ("#fff", ["#000"]), "logo": Part("l", "text", "", "", "")},
+        slot_data={"cta": {"label": "Go", "tags": ("a", ("b", 1, 2.5, True, None))}},
+    )
+    assert nested.to_json() == by_asdict(nested)
