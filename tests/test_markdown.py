@@ -243,3 +243,38 @@ def test_lint_markdown_respects_schemes() -> None:
     (problem,) = lint_markdown(source, link_schemes=frozenset({"https"}))
     assert "northwind://offers/42" in problem.message
     assert "https:" in problem.hint
+
+
+SOURCES = [
+    "plain",
+    "**bold** and [link](https://example.com) {{ customer.first_name }}",
+    "- one\n- two\n\n1. a\n2. b",
+    "[app](northwind://cart) and [bad](javascript:alert(1)) <b>raw</b>",
+    "# Heading\n\nText with `code`\n\n    block",
+    "",
+]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("inline", [False, True])
+@pytest.mark.parametrize("schemes", [None, ["https"], {"https", "northwind"}])
+def test_remembered_results_are_those_computed_now(
+    source: str, inline: bool, schemes: list[str] | set[str] | None
+) -> None:
+    """render_markdown and flatten remember their results (an atom's text is rendered for
+    every variant it wins in): a remembered result equals one computed now, for the same
+    source and options only, whatever collection the schemes come in."""
+    from atomic_content import markdown
+
+    given = {} if schemes is None else {"link_schemes": schemes}
+    first = render_markdown(source, inline=inline, **given)
+    again = render_markdown(source, inline=inline, **given)
+    wanted = frozenset(schemes) if schemes is not None else markdown._DEFAULT_SCHEMES
+    fresh = markdown._render_markdown.__wrapped__(source, inline, wanted)
+    assert first == again == fresh
+    if schemes is not None:
+        assert flatten(source, link_schemes=schemes) == markdown._flatten.__wrapped__(
+            source, frozenset(schemes)
+        )
+    assert flatten(source) == markdown._flatten.__wrapped__(source, None)
+    assert render_markdown(source + " x", inline=inline).html != first.html or not source

@@ -23,6 +23,7 @@ functions are deterministic and never raise for bad content.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Collection, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -286,7 +287,7 @@ def _parse(text: str, *, inline: bool) -> list[Token]:
 
 
 def render_markdown(
-    source: str, *, inline: bool = False, link_schemes: frozenset[str] = _DEFAULT_SCHEMES
+    source: str, *, inline: bool = False, link_schemes: Collection[str] = _DEFAULT_SCHEMES
 ) -> RenderedMarkdown:
     """Render ``source`` to HTML and plain text; tokens come out verbatim in both.
 
@@ -298,7 +299,18 @@ def render_markdown(
     ordered items ``1. item``, headings as their text, hard breaks as newlines.
 
     Raw HTML in ``source`` is shown as text (escaped in ``html``). Never raises for bad content.
+    The result is remembered (:data:`MEMO_SIZE` sources): a build renders one atom's text for
+    every variant it wins in.
     """
+    return _render_markdown(source, inline, frozenset(link_schemes))
+
+
+MEMO_SIZE = 8192
+"""Sources whose rendering :func:`render_markdown` and :func:`flatten` remember (each)."""
+
+
+@functools.lru_cache(maxsize=MEMO_SIZE)
+def _render_markdown(source: str, inline: bool, link_schemes: frozenset[str]) -> RenderedMarkdown:
     schemes = frozenset(s.lower() for s in link_schemes)
     protected = _protect(source)
     tokens = _parse(protected.text, inline=inline)
@@ -316,7 +328,7 @@ def render_markdown(
     )
 
 
-def flatten(source: str, *, link_schemes: frozenset[str] | None = None) -> str:
+def flatten(source: str, *, link_schemes: Collection[str] | None = None) -> str:
     """One line of plain text for push notifications.
 
     No markup: links become their label, images their alt text, list markers and heading
@@ -326,7 +338,14 @@ def flatten(source: str, *, link_schemes: frozenset[str] | None = None) -> str:
     With ``link_schemes`` (text messages, where phones link bare addresses) a link whose
     target starts with one of those schemes is written ``label url`` (just ``url`` when it is
     its own label); other links are still reduced to their label.
+
+    The result is remembered, as :func:`render_markdown`'s.
     """
+    return _flatten(source, None if link_schemes is None else frozenset(link_schemes))
+
+
+@functools.lru_cache(maxsize=MEMO_SIZE)
+def _flatten(source: str, link_schemes: frozenset[str] | None) -> str:
     protected = _protect(source)
     tokens = _RENDER.parse(protected.text, {})
     keep_links = link_schemes is not None
