@@ -769,3 +769,47 @@ def test_structure_parses_text_with_tokens() -> None:
     # The shortcut must not swallow real tokens: text with "{" is still analysed.
     assert customer_paths("Hi {{ customer.first_name }}") == {"first_name"}
     assert customer_paths("{{ customer.address.city | default('') }}") == {"address.city"}
+
+
+@given(
+    st.lists(
+        st.sampled_from([*"ab {}%#-", "{{", "{%", "{#", "}}", "%}", "\r", "\n", "\r\n", "é"]),
+        max_size=40,
+    ).map("".join),
+    st.sampled_from(["html", "text", "json", "header"]),
+    st.integers(min_value=1, max_value=30),
+)
+def test_text_without_template_syntax_renders_as_jinja_renders_it(
+    source: str, mode: str, limit: int
+) -> None:
+    """Text with no Jinja opener is not compiled (tokens.LiteralTemplate): what it gives every
+    customer, and when it is too long, must be what the compiled template gives."""
+    from atomic_content.tokens import LiteralTemplate, TokenEnvironment, has_template_syntax
+
+    env = TokenEnvironment(locale="en", mode=mode, max_output_chars=limit)  # type: ignore[arg-type]
+    try:
+        env._env.parse(source)
+        parsed = True
+    except Exception:
+        parsed = False
+    if has_template_syntax(source):
+        return
+    assert parsed  # Jinja finds nothing to parse in it
+    quick = env.compile(source)
+    assert isinstance(quick, LiteralTemplate)
+    compiled = env._compile_unchecked(source)
+
+    def outcome(template: Any) -> str:
+        try:
+            return template.render({"customer": {}, "brand": {}, "slots": {}}, customer_id="c")
+        except RenderError as exc:
+            return f"{exc.code}: {exc.message}"
+
+    assert outcome(quick) == outcome(compiled)
+
+
+def test_template_syntax_is_any_jinja_opener() -> None:
+    from atomic_content.tokens import has_template_syntax
+
+    assert not has_template_syntax('{"a": {"b": 1}} body { color: red }')
+    assert all(has_template_syntax(f"x {opener} y") for opener in ("{{", "{%", "{#", "{%-"))

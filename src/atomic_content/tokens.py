@@ -835,13 +835,20 @@ _NO_TOKENS: Final = _Analysis((), (), syntax_ok=True)
 def _structure(source: str) -> _Analysis:
     """What ``source`` reads and which tokens break the subset, without any declared names.
 
-    Text without a ``{`` holds no token (every Jinja opener starts with one), so it is not
-    parsed; the rest is memoized by source text: a build asks about the same atom texts in the
-    static check, the privacy check, the plan and the renderers.
+    Text without a Jinja opener (``{{``, ``{%``, ``{#``) holds no token, so it is not parsed
+    (JSON and HTML parts are full of single braces); the rest is memoized by source text: a
+    build asks about the same atom texts in the static check, the privacy check, the plan and
+    the renderers.
     """
-    if "{" not in source:
+    if not has_template_syntax(source):
         return _NO_TOKENS
     return _structure_of(source)
+
+
+def has_template_syntax(source: str) -> bool:
+    """Whether ``source`` holds any Jinja syntax: without ``{{``, ``{%`` or ``{#`` (line
+    statements are off) Jinja reads it all as text."""
+    return "{" in source and ("{{" in source or "{%" in source or "{#" in source)
 
 
 @functools.lru_cache(maxsize=32_768)
@@ -1495,6 +1502,38 @@ class CompiledTemplate:
         )
 
 
+class LiteralTemplate(CompiledTemplate):
+    """A template without Jinja syntax: every customer gets its text, as Jinja would render it
+    (line breaks written ``\\n``; the last one kept, as the environment keeps it). Compiling
+    such text, every unique part of a variant that names no customer value, was a fifth of a
+    build's rendering; this does what the compiled template did, limit check included."""
+
+    def __init__(self, source: str, *, name: str, mode: str, max_output_chars: int) -> None:
+        super().__init__(
+            None,
+            name=name,
+            mode=mode,
+            max_output_chars=max_output_chars,
+            uses=(),
+            required_paths=frozenset(),
+        )
+        self._text = _JINJA_NEWLINES.sub("\n", source)
+
+    def render_prepared(self, plain: dict[str, Any], *, customer_id: str | None = None) -> str:
+        if len(self._text) > self._max:
+            raise RenderError(
+                "render.output_too_large",
+                f"the output is longer than {self._max} characters",
+                customer_id=customer_id,
+                hint="check for very long customer values or repeated content",
+            )
+        return self._text
+
+
+_JINJA_NEWLINES: Final = re.compile(r"\r\n|\r")
+"""The line breaks Jinja's lexer writes as ``\\n`` in text."""
+
+
 class TokenEnvironment:
     """Compiles and renders token templates for one locale and one output mode.
 
@@ -1565,7 +1604,13 @@ class TokenEnvironment:
                 f"{name} line {first.line} column {first.col}: {first.message} [{first.code}]",
                 hint=first.hint,
             )
-        compiled = self._compile_unchecked(source, name=name, uses=analysis.uses)
+        compiled = (
+            self._compile_unchecked(source, name=name, uses=analysis.uses)
+            if has_template_syntax(source)
+            else LiteralTemplate(
+                source, name=name, mode=self.mode, max_output_chars=self.max_output_chars
+            )
+        )
         with self._lock:
             self._cache[source] = compiled
             while len(self._cache) > _CACHE_SIZE:
