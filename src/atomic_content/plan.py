@@ -322,11 +322,10 @@ class VariantKeys:
     """Computes :attr:`PlannedVariant.cache_key`: everything a variant's rendered bytes depend
     on — engine, settings, profile, the layout files, the winning atoms' content, the
     language and the variant's name. Never modification times, never the period (a reused
-    render takes those from the plan). One per planning process; it remembers atom hashes."""
+    render takes those from the plan). One per planning process."""
 
     def __init__(self, library: Library) -> None:
         self.library = library
-        self._atoms: dict[str, str] = {}
         hashes, paths = library.file_hashes, library.paths
         self.global_key = sha256_hex(
             canonical_json(
@@ -339,13 +338,6 @@ class VariantKeys:
             )
         )
 
-    def atom_hash(self, atom: Atom) -> str:
-        """:func:`~atomic_content.manifest.atom_hash`, once per atom of the library."""
-        found = self._atoms.get(atom.id)
-        if found is None:
-            found = self._atoms[atom.id] = atom_hash(atom)
-        return found
-
     def key(self, variant_id: str, channel: str, resolution: Resolution) -> str:
         """The cache key of the variant ``variant_id`` of a message on ``channel``."""
         library = self.library
@@ -357,7 +349,7 @@ class VariantKeys:
             "language": resolution.language,
             "layout": library.file_hashes.get(layout_path or "", ""),
             "template": library.file_hashes.get(entry.template_path or "", ""),
-            "atoms": {slot: self.atom_hash(a) for slot, a in sorted(resolution.atoms.items())},
+            "atoms": {slot: atom_hash(a) for slot, a in sorted(resolution.atoms.items())},
         }
         return sha256_hex(canonical_json(parts))
 

@@ -40,12 +40,13 @@ from .manifest import (
     SlotEntry,
     VariantEntry,
     VariantLines,
+    atom_hash,
     entry_line,
     sha256_hex,
     written_variants,
 )
 from .pieces import INDEX, PieceFolder, piece_name
-from .plan import Plan, PlannedVariant, VariantKeys
+from .plan import Plan, PlannedVariant
 from .render import assemble, check_limits, example_customer, render_message
 from .repository import Library
 
@@ -418,8 +419,6 @@ class VariantRenderer:
         self.settings = library.settings
         self.example = example_customer(library)
         self.assets = sorted(asset_files(library.root)) if library.root else []
-        # The plan's atom hashes (VariantKeys is their one home), for the manifest's slots.
-        self.atom_hash = VariantKeys(library).atom_hash
 
     def render(self, variant: PlannedVariant, key: str) -> VariantOutput:
         """Both forms of one variant; RenderError for a layout that cannot be rendered."""
@@ -458,7 +457,7 @@ class VariantRenderer:
             slots={
                 slot: SlotEntry(
                     choice.winner.id,
-                    self.atom_hash(choice.winner),
+                    atom_hash(choice.winner),
                     choice.matched_segment,
                     choice.locale,
                 )
