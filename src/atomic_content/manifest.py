@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from json.encoder import encode_basestring
@@ -37,10 +37,12 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def canonical_json(value: Any) -> bytes:
+def canonical_json(value: Any, *, default: Callable[[Any], Any] | None = None) -> bytes:
     """``value`` as canonical JSON bytes (sorted keys, no spaces, UTF-8): the input of every
-    content hash, so equal data always hashes equal."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    content hash, so equal data always hashes equal. ``default`` as for ``json.dumps``."""
+    return json.dumps(
+        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=default
+    ).encode()
 
 
 def atom_hash(atom: Atom) -> str:

@@ -68,19 +68,12 @@ Mode = Literal["html", "text", "json", "header"]
 # --------------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """``value`` as ``dataclasses.asdict`` turns it into JSON: dataclass instances as dicts,
-    tuples and lists as lists, dicts and everything else as they are (not copied)."""
-    kind = type(value)
-    if kind is str or value is None or kind is int or kind is bool or kind is float:
-        return value
-    if kind is dict or isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if kind is tuple or kind is list or isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+def _as_fields(value: Any) -> dict[str, Any]:
+    """A dataclass instance met in a template form's values, as ``dataclasses.asdict`` writes
+    it (for ``json.dumps``'s ``default``: plain values never come here)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return value
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
 @dataclass(frozen=True)
@@ -134,13 +127,10 @@ class AssembledMessage:
     def to_json(self) -> bytes:
         """The template form as canonical JSON: what the runtime bundle stores per variant
         (``dataclasses.asdict``'s JSON, made without copying every value first: that copy
-        was a tenth of rendering a variant)."""
-        return canonical_json({
-            field.name: _plain(getattr(self, field.name))
-            for field in dataclasses.fields(self)
-        } | {
-            "required_paths": {k: sorted(v) for k, v in self.required_paths.items()},
-        })  # fmt: skip
+        was a tenth of rendering a variant; the encoder meets dataclasses only here)."""
+        fields = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        fields["required_paths"] = {k: sorted(v) for k, v in self.required_paths.items()}
+        return canonical_json(fields, default=_as_fields)
 
     @classmethod
     def from_json(cls, data: bytes) -> AssembledMessage:
