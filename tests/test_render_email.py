@@ -499,12 +499,13 @@ def test_plain_text_has_every_slot_of_the_layout_in_layout_order(render_tree: An
     }
 
 
-def test_remembered_sender_and_atom_hash_follow_their_input() -> None:
-    """The sender line is remembered by the sender's JSON and an atom's hash by the atom
-    object: a different sender or a changed atom must never get a remembered answer."""
+def test_remembered_sender_and_atom_hash_follow_their_input(tmp_path: Path) -> None:
+    """The sender line is remembered by the sender's JSON and an atom's hash by its library:
+    a different sender, or a changed atom in another library, never gets a remembered one."""
     from atomic_content.manifest import atom_hash, canonical_json, sha256_hex
     from atomic_content.models import Atom
     from atomic_content.render import _sender
+    from atomic_content.repository import Library
 
     first = {"sender": {"name": "Northwind", "email": "news@northwind.example"}}
     other = {"sender": {"name": "Southwind", "email": "news@southwind.example"}}
@@ -516,8 +517,8 @@ def test_remembered_sender_and_atom_hash_follow_their_input() -> None:
     assert _sender({"sender": object()}) == ""
     atom = Atom.model_validate({"id": "a", "slot": "body", "text": "Hello", "priority": 1})
     changed = atom.model_copy(update={"priority": 2})
-    same = Atom.model_validate({"id": "a", "slot": "body", "text": "Hello", "priority": 1})
     fresh = sha256_hex(canonical_json(atom.model_dump(mode="json")))[:16]
-    assert atom_hash(atom) == atom_hash(atom) == atom_hash(same) == fresh
-    assert atom_hash(changed) != fresh
-    assert atom_hash(changed) == sha256_hex(canonical_json(changed.model_dump(mode="json")))[:16]
+    assert atom_hash(atom) == fresh
+    before, after = Library(tmp_path, atoms={"a": atom}), Library(tmp_path, atoms={"a": changed})
+    assert before.atom_hash(atom) == before.atom_hash(atom) == fresh
+    assert after.atom_hash(changed) == atom_hash(changed) != fresh

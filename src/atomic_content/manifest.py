@@ -47,21 +47,9 @@ def canonical_json(value: Any, *, default: Callable[[Any], Any] | None = None) -
 
 def atom_hash(atom: Atom) -> str:
     """The content hash of an atom: its validated fields, not its file (comments, key order and
-    quoting do not count). 16 hex digits. The only atom hash of the engine.
-
-    Remembered per atom object (models are frozen): a build asks for an atom's hash for every
-    variant it wins in, and dumping the atom each time was a tenth of assembling a variant."""
-    known = _ATOM_HASHES.get(id(atom))
-    if known is not None and known[0] is atom:
-        return known[1]
-    found = sha256_hex(canonical_json(atom.model_dump(mode="json")))[:16]
-    if len(_ATOM_HASHES) >= 65_536:  # a library's atoms, a few times over: never unbounded
-        _ATOM_HASHES.clear()
-    _ATOM_HASHES[id(atom)] = (atom, found)  # the entry keeps the atom: its id is not reused
-    return found
-
-
-_ATOM_HASHES: dict[int, tuple[Atom, str]] = {}
+    quoting do not count). 16 hex digits. The only atom hash of the engine (a library
+    remembers its atoms' hashes: :meth:`~atomic_content.repository.Library.atom_hash`)."""
+    return sha256_hex(canonical_json(atom.model_dump(mode="json")))[:16]
 
 
 @dataclass(frozen=True)

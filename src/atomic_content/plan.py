@@ -48,7 +48,7 @@ from . import __version__
 from .collector import long_lived
 from .errors import Diagnostic, Diagnostics, Severity, UsageError
 from .experiments import Assignment, assign, covering, forced, relevant
-from .manifest import atom_hash, canonical_json, sha256_hex
+from .manifest import canonical_json, sha256_hex
 from .models import ArmKind, Atom, Experiment, Journey, Profile, Segment, Settings, Status
 from .pieces import INDEX, PieceFolder
 from .privacy import AttributeUse, UseIndex, budget_diagnostics, channel_privacy
@@ -349,7 +349,7 @@ class VariantKeys:
             "language": resolution.language,
             "layout": library.file_hashes.get(layout_path or "", ""),
             "template": library.file_hashes.get(entry.template_path or "", ""),
-            "atoms": {slot: atom_hash(a) for slot, a in sorted(resolution.atoms.items())},
+            "atoms": {slot: library.atom_hash(a) for slot, a in sorted(resolution.atoms.items())},
         }
         return sha256_hex(canonical_json(parts))
 

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ValidationError
 
 from .collector import paused
 from .errors import Diagnostic, Diagnostics, Severity, did_you_mean
-from .manifest import canonical_json, sha256_hex
+from .manifest import atom_hash, canonical_json, sha256_hex
 from .models import (
     DEFAULT_SLOTS,
     Atom,
@@ -108,6 +108,16 @@ class Library:
     paths: dict[tuple[str, str], str] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)
     load_cache: LoadCache | None = field(default=None, compare=False, repr=False)
+    _atom_hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def atom_hash(self, atom: Atom) -> str:
+        """:func:`~atomic_content.manifest.atom_hash` of one of this library's atoms, computed
+        once: the plan's cache keys, the template forms and the manifest ask for it for every
+        variant the atom wins in (dumping the atom each time was a tenth of assembling one)."""
+        found = self._atom_hashes.get(atom.id)
+        if found is None:
+            found = self._atom_hashes[atom.id] = atom_hash(atom)
+        return found
 
     def document(self, kind: str, item_id: str) -> YamlDocument | None:
         """The parsed file of an item, for positioning diagnostics about it."""

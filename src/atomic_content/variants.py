@@ -40,7 +40,6 @@ from .manifest import (
     SlotEntry,
     VariantEntry,
     VariantLines,
-    atom_hash,
     entry_line,
     sha256_hex,
     written_variants,
@@ -457,7 +456,7 @@ class VariantRenderer:
             slots={
                 slot: SlotEntry(
                     choice.winner.id,
-                    atom_hash(choice.winner),
+                    self.library.atom_hash(choice.winner),
                     choice.matched_segment,
                     choice.locale,
                 )

@@ -50,7 +50,7 @@ from pydantic import BaseModel
 
 from ..assets import asset_url, is_asset
 from ..errors import RenderError, Severity
-from ..manifest import atom_hash, canonical_json
+from ..manifest import canonical_json
 from ..markdown import flatten, render_markdown
 from ..models import Atom, Model, Settings, SlotKind
 from ..repository import LayoutEntry, Library
@@ -805,7 +805,8 @@ def base_message(
         layout=resolution.layout,
         atoms={slot: atom.id for slot, atom in sorted(atoms.items())},
         atom_hashes={
-            atom.id: atom_hash(atom) for atom in sorted(atoms.values(), key=lambda a: a.id)
+            atom.id: ctx.library.atom_hash(atom)
+            for atom in sorted(atoms.values(), key=lambda a: a.id)
         },
         parts=tuple(parts),
         required_paths=required_paths(atoms),
