@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import atomic_content
-from atomic_content import repository, yamlio
+from atomic_content import inputs, yamlio
 from atomic_content.build import build
 from atomic_content.cli import main
 from atomic_content.errors import ContentError, Diagnostic
@@ -817,7 +817,7 @@ def test_valid_link_to_a_file_inside_the_tree_is_loaded(tmp_path: Path) -> None:
 
 
 def test_too_many_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(repository, "MAX_CONTENT_FILES", 40)
+    monkeypatch.setattr(inputs, "MAX_CONTENT_FILES", 40)
     root = write_tree(tmp_path / "content")
     for index in range(25):
         (root / "atoms" / f"extra-{index}.yaml").write_text(ATOM, encoding="utf-8")

@@ -25,7 +25,7 @@ from pydantic import TypeAdapter
 
 import atomic_content
 from atomic_content import build as build_module
-from atomic_content import plan as plan_module
+from atomic_content import hashing
 from atomic_content import variants as variants_module
 from atomic_content.assets import asset_files, relative_assets
 from atomic_content.build import BuildLockedError, _check_relative, build, output_lock
@@ -461,7 +461,7 @@ def test_engine_version_invalidates_the_cache(
     out = tmp_path / "dist"
     build(content, out, on=DAY)
     # One engine format for the no-op check (build) and the variant cache keys (variants).
-    monkeypatch.setattr(plan_module, "ENGINE_FORMAT", plan_module.ENGINE_FORMAT + 1)
+    monkeypatch.setattr(hashing, "ENGINE_FORMAT", hashing.ENGINE_FORMAT + 1)
     result = build(content, out, on=DAY)
     assert not result.skipped and result.cached == 0 and result.rendered == result.variants
 

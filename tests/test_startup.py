@@ -86,3 +86,24 @@ def test_build_and_validate_end_without_the_interpreter_teardown(tmp_path: Path)
     assert "error" in result.stderr
     result = run_cli("--version")
     assert (result.returncode, "normal-exit" in result.stderr) == (0, True)
+
+
+def test_a_no_op_build_answers_before_the_engine_is_imported(tmp_path: Path) -> None:
+    """``atomic build`` when no input changed since the last build reads the content tree's
+    lstat and one small file, and imports none of the engine's heavy libraries (it took three
+    times as long when it did); a build that has work to do imports them."""
+    from contentkit import write_tree
+
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    argv = ["build", "--content", str(content), "--out", str(out), "--date", "2026-11-22"]
+    code = (
+        "import sys\nfrom atomic_content.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit as exc:\n    assert not exc.code, exc.code"
+    )
+    first = loaded_after(code)
+    assert "pydantic" in first and "jinja2" in first  # the first build did the work
+    again = loaded_after(code)
+    assert (out / "manifest.json").is_file()
+    assert heavy(again) == []
+    assert "atomic_content.models" not in again and "atomic_content.plan" not in again

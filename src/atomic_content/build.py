@@ -45,33 +45,21 @@ from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import __version__, plan
-from .assets import asset_files
-from .bundle import bundle_files, message_path
+from . import __version__, hashing
+from .dates import DateRange
 from .errors import AtomicError, ContentError, Diagnostics, Severity, UsageError
-from .experiments import experiment_entries, variant_arms
-from .manifest import (
-    MANIFEST_VERSION,
-    DiagnosticEntry,
-    FileEntry,
-    Manifest,
-    ManifestError,
-    VariantLines,
-    canonical_json,
-    sha256_hex,
-)
-from .pipeline import Checked, DateRange, check
-from .plan import PlanStore
-from .repository import FileDigests, Listing, listed_stats
-from .variants import (
-    EntryMemo,
-    PreviousBuild,
-    ProgressCallback,
-    VariantCache,
-    VariantOutput,
-)
+from .hashing import canonical_json, sha256_hex
+from .inputs import FileDigests, Listing, listed_stats
+
+# The stages are imported where they run: a no-op rebuild (nothing changed since the last
+# build) needs only the light modules above and answers before the engine is imported, which
+# costs several times the rest of it (tests/test_startup.py holds it so).
+if TYPE_CHECKING:
+    from .manifest import Manifest, VariantLines
+    from .pipeline import Checked
+    from .variants import PreviousBuild, ProgressCallback, VariantOutput
 
 OUTPUT_MARKER = ".atomic-build"
 """A file at the top of every build tree: what makes a folder the build's to replace."""
@@ -168,6 +156,8 @@ def _check_relative(rel: str) -> None:
 
 def _previous_files(out: Path) -> dict[str, str]:
     """Relative path -> sha256 of the files of the build ``out`` points at now."""
+    from .manifest import Manifest, ManifestError
+
     try:
         manifest = Manifest.from_json((out / "manifest.json").read_bytes())
     except (OSError, ManifestError):
@@ -319,6 +309,8 @@ def _link_tree(source: str, target: str, paths: list[str]) -> None:
 
 def _content_named(rel: str) -> bool:
     """Whether the file's name is the hash of its bytes (a bundle message)."""
+    from .bundle import message_path
+
     head, _, name = rel.rpartition("/")
     return message_path(name.removesuffix(".json")) == rel and bool(head)
 
@@ -510,7 +502,7 @@ def input_fingerprint(
     """
     digest = hashlib.sha256()
     # Read at call time: one engine format for this no-op check and the variant cache keys.
-    format_ = plan.ENGINE_FORMAT
+    format_ = hashing.ENGINE_FORMAT
     digest.update(canonical_json({"engine": __version__, "format": format_, **extra}))
     # listed_stats: no link out, no pipe or device, limits before reading (see repository.py).
     files, refused = listing if listing is not None else listed_stats(content)
@@ -621,6 +613,10 @@ def _build(
     if unchanged is not None:
         unchanged.seconds = time.perf_counter() - started
         return unchanged
+    from .pipeline import check
+    from .plan import PlanStore
+    from .variants import EntryMemo, PreviousBuild, VariantCache
+
     stages: dict[str, float] = {"fingerprint": time.perf_counter() - started}
 
     previous: PreviousBuild | None = None
@@ -754,6 +750,11 @@ def output_files(
 ) -> OutputTree:
     """Every file of the output tree and the typed manifest. With the ``previous`` build, the
     manifest lines of variants whose entries are unchanged are taken from its manifest."""
+    from .assets import asset_files
+    from .bundle import bundle_files, message_path
+    from .experiments import experiment_entries, variant_arms
+    from .manifest import MANIFEST_VERSION, DiagnosticEntry, FileEntry, Manifest
+
     assert checked.plan is not None and checked.rendered is not None
     library, rendered = checked.library, checked.rendered
     files: dict[str, bytes] = {}
@@ -1188,6 +1189,8 @@ class TreeWriter:
             self._clone.start()
             sender.close()
             return
+        from .bundle import message_path
+
         self.folder = folder
         paths = previous.file_hashes()
         for entry in previous.entries.values():
@@ -1268,6 +1271,8 @@ class TreeWriter:
     def put(self, output: VariantOutput) -> VariantOutput:
         """Write one rendered variant's files and template form (in a worker); the output
         without their bytes, marked ``written``."""
+        from .bundle import message_path
+
         assert self.folder is not None
         message = message_path(output.entry.message)
         for rel in output.files:

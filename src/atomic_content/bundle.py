@@ -36,7 +36,7 @@ from typing import Any
 from .channels import get_renderer
 from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
 from .errors import AtomicError, RenderError, Severity
-from .manifest import canonical_json
+from .hashing import canonical_json
 from .models import Experiment, Journey, Profile, Segment, Settings
 from .plan import Holdout, Plan, Route, Router, RoutingTable
 from .privacy import SuppressedError, only, plan_attributes, source_attributes

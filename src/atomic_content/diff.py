@@ -41,6 +41,7 @@ from .channels import RENDERERS
 from .channels.review import html_outline as html_outline  # re-exported: part of this API
 from .channels.review import other_files
 from .coverage import Cell, compute_coverage
+from .dates import DateRange, default_date
 from .errors import (
     Diagnostic,
     Diagnostics,
@@ -49,15 +50,10 @@ from .errors import (
 )
 from .experiments import experiment_change_findings
 from .gitrepo import GitRepo, Revision
-from .governance import (
-    JourneyChange,
-    change_budget_findings,
-    default_date,
-    retired_revival_findings,
-    rules_of,
-)
-from .manifest import Manifest, VariantEntry, atom_hash, canonical_json, sha256_hex
-from .pipeline import DateRange, check
+from .governance import JourneyChange, change_budget_findings, retired_revival_findings, rules_of
+from .hashing import canonical_json, sha256_hex
+from .manifest import Manifest, VariantEntry, atom_hash
+from .pipeline import check
 from .plan import Plan
 from .repository import Library
 from .variants import VariantCache

@@ -29,26 +29,14 @@ file (the key a reviewer should look at). Nothing here prints or reads the clock
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .dates import default_date
 from .errors import Diagnostic, Severity
-from .manifest import canonical_json
+from .hashing import canonical_json
 from .models import Atom, Governance, RuleLevel, Status
 from .repository import Library, diagnostic_order
-
-
-def default_date() -> dt.date:
-    """SOURCE_DATE_EPOCH (reproducible runs) as a UTC date, else today in UTC — the same default
-    ``atomic build`` uses, so validate and build agree on what has expired."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch:
-        try:
-            return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).date()
-        except (ValueError, OverflowError, OSError):
-            pass
-    return dt.datetime.now(tz=dt.UTC).date()
 
 
 def rules_of(library: Library) -> Governance:

@@ -14,9 +14,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
 from json.encoder import encode_basestring
@@ -26,23 +25,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from .collector import paused
 from .errors import AtomicError
+from .hashing import canonical_json, sha256_hex
 from .models import Atom
 
 MANIFEST_VERSION = 2
 """Bumped on any incompatible change of the manifest's shape (docs/build.md)."""
-
-
-def sha256_hex(data: bytes) -> str:
-    """The SHA-256 of ``data`` as 64 hex digits."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def canonical_json(value: Any, *, default: Callable[[Any], Any] | None = None) -> bytes:
-    """``value`` as canonical JSON bytes (sorted keys, no spaces, UTF-8): the input of every
-    content hash, so equal data always hashes equal. ``default`` as for ``json.dumps``."""
-    return json.dumps(
-        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=default
-    ).encode()
 
 
 def atom_hash(atom: Atom) -> str:

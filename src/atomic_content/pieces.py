@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .manifest import sha256_hex
+from .hashing import sha256_hex
 
 INDEX = "index.pickle"
 

@@ -8,15 +8,15 @@ first stage that found errors, because later stages need a sound input.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 from .collector import long_lived
+from .dates import DateRange
 from .errors import Diagnostics
-from .governance import default_date
-from .plan import DEFAULT_HORIZON_DAYS, Plan, PlanStore, make_plan
-from .repository import Library, Listing
+from .inputs import Listing
+from .plan import Plan, PlanStore, make_plan
+from .repository import Library
 from .validate import static_check
 from .variants import (
     ProgressCallback,
@@ -26,21 +26,6 @@ from .variants import (
     render_diagnostics,
     render_plan,
 )
-
-
-@dataclass(frozen=True)
-class DateRange:
-    """The send dates a build covers (inclusive)."""
-
-    start: dt.date
-    until: dt.date
-
-    @classmethod
-    def of(cls, start: dt.date | None = None, until: dt.date | None = None) -> DateRange:
-        """``start`` (default: SOURCE_DATE_EPOCH or today, UTC) to ``until`` (default: start +
-        :data:`~atomic_content.plan.DEFAULT_HORIZON_DAYS`)."""
-        first = start or default_date()
-        return cls(first, until or first + dt.timedelta(days=DEFAULT_HORIZON_DAYS))
 
 
 @dataclass(frozen=True)

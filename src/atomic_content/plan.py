@@ -44,11 +44,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from . import __version__
+from . import __version__, hashing
 from .collector import long_lived
+from .dates import DEFAULT_HORIZON_DAYS  # noqa: F401  (re-exported)
 from .errors import Diagnostic, Diagnostics, Severity, UsageError
 from .experiments import Assignment, assign, covering, forced, relevant
-from .manifest import canonical_json, sha256_hex
+from .hashing import canonical_json, sha256_hex
 from .models import ArmKind, Atom, Experiment, Journey, Profile, Segment, Settings, Status
 from .pieces import INDEX, PieceFolder
 from .privacy import AttributeUse, UseIndex, budget_diagnostics, channel_privacy
@@ -69,10 +70,6 @@ from .resolver import (
 )
 from .segments import GENERIC, Audience, SegmentIndex, lookup
 from .yamlio import cache_dir
-
-DEFAULT_HORIZON_DAYS = 30
-"""Days a build covers after ``--date`` when ``--until`` is not given: a month of sends, long
-enough for a campaign's offers to start and expire inside one build."""
 
 MAX_RANGE_DAYS = 366
 """The longest range one plan may cover (a year): a longer one is almost surely a typo."""
@@ -313,11 +310,6 @@ class _MemoIndex:
     files: dict[MessageKey, str]
 
 
-ENGINE_FORMAT = 3
-"""Bumped whenever rendering changes output; part of every variant's cache key (and so of
-the memo's context and the build's no-op fingerprint)."""
-
-
 class VariantKeys:
     """Computes :attr:`PlannedVariant.cache_key`: everything a variant's rendered bytes depend
     on — engine, settings, profile, the layout files, the winning atoms' content, the
@@ -331,7 +323,7 @@ class VariantKeys:
             canonical_json(
                 {
                     "engine": __version__,
-                    "format": ENGINE_FORMAT,
+                    "format": hashing.ENGINE_FORMAT,  # read at call time (tests bump it)
                     "settings": hashes.get(paths.get(("settings", "settings"), ""), ""),
                     "profile": hashes.get(paths.get(("profile", "profile"), ""), ""),
                 }
@@ -362,7 +354,7 @@ def plan_context(library: Library, start: dt.date, until: dt.date, include_draft
         canonical_json(
             [
                 engine_fingerprint(),
-                ENGINE_FORMAT,
+                hashing.ENGINE_FORMAT,
                 start.isoformat(),
                 until.isoformat(),
                 include_drafts,

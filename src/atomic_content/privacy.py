@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from .conditions import compile_condition
 from .errors import AtomicError, Diagnostic, Severity
-from .manifest import canonical_json, sha256_hex
+from .hashing import canonical_json, sha256_hex
 from .models import Atom, ChannelSettings, Profile, Sensitivity, Settings
 from .segments import lookup
 from .tokens import customer_paths, uses_whole_customer
@@ -667,7 +667,7 @@ def compute_privacy(
 ) -> PrivacyReport:
     """``atomic privacy``: load and check ``content``, plan ``on``..``until`` (default: today
     plus the build horizon) and report. Raises ContentError for invalid content."""
-    from .pipeline import DateRange
+    from .dates import DateRange
     from .plan import make_plan
     from .validate import load_library
 

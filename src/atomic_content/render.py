@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from .channels import get_renderer
 from .channels.base import AssembledMessage, AssemblyContext, LimitProblem, RenderedMessage
 from .errors import RenderError
-from .manifest import canonical_json
+from .hashing import canonical_json
 from .models import Profile, Sender, Settings
 from .repository import Library
 from .resolver import Resolution

@@ -66,7 +66,7 @@ class ProjectIds:
     def stamp(self) -> dict[str, str]:
         """What a project schema was written from: package version and a hash of the ids."""
         from . import __version__
-        from .manifest import canonical_json, sha256_hex
+        from .hashing import canonical_json, sha256_hex
 
         digest = sha256_hex(canonical_json(dataclasses.asdict(self)))
         return {"version": __version__, "ids": digest[:16]}

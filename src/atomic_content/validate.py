@@ -22,8 +22,9 @@ from .conditions import check_condition
 from .contrast import contrast_problems
 from .customers import Position, customer_diagnostics
 from .errors import ContentError, Diagnostic, Diagnostics, Severity, did_you_mean
+from .hashing import canonical_json, sha256_hex
 from .hygiene import check_text_hygiene, document_hygiene, template_hygiene
-from .manifest import canonical_json, sha256_hex
+from .inputs import Listing
 from .markdown import lint_markdown
 from .models import (
     Atom,
@@ -35,13 +36,7 @@ from .models import (
     channel_registry,
 )
 from .records import inspect_record
-from .repository import (
-    Library,
-    Listing,
-    diagnostic_order,
-    load_files,
-    share_work,
-)
+from .repository import Library, diagnostic_order, load_files, share_work
 from .segments import lookup
 from .strings import PLACEHOLDERS, missing_keys, placeholder_problems
 from .tokens import AttributeInfo, lint_template
@@ -1098,8 +1093,9 @@ def static_check(
 def _static_check(
     root: Path, on: dt.date | None, jobs: int | None, listing: Listing | None, keep_cache: bool
 ) -> tuple[Library, Diagnostics]:
+    from .dates import default_date
     from .experiments import experiment_diagnostics
-    from .governance import default_date, governance_diagnostics, rules_of
+    from .governance import governance_diagnostics, rules_of
 
     workers = jobs or os.cpu_count() or 1
     library, diagnostics = load_files(root, save_cache=False, jobs=workers, listing=listing)
@@ -1125,7 +1121,8 @@ def check_content(
     plus a ``schema.stale`` hint when the project's editor schemas (``../schemas``) are out of
     date (see :mod:`atomic_content.schema`).
     """
-    from .pipeline import DateRange, check
+    from .dates import DateRange
+    from .pipeline import check
     from .plan import PlanStore
     from .schema import freshness_diagnostics
     from .variants import VariantCache

@@ -32,6 +32,7 @@ from pydantic import TypeAdapter
 from .assets import asset_files, relative_assets
 from .collector import long_lived
 from .errors import Diagnostics, RenderError
+from .hashing import sha256_hex
 from .manifest import (
     FileEntry,
     LimitEntry,
@@ -41,7 +42,6 @@ from .manifest import (
     VariantEntry,
     VariantLines,
     entry_line,
-    sha256_hex,
     written_variants,
 )
 from .pieces import INDEX, PieceFolder, piece_name

@@ -28,7 +28,6 @@ import datetime as dt
 import hashlib
 import os
 import re
-import stat
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -50,10 +49,16 @@ from ruamel.yaml.tag import Tag
 from ruamel.yaml.tokens import DirectiveToken, StreamStartToken
 
 from . import yamlfast
-from .errors import Diagnostic, Severity
-
-MAX_FILE_BYTES = 1024 * 1024
-"""Content files are small by design; a larger file is almost certainly a mistake."""
+from .errors import Diagnostic
+from .inputs import (  # noqa: F401  (re-exported: their home is atomic_content.inputs)
+    MAX_FILE_BYTES,
+    _error,
+    check_inside_root,
+    display_path,
+    file_kind,
+    not_a_file,
+    read_content_bytes,
+)
 
 MAX_EXPANDED_NODES = 100_000
 """Upper bound of nodes after alias expansion; the demo's largest file has under 200."""
@@ -172,10 +177,6 @@ def _resolve_plain(value: str) -> Any:
     if len(_TYPED) < 10_000:
         _TYPED[value] = typed
     return typed
-
-
-def _error(path: str, line: int, col: int, code: str, message: str, hint: str) -> Diagnostic:
-    return Diagnostic(path, line, col, Severity.ERROR, code, message, hint)
 
 
 _OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -597,182 +598,6 @@ def _marked_position(exc: MarkedYAMLError) -> tuple[int, int]:
     if mark is None:
         return 1, 1
     return mark.line + 1, mark.column + 1
-
-
-def display_path(path: Path, root: Path | None) -> str:
-    """``path`` relative to ``root`` with POSIX separators, or as given when outside it."""
-    if root is not None:
-        try:
-            return path.relative_to(root).as_posix()
-        except ValueError:
-            pass
-    return path.as_posix()
-
-
-def check_inside_root(path: Path, root: Path) -> Diagnostic | None:
-    """A diagnostic when ``path`` (after following symlinks) lies outside ``root``."""
-    try:
-        real = path.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return _error(
-            display_path(path, root),
-            0,
-            0,
-            "io.broken_link",
-            "this path is a link that points nowhere (or loops)",
-            "remove the link or point it at a file inside the content folder",
-        )
-    if not real.is_relative_to(root.resolve()):
-        return _error(
-            display_path(path, root),
-            0,
-            0,
-            "io.outside_root",
-            "this path is a link that points outside the content folder",
-            "copy the file into the content folder instead of linking to it",
-        )
-    return None
-
-
-_FILE_KINDS = (
-    (stat.S_ISDIR, "a folder"),
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a device"),
-    (stat.S_ISBLK, "a device"),
-)
-
-
-def file_kind(mode: int) -> str:
-    """What a non-regular ``st_mode`` is, in words for a diagnostic (``a named pipe (FIFO)``)."""
-    return next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
-
-
-def not_a_file(shown: str, mode: int, *, link: bool) -> Diagnostic:
-    """The diagnostic for a path that is (or links to) a folder, pipe, socket or device."""
-    kind = file_kind(mode)
-    if stat.S_ISDIR(mode):
-        if not link:
-            return _error(
-                shown,
-                0,
-                0,
-                "io.is_directory",
-                "expected a YAML file here but found a folder",
-                "rename the folder or move its files to where they belong",
-            )
-        return _error(
-            shown,
-            0,
-            0,
-            "io.linked_folder",
-            "this path is a link to a folder; links to folders are not followed",
-            "move or copy the folder into the content folder instead of linking to it",
-        )
-    return _error(
-        shown,
-        0,
-        0,
-        "io.special_file",
-        f"this path is {'a link to ' if link else ''}{kind}, not a regular file",
-        "remove it; the content folder may hold only regular files and folders",
-    )
-
-
-def read_content_bytes(
-    path: Path | str,
-    root: Path | None = None,
-    limit: int = MAX_FILE_BYTES,
-    *,
-    listed: bool = False,
-) -> tuple[bytes | None, Diagnostic | None]:
-    """Read a content file without trusting it: ``(bytes, None)`` or ``(None, diagnostic)``.
-
-    Refused before opening: a link that is broken or leaves ``root`` (when given), anything that
-    is not a regular file after following links (folder, named pipe, socket, device — opening a
-    pipe would block, reading ``/dev/zero`` would never end) and a file over ``limit`` bytes. The
-    file is then opened non-blocking and checked again on the open descriptor, so a file
-    swapped for a pipe in between is refused too, and at most ``limit`` bytes are ever read.
-    Raises nothing for bad files.
-
-    ``listed=True`` says that :func:`~atomic_content.repository.content_files` listed ``path``
-    a moment ago (so it was inside ``root``): a path that is not a link is then opened at once
-    (``O_NOFOLLOW``, so a link swapped in meanwhile is refused) and checked on the descriptor,
-    which spares resolving the path; a link takes the full road above.
-    """
-    if listed:
-        quick = _read_listed(path, limit)
-        if quick is not None:
-            return quick, None
-    path = Path(path)
-    shown = display_path(path, root)
-    if root is not None and (problem := check_inside_root(path, root)) is not None:
-        return None, problem
-    link = path.is_symlink()
-    too_large = "split the content into several small files (one atom per file)"
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            return None, not_a_file(shown, info.st_mode, link=link)
-        if info.st_size > limit:
-            return None, _error(
-                shown,
-                0,
-                0,
-                "io.too_large",
-                f"file is {info.st_size:,} bytes; content files may be at most {limit:,} bytes",
-                too_large,
-            )
-        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-        descriptor = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
-        with os.fdopen(descriptor, "rb") as handle:
-            opened = os.fstat(handle.fileno()).st_mode
-            if not stat.S_ISREG(opened):
-                return None, not_a_file(shown, opened, link=link)
-            raw = handle.read(limit + 1)
-    except OSError as exc:
-        return None, _error(
-            shown,
-            0,
-            0,
-            "io.unreadable",
-            f"cannot read this file: {exc.strerror or exc}",
-            "check that the file exists and is readable",
-        )
-    if len(raw) > limit:  # the file grew after the size check
-        return None, _error(shown, 0, 0, "io.too_large", f"file is over {limit:,} bytes", too_large)
-    return raw, None
-
-
-def _read_listed(path: Path | str, limit: int) -> bytes | None:
-    """The bytes of a regular file that is not a link and not over ``limit``; None otherwise
-    (the caller then takes the careful road, which says why)."""
-    nofollow = getattr(os, "O_NOFOLLOW", 0)
-    if not nofollow:
-        return None
-    flags = os.O_RDONLY | nofollow | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    try:
-        descriptor = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    try:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            return None
-        chunks = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(descriptor, limit + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError:
-        return None
-    finally:
-        os.close(descriptor)
-    raw = b"".join(chunks)
-    return raw if len(raw) <= limit else None
 
 
 def read_yaml_file(

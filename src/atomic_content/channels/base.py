@@ -50,7 +50,7 @@ from pydantic import BaseModel
 
 from ..assets import asset_url, is_asset
 from ..errors import RenderError, Severity
-from ..manifest import canonical_json
+from ..hashing import canonical_json
 from ..markdown import flatten, render_markdown
 from ..models import Atom, Model, Settings, SlotKind
 from ..repository import LayoutEntry, Library

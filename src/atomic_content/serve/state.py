@@ -30,8 +30,9 @@ from pathlib import Path
 
 from ..api import CustomerMessage, route_messages
 from ..coverage import CoverageReport, compute_coverage
+from ..dates import DateRange
 from ..errors import Diagnostics
-from ..pipeline import Checked, DateRange, check
+from ..pipeline import Checked, check
 from ..plan import Plan, PlannedVariant, PlanStore, Router
 from ..repository import Library
 from ..resolver import Resolver
