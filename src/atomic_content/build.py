@@ -496,15 +496,15 @@ def input_fingerprint(
     """Hash of every byte under the content root plus the build options: the no-op check.
 
     ``digests`` (for ``content``) remembers each file's sha256 by its lstat between builds, so
-    an unchanged file is not read again (:class:`~atomic_content.repository.FileDigests`, with
+    an unchanged file is not read again (:class:`~atomic_content.inputs.FileDigests`, with
     git's racy rule); the result is the same with or without it. ``listing`` is
-    :func:`~atomic_content.repository.listed_stats` of ``content`` when the caller has it.
+    :func:`~atomic_content.inputs.listed_stats` of ``content`` when the caller has it.
     """
     digest = hashlib.sha256()
     # Read at call time: one engine format for this no-op check and the variant cache keys.
     format_ = hashing.ENGINE_FORMAT
     digest.update(canonical_json({"engine": __version__, "format": format_, **extra}))
-    # listed_stats: no link out, no pipe or device, limits before reading (see repository.py).
+    # listed_stats: no link out, no pipe or device, limits before reading (see inputs.py).
     files, refused = listing if listing is not None else listed_stats(content)
     if digests is None:
         digests = FileDigests(None, content)

@@ -233,7 +233,7 @@ def listed_stats(root: Path) -> Listing:
     folders more than :data:`MAX_FOLDER_DEPTH` levels down (``io.too_deep``, not walked). A tree
     with more than :data:`MAX_CONTENT_FILES` entries yields no files and only the diagnostic
     :data:`TOO_MANY_FILES`. The walk is iterative; a missing or unreadable ``root`` yields
-    nothing. Read the files with :func:`atomic_content.yamlio.read_content_bytes`.
+    nothing. Read the files with :func:`read_content_bytes`.
     """
     root = Path(root)
     diagnostics = Diagnostics()
@@ -342,7 +342,7 @@ class FileDigests:
 
     :meth:`digest` returns the remembered digest when the file's lstat (size, mtime, ctime,
     inode, device: see :func:`listed_stats`) equals the one remembered with it; otherwise it
-    reads the file with :func:`~atomic_content.yamlio.read_content_bytes` (which refuses what
+    reads the file with :func:`read_content_bytes` (which refuses what
     the loader refuses) and hashes it. Links (to files inside the root) are read every time.
 
     Racy rule: a digest is remembered only when the file's mtime and ctime are both more than

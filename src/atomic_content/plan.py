@@ -46,7 +46,6 @@ from typing import IO, Any
 
 from . import __version__, hashing
 from .collector import long_lived
-from .dates import DEFAULT_HORIZON_DAYS  # noqa: F401  (re-exported)
 from .errors import Diagnostic, Diagnostics, Severity, UsageError
 from .experiments import Assignment, assign, covering, forced, relevant
 from .hashing import canonical_json, sha256_hex
