@@ -1,4 +1,4 @@
-"""The build's no-op check remembers file digests by lstat (repository.FileDigests, like git's
+"""The build's no-op check remembers file digests by lstat (inputs.FileDigests, like git's
 index): the fingerprint is the same with and without remembered digests, every kind of change
 still changes it, and a file changed just before a run is hashed again by the next one (git's
 "racy" rule)."""
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from atomic_content.build import build, input_digests, input_fingerprint
-from atomic_content.repository import RACY_NANOSECONDS, FileDigests, listed_stats
+from atomic_content.inputs import RACY_NANOSECONDS, FileDigests, listed_stats
 from contentkit import write_tree
 
 DAY = dt.date(2026, 11, 22)

@@ -3,7 +3,8 @@ remembered between runs. No parsing and nothing outside the standard library: th
 no-op check (:func:`atomic_content.build.build` when no input changed) needs only this, and
 starts in a fraction of the time the whole engine takes to import.
 
-:mod:`atomic_content.repository` and :mod:`atomic_content.yamlio` re-export these names.
+:mod:`atomic_content.repository` and :mod:`atomic_content.yamlio` import what they use of it
+from here; tests and callers patch or import its names here, their one home.
 """
 
 from __future__ import annotations

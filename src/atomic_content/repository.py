@@ -40,12 +40,8 @@ from pydantic import BaseModel, ValidationError
 from .collector import paused
 from .errors import Diagnostic, Diagnostics, Severity, did_you_mean
 from .hashing import canonical_json, sha256_hex
-from .inputs import (  # noqa: F401  (re-exported: their home is atomic_content.inputs)
+from .inputs import (
     _YAML_SUFFIXES,
-    DIGEST_CACHE_FORMAT,
-    MAX_CONTENT_FILES,
-    MAX_FOLDER_DEPTH,
-    RACY_NANOSECONDS,
     TOO_MANY_FILES,
     FileDigests,
     Listing,

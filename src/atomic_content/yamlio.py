@@ -50,15 +50,7 @@ from ruamel.yaml.tokens import DirectiveToken, StreamStartToken
 
 from . import yamlfast
 from .errors import Diagnostic
-from .inputs import (  # noqa: F401  (re-exported: their home is atomic_content.inputs)
-    MAX_FILE_BYTES,
-    _error,
-    check_inside_root,
-    display_path,
-    file_kind,
-    not_a_file,
-    read_content_bytes,
-)
+from .inputs import MAX_FILE_BYTES, _error, display_path, read_content_bytes
 
 MAX_EXPANDED_NODES = 100_000
 """Upper bound of nodes after alias expansion; the demo's largest file has under 200."""
