@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -50,3 +52,34 @@ def test_paused_leaves_a_disabled_collector_disabled() -> None:
         assert not gc.isenabled()
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+_FINALIZER_INTERRUPTED = """
+import os, signal, time
+from atomic_content.collector import collect_all
+
+class Cycle:
+    def __del__(self):  # Ctrl-C arrives while the collector runs a finalizer
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):  # Python handles the signal here, inside the finalizer
+            time.sleep(0)
+
+cycle = Cycle()
+cycle.itself = cycle
+del cycle
+try:
+    collect_all()
+except KeyboardInterrupt:
+    print("interrupted after the collection")
+else:
+    print("the interrupt was lost")
+"""
+
+
+def test_ctrl_c_during_a_full_collection_is_not_lost() -> None:
+    """``atomic build --watch`` collects between builds; a KeyboardInterrupt raised inside a
+    finalizer would be printed as "Exception ignored" and the watch would not stop."""
+    run = subprocess.run(
+        [sys.executable, "-c", _FINALIZER_INTERRUPTED], capture_output=True, text=True, check=True
+    )
+    assert run.stdout.strip() == "interrupted after the collection", run.stderr

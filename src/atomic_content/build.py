@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__, hashing
+from .collector import collect_all
 from .dates import DateRange
 from .errors import AtomicError, ContentError, Diagnostics, Severity, UsageError
 from .hashing import canonical_json, sha256_hex
@@ -59,7 +60,9 @@ from .inputs import FileDigests, Listing, listed_stats
 if TYPE_CHECKING:
     from .manifest import Manifest, VariantLines
     from .pipeline import Checked
-    from .variants import PreviousBuild, ProgressCallback, VariantOutput
+    from .plan import PlanStore
+    from .repository import LoadCache
+    from .variants import EntryMemo, PreviousBuild, ProgressCallback, VariantOutput
 
 OUTPUT_MARKER = ".atomic-build"
 """A file at the top of every build tree: what makes a folder the build's to replace."""
@@ -550,21 +553,17 @@ def build(
     finish; ``use_cache=False`` renders everything again (and still refreshes the cache).
     ``checked`` is the result of :func:`~atomic_content.pipeline.check` when the caller has it.
     """
-    out = Path(out).absolute()
-    check_output_folder(out, Path(content))  # before anything is made beside it
-    with building(out):
-        return _build(
-            Path(content),
-            out,
-            on,
-            until,
-            jobs,
-            use_cache,
-            cache_dir,
-            progress,
-            lock_wait_seconds,
-            checked,
-        )
+    session = BuildSession(
+        content,
+        out,
+        on=on,
+        until=until,
+        jobs=jobs,
+        use_cache=use_cache,
+        cache_dir=cache_dir,
+        lock_wait_seconds=lock_wait_seconds,
+    )
+    return session.build(progress, checked=checked)
 
 
 @contextlib.contextmanager
@@ -582,120 +581,188 @@ def building(out: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _build(
-    content: Path,
-    out: Path,
-    on: dt.date | None,
-    until: dt.date | None,
-    jobs: int | None,
-    use_cache: bool,
-    cache_dir: Path | None,
-    progress: ProgressCallback | None,
-    lock_wait_seconds: float,
-    checked: Checked | None,
-) -> BuildResult:
-    started = time.perf_counter()
-    dates = checked.dates if checked is not None else DateRange.of(on, until)
-    # --no-cache only skips *reading* the cache: the renders are still written, so the next
-    # one-atom edit re-renders what it touches, not everything.
-    folder = cache_dir or out.parent / f".{out.name}.cache"
-    root = content.resolve()
-    # One walk of the content tree for the fingerprint and the load.
-    listing = listed_stats(root) if content.is_dir() else None
-    fingerprint = (
-        input_fingerprint(
-            root, _options(dates), input_digests(folder, root, read=use_cache), listing
-        )
-        if listing is not None
-        else ""
-    )
-    unchanged = _unchanged(out, fingerprint) if use_cache and checked is None else None
-    if unchanged is not None:
-        unchanged.seconds = time.perf_counter() - started
-        return unchanged
-    from .pipeline import check
-    from .plan import PlanStore
-    from .variants import EntryMemo, PreviousBuild, VariantCache
+class BuildSession:
+    """Builds one content folder into one output folder, once (:func:`build`) or again and
+    again in one process (``atomic build --watch``).
 
-    stages: dict[str, float] = {"fingerprint": time.perf_counter() - started}
+    A one-shot build reads back from its caches what the last build left: each input file's
+    digest, the load cache (parsed files and per-file check results), the plan memo and the
+    previous manifest's entries. A session keeps them in memory from one of its builds to the
+    next, which is most of what a one-atom rebuild of a large library costs in a new process.
+    Every build is exactly the one :func:`build` makes from the same files (tested), the
+    caches on disk are still written (a later one-shot build is incremental too), and each
+    build takes the output lock and switches the output over atomically, as any build does.
 
-    previous: PreviousBuild | None = None
-    entries = EntryMemo(folder / "entries")
-    # A parallel render writes each variant into the new tree as soon as it is rendered (see
-    # TreeWriter); the tree, and the lock, are taken when the workers start.
-    writer = TreeWriter(out, fingerprint, lock_wait_seconds)
-    try:
-        if checked is None:
-            mark = time.perf_counter()
-            previous = PreviousBuild.read(out, entries) if use_cache and out.is_symlink() else None
-            if previous is not None:
-                writer.clone(previous)
-            checked = check(
-                content,
-                dates,
-                cache=VariantCache(folder, read=use_cache, previous=previous),
-                jobs=jobs,
-                progress=progress,
-                plans=PlanStore(folder / "plan", read=use_cache),
-                sink=writer,
-                listing=listing,
+    ``on``/``until`` as for :func:`build`, taken again at each build (a session that runs past
+    midnight builds from the new day when ``on`` is not given). ``use_cache=False`` applies
+    to the first build: it reads no cache; the session's later builds start from it.
+    """
+
+    def __init__(
+        self,
+        content: Path,
+        out: Path = Path("dist"),
+        *,
+        on: dt.date | None = None,
+        until: dt.date | None = None,
+        jobs: int | None = None,
+        use_cache: bool = True,
+        cache_dir: Path | None = None,
+        lock_wait_seconds: float = 0.0,
+    ) -> None:
+        self.content = Path(content)
+        self.out = Path(out).absolute()
+        self.on, self.until = on, until
+        self.jobs = jobs
+        self.use_cache = use_cache
+        # The caches: beside the output unless the caller names a folder.
+        self.folder = cache_dir or self.out.parent / f".{self.out.name}.cache"
+        self.lock_wait_seconds = lock_wait_seconds
+        self.builds = 0
+        """Builds run so far (finished or refused)."""
+        self._digests: FileDigests | None = None
+        self._load_cache: LoadCache | None = None
+        self._plans: PlanStore | None = None
+        self._entries: EntryMemo | None = None
+
+    def build(
+        self, progress: ProgressCallback | None = None, *, checked: Checked | None = None
+    ) -> BuildResult:
+        """One build of the session (see :func:`build` for what it raises)."""
+        check_output_folder(self.out, self.content)  # before anything is made beside it
+        with building(self.out):
+            try:
+                return self._build(progress, checked)
+            finally:
+                self.builds += 1
+
+    def tidy(self) -> None:
+        """Collect the garbage the last build left, between builds (a watch calls it while it
+        waits for changes; see :func:`~atomic_content.collector.collect_all`). Without it, a
+        session's memory would grow a little with every build."""
+        collect_all()
+
+    def _build(self, progress: ProgressCallback | None, checked: Checked | None) -> BuildResult:
+        started = time.perf_counter()
+        content, out, folder = self.content, self.out, self.folder
+        dates = checked.dates if checked is not None else DateRange.of(self.on, self.until)
+        # --no-cache only skips *reading* the cache, and only in the first build: the renders
+        # are still written, so the next one-atom edit re-renders what it touches.
+        use_cache = self.use_cache or self.builds > 0
+        root = content.resolve()
+        # One walk of the content tree for the fingerprint and the load.
+        listing = listed_stats(root) if content.is_dir() else None
+        fingerprint = ""
+        if listing is not None:
+            digests = (
+                self._digests.carried()
+                if self._digests is not None and self._digests.root == os.fspath(root)
+                else input_digests(folder, root, read=use_cache)
             )
-            stages["check"] = time.perf_counter() - mark
-        if not checked.ok:
-            raise ContentError(checked.diagnostics)
-        assert checked.plan is not None and checked.rendered is not None
+            fingerprint = input_fingerprint(root, _options(dates), digests, listing)
+            self._digests = digests
+        unchanged = _unchanged(out, fingerprint) if use_cache and checked is None else None
+        if unchanged is not None:
+            unchanged.seconds = time.perf_counter() - started
+            return unchanged
+        from .pipeline import check
+        from .plan import PlanStore
+        from .repository import LoadCache
+        from .variants import EntryMemo, PreviousBuild, VariantCache
 
-        mark = time.perf_counter()
-        tree = output_files(checked, fingerprint, previous)
-        stages["bundle"] = time.perf_counter() - mark
-        mark = time.perf_counter()
+        stages: dict[str, float] = {"fingerprint": time.perf_counter() - started}
+
+        if self._plans is None:
+            self._plans = PlanStore(folder / "plan", read=use_cache)
+        self._plans.read = use_cache
+        if self._entries is None:
+            self._entries = EntryMemo(folder / "entries")
+        entries = self._entries
+        previous: PreviousBuild | None = None
+        # A parallel render writes each variant into the new tree as soon as it is rendered
+        # (see TreeWriter); the tree, and the lock, are taken when the workers start.
+        writer = TreeWriter(out, fingerprint, self.lock_wait_seconds)
         try:
-            write_output(
-                out,
-                tree.files,
-                fingerprint,
-                lock_wait_seconds,
-                links=tree.links,
-                known=previous.file_hashes() if previous is not None else None,
-                tree=writer,
-                written=tree.written,
-                keys=tree.keys,
-                fresh=tree.fresh,
-            )
-        except StaleOutputError:
-            # The previous tree lost files it lists (removed by hand): render those variants
-            # again, from the cache, instead of linking them.
-            writer.discard()
-            checked = check(content, dates, cache=VariantCache(folder, read=use_cache), jobs=jobs)
+            if checked is None:
+                mark = time.perf_counter()
+                if use_cache and out.is_symlink():
+                    previous = PreviousBuild.read(out, entries)
+                if previous is not None:
+                    writer.clone(previous)
+                loads = self._load_cache
+                if loads is None or loads.digests.root != os.fspath(root):
+                    loads = LoadCache.for_root(root)
+                checked = check(
+                    content,
+                    dates,
+                    cache=VariantCache(folder, read=use_cache, previous=previous),
+                    jobs=self.jobs,
+                    progress=progress,
+                    plans=self._plans,
+                    sink=writer,
+                    listing=listing,
+                    load_cache=loads,
+                )
+                self._load_cache = loads.carried()
+                stages["check"] = time.perf_counter() - mark
             if not checked.ok:
-                raise ContentError(checked.diagnostics) from None
-            tree = output_files(checked, fingerprint)
-            write_output(out, tree.files, fingerprint, lock_wait_seconds)
-        stages["write"] = time.perf_counter() - mark
-        entries.save(tree.manifest_sha, tree.lines)  # for the next build (see EntryMemo)
-    except OSError as exc:
-        writer.discard()
-        if exc.errno == errno.ENOSPC:  # in a render worker writing the new tree
-            raise AtomicError(
-                f"the disk is full while writing {out.as_posix()}; the previous output is unchanged"
-            ) from None
-        raise
-    finally:
-        writer.discard()  # after a switch-over: only releases the lock
-    manifest = tree.manifest
-    assert checked.rendered is not None
-    return BuildResult(
-        out,
-        len(manifest.variants),
-        len(tree.files) + len(tree.links) + len(tree.written),
-        checked.rendered.rendered,
-        checked.rendered.cached,
-        checked.diagnostics.warnings_only(),
-        time.perf_counter() - started,
-        manifest=manifest,
-        stages=stages,
-        checked=checked,
-    )
+                raise ContentError(checked.diagnostics)
+            assert checked.plan is not None and checked.rendered is not None
+
+            mark = time.perf_counter()
+            tree = output_files(checked, fingerprint, previous)
+            stages["bundle"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            try:
+                write_output(
+                    out,
+                    tree.files,
+                    fingerprint,
+                    self.lock_wait_seconds,
+                    links=tree.links,
+                    known=previous.file_hashes() if previous is not None else None,
+                    tree=writer,
+                    written=tree.written,
+                    keys=tree.keys,
+                    fresh=tree.fresh,
+                )
+            except StaleOutputError:
+                # The previous tree lost files it lists (removed by hand): render those
+                # variants again, from the cache, instead of linking them.
+                writer.discard()
+                checked = check(
+                    content, dates, cache=VariantCache(folder, read=use_cache), jobs=self.jobs
+                )
+                if not checked.ok:
+                    raise ContentError(checked.diagnostics) from None
+                tree = output_files(checked, fingerprint)
+                write_output(out, tree.files, fingerprint, self.lock_wait_seconds)
+            stages["write"] = time.perf_counter() - mark
+            entries.save(tree.manifest_sha, tree.lines)  # for the next build (see EntryMemo)
+        except OSError as exc:
+            writer.discard()
+            if exc.errno == errno.ENOSPC:  # in a render worker writing the new tree
+                raise AtomicError(
+                    f"the disk is full while writing {out.as_posix()}; the previous output is "
+                    "unchanged"
+                ) from None
+            raise
+        finally:
+            writer.discard()  # after a switch-over: only releases the lock
+        manifest = tree.manifest
+        assert checked.rendered is not None
+        return BuildResult(
+            out,
+            len(manifest.variants),
+            len(tree.files) + len(tree.links) + len(tree.written),
+            checked.rendered.rendered,
+            checked.rendered.cached,
+            checked.diagnostics.warnings_only(),
+            time.perf_counter() - started,
+            manifest=manifest,
+            stages=stages,
+            checked=checked,
+        )
 
 
 def _options(dates: DateRange) -> dict[str, Any]:

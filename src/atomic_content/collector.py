@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import signal
+import threading
 from collections.abc import Iterator
 
 
@@ -39,6 +41,39 @@ def long_lived() -> Iterator[None]:
     with paused():
         yield
         gc.freeze()
+
+
+def collect_all() -> None:
+    """Collect every garbage cycle, frozen ones included, and freeze what lives on again: for a
+    long-running process between two runs (``atomic build --watch`` while it waits for the
+    next change). A run freezes what it loads (:func:`long_lived`), and with it any cycle of
+    an earlier run not yet collected, so without this such a process would grow a little with
+    every run.
+
+    Ctrl-C during the collection is held until it ends: a KeyboardInterrupt raised inside a
+    finalizer the collector runs would be printed as "Exception ignored" and lost, and the
+    process would not stop."""
+    with _interrupts_held():
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Run the block with SIGINT noted instead of handled; handle it after the block. (Only
+    the main thread may set signal handlers; elsewhere the block runs as it is.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(signal.SIGINT, None)  # the default handler raises KeyboardInterrupt
 
 
 BATCH_THRESHOLDS = (200_000, 30, 30)

@@ -453,6 +453,14 @@ class FileDigests:
         if max(key[1], key[2]) < self.started - RACY_NANOSECONDS:
             self.new[shown] = [*key, digest]
 
+    def carried(self) -> FileDigests:
+        """The digests for the next run of a process that keeps them (``atomic build
+        --watch``): what this run remembered, as if saved and read back, with the racy rule
+        applied from now."""
+        following = FileDigests(self.path, self._root, read=False)
+        following.old = dict(self.new)
+        return following
+
     def save(self) -> None:
         """Write the digests of this run's files when they differ from the ones read."""
         if self.path is None or self.new == self.old:

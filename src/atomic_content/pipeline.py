@@ -16,7 +16,7 @@ from .dates import DateRange
 from .errors import Diagnostics
 from .inputs import Listing
 from .plan import Plan, PlanStore, make_plan
-from .repository import Library
+from .repository import Library, LoadCache
 from .validate import static_check
 from .variants import (
     ProgressCallback,
@@ -55,6 +55,7 @@ def check(
     plans: PlanStore | None = None,
     sink: VariantSink | None = None,
     listing: Listing | None = None,
+    load_cache: LoadCache | None = None,
 ) -> Checked:
     """Load, check, plan and render ``content`` for ``dates``; never raises for bad content.
 
@@ -63,11 +64,12 @@ def check(
     change (:class:`~atomic_content.plan.PlanMemo`); ``cache`` does the same for rendering.
     ``sink`` is :func:`~atomic_content.variants.render_plan`'s (the build's output tree).
     ``listing``: the content tree as the caller has just listed it (see
-    :func:`~atomic_content.repository.load_files`).
+    :func:`~atomic_content.repository.load_files`); ``load_cache`` the load cache to use
+    instead of reading it (see :meth:`~atomic_content.repository.LoadCache.carried`).
     """
     dates = dates or DateRange.of()
     library, diagnostics = static_check(
-        content, dates.start, jobs=jobs, listing=listing, keep_cache=True
+        content, dates.start, jobs=jobs, listing=listing, keep_cache=True, load_cache=load_cache
     )
     checked = _check(library, diagnostics, dates, cache, jobs, progress, plans, sink)
     if library.load_cache is not None:

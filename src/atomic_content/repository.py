@@ -360,12 +360,27 @@ class LoadCache:
         if path is not None:
             channels_model()  # resolves the registry (and imports its modules) before reading
             self._read(path)
-        stats = {
+        self._remember_stats()
+
+    def _remember_stats(self) -> None:
+        self.digests.old = {
             shown: [*entry["stat"], entry["sha256"]]
             for shown, entry in self.old.items()
             if type(entry.get("stat")) is list
         }
-        self.digests.old = stats
+
+    def carried(self) -> LoadCache:
+        """The cache for the next load of the same folder by a process that keeps it
+        (``atomic build --watch``): this run's entries, as :meth:`save` wrote them, without
+        reading the file back. Call it after the run's last save; the entries are shared, and
+        never changed in place (a run replaces an entry it changes)."""
+        following = LoadCache(None, Path(self.digests.root))
+        following.path, following.engine = self.path, self.engine
+        following.old = dict(self.new)
+        # The pieces as last written stay valid for the shards no later change dirtied.
+        following._pieces = {} if self.dirty else dict(self._pieces)
+        following._remember_stats()
+        return following
 
     def _read(self, path: Path) -> None:
         try:
@@ -1427,6 +1442,7 @@ def load_files(
     save_cache: bool = True,
     jobs: int | None = 1,
     listing: Listing | None = None,
+    load_cache: LoadCache | None = None,
 ) -> tuple[Library, Diagnostics]:
     """Read and shape-check every file under ``root``.
 
@@ -1438,14 +1454,23 @@ def load_files(
     ``jobs`` > 1 (None: one per core) parses files the cache does not know in that many forked
     worker processes; the results are those of a serial load. ``listing`` is
     :func:`listed_stats` of the resolved ``root`` when the caller has just taken it (the
-    build, for its input fingerprint): the tree is then not walked again.
+    build, for its input fingerprint): the tree is then not walked again. ``load_cache`` is
+    the cache to use instead of reading it (:meth:`LoadCache.carried` of the last load, in a
+    process that loads the same folder again and again).
     """
     with paused():
-        return _load_files(Path(root), cache, save_cache, jobs or os.cpu_count() or 1, listing)
+        return _load_files(
+            Path(root), cache, save_cache, jobs or os.cpu_count() or 1, listing, load_cache
+        )
 
 
 def _load_files(
-    root: Path, cache: bool, save_cache: bool, jobs: int, listing: Listing | None
+    root: Path,
+    cache: bool,
+    save_cache: bool,
+    jobs: int,
+    listing: Listing | None,
+    load_cache: LoadCache | None,
 ) -> tuple[Library, Diagnostics]:
     loader = _Loader(root)
     if not root.is_dir():
@@ -1468,7 +1493,10 @@ def _load_files(
     loader.refused = {problem.path for problem in refused}
     loader.listing = [(shown, path) for shown, path, _info in stats]
     loader.stats = {shown: info for shown, _path, info in stats}
-    loader.cache = LoadCache.for_root(root) if cache else LoadCache(None, root)
+    if load_cache is not None:
+        loader.cache = load_cache
+    else:
+        loader.cache = LoadCache.for_root(root) if cache else LoadCache(None, root)
     loader.library.load_cache = loader.cache
     loader.library.settings = loader.load_single("atomic.yaml", Settings, "settings", required=True)
     loader.library.profile = loader.load_single("profile.yaml", Profile, "profile", required=True)

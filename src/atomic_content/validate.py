@@ -36,7 +36,7 @@ from .models import (
     channel_registry,
 )
 from .records import inspect_record
-from .repository import Library, diagnostic_order, load_files, share_work
+from .repository import Library, LoadCache, diagnostic_order, load_files, share_work
 from .segments import lookup
 from .strings import PLACEHOLDERS, missing_keys, placeholder_problems
 from .tokens import AttributeInfo, lint_template
@@ -1074,12 +1074,14 @@ def static_check(
     jobs: int | None = 1,
     listing: Listing | None = None,
     keep_cache: bool = False,
+    load_cache: LoadCache | None = None,
 ) -> tuple[Library, Diagnostics]:
     """Load a content tree and run every check that needs no plan: schemas, references,
     conditions, tokens, Markdown, customers, reachability and governance (expiry on ``on``;
     default: SOURCE_DATE_EPOCH or today). Returns the library and all diagnostics, sorted;
     raises nothing for bad content. ``jobs`` as for :func:`~atomic_content.repository.
-    load_files` (the same results with any number), ``listing`` too. The load cache is saved;
+    load_files` (the same results with any number), ``listing`` and ``load_cache`` too. The
+    load cache is saved;
     with ``keep_cache`` the library keeps it (``library.load_cache``), for the caller to save
     again what later stages add (positions its documents remembered) and then drop it.
 
@@ -1087,18 +1089,25 @@ def static_check(
     the cyclic collector's sight afterwards; a caller that drops libraries in a loop may
     ``gc.unfreeze()``)."""
     with long_lived():
-        return _static_check(root, on, jobs, listing, keep_cache)
+        return _static_check(root, on, jobs, listing, keep_cache, load_cache)
 
 
 def _static_check(
-    root: Path, on: dt.date | None, jobs: int | None, listing: Listing | None, keep_cache: bool
+    root: Path,
+    on: dt.date | None,
+    jobs: int | None,
+    listing: Listing | None,
+    keep_cache: bool,
+    load_cache: LoadCache | None,
 ) -> tuple[Library, Diagnostics]:
     from .dates import default_date
     from .experiments import experiment_diagnostics
     from .governance import governance_diagnostics, rules_of
 
     workers = jobs or os.cpu_count() or 1
-    library, diagnostics = load_files(root, save_cache=False, jobs=workers, listing=listing)
+    library, diagnostics = load_files(
+        root, save_cache=False, jobs=workers, listing=listing, load_cache=load_cache
+    )
     validate_library(library, diagnostics, jobs=workers)
     when = on or default_date()
     diagnostics.extend(governance_diagnostics(library, when))

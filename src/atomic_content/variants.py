@@ -219,23 +219,33 @@ class EntryMemo:
     naming them and the manifest they are the variants of (its sha256, which the build also
     writes to ``build-info.json``): after a one-atom edit only the messages whose entries
     changed are written. A missing, damaged, foreign or outdated memo is no memo: the build
-    then parses the manifest.
+    then parses the manifest. A memo that read or saved a build's variants answers for that
+    build from memory (``atomic build --watch`` builds again and again in one process).
     """
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
         # message -> (file name, the variants loaded from or saved to it)
         self._files: dict[str, tuple[str, EntryLines]] = {}
+        # The manifest whose variants were last read or saved, and their messages.
+        self._manifest: str | None = None
+        self._messages: list[str] = []
 
     def read(self, manifest: str) -> EntryLines | None:
         """The variants of the build whose manifest has the sha256 ``manifest``, or None."""
         if self.folder is None:
             return None
+        if manifest == self._manifest:
+            found: EntryLines = {}
+            for message in self._messages:
+                found.update(self._files[message][1])
+            return found
         try:
             return self._read(self.folder, manifest)
         except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError,
                 AttributeError, IndexError, RecursionError):  # fmt: skip
             self._files.clear()
+            self._manifest = None
             return None
 
     def _read(self, folder: Path, manifest: str) -> EntryLines | None:
@@ -268,6 +278,7 @@ class EntryMemo:
                 found[variant_id] = item
             files[message] = (name, piece)
         self._files = files
+        self._manifest, self._messages = manifest, list(files)
         return found
 
     def save(self, manifest: str, lines: VariantLines) -> None:
@@ -293,7 +304,9 @@ class EntryMemo:
                 self._files[message] = (name, piece)
             folder.commit(_dump_entries({"manifest": manifest, "files": files}), files.values())
         except OSError:
-            pass  # a memo that cannot be written only costs time next run
+            self._manifest = None
+            return  # a memo that cannot be written only costs time next run
+        self._manifest, self._messages = manifest, list(files)
 
 
 def _same_lines(old: EntryLines, new: EntryLines) -> bool:

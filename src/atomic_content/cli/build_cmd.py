@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import plural
+from ..errors import AtomicError, ContentError, plural
 from . import (
     EXIT_CONTENT,
     content_option,
+    echo_text,
     emit_diagnostics,
     json_text,
     keep_until_exit,
     main,
 )
+
+if TYPE_CHECKING:
+    from ..build import BuildResult, BuildSession
 from .commands import date_option, parse_date, until_option_decorator
 
 
@@ -100,6 +106,12 @@ def progress_reporter(label: str, total: int | None = None) -> Iterator[Callable
     show_default=True,
     help="Seconds to wait for another build holding the output.",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Build again after every change of the content folder, until Ctrl-C (needs "
+    "atomic-content[serve]).",
+)
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -111,11 +123,26 @@ def build(
     no_cache: bool,
     fmt: str,
     wait_seconds: float,
+    watch: bool,
 ) -> None:
     """Render every variant of every message into the output folder."""
     from ..build import build as run_build  # imported here: rendering pulls in mrml & co.
 
     ctx.meta["content_root"] = content
+    if watch:
+        from ..build import BuildSession
+
+        session = BuildSession(
+            content,
+            out,
+            on=parse_date(date_text),
+            until=parse_date(until_text, "--until"),
+            jobs=jobs,
+            use_cache=not no_cache,
+            lock_wait_seconds=wait_seconds,
+        )
+        _watch(session, fmt)
+        return
     with progress_reporter("rendering") as progress:
         result = run_build(
             content,
@@ -131,6 +158,10 @@ def build(
     if fmt == "json":
         click.echo(json_text(result.to_dict()))
         return
+    _report_build(result, content, out)
+
+
+def _report_build(result: BuildResult, content: Path, out: Path) -> None:
     emit_diagnostics(result.warnings, content) if result.warnings else None
     if result.skipped:
         warned = (
@@ -149,6 +180,53 @@ def build(
         f"({result.rendered} rendered, {result.cached} from cache, "
         f"{plural(len(result.warnings), 'warning')}, {result.seconds:.2f}s)"
     )
+
+
+def _watch(session: BuildSession, fmt: str) -> None:
+    """``build --watch``: a report per build (one JSON object per line with --format json)
+    until Ctrl-C, which ends the watch normally (exit 0)."""
+    from ..watch import WatchedBuild, watch_builds
+
+    content = session.content
+
+    def report(watched: WatchedBuild) -> None:
+        if fmt == "json":  # JSON Lines: one compact object per build
+            item: dict[str, Any] = {"changed": list(watched.changed)}
+            if watched.result is not None:
+                item.update(watched.result.to_dict())
+            elif watched.error is not None:
+                item["error"] = _error_dict(watched.error)
+            click.echo(json.dumps(item, ensure_ascii=False))
+            sys.stdout.flush()
+            return
+        if watched.changed:
+            more = len(watched.changed) - 3
+            shown = ", ".join(watched.changed[:3]) + (f" and {more} more" if more > 0 else "")
+            click.echo(f"changed: {shown}")
+        if watched.result is not None:
+            _report_build(watched.result, content, session.out)
+        elif watched.error is not None:
+            echo_text("\n".join(watched.error.format_lines(content)), err=True)
+            click.echo("the output is unchanged; waiting for the next change")
+        sys.stdout.flush()
+
+    try:
+        watch_builds(session, report)
+    except KeyboardInterrupt:
+        click.echo("stopped watching", err=True)
+
+
+def _error_dict(error: AtomicError) -> dict[str, Any]:
+    """A refused build as ``build --watch --format json`` reports it: the message, the hint,
+    the exit code a one-shot build would end with, and the diagnostics of a content error."""
+    found: dict[str, Any] = {
+        "message": str(error),
+        "hint": error.hint,
+        "exit_code": error.exit_code,
+    }
+    if isinstance(error, ContentError):
+        found["diagnostics"] = [d.to_dict() for d in error.diagnostics.sorted()]
+    return found
 
 
 @main.command()

@@ -8,11 +8,12 @@ replace the last good :class:`Workspace`: pages show the snapshot's positioned d
 the next good save brings the message back.
 
 Each run after the first is incremental: loading and the static checks reuse the per-file
-load cache, the plan stage re-plans only the messages a changed atom can compete in (the
-previous plan is kept in memory, :class:`~atomic_content.plan.PlanStore`; any other file
-change plans everything again), and the render stage keeps its content-addressed variant
-cache in memory (over the on-disk cache ``atomic validate`` uses), so only the variants whose
-atoms, layouts or settings changed are rendered again.
+load cache (kept in memory from run to run), the plan stage re-plans only the messages a
+changed atom can compete in (the previous plan is kept in memory,
+:class:`~atomic_content.plan.PlanStore`; any other file change plans everything again),
+and the render stage keeps its content-addressed variant cache in memory (over the on-disk
+cache ``atomic validate`` uses), so only the variants whose atoms, layouts or settings
+changed are rendered again.
 """
 
 from __future__ import annotations
@@ -34,16 +35,13 @@ from ..dates import DateRange
 from ..errors import Diagnostics
 from ..pipeline import Checked, check
 from ..plan import Plan, PlannedVariant, PlanStore, Router
-from ..repository import Library
+from ..repository import Library, LoadCache
 from ..resolver import Resolver
 from ..variants import VariantCache, VariantOutput, with_plan_fields
+from ..watch import WATCH_DEBOUNCE_MS, WATCH_STEP_MS
 from ..yamlio import cache_dir as user_cache_dir
 
 Listener = Callable[["Snapshot"], None]
-
-WATCH_STEP_MS = 50
-"""Milliseconds without a further change before a batch of changes is handled: editors write
-a file in several steps (truncate, write, rename), and one check should see the last."""
 
 
 class MemoryVariantCache(VariantCache):
@@ -182,6 +180,7 @@ class Studio:
         self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix="atomic-serve-cache-"))
         self.cache = MemoryVariantCache(self.cache_dir)
         self.plans = PlanStore()  # in memory: the plan of the last run, by message
+        self._load_cache: LoadCache | None = None  # the last run's, carried in memory
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -204,7 +203,16 @@ class Studio:
             # The pipeline freezes what it loads (a batch run keeps it to the end); a server
             # replaces it on every save, so give the collector the previous run's objects back.
             gc.unfreeze()
-            checked = check(self.content, self.dates, cache=self.cache, jobs=jobs, plans=self.plans)
+            loads = self._load_cache or LoadCache.for_root(self.content)
+            checked = check(
+                self.content,
+                self.dates,
+                cache=self.cache,
+                jobs=jobs,
+                plans=self.plans,
+                load_cache=loads,
+            )
+            self._load_cache = loads.carried()
             seconds = time.perf_counter() - began
             with self._lock:
                 self._generation += 1
@@ -256,7 +264,7 @@ class Studio:
             self.content,
             stop_event=self._stop,
             step=WATCH_STEP_MS,
-            debounce=1_000,
+            debounce=WATCH_DEBOUNCE_MS,
             yield_on_timeout=True,
             rust_timeout=200,
         )

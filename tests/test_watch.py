@@ -1,0 +1,250 @@
+"""``atomic build --watch`` and the build session under it: builds that keep the last build's
+caches in memory are exactly the builds a new process makes, and a watch builds again after
+every change (real files, a real file watcher, a real ``atomic`` process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from atomic_content import inputs
+from atomic_content import variants as variants_module
+from atomic_content.build import BuildSession, build
+from atomic_content.errors import ContentError, Diagnostics
+from atomic_content.inputs import FileDigests, listed_stats
+from atomic_content.plan import PlanStore
+from atomic_content.repository import LoadCache, load_files
+from atomic_content.variants import EntryMemo
+from atomic_content.watch import WatchedBuild, watch_builds
+from contentkit import write_tree
+from test_build import _MORE_EDITS, DAY, EDITS, _apply_more, apply_edit, tree_digest, tree_folders
+
+BROKEN = ("atoms/broken.yaml", "slot: headline\nstatus: [approved\n")
+
+
+def _dicts(diagnostics: Diagnostics) -> list[dict[str, object]]:
+    """Every field of every diagnostic (hints and severities too), in order."""
+    return [d.to_dict() for d in diagnostics.sorted()]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_every_build_of_a_session_equals_a_fresh_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """Every kind of edit in a row, one session: after each, its tree equals a clean build's
+    file for file and folder for folder, and so do its warnings and counts; a broken file
+    stops the build without touching the output."""
+    monkeypatch.setattr(variants_module, "PARALLEL_THRESHOLD", 1)
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    session = BuildSession(content, out, on=DAY, jobs=jobs)
+    first = session.build()
+    assert not first.skipped and first.rendered == first.variants
+    names = [*sorted(EDITS), "broken", "fixed", *_MORE_EDITS]
+    for step, name in enumerate(names):
+        if name in EDITS:
+            apply_edit(content, name)
+        elif name == "broken":
+            (content / BROKEN[0]).write_text(BROKEN[1])
+        elif name == "fixed":
+            (content / BROKEN[0]).unlink()
+        else:
+            _apply_more(content, name)
+        before = tree_digest(out)
+        if name == "broken":
+            with pytest.raises(ContentError) as caught:
+                session.build()
+            assert [d.path for d in caught.value.diagnostics.errors] == [BROKEN[0]]
+            assert tree_digest(out) == before  # the last good output stays
+            continue
+        result = session.build()
+        clean_out = tmp_path / f"clean-{step}" / "dist"
+        clean = build(content, clean_out, on=DAY, jobs=1, use_cache=False)
+        assert tree_digest(out) == tree_digest(clean_out), name
+        assert tree_folders(out) == tree_folders(clean_out), name
+        if name == "fixed":  # the same files as the last good build: nothing to do
+            assert result.skipped
+            continue
+        assert not result.skipped, name
+        assert _dicts(result.warnings) == _dicts(clean.warnings), name
+        assert (result.variants, result.files) == (clean.variants, clean.files), name
+    assert session.builds == len(names) + 1
+
+
+def test_a_one_atom_edit_in_a_session_renders_only_what_it_changes(tmp_path: Path) -> None:
+    content = write_tree(tmp_path / "content")
+    session = BuildSession(content, tmp_path / "dist", on=DAY, jobs=1)
+    session.build()
+    apply_edit(content, "atom-text")
+    result = session.build()
+    assert 0 < result.rendered < result.variants
+    assert result.cached == result.variants - result.rendered
+
+
+def test_a_session_reads_its_caches_from_disk_only_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After its first build a session reads neither the input digests, the load cache, the
+    plan memo nor the entry memo back from disk; it still writes them for the next process."""
+    monkeypatch.setenv("ATOMIC_CACHE_DIR", str(tmp_path / "user-cache"))
+    content = write_tree(tmp_path / "content")
+    cache = tmp_path / "cache"
+    session = BuildSession(content, tmp_path / "dist", on=DAY, jobs=1, cache_dir=cache)
+    session.build()
+
+    def no_reading(*_args: object) -> None:
+        raise AssertionError("read from disk")
+
+    for owner in (FileDigests, LoadCache, EntryMemo):
+        monkeypatch.setattr(owner, "_read", no_reading)
+    monkeypatch.setattr(PlanStore, "_load", no_reading)
+    written = {path: path.stat().st_mtime_ns for path in cache.rglob("index*")}
+    apply_edit(content, "atom-text")
+    result = session.build()
+    assert 0 < result.rendered < result.variants
+    assert written and all(path.stat().st_mtime_ns != was for path, was in written.items())
+
+
+def test_a_carried_load_cache_loads_what_a_fresh_load_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Files written a moment ago count as old enough to trust their lstat.
+    monkeypatch.setattr(inputs, "RACY_NANOSECONDS", -(10**18))
+    content = write_tree(tmp_path / "content")
+    cache = LoadCache(tmp_path / "load.cache", content.resolve())
+    load_files(content, load_cache=cache)
+    carried = cache.carried()
+    assert carried.old == cache.new and carried.path == cache.path
+    assert carried.digests.old  # the digests travel with the entries
+    apply_edit(content, "atom-text")
+    (content / BROKEN[0]).write_text(BROKEN[1])
+    library, diagnostics = load_files(content, load_cache=carried)
+    fresh_library, fresh_diagnostics = load_files(content, cache=False)
+    assert _dicts(diagnostics) == _dicts(fresh_diagnostics)
+    assert library.atoms == fresh_library.atoms
+    assert library.file_hashes == fresh_library.file_hashes
+    # Unchanged files came from memory: the very objects of the first load.
+    assert carried.digests.reused >= len(library.atoms) - 1
+
+
+def test_carried_digests_hash_a_file_changed_since(tmp_path: Path) -> None:
+    content = write_tree(tmp_path / "content")
+    stats, _refused = listed_stats(content)
+    old = time.time_ns() + 10**10  # every file is older than the racy margin
+    digests = FileDigests(None, content, now_ns=old)
+    for shown, path, info in stats:
+        digests.digest(shown, path, info)
+    carried = digests.carried()
+    assert carried.old == digests.new and carried.started > 0
+    path = content / "atoms/headline.yaml"
+    path.write_text(path.read_text() + "# changed\n")
+    stats, _refused = listed_stats(content)
+    found = {shown: carried.digest(shown, p, info)[0] for shown, p, info in stats}
+    assert carried.hashed == 1
+    assert (
+        found["atoms/headline.yaml"]
+        == FileDigests(None, content).digest("atoms/headline.yaml", str(path), path.lstat())[0]
+    )
+
+
+def test_an_entry_memo_answers_for_its_last_build_from_memory(tmp_path: Path) -> None:
+    content = write_tree(tmp_path / "content")
+    build(content, tmp_path / "dist", on=DAY, jobs=1, cache_dir=tmp_path / "cache")
+    reader = EntryMemo(tmp_path / "cache" / "entries")
+    info = json.loads((tmp_path / "dist" / "build-info.json").read_text())
+    lines = reader.read(info["manifest"])
+    assert lines
+    shutil.rmtree(tmp_path / "cache" / "entries")
+    assert reader.read(info["manifest"]) == lines  # from memory
+    assert reader.read("0" * 64) is None  # another build: from disk, where there is none
+    assert reader.read(info["manifest"]) is None  # and the memory is gone with the failure
+
+
+def test_watch_builds_after_every_change_until_stopped(tmp_path: Path) -> None:
+    content = write_tree(tmp_path / "content")
+    session = BuildSession(content, tmp_path / "dist", on=DAY, jobs=1)
+    reports: list[WatchedBuild] = []
+    arrived = threading.Condition()
+
+    def report(watched: WatchedBuild) -> None:
+        with arrived:
+            reports.append(watched)
+            arrived.notify_all()
+
+    def wait_for(count: int) -> None:
+        with arrived:
+            assert arrived.wait_for(lambda: len(reports) >= count, timeout=60), reports
+
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_builds, args=(session, report), kwargs={"stop": stop})
+    watcher.start()
+    try:
+        wait_for(1)
+        assert reports[0].changed == () and reports[0].result is not None
+        assert not reports[0].result.skipped
+        apply_edit(content, "atom-text")
+        wait_for(2)
+        assert reports[1].changed == ("atoms/headline.yaml",)
+        assert reports[1].result is not None and reports[1].result.rendered > 0
+        (content / BROKEN[0]).write_text(BROKEN[1])
+        wait_for(3)
+        assert isinstance(reports[2].error, ContentError) and reports[2].result is None
+        (content / BROKEN[0]).unlink()
+        wait_for(4)
+        assert reports[3].result is not None and reports[3].result.skipped
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    assert not watcher.is_alive()
+
+
+def test_build_watch_on_the_command_line(tmp_path: Path) -> None:
+    """A real ``atomic build --watch --format json``: one JSON line per build, the error of a
+    broken file as a line too, and Ctrl-C ends it with exit status 0."""
+    content = write_tree(tmp_path / "content")
+    command = [
+        *(sys.executable, "-m", "atomic_content.cli", "build", "--watch", "--format", "json"),
+        *("--content", str(content), "--out", str(tmp_path / "dist"), "--date", DAY.isoformat()),
+        *("--jobs", "1"),
+    ]
+    env = {**os.environ, "ATOMIC_CACHE_DIR": str(tmp_path / "user-cache")}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None
+        first = json.loads(process.stdout.readline())
+        assert first["changed"] == [] and first["rendered"] == first["variants"] > 0
+        apply_edit(content, "atom-text")
+        second = json.loads(process.stdout.readline())
+        assert second["changed"] == ["atoms/headline.yaml"]
+        assert 0 < second["rendered"] < second["variants"]
+        (content / BROKEN[0]).write_text(BROKEN[1])
+        third = json.loads(process.stdout.readline())
+        assert third["error"]["exit_code"] == 1
+        assert [d["path"] for d in third["error"]["diagnostics"]] == [BROKEN[0]]
+    finally:
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "stopped watching" in err
+
+
+def test_watching_without_watchfiles_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "watchfiles", None)  # import fails as if not installed
+    session = BuildSession(write_tree(tmp_path / "content"), tmp_path / "dist", on=DAY)
+    with pytest.raises(Exception) as caught:
+        watch_builds(session, lambda _watched: None)
+    assert type(caught.value).__name__ == "UsageError"
+    assert "pip install 'atomic-content[serve]'" in caught.value.hint  # type: ignore[attr-defined]
