@@ -146,12 +146,29 @@ def test_an_atom_edit_replans_only_its_messages(content: Path, tmp_path: Path, n
         if before.atoms.get(atom_id) != after.atoms.get(atom_id)
     }
     assert changed
-    # Exactly the messages a changed atom could compete in, before or after the edit, were
+    # An atom whose targeting (all but its content) is as before competes where it did.
+    retargeted = {
+        atom_id
+        for atom_id in changed
+        if atom_id not in before.atoms
+        or atom_id not in after.atoms
+        or before.atoms[atom_id].rpartition("\0")[2] != after.atoms[atom_id].rpartition("\0")[2]
+    }
+    # Exactly the messages a retargeted atom could compete in, before or after the edit, were
     # planned again; every other one came from the memo.
-    touched = {m for m, piece in after.messages.items() if piece.competing & changed} | {
-        m for m, piece in before.messages.items() if piece.competing & changed
+    touched = {m for m, piece in after.messages.items() if piece.competing & retargeted} | {
+        m for m, piece in before.messages.items() if piece.competing & retargeted
     }
     assert incremental.replanned == len(touched) < len(after.messages)
+    if name in ("text", "moved"):  # the content alone changed: nothing is planned again
+        assert not retargeted and incremental.replanned == 0
+        # ... but the variants it wins carry its new content and cache keys (a moved file
+        # has the same content: the same keys).
+        keys_before = {v.id: v.cache_key for v in first.variants}
+        rekeyed = {v.id for v in incremental.variants if keys_before[v.id] != v.cache_key}
+        assert bool(rekeyed) == (name == "text")
+    else:
+        assert retargeted == changed
 
 
 @pytest.mark.parametrize("name", sorted(WHOLE))

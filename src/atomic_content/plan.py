@@ -32,6 +32,7 @@ message at all — instead of a :class:`Route`.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -39,6 +40,7 @@ import multiprocessing as mp
 import os
 import pickle
 from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +51,17 @@ from .collector import long_lived
 from .errors import Diagnostic, Diagnostics, Severity, UsageError
 from .experiments import Assignment, assign, covering, forced, relevant
 from .hashing import canonical_json, sha256_hex
-from .models import ArmKind, Atom, Experiment, Journey, Profile, Segment, Settings, Status
+from .models import (
+    CONTENT_FIELDS,
+    ArmKind,
+    Atom,
+    Experiment,
+    Journey,
+    Profile,
+    Segment,
+    Settings,
+    Status,
+)
 from .pieces import INDEX, PieceFolder
 from .privacy import AttributeUse, UseIndex, budget_diagnostics, channel_privacy
 from .repository import Library, engine_fingerprint
@@ -366,18 +378,46 @@ def plan_context(library: Library, start: dt.date, until: dt.date, include_draft
     return digest.hexdigest()
 
 
-def atom_fingerprints(library: Library) -> dict[str, str]:
-    """Atom id -> its file and the file's content hash: changes whenever the atom may have."""
+def atom_fingerprints(
+    library: Library, previous: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Atom id -> its file, the file's content hash and its :func:`targeting_print`, as
+    ``path\0sha256\0targeting``: changes whenever the atom may have, and says whether its
+    targeting may have. The targeting part of an atom whose file is as in ``previous`` (the
+    last memo's fingerprints) is taken from there instead of being computed again."""
     paths = library.paths
     hashes = library.file_hashes
+    previous = previous or {}
     found: dict[str, str] = {}
-    for atom_id in library.atoms:
+    for atom_id, atom in library.atoms.items():
         path = paths.get(("atom", atom_id), "")
-        found[atom_id] = f"{path}\0{hashes.get(path, '')}"
+        file_print = f"{path}\0{hashes.get(path, '')}\0"
+        was = previous.get(atom_id)
+        if was is not None and was.startswith(file_print):
+            found[atom_id] = was
+        else:
+            found[atom_id] = file_print + targeting_print(atom)
     return found
 
 
-PLAN_MEMO_FORMAT = 4
+TARGETING_FIELDS = tuple(name for name in Atom.model_fields if name not in CONTENT_FIELDS)
+"""The fields of an atom that can decide where it competes and whether it wins: all but its
+content (a field added to atoms counts as targeting until it is listed as content)."""
+
+
+def targeting_print(atom: Atom) -> str:
+    """A digest of an atom's :data:`TARGETING_FIELDS`. Two versions of an atom with the same
+    print compete in the same messages and win the same variants: an edit of its content
+    alone plans nothing again (:func:`make_plan` only refreshes what the content decides)."""
+    values = repr(tuple(getattr(atom, name) for name in TARGETING_FIELDS))
+    return hashlib.blake2b(values.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _targeting_of(fingerprint: str | None) -> str | None:
+    return fingerprint.rpartition("\0")[2] if fingerprint is not None else None
+
+
+PLAN_MEMO_FORMAT = 5
 """Bump when the memo's classes change shape: an old file is then ignored, never misread."""
 
 _MEMO_CLASSES = {
@@ -678,19 +718,26 @@ def make_plan(
     if library.settings is None:
         raise ValueError("the library has no settings; validate it first")
     context = plan_context(library, start, until, include_drafts)
-    prints = atom_fingerprints(library)
     reusable: Mapping[MessageKey, MessagePlan] = {}
     changed: set[str] = set()
+    rewritten: set[str] = set()  # atoms whose content alone changed
     if previous is not None and previous.context == context:
         reusable = previous.messages
-        changed = {
-            atom_id
-            for atom_id in previous.atoms.keys() | prints.keys()
-            if previous.atoms.get(atom_id) != prints.get(atom_id)
-        }
+        prints = atom_fingerprints(library, previous.atoms)
+        for atom_id in previous.atoms.keys() | prints.keys():
+            was, now = previous.atoms.get(atom_id), prints.get(atom_id)
+            if was == now:
+                continue
+            if was is not None and now is not None and _targeting_of(was) == _targeting_of(now):
+                rewritten.add(atom_id)
+            else:
+                changed.add(atom_id)
+    else:
+        prints = atom_fingerprints(library)
     arrived = [library.atoms[atom_id] for atom_id in sorted(changed) if atom_id in library.atoms]
     index = SegmentIndex(library.segments, library.profile)
     default = library.settings.default_locale
+    refresher = _Refresher(library)
     messages: dict[MessageKey, MessagePlan | None] = {}
     todo: list[_MessageTask] = []
     for journey in sorted(library.journeys.values(), key=lambda j: j.id):
@@ -706,6 +753,8 @@ def make_plan(
                         if not any(
                             _can_compete(a, message, slots, chain, default) for a in arrived
                         ):
+                            if old.competing & rewritten:
+                                old = refresher.refresh(old, rewritten)
                             messages[message] = old
                             continue
                     messages[message] = None  # keeps the order; planned below
@@ -743,6 +792,49 @@ def make_plan(
         memo=memo,
         replanned=replanned,
     )
+
+
+class _Refresher:
+    """Brings a memo's message up to date with atoms whose content alone changed
+    (:func:`targeting_print` as before): the same variants with the same winners, each
+    winner the library's current atom, and what the content decides computed again — the
+    attributes a variant reads and its cache key."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self._uses: UseIndex | None = None
+        self._keys: VariantKeys | None = None
+
+    def refresh(self, piece: MessagePlan, rewritten: AbstractSet[str]) -> MessagePlan:
+        if self._uses is None or self._keys is None:
+            self._uses, self._keys = UseIndex(self.library), VariantKeys(self.library)
+        uses, keys, atoms = self._uses, self._keys, self.library.atoms
+        variants = []
+        for variant in piece.variants:
+            slots = variant.resolution.slots
+            if not any(c.winner is not None and c.winner.id in rewritten for c in slots.values()):
+                variants.append(variant)
+                continue
+            resolution = dataclasses.replace(
+                variant.resolution,
+                slots={
+                    slot: (
+                        dataclasses.replace(choice, winner=atoms[choice.winner.id])
+                        if choice.winner is not None and choice.winner.id in rewritten
+                        else choice
+                    )
+                    for slot, choice in slots.items()
+                },
+            )
+            variants.append(
+                dataclasses.replace(
+                    variant,
+                    resolution=resolution,
+                    uses=uses.of(resolution, variant.audience),
+                    cache_key=keys.key(variant.id, variant.message.channel, resolution),
+                )
+            )
+        return dataclasses.replace(piece, variants=tuple(variants))
 
 
 @dataclass(frozen=True)
