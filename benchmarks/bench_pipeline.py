@@ -197,7 +197,9 @@ def watch_edits(
             if index:
                 found.append((waited, report["seconds"], report["stages"]))
     finally:
-        proc.send_signal(signal.SIGINT)
+        # SIGTERM, not SIGINT: a benchmark started in the background (`... &`) passes on an
+        # ignored SIGINT, and Python keeps it ignored.
+        proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=120)
     if proc.returncode != 0:
         raise SystemExit(f"atomic build --watch failed:\n{err[-3000:]}")

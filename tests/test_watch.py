@@ -207,9 +207,10 @@ def test_watch_builds_after_every_change_until_stopped(tmp_path: Path) -> None:
     assert not watcher.is_alive()
 
 
-def test_build_watch_on_the_command_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_build_watch_on_the_command_line(tmp_path: Path, stop: signal.Signals) -> None:
     """A real ``atomic build --watch --format json``: one JSON line per build, the error of a
-    broken file as a line too, and Ctrl-C ends it with exit status 0."""
+    broken file as a line too, and Ctrl-C or SIGTERM ends it with exit status 0."""
     content = write_tree(tmp_path / "content")
     command = [
         *(sys.executable, "-m", "atomic_content.cli", "build", "--watch", "--format", "json"),
@@ -233,7 +234,7 @@ def test_build_watch_on_the_command_line(tmp_path: Path) -> None:
         assert third["error"]["exit_code"] == 1
         assert [d["path"] for d in third["error"]["diagnostics"]] == [BROKEN[0]]
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         _out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "stopped watching" in err

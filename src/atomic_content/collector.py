@@ -50,30 +50,40 @@ def collect_all() -> None:
     an earlier run not yet collected, so without this such a process would grow a little with
     every run.
 
-    Ctrl-C during the collection is held until it ends: a KeyboardInterrupt raised inside a
-    finalizer the collector runs would be printed as "Exception ignored" and lost, and the
-    process would not stop."""
+    Ctrl-C (and SIGTERM, where a handler raises) during the collection is held until it ends:
+    a KeyboardInterrupt raised inside a finalizer the collector runs would be printed as
+    "Exception ignored" and lost, and the process would not stop."""
     with _interrupts_held():
         gc.unfreeze()
         gc.collect()
         gc.freeze()
 
 
+HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def _interrupts_held() -> Iterator[None]:
-    """Run the block with SIGINT noted instead of handled; handle it after the block. (Only
-    the main thread may set signal handlers; elsewhere the block runs as it is.)"""
+    """Run the block with the :data:`HELD_SIGNALS` that have a Python handler noted instead of
+    handled; handle them after the block. (Only the main thread may set signal handlers;
+    elsewhere the block runs as it is. A signal that is ignored, or that ends the process
+    without Python, stays as it is.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    handlers = {
+        number: handler for number in HELD_SIGNALS if callable(handler := signal.getsignal(number))
+    }
+    for number in handlers:
+        signal.signal(number, lambda signum, _frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught and callable(previous):
-        previous(signal.SIGINT, None)  # the default handler raises KeyboardInterrupt
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    for signum in caught:
+        handlers[signal.Signals(signum)](signum, None)  # SIGINT's raises KeyboardInterrupt
 
 
 BATCH_THRESHOLDS = (200_000, 30, 30)

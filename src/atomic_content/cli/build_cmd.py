@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -184,7 +185,8 @@ def _report_build(result: BuildResult, content: Path, out: Path) -> None:
 
 def _watch(session: BuildSession, fmt: str) -> None:
     """``build --watch``: a report per build (one JSON object per line with --format json)
-    until Ctrl-C, which ends the watch normally (exit 0)."""
+    until Ctrl-C or SIGTERM (a service manager's stop), which end the watch normally (exit 0;
+    a build they interrupt leaves the output as it was)."""
     from ..watch import WatchedBuild, watch_builds
 
     content = session.content
@@ -210,10 +212,16 @@ def _watch(session: BuildSession, fmt: str) -> None:
             click.echo("the output is unchanged; waiting for the next change")
         sys.stdout.flush()
 
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         watch_builds(session, report)
     except KeyboardInterrupt:
         click.echo("stopped watching", err=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _error_dict(error: AtomicError) -> dict[str, Any]:
