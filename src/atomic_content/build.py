@@ -595,7 +595,8 @@ class BuildSession:
 
     ``on``/``until`` as for :func:`build`, taken again at each build (a session that runs past
     midnight builds from the new day when ``on`` is not given). ``use_cache=False`` applies
-    to the first build: it reads no cache; the session's later builds start from it.
+    until a build of the session finishes: it reads no cache, and the later builds start
+    from it.
     """
 
     def __init__(
@@ -620,6 +621,7 @@ class BuildSession:
         self.lock_wait_seconds = lock_wait_seconds
         self.builds = 0
         """Builds run so far (finished or refused)."""
+        self._built = False  # whether a build of this session has finished
         self._digests: FileDigests | None = None
         self._load_cache: LoadCache | None = None
         self._plans: PlanStore | None = None
@@ -632,9 +634,11 @@ class BuildSession:
         check_output_folder(self.out, self.content)  # before anything is made beside it
         with building(self.out):
             try:
-                return self._build(progress, checked)
+                result = self._build(progress, checked)
             finally:
                 self.builds += 1
+        self._built = True
+        return result
 
     def tidy(self) -> None:
         """Collect the garbage the last build left, between builds (a watch calls it while it
@@ -646,9 +650,10 @@ class BuildSession:
         started = time.perf_counter()
         content, out, folder = self.content, self.out, self.folder
         dates = checked.dates if checked is not None else DateRange.of(self.on, self.until)
-        # --no-cache only skips *reading* the cache, and only in the first build: the renders
-        # are still written, so the next one-atom edit re-renders what it touches.
-        use_cache = self.use_cache or self.builds > 0
+        # --no-cache only skips *reading* the cache, and only until a build of the session has
+        # finished: the renders are still written, so the next one-atom edit re-renders what
+        # it touches.
+        use_cache = self.use_cache or self._built
         root = content.resolve()
         # One walk of the content tree for the fingerprint and the load.
         listing = listed_stats(root) if content.is_dir() else None
