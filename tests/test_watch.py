@@ -249,3 +249,35 @@ def test_watching_without_watchfiles_is_a_usage_error(
         watch_builds(session, lambda _watched: None)
     assert type(caught.value).__name__ == "UsageError"
     assert "pip install 'atomic-content[serve]'" in caught.value.hint  # type: ignore[attr-defined]
+
+
+def test_a_watch_in_text_prints_only_new_warnings(tmp_path: Path) -> None:
+    """Each build's summary counts every warning; the warnings themselves are printed when a
+    build has them and the previous one did not (a watch is not a wall of repeats)."""
+    content = write_tree(tmp_path / "content")
+    command = [
+        *(sys.executable, "-m", "atomic_content.cli", "build", "--watch", "--jobs", "1"),
+        *("--content", str(content), "--out", str(tmp_path / "dist"), "--date", DAY.isoformat()),
+    ]
+    env = {**os.environ, "ATOMIC_CACHE_DIR": str(tmp_path / "user-cache")}
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("built ") and " 2 warnings" in first
+        apply_edit(content, "atom-text")
+        assert process.stdout.readline() == "changed: atoms/headline.yaml\n"
+        second = process.stdout.readline()
+        assert second.startswith("built ") and " 2 warnings" in second
+        (content / "atoms/subject-de.yaml").unlink()  # its warning goes, no other comes
+        assert process.stdout.readline() == "changed: atoms/subject-de.yaml\n"
+        assert " 1 warning," in process.stdout.readline()
+    finally:
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    # rank.shadowed and email.preheader_short, each printed once (by the first build).
+    assert err.count("warning[") == 2, err
+    assert "stopped watching" in err

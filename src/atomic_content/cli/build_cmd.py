@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import AtomicError, ContentError, plural
+from ..errors import AtomicError, ContentError, Diagnostic, Diagnostics, plural
 from . import (
     EXIT_CONTENT,
     content_option,
@@ -162,8 +162,12 @@ def build(
     _report_build(result, content, out)
 
 
-def _report_build(result: BuildResult, content: Path, out: Path) -> None:
-    emit_diagnostics(result.warnings, content) if result.warnings else None
+def _report_build(
+    result: BuildResult, content: Path, out: Path, shown: Diagnostics | None = None
+) -> None:
+    """The summary of a build, after its warnings (``shown``: those to print, default all)."""
+    shown = result.warnings if shown is None else shown
+    emit_diagnostics(shown, content) if shown else None
     if result.skipped:
         warned = (
             f", {plural(result.warning_count, 'warning')} in manifest.json"
@@ -186,10 +190,12 @@ def _report_build(result: BuildResult, content: Path, out: Path) -> None:
 def _watch(session: BuildSession, fmt: str) -> None:
     """``build --watch``: a report per build (one JSON object per line with --format json)
     until Ctrl-C or SIGTERM (a service manager's stop), which end the watch normally (exit 0;
-    a build they interrupt leaves the output as it was)."""
+    a build they interrupt leaves the output as it was). In text, a build prints the warnings
+    the previous one did not have; its summary counts them all."""
     from ..watch import WatchedBuild, watch_builds
 
     content = session.content
+    printed: set[Diagnostic] = set()  # the last build's warnings: a rebuild prints new ones
 
     def report(watched: WatchedBuild) -> None:
         if fmt == "json":  # JSON Lines: one compact object per build
@@ -206,7 +212,12 @@ def _watch(session: BuildSession, fmt: str) -> None:
             shown = ", ".join(watched.changed[:3]) + (f" and {more} more" if more > 0 else "")
             click.echo(f"changed: {shown}")
         if watched.result is not None:
-            _report_build(watched.result, content, session.out)
+            warnings = watched.result.warnings
+            fresh = Diagnostics(d for d in warnings if d not in printed)
+            _report_build(watched.result, content, session.out, fresh)
+            if not watched.result.skipped:
+                printed.clear()
+                printed.update(warnings)
         elif watched.error is not None:
             echo_text("\n".join(watched.error.format_lines(content)), err=True)
             click.echo("the output is unchanged; waiting for the next change")
