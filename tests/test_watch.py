@@ -13,10 +13,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from atomic_content import inputs
+from atomic_content import inputs, repository
 from atomic_content import variants as variants_module
 from atomic_content.build import BuildSession, build
 from atomic_content.errors import ContentError, Diagnostics
@@ -29,6 +30,10 @@ from contentkit import write_tree
 from test_build import _MORE_EDITS, DAY, EDITS, _apply_more, apply_edit, tree_digest, tree_folders
 
 BROKEN = ("atoms/broken.yaml", "slot: headline\nstatus: [approved\n")
+COMMENTED = {
+    "comment": "slot: headline\nstatus: approved\ntext: Our #1 rain shell\n",
+    "quoted": 'slot: headline\nstatus: approved\ntext: "Our #1 rain shell"\n',
+}
 
 
 def _dicts(diagnostics: Diagnostics) -> list[dict[str, object]]:
@@ -49,10 +54,12 @@ def test_every_build_of_a_session_equals_a_fresh_build(
     session = BuildSession(content, out, on=DAY, jobs=jobs)
     first = session.build()
     assert not first.skipped and first.rendered == first.variants
-    names = [*sorted(EDITS), "broken", "fixed", *_MORE_EDITS]
+    names = [*sorted(EDITS), "broken", "fixed", "comment", "quoted", *_MORE_EDITS]
     for step, name in enumerate(names):
         if name in EDITS:
             apply_edit(content, name)
+        elif name in COMMENTED:  # a load warning (yaml.comment_in_text) comes, then goes
+            (content / "atoms/headline.yaml").write_text(COMMENTED[name])
         elif name == "broken":
             (content / BROKEN[0]).write_text(BROKEN[1])
         elif name == "fixed":
@@ -112,6 +119,46 @@ def test_a_session_reads_its_caches_from_disk_only_once(
     result = session.build()
     assert 0 < result.rendered < result.variants
     assert written and all(path.stat().st_mtime_ns != was for path, was in written.items())
+
+
+def test_a_session_loads_again_only_the_atom_files_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit of atom files reloads those files into the last load; any other edit (and an
+    atom that now fails or names another id) loads everything. The trees are held to clean
+    builds by the test above; here, which way each build went."""
+    content = write_tree(tmp_path / "content")
+    session = BuildSession(content, tmp_path / "dist", on=DAY, jobs=1)
+    session.build()
+    whole: list[str] = []
+    load_folder = repository._Loader.load_folder
+
+    def counted(self: repository._Loader, folder: str, *args: Any, **kwargs: Any) -> None:
+        whole.append(folder)
+        load_folder(self, folder, *args, **kwargs)
+
+    monkeypatch.setattr(repository._Loader, "load_folder", counted)
+    steps = [
+        ("atom-text", False),
+        ("atom-targeting", False),
+        ("segment", True),
+        ("headline", False),  # patched again after a whole load
+        ("renamed id", True),
+        ("headline-back", True),  # the last load was a whole one, but its id is not the last's
+        ("headline", False),
+    ]
+    for name, loads_everything in steps:
+        if name in EDITS:
+            apply_edit(content, name)
+        elif name == "renamed id":
+            path = content / "atoms/headline.yaml"
+            path.write_text("id: headline-new\n" + path.read_text())
+        else:
+            _apply_more(content, name)
+        whole.clear()
+        result = session.build()
+        assert not result.skipped, name
+        assert bool(whole) == loads_everything, name
 
 
 def test_a_carried_load_cache_loads_what_a_fresh_load_does(

@@ -697,6 +697,10 @@ class BuildSession:
                 loads = self._load_cache
                 if loads is None or loads.digests.root != os.fspath(root):
                     loads = LoadCache.for_root(root)
+                if self._digests is not None:
+                    # The digests just taken for the fingerprint: the load then redoes only
+                    # the atom files that changed since the session's last load.
+                    loads.known = self._digests.found
                 checked = check(
                     content,
                     dates,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
@@ -158,6 +159,14 @@ class Diagnostics:
         only._items = {(d.path, d.line, d.col, d.code, d.message): d for d in warnings}
         only._sorted = list(warnings)
         return only
+
+    def without_paths(self, paths: AbstractSet[str]) -> Diagnostics:
+        """A new collection of this one's diagnostics but those in the files ``paths`` (an
+        empty set: a copy)."""
+        kept = Diagnostics()
+        kept._items = {key: d for key, d in self._items.items() if key[0] not in paths}
+        kept._errors = sum(d.severity is Severity.ERROR for d in kept._items.values())
+        return kept
 
     @property
     def has_errors(self) -> bool:

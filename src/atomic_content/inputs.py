@@ -378,6 +378,8 @@ class FileDigests:
         self.old: dict[str, Any] = {}
         self.new: dict[str, Any] = {}
         self.hashed = 0
+        # Display path -> sha256 of every file :meth:`digest` answered for this run.
+        self.found: dict[str, str] = {}
         self.reused = 0
         if path is not None and read:
             self.old = self._read(path)
@@ -403,6 +405,8 @@ class FileDigests:
         """``(sha256 hex, None)`` of the listed file ``path`` (display path ``shown``, lstat
         ``info`` from :func:`listed_stats`), or ``(None, why it cannot be read)``."""
         digest, _raw, problem = self.read(shown, path, info)
+        if digest is not None:
+            self.found[shown] = digest
         return digest, problem
 
     def read(

@@ -14,6 +14,7 @@ digests the build remembers between runs (by lstat, like git's index).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import functools
@@ -325,6 +326,20 @@ def _shard(shown: str) -> int:
     return zlib.crc32(shown.encode("utf-8", "surrogatepass")) % _SHARDS
 
 
+@dataclass(frozen=True)
+class LoadedTree:
+    """A load without errors, as a build session keeps it for the next load of the folder:
+    the library, the load's diagnostics, the listed files (display paths, in order) with
+    their sha256, and each atom file's atom id. Nothing of it is changed afterwards; a later
+    load makes a new library from it (see :func:`load_files`)."""
+
+    library: Library
+    diagnostics: Diagnostics
+    files: tuple[str, ...]
+    digests: Mapping[str, str]
+    atom_files: Mapping[str, str]
+
+
 class LoadCache:
     """Per-file results of earlier loads of one content folder, keyed by each file's sha256.
 
@@ -357,6 +372,12 @@ class LoadCache:
         self.dirty: set[int] = set()  # shards to write again
         self._pieces: dict[int, bytes] = {}  # the pieces as read, rewritten when clean
         self.digests = FileDigests(None, root if root is not None else Path())
+        self.known: Mapping[str, str] | None = None
+        """Display path -> sha256 of every listed file, when the caller has just computed them
+        (a build session, from its input fingerprint): with :attr:`last_load`, a load then
+        redoes only the atom files that changed (see :func:`load_files`)."""
+        self.last_load: LoadedTree | None = None
+        """The last load through this cache that had ``known`` digests and no errors."""
         if path is not None:
             channels_model()  # resolves the registry (and imports its modules) before reading
             self._read(path)
@@ -377,6 +398,7 @@ class LoadCache:
         following = LoadCache(None, Path(self.digests.root))
         following.path, following.engine = self.path, self.engine
         following.old = dict(self.new)
+        following.last_load = self.last_load
         # The pieces as last written stay valid for the shards no later change dirtied.
         following._pieces = {} if self.dirty else dict(self._pieces)
         following._remember_stats()
@@ -1085,6 +1107,80 @@ class _Loader:
         self._by_top: dict[str, list[tuple[str, str]]] = {}  # listing by first path part
         self._keys: dict[str, str] = {}
 
+    def keep_load(self) -> None:
+        """Keep this load for the next one (:attr:`LoadCache.last_load`) when the caller
+        gave the files' digests and nothing was refused or wrong."""
+        cache, known = self.cache, self.cache.known
+        if known is None or self.refused or self.diagnostics.has_errors:
+            cache.last_load = None
+            return
+        files = tuple(shown for shown, _path in self.listing)
+        if any(shown not in known for shown in files):
+            cache.last_load = None
+            return
+        atom_files = {
+            path: item_id for (kind, item_id), path in self.library.paths.items() if kind == "atom"
+        }
+        cache.last_load = LoadedTree(
+            self.library, self.diagnostics.without_paths(frozenset()), files, known, atom_files
+        )
+
+    def patch_last_load(self) -> Library | None:
+        """The last load (:attr:`LoadCache.last_load`) with the atom files that changed since
+        loaded again, or None when that cannot give what a whole load gives: no last load or
+        no digests now, a file added, removed or renamed, a changed file that is not an atom
+        or that now fails to load or names another atom. Its diagnostics go to this load's.
+
+        The same library as a whole load (the build session's tests compare every kind of
+        edit with a clean build); the load cache's entries of the unchanged files are carried
+        as they are, so it saves the same file."""
+        cache, last, known = self.cache, self.cache.last_load, self.cache.known
+        cache.last_load = None
+        if last is None or known is None:
+            return None
+        files = tuple(shown for shown, _path in self.listing)
+        if files != last.files:
+            return None
+        changed = [shown for shown in files if known.get(shown) != last.digests.get(shown)]
+        if any(shown not in last.atom_files for shown in changed):
+            return None
+        # Every unchanged file's entry and remembered digest, as a whole load keeps them.
+        cache.new = {shown: entry for shown, entry in cache.old.items() if shown in known}
+        cache.digests.new = dict(cache.digests.old)
+        fresh, old = self.library, last.library
+        self.library = dataclasses.replace(
+            old,
+            atoms=dict(old.atoms),
+            documents=dict(old.documents),
+            file_hashes=dict(old.file_hashes),
+            load_cache=cache,
+            _atom_hashes={},
+        )
+        paths = dict(self.listing)
+        for shown in changed:
+            item, doc = self.parse(shown, paths[shown], Atom, "atom")
+            if item is None or doc is None or item.id != last.atom_files[shown]:
+                break
+            self.library.atoms[item.id] = item
+        else:
+            if not self.diagnostics.has_errors:
+                combined = last.diagnostics.without_paths(frozenset(changed))
+                combined.extend(self.diagnostics)
+                self.diagnostics = combined
+                cache.last_load = LoadedTree(
+                    self.library,
+                    combined.without_paths(frozenset()),
+                    files,
+                    known,
+                    last.atom_files,
+                )
+                return self.library
+        # A whole load instead, from the start (the entries carried here, and those of the
+        # files parsed here, serve it as they would have).
+        self.library, self.diagnostics = fresh, Diagnostics()
+        cache.digests.new = {}
+        return None
+
     def yaml_files(self, folder: str, *, recursive: bool) -> Iterator[tuple[str, str]]:
         """The listed YAML files in ``folder`` (a display path), in sub-folders if ``recursive``."""
         if not self._by_top:
@@ -1498,6 +1594,12 @@ def _load_files(
     else:
         loader.cache = LoadCache.for_root(root) if cache else LoadCache(None, root)
     loader.library.load_cache = loader.cache
+    if not refused:
+        patched = loader.patch_last_load()
+        if patched is not None:
+            if save_cache:
+                loader.cache.save()
+            return patched, loader.diagnostics
     loader.library.settings = loader.load_single("atomic.yaml", Settings, "settings", required=True)
     loader.library.profile = loader.load_single("profile.yaml", Profile, "profile", required=True)
     if jobs > 1:
@@ -1512,6 +1614,7 @@ def _load_files(
     loader.load_folder("strings", Strings, "strings", lib.strings, recursive=False)
     loader.prefetched.clear()
     loader.hits.clear()
+    loader.keep_load()
     if save_cache:
         loader.cache.save()
     return lib, loader.diagnostics
