@@ -21,6 +21,7 @@ import pytest
 from atomic_content.plan import Plan, PlanMemo, PlanStore, make_plan
 from atomic_content.repository import Library
 from atomic_content.validate import static_check
+from contentkit import write_tree
 
 DEMO = Path(__file__).resolve().parents[1] / "content"
 START = dt.date(2026, 11, 22)
@@ -325,3 +326,36 @@ def test_planning_in_worker_processes_gives_the_same_plan(
     assert parallel.memo.messages == serial.memo.messages
     atoms = [a for v in parallel.variants for a in v.resolution.atoms.values()]
     assert all(atom is library.atoms[atom.id] for atom in atoms)
+
+
+def test_a_memo_kept_in_memory_keeps_the_ranking_warnings_when_the_ranking_is_the_same(
+    tmp_path: Path,
+) -> None:
+    """A build session keeps the memo in memory, ranking warnings included: a plan that
+    plans nothing again reuses them, and places again those about an atom whose file was
+    edited (the key may have moved). Either way they are those of a plan made from scratch."""
+    root = write_tree(tmp_path / "content")
+    library = load(root)
+    assert library is not None
+    first = make_plan(library, START, UNTIL)
+    assert first.memo is not None and first.memo.ranking
+    shadowed = {w.diagnostic.path for w in first.memo.ranking}
+    assert shadowed == {"atoms/subject-de.yaml"}
+    plans = [first]
+    for edited, text in [
+        ("atoms/headline.yaml", "slot: headline\nstatus: approved\ntext: Another headline\n"),
+        ("atoms/subject-de.yaml", None),  # a line above its `slot:` key: the warning moves
+    ]:
+        path = root / edited
+        path.write_text(text if text is not None else "# moved\n" + path.read_text())
+        library = load(root)
+        assert library is not None
+        before = plans[-1].memo
+        assert before is not None
+        plan = make_plan(library, START, UNTIL, previous=before)
+        assert plan.replanned == 0
+        assert_same_plan(plan, make_plan(library, START, UNTIL))
+        assert plan.memo is not None
+        assert (plan.memo.ranking is before.ranking) == (text is not None), edited
+        plans.append(plan)
+    assert plans[-1].memo is not None and plans[-1].memo.ranking != first.memo.ranking

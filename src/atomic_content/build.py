@@ -58,7 +58,7 @@ from .inputs import FileDigests, Listing, listed_stats
 # build) needs only the light modules above and answers before the engine is imported, which
 # costs several times the rest of it (tests/test_startup.py holds it so).
 if TYPE_CHECKING:
-    from .manifest import Manifest, VariantLines
+    from .manifest import DiagnosticEntry, Manifest, VariantLines
     from .pipeline import Checked
     from .plan import PlanStore
     from .repository import LoadCache
@@ -626,6 +626,7 @@ class BuildSession:
         self._load_cache: LoadCache | None = None
         self._plans: PlanStore | None = None
         self._entries: EntryMemo | None = None
+        self._warning_lines: WarningLines = {}
 
     def build(
         self, progress: ProgressCallback | None = None, *, checked: Checked | None = None
@@ -719,7 +720,7 @@ class BuildSession:
             assert checked.plan is not None and checked.rendered is not None
 
             mark = time.perf_counter()
-            tree = output_files(checked, fingerprint, previous)
+            tree = output_files(checked, fingerprint, previous, self._warning_lines)
             stages["bundle"] = time.perf_counter() - mark
             mark = time.perf_counter()
             try:
@@ -821,15 +822,24 @@ class OutputTree:
     """The sha256 of ``manifest.json``."""
 
 
+WarningLines = dict[tuple[str, int, int, str, str, str], tuple["DiagnosticEntry", str]]
+"""A warning's fields -> its manifest entry and its line in ``manifest.json``."""
+
+
 def output_files(
-    checked: Checked, fingerprint: str, previous: PreviousBuild | None = None
+    checked: Checked,
+    fingerprint: str,
+    previous: PreviousBuild | None = None,
+    warning_lines: WarningLines | None = None,
 ) -> OutputTree:
     """Every file of the output tree and the typed manifest. With the ``previous`` build, the
-    manifest lines of variants whose entries are unchanged are taken from its manifest."""
+    manifest lines of variants whose entries are unchanged are taken from its manifest.
+    ``warning_lines`` (a build session's) hold the last build's warnings as manifest entries
+    and lines: the same warning is not made again, and they are replaced by this build's."""
     from .assets import asset_files
     from .bundle import bundle_files, message_path
     from .experiments import experiment_entries, variant_arms
-    from .manifest import MANIFEST_VERSION, DiagnosticEntry, FileEntry, Manifest
+    from .manifest import MANIFEST_VERSION, FileEntry, Manifest
 
     assert checked.plan is not None and checked.rendered is not None
     library, rendered = checked.library, checked.rendered
@@ -875,10 +885,7 @@ def output_files(
         files.pop(rel, None)
         links.pop(rel, None)
     index = files["bundle/bundle.json"]
-    warnings = tuple(
-        DiagnosticEntry(d.path, d.line, d.col, _SEVERITY[d.severity], d.code, d.message, d.hint)
-        for d in checked.diagnostics.warnings
-    )
+    warnings, warning_items = _warning_entries(checked.diagnostics, warning_lines)
     manifest = Manifest(
         manifest_version=MANIFEST_VERSION,
         engine=__version__,
@@ -901,7 +908,7 @@ def output_files(
         if output.line
     )
     items = manifest.variant_items(known)
-    files["manifest.json"] = manifest.to_json(variant_items=items)
+    files["manifest.json"] = manifest.to_json(variant_items=items, warning_items=warning_items)
     # A small file for the no-op check, so an unchanged rebuild never parses the manifest.
     # It also keeps each variant's cache key, so the next build links unchanged variants.
     keys = {v.id: rendered.outputs[v.id].cache_key for v in checked.plan.variants}
@@ -930,6 +937,37 @@ def output_files(
         lines,
         manifest_sha,
     )
+
+
+def _warning_entries(
+    diagnostics: Diagnostics, memo: WarningLines | None
+) -> tuple[tuple[DiagnosticEntry, ...], list[str] | None]:
+    """The manifest's entries of the warnings, and their lines when ``memo`` is given (see
+    :func:`output_files`)."""
+    from .manifest import DiagnosticEntry, warning_line
+
+    if memo is None:
+        return tuple(
+            DiagnosticEntry(d.path, d.line, d.col, _SEVERITY[d.severity], d.code, d.message, d.hint)
+            for d in diagnostics.warnings
+        ), None
+    entries: list[DiagnosticEntry] = []
+    lines: list[str] = []
+    kept: WarningLines = {}
+    for d in diagnostics.warnings:
+        key = (d.path, d.line, d.col, d.code, d.message, d.hint)
+        found = memo.get(key)
+        if found is None:
+            entry = DiagnosticEntry(
+                d.path, d.line, d.col, _SEVERITY[d.severity], d.code, d.message, d.hint
+            )
+            found = (entry, warning_line(entry))
+        kept[key] = found
+        entries.append(found[0])
+        lines.append(found[1])
+    memo.clear()
+    memo.update(kept)
+    return tuple(entries), lines
 
 
 _SEVERITY = {severity: severity.value for severity in Severity}

@@ -182,6 +182,7 @@ class Manifest:
         known_lines: VariantLines | None = None,
         *,
         variant_items: list[str] | None = None,
+        warning_items: list[str] | None = None,
     ) -> bytes:
         """The manifest as key-sorted JSON (deterministic), ending in a newline: one line per
         top-level field, and one line per variant and warning, so a diff of two manifests
@@ -192,7 +193,7 @@ class Manifest:
         (see :func:`written_variants`): a variant whose entry equals the known one takes that
         line instead of being serialized again, which is most of a rebuild's manifest;
         ``variant_items`` are the lines :meth:`variant_items` made for this manifest, when
-        the caller has them."""
+        the caller has them, and ``warning_items`` the :func:`warning_line` of each warning."""
         data = _adapter().dump_python(
             dataclasses.replace(self, variants=(), warnings=()), mode="json"
         )
@@ -206,7 +207,7 @@ class Manifest:
             items = (
                 variant_items
                 if key == "variants"
-                else [warning_line(item) for item in self.warnings]
+                else (warning_items or [warning_line(item) for item in self.warnings])
                 if key == "warnings"
                 else [_compact(item) for item in data[key]]
                 if isinstance(data[key], list)

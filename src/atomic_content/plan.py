@@ -310,6 +310,26 @@ class PlanMemo:
     encoded: Mapping[MessageKey, bytes] = field(default_factory=dict, compare=False, repr=False)
     """Messages already in :meth:`PlanStore.dump` form (planned by a worker process), so
     that saving does not encode them a second time."""
+    ranking: tuple[RankingWarning, ...] | None = field(default=None, compare=False, repr=False)
+    """The plan's :func:`ranking_diagnostics`, for the next plan of a process that keeps the
+    memo in memory (not kept on disk): when it plans nothing again and no atom's targeting
+    changed, they are the same, but for the positions in the files of edited atoms."""
+
+
+@dataclass(frozen=True)
+class RankingWarning:
+    """A ranking warning and the key of the atom it is about (``priority`` or ``slot``), for
+    looking its position up again in a new version of the atom's file."""
+
+    diagnostic: Diagnostic
+    atom_id: str
+    key: str
+
+    def placed(self, library: Library) -> RankingWarning:
+        """The same warning at the key's position in ``library``'s file of the atom."""
+        path, line, col = library.position("atom", self.atom_id, (self.key,))
+        moved = dataclasses.replace(self.diagnostic, path=path, line=line, col=col)
+        return dataclasses.replace(self, diagnostic=moved)
 
 
 @dataclass(frozen=True)
@@ -777,11 +797,14 @@ def make_plan(
     usable: set[str] = set()
     for piece in pieces.values():
         usable |= piece.usable
-    parts = [(message, piece.ranking) for message, piece in pieces.items()]
-    problems.extend(ranking_diagnostics(library, parts, start, until, usable))
+    ranking = _ranking_kept(library, previous, replanned, changed, rewritten)
+    if ranking is None:
+        parts = [(message, piece.ranking) for message, piece in pieces.items()]
+        ranking = tuple(ranking_diagnostics(library, parts, start, until, usable))
+    problems.extend(warning.diagnostic for warning in ranking)
     problems.extend(budget_diagnostics(library, variants))
     experiments = tuple(relevant(library.experiments.values(), start, until))
-    memo = PlanMemo(context, prints, pieces, encoded)
+    memo = PlanMemo(context, prints, pieces, encoded, ranking)
     return Plan(
         start,
         until,
@@ -791,6 +814,26 @@ def make_plan(
         experiments=experiments,
         memo=memo,
         replanned=replanned,
+    )
+
+
+def _ranking_kept(
+    library: Library,
+    previous: PlanMemo | None,
+    replanned: int,
+    changed: AbstractSet[str],
+    rewritten: AbstractSet[str],
+) -> tuple[RankingWarning, ...] | None:
+    """The previous plan's ranking warnings when they are this plan's: every message reused
+    (the same winners and ties) and no atom's targeting changed. Those about an atom whose
+    content changed are placed again (the key may have moved in its file, or the file)."""
+    if previous is None or previous.ranking is None or replanned or changed:
+        return None
+    if not any(warning.atom_id in rewritten for warning in previous.ranking):
+        return previous.ranking
+    return tuple(
+        warning.placed(library) if warning.atom_id in rewritten else warning
+        for warning in previous.ranking
     )
 
 
@@ -1010,7 +1053,7 @@ def ranking_diagnostics(
     start: dt.date,
     until: dt.date,
     usable: Iterable[str],
-) -> list[Diagnostic]:
+) -> list[RankingWarning]:
     """``rank.ambiguous`` for ties that only the atom id decides, and ``rank.shadowed`` for
     approved atoms some message could use (``usable``: journey, channel, locale, audience)
     that win no variant of the plan although their validity window overlaps it. ``parts``
@@ -1024,7 +1067,7 @@ def ranking_diagnostics(
             known = ties.get(key)
             if known is None or variant_id < known[0]:
                 ties[key] = (variant_id, message)
-    diagnostics: list[Diagnostic] = []
+    diagnostics: list[RankingWarning] = []
     # Thousands of ties share a few sets of atoms: sort each set once. Same atoms: in the
     # order of the variants that first show them.
     order = {key[3]: sorted(key[3]) for key in ties}
@@ -1033,19 +1076,18 @@ def ranking_diagnostics(
     ):
         ordered = order[atoms]
         path, line, col = library.position("atom", ordered[0], ("priority",))
-        diagnostics.append(
-            Diagnostic(
-                path,
-                line,
-                col,
-                Severity.WARNING,
-                "rank.ambiguous",
-                f"atoms {', '.join(ordered)} tie for slot {slot!r}, segment {segment!r}, "
-                f"locale {locale} (e.g. in {message.journey}/{message.step} on "
-                f"{message.channel}); {ordered[0]} wins only because of its id",
-                "set a different `priority:` on one of them so the choice is on purpose",
-            )
+        tie = Diagnostic(
+            path,
+            line,
+            col,
+            Severity.WARNING,
+            "rank.ambiguous",
+            f"atoms {', '.join(ordered)} tie for slot {slot!r}, segment {segment!r}, "
+            f"locale {locale} (e.g. in {message.journey}/{message.step} on "
+            f"{message.channel}); {ordered[0]} wins only because of its id",
+            "set a different `priority:` on one of them so the choice is on purpose",
         )
+        diagnostics.append(RankingWarning(tie, ordered[0], "priority"))
     for atom_id in sorted(set(usable) - winners):
         atom = library.atoms[atom_id]
         if atom.status is not Status.APPROVED:
@@ -1055,18 +1097,17 @@ def ranking_diagnostics(
         ):
             continue
         path, line, col = library.position("atom", atom_id, ("slot",))
-        diagnostics.append(
-            Diagnostic(
-                path,
-                line,
-                col,
-                Severity.WARNING,
-                "rank.shadowed",
-                f"atom {atom_id!r} can be used but never wins for any audience: "
-                "other atoms always rank higher",
-                "raise its priority, narrow the competing atoms, or retire it",
-            )
+        shadowed = Diagnostic(
+            path,
+            line,
+            col,
+            Severity.WARNING,
+            "rank.shadowed",
+            f"atom {atom_id!r} can be used but never wins for any audience: "
+            "other atoms always rank higher",
+            "raise its priority, narrow the competing atoms, or retire it",
         )
+        diagnostics.append(RankingWarning(shadowed, atom_id, "slot"))
     return diagnostics
 
 
