@@ -330,8 +330,8 @@ def _shard(shown: str) -> int:
 class LoadedTree:
     """A load without errors, as a build session keeps it for the next load of the folder:
     the library, the load's diagnostics, the listed files (display paths, in order) with
-    their sha256, and each atom file's atom id. Nothing of it is changed afterwards; a later
-    load makes a new library from it (see :func:`load_files`)."""
+    their sha256, and each atom file's atom id. Its library's content is not changed
+    afterwards; a later load makes a new library from it (see :func:`load_files`)."""
 
     library: Library
     diagnostics: Diagnostics
