@@ -15,7 +15,7 @@ and the next change builds again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +44,42 @@ class WatchedBuild:
     error: AtomicError | None = None
 
 
+def content_changes(
+    folder: Path, stop: threading.Event | None = None
+) -> Iterator[tuple[str, ...] | None]:
+    """The changes of ``folder``, batch by batch, as a native file watcher reports them: first
+    None once the watcher is set up (changes from then on are seen, including those made while
+    the caller works on the first item), then each batch's paths, sorted, relative to
+    ``folder`` when inside it. Ends when ``stop`` is set (at the latest ~0.2 s later) or the
+    folder disappears; Ctrl-C (KeyboardInterrupt) passes through. The one home of the watcher
+    ``atomic build --watch`` and the studio use.
+
+    Raises UsageError when ``watchfiles`` (the ``serve`` extra) is not installed."""
+    try:
+        from watchfiles import watch
+    except ImportError:
+        raise UsageError(
+            "watching needs the 'serve' extra (watchfiles is not installed)",
+            "pip install 'atomic-content[serve]', or build without --watch",
+        ) from None
+    root = folder.resolve()
+    watcher = watch(
+        root,
+        stop_event=stop,
+        step=WATCH_STEP_MS,
+        debounce=WATCH_DEBOUNCE_MS,
+        yield_on_timeout=True,  # the first (empty) yield says the watcher is set up
+        rust_timeout=200,
+    )
+    first = True
+    for changes in watcher:
+        if first:
+            first = False
+            yield None
+        if changes:
+            yield _relative((path for _kind, path in changes), root)
+
+
 def watch_builds(
     session: BuildSession,
     report: Callable[[WatchedBuild], None],
@@ -57,33 +93,8 @@ def watch_builds(
     Raises UsageError when ``watchfiles`` is not installed. Any other exception than an
     :class:`~atomic_content.errors.AtomicError` (a bug) ends the watch by propagating.
     """
-    try:
-        from watchfiles import watch
-    except ImportError:
-        raise UsageError(
-            "watching needs the 'serve' extra (watchfiles is not installed)",
-            "pip install 'atomic-content[serve]', or build without --watch",
-        ) from None
-    content = session.content.resolve()
-    watcher = watch(
-        content,
-        stop_event=stop,
-        step=WATCH_STEP_MS,
-        debounce=WATCH_DEBOUNCE_MS,
-        # The first (empty) yield says the watcher is set up: changes from then on are seen,
-        # including those made while the first build runs.
-        yield_on_timeout=True,
-        rust_timeout=200,
-    )
-    first = True
-    for changes in watcher:
-        if first:
-            first = False
-            report(_one_build(session, ()))
-        elif changes:
-            report(_one_build(session, _relative((path for _kind, path in changes), content)))
-        else:
-            continue
+    for changed in content_changes(session.content, stop):
+        report(_one_build(session, changed or ()))
         session.tidy()  # while the next change is awaited, not while a build is
 
 
@@ -106,4 +117,4 @@ def _relative(paths: Iterable[str], root: Path) -> tuple[str, ...]:
     return tuple(sorted(shown))
 
 
-__all__ = ["WATCH_DEBOUNCE_MS", "WATCH_STEP_MS", "WatchedBuild", "watch_builds"]
+__all__ = ["WATCH_DEBOUNCE_MS", "WATCH_STEP_MS", "WatchedBuild", "content_changes", "watch_builds"]

@@ -127,34 +127,23 @@ def build(
     watch: bool,
 ) -> None:
     """Render every variant of every message into the output folder."""
-    from ..build import build as run_build  # imported here: rendering pulls in mrml & co.
+    from ..build import BuildSession  # imported here: rendering pulls in mrml & co.
 
     ctx.meta["content_root"] = content
+    session = BuildSession(
+        content,
+        out,
+        on=parse_date(date_text),
+        until=parse_date(until_text, "--until"),
+        jobs=jobs,
+        use_cache=not no_cache,
+        lock_wait_seconds=wait_seconds,
+    )
     if watch:
-        from ..build import BuildSession
-
-        session = BuildSession(
-            content,
-            out,
-            on=parse_date(date_text),
-            until=parse_date(until_text, "--until"),
-            jobs=jobs,
-            use_cache=not no_cache,
-            lock_wait_seconds=wait_seconds,
-        )
         _watch(session, fmt)
         return
     with progress_reporter("rendering") as progress:
-        result = run_build(
-            content,
-            out,
-            on=parse_date(date_text),
-            until=parse_date(until_text, "--until"),
-            jobs=jobs,
-            use_cache=not no_cache,
-            progress=lambda done, total: progress(done, total),
-            lock_wait_seconds=wait_seconds,
-        )
+        result = session.build(lambda done, total: progress(done, total))
     keep_until_exit(result)
     if fmt == "json":
         click.echo(json_text(result.to_dict()))

@@ -38,7 +38,7 @@ from ..plan import Plan, PlannedVariant, PlanStore, Router
 from ..repository import Library, LoadCache
 from ..resolver import Resolver
 from ..variants import VariantCache, VariantOutput, with_plan_fields
-from ..watch import WATCH_DEBOUNCE_MS, WATCH_STEP_MS
+from ..watch import content_changes
 from ..yamlio import cache_dir as user_cache_dir
 
 Listener = Callable[["Snapshot"], None]
@@ -258,29 +258,14 @@ class Studio:
         ready.wait(timeout=10)
 
     def _watch(self, ready: threading.Event) -> None:
-        from watchfiles import watch
-
-        watcher = watch(
-            self.content,
-            stop_event=self._stop,
-            step=WATCH_STEP_MS,
-            debounce=WATCH_DEBOUNCE_MS,
-            yield_on_timeout=True,
-            rust_timeout=200,
-        )
-        first = True
-        for changes in watcher:
-            if first:
-                # The first (timeout) yield means the watcher is set up: changes from now on
-                # are seen.
-                ready.set()
-                first = False
-            if not changes:
-                continue
-            paths = {Path(path) for _kind, path in changes}
-            shown = [_relative(path, self.content) for path in paths]
-            self.refresh(shown)
-        ready.set()
+        try:
+            for changed in content_changes(self.content, self._stop):
+                if changed is None:
+                    ready.set()  # the watcher is set up: changes from now on are seen
+                else:
+                    self.refresh(changed)
+        finally:
+            ready.set()
 
     @property
     def stopping(self) -> bool:
@@ -305,13 +290,6 @@ class Studio:
             self._thread = None
         if self._own_cache:
             shutil.rmtree(self.cache_dir, ignore_errors=True)
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 __all__ = ["Snapshot", "Studio", "Workspace"]
