@@ -16,17 +16,22 @@ from __future__ import annotations
 import datetime as dt
 import random
 import shutil
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from atomic_content.bundle import Bundle, load_bundle
 from atomic_content.errors import UsageError
+from atomic_content.models import Profile
 from atomic_content.plan import Holdout, Route, Router
 from atomic_content.privacy import SuppressedError
 from atomic_content.records import check_record
+from atomic_content.segments import SegmentIndex
 
 DEMO = Path(__file__).resolve().parent.parent / "content"
 START = dt.date(2026, 11, 22)
@@ -216,3 +221,54 @@ def test_bundle_render_is_the_explained_route_rendered(bundle: Bundle) -> None:
         assert fast == bundle.render_route(route, record), (raw, where)
         compared += 1
     assert compared >= 200 and suppressed >= 10
+
+
+_CONSENT_VALUES = st.sampled_from([True, False, None, "true", "false", 1, 0, [], {}])
+
+
+def _consent_records(names: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Records whose consent attributes (dotted ``names``) hold any kind of value, sit in
+    dicts, in other mappings or in something else, or are missing."""
+    leaf = st.dictionaries(st.sampled_from([n.split(".")[-1] for n in names]), _CONSENT_VALUES)
+    holder = st.one_of(
+        leaf,
+        leaf.map(types.MappingProxyType),  # a mapping that is not a dict
+        st.sampled_from([None, "yes", 1, ["consent"]]),
+    )
+    tops = sorted({n.split(".")[0] for n in names})
+    return st.dictionaries(st.sampled_from([*tops, "other"]), st.one_of(holder, _CONSENT_VALUES))
+
+
+@pytest.mark.parametrize(
+    "consents",
+    [
+        {"consents": {"personalization": "consent.personalization", "email": "mail.ok"}},
+        {"consent_attribute": "marketing_consent", "consents": {"profiling": "consent.prof"}},
+        {"consent_attribute": "consent.legacy"},  # opt-out: only `false` withholds it
+    ],
+)
+def test_the_generated_consent_mask_is_the_general_one(consents: dict[str, Any]) -> None:
+    """The consent mask of the hot path is generated code for plain dicts; the general method
+    answers every mapping. Both give the same mask for any record the generated code answers,
+    and consent_state the same sets as hidden()."""
+    paths = [*consents.get("consents", {}).values()]
+    if "consent_attribute" in consents:
+        paths.append(consents["consent_attribute"])
+    profile = Profile.model_validate(
+        {**consents, "attributes": {path: {"type": "boolean"} for path in paths}}
+    )
+    index = SegmentIndex({}, profile)
+    answered = 0
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_consent_records(paths))
+    def check(record: dict[str, Any]) -> None:
+        nonlocal answered
+        fast = index._consent_mask(record)
+        if fast is not None:
+            answered += 1
+            assert fast == index.consent_mask(record), record
+        assert index.consent_state(record) == index.hidden(record), record
+
+    check()
+    assert answered >= 100  # the generated code answered most of them

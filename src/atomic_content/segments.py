@@ -162,6 +162,34 @@ class _AudienceMemo:
             self.on = False
 
 
+def _consent_mask_function(
+    paths: tuple[tuple[tuple[str, ...], bool], ...],
+) -> Callable[[Mapping[str, Any]], int | None]:
+    """:meth:`SegmentIndex.consent_mask` as straight-line code for a record of plain dicts (it
+    runs for every customer); None for anything else (another mapping on the way), which the
+    general method answers. ``paths``: each consent attribute's parts and whether its purpose
+    is opt-out (a bit is set when an opt-in value is not ``True``, an opt-out one ``False``)."""
+    lines = ["def mask(a):", "    if type(a) is not dict:", "        return None", "    m = 0"]
+    for bit, (parts, opt_out) in enumerate(paths):
+        lines.append(f"    v = a.get({parts[0]!r})")
+        for part in parts[1:]:
+            lines += [
+                "    if type(v) is dict:",
+                f"        v = v.get({part!r})",
+                "    elif v is not None and isinstance(v, Mapping):",
+                "        return None",
+                "    else:",
+                "        v = None",
+            ]
+        test = "v is False" if opt_out else "v is not True"
+        lines += [f"    if {test}:", f"        m |= {1 << bit}"]
+    lines.append("    return m")
+    namespace: dict[str, Any] = {"Mapping": Mapping}
+    exec(compile("\n".join(lines), "<consent mask>", "exec"), namespace)
+    found: Callable[[Mapping[str, Any]], int | None] = namespace["mask"]
+    return found
+
+
 def _key_function(
     paths: tuple[tuple[str, ...], ...],
 ) -> Callable[[Mapping[str, Any]], tuple[Any, ...] | None]:
@@ -330,6 +358,7 @@ class SegmentIndex:
             (tuple(attribute.split(".")), opt_out) for attribute, opt_out in self._consent_reads
         )
         self._consent_states: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+        self._consent_mask = _consent_mask_function(self._consent_paths)
         self._rules: dict[str, AudienceRule] = {}
 
     def hidden(self, attributes: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
@@ -340,6 +369,18 @@ class SegmentIndex:
     def consent_state(self, attributes: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str]]:
         """:meth:`hidden` for the hot path: the consents are read into a bit mask (one bit per
         purpose not given) and the two sets are made once per mask, then shared."""
+        mask = self._consent_mask(attributes)
+        if mask is None:
+            mask = self.consent_mask(attributes)
+        state = self._consent_states.get(mask)
+        if state is None:
+            state = self.hidden(attributes)
+            self._consent_states[mask] = state
+        return state
+
+    def consent_mask(self, attributes: Mapping[str, Any]) -> int:
+        """The bit mask of :meth:`consent_state` for any mapping (the generated function
+        answers for plain dicts: see :func:`_consent_mask_function`)."""
         mask = 0
         bit = 1
         for parts, opt_out in self._consent_paths:
@@ -355,11 +396,7 @@ class SegmentIndex:
             if (value is False) if opt_out else (value is not True):
                 mask |= bit
             bit <<= 1
-        state = self._consent_states.get(mask)
-        if state is None:
-            state = self.hidden(attributes)
-            self._consent_states[mask] = state
-        return state
+        return mask
 
     def rule(self, journey: Journey) -> AudienceRule:
         """The audience rule of ``journey`` compiled for the hot path (made once per journey)."""
