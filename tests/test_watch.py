@@ -254,20 +254,26 @@ def test_watch_builds_after_every_change_until_stopped(tmp_path: Path) -> None:
     assert not watcher.is_alive()
 
 
+def _watch_process(tmp_path: Path, content: Path, *options: str) -> subprocess.Popen[str]:
+    """A real ``atomic build --watch`` of ``content`` into ``tmp_path/dist`` (with ``options``),
+    with a cache folder of its own."""
+    command = [
+        *(sys.executable, "-m", "atomic_content.cli", "build", "--watch", "--jobs", "1"),
+        *("--content", str(content), "--out", str(tmp_path / "dist"), "--date", DAY.isoformat()),
+        *options,
+    ]
+    env = {**os.environ, "ATOMIC_CACHE_DIR": str(tmp_path / "user-cache")}
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_build_watch_on_the_command_line(tmp_path: Path, stop: signal.Signals) -> None:
     """A real ``atomic build --watch --format json``: one JSON line per build, the error of a
     broken file as a line too, and Ctrl-C or SIGTERM ends it with exit status 0."""
     content = write_tree(tmp_path / "content")
-    command = [
-        *(sys.executable, "-m", "atomic_content.cli", "build", "--watch", "--format", "json"),
-        *("--content", str(content), "--out", str(tmp_path / "dist"), "--date", DAY.isoformat()),
-        *("--jobs", "1"),
-    ]
-    env = {**os.environ, "ATOMIC_CACHE_DIR": str(tmp_path / "user-cache")}
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    process = _watch_process(tmp_path, content, "--format", "json")
     try:
         assert process.stdout is not None
         first = json.loads(process.stdout.readline())
@@ -302,14 +308,7 @@ def test_a_watch_in_text_prints_only_new_warnings(tmp_path: Path) -> None:
     """Each build's summary counts every warning; the warnings themselves are printed when a
     build has them and the previous one did not (a watch is not a wall of repeats)."""
     content = write_tree(tmp_path / "content")
-    command = [
-        *(sys.executable, "-m", "atomic_content.cli", "build", "--watch", "--jobs", "1"),
-        *("--content", str(content), "--out", str(tmp_path / "dist"), "--date", DAY.isoformat()),
-    ]
-    env = {**os.environ, "ATOMIC_CACHE_DIR": str(tmp_path / "user-cache")}
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
+    process = _watch_process(tmp_path, content)
     try:
         assert process.stdout is not None
         first = process.stdout.readline()

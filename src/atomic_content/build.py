@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__, hashing
 from .collector import collect_all
 from .dates import DateRange
-from .errors import AtomicError, ContentError, Diagnostics, Severity, UsageError
+from .errors import AtomicError, ContentError, Diagnostic, Diagnostics, Severity, UsageError
 from .hashing import canonical_json, sha256_hex
 from .inputs import FileDigests, Listing, listed_stats
 
@@ -946,11 +946,13 @@ def _warning_entries(
     :func:`output_files`)."""
     from .manifest import DiagnosticEntry, warning_line
 
+    def entry_of(d: Diagnostic) -> DiagnosticEntry:
+        return DiagnosticEntry(
+            d.path, d.line, d.col, _SEVERITY[d.severity], d.code, d.message, d.hint
+        )
+
     if memo is None:
-        return tuple(
-            DiagnosticEntry(d.path, d.line, d.col, _SEVERITY[d.severity], d.code, d.message, d.hint)
-            for d in diagnostics.warnings
-        ), None
+        return tuple(entry_of(d) for d in diagnostics.warnings), None
     entries: list[DiagnosticEntry] = []
     lines: list[str] = []
     kept: WarningLines = {}
@@ -958,9 +960,7 @@ def _warning_entries(
         key = (d.path, d.line, d.col, d.code, d.message, d.hint)
         found = memo.get(key)
         if found is None:
-            entry = DiagnosticEntry(
-                d.path, d.line, d.col, _SEVERITY[d.severity], d.code, d.message, d.hint
-            )
+            entry = entry_of(d)
             found = (entry, warning_line(entry))
         kept[key] = found
         entries.append(found[0])
