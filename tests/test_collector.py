@@ -58,6 +58,10 @@ _FINALIZER_INTERRUPTED = """
 import os, signal, time
 from atomic_content.collector import collect_all
 
+# As a process started in the foreground has it: a test run started in the background (`&`)
+# hands its children an ignored SIGINT, and Python then leaves Ctrl-C ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 class Cycle:
     def __del__(self):  # Ctrl-C arrives while the collector runs a finalizer
         os.kill(os.getpid(), signal.SIGINT)
