@@ -504,6 +504,35 @@ CASES = [
         "written",
         "write the text itself",
     ),
+    # Files the load does not read are named, never left out without a word.
+    Case(
+        "not-yaml-in-atoms",
+        {"atoms/offer.yaml.txt": ATOM},
+        "atoms/offer.yaml.txt:0:0: warning[io.not_loaded]: this file is not loaded: atoms/ holds "
+        "only .yaml and .yml files",
+        "rename it to end in .yaml if it is content; otherwise move it out of the content folder",
+    ),
+    Case(
+        "upper-case-suffix",
+        {"atoms/offer.YAML": ATOM},
+        "atoms/offer.YAML:0:0: warning[io.not_loaded]: this file is not loaded: the .yaml or .yml "
+        "suffix must be in lower case",
+        "rename it to offer.yaml",
+    ),
+    Case(
+        "journey-in-a-sub-folder",
+        {"journeys/2026/sale.yaml": JOURNEY},
+        "journeys/2026/sale.yaml:0:0: warning[io.not_loaded]: this file is not loaded: journeys/ "
+        "is read without its sub-folders",
+        "move it to journeys/sale.yaml",
+    ),
+    Case(
+        "upper-case-suffix-in-a-sub-folder",
+        {"segments/old/vip.Yml": "name: VIP\ncondition: {tier: gold}\n"},
+        "segments/old/vip.Yml:0:0: warning[io.not_loaded]: this file is not loaded: the .yaml or "
+        ".yml suffix must be in lower case",
+        "rename it to vip.yml and move it to segments/",
+    ),
 ]
 
 
@@ -574,6 +603,34 @@ def test_folder_where_a_file_should_be(tmp_path: Path) -> None:
         "profile.yaml:0:0: error[io.is_directory]: expected a YAML file here but found a folder"
         in shown
     )
+
+
+def test_files_an_editor_or_a_tool_leaves_are_let_be(tmp_path: Path) -> None:
+    """Hidden files and folders, editor backups, READMEs, atoms in sub-folders (read), and
+    files outside the YAML-only folders draw no io.not_loaded warning; a stray file does, and
+    the build still succeeds with it."""
+    let_be: dict[str, str | bytes | None] = {
+        "atoms/.subject.yaml.swp": b"\x00vim",
+        "atoms/subject.yaml~": ATOM,
+        "atoms/#subject.yaml#": ATOM,
+        "atoms/README.md": "# How we write atoms\n",
+        "atoms/.drafts/idea.txt": "later\n",
+        "atoms/deep/er/extra.yaml": "slot: body\nstatus: approved\nsegments: [vip]\ntext: More\n",
+        "journeys/.hidden/old.yaml": JOURNEY,
+        "layouts/email/notes.txt": "our layout notes\n",
+        "notes.txt": "project notes\n",
+    }
+    content = write_tree(tmp_path / "content", {**CLEAN, **let_be})
+    _library, diagnostics = check_content(content, DAY)
+    assert [fmt(d) for d in diagnostics if d.code == "io.not_loaded"] == []
+    assert "extra" in _library.atoms  # atoms/ is read with its sub-folders
+
+    (content / "atoms" / "notes.txt").write_text("remember the sale\n", encoding="utf-8")
+    result = build(content, tmp_path / "dist", on=DAY, jobs=1)
+    assert [fmt(d) for d in result.warnings if d.code == "io.not_loaded"] == [
+        "atoms/notes.txt:0:0: warning[io.not_loaded]: this file is not loaded: atoms/ holds only "
+        ".yaml and .yml files"
+    ]
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")

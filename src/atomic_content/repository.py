@@ -1089,6 +1089,79 @@ def share_work(shares: int, jobs: int, work: Callable[[int], Any]) -> list[Any]:
     return results
 
 
+CONTENT_FOLDERS: tuple[tuple[str, type[Model], str, bool], ...] = (
+    ("segments", Segment, "segment", False),
+    ("atoms", Atom, "atom", True),
+    ("journeys", Journey, "journey", False),
+    ("customers", Customer, "customer", False),
+    ("experiments", Experiment, "experiment", False),
+    ("strings", Strings, "strings", False),
+)
+"""The folders that hold only YAML files, in load order: (folder, model, kind, whether its
+sub-folders are read too). The layouts load before the folder at :data:`LAYOUTS_BEFORE`."""
+
+LAYOUTS_BEFORE = 3
+"""Where the layouts come in :data:`CONTENT_FOLDERS`' load order: after the journeys."""
+
+
+def unread_files(listing: list[tuple[str, str]]) -> Diagnostics:
+    """An ``io.not_loaded`` warning for each listed file of a :data:`CONTENT_FOLDERS` folder
+    that the load does not read: a name without the ``.yaml``/``.yml`` suffix (``offer.YAML``,
+    ``offer.yaml.txt``), or a YAML file in a sub-folder of a folder read without them. Content
+    an editor wrote is never left out without a word. Hidden files and folders, editor
+    backups (``name~``, ``#name#``) and README files are let be."""
+    found = Diagnostics()
+    folders = {folder: recursive for folder, _model, _kind, recursive in CONTENT_FOLDERS}
+    for shown, _path in listing:
+        top, _, rest = shown.partition("/")
+        recursive = folders.get(top)
+        if recursive is None or not rest:
+            continue
+        parts = rest.split("/")
+        name = parts[-1]
+        if (
+            any(part.startswith(".") for part in parts)
+            or name.endswith("~")
+            or (name.startswith("#") and name.endswith("#"))
+            or name.upper().startswith("README")
+        ):
+            continue
+        flat = len(parts) == 1 or recursive
+        if name.endswith(_YAML_SUFFIXES):
+            if flat:
+                continue  # loaded
+            found.warning(
+                shown,
+                0,
+                0,
+                "io.not_loaded",
+                f"this file is not loaded: {top}/ is read without its sub-folders",
+                f"move it to {top}/{name}",
+            )
+        elif name.lower().endswith(_YAML_SUFFIXES):
+            stem, dot, suffix = name.rpartition(".")
+            found.warning(
+                shown,
+                0,
+                0,
+                "io.not_loaded",
+                "this file is not loaded: the .yaml or .yml suffix must be in lower case",
+                f"rename it to {stem}{dot}{suffix.lower()}"
+                + ("" if flat else f" and move it to {top}/"),
+            )
+        else:
+            found.warning(
+                shown,
+                0,
+                0,
+                "io.not_loaded",
+                f"this file is not loaded: {top}/ holds only .yaml and .yml files",
+                "rename it to end in .yaml if it is content; otherwise move it out of the "
+                "content folder",
+            )
+    return found
+
+
 class _Loader:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -1385,13 +1458,9 @@ class _Loader:
         (layouts of every channel folder; one that is not loaded is simply not asked for)."""
         tasks: list[tuple[str, str, type[Model], str]] = []
         folders: list[tuple[str, type[Model], str, bool]] = [
-            ("segments", Segment, "segment", False),
-            ("atoms", Atom, "atom", True),
-            ("journeys", Journey, "journey", False),
+            *CONTENT_FOLDERS[:LAYOUTS_BEFORE],
             *((f"layouts/{name}", Layout, "layout", False) for name in channel_registry()),
-            ("customers", Customer, "customer", False),
-            ("experiments", Experiment, "experiment", False),
-            ("strings", Strings, "strings", False),
+            *CONTENT_FOLDERS[LAYOUTS_BEFORE:],
         ]
         for folder, model, kind, recursive in folders:
             for shown, path in self.yaml_files(folder, recursive=recursive):
@@ -1605,13 +1674,19 @@ def _load_files(
     if jobs > 1:
         loader.prefetch(loader.folder_tasks(), jobs)
     lib = loader.library
-    loader.load_folder("segments", Segment, "segment", lib.segments, recursive=False)
-    loader.load_folder("atoms", Atom, "atom", lib.atoms, recursive=True)
-    loader.load_folder("journeys", Journey, "journey", lib.journeys, recursive=False)
-    loader.load_layouts()
-    loader.load_folder("customers", Customer, "customer", lib.customers, recursive=False)
-    loader.load_folder("experiments", Experiment, "experiment", lib.experiments, recursive=False)
-    loader.load_folder("strings", Strings, "strings", lib.strings, recursive=False)
+    stores: dict[str, dict[str, Any]] = {
+        "segment": lib.segments,
+        "atom": lib.atoms,
+        "journey": lib.journeys,
+        "customer": lib.customers,
+        "experiment": lib.experiments,
+        "strings": lib.strings,
+    }
+    for index, (folder, model, kind, recursive) in enumerate(CONTENT_FOLDERS):
+        if index == LAYOUTS_BEFORE:
+            loader.load_layouts()
+        loader.load_folder(folder, model, kind, stores[kind], recursive=recursive)
+    loader.diagnostics.extend(unread_files(loader.listing))
     loader.prefetched.clear()
     loader.hits.clear()
     loader.keep_load()
