@@ -19,7 +19,13 @@ import pytest
 
 from atomic_content import inputs, repository
 from atomic_content import variants as variants_module
-from atomic_content.build import BuildSession, build
+from atomic_content.build import (
+    BuildLockedError,
+    BuildSession,
+    build,
+    output_lock,
+    output_locked,
+)
 from atomic_content.errors import ContentError, Diagnostics
 from atomic_content.inputs import FileDigests, listed_stats
 from atomic_content.plan import PlanStore
@@ -216,42 +222,83 @@ def test_an_entry_memo_answers_for_its_last_build_from_memory(tmp_path: Path) ->
     assert reader.read(info["manifest"]) is None  # and the memory is gone with the failure
 
 
+class _Watching:
+    """``watch_builds`` of ``session`` in a thread, its reports collected as they arrive."""
+
+    def __init__(self, session: BuildSession) -> None:
+        self.reports: list[WatchedBuild] = []
+        self.arrived = threading.Condition()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=watch_builds, args=(session, self.report), kwargs={"stop": self.stop}
+        )
+        self.thread.start()
+
+    def report(self, watched: WatchedBuild) -> None:
+        with self.arrived:
+            self.reports.append(watched)
+            self.arrived.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 60) -> bool:
+        with self.arrived:
+            return self.arrived.wait_for(lambda: len(self.reports) >= count, timeout=timeout)
+
+    def end(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+
+
 def test_watch_builds_after_every_change_until_stopped(tmp_path: Path) -> None:
     content = write_tree(tmp_path / "content")
-    session = BuildSession(content, tmp_path / "dist", on=DAY, jobs=1)
-    reports: list[WatchedBuild] = []
-    arrived = threading.Condition()
-
-    def report(watched: WatchedBuild) -> None:
-        with arrived:
-            reports.append(watched)
-            arrived.notify_all()
-
-    def wait_for(count: int) -> None:
-        with arrived:
-            assert arrived.wait_for(lambda: len(reports) >= count, timeout=60), reports
-
-    stop = threading.Event()
-    watcher = threading.Thread(target=watch_builds, args=(session, report), kwargs={"stop": stop})
-    watcher.start()
+    watching = _Watching(BuildSession(content, tmp_path / "dist", on=DAY, jobs=1))
+    reports = watching.reports
     try:
-        wait_for(1)
+        assert watching.wait_for(1), reports
         assert reports[0].changed == () and reports[0].result is not None
         assert not reports[0].result.skipped
         apply_edit(content, "atom-text")
-        wait_for(2)
+        assert watching.wait_for(2), reports
         assert reports[1].changed == ("atoms/headline.yaml",)
         assert reports[1].result is not None and reports[1].result.rendered > 0
         (content / BROKEN[0]).write_text(BROKEN[1])
-        wait_for(3)
+        assert watching.wait_for(3), reports
         assert isinstance(reports[2].error, ContentError) and reports[2].result is None
         (content / BROKEN[0]).unlink()
-        wait_for(4)
+        assert watching.wait_for(4), reports
         assert reports[3].result is not None and reports[3].result.skipped
     finally:
-        stop.set()
-        watcher.join(timeout=10)
-    assert not watcher.is_alive()
+        watching.end()
+
+
+def test_a_watch_build_waits_for_another_build_holding_the_output(tmp_path: Path) -> None:
+    """A one-shot build or a second watch holding the output: the watch builds the files as
+    they are once it is free, instead of giving up until the next change; stopping ends the
+    wait."""
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    with output_lock(out, 0):
+        watching = _Watching(BuildSession(content, out, on=DAY, jobs=1))
+        try:
+            assert not watching.wait_for(1, timeout=2), watching.reports  # still waiting
+            assert output_locked(out)
+        except BaseException:
+            watching.end()
+            raise
+    try:
+        assert watching.wait_for(1), watching.reports
+        first = watching.reports[0]
+        assert first.error is None and first.result is not None and first.result.variants > 0
+        assert (out / "manifest.json").is_file() and not output_locked(out)
+    finally:
+        watching.end()
+
+    apply_edit(content, "atom-text")
+    with output_lock(out, 0):
+        watching = _Watching(BuildSession(content, out, on=DAY, jobs=1))
+        assert not watching.wait_for(1, timeout=1)
+        watching.end()  # while it waits
+    assert isinstance(watching.reports[0].error, BuildLockedError)
 
 
 def _watch_process(tmp_path: Path, content: Path, *options: str) -> subprocess.Popen[str]:

@@ -115,10 +115,14 @@ class BuildResult:
         }
 
 
+def _lock_file(out: Path) -> Path:
+    return out.parent / f".{out.name}.lock"
+
+
 @contextlib.contextmanager
 def output_lock(out: Path, wait_seconds: float) -> Iterator[None]:
     """Hold ``<out>.lock`` for the build; wait up to ``wait_seconds`` for another build."""
-    lock_path = out.parent / f".{out.name}.lock"
+    lock_path = _lock_file(out)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a+") as handle:
         deadline = time.monotonic() + wait_seconds
@@ -138,6 +142,22 @@ def output_lock(out: Path, wait_seconds: float) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def output_locked(out: Path) -> bool:
+    """Whether another build holds ``out``'s lock at this moment (a look: nothing is kept)."""
+    try:
+        with _lock_file(out).open("rb") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EACCES):
+                    return True
+                raise
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    except FileNotFoundError:
+        pass  # no build has run yet
+    return False
 
 
 def _check_relative(rel: str) -> None:

@@ -7,9 +7,11 @@ memory what a one-shot build reads back from its caches: a one-atom edit rebuild
 fraction of the time a new ``atomic build`` process takes (docs/performance.md), and each
 build is the one ``atomic build`` makes of the same files, switched over atomically.
 
-A build refused for the user's reasons (content errors, a locked or refused output, a full
-disk: any :class:`~atomic_content.errors.AtomicError`) leaves the last good output in place,
-and the next change builds again.
+A build refused for the user's reasons (content errors, a refused output, a full disk: any
+:class:`~atomic_content.errors.AtomicError`) leaves the last good output in place, and the next
+change builds again. A build that finds the output locked by another build (a one-shot
+``atomic build``, a second watch) waits until it is free and builds then: the output always
+ends up built from the files as they are.
 """
 
 from __future__ import annotations
@@ -94,15 +96,31 @@ def watch_builds(
     :class:`~atomic_content.errors.AtomicError` (a bug) ends the watch by propagating.
     """
     for changed in content_changes(session.content, stop):
-        report(_one_build(session, changed or ()))
+        report(_one_build(session, changed or (), stop))
         session.tidy()  # while the next change is awaited, not while a build is
 
 
-def _one_build(session: BuildSession, changed: tuple[str, ...]) -> WatchedBuild:
-    try:
-        return WatchedBuild(changed, result=session.build())
-    except AtomicError as exc:  # the user's to fix (content, output, disk); not a bug
-        return WatchedBuild(changed, error=exc)
+LOCK_POLL_SECONDS = 0.1
+"""How often a watch build looks whether the build that holds the output has finished."""
+
+
+def _one_build(
+    session: BuildSession, changed: tuple[str, ...], stop: threading.Event | None
+) -> WatchedBuild:
+    from .build import BuildLockedError, output_locked
+
+    pause = stop if stop is not None else threading.Event()  # never set: a plain wait
+    while True:
+        try:
+            return WatchedBuild(changed, result=session.build())
+        except BuildLockedError as exc:
+            # Another build is writing the output, perhaps of older files: build once it has
+            # finished (a no-op when it built these same files). Stopping ends the wait.
+            while output_locked(session.out):
+                if pause.wait(LOCK_POLL_SECONDS):
+                    return WatchedBuild(changed, error=exc)
+        except AtomicError as exc:  # the user's to fix (content, output, disk); not a bug
+            return WatchedBuild(changed, error=exc)
 
 
 def _relative(paths: Iterable[str], root: Path) -> tuple[str, ...]:
@@ -117,4 +135,11 @@ def _relative(paths: Iterable[str], root: Path) -> tuple[str, ...]:
     return tuple(sorted(shown))
 
 
-__all__ = ["WATCH_DEBOUNCE_MS", "WATCH_STEP_MS", "WatchedBuild", "content_changes", "watch_builds"]
+__all__ = [
+    "LOCK_POLL_SECONDS",
+    "WATCH_DEBOUNCE_MS",
+    "WATCH_STEP_MS",
+    "WatchedBuild",
+    "content_changes",
+    "watch_builds",
+]
