@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from atomic_content import inputs, repository
 from atomic_content import variants as variants_module
@@ -26,7 +27,8 @@ from atomic_content.build import (
     output_lock,
     output_locked,
 )
-from atomic_content.errors import ContentError, Diagnostics
+from atomic_content.cli import main
+from atomic_content.errors import ContentError, Diagnostics, UsageError
 from atomic_content.inputs import FileDigests, listed_stats
 from atomic_content.plan import PlanStore
 from atomic_content.repository import LoadCache, load_files
@@ -349,6 +351,35 @@ def test_watching_without_watchfiles_is_a_usage_error(
         watch_builds(session, lambda _watched: None)
     assert type(caught.value).__name__ == "UsageError"
     assert "pip install 'atomic-content[serve]'" in caught.value.hint  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("kind", ["missing", "a file"])
+def test_watching_a_content_folder_that_is_not_one_is_a_usage_error(
+    tmp_path: Path, kind: str
+) -> None:
+    """Refused before any build, with the fix (it was an internal error from the watcher)."""
+    content = tmp_path / "content"
+    if kind == "a file":
+        content.write_text("not a folder\n")
+    reports: list[WatchedBuild] = []
+    stopped = threading.Event()
+    stopped.set()  # a watcher that started anyway ends at once instead of waiting for changes
+    with pytest.raises(UsageError) as caught:
+        watch_builds(BuildSession(content, tmp_path / "dist", on=DAY), reports.append, stop=stopped)
+    reason = "is not a folder" if kind == "a file" else "does not exist"
+    assert str(caught.value) == f"content folder '{content.as_posix()}' {reason}"
+    assert caught.value.hint == "run from your project folder or pass --content DIR"
+    assert reports == [] and not (tmp_path / "dist").exists()
+
+
+def test_watching_a_missing_content_folder_on_the_command_line(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    result = CliRunner().invoke(
+        main, ["build", "--watch", "--content", str(content), "--out", str(tmp_path / "dist")]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"error: content folder '{content.as_posix()}' does not exist" in result.output
+    assert "internal error" not in result.output
 
 
 def test_a_watch_in_text_prints_only_new_warnings(tmp_path: Path) -> None:

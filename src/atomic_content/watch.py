@@ -56,7 +56,8 @@ def content_changes(
     folder disappears; Ctrl-C (KeyboardInterrupt) passes through. The one home of the watcher
     ``atomic build --watch`` and the studio use.
 
-    Raises UsageError when ``watchfiles`` (the ``serve`` extra) is not installed."""
+    Raises UsageError when ``watchfiles`` (the ``serve`` extra) is not installed, or when
+    ``folder`` is not a folder."""
     try:
         from watchfiles import watch
     except ImportError:
@@ -65,6 +66,12 @@ def content_changes(
             "pip install 'atomic-content[serve]', or build without --watch",
         ) from None
     root = folder.resolve()
+    if not root.is_dir():
+        raise UsageError(
+            f"content folder {folder.as_posix()!r} "
+            + ("is not a folder" if root.exists() else "does not exist"),
+            "run from your project folder or pass --content DIR",
+        )
     watcher = watch(
         root,
         stop_event=stop,
@@ -92,7 +99,8 @@ def watch_builds(
     build to ``report``. Returns when ``stop`` is set (at the latest ~0.2 s later) or the
     content folder disappears; Ctrl-C (KeyboardInterrupt) passes through.
 
-    Raises UsageError when ``watchfiles`` is not installed. Any other exception than an
+    Raises UsageError when ``watchfiles`` is not installed or the content folder is missing
+    (before any build). Any other exception than an
     :class:`~atomic_content.errors.AtomicError` (a bug) ends the watch by propagating.
     """
     for changed in content_changes(session.content, stop):
