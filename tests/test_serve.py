@@ -20,9 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 from atomic_content.cli import main
+from atomic_content.errors import UsageError
 from atomic_content.serve import StudioConfig, check_host, is_loopback
 from atomic_content.serve.app import FRAME_CSP, PAGE_CSP
-from atomic_content.serve.server import Running, serve_in_thread
+from atomic_content.serve.server import Running, serve_in_thread, started_studio
 from conftest import DEMO_CONTENT
 
 DAY = dt.date(2026, 11, 22)
@@ -247,3 +248,17 @@ def test_serve_binds_to_loopback_unless_allowed() -> None:
     result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--content", "content"])
     assert result.exit_code == 2
     assert "refusing to serve on '0.0.0.0'" in result.output
+
+
+def test_serving_a_content_folder_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
+    """Refused before the server starts, with the fix (the watcher thread used to die with a
+    traceback while the studio served on). `atomic serve` exits 2 with it, as for any
+    UsageError."""
+    missing = tmp_path / "content"
+    studio = None
+    with pytest.raises(UsageError) as caught:
+        studio = started_studio(StudioConfig(content=missing), jobs=1)
+    if studio is not None:  # the bug: close what it started
+        studio.close()
+    assert str(caught.value) == f"content folder '{missing.as_posix()}' does not exist"
+    assert caught.value.hint == "run from your project folder or pass --content DIR"

@@ -32,7 +32,7 @@ from pathlib import Path
 from ..api import CustomerMessage, route_messages
 from ..coverage import CoverageReport, compute_coverage
 from ..dates import DateRange
-from ..errors import Diagnostics
+from ..errors import Diagnostics, UsageError
 from ..pipeline import Checked, check
 from ..plan import Plan, PlannedVariant, PlanStore, Router
 from ..repository import Library, LoadCache
@@ -186,6 +186,7 @@ class Studio:
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._watch_refused: UsageError | None = None  # the watcher could not start
         self._generation = 0
         self.snapshot: Snapshot | None = None
         self.workspace: Workspace | None = None
@@ -247,7 +248,9 @@ class Studio:
 
     # -- watching ------------------------------------------------------------------------------
     def start_watching(self) -> None:
-        """Check after every change of the content folder, in a daemon thread."""
+        """Check after every change of the content folder, in a daemon thread. Raises
+        UsageError when the folder cannot be watched (it does not exist, ``watchfiles`` is
+        missing)."""
         if self._thread is not None:
             return
         ready = threading.Event()
@@ -256,6 +259,10 @@ class Studio:
         )
         self._thread.start()
         ready.wait(timeout=10)
+        if self._watch_refused is not None:
+            self._thread.join()
+            self._thread = None
+            raise self._watch_refused
 
     def _watch(self, ready: threading.Event) -> None:
         try:
@@ -264,6 +271,8 @@ class Studio:
                     ready.set()  # the watcher is set up: changes from now on are seen
                 else:
                     self.refresh(changed)
+        except UsageError as exc:  # raised before the watcher starts: for start_watching
+            self._watch_refused = exc
         finally:
             ready.set()
 
