@@ -527,6 +527,13 @@ CASES = [
         "move it to journeys/sale.yaml",
     ),
     Case(
+        "folder-named-like-a-content-folder",
+        {"atom/offer.yaml": ATOM, "atom/more.yaml": ATOM},
+        "atom:0:0: warning[io.not_loaded]: this folder is not loaded: atom/ is not a content "
+        "folder",
+        "did you mean 'atoms'? rename the folder",
+    ),
+    Case(
         "upper-case-suffix-in-a-sub-folder",
         {"segments/old/vip.Yml": "name: VIP\ncondition: {tier: gold}\n"},
         "segments/old/vip.Yml:0:0: warning[io.not_loaded]: this file is not loaded: the .yaml or "
@@ -619,6 +626,8 @@ def test_files_an_editor_or_a_tool_leaves_are_let_be(tmp_path: Path) -> None:
         "journeys/.hidden/old.yaml": JOURNEY,
         "layouts/email/notes.txt": "our layout notes\n",
         "notes.txt": "project notes\n",
+        "drafts/idea.yaml": ATOM,  # a folder of its own name: the team's business
+        ".cache/entry.yaml": ATOM,
     }
     content = write_tree(tmp_path / "content", {**CLEAN, **let_be})
     _library, diagnostics = check_content(content, DAY)

@@ -1107,14 +1107,30 @@ LAYOUTS_BEFORE = 3
 def unread_files(listing: list[tuple[str, str]]) -> Diagnostics:
     """An ``io.not_loaded`` warning for each listed file of a :data:`CONTENT_FOLDERS` folder
     that the load does not read: a name without the ``.yaml``/``.yml`` suffix (``offer.YAML``,
-    ``offer.yaml.txt``), or a YAML file in a sub-folder of a folder read without them. Content
-    an editor wrote is never left out without a word. Hidden files and folders, editor
-    backups (``name~``, ``#name#``) and README files are let be."""
+    ``offer.yaml.txt``), or a YAML file in a sub-folder of a folder read without them; and one
+    for each top-level folder named like a content folder but not one (``atom/``,
+    ``Journeys/``). Content an editor wrote is never left out without a word. Hidden files
+    and folders, editor backups (``name~``, ``#name#``) and README files are let be, and so
+    are folders of other names (``drafts/``)."""
     found = Diagnostics()
     folders = {folder: recursive for folder, _model, _kind, recursive in CONTENT_FOLDERS}
+    known = [*folders, "layouts", "assets"]
+    other_folders: set[str] = set()  # top-level folders looked at
     for shown, _path in listing:
         top, _, rest = shown.partition("/")
         recursive = folders.get(top)
+        if recursive is None and rest and top not in known and top not in other_folders:
+            other_folders.add(top)
+            suggestion = "" if top.startswith(".") else did_you_mean(top, known)
+            if suggestion:
+                found.warning(
+                    top,
+                    0,
+                    0,
+                    "io.not_loaded",
+                    f"this folder is not loaded: {top}/ is not a content folder",
+                    f"{suggestion} rename the folder",
+                )
         if recursive is None or not rest:
             continue
         parts = rest.split("/")
