@@ -25,7 +25,7 @@ from atomic_content.cli import main
 from atomic_content.errors import ContentError, Diagnostic
 from atomic_content.repository import content_files
 from atomic_content.validate import check_content
-from contentkit import JOURNEY, MJML, PROFILE, write_tree
+from contentkit import BASE, JOURNEY, MJML, PROFILE, write_tree
 
 DAY = dt.date(2026, 11, 22)
 MJML_UNCLOSED = MJML.replace("</mj-column>", "", 1)  # lints clean, fails only when rendered
@@ -527,6 +527,18 @@ CASES = [
         "move it to journeys/sale.yaml",
     ),
     Case(
+        "settings-named-yml",
+        {"atomic.yaml": None, "atomic.yml": BASE["atomic.yaml"]},
+        "atomic.yaml:0:0: error[io.missing_file]: atomic.yaml is missing from the content folder",
+        "rename atomic.yml to atomic.yaml",
+    ),
+    Case(
+        "profile-named-in-capitals",
+        {"profile.yaml": None, "Profile.YAML": PROFILE},
+        "profile.yaml:0:0: error[io.missing_file]: profile.yaml is missing from the content folder",
+        "rename Profile.YAML to profile.yaml",
+    ),
+    Case(
         "folder-named-like-a-content-folder",
         {"atom/offer.yaml": ATOM, "atom/more.yaml": ATOM},
         "atom:0:0: warning[io.not_loaded]: this folder is not loaded: atom/ is not a content "
@@ -692,7 +704,7 @@ def test_valid_base_tree_is_clean(tmp_path: Path) -> None:
 
 # Cases that break a file every other check needs (a refused profile.yaml leaves no attribute
 # for the token checks); they are checked on their own above.
-ALONE = {"yes-as-boolean"}
+ALONE = {"yes-as-boolean", "settings-named-yml", "profile-named-in-capitals"}
 
 
 def test_all_bad_inputs_in_one_run(tmp_path: Path) -> None:

@@ -1489,13 +1489,24 @@ class _Loader:
             return None  # content_files said why
         if all(shown != name for shown, _path in self.listing):
             if required:
+                # atomic.yml, Profile.yaml ...: the two project files have exactly one name.
+                near = [
+                    shown
+                    for shown, _path in self.listing
+                    if "/" not in shown
+                    and shown != name
+                    and shown.lower().rpartition(".")[0] == name.rpartition(".")[0]
+                ]
                 self.diagnostics.error(
                     name,
                     0,
                     0,
                     "io.missing_file",
                     f"{name} is missing from the content folder",
-                    f"create {name} (see docs/format.md) or pass the right folder with --content",
+                    f"rename {near[0]} to {name}"
+                    if near
+                    else f"create {name} (see docs/format.md) or pass the right folder with "
+                    "--content",
                 )
             return None
         item, doc = self.parse(name, str(path), model, kind)
