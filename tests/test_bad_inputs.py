@@ -624,6 +624,29 @@ def test_folder_where_a_file_should_be(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"atomic.yaml": None},
+        {"profile.yaml": None},
+        {"atomic.yaml": "brand: {name: Northwind}\n"},  # schema errors only
+        {"profile.yaml": "attributes: [first_name, tier]\n"},  # not a mapping
+    ],
+    ids=["no-settings", "no-profile", "broken-settings", "broken-profile"],
+)
+def test_a_broken_project_file_is_reported_alone(
+    tmp_path: Path, files: dict[str, str | None]
+) -> None:
+    """Slots, channels, locales and attributes are declared in atomic.yaml and profile.yaml:
+    without one, every use elsewhere would be an error too (387 on the demo). Only the project
+    file's own problems are reported; the rest is checked once it loads."""
+    write_tree(tmp_path, files)
+    _library, diagnostics = check_content(tmp_path, DAY)
+    (name,) = files
+    assert diagnostics.has_errors
+    assert {d.path for d in diagnostics} == {name}, [fmt(d) for d in diagnostics]
+
+
 def test_files_an_editor_or_a_tool_leaves_are_let_be(tmp_path: Path) -> None:
     """Hidden files and folders, editor backups, READMEs, atoms in sub-folders (read), and
     files outside the YAML-only folders draw no io.not_loaded warning; a stray file does, and

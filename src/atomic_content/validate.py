@@ -1048,6 +1048,12 @@ def validate_library(library: Library, diagnostics: Diagnostics, *, jobs: int = 
     """Run every cross-file check on a loaded library, adding to ``diagnostics`` (``jobs``:
     see :func:`check_atoms`)."""
     diagnostics.extend(text_hygiene(library))
+    if library.settings is None or library.profile is None:
+        # The slots, channels, locales and attributes the other files are checked against are
+        # declared there: every use would be one more error caused by the one missing or
+        # broken project file (387 on the demo without atomic.yaml). They are checked once it
+        # loads; its own error says what to fix.
+        return
     v = _Validator(library, diagnostics)
     v.check_settings()
     v.check_profile()
