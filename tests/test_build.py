@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -28,7 +29,13 @@ from atomic_content import build as build_module
 from atomic_content import hashing
 from atomic_content import variants as variants_module
 from atomic_content.assets import asset_files, relative_assets
-from atomic_content.build import BuildLockedError, _check_relative, build, output_lock
+from atomic_content.build import (
+    BuildLockedError,
+    _check_relative,
+    build,
+    output_lock,
+    output_locked,
+)
 from atomic_content.bundle import load_bundle
 from atomic_content.cli import main
 from atomic_content.errors import AtomicError, ContentError
@@ -348,6 +355,25 @@ def test_second_build_waits_or_stops_with_a_clear_message(tmp_path: Path) -> Non
     with output_lock(out, 0), pytest.raises(BuildLockedError, match="another build is writing"):
         build(content, out, on=DAY, use_cache=False, lock_wait_seconds=0.2)
     build(content, out, on=DAY)  # the lock is free again
+    check_complete(out)
+
+
+def test_a_build_that_waits_builds_once_the_other_has_finished(tmp_path: Path) -> None:
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    holding = output_lock(out, 0)
+    holding.__enter__()
+    # Held for longer than the checks take, so the build reaches the lock while it is held.
+    release = threading.Timer(2.0, holding.__exit__, (None, None, None))
+    release.start()
+    try:
+        assert output_locked(out)
+        started = time.monotonic()
+        result = build(content, out, on=DAY, jobs=1, lock_wait_seconds=30)
+        assert result.variants > 0 and time.monotonic() - started >= 1.9
+    finally:
+        release.join()
+    assert not output_locked(out)
     check_complete(out)
 
 

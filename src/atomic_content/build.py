@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from . import __version__, hashing
 from .collector import collect_all
@@ -119,6 +119,18 @@ def _lock_file(out: Path) -> Path:
     return out.parent / f".{out.name}.lock"
 
 
+def _locked_now(handle: IO[Any]) -> bool:
+    """Take the exclusive lock on an open lock file without waiting: False when taken, True
+    when another process holds it."""
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
+        return True
+    return False
+
+
 @contextlib.contextmanager
 def output_lock(out: Path, wait_seconds: float) -> Iterator[None]:
     """Hold ``<out>.lock`` for the build; wait up to ``wait_seconds`` for another build."""
@@ -126,18 +138,12 @@ def output_lock(out: Path, wait_seconds: float) -> Iterator[None]:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a+") as handle:
         deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise BuildLockedError(
-                        f"another build is writing {out.as_posix()}; try again when it has finished"
-                    ) from None
-                time.sleep(0.1)
+        while _locked_now(handle):
+            if time.monotonic() >= deadline:
+                raise BuildLockedError(
+                    f"another build is writing {out.as_posix()}; try again when it has finished"
+                )
+            time.sleep(0.1)
         try:
             yield
         finally:
@@ -148,12 +154,8 @@ def output_locked(out: Path) -> bool:
     """Whether another build holds ``out``'s lock at this moment (a look: nothing is kept)."""
     try:
         with _lock_file(out).open("rb") as handle:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno in (errno.EAGAIN, errno.EACCES):
-                    return True
-                raise
+            if _locked_now(handle):
+                return True
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     except FileNotFoundError:
         pass  # no build has run yet
