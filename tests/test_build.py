@@ -425,6 +425,8 @@ EDITS = {
     "profile-sensitivity": ("profile.yaml", None),
     "profile-example": ("profile.yaml", None),
     "settings-brand": ("atomic.yaml", None),
+    # A file the load does not read: only a warning (io.not_loaded) changes.
+    "stray-file": ("atoms/notes.txt", "remember the sale\n"),
 }
 
 
@@ -461,9 +463,10 @@ def test_cached_rebuild_equals_clean_build_for_every_kind_of_edit(
     clean_out = tmp_path / "clean" / "dist"
     build(content, clean_out, on=DAY, jobs=1, use_cache=False)
     assert tree_digest(cached_out) == tree_digest(clean_out)
-    if edit in ("segment", "segment-attribute"):
+    if edit in ("segment", "segment-attribute", "stray-file"):
         # A condition decides who gets which variant and what the manifest says it reads, not
-        # what a variant says: nothing is re-rendered.
+        # what a variant says; a file nobody reads changes only a warning: nothing is
+        # re-rendered.
         assert result.rendered == 0
     else:
         assert result.rendered > 0
@@ -478,6 +481,10 @@ def test_cached_rebuild_equals_clean_build_for_every_kind_of_edit(
         assert all(v.targeting == ("orders",) for v in vip)
     if edit == "profile-sensitivity":
         assert all("tier" in v.personal for v in vip)
+    if edit == "stray-file":
+        assert [w.code for w in manifest.warnings if w.path == "atoms/notes.txt"] == [
+            "io.not_loaded"
+        ]
 
 
 def test_engine_version_invalidates_the_cache(
