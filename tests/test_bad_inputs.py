@@ -539,6 +539,21 @@ CASES = [
         "rename Profile.YAML to profile.yaml",
     ),
     Case(
+        "yaml-at-the-top",
+        {"headline.yaml": ATOM},
+        "headline.yaml:0:0: warning[io.not_loaded]: this file is not loaded: at the top of the "
+        "content folder only atomic.yaml and profile.yaml are read",
+        "move it into the folder of its kind: segments/, atoms/, journeys/, layouts/<channel>/, "
+        "customers/, experiments/ or strings/",
+    ),
+    Case(
+        "second-spelling-of-the-settings",
+        {"atomic.yml": BASE["atomic.yaml"]},
+        "atomic.yml:0:0: warning[io.not_loaded]: this file is not loaded: atomic.yaml is read, "
+        "not atomic.yml",
+        "merge what atomic.yml holds into atomic.yaml and remove it",
+    ),
+    Case(
         "folder-named-like-a-content-folder",
         {"atom/offer.yaml": ATOM, "atom/more.yaml": ATOM},
         "atom:0:0: warning[io.not_loaded]: this folder is not loaded: atom/ is not a content "
@@ -647,6 +662,16 @@ def test_a_broken_project_file_is_reported_alone(
     assert {d.path for d in diagnostics} == {name}, [fmt(d) for d in diagnostics]
 
 
+def test_a_misspelt_project_file_alone_has_one_hint(tmp_path: Path) -> None:
+    """atomic.yml without atomic.yaml: the missing file's error names it, and no warning
+    tells the editor to move it somewhere else."""
+    write_tree(tmp_path, {"atomic.yaml": None, "atomic.yml": BASE["atomic.yaml"]})
+    _library, diagnostics = check_content(tmp_path, DAY)
+    assert [(d.path, d.code, d.hint) for d in diagnostics] == [
+        ("atomic.yaml", "io.missing_file", "rename atomic.yml to atomic.yaml")
+    ]
+
+
 def test_files_an_editor_or_a_tool_leaves_are_let_be(tmp_path: Path) -> None:
     """Hidden files and folders, editor backups, READMEs, atoms in sub-folders (read), and
     files outside the YAML-only folders draw no io.not_loaded warning; a stray file does, and
@@ -661,6 +686,8 @@ def test_files_an_editor_or_a_tool_leaves_are_let_be(tmp_path: Path) -> None:
         "journeys/.hidden/old.yaml": JOURNEY,
         "layouts/email/notes.txt": "our layout notes\n",
         "notes.txt": "project notes\n",
+        "README.md": "# Our content\n",
+        ".pre-commit-config.yaml": "repos: []\n",
         "drafts/idea.yaml": ATOM,  # a folder of its own name: the team's business
         ".cache/entry.yaml": ATOM,
     }

@@ -1103,18 +1103,34 @@ sub-folders are read too). The layouts load before the folder at :data:`LAYOUTS_
 LAYOUTS_BEFORE = 3
 """Where the layouts come in :data:`CONTENT_FOLDERS`' load order: after the journeys."""
 
+PROJECT_FILES = ("atomic.yaml", "profile.yaml")
+"""The YAML files at the top of the content folder: the settings and the customer profile."""
+
+
+def project_file_spelled(name: str) -> str | None:
+    """The project file (:data:`PROJECT_FILES`) that ``name``, a YAML file at the top of the
+    content folder, is another spelling of (``atomic.yml``, ``Profile.YAML``), or None."""
+    stem = name.lower().rpartition(".")[0]
+    return next((known for known in PROJECT_FILES if known.startswith(stem + ".")), None)
+
 
 def unread_files(listing: list[tuple[str, str]]) -> Diagnostics:
     """An ``io.not_loaded`` warning for each listed file of a :data:`CONTENT_FOLDERS` folder
     that the load does not read: a name without the ``.yaml``/``.yml`` suffix (``offer.YAML``,
-    ``offer.yaml.txt``), or a YAML file in a sub-folder of a folder read without them; and one
-    for each top-level folder named like a content folder but not one (``atom/``,
-    ``Journeys/``). Content an editor wrote is never left out without a word. Hidden files
+    ``offer.yaml.txt``), or a YAML file in a sub-folder of a folder read without them; one for
+    each top-level folder named like a content folder but not one (``atom/``, ``Journeys/``);
+    and one for each YAML file at the top other than :data:`PROJECT_FILES` (a second spelling
+    of one, ``atomic.yml``, only beside it: alone, the missing file's error names it). Content
+    an editor wrote is never left out without a word. Hidden files
     and folders, editor backups (``name~``, ``#name#``) and README files are let be, and so
     are folders of other names (``drafts/``)."""
     found = Diagnostics()
     folders = {folder: recursive for folder, _model, _kind, recursive in CONTENT_FOLDERS}
     known = [*folders, "layouts", "assets"]
+    named = [f"{folder}/" for folder in folders]
+    named.insert(LAYOUTS_BEFORE, "layouts/<channel>/")
+    kinds = ", ".join(named[:-1]) + f" or {named[-1]}"
+    top_files = {shown for shown, _path in listing if "/" not in shown}
     other_folders: set[str] = set()  # top-level folders looked at
     for shown, _path in listing:
         top, _, rest = shown.partition("/")
@@ -1130,6 +1146,33 @@ def unread_files(listing: list[tuple[str, str]]) -> Diagnostics:
                     "io.not_loaded",
                     f"this folder is not loaded: {top}/ is not a content folder",
                     f"{suggestion} rename the folder",
+                )
+        if (
+            not rest
+            and top not in PROJECT_FILES
+            and not top.startswith(".")
+            and top.lower().endswith(_YAML_SUFFIXES)
+        ):
+            twin = project_file_spelled(top)
+            if twin is None:
+                found.warning(
+                    top,
+                    0,
+                    0,
+                    "io.not_loaded",
+                    "this file is not loaded: at the top of the content folder only "
+                    + " and ".join(PROJECT_FILES)
+                    + " are read",
+                    f"move it into the folder of its kind: {kinds}",
+                )
+            elif twin in top_files:  # when it is missing, its error names this file
+                found.warning(
+                    top,
+                    0,
+                    0,
+                    "io.not_loaded",
+                    f"this file is not loaded: {twin} is read, not {top}",
+                    f"keep one of them: merge what {top} holds into {twin} and remove it",
                 )
         if recursive is None or not rest:
             continue
@@ -1494,8 +1537,8 @@ class _Loader:
                     shown
                     for shown, _path in self.listing
                     if "/" not in shown
-                    and shown != name
-                    and shown.lower().rpartition(".")[0] == name.rpartition(".")[0]
+                    and shown.lower().endswith(_YAML_SUFFIXES)
+                    and project_file_spelled(shown) == name
                 ]
                 self.diagnostics.error(
                     name,
