@@ -1114,111 +1114,109 @@ def project_file_spelled(name: str) -> str | None:
     return next((known for known in PROJECT_FILES if known.startswith(stem + ".")), None)
 
 
+_YAML_FOLDERS = {folder: recursive for folder, _model, _kind, recursive in CONTENT_FOLDERS}
+""":data:`CONTENT_FOLDERS` by name: whether each is read with its sub-folders."""
+
+_OTHER_FOLDERS = ("layouts", "assets")
+"""The other folders the load reads (templates and images live there beside YAML)."""
+
+
 def unread_files(listing: list[tuple[str, str]]) -> Diagnostics:
-    """An ``io.not_loaded`` warning for each listed file of a :data:`CONTENT_FOLDERS` folder
-    that the load does not read: a name without the ``.yaml``/``.yml`` suffix (``offer.YAML``,
-    ``offer.yaml.txt``), or a YAML file in a sub-folder of a folder read without them; one for
-    each top-level folder named like a content folder but not one (``atom/``, ``Journeys/``);
-    and one for each YAML file at the top other than :data:`PROJECT_FILES` (a second spelling
-    of one, ``atomic.yml``, only beside it: alone, the missing file's error names it). Content
-    an editor wrote is never left out without a word. Hidden files
-    and folders, editor backups (``name~``, ``#name#``) and README files are let be, and so
-    are folders of other names (``drafts/``)."""
+    """An ``io.not_loaded`` warning, with the fix, for each listed thing the load does not
+    read although it looks like content:
+
+    - a file of a :data:`CONTENT_FOLDERS` folder without the ``.yaml``/``.yml`` suffix
+      (``offer.YAML``, ``offer.yaml.txt``), or a YAML file in a sub-folder of a folder read
+      without them;
+    - a top-level folder named like a content folder (``atom/``, ``Journeys/``);
+    - a YAML file at the top other than :data:`PROJECT_FILES` (a second spelling of one,
+      ``atomic.yml``, only beside it: alone, the missing file's error names it).
+
+    Content an editor wrote is never left out without a word. Hidden files and folders,
+    editor backups (``name~``, ``#name#``), README files and folders of other names
+    (``drafts/``) are let be."""
     found = Diagnostics()
-    folders = {folder: recursive for folder, _model, _kind, recursive in CONTENT_FOLDERS}
-    known = [*folders, "layouts", "assets"]
-    named = [f"{folder}/" for folder in folders]
-    named.insert(LAYOUTS_BEFORE, "layouts/<channel>/")
-    kinds = ", ".join(named[:-1]) + f" or {named[-1]}"
     top_files = {shown for shown, _path in listing if "/" not in shown}
-    other_folders: set[str] = set()  # top-level folders looked at
+    looked_at: set[str] = set()  # top-level folders other than the content folders
     for shown, _path in listing:
         top, _, rest = shown.partition("/")
-        recursive = folders.get(top)
-        if recursive is None and rest and top not in known and top not in other_folders:
-            other_folders.add(top)
-            suggestion = "" if top.startswith(".") else did_you_mean(top, known)
-            if suggestion:
-                found.warning(
-                    top,
-                    0,
-                    0,
-                    "io.not_loaded",
-                    f"this folder is not loaded: {top}/ is not a content folder",
-                    f"{suggestion} rename the folder",
-                )
-        if (
-            not rest
-            and top not in PROJECT_FILES
-            and not top.startswith(".")
-            and top.lower().endswith(_YAML_SUFFIXES)
-        ):
-            twin = project_file_spelled(top)
-            if twin is None:
-                found.warning(
-                    top,
-                    0,
-                    0,
-                    "io.not_loaded",
-                    "this file is not loaded: at the top of the content folder only "
-                    + " and ".join(PROJECT_FILES)
-                    + " are read",
-                    f"move it into the folder of its kind: {kinds}",
-                )
-            elif twin in top_files:  # when it is missing, its error names this file
-                found.warning(
-                    top,
-                    0,
-                    0,
-                    "io.not_loaded",
-                    f"this file is not loaded: {twin} is read, not {top}",
-                    f"keep one of them: merge what {top} holds into {twin} and remove it",
-                )
-        if recursive is None or not rest:
-            continue
-        parts = rest.split("/")
-        name = parts[-1]
-        if (
-            any(part.startswith(".") for part in parts)
-            or name.endswith("~")
-            or (name.startswith("#") and name.endswith("#"))
-            or name.upper().startswith("README")
-        ):
-            continue
-        flat = len(parts) == 1 or recursive
-        if name.endswith(_YAML_SUFFIXES):
-            if flat:
-                continue  # loaded
-            found.warning(
-                shown,
-                0,
-                0,
-                "io.not_loaded",
-                f"this file is not loaded: {top}/ is read without its sub-folders",
-                f"move it to {top}/{name}",
-            )
-        elif name.lower().endswith(_YAML_SUFFIXES):
-            stem, dot, suffix = name.rpartition(".")
-            found.warning(
-                shown,
-                0,
-                0,
-                "io.not_loaded",
-                "this file is not loaded: the .yaml or .yml suffix must be in lower case",
-                f"rename it to {stem}{dot}{suffix.lower()}"
-                + ("" if flat else f" and move it to {top}/"),
-            )
+        where = shown  # the file, or for a folder the folder
+        if not rest:
+            problem = _unread_top_file(top, top_files)
+        elif top in _YAML_FOLDERS:
+            problem = _unread_in_folder(top, rest)
+        elif top not in looked_at:
+            looked_at.add(top)
+            problem, where = _misnamed_folder(top), top
         else:
-            found.warning(
-                shown,
-                0,
-                0,
-                "io.not_loaded",
-                f"this file is not loaded: {top}/ holds only .yaml and .yml files",
-                "rename it to end in .yaml if it is content; otherwise move it out of the "
-                "content folder",
-            )
+            continue
+        if problem is not None:
+            found.warning(where, 0, 0, "io.not_loaded", *problem)
     return found
+
+
+def _unread_top_file(name: str, top_files: set[str]) -> tuple[str, str] | None:
+    if name in PROJECT_FILES or name.startswith(".") or not name.lower().endswith(_YAML_SUFFIXES):
+        return None  # read, or not content (README.md, .gitignore ...)
+    twin = project_file_spelled(name)
+    if twin is None:
+        kinds = [f"{folder}/" for folder in _YAML_FOLDERS]
+        kinds.insert(LAYOUTS_BEFORE, "layouts/<channel>/")
+        return (
+            "this file is not loaded: at the top of the content folder only "
+            + " and ".join(PROJECT_FILES)
+            + " are read",
+            f"move it into the folder of its kind: {', '.join(kinds[:-1])} or {kinds[-1]}",
+        )
+    if twin in top_files:  # when it is missing, its error names this file
+        return (
+            f"this file is not loaded: {twin} is read, not {name}",
+            f"keep one of them: merge what {name} holds into {twin} and remove it",
+        )
+    return None
+
+
+def _unread_in_folder(top: str, rest: str) -> tuple[str, str] | None:
+    parts = rest.split("/")
+    name = parts[-1]
+    if (
+        any(part.startswith(".") for part in parts)
+        or name.endswith("~")
+        or (name.startswith("#") and name.endswith("#"))
+        or name.upper().startswith("README")
+    ):
+        return None
+    flat = len(parts) == 1 or _YAML_FOLDERS[top]
+    if name.endswith(_YAML_SUFFIXES):
+        if flat:
+            return None  # loaded
+        return (
+            f"this file is not loaded: {top}/ is read without its sub-folders",
+            f"move it to {top}/{name}",
+        )
+    if name.lower().endswith(_YAML_SUFFIXES):
+        stem, dot, suffix = name.rpartition(".")
+        return (
+            "this file is not loaded: the .yaml or .yml suffix must be in lower case",
+            f"rename it to {stem}{dot}{suffix.lower()}"
+            + ("" if flat else f" and move it to {top}/"),
+        )
+    return (
+        f"this file is not loaded: {top}/ holds only .yaml and .yml files",
+        "rename it to end in .yaml if it is content; otherwise move it out of the content folder",
+    )
+
+
+def _misnamed_folder(name: str) -> tuple[str, str] | None:
+    if name in _OTHER_FOLDERS or name.startswith("."):
+        return None
+    suggestion = did_you_mean(name, [*_YAML_FOLDERS, *_OTHER_FOLDERS])
+    if not suggestion:
+        return None  # a folder of the team's own (drafts/)
+    return (
+        f"this folder is not loaded: {name}/ is not a content folder",
+        f"{suggestion} rename the folder",
+    )
 
 
 class _Loader:
