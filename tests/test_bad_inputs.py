@@ -672,6 +672,18 @@ def test_a_misspelt_project_file_alone_has_one_hint(tmp_path: Path) -> None:
     ]
 
 
+def test_only_a_yaml_file_is_taken_for_a_misspelt_project_file(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"atomic.yaml": None, "atomic.txt": "notes about the settings\n"})
+    _library, diagnostics = check_content(tmp_path, DAY)
+    assert [(d.path, d.code, d.hint) for d in diagnostics] == [
+        (
+            "atomic.yaml",
+            "io.missing_file",
+            "create atomic.yaml (see docs/format.md) or pass the right folder with --content",
+        )
+    ]
+
+
 def test_files_an_editor_or_a_tool_leaves_are_let_be(tmp_path: Path) -> None:
     """Hidden files and folders, editor backups, READMEs, atoms in sub-folders (read), and
     files outside the YAML-only folders draw no io.not_loaded warning; a stray file does, and

@@ -1108,10 +1108,19 @@ PROJECT_FILES = ("atomic.yaml", "profile.yaml")
 
 
 def project_file_spelled(name: str) -> str | None:
-    """The project file (:data:`PROJECT_FILES`) that ``name``, a YAML file at the top of the
-    content folder, is another spelling of (``atomic.yml``, ``Profile.YAML``), or None."""
-    stem = name.lower().rpartition(".")[0]
+    """The project file (:data:`PROJECT_FILES`) that ``name``, a file at the top of the content
+    folder, is another spelling of (``atomic.yml``, ``Profile.YAML``), or None."""
+    lowered = name.lower()
+    if not lowered.endswith(_YAML_SUFFIXES):
+        return None
+    stem = lowered.rpartition(".")[0]
     return next((known for known in PROJECT_FILES if known.startswith(stem + ".")), None)
+
+
+def read_in_folder(rest: str, recursive: bool) -> bool:
+    """Whether the load reads the file ``rest`` (a path below a folder of YAML files) of a
+    folder read with its sub-folders or not: the one home of that rule."""
+    return rest.endswith(_YAML_SUFFIXES) and (recursive or "/" not in rest)
 
 
 _YAML_FOLDERS = {folder: recursive for folder, _model, _kind, recursive in CONTENT_FOLDERS}
@@ -1177,6 +1186,9 @@ def _unread_top_file(name: str, top_files: set[str]) -> tuple[str, str] | None:
 
 
 def _unread_in_folder(top: str, rest: str) -> tuple[str, str] | None:
+    recursive = _YAML_FOLDERS[top]
+    if read_in_folder(rest, recursive):
+        return None
     parts = rest.split("/")
     name = parts[-1]
     if (
@@ -1186,10 +1198,8 @@ def _unread_in_folder(top: str, rest: str) -> tuple[str, str] | None:
         or name.upper().startswith("README")
     ):
         return None
-    flat = len(parts) == 1 or _YAML_FOLDERS[top]
-    if name.endswith(_YAML_SUFFIXES):
-        if flat:
-            return None  # loaded
+    flat = len(parts) == 1 or recursive
+    if name.endswith(_YAML_SUFFIXES):  # read, but for the sub-folder
         return (
             f"this file is not loaded: {top}/ is read without its sub-folders",
             f"move it to {top}/{name}",
@@ -1319,8 +1329,7 @@ class _Loader:
                 self._by_top.setdefault(top, []).append((shown, path))
         prefix = f"{folder}/"
         for shown, path in self._by_top.get(folder.split("/", 1)[0], ()):
-            inside = shown.startswith(prefix) and shown.endswith(_YAML_SUFFIXES)
-            if inside and (recursive or "/" not in shown[len(prefix) :]):
+            if shown.startswith(prefix) and read_in_folder(shown[len(prefix) :], recursive):
                 yield shown, path
 
     def parse(
@@ -1534,9 +1543,7 @@ class _Loader:
                 near = [
                     shown
                     for shown, _path in self.listing
-                    if "/" not in shown
-                    and shown.lower().endswith(_YAML_SUFFIXES)
-                    and project_file_spelled(shown) == name
+                    if "/" not in shown and project_file_spelled(shown) == name
                 ]
                 self.diagnostics.error(
                     name,
