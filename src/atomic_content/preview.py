@@ -18,7 +18,7 @@ from typing import Any
 
 from .api import CustomerMessage, customer_messages
 from .assets import asset_files, inline_assets
-from .channels import export_formats, get_renderer
+from .channels import export_formats, get_renderer, limit_hint
 from .channels.base import (
     AssembledMessage,
     ExportOptions,
@@ -58,6 +58,12 @@ class PreviewResult:
     def has_errors(self) -> bool:
         return any(p.severity is Severity.ERROR for p in self.problems)
 
+    def hint(self, problem: LimitProblem) -> str:
+        """How to fix ``problem`` (one of :attr:`problems`): the build's hint for it."""
+        choice = self.resolution.slots.get(problem.slot) if problem.slot else None
+        at_atom = choice is not None and choice.winner is not None
+        return limit_hint(problem.code, problem.slot if at_atom else None)
+
     def to_dict(self, *, explain: bool = False) -> dict[str, Any]:
         """The JSON shape of a preview (docs/cli.md): resolution, parts and problems; with an
         experiment, ``experiment`` (arm and reason) and ``holdout`` (no message is sent)."""
@@ -77,7 +83,7 @@ class PreviewResult:
                 }
                 for name, text in self.rendered.parts.items()
             },
-            "problems": [p.to_dict() for p in self.problems],
+            "problems": [{**p.to_dict(), "hint": self.hint(p)} for p in self.problems],
             "suppressed": list(self.suppressed),
         }
 
@@ -183,9 +189,10 @@ def _summary(result: PreviewResult) -> list[str]:
     return lines
 
 
-def format_problems(problems: tuple[LimitProblem, ...] | list[LimitProblem]) -> list[str]:
-    """``severity[code]: message`` lines (empty when there are none)."""
-    return [f"{p.severity.value}[{p.code}]: {p.message}" for p in problems]
+def format_problems(result: PreviewResult) -> list[tuple[str, str]]:
+    """``(severity[code]: message, hint)`` of each limit problem of ``result`` (empty when
+    there are none)."""
+    return [(f"{p.severity.value}[{p.code}]: {p.message}", result.hint(p)) for p in result.problems]
 
 
 def format_text(results: list[PreviewResult], *, explain: bool = False) -> str:
@@ -207,10 +214,11 @@ def format_text(results: list[PreviewResult], *, explain: bool = False) -> str:
             lines.append(" personalized arm gets)")
             lines.append("")
         lines.append(get_renderer(result.rendered.key.channel).preview_text(result.rendered))
-        problems = format_problems(result.problems)
+        problems = format_problems(result)
         lines.append("")
         lines.append("checks: " + ("ok" if not problems else plural(len(problems), "problem")))
-        lines.extend(f"  {line}" for line in problems)
+        for line, hint in problems:
+            lines += [f"  {line}", f"    hint: {hint}"]
         blocks.append("\n".join(lines))
     text = "\n\n".join(blocks) + "\n"
     # Split on every line boundary the runner may honour (CR, U+2028 ... too), ends kept.
@@ -236,7 +244,8 @@ def format_html(results: list[PreviewResult]) -> str:
         key = result.resolution.key
         title = html.escape(f"{key.journey} / {key.step} / {key.channel} / {key.locale}")
         problems = "".join(
-            f"<li>{html.escape(line)}</li>" for line in format_problems(result.problems)
+            f"<li>{html.escape(line)}<br>hint: {html.escape(hint)}</li>"
+            for line, hint in format_problems(result)
         )
         sections.append(
             f"<section><h2>{title}</h2>{f'<ul>{problems}</ul>' if problems else ''}"

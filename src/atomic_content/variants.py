@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 
 from .assets import asset_files, relative_assets
+from .channels import limit_advice, limit_hint
 from .collector import long_lived
 from .errors import Diagnostics, RenderError
 from .hashing import sha256_hex
@@ -634,32 +635,34 @@ def render_diagnostics(library: Library, plan: Plan, rendered: RenderedPlan) -> 
             failure.message + _affected(ids),
             failure.hint,
         )
-    grouped: dict[tuple[str, int, int, str, str, str], list[str]] = {}
-    # Thousands of variants share a handful of atoms and steps: position each place once.
+    grouped: dict[tuple[str, int, int, str, str, str, str], list[str]] = {}
+    # Thousands of variants share a handful of atoms, steps and layouts: position each place
+    # once.
     positions: dict[tuple[str, ...], tuple[str, int, int]] = {}
     for variant_id, output in sorted(rendered.outputs.items()):
         if not output.entry.warnings:
             continue
         variant = plan.variant(variant_id)
         for problem in output.entry.warnings:
+            advice = limit_advice(problem.code)
             choice = variant.resolution.slots.get(problem.slot) if problem.slot else None
-            place = (
-                (choice.winner.id,)
-                if choice is not None and choice.winner is not None
-                else (variant.journey, variant.step, variant.channel)
-            )
+            at_atom = choice is not None and choice.winner is not None
+            place: tuple[str, ...]
+            if advice is not None and advice.in_layout:
+                # The layout's own problem: once at its template, for all its messages.
+                place = ("layout", variant.channel, variant.resolution.layout)
+            elif choice is not None and choice.winner is not None:
+                place = ("atom", choice.winner.id)
+            else:
+                place = ("step", variant.journey, variant.step, variant.channel)
             found = positions.get(place)
             if found is None:
-                found = positions[place] = _problem_position(library, variant, problem.slot)
+                found = positions[place] = _problem_position(library, variant, place)
             path, line, col = found
-            key = (path, line, col, problem.severity, problem.code, problem.message)
+            hint = limit_hint(problem.code, problem.slot if at_atom else None)
+            key = (path, line, col, problem.severity, problem.code, problem.message, hint)
             grouped.setdefault(key, []).append(variant_id)
-    for (path, line, col, severity, code, message), ids in grouped.items():
-        hint = (
-            "shorten this atom's text"
-            if line and code.endswith(("_too_long", "_long", "_empty", "_short"))
-            else "shorten the atoms of this message (the manifest lists which)"
-        )
+    for (path, line, col, severity, code, message, hint), ids in grouped.items():
         text = message + _affected(ids)
         if severity == "error":
             diagnostics.error(path, line, col, code, text, hint)
@@ -676,12 +679,20 @@ def _affected(ids: Iterable[str]) -> str:
 
 
 def _problem_position(
-    library: Library, variant: PlannedVariant, slot: str | None
+    library: Library, variant: PlannedVariant, place: tuple[str, ...]
 ) -> tuple[str, int, int]:
-    choice = variant.resolution.slots.get(slot) if slot else None
-    if choice is not None and choice.winner is not None:
-        atom = choice.winner
+    """Where a limit problem of ``variant`` is reported: at the text of the atom
+    (``("atom", id)``), at the layout's template (``("layout", channel, layout)``; its YAML
+    file when it has none) or at the journey step's channel (``("step", ...)``)."""
+    if place[0] == "atom":
+        atom = library.atoms[place[1]]
         return library.position("atom", atom.id, (atom.content_field,))
+    if place[0] == "layout":
+        entry = library.layouts.get((variant.channel, variant.resolution.layout))
+        if entry is not None and entry.template_path:
+            return entry.template_path, 1, 1
+        key = f"{variant.channel}/{variant.resolution.layout}"
+        return library.paths.get(("layout", key), ""), 1, 1
     journey = library.journeys[variant.journey]
     index = next(i for i, s in enumerate(journey.steps) if s.id == variant.step)
     return library.position(

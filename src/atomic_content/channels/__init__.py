@@ -19,6 +19,7 @@ from .base import (
     ChannelRenderer,
     Export,
     LayoutProblem,
+    LimitAdvice,
     LimitProblem,
     Part,
     RenderedMessage,
@@ -64,6 +65,25 @@ def get_renderer(name: str) -> ChannelRenderer:
     return renderer
 
 
+def limit_advice(code: str) -> LimitAdvice | None:
+    """The channel's advice for the limit problem ``code`` (``<channel>.<what>``); None for the
+    lengths :func:`~.base.length_problems` measures, whose fix is to shorten."""
+    renderer = RENDERERS.get(code.partition(".")[0])
+    return renderer.limit_advice.get(code) if renderer is not None else None
+
+
+def limit_hint(code: str, slot: str | None) -> str:
+    """How to fix the limit problem ``code``: its channel's advice, else (a length over a
+    limit) shorten the atom that fills ``slot``, or the message's atoms when the length is
+    the whole message's (``slot`` None)."""
+    advice = limit_advice(code)
+    if advice is not None:
+        return advice.hint
+    if slot is not None:
+        return f"shorten the text of the `{slot}` atom"
+    return "shorten the atoms of this message"
+
+
 def export_formats() -> dict[str, tuple[str, Export]]:
     """Every channel's extra preview format: format name -> (channel name, export)."""
     return {fmt: (r.name, export) for r in RENDERERS.values() for fmt, export in r.exports.items()}
@@ -79,10 +99,13 @@ __all__ = [
     "ChannelRenderer",
     "Export",
     "LayoutProblem",
+    "LimitAdvice",
     "LimitProblem",
     "Part",
     "RenderedMessage",
     "export_formats",
     "get_renderer",
+    "limit_advice",
+    "limit_hint",
     "register",
 ]

@@ -38,6 +38,7 @@ from .base import (
     ChannelView,
     Export,
     LayoutProblem,
+    LimitAdvice,
     LimitProblem,
     Measure,
     Part,
@@ -78,6 +79,19 @@ class AppRenderer:
 
     name = "app"
     message_fields: frozenset[str] = frozenset()
+    limit_advice: Mapping[str, LimitAdvice] = {
+        "app.push_title_empty": LimitAdvice(
+            "give the message a push title: a `push_title` atom with text for this audience and "
+            "locale"
+        ),
+        "app.push_payload_too_large": LimitAdvice(
+            "shorten the push title and body: the payload holds both, and the deep link"
+        ),
+        "app.deep_link_scheme": LimitAdvice(
+            "link to an https:// address or to the app's own scheme (`brand.deep_link_scheme` "
+            "in atomic.yaml)"
+        ),
+    }
     settings_model = AppChannel
     layout_template = None
     exports: Mapping[str, Export] = {}

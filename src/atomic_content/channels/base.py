@@ -201,6 +201,20 @@ class LimitProblem:
 
 
 @dataclass(frozen=True)
+class LimitAdvice:
+    """What an editor does about one kind of :class:`LimitProblem` (see
+    :attr:`ChannelRenderer.limit_advice`)."""
+
+    hint: str
+    """The fix in the editor's words, true wherever the problem is reported (at an atom, a
+    journey step or a layout; in the build's diagnostics and in a preview)."""
+
+    in_layout: bool = False
+    """Only the layout can cause it (a page without a viewport: atoms cannot add one). It is
+    reported once at the layout's template, not at every message that uses the layout."""
+
+
+@dataclass(frozen=True)
 class AssemblyContext:
     """What assembly needs from a library, computed once: settings, the plain brand dict, the
     allowed link schemes and the declared customer attributes."""
@@ -361,6 +375,12 @@ class ChannelRenderer(Protocol):
     """``message.*`` names this channel's layouts receive beyond the ones every layout gets
     (:data:`atomic_content.layout_lint.MESSAGE_FIELDS`); the layout lint accepts exactly
     these. Empty for most channels."""
+
+    limit_advice: Mapping[str, LimitAdvice]
+    """How to fix each problem code :meth:`check_limits` can report, other than the lengths
+    :func:`length_problems` measures under its own ``<code>_too_long`` and ``<code>_long``
+    codes (their fix is to shorten; see :func:`atomic_content.channels.limit_hint`).
+    tests/test_limit_hints.py holds every code a channel reports to having a fix."""
 
     @property
     def settings_model(self) -> type[Model]:

@@ -59,6 +59,7 @@ from .base import (
     Export,
     ExportOptions,
     LayoutProblem,
+    LimitAdvice,
     LimitProblem,
     Measure,
     Part,
@@ -109,6 +110,18 @@ class EmailRenderer:
 
     name = "email"
     message_fields: frozenset[str] = frozenset()
+    limit_advice: Mapping[str, LimitAdvice] = {
+        "email.subject_empty": LimitAdvice(
+            "give the message a subject: a `subject` atom with text for this audience and locale"
+        ),
+        "email.preheader_short": LimitAdvice(
+            "write a longer preheader: lengthen its atom, or add a `preheader` atom where the "
+            "message has none"
+        ),
+        "email.html_too_large": LimitAdvice(
+            "make the email smaller: shorter atoms, or fewer and simpler sections in its layout"
+        ),
+    }
     settings_model = EmailChannel
     layout_template = "<name>.mjml"
 

@@ -28,6 +28,7 @@ from .base import (
     Export,
     HtmlOutline,
     LayoutProblem,
+    LimitAdvice,
     LimitProblem,
     Measure,
     Part,
@@ -68,6 +69,33 @@ class MicrositeRenderer:
     name = "microsite"
     # message.title and message.description: the page's <title> and meta description.
     message_fields: frozenset[str] = PAGE_MESSAGE_FIELDS
+    limit_advice: Mapping[str, LimitAdvice] = {
+        "microsite.no_title": LimitAdvice(
+            "give the page a title: `<title>{{ message.title }}</title>` in the layout, and a "
+            "`headline` atom with text"
+        ),
+        "microsite.no_description": LimitAdvice(
+            'describe the page: `<meta name="description" content="{{ message.description }}">`'
+            " in the layout, and a `summary` atom with text"
+        ),
+        "microsite.no_lang": LimitAdvice(
+            'write the page\'s language into the layout: `<html lang="{{ message.lang }}">`',
+            in_layout=True,
+        ),
+        "microsite.no_viewport": LimitAdvice(
+            'add `<meta name="viewport" content="width=device-width, initial-scale=1">` to '
+            "the layout's <head>",
+            in_layout=True,
+        ),
+        "microsite.image_alt": LimitAdvice(
+            'give the layout\'s <img> an alt attribute (`alt=""` for a decorative image)',
+            in_layout=True,
+        ),
+        "microsite.external_script": LimitAdvice(
+            "remove the <script> from the layout: landing pages must not load code",
+            in_layout=True,
+        ),
+    }
     settings_model = MicrositeChannel
     layout_template = "<name>.html.j2"
     exports: Mapping[str, Export] = {}

@@ -45,6 +45,7 @@ from .base import (
     ChannelView,
     Export,
     LayoutProblem,
+    LimitAdvice,
     LimitProblem,
     Measure,
     Part,
@@ -209,6 +210,15 @@ class SmsRenderer:
 
     name = "sms"
     message_fields: frozenset[str] = frozenset()
+    limit_advice: Mapping[str, LimitAdvice] = {
+        "sms.ucs2": LimitAdvice(
+            "use plain characters: no emoji, and straight quotes and dashes (' \" -) instead "
+            "of typographic ones"
+        ),
+        "sms.too_many_segments": LimitAdvice(
+            "shorten the text, or raise `channels.sms.limits.max_segments_hard` in atomic.yaml"
+        ),
+    }
     settings_model = SmsChannel
     layout_template = None
 

@@ -105,8 +105,8 @@ def preview(
     if fmt == "html" or fmt in exports:
         # The document goes to stdout or a file; problems go to stderr so they stay visible.
         for result in results:
-            for line in format_problems(result.problems):
-                click.echo(f"{result.resolution.key}: {line}", err=True)
+            for line, hint in format_problems(result):
+                click.echo(f"{result.resolution.key}: {line}\n  hint: {hint}", err=True)
     target = out
     if open_browser and target is None:
         import tempfile

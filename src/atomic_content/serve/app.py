@@ -448,7 +448,7 @@ class StudioApp:
                 "language": resolution.language,
                 "notes": resolution.notes,
                 "badges": badges(result.rendered, result.problems, result.settings),
-                "limit_problems": format_problems(result.problems),
+                "limit_problems": format_problems(result),
                 "slots": slot_views(ws.library, resolution, self.config.editor_link),
                 "exports": sorted(get_renderer(q.channel).exports),
             }
