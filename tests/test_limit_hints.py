@@ -8,6 +8,7 @@ cannot be missed) has a fix: its channel's advice, or "shorten" for the lengths 
 from __future__ import annotations
 
 import ast
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -90,8 +91,8 @@ def test_every_code_a_channel_reports_has_its_fix() -> None:
 def test_the_fix_points_the_right_way(code: str, slot: str | None, expected: str) -> None:
     hint = limit_hint(code, slot)
     assert expected in hint
-    if code.endswith(("_short", "_empty")) or not code.endswith(("_long", "_large")):
-        assert "shorten" not in hint or code == "sms.too_many_segments"
+    if not code.endswith(("_long", "_large")):  # too short, empty, missing, not allowed
+        assert "shorten" not in hint
 
 
 def _warning(diagnostics: list[Diagnostic], code: str) -> list[Diagnostic]:
@@ -205,3 +206,28 @@ def test_the_studio_shows_the_fix(tmp_path: Path) -> None:
         page = c.get("/message?journey=welcome&step=day-0&channel=email&customer=ada").text
     assert "warning[email.preheader_short]" in page
     assert f"hint: {limit_hint('email.preheader_short', None)}" in unescape(page)
+
+
+def test_the_runtime_tells_the_fix_for_one_customers_values(tmp_path: Path) -> None:
+    """At send time a customer's values can break a hard limit the build could not see: a
+    blank first name empties a subject of only that token (fix: a default), a long one makes
+    it too long (fix: shorter)."""
+    from atomic_content.build import build
+    from atomic_content.bundle import load_bundle
+    from atomic_content.errors import RenderError
+
+    subject = "slot: subject\nchannels: [email]\nstatus: approved\n"
+    subject += "text: \"{{ customer.first_name | default('') }}\"\n"
+    content = write_tree(tmp_path / "content", {"atoms/subject.yaml": subject})
+    build(content, tmp_path / "dist", on=dt.date(2026, 12, 1), jobs=1)
+    bundle = load_bundle(tmp_path / "dist")
+    record = {"id": "C-9", "locale": "en", "tier": "silver", "orders": 1}
+    where = {"journey": "welcome", "step": "day-0", "channel": "email", "on": dt.date(2026, 12, 1)}
+    for first_name, code, fix in (
+        (" ", "email.subject_empty", "give its tokens a default"),
+        ("A" * 200, "email.subject_too_long", "shorten the atoms or give the tokens a shorter"),
+    ):
+        with pytest.raises(RenderError) as raised:
+            bundle.render({**record, "first_name": first_name}, **where)
+        assert raised.value.code == code
+        assert fix in (raised.value.hint or "")

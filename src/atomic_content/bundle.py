@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .channels import get_renderer
+from .channels import get_renderer, send_hint
 from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
 from .errors import AtomicError, RenderError, Severity
 from .hashing import canonical_json
@@ -284,8 +284,7 @@ class Bundle:
                 problem.code,
                 f"{problem.message} for this customer",
                 customer_id=rendered.customer_id,
-                hint="the customer's values make the message too long; shorten the atoms "
-                "or give the tokens a shorter form",
+                hint=send_hint(problem.code),
             )
         return rendered
 

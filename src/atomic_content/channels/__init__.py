@@ -84,6 +84,18 @@ def limit_hint(code: str, slot: str | None) -> str:
     return "shorten the atoms of this message"
 
 
+def send_hint(code: str) -> str:
+    """How to fix the hard-limit problem ``code`` when one customer's values cause it (the
+    runtime's error): its channel's :attr:`~.base.LimitAdvice.at_send`, else too long."""
+    advice = limit_advice(code)
+    if advice is not None and advice.at_send:
+        return advice.at_send
+    return (
+        "the customer's values make the message too long; shorten the atoms or give the "
+        "tokens a shorter form"
+    )
+
+
 def export_formats() -> dict[str, tuple[str, Export]]:
     """Every channel's extra preview format: format name -> (channel name, export)."""
     return {fmt: (r.name, export) for r in RENDERERS.values() for fmt, export in r.exports.items()}
@@ -108,4 +120,5 @@ __all__ = [
     "limit_advice",
     "limit_hint",
     "register",
+    "send_hint",
 ]

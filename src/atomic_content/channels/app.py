@@ -33,6 +33,7 @@ from ..models import ChannelSettings, Model, Settings
 from ..repository import LayoutEntry
 from ..resolver import Resolution
 from .base import (
+    EMPTY_FOR_CUSTOMER,
     AssembledMessage,
     AssemblyContext,
     ChannelView,
@@ -82,14 +83,17 @@ class AppRenderer:
     limit_advice: Mapping[str, LimitAdvice] = {
         "app.push_title_empty": LimitAdvice(
             "give the message a push title: a `push_title` atom with text for this audience and "
-            "locale"
+            "locale",
+            at_send=EMPTY_FOR_CUSTOMER.format(what="push title"),
         ),
         "app.push_payload_too_large": LimitAdvice(
             "shorten the push title and body: the payload holds both, and the deep link"
         ),
         "app.deep_link_scheme": LimitAdvice(
             "link to an https:// address or to the app's own scheme (`brand.deep_link_scheme` "
-            "in atomic.yaml)"
+            "in atomic.yaml)",
+            at_send="the customer's values change the link's scheme: write the link's start "
+            "(scheme and host) as fixed text, with tokens only after it",
         ),
     }
     settings_model = AppChannel

@@ -200,6 +200,14 @@ class LimitProblem:
         }
 
 
+EMPTY_FOR_CUSTOMER: Final = (
+    "the customer's values leave the {what} empty: give its tokens a default, e.g. "
+    '`{{{{ customer.first_name | default("there") }}}}`'
+)
+"""The send-time fix of a required part a customer's values leave empty
+(:attr:`LimitAdvice.at_send`)."""
+
+
 @dataclass(frozen=True)
 class LimitAdvice:
     """What an editor does about one kind of :class:`LimitProblem` (see
@@ -212,6 +220,11 @@ class LimitAdvice:
     in_layout: bool = False
     """Only the layout can cause it (a page without a viewport: atoms cannot add one). It is
     reported once at the layout's template, not at every message that uses the layout."""
+
+    at_send: str = ""
+    """The fix when a customer's values cause it, as the runtime reports it for one customer
+    (an empty first name leaving a subject of only that token empty); empty when the
+    runtime's general "too long" fix holds (see :func:`atomic_content.channels.send_hint`)."""
 
 
 @dataclass(frozen=True)

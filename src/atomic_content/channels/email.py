@@ -53,6 +53,7 @@ from ..repository import LayoutEntry
 from ..resolver import Resolution
 from ..tokens import check_header_value
 from .base import (
+    EMPTY_FOR_CUSTOMER,
     AssembledMessage,
     AssemblyContext,
     ChannelView,
@@ -112,7 +113,8 @@ class EmailRenderer:
     message_fields: frozenset[str] = frozenset()
     limit_advice: Mapping[str, LimitAdvice] = {
         "email.subject_empty": LimitAdvice(
-            "give the message a subject: a `subject` atom with text for this audience and locale"
+            "give the message a subject: a `subject` atom with text for this audience and locale",
+            at_send=EMPTY_FOR_CUSTOMER.format(what="subject"),
         ),
         "email.preheader_short": LimitAdvice(
             "write a longer preheader: lengthen its atom, or add a `preheader` atom where the "
