@@ -10,12 +10,14 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -585,16 +587,39 @@ def test_a_file_missing_from_the_previous_build_is_rendered_again(tmp_path: Path
     assert tree_digest(out) == tree_digest(clean)
 
 
-def test_damaged_cache_entry_is_a_miss(tmp_path: Path) -> None:
+DAMAGES: dict[str, Callable[[bytes], bytes]] = {
+    "a rendered file's text changed": lambda raw: raw.replace(b"Welcome", b"Hacked!"),
+    "cut short": lambda raw: raw[: len(raw) - 7],
+    "bytes after its end": lambda raw: raw + b"<script>",
+    "a size in its header changed": lambda raw: re.sub(rb'"message": \d+', b'"message": 1', raw),
+    "another format": lambda raw: b"{" + raw,
+    "its header line cut": lambda raw: raw[: raw.index(b"\n", 30)],
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_damaged_cache_entry_is_a_miss(tmp_path: Path, damage: str) -> None:
+    """Every variant of the cache damaged one way, then an edit that re-renders nothing: the
+    build must render those variants again, not take the damaged bytes."""
     content = write_tree(tmp_path / "content")
     out = tmp_path / "dist"
     build(content, out, on=DAY)
-    for entry in (tmp_path / ".dist.cache").rglob("*.json"):
-        entry.write_text(entry.read_text().replace("Welcome", "Hacked"))
+    entries = sorted((tmp_path / ".dist.cache").rglob("*.variant"))
+    assert entries  # the test damages real entries
+    damaged = 0
+    for entry in entries:
+        raw = entry.read_bytes()
+        changed = DAMAGES[damage](raw)
+        damaged += changed != raw
+        entry.write_bytes(changed)
+    assert damaged >= len(entries) // 2
     (content / "atoms/cta.yaml").write_text(
         (content / "atoms/cta.yaml").read_text() + "notes: touched\n"
     )
-    build(content, out, on=DAY)
+    shutil.rmtree(out.resolve())  # no previous tree to take the variants from: the cache
+    out.unlink()
+    result = build(content, out, on=DAY)
+    assert result.cached == len(entries) - damaged
     clean = tmp_path / "clean" / "dist"
     build(content, clean, on=DAY, use_cache=False)
     assert tree_digest(out) == tree_digest(clean)

@@ -1140,14 +1140,14 @@ def check_content(
     from .pipeline import check
     from .plan import PlanStore
     from .schema import freshness_diagnostics
-    from .variants import VariantCache
+    from .variants import SHARED_FOLDER, VariantCache
     from .yamlio import cache_dir
 
     folder = cache_dir()
     checked = check(
         root,
         DateRange.of(on, until),
-        cache=VariantCache(folder / "variants-v2" if folder is not None else None),
+        cache=VariantCache(folder / SHARED_FOLDER if folder is not None else None),
         plans=PlanStore.for_root(root),
     )
     checked.diagnostics.extend(freshness_diagnostics(checked.library))

@@ -37,7 +37,7 @@ from ..pipeline import Checked, check
 from ..plan import Plan, PlannedVariant, PlanStore, Router
 from ..repository import Library, LoadCache
 from ..resolver import Resolver
-from ..variants import VariantCache, VariantOutput, with_plan_fields
+from ..variants import SHARED_FOLDER, VariantCache, VariantOutput, with_plan_fields
 from ..watch import content_changes
 from ..yamlio import cache_dir as user_cache_dir
 
@@ -175,7 +175,7 @@ class Studio:
             # The render cache `atomic validate` uses (content-addressed, shared), else a
             # temporary one.
             shared = user_cache_dir()
-            cache_dir = shared / "variants-v2" if shared is not None else None
+            cache_dir = shared / SHARED_FOLDER if shared is not None else None
         self._own_cache = cache_dir is None
         self.cache_dir = cache_dir or Path(tempfile.mkdtemp(prefix="atomic-serve-cache-"))
         self.cache = MemoryVariantCache(self.cache_dir)
