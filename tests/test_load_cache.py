@@ -183,3 +183,41 @@ def test_cached_positions_that_are_not_positions_refuse_the_entry(
         doc = static_check(root, DAY)[0].documents["journeys/welcome.yaml"]
         assert doc.positions is None  # read again from the file, not taken from the cache
         assert doc.position(loc) == (7, 23)
+
+
+def test_validate_reads_the_limit_problems_from_the_cache_without_the_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm ``atomic validate`` reads each variant's manifest entry from the shared variant
+    cache, not its rendered bytes, and reports exactly what the run that rendered them did."""
+    from atomic_content import variants
+    from atomic_content.validate import check_content
+
+    monkeypatch.setenv("ATOMIC_CACHE_DIR", str(tmp_path / "cache"))
+    root = write_tree(tmp_path / "content")
+    read: list[variants.VariantOutput | None] = []
+    original = variants.VariantCache.get
+
+    def get(
+        self: variants.VariantCache, key: str, variant: variants.PlannedVariant
+    ) -> variants.VariantOutput | None:
+        found = original(self, key, variant)
+        read.append(found)
+        return found
+
+    monkeypatch.setattr(variants.VariantCache, "get", get)
+    _library, rendering = check_content(root, DAY)
+    assert read and all(found is None for found in read)  # the first run renders them all
+    read.clear()
+    _library, cached = check_content(root, DAY)
+    assert read and all(found is not None and found.entry_only for found in read)
+    assert all(not found.files and not found.message for found in read if found is not None)
+    assert list(cached) == list(rendering)
+    assert "email.preheader_short" in {d.code for d in cached}  # from the entries read
+    # A damaged entry is a miss here too: rendered again, and the same problems.
+    for entry in (tmp_path / "cache").rglob("*.variant"):
+        entry.write_bytes(entry.read_bytes().replace(b'"warnings": [', b'"warnings": ['[:-1]))
+    read.clear()
+    _library, again = check_content(root, DAY)
+    assert read and all(found is None for found in read)
+    assert list(again) == list(rendering)

@@ -874,6 +874,7 @@ def output_files(
     arms = variant_arms(checked.plan)
     for variant in checked.plan.variants:
         output = rendered.outputs[variant.id]
+        assert not output.entry_only, "a variant read without its bytes cannot be written"
         entry, arm = output.entry, arms.get(variant.id, ())
         # Most entries already carry their arms (reused ones): keeping the very object lets
         # the manifest writer recognise the previous line by identity.

@@ -1144,10 +1144,12 @@ def check_content(
     from .yamlio import cache_dir
 
     folder = cache_dir()
+    # Validate reads each variant's limit problems from the cache, not its bytes.
+    cache = VariantCache(folder / SHARED_FOLDER if folder else None, entries_only=True)
     checked = check(
         root,
         DateRange.of(on, until),
-        cache=VariantCache(folder / SHARED_FOLDER if folder is not None else None),
+        cache=cache,
         plans=PlanStore.for_root(root),
     )
     checked.diagnostics.extend(freshness_diagnostics(checked.library))
