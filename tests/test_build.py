@@ -1190,3 +1190,55 @@ def test_the_spare_is_kept_when_the_output_is_reached_through_a_link(tmp_path: P
     build(content, out, on=DAY, jobs=1)
     assert out.resolve().stat().st_ino == inode
     check_complete(out)
+
+
+# -- the variant cache is pruned ---------------------------------------------------------------
+
+
+def test_the_variant_cache_is_pruned(tmp_path: Path) -> None:
+    """Entries no build used for two weeks go, and files of another format; what the last
+    build used, recent entries and the folders beside the entries stay; one look a day."""
+    from atomic_content.variants import PRUNE_AFTER_SECONDS, PRUNE_EVERY_SECONDS, VariantCache
+
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY)
+    folder = tmp_path / ".dist.cache"
+    used = sorted(folder.glob("??/*.variant"))
+    assert used
+    now = time.time()
+    old = now - PRUNE_AFTER_SECONDS - 3600
+
+    def plant(name: str, age: float) -> Path:
+        path = folder / "ab" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"x")
+        os.utime(path, (age, age))
+        return path
+
+    stale = plant("ab" + "1" * 62 + ".variant", old)
+    recent = plant("ab" + "2" * 62 + ".variant", now - 3600)
+    older_format = plant("ab" + "3" * 62 + ".json", now)
+    left_behind = plant("ab" + "4" * 62 + ".tmp123", now - 7200)
+    writing = plant("ab" + "5" * 62 + ".tmp456", now - 60)
+    for path in used:
+        os.utime(path, (old, old))  # written long ago, but the build uses them
+    beside = sorted(p for p in folder.rglob("*") if p.is_file() and len(p.parent.name) != 2)
+    # The plan memo, the entry memo and the input digests, as the first build left them.
+    assert {p.parent.name for p in beside} >= {"plan", "entries", ".dist.cache"}
+    (folder / "pruned").unlink()  # the build just looked: let the next look happen now
+    # A change that renders no variant again (a file the load does not read): the build
+    # keeps every entry it uses.
+    (content / "atoms/notes.txt").write_text("to do\n")
+    result = build(content, out, on=DAY)
+    assert result.rendered == 0
+    assert all(path.exists() for path in used)
+    assert not stale.exists() and not older_format.exists() and not left_behind.exists()
+    assert recent.exists() and writing.exists()
+    assert all(path.exists() for path in beside)
+    # One look a day: an entry that turns stale now waits for tomorrow's.
+    os.utime(recent, (old, old))
+    assert VariantCache(folder).prune([], now=now + 60) == 0
+    assert recent.exists()
+    assert VariantCache(folder).prune([], now=now + PRUNE_EVERY_SECONDS + 1) > 0
+    assert not recent.exists()

@@ -771,6 +771,8 @@ class BuildSession:
                 write_output(out, tree.files, fingerprint, self.lock_wait_seconds)
             stages["write"] = time.perf_counter() - mark
             entries.save(tree.manifest_sha, tree.lines)  # for the next build (see EntryMemo)
+            # Renders no build has used for two weeks go (at most one look a day).
+            VariantCache(folder).prune(tree.keys.values())
         except OSError as exc:
             writer.discard()
             if exc.errno == errno.ENOSPC:  # in a render worker writing the new tree

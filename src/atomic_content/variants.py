@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import pickle
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -341,6 +342,16 @@ def _undump_entries(data: bytes) -> object:
 _VARIANT_HEADER = b"atomic-content variant 1\n"
 """The first line of a :class:`VariantCache` entry (another format is a miss)."""
 
+PRUNE_AFTER_SECONDS = 14 * 24 * 3600
+"""A build's variant cache keeps an entry its build does not use for this long after it was
+written (the renders of a branch built last week); see :meth:`VariantCache.prune`."""
+
+PRUNE_EVERY_SECONDS = 24 * 3600
+"""How often a build looks for entries to delete (a look lists every entry)."""
+
+_PRUNED_MARKER = "pruned"
+"""The file in a variant cache folder whose modification time is the last look."""
+
 SHARED_FOLDER = "variants-v3"
 """The variant cache's folder in the user's cache folder, for ``atomic validate`` and the
 studio (a build keeps its own beside its output); named anew when the entry format changes,
@@ -411,6 +422,63 @@ class VariantCache:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return VariantOutput(variant.id, files, with_plan_fields(entry, variant), message, key)
+
+    def prune(self, keep: Iterable[str], *, now: float | None = None) -> int:
+        """Delete the entries written more than :data:`PRUNE_AFTER_SECONDS` ago that ``keep``
+        (the cache keys of the build that just finished) does not name, and every file of
+        another format in the entry folders (an older engine's ``*.json``, a ``*.tmp*`` an
+        interrupted write left, over an hour old). Looks at most once per
+        :data:`PRUNE_EVERY_SECONDS`; returns how many files it deleted. Only the two-letter
+        entry folders are looked into (the plan memo, the entry memo and the input digests
+        beside them are not its own). Never raises: a cache that cannot be pruned only
+        takes more room. Another build that shares the folder (``build(cache_dir=...)``)
+        loses at most entries it will render again."""
+        if self.folder is None:
+            return 0
+        now = time.time() if now is None else now
+        marker = self.folder / _PRUNED_MARKER
+        deleted = 0
+        try:
+            if now - marker.stat().st_mtime < PRUNE_EVERY_SECONDS:
+                return 0
+        except OSError:
+            pass  # never looked: look now
+        kept = set(keep)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+            os.utime(marker, (now, now))
+            folders = [
+                entry.path
+                for entry in os.scandir(self.folder)
+                if len(entry.name) == 2
+                and all(c in "0123456789abcdef" for c in entry.name)
+                and entry.is_dir(follow_symlinks=False)
+            ]
+        except OSError:
+            return 0
+        for folder in folders:
+            try:
+                files = list(os.scandir(folder))
+            except OSError:
+                continue
+            for file in files:
+                name = file.name
+                try:
+                    age = now - file.stat(follow_symlinks=False).st_mtime
+                    key, _, suffix = name.partition(".")
+                    if suffix == "variant":
+                        stale = key not in kept and age > PRUNE_AFTER_SECONDS
+                    elif suffix.startswith("tmp"):  # put's <key>.tmp<pid>
+                        stale = age > 3600  # a write in progress is younger
+                    else:
+                        stale = True  # another format: never read again
+                    if stale:
+                        Path(file.path).unlink()
+                        deleted += 1
+                except OSError:
+                    continue
+        return deleted
 
     def put(self, output: VariantOutput) -> None:
         if self.folder is None:
