@@ -1238,7 +1238,10 @@ def test_the_variant_cache_is_pruned(tmp_path: Path) -> None:
     assert all(path.exists() for path in beside)
     # One look a day: an entry that turns stale now waits for tomorrow's.
     os.utime(recent, (old, old))
-    assert VariantCache(folder).prune([], now=now + 60) == 0
+    keys = [path.name.partition(".")[0] for path in used]
+    assert VariantCache(folder).prune(keys, now=now + 60) is None  # looked less than a day ago
     assert recent.exists()
-    assert VariantCache(folder).prune([], now=now + PRUNE_EVERY_SECONDS + 1) > 0
-    assert not recent.exists()
+    # A day later: that entry, and the write that was in progress, now over an hour old.
+    assert VariantCache(folder).prune(keys, now=now + PRUNE_EVERY_SECONDS + 1) == 2
+    assert not recent.exists() and not writing.exists()
+    assert all(path.exists() for path in used)

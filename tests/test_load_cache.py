@@ -221,3 +221,38 @@ def test_validate_reads_the_limit_problems_from_the_cache_without_the_bytes(
     _library, again = check_content(root, DAY)
     assert read and all(found is None for found in read)
     assert list(again) == list(rendering)
+
+
+def test_validate_prunes_the_shared_variant_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared cache does not grow without end: a validate that looks (once a day) deletes
+    entries no run wrote for two weeks that it does not use, and older formats' folders."""
+    import os
+    import time
+
+    from atomic_content.validate import check_content
+    from atomic_content.variants import PRUNE_AFTER_SECONDS, SHARED_FOLDER
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ATOMIC_CACHE_DIR", str(cache))
+    root = write_tree(tmp_path / "content")
+    check_content(root, DAY)
+    shared = cache / SHARED_FOLDER
+    used = sorted(shared.glob("??/*.variant"))
+    assert used
+    old = time.time() - PRUNE_AFTER_SECONDS - 3600
+    unused = shared / "ab" / ("ab" + "1" * 62 + ".variant")
+    unused.parent.mkdir(exist_ok=True)
+    unused.write_bytes(b"x")
+    for path in [*used, unused]:
+        os.utime(path, (old, old))
+    retired = cache / "variants-v2" / "ab" / ("ab" + "2" * 62 + ".json")
+    retired.parent.mkdir(parents=True)
+    retired.write_text("{}")
+    check_content(root, DAY)  # looked less than a day ago: nothing goes
+    assert unused.exists() and retired.exists()
+    (shared / "pruned").unlink()
+    check_content(root, DAY)
+    assert not unused.exists() and not (cache / "variants-v2").exists()
+    assert all(path.exists() for path in used)

@@ -1140,7 +1140,7 @@ def check_content(
     from .pipeline import check
     from .plan import PlanStore
     from .schema import freshness_diagnostics
-    from .variants import SHARED_FOLDER, VariantCache
+    from .variants import SHARED_FOLDER, VariantCache, prune_shared
     from .yamlio import cache_dir
 
     folder = cache_dir()
@@ -1153,6 +1153,8 @@ def check_content(
         plans=PlanStore.for_root(root),
     )
     checked.diagnostics.extend(freshness_diagnostics(checked.library))
+    if checked.plan is not None:
+        prune_shared(folder, (variant.cache_key for variant in checked.plan.variants))
     return checked.library, checked.diagnostics
 
 

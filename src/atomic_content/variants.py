@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import pickle
+import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -424,24 +425,25 @@ class VariantCache:
             return None
         return VariantOutput(variant.id, files, with_plan_fields(entry, variant), message, key)
 
-    def prune(self, keep: Iterable[str], *, now: float | None = None) -> int:
+    def prune(self, keep: Iterable[str], *, now: float | None = None) -> int | None:
         """Delete the entries written more than :data:`PRUNE_AFTER_SECONDS` ago that ``keep``
         (the cache keys of the build that just finished) does not name, and every file of
         another format in the entry folders (an older engine's ``*.json``, a ``*.tmp*`` an
         interrupted write left, over an hour old). Looks at most once per
-        :data:`PRUNE_EVERY_SECONDS`; returns how many files it deleted. Only the two-letter
+        :data:`PRUNE_EVERY_SECONDS`; returns how many files it deleted, None when it did not
+        look. Only the two-letter
         entry folders are looked into (the plan memo, the entry memo and the input digests
         beside them are not its own). Never raises: a cache that cannot be pruned only
         takes more room. Another build that shares the folder (``build(cache_dir=...)``)
         loses at most entries it will render again."""
         if self.folder is None:
-            return 0
+            return None
         now = time.time() if now is None else now
         marker = self.folder / _PRUNED_MARKER
         deleted = 0
         try:
             if now - marker.stat().st_mtime < PRUNE_EVERY_SECONDS:
-                return 0
+                return None
         except OSError:
             pass  # never looked: look now
         kept = set(keep)
@@ -457,7 +459,7 @@ class VariantCache:
                 and entry.is_dir(follow_symlinks=False)
             ]
         except OSError:
-            return 0
+            return None
         for folder in folders:
             try:
                 files = list(os.scandir(folder))
@@ -502,6 +504,19 @@ class VariantCache:
             os.replace(tmp, path)
         except OSError:
             pass  # a cache that cannot be written only costs time next run
+
+
+def prune_shared(root: Path | None, keep: Iterable[str], *, now: float | None = None) -> None:
+    """Prune the shared variant cache in the user's cache folder ``root`` (see
+    :meth:`VariantCache.prune`; ``keep``: the cache keys of the run that just finished), and
+    when it looks, delete the folders of older entry formats beside it (``variants-v2``):
+    no run reads them again. The entries of a project not checked for two weeks go too; its
+    next check renders them again."""
+    if root is None or VariantCache(root / SHARED_FOLDER).prune(keep, now=now) is None:
+        return
+    for folder in root.glob("variants-v*"):
+        if folder.name != SHARED_FOLDER and not folder.is_symlink() and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def uses_fields(
