@@ -33,33 +33,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_pipeline import DAY, add_fallbacks, build_command, installed_env, ram_disk  # noqa: E402
+from bench_pipeline import DAY, add_fallbacks, cold_builds, ram_disk, twin_builds  # noqa: E402
 from generate import generate  # noqa: E402
-
-
-def cold_builds(content: Path, work: Path, jobs: list[int]) -> float:
-    """Seconds until cold builds with these ``--jobs``, started at once, have all finished
-    (each with its own output and caches, removed afterwards)."""
-    import subprocess
-
-    env = installed_env()
-    start = time.perf_counter()
-    procs = [
-        subprocess.Popen(
-            build_command(content, work / f"out-{i}", "--jobs", str(n)),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**env, "ATOMIC_CACHE_DIR": str(work / f"cache-{i}")},
-        )
-        for i, n in enumerate(jobs)
-    ]
-    codes = [proc.wait() for proc in procs]
-    seconds = time.perf_counter() - start
-    if any(codes):
-        raise SystemExit(f"a build failed: exit codes {codes}")
-    for path in work.iterdir():
-        shutil.rmtree(path, ignore_errors=True)
-    return seconds
 
 
 def _cpu() -> tuple[float, float]:
@@ -133,9 +108,9 @@ def main() -> None:
         print(f"library: {args.atoms} atoms; builds write in {root}")
         shares = []
         for run in range(args.runs):
-            one = cold_builds(content, work, [1])
-            twins = cold_builds(content, work, [1, 1])
-            two = cold_builds(content, work, [2])
+            one = cold_builds(content, work, "one", [1])
+            twins = twin_builds(content, work, "twins")
+            two = cold_builds(content, work, "two", [2])
             ceiling = 2 * one / twins
             shares.append(one / two / ceiling)
             print(

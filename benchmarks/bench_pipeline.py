@@ -131,36 +131,40 @@ def ram_disk(free: int = 4 << 30) -> Path | None:
         return None
 
 
+def cold_builds(content: Path, work: Path, name: str, jobs: list[int]) -> float:
+    """Seconds until cold builds with these ``--jobs``, started at once, have all finished
+    (each with its own output and caches in ``work``, named after ``name`` and removed
+    afterwards)."""
+    env = installed_env()
+    os.sync()
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            build_command(content, work / f"{name}-{i}", "--jobs", str(n)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**env, "ATOMIC_CACHE_DIR": str(work / f"{name}-{i}-cache")},
+        )
+        for i, n in enumerate(jobs)
+    ]
+    codes = [proc.wait() for proc in procs]
+    seconds = time.perf_counter() - start
+    if any(codes):
+        raise SystemExit(f"a build failed: exit codes {codes}")
+    for folder in work.glob(f"*{name}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+    return seconds
+
+
 def twin_builds(content: Path, work: Path, name: str) -> float:
-    """Seconds until two cold ``--jobs 1`` builds started at once have both finished (each
-    with its own output and caches, removed afterwards).
+    """Seconds until two cold ``--jobs 1`` builds started at once have both finished.
 
     Two whole builds side by side are the most two processes can share out this work, on this
     machine at this moment: ``2 x (one build's time) / this`` is the speed-up a perfectly
     parallel ``--jobs 2`` would get, the ceiling its own figure is measured against. (These
     virtual machines' cores and disk are shared with others: the ceiling moves with them.)
     """
-    env = installed_env()
-    os.sync()
-    start = time.perf_counter()
-    procs = []
-    for twin in ("a", "b"):
-        out = work / f"{name}-{twin}"
-        procs.append(
-            subprocess.Popen(
-                build_command(content, out, "--jobs", "1"),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env={**env, "ATOMIC_CACHE_DIR": str(work / f"{name}-{twin}-cache")},
-            )
-        )
-    codes = [proc.wait() for proc in procs]
-    seconds = time.perf_counter() - start
-    if any(codes):
-        raise SystemExit(f"a twin build failed: exit codes {codes}")
-    for folder in work.glob(f"*{name}-*"):
-        shutil.rmtree(folder, ignore_errors=True)
-    return seconds
+    return cold_builds(content, work, name, [1, 1])
 
 
 def build_subprocess(
