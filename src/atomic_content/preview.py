@@ -18,7 +18,7 @@ from typing import Any
 
 from .api import CustomerMessage, customer_messages
 from .assets import asset_files, inline_assets
-from .channels import export_formats, get_renderer, limit_hint
+from .channels import export_formats, get_renderer, problem_hint
 from .channels.base import (
     AssembledMessage,
     ExportOptions,
@@ -60,9 +60,7 @@ class PreviewResult:
 
     def hint(self, problem: LimitProblem) -> str:
         """How to fix ``problem`` (one of :attr:`problems`): the build's hint for it."""
-        choice = self.resolution.slots.get(problem.slot) if problem.slot else None
-        at_atom = choice is not None and choice.winner is not None
-        return limit_hint(problem.code, problem.slot if at_atom else None)
+        return problem_hint(problem.code, problem.slot, self.resolution)
 
     def to_dict(self, *, explain: bool = False) -> dict[str, Any]:
         """The JSON shape of a preview (docs/cli.md): resolution, parts and problems; with an

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter
 
 from .assets import asset_files, relative_assets
-from .channels import limit_advice, limit_hint
+from .channels import limit_advice, problem_hint
 from .collector import long_lived
 from .errors import Diagnostics, RenderError
 from .hashing import sha256_hex
@@ -775,7 +775,6 @@ def render_diagnostics(library: Library, plan: Plan, rendered: RenderedPlan) -> 
         for problem in output.entry.warnings:
             advice = limit_advice(problem.code)
             choice = variant.resolution.slots.get(problem.slot) if problem.slot else None
-            at_atom = choice is not None and choice.winner is not None
             place: tuple[str, ...]
             if advice is not None and advice.in_layout:
                 # The layout's own problem: once at its template, for all its messages.
@@ -788,7 +787,7 @@ def render_diagnostics(library: Library, plan: Plan, rendered: RenderedPlan) -> 
             if found is None:
                 found = positions[place] = _problem_position(library, variant, place)
             path, line, col = found
-            hint = limit_hint(problem.code, problem.slot if at_atom else None)
+            hint = problem_hint(problem.code, problem.slot, variant.resolution)
             key = (path, line, col, problem.severity, problem.code, problem.message, hint)
             grouped.setdefault(key, []).append(variant_id)
     for (path, line, col, severity, code, message, hint), ids in grouped.items():

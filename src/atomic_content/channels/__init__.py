@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..errors import UsageError, did_you_mean
 from ..models import Settings
+from ..resolver import Resolution
 from .app import AppRenderer
 from .base import (
     AssembledMessage,
@@ -84,6 +85,15 @@ def limit_hint(code: str, slot: str | None) -> str:
     return "shorten the atoms of this message"
 
 
+def problem_hint(code: str, slot: str | None, resolution: Resolution) -> str:
+    """:func:`limit_hint` of a problem of ``resolution``'s message: ``slot``'s atom when an
+    atom fills it, else the message's (the one rule for the build's diagnostics and the
+    previews)."""
+    choice = resolution.slots.get(slot) if slot else None
+    filled = choice is not None and choice.winner is not None
+    return limit_hint(code, slot if filled else None)
+
+
 def send_hint(code: str) -> str:
     """How to fix the hard-limit problem ``code`` when one customer's values cause it (the
     runtime's error): its channel's :attr:`~.base.LimitAdvice.at_send`, else too long."""
@@ -119,6 +129,7 @@ __all__ = [
     "get_renderer",
     "limit_advice",
     "limit_hint",
+    "problem_hint",
     "register",
     "send_hint",
 ]
