@@ -1223,6 +1223,12 @@ def test_the_variant_cache_is_pruned(tmp_path: Path) -> None:
     writing = plant("ab" + "5" * 62 + ".tmp456", now - 60)
     for path in used:
         os.utime(path, (old, old))  # written long ago, but the build uses them
+    # A link named like an entry folder, to files that are not the cache's: never followed.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("not the cache's\n")
+    os.utime(elsewhere / "keep.txt", (old, old))
+    (folder / "cd").symlink_to(elsewhere, target_is_directory=True)
     beside = sorted(p for p in folder.rglob("*") if p.is_file() and len(p.parent.name) != 2)
     # The plan memo, the entry memo and the input digests, as the first build left them.
     assert {p.parent.name for p in beside} >= {"plan", "entries", ".dist.cache"}
@@ -1236,6 +1242,7 @@ def test_the_variant_cache_is_pruned(tmp_path: Path) -> None:
     assert not stale.exists() and not older_format.exists() and not left_behind.exists()
     assert recent.exists() and writing.exists()
     assert all(path.exists() for path in beside)
+    assert (elsewhere / "keep.txt").exists()
     # One look a day: an entry that turns stale now waits for tomorrow's.
     os.utime(recent, (old, old))
     keys = [path.name.partition(".")[0] for path in used]

@@ -14,6 +14,7 @@ diagnostics here, positioned at the layout file or at the atom that makes the me
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import io
@@ -21,6 +22,7 @@ import json
 import multiprocessing
 import os
 import pickle
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -353,6 +355,9 @@ PRUNE_EVERY_SECONDS = 24 * 3600
 _PRUNED_MARKER = "pruned"
 """The file in a variant cache folder whose modification time is the last look."""
 
+_ENTRY_FOLDER = re.compile(r"[0-9a-f]{2}")
+"""The name of a folder of entries: the first two hex digits of their keys."""
+
 SHARED_FOLDER = "variants-v3"
 """The variant cache's folder in the user's cache folder, for ``atomic validate`` and the
 studio (a build keeps its own beside its output); named anew when the entry format changes,
@@ -427,60 +432,52 @@ class VariantCache:
 
     def prune(self, keep: Iterable[str], *, now: float | None = None) -> int | None:
         """Delete the entries written more than :data:`PRUNE_AFTER_SECONDS` ago that ``keep``
-        (the cache keys of the build that just finished) does not name, and every file of
-        another format in the entry folders (an older engine's ``*.json``, a ``*.tmp*`` an
-        interrupted write left, over an hour old). Looks at most once per
-        :data:`PRUNE_EVERY_SECONDS`; returns how many files it deleted, None when it did not
-        look. Only the two-letter
-        entry folders are looked into (the plan memo, the entry memo and the input digests
-        beside them are not its own). Never raises: a cache that cannot be pruned only
+        (the cache keys of the run that just finished) does not name, and every other file
+        of the entry folders: an older engine's ``*.json``, or a ``*.tmp*`` an interrupted
+        write left (over an hour old). Only the two-letter entry folders are looked into:
+        the plan memo, the entry memo and the input digests beside them are not the cache's.
+
+        Looks at most once per :data:`PRUNE_EVERY_SECONDS`; returns how many files it
+        deleted, None when it did not look. Never raises: a cache that cannot be pruned only
         takes more room. Another build that shares the folder (``build(cache_dir=...)``)
         loses at most entries it will render again."""
         if self.folder is None:
             return None
         now = time.time() if now is None else now
         marker = self.folder / _PRUNED_MARKER
-        deleted = 0
-        try:
+        with contextlib.suppress(OSError):  # no marker: never looked
             if now - marker.stat().st_mtime < PRUNE_EVERY_SECONDS:
                 return None
-        except OSError:
-            pass  # never looked: look now
         kept = set(keep)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             marker.touch()
             os.utime(marker, (now, now))
-            folders = [
-                entry.path
-                for entry in os.scandir(self.folder)
-                if len(entry.name) == 2
-                and all(c in "0123456789abcdef" for c in entry.name)
-                and entry.is_dir(follow_symlinks=False)
-            ]
+            with os.scandir(self.folder) as found:
+                # Never through a link: it could lead to files that are not the cache's.
+                folders = [
+                    f.path
+                    for f in found
+                    if _ENTRY_FOLDER.fullmatch(f.name) and f.is_dir(follow_symlinks=False)
+                ]
         except OSError:
             return None
+        deleted = 0
         for folder in folders:
-            try:
-                files = list(os.scandir(folder))
-            except OSError:
-                continue
-            for file in files:
-                name = file.name
-                try:
-                    age = now - file.stat(follow_symlinks=False).st_mtime
-                    key, _, suffix = name.partition(".")
-                    if suffix == "variant":
-                        stale = key not in kept and age > PRUNE_AFTER_SECONDS
-                    elif suffix.startswith("tmp"):  # put's <key>.tmp<pid>
-                        stale = age > 3600  # a write in progress is younger
-                    else:
-                        stale = True  # another format: never read again
-                    if stale:
-                        Path(file.path).unlink()
-                        deleted += 1
-                except OSError:
-                    continue
+            with contextlib.suppress(OSError), os.scandir(folder) as files:
+                for file in files:
+                    with contextlib.suppress(OSError):
+                        age = now - file.stat(follow_symlinks=False).st_mtime
+                        key, _, suffix = file.name.partition(".")
+                        if suffix == "variant":
+                            stale = key not in kept and age > PRUNE_AFTER_SECONDS
+                        elif suffix.startswith("tmp"):  # put's <key>.tmp<pid>
+                            stale = age > 3600  # a write in progress is younger
+                        else:
+                            stale = True  # another format: never read again
+                        if stale:
+                            Path(file.path).unlink()
+                            deleted += 1
         return deleted
 
     def put(self, output: VariantOutput) -> None:
