@@ -765,15 +765,24 @@ def render_diagnostics(library: Library, plan: Plan, rendered: RenderedPlan) -> 
     # Thousands of variants share a handful of atoms, steps and layouts: position each place
     # once.
     positions: dict[tuple[str, ...], tuple[str, int, int]] = {}
+    # Tens of thousands of problems share a few codes: look each code's advice and hint up
+    # once (a hint depends on the code, the slot and whether an atom fills it).
+    in_layout: dict[str, bool] = {}
+    hints: dict[tuple[str, str | None, bool], str] = {}
     for variant_id, output in sorted(rendered.outputs.items()):
         if not output.entry.warnings:
             continue
         variant = plan.variant(variant_id)
         for problem in output.entry.warnings:
-            advice = limit_advice(problem.code)
+            code = problem.code
+            layouts = in_layout.get(code)
+            if layouts is None:
+                advice = limit_advice(code)
+                layouts = in_layout[code] = advice is not None and advice.in_layout
             choice = variant.resolution.slots.get(problem.slot) if problem.slot else None
+            filled = choice is not None and choice.winner is not None
             place: tuple[str, ...]
-            if advice is not None and advice.in_layout:
+            if layouts:
                 # The layout's own problem: once at its template, for all its messages.
                 place = ("layout", variant.channel, variant.resolution.layout)
             elif choice is not None and choice.winner is not None:
@@ -784,8 +793,11 @@ def render_diagnostics(library: Library, plan: Plan, rendered: RenderedPlan) -> 
             if found is None:
                 found = positions[place] = _problem_position(library, variant, place)
             path, line, col = found
-            hint = problem_hint(problem.code, problem.slot, variant.resolution)
-            key = (path, line, col, problem.severity, problem.code, problem.message, hint)
+            hint = hints.get((code, problem.slot, filled))
+            if hint is None:
+                hint = problem_hint(code, problem.slot, variant.resolution)
+                hints[code, problem.slot, filled] = hint
+            key = (path, line, col, problem.severity, code, problem.message, hint)
             grouped.setdefault(key, []).append(variant_id)
     for (path, line, col, severity, code, message, hint), ids in grouped.items():
         text = message + _affected(ids)
