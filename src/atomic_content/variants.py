@@ -634,12 +634,9 @@ class VariantRenderer:
             return exc.path, exc.line, exc.col, message
         library = self.library
         if exc.atom_id is not None and exc.atom_id in library.atoms:
-            atom = library.atoms[exc.atom_id]
-            path, line, col = library.position("atom", atom.id, (atom.content_field,))
+            path, line, col = _atom_text_position(library, exc.atom_id)
             return path, line, col, message
-        path = library.paths.get(("layout", f"{variant.channel}/{variant.resolution.layout}"), "")
-        entry = library.layouts.get((variant.channel, variant.resolution.layout))
-        template = entry.template_path if entry is not None else None
+        path, template = _layout_files(library, variant)
         if template and exc.code.startswith(("render.layout", "render.mjml", "render.css")):
             path = template
         # The layout's name opens the message of a template failure; the position has it.
@@ -780,23 +777,23 @@ def render_diagnostics(library: Library, plan: Plan, rendered: RenderedPlan) -> 
                 advice = limit_advice(code)
                 layouts = in_layout[code] = advice is not None and advice.in_layout
             choice = variant.resolution.slots.get(problem.slot) if problem.slot else None
-            filled = choice is not None and choice.winner is not None
+            winner = choice.winner if choice is not None else None
             place: tuple[str, ...]
             if layouts:
                 # The layout's own problem: once at its template, for all its messages.
                 place = ("layout", variant.channel, variant.resolution.layout)
-            elif choice is not None and choice.winner is not None:
-                place = ("atom", choice.winner.id)
+            elif winner is not None:
+                place = ("atom", winner.id)
             else:
                 place = ("step", variant.journey, variant.step, variant.channel)
             found = positions.get(place)
             if found is None:
                 found = positions[place] = _problem_position(library, variant, place)
             path, line, col = found
-            hint = hints.get((code, problem.slot, filled))
+            hint = hints.get((code, problem.slot, winner is not None))
             if hint is None:
                 hint = problem_hint(code, problem.slot, variant.resolution)
-                hints[code, problem.slot, filled] = hint
+                hints[code, problem.slot, winner is not None] = hint
             key = (path, line, col, problem.severity, code, problem.message, hint)
             grouped.setdefault(key, []).append(variant_id)
     for (path, line, col, severity, code, message, hint), ids in grouped.items():
@@ -815,6 +812,21 @@ def _affected(ids: Iterable[str]) -> str:
     return f" (in {len(ordered)} variants, e.g. {ordered[0]})"
 
 
+def _atom_text_position(library: Library, atom_id: str) -> tuple[str, int, int]:
+    """Where an atom's text (or CTA, image, offer) starts: where an editor fixes what it
+    made of a message."""
+    atom = library.atoms[atom_id]
+    return library.position("atom", atom.id, (atom.content_field,))
+
+
+def _layout_files(library: Library, variant: PlannedVariant) -> tuple[str, str | None]:
+    """The display paths of ``variant``'s layout: its YAML file and its template (None for a
+    layout without one)."""
+    key = f"{variant.channel}/{variant.resolution.layout}"
+    entry = library.layouts.get((variant.channel, variant.resolution.layout))
+    return library.paths.get(("layout", key), ""), entry.template_path if entry else None
+
+
 def _problem_position(
     library: Library, variant: PlannedVariant, place: tuple[str, ...]
 ) -> tuple[str, int, int]:
@@ -822,14 +834,10 @@ def _problem_position(
     (``("atom", id)``), at the layout's template (``("layout", channel, layout)``; its YAML
     file when it has none) or at the journey step's channel (``("step", ...)``)."""
     if place[0] == "atom":
-        atom = library.atoms[place[1]]
-        return library.position("atom", atom.id, (atom.content_field,))
+        return _atom_text_position(library, place[1])
     if place[0] == "layout":
-        entry = library.layouts.get((variant.channel, variant.resolution.layout))
-        if entry is not None and entry.template_path:
-            return entry.template_path, 1, 1
-        key = f"{variant.channel}/{variant.resolution.layout}"
-        return library.paths.get(("layout", key), ""), 1, 1
+        path, template = _layout_files(library, variant)
+        return template or path, 1, 1
     journey = library.journeys[variant.journey]
     index = next(i for i, s in enumerate(journey.steps) if s.id == variant.step)
     return library.position(
