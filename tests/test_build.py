@@ -770,6 +770,31 @@ def test_parallel_build_equals_serial_build(
     assert tree_digest(tmp_path / "1" / "dist") == tree_digest(tmp_path / "2" / "dist")
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_rebuild_in_the_same_process_leaves_the_live_tree_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """A second build of the same inputs in one process (a library caller, or a container
+    whose builds all get the same process id) names its new tree as the live one was named:
+    while it runs, the output must still be the last build's, whole."""
+    monkeypatch.setattr(variants_module, "PARALLEL_THRESHOLD", 1)
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    build(content, out, on=DAY, jobs=jobs, use_cache=False)
+    before = tree_digest(out)
+    seen: list[bool] = []
+    build(
+        content,
+        out,
+        on=DAY,
+        jobs=jobs,
+        use_cache=False,
+        progress=lambda done, total: seen.append(tree_digest(out) == before),
+    )
+    assert seen and all(seen)
+    assert tree_digest(out) == before
+
+
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {
         p.relative_to(folder).as_posix(): p.read_bytes()

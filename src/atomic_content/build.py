@@ -352,8 +352,7 @@ def switch_output(out: Path, new_tree: Path) -> None:
     if out.is_symlink():
         live = builds / out.readlink().name  # as builds.iterdir() names it (no resolving)
     elif out.exists():
-        legacy = builds / f"legacy-{os.getpid()}"
-        os.replace(out, legacy)
+        os.replace(out, _free_path(builds, f"legacy-{os.getpid()}"))
     link = out.parent / f".{out.name}.link-{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
         link.unlink()
@@ -1071,16 +1070,28 @@ def write_output(
 
 
 def _new_tree(out: Path, fingerprint: str, *, make: bool = True) -> Path:
-    """An empty folder for the next build tree, beside the current one (the lock is held);
-    ``make=False``: only its free path."""
+    """A new empty folder for the next build tree, beside the current one (the lock is held);
+    ``make=False``: only its free path.
+
+    Never an existing folder: the live tree can have the very name this build would give
+    its own (the same inputs built again in one process, or a container whose every build
+    runs with the same process id), and it must stay whole until the switch-over. A tree an
+    interrupted build left is moved to the trash by the next switch-over."""
     builds = out.parent / f".{out.name}.builds"
     builds.mkdir(exist_ok=True)
-    new_tree = builds / f"{fingerprint[:16]}-{os.getpid()}"
-    if new_tree.exists():
-        shutil.rmtree(new_tree)
+    new_tree = _free_path(builds, f"{fingerprint[:16]}-{os.getpid()}")
     if make:
         new_tree.mkdir()
     return new_tree
+
+
+def _free_path(folder: Path, name: str) -> Path:
+    """``folder / name``, or ``name-2``, ``name-3`` ... : the first that nothing is at."""
+    path, number = folder / name, 1
+    while os.path.lexists(path):
+        number += 1
+        path = folder / f"{name}-{number}"
+    return path
 
 
 def _complete_and_switch(
