@@ -795,6 +795,83 @@ def test_a_rebuild_in_the_same_process_leaves_the_live_tree_alone(
     assert tree_digest(out) == before
 
 
+def test_a_killed_worker_stops_the_build_with_exit_75_and_keeps_the_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As when the kernel's out-of-memory killer picks a render worker: no traceback, no
+    internal error, a retryable exit code, and the last good output as it was."""
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    args = ["build", "--content", str(content), "--out", str(out), "--date", DAY.isoformat()]
+    first = CliRunner().invoke(main, [*args, "--jobs", "1"])
+    assert first.exit_code == 0, first.output
+    before = tree_digest(out)
+    (content / "layouts" / "email" / "basic.mjml").write_text(MJML.replace("<mj-", "<mj-", 1))
+    parent = os.getpid()
+    render = variants_module.VariantRenderer.render_safely
+
+    def killed_in_a_worker(self: object, *a: object, **k: object) -> object:
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return render(self, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(variants_module, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(variants_module.VariantRenderer, "render_safely", killed_in_a_worker)
+    result = CliRunner().invoke(main, [*args, "--jobs", "2", "--no-cache"])
+    assert result.exit_code == 75, result.output
+    assert "error: a worker process ended before its work was done (stopped by SIGKILL)" in (
+        result.stderr
+    )
+    assert "--jobs 1" in result.stderr
+    assert "Traceback" not in result.output
+    assert tree_digest(out) == before
+
+
+INTERRUPTED_BUILD = """
+import sys, time
+from atomic_content import variants
+from atomic_content.cli import main
+
+variants.PARALLEL_THRESHOLD = 1
+render = variants.VariantRenderer.render_safely
+
+def slow(self, *args, **kwargs):
+    time.sleep(0.5)  # the build is surely still rendering when Ctrl-C comes
+    return render(self, *args, **kwargs)
+
+variants.VariantRenderer.render_safely = slow
+sys.argv = ["atomic", "build", *sys.argv[1:]]
+main()
+"""
+
+
+def test_ctrl_c_stops_a_parallel_build_without_a_traceback_from_any_process(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C reaches every process of the terminal's group: the build's and its workers'."""
+    content = write_tree(tmp_path / "content")
+    out = tmp_path / "dist"
+    process = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_BUILD, "--content", str(content), "--out", str(out),
+         "--date", DAY.isoformat(), "--jobs", "3"],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    with process.stderr:
+        # The second progress line: a share is done, so the workers are running.
+        for _ in range(2):
+            line = process.stderr.readline()
+            assert line.startswith("rendering: "), line
+        os.killpg(process.pid, signal.SIGINT)
+        rest = process.stderr.read()
+    assert process.wait(timeout=60) == 130
+    assert "interrupted" in rest
+    assert "Traceback" not in rest
+    assert not out.exists()
+
+
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {
         p.relative_to(folder).as_posix(): p.read_bytes()

@@ -40,6 +40,7 @@ from atomic_content.errors import (
     UsageError,
 )
 from atomic_content.manifest import ManifestError
+from atomic_content.parallel import WorkerDied
 from atomic_content.privacy import SuppressedError
 from atomic_content.records import RecordError, RecordProblem
 from atomic_content.sendtest import SendError
@@ -108,6 +109,9 @@ EXAMPLES: dict[str, Callable[[], AtomicError]] = {
         )
     ),
     "record-empty": lambda: RecordError(()),
+    "worker-died": lambda: WorkerDied(
+        "a worker process ended before its work was done (stopped by SIGKILL)"
+    ),
     "send": lambda: SendError(
         "cannot reach the SMTP server localhost:1025 (Connection refused)",
         "check --smtp HOST:PORT and that the server runs",
@@ -235,8 +239,9 @@ def test_diagnostics_keep_order_severity_and_count_as_items_arrive() -> None:
         ("resolution", EXIT_CONTENT),
         ("render", EXIT_CONTENT),
         ("build-locked", EXIT_TEMPFAIL),
+        ("worker-died", EXIT_TEMPFAIL),
     ],
-    ids=["atomic", "content", "usage", "resolution", "render", "build-locked"],
+    ids=["atomic", "content", "usage", "resolution", "render", "build-locked", "worker-died"],
 )
 def test_exit_code_per_class(name: str, code: int) -> None:
     assert EXAMPLES[name]().exit_code == code

@@ -36,12 +36,10 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
-import multiprocessing as mp
 import os
 import pickle
 from collections.abc import Container, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -62,6 +60,7 @@ from .models import (
     Settings,
     Status,
 )
+from .parallel import share_work
 from .pieces import INDEX, PieceFolder
 from .privacy import AttributeUse, UseIndex, budget_diagnostics, channel_privacy
 from .repository import Library, engine_fingerprint
@@ -894,8 +893,8 @@ class _MessageTask:
 PARALLEL_PAIRS = 2_000
 """Below this many (message, audience) pairs to plan, worker start-up costs more than it saves."""
 
-_PLANNER: tuple[Resolver, UseIndex, VariantKeys, dt.date, dt.date, bool] | None = None
-"""What forked planning workers inherit (set only while a pool runs)."""
+SHARES_PER_PROCESS = 16
+"""Shares of the messages to plan per process: enough for a slowed process to do fewer."""
 
 
 def _plan_messages(
@@ -916,43 +915,38 @@ def _plan_messages(
     resolver = resolver or Resolver(library)
     uses = UseIndex(library)
     keys = VariantKeys(library)
-    workers = max(1, min(jobs or os.cpu_count() or 1, 32, len(todo)))
+    processes = max(1, min(jobs or os.cpu_count() or 1, 32, len(todo)))
     pairs = sum(len(task.audiences) for task in todo)
-    if workers == 1 or pairs < PARALLEL_PAIRS or "fork" not in mp.get_all_start_methods():
-        return {
-            task.message: _plan_message(resolver, task, start, until, include_drafts, uses, keys)
-            for task in todo
-        }
-    global _PLANNER
-    _PLANNER = (resolver, uses, keys, start, until, include_drafts)
+    if pairs < PARALLEL_PAIRS:
+        processes = 1
     # Interleaved shares: neighbouring messages cost alike (same journey, same audiences).
-    shares = [todo[i :: workers * 4] for i in range(workers * 4)]
+    count = min(len(todo), processes * SHARES_PER_PROCESS) if processes > 1 else 1
+    shares = [todo[i::count] for i in range(count)]
+
+    def here(index: int) -> list[tuple[MessageKey, MessagePlan]]:
+        return [
+            (task.message, _plan_message(resolver, task, start, until, include_drafts, uses, keys))
+            for task in shares[index]
+        ]
+
+    def there(index: int) -> list[tuple[MessageKey, bytes]]:
+        # A worker's plans come back as memo bytes (atoms by id), also kept for the memo.
+        return [(message, PlanStore.dump(piece)) for message, piece in here(index)]
+
+    def back(results: list[tuple[MessageKey, bytes]]) -> list[tuple[MessageKey, MessagePlan]]:
+        pieces = []
+        with long_lived():  # the plan: ~10^5 objects that all stay alive
+            for message, data in results:
+                piece = PlanStore.undump(data, library)
+                assert isinstance(piece, MessagePlan)
+                pieces.append((message, piece))
+                encoded[message] = data
+        return pieces
+
     planned: dict[MessageKey, MessagePlan] = {}
-    try:
-        context = mp.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for results in pool.map(_plan_in_worker, shares):
-                with long_lived():  # the plan: ~10^5 objects that all stay alive
-                    for message, data in results:
-                        piece = PlanStore.undump(data, library)
-                        assert isinstance(piece, MessagePlan)
-                        planned[message] = piece
-                        encoded[message] = data
-    finally:
-        _PLANNER = None
+    for results in share_work(count, processes, here, remote=there, receive=back):
+        planned.update(results)
     return planned
-
-
-def _plan_in_worker(share: list[_MessageTask]) -> list[tuple[MessageKey, bytes]]:
-    assert _PLANNER is not None
-    resolver, uses, keys, start, until, include_drafts = _PLANNER
-    return [
-        (
-            task.message,
-            PlanStore.dump(_plan_message(resolver, task, start, until, include_drafts, uses, keys)),
-        )
-        for task in share
-    ]
 
 
 def _plan_message(

@@ -20,7 +20,6 @@ import enum
 import functools
 import io
 import json
-import multiprocessing as mp
 import operator
 import os
 import pickle
@@ -31,7 +30,6 @@ import types
 import typing
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -70,6 +68,7 @@ from .models import (
     channel_registry,
     channels_model,
 )
+from .parallel import share_work
 from .yamlio import Loc, YamlDocument, cache_dir, parse_yaml_text
 
 M = TypeVar("M", bound=Model)
@@ -1058,35 +1057,12 @@ _CACHE_GLOBALS[(__name__, "_Parsed")] = _Parsed
 PARALLEL_FILES = 400
 """Below this many files to parse, worker start-up costs more than it saves."""
 
-_SHARED_WORK: list[Callable[[int], Any]] = []
-"""The work forked workers of :func:`share_work` do (set only while a pool runs)."""
 
-
-def _share_in_worker(index: int) -> bytes:
-    return _dump(_SHARED_WORK[0](index))
-
-
-def share_work(shares: int, jobs: int, work: Callable[[int], Any]) -> list[Any]:
-    """``[work(0), ..., work(shares - 1)]``, computed by this process and ``jobs - 1`` forked
-    worker processes (all here when ``jobs`` is 1 or fork is unavailable).
-
-    ``work`` must only read what the process held when the pool started (the workers are
-    forks) and return what the load cache can hold (models, documents, diagnostics, plain
-    data): results come back through :class:`_CachePickler`. This process does share 0
-    itself, so its results need no copying, and takes the workers' results in share order.
-    """
-    if jobs <= 1 or shares <= 1 or "fork" not in mp.get_all_start_methods():
-        return [work(index) for index in range(shares)]
-    _SHARED_WORK[:] = [work]
-    try:
-        context = mp.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(jobs - 1, shares - 1), mp_context=context) as pool:
-            futures = [pool.submit(_share_in_worker, index) for index in range(1, shares)]
-            results = [work(0)]
-            results.extend(_undump(future.result()) for future in futures)
-    finally:
-        _SHARED_WORK.clear()
-    return results
+def share_load_work(shares: int, jobs: int, work: Callable[[int], Any]) -> list[Any]:
+    """:func:`~atomic_content.parallel.share_work` for work whose results the load cache can
+    hold (models, documents, diagnostics, plain data): they come back from the workers
+    through :class:`_CachePickler`."""
+    return share_work(shares, jobs, work, remote=lambda index: _dump(work(index)), receive=_undump)
 
 
 CONTENT_FOLDERS: tuple[tuple[str, type[Model], str, bool], ...] = (
@@ -1443,7 +1419,7 @@ class _Loader:
         # Interleaved shares: neighbouring files cost alike (same folder, same kind).
         shares = [[task[0] for task in todo[i::jobs]] for i in range(jobs)]
         try:
-            done = share_work(
+            done = share_load_work(
                 len(shares),
                 jobs,
                 lambda index: [(shown, self.parse_task(shown)) for shown in shares[index]],

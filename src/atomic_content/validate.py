@@ -36,7 +36,7 @@ from .models import (
     channel_registry,
 )
 from .records import inspect_record
-from .repository import Library, LoadCache, diagnostic_order, load_files, share_work
+from .repository import Library, LoadCache, diagnostic_order, load_files, share_load_work
 from .segments import lookup
 from .strings import PLACEHOLDERS, missing_keys, placeholder_problems
 from .tokens import AttributeInfo, lint_template
@@ -985,7 +985,7 @@ def check_atoms(
     """:meth:`_Validator.check_atom` for every atom; an atom whose file and ``context``
     (:func:`atom_context`) are those of an earlier run reuses that run's diagnostics
     (``library.load_cache``). ``jobs`` > 1 checks the others in that many processes (see
-    :func:`~atomic_content.repository.share_work`); the results are those of a serial run."""
+    :func:`~atomic_content.repository.share_load_work`); the results are those of a serial run."""
     cache = library.load_cache
     found: dict[str, list[Diagnostic]] = {}
     todo: list[Atom] = []
@@ -1011,7 +1011,7 @@ def check_atoms(
     workers = jobs if len(todo) >= PARALLEL_ATOMS else 1
     shares = [todo[i::workers] for i in range(workers)]
     for share, results in zip(
-        shares, share_work(len(shares), workers, lambda i: check(shares[i])), strict=True
+        shares, share_load_work(len(shares), workers, lambda i: check(shares[i])), strict=True
     ):
         for atom, own in zip(share, results, strict=True):
             found[atom.id] = own

@@ -19,14 +19,12 @@ import dataclasses
 import datetime as dt
 import io
 import json
-import multiprocessing
 import os
 import pickle
 import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,6 +47,7 @@ from .manifest import (
     entry_line,
     written_variants,
 )
+from .parallel import share_work
 from .pieces import INDEX, PieceFolder, piece_name
 from .plan import Plan, PlannedVariant
 from .render import assemble, check_limits, example_customer, render_message
@@ -56,6 +55,9 @@ from .repository import Library
 
 PARALLEL_THRESHOLD = 64
 """Below this many variants to render, worker start-up costs more than it saves."""
+
+SHARES_PER_PROCESS = 32
+"""Shares of the variants to render per process: enough for a slowed process to do fewer."""
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -89,9 +91,10 @@ class VariantSink(Protocol):
     """Where a parallel render stage writes each variant's files as soon as it is rendered
     (the build's new output tree), so that writing them is parallel work too.
 
-    :meth:`begin` runs in the parent process before the workers start; :meth:`put` runs in a
-    worker, after the variant was stored in the cache, and returns the output to hand back to
-    the parent (without the bytes it wrote, marked ``written``).
+    :meth:`begin` runs in the parent process before the workers start; :meth:`put` runs in the
+    process that rendered the variant (a worker, or the parent, which renders shares too),
+    after the variant was stored in the cache, and returns the output to keep (without the
+    bytes it wrote, marked ``written``).
     """
 
     def begin(self) -> None: ...
@@ -645,25 +648,6 @@ class VariantRenderer:
         return path, exc.line, exc.col, message
 
 
-# A forked worker inherits this (renderer, plan, cache and sink) instead of reloading and
-# re-planning.
-_WORKER: tuple[VariantRenderer, Plan, VariantCache, VariantSink | None] | None = None
-
-
-def _render_in_worker(task: tuple[str, str]) -> VariantOutput | VariantFailure:
-    variant_id, key = task
-    assert _WORKER is not None
-    renderer, plan, cache, sink = _WORKER
-    output = renderer.render_safely(plan.variant(variant_id), key)
-    if isinstance(output, VariantOutput):
-        # In the worker: writing the cache and the output tree is parallel work too, and the
-        # bytes written to the tree need not travel back to the parent.
-        cache.put(output)
-        if sink is not None:
-            output = sink.put(output)
-    return output
-
-
 def render_plan(
     library: Library,
     plan: Plan,
@@ -697,41 +681,52 @@ def render_plan(
     if progress:
         progress(done, total)
 
-    def collect(output: VariantOutput | VariantFailure, *, store: bool) -> None:
-        nonlocal done
+    def collect(output: VariantOutput | VariantFailure) -> None:
         if isinstance(output, VariantFailure):
             result.failures.append(output)
         else:
             result.outputs[output.variant_id] = output
-            if store:
-                cache.put(output)
             result.rendered += 1
-        done += 1
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
         if progress:
             progress(done, total)
 
-    workers = max(1, min(jobs or os.cpu_count() or 1, 32))
-    if (
-        workers > 1
-        and len(todo) >= PARALLEL_THRESHOLD
-        and "fork" in multiprocessing.get_all_start_methods()
-    ):
-        global _WORKER
+    processes = max(1, min(jobs or os.cpu_count() or 1, 32))
+    if processes > 1 and len(todo) >= PARALLEL_THRESHOLD:
         if sink is not None:
             sink.begin()
-        _WORKER = (renderer, plan, cache, sink)
-        try:
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                tasks = [(variant.id, key) for variant, key in todo]
-                chunk = max(1, len(tasks) // (workers * 8))
-                for output in pool.map(_render_in_worker, tasks, chunksize=chunk):
-                    collect(output, store=False)
-        finally:
-            _WORKER = None
+        # Runs of neighbouring variants (one message's audiences write beside each other).
+        size = -(-len(todo) // min(len(todo), processes * SHARES_PER_PROCESS))
+        shares = [todo[i : i + size] for i in range(0, len(todo), size)]
+
+        def render_share(index: int) -> list[VariantOutput | VariantFailure]:
+            outputs = []
+            for variant, key in shares[index]:
+                output = renderer.render_safely(variant, key)
+                if isinstance(output, VariantOutput):
+                    # Writing the cache and the output tree is parallel work too, and the
+                    # bytes a worker wrote to the tree need not travel back to this process.
+                    cache.put(output)
+                    if sink is not None:
+                        output = sink.put(output)
+                outputs.append(output)
+            return outputs
+
+        for outputs in share_work(
+            len(shares), processes, render_share, finished=lambda _, done: advance(len(done))
+        ):
+            for output in outputs:
+                collect(output)
     else:
         for variant, key in todo:
-            collect(renderer.render_safely(variant, key), store=True)
+            output = renderer.render_safely(variant, key)
+            if isinstance(output, VariantOutput):
+                cache.put(output)
+            collect(output)
+            advance(1)
     result.failures.sort(key=lambda f: f.variant_id)
     return result
 
