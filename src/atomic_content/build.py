@@ -692,12 +692,15 @@ class BuildSession:
         if unchanged is not None:
             unchanged.seconds = time.perf_counter() - started
             return unchanged
+        stages: dict[str, float] = {"fingerprint": time.perf_counter() - started}
+        mark = time.perf_counter()
+        # Imported here, after the no-op check: a no-op rebuild needs none of them.
         from .pipeline import check
         from .plan import PlanStore
         from .repository import LoadCache
         from .variants import EntryMemo, PreviousBuild, VariantCache
 
-        stages: dict[str, float] = {"fingerprint": time.perf_counter() - started}
+        stages["imports"] = time.perf_counter() - mark
 
         if self._plans is None:
             self._plans = PlanStore(folder / "plan", read=use_cache)
