@@ -12,7 +12,7 @@ import json
 import os
 import pickle
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,7 @@ def test_a_warm_load_reads_no_unchanged_file(
 ) -> None:
     cache = tmp_path / "cache"
     check(tree, cache, monkeypatch)
-    read = counting_reads(monkeypatch)
+    read = counting_reads(monkeypatch, tmp_path / "reads.log")
     edit(tree / ATOM, "Hier merken", "Hier notieren")
     check(tree, cache, monkeypatch)
     assert sorted(set(read) - templates(tree)) == [Path(ATOM).name]
@@ -146,13 +146,30 @@ def templates(root: Path) -> set[str]:
     return {p.name for p in (root / "layouts").rglob("*") if p.suffix in {".mjml", ".j2"}}
 
 
-def counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The names of the files read from now on (in this process)."""
-    read: list[str] = []
+class _Reads:
+    """The names of the files read, by this process or a forked worker (which may parse any
+    share of the files: each name is appended to a log file, one short line at a time)."""
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        log.write_text("")
+
+    def add(self, name: str) -> None:
+        with self.log.open("a") as handle:
+            handle.write(name + "\n")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.log.read_text().splitlines())
+
+
+def counting_reads(monkeypatch: pytest.MonkeyPatch, log: Path) -> _Reads:
+    """The names of the files read from now on, in this process or its workers (``log``:
+    where they are noted)."""
+    read = _Reads(log)
     reader = inputs.read_content_bytes
 
     def counting(path: Any, *args: Any, **kwargs: Any) -> Any:
-        read.append(Path(path).name)
+        read.add(Path(path).name)
         return reader(path, *args, **kwargs)
 
     # The loader reads through its own name for it, the remembered digests through theirs.
@@ -188,7 +205,7 @@ def test_parallel_loads_and_checks_equal_serial_ones(
     assert check(tree, cache, monkeypatch, jobs=2) == serial  # cold cache, filled by workers
     edit(tree / ATOM, "Hier merken", "Hier notieren")
     expected = check(tree, None, monkeypatch)
-    read = counting_reads(monkeypatch)
+    read = counting_reads(monkeypatch, tmp_path / "reads.log")
     assert check(tree, cache, monkeypatch, jobs=2) == expected
     assert sorted(set(read) - templates(tree)) == [Path(ATOM).name]  # the cache was used
 
