@@ -4,11 +4,17 @@
   (``.venv/bin/python -m pytest tests/test_golden_preview.py --update-golden``).
 * ``render_*`` fixtures for the render and preview tests (prefixed so they do not clash with
   fixtures of other test modules).
+* ``workers_take_part``: every parallel stage waits, before its own first share, until a
+  forked worker has started one, so a test of the worker path runs it whatever the machine's
+  speed (the build's process works too and could otherwise do every share of a small tree).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from atomic_content import parallel, repository, variants
+from atomic_content import plan as plan_module
 from atomic_content.channels.base import AssembledMessage, RenderedMessage
 from atomic_content.plan import Router, make_plan
 from atomic_content.privacy import without
@@ -43,6 +51,35 @@ def pytest_configure(config: pytest.Config) -> None:
     # "loadgroup" is the default "load" distribution plus those groups.
     if getattr(config.option, "dist", None) == "load":
         config.option.dist = "loadgroup"
+
+
+@pytest.fixture
+def workers_take_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every parallel stage (:func:`~atomic_content.parallel.share_work`, as each stage
+    module calls it) let a forked worker start a share before this process does any."""
+    real = parallel.share_work
+
+    def share_work(shares: int, jobs: int, work: Callable[[int], Any], **kw: Any) -> list[Any]:
+        if jobs <= 1 or shares <= 1:
+            return real(shares, jobs, work, **kw)
+        parent = os.getpid()
+        started = multiprocessing.get_context("fork").Value("i", 0)
+        give_up = time.monotonic() + 30
+        remote = kw.pop("remote", None) or work
+
+        def in_worker(index: int) -> Any:
+            started.value = 1  # the share is the worker's now, whatever happens to it
+            return remote(index)
+
+        def here(index: int) -> Any:
+            while os.getpid() == parent and not started.value and time.monotonic() < give_up:
+                time.sleep(0.001)
+            return work(index)
+
+        return real(shares, jobs, here, remote=in_worker, **kw)
+
+    for module in (parallel, plan_module, repository, variants):
+        monkeypatch.setattr(module, "share_work", share_work)
 
 
 @pytest.fixture

@@ -732,6 +732,7 @@ def _problems(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if not line.startswith("rendering: ")]
 
 
+@pytest.mark.usefixtures("workers_take_part")
 @pytest.mark.parametrize("jobs", ["1", "2"])
 def test_broken_layout_fails_the_same_with_any_number_of_jobs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
@@ -755,6 +756,7 @@ def test_broken_layout_fails_the_same_with_any_number_of_jobs(
     assert not out.exists()
 
 
+@pytest.mark.usefixtures("workers_take_part")
 def test_parallel_build_equals_serial_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -770,6 +772,7 @@ def test_parallel_build_equals_serial_build(
     assert tree_digest(tmp_path / "1" / "dist") == tree_digest(tmp_path / "2" / "dist")
 
 
+@pytest.mark.usefixtures("workers_take_part")
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_rebuild_in_the_same_process_leaves_the_live_tree_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
@@ -795,6 +798,7 @@ def test_a_rebuild_in_the_same_process_leaves_the_live_tree_alone(
     assert tree_digest(out) == before
 
 
+@pytest.mark.usefixtures("workers_take_part")
 def test_a_killed_worker_stops_the_build_with_exit_75_and_keeps_the_output(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -910,6 +914,7 @@ def test_build_refuses_an_output_that_is_not_its_own(
 # -- parallel writing and manifest reuse -------------------------------------------------------
 
 
+@pytest.mark.usefixtures("workers_take_part")
 def test_parallel_render_writes_the_tree_in_the_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -937,6 +942,7 @@ def test_parallel_render_writes_the_tree_in_the_workers(
     assert [p.name for p in (tmp_path / ".dist.builds").iterdir()] == [out.readlink().name]
 
 
+@pytest.mark.usefixtures("workers_take_part")
 def test_parallel_build_that_fails_leaves_no_tree_and_no_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1096,6 +1102,7 @@ def test_a_warning_line_is_the_generic_encoding_of_the_warning(
     assert warning_line(entry) == generic
 
 
+@pytest.mark.usefixtures("workers_take_part")
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_rebuild_never_writes_through_the_previous_trees_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
@@ -1172,6 +1179,7 @@ def _apply_more(content: Path, name: str) -> None:
         )
 
 
+@pytest.mark.usefixtures("workers_take_part")
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_rebuild_brings_the_spare_tree_up_to_date(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int

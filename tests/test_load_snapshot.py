@@ -189,6 +189,7 @@ def test_the_date_and_the_rules_are_part_of_the_governance_findings(
     assert check(tree, cache, monkeypatch, on=later) == cold
 
 
+@pytest.mark.usefixtures("workers_take_part")
 def test_parallel_loads_and_checks_equal_serial_ones(
     tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -309,11 +309,13 @@ def test_memo_atoms_are_the_current_librarys(content: Path, tmp_path: Path) -> N
     assert atoms and all(atom is library.atoms[atom.id] for atom in atoms)
 
 
+@pytest.mark.usefixtures("workers_take_part")
 def test_planning_in_worker_processes_gives_the_same_plan(
     content: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``jobs=2`` plans the messages in forked workers (the threshold lowered so the small demo
-    qualifies); the plan is the same one, atoms included, and so is its memo."""
+    """``jobs=2`` plans the messages in this process and a forked worker (the threshold lowered
+    so the small demo qualifies); the plan is the same one, atoms included, and so is its
+    memo."""
     from atomic_content import plan as plan_module
 
     library = load(content)
@@ -324,6 +326,8 @@ def test_planning_in_worker_processes_gives_the_same_plan(
     assert_same_plan(parallel, serial)
     assert parallel.memo is not None and serial.memo is not None
     assert parallel.memo.messages == serial.memo.messages
+    # A worker planned some messages: they came back as memo bytes, kept for saving.
+    assert parallel.memo.encoded and not serial.memo.encoded
     atoms = [a for v in parallel.variants for a in v.resolution.atoms.values()]
     assert all(atom is library.atoms[atom.id] for atom in atoms)
 

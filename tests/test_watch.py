@@ -49,6 +49,7 @@ def _dicts(diagnostics: Diagnostics) -> list[dict[str, object]]:
     return [d.to_dict() for d in diagnostics.sorted()]
 
 
+@pytest.mark.usefixtures("workers_take_part")
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_every_build_of_a_session_equals_a_fresh_build(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
