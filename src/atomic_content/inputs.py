@@ -19,6 +19,7 @@ from typing import Any
 
 from .errors import Diagnostic, Diagnostics, Severity
 from .hashing import sha256_hex
+from .pieces import write_replacing
 
 MAX_FILE_BYTES = 1024 * 1024
 """Content files are small by design; a larger file is almost certainly a mistake."""
@@ -472,9 +473,7 @@ class FileDigests:
         body = {"format": DIGEST_CACHE_FORMAT, "root": self.root, "files": self.new}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(body, separators=(",", ":")), encoding="utf-8")
-            os.replace(tmp, self.path)
+            write_replacing(self.path, json.dumps(body, separators=(",", ":")).encode())
         except (OSError, ValueError):
             pass  # not remembering only costs speed next time
         self.old = dict(self.new)

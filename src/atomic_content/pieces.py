@@ -11,9 +11,11 @@ is the memo's business.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .hashing import sha256_hex
 
@@ -50,7 +52,27 @@ class PieceFolder:
 
 
 def write_replacing(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` through a temporary file in the same folder (see
+    :func:`replacing`)."""
+    with replacing(path) as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """A file to write ``path``'s new bytes into: a temporary file beside it, moved into
+    place when the block ends, removed when it raises. A reader never sees half a file.
+
+    The temporary name is this writer's alone (process id and a random part): two writers
+    of one cache file, in threads of one process or in processes of two machines that share
+    the folder and the process id (containers), do not write into each other's.
+    It is ``<stem>.tmp...``, which is what the caches' pruning looks for. Raises OSError."""
+    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}-{os.urandom(4).hex()}")
+    try:
+        with tmp.open("xb") as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

@@ -69,6 +69,7 @@ from .models import (
     channels_model,
 )
 from .parallel import share_work
+from .pieces import replacing
 from .yamlio import Loc, YamlDocument, cache_dir, parse_yaml_text
 
 M = TypeVar("M", bound=Model)
@@ -596,12 +597,10 @@ class LoadCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 _prune(self.path.parent)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            with tmp.open("wb") as handle:
+            with replacing(self.path) as handle:
                 handle.write(header.encode("ascii") + b"\n")
                 for piece in pieces.values():
                     handle.write(piece)
-            os.replace(tmp, self.path)
         except (OSError, TypeError, ValueError, pickle.PicklingError, RecursionError):
             return  # a cache that cannot be written only costs speed next time
         self.old = dict(self.new)

@@ -48,7 +48,7 @@ from .manifest import (
     written_variants,
 )
 from .parallel import share_work
-from .pieces import INDEX, PieceFolder, piece_name
+from .pieces import INDEX, PieceFolder, piece_name, replacing
 from .plan import Plan, PlannedVariant
 from .render import assemble, check_limits, example_customer, render_message
 from .repository import Library
@@ -474,7 +474,7 @@ class VariantCache:
                         key, _, suffix = file.name.partition(".")
                         if suffix == "variant":
                             stale = key not in kept and age > PRUNE_AFTER_SECONDS
-                        elif suffix.startswith("tmp"):  # put's <key>.tmp<pid>
+                        elif suffix.startswith("tmp"):  # put's <key>.tmp... (replacing)
                             stale = age > 3600  # a write in progress is younger
                         else:
                             stale = True  # another format: never read again
@@ -494,14 +494,12 @@ class VariantCache:
                 "files": [[rel, len(data)] for rel, data in output.files.items()],
                 "message": len(output.message),
             }
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            with tmp.open("wb") as handle:
+            with replacing(path) as handle:
                 handle.write(_VARIANT_HEADER)
                 handle.write(json.dumps(head, sort_keys=True).encode() + b"\n")
                 for data in output.files.values():
                     handle.write(data)
                 handle.write(output.message)
-            os.replace(tmp, path)
         except OSError:
             pass  # a cache that cannot be written only costs time next run
 
