@@ -777,7 +777,7 @@ class BuildSession:
             VariantCache(folder).prune(tree.keys.values())
         except OSError as exc:
             writer.discard()
-            if exc.errno == errno.ENOSPC:  # in a render worker writing the new tree
+            if exc.errno == errno.ENOSPC:  # in the parallel render, writing the new tree
                 raise AtomicError(
                     f"the disk is full while writing {out.as_posix()}; the previous output is "
                     "unchanged"
@@ -1058,9 +1058,9 @@ def write_output(
     a full disk, a crash). StaleOutputError when a file to link is gone; nothing changes.
     ``known`` is the previous build's path -> sha256 when the caller has read it already.
     With an open ``tree`` (begun by the render stage or a clone; it holds the lock) the files
-    are added to it, ``written`` being the paths its render workers wrote; otherwise the lock
+    are added to it, ``written`` being the paths the parallel render wrote; otherwise the lock
     is taken and a new tree made here. ``keys`` (variant id -> cache key) and ``fresh`` (the
-    variants the render workers wrote) let a tree that is a spare brought up to date (see
+    variants the parallel render wrote) let a tree that is a spare brought up to date (see
     :class:`SpareTree`) keep the variants it already holds."""
     if tree is not None and tree.folder is not None:
         folder, cloned = tree.ready(keys, fresh)
@@ -1422,8 +1422,9 @@ class TreeWriter:
         self.folder = folder
 
     def put(self, output: VariantOutput) -> VariantOutput:
-        """Write one rendered variant's files and template form (in a worker); the output
-        without their bytes, marked ``written``."""
+        """Write one rendered variant's files and template form (in the process that rendered
+        it: a worker, or the build's, which renders shares too); the output without their
+        bytes, marked ``written``."""
         from .bundle import message_path
 
         assert self.folder is not None

@@ -725,8 +725,9 @@ def make_plan(
     ``previous`` is the :attr:`Plan.memo` of an earlier plan (of this or an older version of
     the content): the messages no changed atom can compete in are taken from it instead of
     being resolved again (see :class:`PlanMemo`); the result is the same plan either way.
-    ``jobs`` > 1 (None: one per core) plans messages in that many worker processes when there
-    are enough of them to pay for the workers; the plan does not depend on it.
+    ``jobs`` > 1 (None: one per core) plans messages in that many processes, this one and
+    forked workers (:func:`~atomic_content.parallel.share_work`), when there are enough of
+    them to pay for the workers; the plan does not depend on it.
 
     Never raises for content problems: required slots that nothing fills are errors in
     ``Plan.problems`` (the build refuses such a plan), ranking problems warnings. Raises
@@ -907,9 +908,9 @@ def _plan_messages(
     jobs: int | None,
     encoded: dict[MessageKey, bytes],
 ) -> dict[MessageKey, MessagePlan]:
-    """Plan every message of ``todo``: here, or split between forked worker processes whose
-    results come back as memo bytes (atoms by id, resolved against ``library``; kept in
-    ``encoded`` for saving the memo)."""
+    """Plan every message of ``todo``: here, or split between this process and forked
+    workers, whose results come back as memo bytes (atoms by id, resolved against
+    ``library``; kept in ``encoded`` for saving the memo)."""
     if not todo:
         return {}
     resolver = resolver or Resolver(library)

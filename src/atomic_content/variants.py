@@ -659,7 +659,7 @@ def render_plan(
 
     Never raises for a broken layout: such variants are :class:`VariantFailure` entries (see
     :func:`render_diagnostics`). ``jobs`` defaults to the number of cores. When the render
-    runs in worker processes and ``sink`` is given, the workers hand it every rendered
+    runs in several processes and ``sink`` is given, each process hands it every rendered
     variant (see :class:`VariantSink`); otherwise ``sink`` is not used.
     """
     cache = cache or VariantCache(None)
