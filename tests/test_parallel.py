@@ -124,15 +124,19 @@ def test_an_error_that_cannot_cross_processes_still_arrives() -> None:
 
 def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
     parent = os.getpid()
+    here = multiprocessing.get_context("fork").Value("i", 0)
 
     def work(index: int) -> int:
         if os.getpid() != parent:
             os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's out-of-memory killer does
-        time.sleep(0.01)
+        time.sleep(0.02)
+        here.value += 1
         return index
 
     with deadline(30), pytest.raises(WorkerDied, match="stopped by SIGKILL") as raised:
-        share_work(200, 2, work)
+        share_work(500, 2, work)
+    # Noticed between this process's own shares, not after doing all of them (10 s).
+    assert here.value < 250
     assert raised.value.exit_code == EXIT_TEMPFAIL
     assert "--jobs 1" in raised.value.hint
     assert multiprocessing.active_children() == []

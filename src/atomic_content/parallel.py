@@ -140,20 +140,23 @@ class _Shared:
             try:
                 message = self.results.get(block, _WAIT_SECONDS if block else None)
             except queue.Empty:
-                if not block:
-                    return
-                # A worker's messages are all in the pipe before it ends: look once more, and
-                # a worker that ended without its end mark then died.
-                ended = [(n, p.exitcode) for n, p in enumerate(processes) if p.exitcode is not None]
-                try:
+                # A worker that ended without its end mark died: checked between this
+                # process's own shares too, so the stage stops as soon as it cannot finish.
+                gone = [
+                    (number, process.exitcode)
+                    for number, process in enumerate(processes)
+                    if number not in self.ended and process.exitcode is not None
+                ]
+                if not gone:
+                    if not block:
+                        return
+                    continue
+                try:  # a worker's messages are all in the pipe before it ends
                     message = self.results.get_nowait()
                 except queue.Empty:
-                    for number, code in ended:
-                        if number not in self.ended:
-                            raise WorkerDied(
-                                f"a worker process ended before its work was done ({_how(code)})"
-                            ) from None
-                    continue
+                    raise WorkerDied(
+                        f"a worker process ended before its work was done ({_how(gone[0][1])})"
+                    ) from None
             kind, index, payload = message
             if kind == "end":
                 self.ended.add(index)
