@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -62,7 +61,6 @@ def workers_take_part(monkeypatch: pytest.MonkeyPatch) -> None:
     def share_work(shares: int, jobs: int, work: Callable[[int], Any], **kw: Any) -> list[Any]:
         if jobs <= 1 or shares <= 1:
             return real(shares, jobs, work, **kw)
-        parent = os.getpid()
         started = multiprocessing.get_context("fork").Value("i", 0)
         give_up = time.monotonic() + 30
         remote = kw.pop("remote", None) or work
@@ -71,8 +69,8 @@ def workers_take_part(monkeypatch: pytest.MonkeyPatch) -> None:
             started.value = 1  # the share is the worker's now, whatever happens to it
             return remote(index)
 
-        def here(index: int) -> Any:
-            while os.getpid() == parent and not started.value and time.monotonic() < give_up:
+        def here(index: int) -> Any:  # only ever called in this process
+            while not started.value and time.monotonic() < give_up:
                 time.sleep(0.001)
             return work(index)
 

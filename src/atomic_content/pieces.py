@@ -5,8 +5,9 @@ a one-atom edit writes the few messages that changed and an index, not the whole
 
 A piece is named by the sha256 of its bytes: one that is already there is not written again,
 and a reader can check a piece against its name. Every file is written to a temporary name
-and moved into place, so a reader never sees half a file. What the pieces and the index hold
-is the memo's business.
+and moved into place, so a reader never sees half a file (:func:`replacing`, which every
+cache of the package writes its files with). What the pieces and the index hold is the
+memo's business.
 """
 
 from __future__ import annotations

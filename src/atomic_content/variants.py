@@ -679,52 +679,41 @@ def render_plan(
     if progress:
         progress(done, total)
 
-    def collect(output: VariantOutput | VariantFailure) -> None:
-        if isinstance(output, VariantFailure):
-            result.failures.append(output)
-        else:
-            result.outputs[output.variant_id] = output
-            result.rendered += 1
+    processes = max(1, min(jobs or os.cpu_count() or 1, 32))
+    if processes == 1 or len(todo) < PARALLEL_THRESHOLD:
+        processes, sink = 1, None  # one process: the write stage writes every file
+    elif sink is not None:
+        sink.begin()
+    # Runs of neighbouring variants (one message's audiences write beside each other).
+    size = -(-len(todo) // (processes * SHARES_PER_PROCESS)) or 1
+    shares = [todo[i : i + size] for i in range(0, len(todo), size)]
 
-    def advance(count: int) -> None:
+    def render_share(index: int) -> list[VariantOutput | VariantFailure]:
+        outputs = []
+        for variant, key in shares[index]:
+            output = renderer.render_safely(variant, key)
+            if isinstance(output, VariantOutput):
+                # In parallel, writing the cache and the output tree is parallel work too,
+                # and the bytes a worker wrote to the tree need not travel back.
+                cache.put(output)
+                if sink is not None:
+                    output = sink.put(output)
+            outputs.append(output)
+        return outputs
+
+    def advance(_index: int, outputs: list[VariantOutput | VariantFailure]) -> None:
         nonlocal done
-        done += count
+        done += len(outputs)
         if progress:
             progress(done, total)
 
-    processes = max(1, min(jobs or os.cpu_count() or 1, 32))
-    if processes > 1 and len(todo) >= PARALLEL_THRESHOLD:
-        if sink is not None:
-            sink.begin()
-        # Runs of neighbouring variants (one message's audiences write beside each other).
-        size = -(-len(todo) // min(len(todo), processes * SHARES_PER_PROCESS))
-        shares = [todo[i : i + size] for i in range(0, len(todo), size)]
-
-        def render_share(index: int) -> list[VariantOutput | VariantFailure]:
-            outputs = []
-            for variant, key in shares[index]:
-                output = renderer.render_safely(variant, key)
-                if isinstance(output, VariantOutput):
-                    # Writing the cache and the output tree is parallel work too, and the
-                    # bytes a worker wrote to the tree need not travel back to this process.
-                    cache.put(output)
-                    if sink is not None:
-                        output = sink.put(output)
-                outputs.append(output)
-            return outputs
-
-        for outputs in share_work(
-            len(shares), processes, render_share, finished=lambda _, done: advance(len(done))
-        ):
-            for output in outputs:
-                collect(output)
-    else:
-        for variant, key in todo:
-            output = renderer.render_safely(variant, key)
-            if isinstance(output, VariantOutput):
-                cache.put(output)
-            collect(output)
-            advance(1)
+    for outputs in share_work(len(shares), processes, render_share, finished=advance):
+        for output in outputs:
+            if isinstance(output, VariantFailure):
+                result.failures.append(output)
+            else:
+                result.outputs[output.variant_id] = output
+                result.rendered += 1
     result.failures.sort(key=lambda f: f.variant_id)
     return result
 
