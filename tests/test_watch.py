@@ -130,6 +130,41 @@ def test_a_session_reads_its_caches_from_disk_only_once(
     assert written and all(path.stat().st_mtime_ns != was for path, was in written.items())
 
 
+def test_a_build_that_defers_its_saves_writes_the_memos_when_the_session_tidies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A watch's build leaves the plan and entry memos to ``tidy`` (after its report): until
+    then the files on disk are the previous build's; afterwards a new process reads exactly
+    this build's (its plan by message, and its variants' manifest lines)."""
+    monkeypatch.setenv("ATOMIC_CACHE_DIR", str(tmp_path / "user-cache"))
+    content = write_tree(tmp_path / "content")
+    cache, out = tmp_path / "cache", tmp_path / "dist"
+    session = BuildSession(content, out, on=DAY, jobs=1, cache_dir=cache)
+    session.build()
+    indexes = [cache / "plan" / "index.pickle", cache / "entries" / "index.pickle"]
+    before = [path.read_bytes() for path in indexes]
+    apply_edit(content, "atom-text")
+    result = session.build(defer_saves=True)
+    assert [path.read_bytes() for path in indexes] == before
+    session.tidy()
+    assert all(path.read_bytes() != was for path, was in zip(indexes, before, strict=True))
+
+    checked = result.checked
+    assert checked is not None and checked.plan is not None and checked.plan.memo is not None
+    memo = PlanStore(cache / "plan").load(checked.library)
+    assert memo is not None and memo.messages == checked.plan.memo.messages
+    manifest = json.loads((out / "build-info.json").read_text())["manifest"]
+    lines = EntryMemo(cache / "entries").read(manifest)
+    assert lines is not None
+    assert {key: entry for key, (entry, _line) in lines.items()} == {
+        entry.id: entry for entry in result.manifest.variants
+    }
+    # Written once: nothing is left for a second save.
+    written = [path.stat().st_mtime_ns for path in indexes]
+    session.save_caches()
+    assert [path.stat().st_mtime_ns for path in indexes] == written
+
+
 def test_a_session_loads_again_only_the_atom_files_that_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -250,6 +285,25 @@ class _Watching:
         self.stop.set()
         self.thread.join(timeout=10)
         assert not self.thread.is_alive()
+
+
+def test_a_watch_reports_a_build_before_it_writes_the_memos(tmp_path: Path) -> None:
+    """The plan and entry memos (for a later process) are written after the report, and
+    before the watch ends."""
+    content, cache = write_tree(tmp_path / "content"), tmp_path / "cache"
+    session = BuildSession(content, tmp_path / "dist", on=DAY, jobs=1, cache_dir=cache)
+    indexes = [cache / "plan" / "index.pickle", cache / "entries" / "index.pickle"]
+    stopped = threading.Event()
+    at_report: list[bool] = []
+
+    def report(watched: WatchedBuild) -> None:
+        assert watched.result is not None
+        at_report.extend(path.exists() for path in indexes)
+        stopped.set()
+
+    watch_builds(session, report, stop=stopped)
+    assert at_report == [False, False]
+    assert all(path.exists() for path in indexes)
 
 
 def test_watch_builds_after_every_change_until_stopped(tmp_path: Path) -> None:

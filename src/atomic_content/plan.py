@@ -527,6 +527,9 @@ class PlanStore:
         self.folder = folder
         self.read = read
         self.memo: PlanMemo | None = None
+        self.deferred = False
+        """When set, :meth:`save` keeps the memo in memory only, until :meth:`flush`."""
+        self._unsaved: PlanMemo | None = None
         # message -> (file name, the MessagePlan object loaded from or saved to it)
         self._files: dict[MessageKey, tuple[str, MessagePlan]] = {}
 
@@ -573,10 +576,24 @@ class PlanStore:
         return self.memo
 
     def save(self, memo: PlanMemo | None) -> None:
-        """Keep ``memo`` for the next plan; on disk, write the messages that changed."""
+        """Keep ``memo`` for the next plan; on disk, write the messages that changed (at
+        :meth:`flush` when :attr:`deferred`)."""
         self.memo = memo
         if memo is None or self.folder is None:
             return
+        if self.deferred:
+            self._unsaved = memo
+            return
+        self._write(memo)
+
+    def flush(self) -> None:
+        """Write the memo a deferred :meth:`save` kept in memory only."""
+        memo, self._unsaved = self._unsaved, None
+        if memo is not None and memo is self.memo:  # a later plan without a memo drops it
+            self._write(memo)
+
+    def _write(self, memo: PlanMemo) -> None:
+        assert self.folder is not None
         try:
             folder = PieceFolder(self.folder)
             files: dict[MessageKey, str] = {}

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .collector import paused
+from .collector import long_lived, paused
 from .errors import Diagnostic, Diagnostics, Severity, did_you_mean
 from .hashing import canonical_json, sha256_hex
 from .inputs import (
@@ -380,7 +380,8 @@ class LoadCache:
         """The last load through this cache that had ``known`` digests and no errors."""
         if path is not None:
             channels_model()  # resolves the registry (and imports its modules) before reading
-            self._read(path)
+            with long_lived():  # ~10^5 objects (every file's entry) that live for the run
+                self._read(path)
         self._remember_stats()
 
     def _remember_stats(self) -> None:

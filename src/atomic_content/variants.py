@@ -241,11 +241,16 @@ class EntryMemo:
         # The manifest whose variants were last read or saved, and their messages.
         self._manifest: str | None = None
         self._messages: list[str] = []
+        self.deferred = False
+        """When set, :meth:`save` keeps the variants in memory only, until :meth:`flush`."""
+        self._unsaved: tuple[str, VariantLines] | None = None
 
     def read(self, manifest: str) -> EntryLines | None:
         """The variants of the build whose manifest has the sha256 ``manifest``, or None."""
         if self.folder is None:
             return None
+        if self._unsaved is not None and manifest == self._unsaved[0]:
+            return dict(self._unsaved[1])
         if manifest == self._manifest:
             found: EntryLines = {}
             for message in self._messages:
@@ -294,9 +299,21 @@ class EntryMemo:
 
     def save(self, manifest: str, lines: VariantLines) -> None:
         """Keep ``lines``, the variants of the build whose manifest has the sha256
-        ``manifest``; messages whose variants are the very ones read are not written again."""
+        ``manifest``; messages whose variants are the very ones read are not written again
+        (at :meth:`flush` when :attr:`deferred`)."""
         if self.folder is None:
             return
+        self._unsaved = (manifest, lines)
+        if not self.deferred:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the variants a deferred :meth:`save` kept in memory only."""
+        if self._unsaved is None:
+            return
+        manifest, lines = self._unsaved
+        self._unsaved = None
+        assert self.folder is not None
         groups: dict[str, EntryLines] = {}
         for variant_id, item in lines.items():
             entry = item[0]

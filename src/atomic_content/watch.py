@@ -103,9 +103,12 @@ def watch_builds(
     (before any build). Any other exception than an
     :class:`~atomic_content.errors.AtomicError` (a bug) ends the watch by propagating.
     """
-    for changed in content_changes(session.content, stop):
-        report(_one_build(session, changed or (), stop))
-        session.tidy()  # while the next change is awaited, not while a build is
+    try:
+        for changed in content_changes(session.content, stop):
+            report(_one_build(session, changed or (), stop))
+            session.tidy()  # while the next change is awaited, not while a build is
+    finally:
+        session.save_caches()  # what the last build deferred, when the watch ends before tidy
 
 
 LOCK_POLL_SECONDS = 0.1
@@ -120,7 +123,8 @@ def _one_build(
     pause = stop if stop is not None else threading.Event()  # never set: a plain wait
     while True:
         try:
-            return WatchedBuild(changed, result=session.build())
+            # The caches a later process reads are written after the report (tidy).
+            return WatchedBuild(changed, result=session.build(defer_saves=True))
         except BuildLockedError as exc:
             # Another build is writing the output, perhaps of older files: build once it has
             # finished (a no-op when it built these same files). Stopping ends the wait.
