@@ -529,7 +529,7 @@ class PlanStore:
         self.memo: PlanMemo | None = None
         self.deferred = False
         """When set, :meth:`save` keeps the memo in memory only, until :meth:`flush`."""
-        self._unsaved: PlanMemo | None = None
+        self._unsaved = False  # whether ``memo`` waits for :meth:`flush`
         # message -> (file name, the MessagePlan object loaded from or saved to it)
         self._files: dict[MessageKey, tuple[str, MessagePlan]] = {}
 
@@ -579,18 +579,15 @@ class PlanStore:
         """Keep ``memo`` for the next plan; on disk, write the messages that changed (at
         :meth:`flush` when :attr:`deferred`)."""
         self.memo = memo
-        if memo is None or self.folder is None:
-            return
-        if self.deferred:
-            self._unsaved = memo
-            return
-        self._write(memo)
+        self._unsaved = memo is not None and self.folder is not None
+        if self._unsaved and not self.deferred:
+            self.flush()
 
     def flush(self) -> None:
         """Write the memo a deferred :meth:`save` kept in memory only."""
-        memo, self._unsaved = self._unsaved, None
-        if memo is not None and memo is self.memo:  # a later plan without a memo drops it
-            self._write(memo)
+        if self._unsaved and self.memo is not None:
+            self._unsaved = False
+            self._write(self.memo)
 
     def _write(self, memo: PlanMemo) -> None:
         assert self.folder is not None
