@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from atomic_content.plan import Plan, PlanMemo, PlanStore, make_plan
+from atomic_content.hashing import canonical_json
+from atomic_content.plan import Plan, PlanMemo, PlanStore, RouteMemo, make_plan
 from atomic_content.repository import Library
 from atomic_content.validate import static_check
 from contentkit import write_tree
@@ -130,6 +131,38 @@ WHOLE: dict[str, Edit] = {
         encoding="utf-8",
     ),
 }
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_the_routing_table_is_encoded_message_by_message(
+    content: Path, tmp_path: Path, name: str
+) -> None:
+    """``Plan.encoded_routing`` is the routing table's canonical JSON (the bundle's), with and
+    without a memo; after an edit, a message whose plan is the very object of the last plan
+    keeps its encoded part, and the others are encoded again."""
+    store = PlanStore(tmp_path / "memo")  # one store: a session's, which keeps its memo
+    library = load(content)
+    assert library is not None
+    first = make_plan(library, START, UNTIL, previous=store.load(library))
+    store.save(first.memo)
+    routes: RouteMemo = {}
+    assert first.encoded_routing(routes) == canonical_json(first.routing.to_json())
+    assert first.encoded_routing() == canonical_json(first.routing.to_json())
+    assert first.memo is not None and len(routes) == len(first.memo.messages)
+
+    EDITS[name](content)
+    library = load(content)
+    assert library is not None
+    again = make_plan(library, START, UNTIL, previous=store.load(library))
+    kept = dict(routes)
+    assert again.encoded_routing(routes) == canonical_json(again.routing.to_json())
+    assert again.memo is not None and len(routes) == len(again.memo.messages)
+    same = [piece for piece in again.memo.messages.values() if id(piece) in kept]
+    assert same, "most messages keep the very plan of the last plan"
+    if again.replanned:
+        assert len(same) < len(again.memo.messages)
+    for piece in same:
+        assert kept[id(piece)][0] is piece and routes[id(piece)][1] is kept[id(piece)][1]
 
 
 @pytest.mark.parametrize("name", sorted(EDITS))

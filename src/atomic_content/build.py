@@ -60,7 +60,7 @@ from .inputs import FileDigests, Listing, listed_stats
 if TYPE_CHECKING:
     from .manifest import DiagnosticEntry, Manifest, VariantLines
     from .pipeline import Checked
-    from .plan import PlanStore
+    from .plan import PlanStore, RouteMemo
     from .repository import LoadCache
     from .variants import EntryMemo, PreviousBuild, ProgressCallback, VariantOutput
 
@@ -648,7 +648,7 @@ class BuildSession:
         self._load_cache: LoadCache | None = None
         self._plans: PlanStore | None = None
         self._entries: EntryMemo | None = None
-        self._warning_lines: WarningLines = {}
+        self._output_memo = OutputMemo()
 
     def build(
         self,
@@ -765,7 +765,7 @@ class BuildSession:
             assert checked.plan is not None and checked.rendered is not None
 
             mark = time.perf_counter()
-            tree = output_files(checked, fingerprint, previous, self._warning_lines)
+            tree = output_files(checked, fingerprint, previous, self._output_memo)
             stages["bundle"] = time.perf_counter() - mark
             mark = time.perf_counter()
             try:
@@ -877,16 +877,26 @@ looking them up by their six fields cost more than the rest of the manifest's wa
 The memo holds each warning, so no other object can take its ``id`` while it is kept."""
 
 
+@dataclass
+class OutputMemo:
+    """What a build session keeps of its last output for the next: the warnings' manifest
+    lines and the routing table's encoded messages. A new build replaces them with its own."""
+
+    warnings: WarningLines = field(default_factory=dict)
+    routes: RouteMemo = field(default_factory=dict)
+
+
 def output_files(
     checked: Checked,
     fingerprint: str,
     previous: PreviousBuild | None = None,
-    warning_lines: WarningLines | None = None,
+    memo: OutputMemo | None = None,
 ) -> OutputTree:
     """Every file of the output tree and the typed manifest. With the ``previous`` build, the
     manifest lines of variants whose entries are unchanged are taken from its manifest.
-    ``warning_lines`` (a build session's) hold the last build's warnings as manifest entries
-    and lines: the same warning is not made again, and they are replaced by this build's."""
+    ``memo`` (a build session's :class:`OutputMemo`) holds what the last build made of its
+    warnings and routes: the same part is not made again, and the memo is replaced by this
+    build's."""
     from .assets import asset_files
     from .bundle import bundle_files, message_path
     from .experiments import experiment_entries, variant_arms
@@ -920,7 +930,13 @@ def output_files(
             continue
         files.update(output.files)
         messages[output.entry.message] = output.message
-    bundle = bundle_files(library, checked.plan, {e.id: e.message for e in entries}, messages)
+    bundle = bundle_files(
+        library,
+        checked.plan,
+        {e.id: e.message for e in entries},
+        messages,
+        memo.routes if memo is not None else None,
+    )
     files.update(bundle)
     # The files that are neither a variant's nor a template form: the next build that brings
     # this tree up to date (see SpareTree) removes them first.
@@ -937,7 +953,9 @@ def output_files(
         files.pop(rel, None)
         links.pop(rel, None)
     index = files["bundle/bundle.json"]
-    warnings, warning_items = _warning_entries(checked.diagnostics, warning_lines)
+    warnings, warning_items = _warning_entries(
+        checked.diagnostics, memo.warnings if memo is not None else None
+    )
     manifest = Manifest(
         manifest_version=MANIFEST_VERSION,
         engine=__version__,

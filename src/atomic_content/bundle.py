@@ -38,7 +38,7 @@ from .channels.base import AssembledMessage, LimitProblem, RenderedMessage
 from .errors import AtomicError, RenderError, Severity
 from .hashing import canonical_json
 from .models import Experiment, Journey, Profile, Segment, Settings
-from .plan import Holdout, Plan, Route, Router, RoutingTable
+from .plan import Holdout, Plan, Route, RouteMemo, Router, RoutingTable
 from .privacy import SuppressedError, only, plan_attributes, source_attributes
 from .records import check_record
 from .render import constant_rendering, context_attributes, render_message
@@ -53,27 +53,34 @@ def bundle_files(
     plan: Plan,
     variant_messages: Mapping[str, str],
     messages: Mapping[str, bytes],
+    routes: RouteMemo | None = None,
 ) -> dict[str, bytes]:
     """The bundle's files (path below the build root -> bytes), deterministic.
 
     ``variant_messages`` maps variant id -> template-form hash, ``messages`` hash -> JSON.
+    ``routes``: a build session's memo of the routing table's encoded messages (see
+    :meth:`~atomic_content.plan.Plan.encoded_routing`).
     """
     assert library.settings is not None and library.profile is not None
     from . import __version__
 
-    index = {
+    index: dict[str, Any] = {
         "bundle_version": BUNDLE_VERSION,
         "engine": __version__,
         "settings": library.settings.model_dump(mode="json"),
         "profile": library.profile.model_dump(mode="json"),
         "segments": [s.model_dump(mode="json") for _, s in sorted(library.segments.items())],
         "journeys": [j.model_dump(mode="json") for _, j in sorted(library.journeys.items())],
-        "routing": plan.routing.to_json(),
         "variants": dict(sorted(variant_messages.items())),
         "experiments": [e.model_dump(mode="json") for e in plan.experiments],
         "attributes": {k: list(v) for k, v in plan_attributes(library, plan).items()},
     }
-    files = {"bundle/bundle.json": canonical_json(index)}
+    # canonical_json(index) with the routing table in it, which is encoded by message:
+    # canonical JSON is each value's canonical JSON under the keys in order.
+    encoded = {key: canonical_json(value) for key, value in index.items()}
+    encoded["routing"] = plan.encoded_routing(routes)
+    body = b",".join(canonical_json(key) + b":" + encoded[key] for key in sorted(encoded))
+    files = {"bundle/bundle.json": b"{" + body + b"}"}
     for digest, data in sorted(messages.items()):
         files[message_path(digest)] = data
     return files

@@ -144,6 +144,21 @@ RouteKey = tuple[str, str, str, str, str]
 """(journey, step, channel, locale, audience): the variants of one message for one audience."""
 
 
+def _route_json(key: RouteKey, periods: Iterable[Period]) -> dict[str, Any]:
+    """One route of :meth:`RoutingTable.to_json`."""
+    return {
+        "journey": key[0],
+        "step": key[1],
+        "channel": key[2],
+        "locale": key[3],
+        "audience": key[4],
+        "periods": [
+            {"start": p.start.isoformat(), "until": p.until.isoformat(), "variant": p.variant_id}
+            for p in periods
+        ],
+    }
+
+
 @dataclass(frozen=True)
 class RoutingTable:
     """Per message and audience, the variants in date order: the part of a plan the runtime
@@ -157,25 +172,19 @@ class RoutingTable:
         return {
             "start": self.start.isoformat(),
             "until": self.until.isoformat(),
-            "routes": [
-                {
-                    "journey": key[0],
-                    "step": key[1],
-                    "channel": key[2],
-                    "locale": key[3],
-                    "audience": key[4],
-                    "periods": [
-                        {
-                            "start": p.start.isoformat(),
-                            "until": p.until.isoformat(),
-                            "variant": p.variant_id,
-                        }
-                        for p in periods
-                    ],
-                }
-                for key, periods in sorted(self.periods.items())
-            ],
+            "routes": [_route_json(key, periods) for key, periods in sorted(self.periods.items())],
         }
+
+    @classmethod
+    def of(cls, variants: Iterable[PlannedVariant], start: dt.date, until: dt.date) -> RoutingTable:
+        """The routes of ``variants``: per message and audience, their periods by date."""
+        periods: dict[RouteKey, list[Period]] = {}
+        for v in variants:
+            key = (v.journey, v.step, v.channel, v.locale, v.audience)
+            periods.setdefault(key, []).append(Period(v.start, v.until, v.id))
+        return cls(
+            start, until, {k: tuple(sorted(p, key=lambda x: x.start)) for k, p in periods.items()}
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RoutingTable:
@@ -228,15 +237,37 @@ class Plan:
 
     @property
     def routing(self) -> RoutingTable:
-        periods: dict[RouteKey, list[Period]] = {}
-        for v in self.variants:
-            key = (v.journey, v.step, v.channel, v.locale, v.audience)
-            periods.setdefault(key, []).append(Period(v.start, v.until, v.id))
-        return RoutingTable(
-            self.start,
-            self.until,
-            {k: tuple(sorted(p, key=lambda x: x.start)) for k, p in periods.items()},
-        )
+        return RoutingTable.of(self.variants, self.start, self.until)
+
+    def encoded_routing(self, memo: RouteMemo | None = None) -> bytes:
+        """``canonical_json(self.routing.to_json())``, made message by message: a route's key
+        starts with its message's, so the messages' routes in message order are the table's
+        in route order. ``memo`` (a build session's) keeps each message's part, so that the
+        next plan encodes only the messages it planned again (the others keep their very
+        :class:`MessagePlan`)."""
+        if self.memo is None:
+            return canonical_json(self.routing.to_json())
+        kept: RouteMemo = {}
+        parts: list[bytes] = []
+        pieces = self.memo.messages
+        for key in sorted(pieces, key=lambda m: (m.journey, m.step, m.channel, m.locale)):
+            piece = pieces[key]
+            found = memo.get(id(piece)) if memo is not None else None
+            if found is None or found[0] is not piece:
+                table = RoutingTable.of(piece.variants, self.start, self.until)
+                routes = b",".join(
+                    canonical_json(_route_json(route, periods))
+                    for route, periods in sorted(table.periods.items())
+                )
+                found = (piece, routes)
+            kept[id(piece)] = found
+            if found[1]:
+                parts.append(found[1])
+        if memo is not None:
+            memo.clear()
+            memo.update(kept)
+        dates = canonical_json({"start": self.start.isoformat(), "until": self.until.isoformat()})
+        return b'{"routes":[' + b",".join(parts) + b"]," + dates[1:]
 
     def variant(self, variant_id: str) -> PlannedVariant:
         return self.by_id[variant_id]
@@ -313,6 +344,11 @@ class PlanMemo:
     """The plan's :func:`ranking_diagnostics`, for the next plan of a process that keeps the
     memo in memory (not kept on disk): when it plans nothing again and no atom's targeting
     changed, they are the same, but for the positions in the files of edited atoms."""
+
+
+RouteMemo = dict[int, tuple[MessagePlan, bytes]]
+"""``id()`` of a message's plan -> that plan and its routes' canonical JSON, comma-joined (see
+:meth:`Plan.encoded_routing`). Holding the plan keeps its ``id`` its own."""
 
 
 @dataclass(frozen=True)
