@@ -244,12 +244,13 @@ class Plan:
         starts with its message's, so the messages' routes in message order are the table's
         in route order. ``memo`` (a build session's) keeps each message's part, so that the
         next plan encodes only the messages it planned again (the others keep their very
-        :class:`MessagePlan`)."""
-        if self.memo is None:
+        :class:`MessagePlan`). A plan whose variants are not its memo's (none is made so)
+        is encoded whole."""
+        pieces = self.memo.messages if self.memo is not None else {}
+        if sum(len(piece.variants) for piece in pieces.values()) != len(self.variants):
             return canonical_json(self.routing.to_json())
         kept: RouteMemo = {}
         parts: list[bytes] = []
-        pieces = self.memo.messages
         for key in sorted(pieces, key=lambda m: (m.journey, m.step, m.channel, m.locale)):
             piece = pieces[key]
             found = memo.get(id(piece)) if memo is not None else None
