@@ -1027,8 +1027,8 @@ def _warning_entries(
     lines: list[str] = []
     kept: WarningLines = {}
     for d in diagnostics.warnings:
-        found = memo.get(id(d))
-        if found is None or found[0] is not d:
+        found = memo.get(id(d))  # the memo holds its warnings: an id found is this one's
+        if found is None:
             entry = entry_of(d)
             found = (d, entry, warning_line(entry))
         kept[id(d)] = found

@@ -253,8 +253,9 @@ class Plan:
         parts: list[bytes] = []
         for key in sorted(pieces, key=lambda m: (m.journey, m.step, m.channel, m.locale)):
             piece = pieces[key]
+            # The memo holds its plans: an id found is this plan's.
             found = memo.get(id(piece)) if memo is not None else None
-            if found is None or found[0] is not piece:
+            if found is None:
                 table = RoutingTable.of(piece.variants, self.start, self.until)
                 routes = b",".join(
                     canonical_json(_route_json(route, periods))
