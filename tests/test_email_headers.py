@@ -82,6 +82,8 @@ class BrandCase:
 ADDRESS_HINT = "write one plain address such as hello@example.com"
 URL_HINT = "write an https:// address without spaces or quotes"
 COLOUR_HINT = "write a colour as #rrggbb, e.g. #1f5f4a"
+# A deep-link scheme is added to the link schemes content may use (CTAs, Markdown, push).
+SCHEME_HINT = "write your app's own scheme without '://'"
 
 BRAND_CASES = [
     BrandCase(
@@ -231,6 +233,55 @@ BRAND_CASES = [
         "atomic.yaml:6:18: error[schema.invalid_format]: brand.colors.text: has an alpha part, "
         "which several mail clients ignore",
         COLOUR_HINT,
+    ),
+    BrandCase(
+        "deep-link-scheme-javascript",
+        settings("deep_link_scheme: acme", "deep_link_scheme: javascript"),
+        "atomic.yaml:5:21: error[schema.invalid_format]: brand.deep_link_scheme: is a scheme "
+        "browsers or mail programs handle themselves, not an app's own",
+        SCHEME_HINT,
+    ),
+    BrandCase(
+        "deep-link-scheme-data",
+        settings("deep_link_scheme: acme", "deep_link_scheme: data"),
+        "atomic.yaml:5:21: error[schema.invalid_format]: brand.deep_link_scheme: is a scheme "
+        "browsers or mail programs handle themselves, not an app's own",
+        SCHEME_HINT,
+    ),
+    BrandCase(
+        "deep-link-scheme-vbscript",
+        settings("deep_link_scheme: acme", "deep_link_scheme: vbscript"),
+        "atomic.yaml:5:21: error[schema.invalid_format]: brand.deep_link_scheme: is a scheme "
+        "browsers or mail programs handle themselves, not an app's own",
+        SCHEME_HINT,
+    ),
+    BrandCase(
+        "deep-link-scheme-file",
+        settings("deep_link_scheme: acme", "deep_link_scheme: file"),
+        "atomic.yaml:5:21: error[schema.invalid_format]: brand.deep_link_scheme: is a scheme "
+        "browsers or mail programs handle themselves, not an app's own",
+        SCHEME_HINT,
+    ),
+    BrandCase(
+        "deep-link-scheme-https",
+        settings("deep_link_scheme: acme", "deep_link_scheme: https"),
+        "atomic.yaml:5:21: error[schema.invalid_format]: brand.deep_link_scheme: is a scheme "
+        "browsers or mail programs handle themselves, not an app's own",
+        SCHEME_HINT,
+    ),
+    BrandCase(
+        "deep-link-scheme-mailto",
+        settings("deep_link_scheme: acme", "deep_link_scheme: mailto"),
+        "atomic.yaml:5:21: error[schema.invalid_format]: brand.deep_link_scheme: is a scheme "
+        "browsers or mail programs handle themselves, not an app's own",
+        SCHEME_HINT,
+    ),
+    BrandCase(
+        "deep-link-scheme-with-colon",
+        settings("deep_link_scheme: acme", "deep_link_scheme: 'acme://'"),
+        "atomic.yaml:5:21: error[schema.invalid_format]: brand.deep_link_scheme: is not a URL "
+        "scheme: lower-case letters, digits, '+', '-' or '.', a letter first",
+        SCHEME_HINT,
     ),
 ]
 

@@ -173,3 +173,23 @@ def test_validate_hints_at_stale_schemas(tmp_path: Path) -> None:
     run("schema", "--content", str(content))
     _library, diagnostics = check_content(content)
     assert not [d for d in diagnostics if d.code == "schema.stale"]
+
+
+@pytest.mark.parametrize(
+    ("brand", "scheme"),
+    [
+        ("Acme Outdoor", "acmeoutdoor"),
+        ("1st Choice", "app1stchoice"),  # a scheme starts with a letter
+        ("Data", "dataapp"),  # data: (and javascript:, https: ...) are the browser's own
+        ("JavaScript", "javascriptapp"),
+        ("HTTPS", "httpsapp"),
+    ],
+)
+def test_init_names_a_deep_link_scheme_that_validates(
+    tmp_path: Path, brand: str, scheme: str
+) -> None:
+    init_project(tmp_path / "p", brand=brand)
+    settings = YAML(typ="safe").load((tmp_path / "p" / "content" / "atomic.yaml").read_text())
+    assert settings["brand"]["deep_link_scheme"] == scheme
+    _library, diagnostics = check_content(tmp_path / "p" / "content")
+    assert not diagnostics.has_errors, [d.message for d in diagnostics]

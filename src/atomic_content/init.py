@@ -19,6 +19,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from .errors import UsageError
+from .models import deep_link_scheme_problem
 
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 # Starter files whose names cannot be package data as they are (dot files, dot folders).
@@ -139,11 +140,23 @@ def _values(brand: str, locales: list[str]) -> dict[str, str]:
     return {
         "BRAND": brand,
         "SLUG": brand_slug,
-        "SCHEME": brand_slug.replace("-", ""),  # never empty: slug() has a letter or digit
+        "SCHEME": _deep_link_scheme(brand_slug),
         "DEFAULT_LOCALE": default,
         "LAST_LOCALE": locales[-1],
         "LOCALES": "\n".join(lines),
     }
+
+
+def _deep_link_scheme(brand_slug: str) -> str:
+    """The app deep-link scheme the starter names for a brand: its slug without hyphens,
+    made a valid one that browsers do not handle themselves (``1st`` -> ``app1st``,
+    ``data`` -> ``dataapp``; see :func:`~atomic_content.models.deep_link_scheme_problem`)."""
+    scheme = brand_slug.replace("-", "")  # never empty: slug() has a letter or digit
+    if not scheme[0].isalpha():
+        scheme = "app" + scheme
+    if deep_link_scheme_problem(scheme) is not None:
+        scheme += "app"
+    return scheme
 
 
 def _fill(text: str, values: dict[str, str]) -> str:

@@ -205,6 +205,34 @@ def https_url_problem(value: str, *, in_header: bool = False) -> str | None:
     return None
 
 
+_DEEP_LINK_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
+_RESERVED_SCHEMES: Final = frozenset(
+    {
+        # Run code or read local data in a browser or mail client.
+        "javascript", "vbscript", "data", "blob", "file", "filesystem", "about", "view-source",
+        "jar", "chrome", "resource", "ms-appx", "res",
+        # The web's and the mail client's own: an app link written with them is not one.
+        "http", "https", "mailto", "tel", "sms", "ftp", "ws", "wss",
+    }
+)  # fmt: skip
+
+
+def deep_link_scheme_problem(value: str) -> str | None:
+    """Why ``value`` cannot be the brand's app deep-link scheme (``northwind`` for
+    ``northwind://...``), or None.
+
+    The scheme is added to the link schemes that content may use (CTAs, Markdown links, push
+    deep links), so one that a browser or mail client acts on itself would let an atom run
+    script (``javascript``) or open local data (``data``, ``file``) in every message; the
+    web's own schemes (``https``, ``mailto``, ...) are allowed anyway and are not an app's.
+    """
+    if _DEEP_LINK_SCHEME.fullmatch(value) is None:
+        return "is not a URL scheme: lower-case letters, digits, '+', '-' or '.', a letter first"
+    if value in _RESERVED_SCHEMES:
+        return "is a scheme browsers or mail programs handle themselves, not an app's own"
+    return None
+
+
 def colour_problem(value: str) -> str | None:
     """Why ``value`` is not exactly a hex colour ``#rgb`` or ``#rrggbb``, or None.
 
@@ -235,6 +263,22 @@ def _checked(problem: Callable[..., str | None], hint: str, **options: bool) -> 
     return AfterValidator(check)
 
 
+DeepLinkScheme = Annotated[
+    str,
+    _checked(
+        deep_link_scheme_problem,
+        "write your app's own scheme without '://', e.g. northwind for northwind://...; "
+        "javascript, data, file, http(s), mailto and other schemes browsers handle are refused",
+    ),
+    Field(
+        description="The app's own URL scheme for deep links (northwind for northwind://...); "
+        "not one that browsers or mail programs handle themselves.",
+        json_schema_extra={
+            "pattern": "^[a-z][a-z0-9+.-]*$",
+            "not": {"enum": sorted(_RESERVED_SCHEMES)},
+        },
+    ),
+]
 MailAddress = Annotated[
     str,
     _checked(
@@ -382,9 +426,7 @@ class Brand(Model):
         description="Production URL of the assets/ folder: an asset path assets/x.png is "
         "sent as <asset_base_url>x.png (default: <base_url>/assets/).",
     )
-    deep_link_scheme: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9+.-]*$")] | None = (
-        None
-    )
+    deep_link_scheme: DeepLinkScheme | None = None
     logo: Logo | None = None
     address: str | None = None
     unsubscribe: Unsubscribe
