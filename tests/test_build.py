@@ -489,6 +489,69 @@ def test_cached_rebuild_equals_clean_build_for_every_kind_of_edit(
         ]
 
 
+# Inputs a render reads besides the atoms and the layout: a layout reading the journey's and
+# the step's names and the strings catalogue, and a body linking to an asset URL (the preview
+# form links to the build's copy of an asset that exists).
+READER_MJML = MJML.replace(
+    "<mj-text>{{ slots.body }}</mj-text>",
+    "<mj-text>{{ slots.body }}</mj-text>\n"
+    "      <mj-text>{{ message.journey_name }} / {{ message.step_name }} / "
+    "{{ strings.unsubscribe }}</mj-text>",
+)
+READER_BODY = (
+    "slot: body\nstatus: approved\ntext: |\n  Thanks for joining.\n\n"
+    "  [Our map](https://www.acme.example/assets/extra/map.png)\n"
+)
+READER_EDITS: dict[str, Callable[[Path], None]] = {
+    "journey-name": lambda content: _replace_in(
+        content / "journeys/welcome.yaml", "name: Welcome", "name: Welcome aboard"
+    ),
+    "step-name": lambda content: _replace_in(
+        content / "journeys/welcome.yaml", "  - id: day-0\n", "  - id: day-0\n    name: Hello\n"
+    ),
+    "strings-added": lambda content: _write(content / "strings/en.yaml", "unsubscribe: Opt out\n"),
+    "strings-changed": lambda content: _write(
+        content / "strings/en.yaml", "unsubscribe: Leave the list\n"
+    ),
+    "asset-added": lambda content: _write(content / "assets/extra/map.png", "\x89PNG\r\n\x1a\n"),
+}
+
+
+def _replace_in(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.mark.parametrize("edit", sorted(READER_EDITS))
+def test_cached_rebuild_follows_every_input_a_render_reads(tmp_path: Path, edit: str) -> None:
+    """A render is reused only under a key that covers every file it read: the journey (its
+    and its steps' names), the strings catalogue and the asset names too, or the incremental
+    tree keeps a message no build of the current files makes (and validate, diff and the
+    runtime would pass or send it)."""
+    content = write_tree(
+        tmp_path / "content",
+        {"layouts/email/basic.mjml": READER_MJML, "atoms/body.yaml": READER_BODY},
+    )
+    if edit == "strings-changed":
+        READER_EDITS["strings-added"](content)
+    cached_out = tmp_path / "cached" / "dist"
+    build(content, cached_out, on=DAY, jobs=1)
+    before = tree_digest(cached_out)
+    READER_EDITS[edit](content)
+    result = build(content, cached_out, on=DAY, jobs=1)
+    clean_out = tmp_path / "clean" / "dist"
+    build(content, clean_out, on=DAY, jobs=1, use_cache=False)
+    assert tree_digest(clean_out) != before  # the edit reaches the output
+    assert tree_digest(cached_out) == tree_digest(clean_out)
+    assert result.rendered > 0
+
+
 def test_engine_version_invalidates_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,8 +30,10 @@ from atomic_content.build import build
 from atomic_content.bundle import Bundle, load_bundle
 from atomic_content.channels.base import AssembledMessage
 from atomic_content.manifest import Manifest
+from atomic_content.plan import Holdout
 from atomic_content.preview import preview
 from atomic_content.privacy import SuppressedError
+from atomic_content.records import RecordError
 from atomic_content.render import render_message
 from atomic_content.runtime import render_batch
 from atomic_content.validate import load_library
@@ -238,6 +240,49 @@ def test_every_customer_gets_exactly_a_build_variant(
     assert suppressed > 0, "the generator reaches customers without marketing-email consent"
     # The generator reaches every audience of the demo, so the property covers them all.
     assert seen_audiences >= {"generic", "vip", "dach", "deal-seeker", "lapsed", "mobile-first"}
+
+
+def dotted(record: dict[str, Any], base: str = "") -> dict[str, Any]:
+    """``record`` with every group written as flat dotted keys (as CSV columns are)."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            flat.update(dotted(value, f"{base}{key}."))
+        else:
+            flat[f"{base}{key}"] = value
+    return flat
+
+
+def test_route_checks_the_record_as_render_does(
+    built: tuple[Path, Path, Bundle, Manifest],
+) -> None:
+    """``Bundle.route`` says which variant ``Bundle.render`` sends: it reads the record as
+    checked (dotted keys are the nested attributes) and refuses what render refuses."""
+    content, _out, bundle, _manifest = built
+    compared = 0
+    for record in generated_customers(200, seed=7):
+        flat = dotted(record)
+        assert flat != record
+        for journey, step, channel in messages(content):
+            where = {"journey": journey, "step": step, "channel": channel, "on": DAY}
+            route = bundle.route(flat, **where)
+            assert route.variant_id == bundle.route(record, **where).variant_id
+            try:
+                rendered = bundle.render(flat, **where)
+            except SuppressedError:
+                continue
+            nested = bundle.render(record, **where)
+            assert not isinstance(rendered, Holdout) and not isinstance(nested, Holdout)
+            assert rendered.parts == nested.parts
+            compared += 1
+    assert compared > 100
+    where = {"journey": "welcome", "step": "day-0", "channel": "email", "on": DAY}
+    for bad in ({"tier": 5}, {"consent": {"personalization": "yes"}}):
+        record = {**next(generated_customers(1)), **bad}
+        with pytest.raises(RecordError):
+            bundle.route(record, **where)
+        with pytest.raises(RecordError):
+            bundle.render(record, **where)
 
 
 def test_batch_render_gives_the_same_messages(

@@ -208,9 +208,12 @@ class Bundle:
         locale: str | None = None,
         on: dt.date | None = None,
     ) -> Route | Holdout:
-        """Which variant ``customer`` gets (see :meth:`render`), without rendering it."""
+        """Which variant ``customer`` gets (see :meth:`render`), without rendering it: the
+        record is checked as :meth:`render` checks it (RecordError for one the profile refuses;
+        dotted keys are the nested attributes), so the two always agree."""
+        record = check_record(customer, self.profile, where="record")
         return self.router.route(
-            customer,
+            record,
             journey=journey,
             step=step,
             channel=channel,
@@ -243,8 +246,8 @@ class Bundle:
             record, journey=journey, step=step, channel=channel, on=day, locale=locale
         )
         if selected is None:  # a holdout arm, or an error only the full route explains
-            route = self.route(
-                record, journey=journey, step=step, channel=channel, locale=locale, on=day
+            route = self.router.route(
+                record, journey=journey, step=step, channel=channel, on=day, locale=locale
             )
             if isinstance(route, Holdout):
                 return route

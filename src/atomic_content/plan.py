@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__, hashing
+from .assets import asset_files
 from .collector import long_lived
 from .errors import Diagnostic, Diagnostics, Severity, UsageError
 from .experiments import Assignment, assign, covering, forced, relevant
@@ -380,9 +381,15 @@ class _MemoIndex:
 
 class VariantKeys:
     """Computes :attr:`PlannedVariant.cache_key`: everything a variant's rendered bytes depend
-    on — engine, settings, profile, the layout files, the winning atoms' content, the
+    on — engine, settings, profile, the strings catalogue (the engine's own words), the asset
+    names (a preview form links to the build's copy of each), the journey file (its and its
+    steps' names are ``message.*``), the layout files, the winning atoms' content, the
     language and the variant's name. Never modification times, never the period (a reused
-    render takes those from the plan). One per planning process."""
+    render takes those from the plan). One per planning process.
+
+    A render reused under a key that misses an input would be a message that no build of
+    the current files makes: tests/test_build.py edits each input and holds the incremental
+    tree equal to a clean build's."""
 
     def __init__(self, library: Library) -> None:
         self.library = library
@@ -394,17 +401,30 @@ class VariantKeys:
                     "format": hashing.ENGINE_FORMAT,  # read at call time (tests bump it)
                     "settings": hashes.get(paths.get(("settings", "settings"), ""), ""),
                     "profile": hashes.get(paths.get(("profile", "profile"), ""), ""),
+                    "strings": sorted(
+                        (path, hashes.get(path, ""))
+                        for (kind, _), path in paths.items()
+                        if kind == "strings"
+                    ),
+                    "assets": sorted(asset_files(library.root)) if library.root else [],
                 }
             )
         )
+        self._journeys: dict[str, str] = {}
 
     def key(self, variant_id: str, channel: str, resolution: Resolution) -> str:
         """The cache key of the variant ``variant_id`` of a message on ``channel``."""
         library = self.library
         layout_path = library.paths.get(("layout", f"{channel}/{resolution.layout}"))
         entry = library.layouts[(channel, resolution.layout)]
+        journey = resolution.key.journey
+        journey_hash = self._journeys.get(journey)
+        if journey_hash is None:
+            path = library.paths.get(("journey", journey), "")
+            journey_hash = self._journeys[journey] = library.file_hashes.get(path, "")
         parts = {
             "global": self.global_key,
+            "journey": journey_hash,
             "variant": variant_id,
             "language": resolution.language,
             "layout": library.file_hashes.get(layout_path or "", ""),
@@ -415,7 +435,8 @@ class VariantKeys:
 
 
 def plan_context(library: Library, start: dt.date, until: dt.date, include_drafts: bool) -> str:
-    """The hash of every input of a plan other than the atoms (see :class:`PlanMemo`)."""
+    """The hash of every input of a plan other than the atoms (see :class:`PlanMemo`),
+    the asset names included: the variants' cache keys read them (:class:`VariantKeys`)."""
     atom_files = {path for (kind, _), path in library.paths.items() if kind == "atom"}
     digest = hashlib.sha256()
     digest.update(
@@ -426,6 +447,7 @@ def plan_context(library: Library, start: dt.date, until: dt.date, include_draft
                 start.isoformat(),
                 until.isoformat(),
                 include_drafts,
+                sorted(asset_files(library.root)) if library.root else [],
             ]
         )
     )
