@@ -52,6 +52,7 @@ from atomic_content.diff_report import (
 )
 from atomic_content.errors import Diagnostic, Severity
 from contentkit import BASE, JOURNEY, SETTINGS, write_tree
+from test_build import READER_MJML
 
 REPO = Path(__file__).resolve().parent.parent
 DATE = "2026-11-22"
@@ -309,6 +310,44 @@ def test_edit_an_atom(project: Project) -> None:
         "welcome/day-0/email/en/vip)"
     ) in text
     assert "    -Your VIP gear is waiting" in text and "    +Your VIP gear ships free" in text
+
+
+def test_a_change_outside_the_atoms_reaches_the_review(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both sides render into one throwaway cache: a change that reaches messages through the
+    strings catalogue or a journey's name must not reuse the base side's renders."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    project = make_project(
+        tmp_path / "repo", monkeypatch, **{"layouts/email/basic.mjml": READER_MJML}
+    )
+    project.commit("strings", {"strings/en.yaml": "unsubscribe: Leave the list\n"})
+    run = project.diff("HEAD~1", "HEAD")
+    assert run.exit_code == 0, run.output
+    # Every email is in English (the base tree has no German headline, so the de messages
+    # are English ones too): promo's two and welcome's six.
+    assert sorted(v["id"] for v in run.data["variants"]) == [
+        f"{message}/{audience}"
+        for message, audiences in (
+            ("promo/launch/email/en", ("generic", "vip")),
+            ("welcome/day-0/email/de", ("generic", "new", "vip")),
+            ("welcome/day-0/email/en", ("generic", "new", "vip")),
+        )
+        for audience in audiences
+    ]
+    journey = project.content / "journeys/welcome.yaml"
+    project.commit(
+        "rename",
+        {
+            "journeys/welcome.yaml": journey.read_text().replace(
+                "name: Welcome", "name: Welcome aboard"
+            )
+        },
+    )
+    run = project.diff("HEAD~1", "HEAD")
+    assert run.exit_code == 0, run.output
+    assert run.data["journeys"]["welcome"]["changed"] > 0
+    assert run.data["journeys"]["promo"]["changed"] == 0
 
 
 def test_a_message_using_more_personal_data_is_flagged(project: Project) -> None:
