@@ -341,6 +341,52 @@ CASES = [
         "zero: YAML 1.2 reads it as 640, YAML 1.1 as the octal number 416",
         "write 640 (or 416",
     ),
+    # YAML 1.2 core numbers have no `_`, `0b` or sign before 0x/0o: such a scalar is text,
+    # refused where a number is expected (in customer data and conditions too), as in JSON/CSV.
+    Case(
+        "underscore-number",
+        {"atoms/sep.yaml": ATOM + "priority: 1_000\n"},
+        "atoms/sep.yaml:4:11: error[yaml.ambiguous_number]: priority: 1_000 is text in YAML 1.2, "
+        "not a number",
+        "write 1000 (YAML 1.2 numbers have no _ between digits)",
+    ),
+    Case(
+        "quoted-underscore-number",
+        {"atoms/qsep.yaml": ATOM + 'priority: "1_000"\n'},
+        "atoms/qsep.yaml:4:11: error[yaml.ambiguous_number]: priority: '1_000' is quoted text, "
+        "not a number",
+        "write 1000 without quotes and underscores",
+    ),
+    Case(
+        "binary-number",
+        {"atoms/bin.yaml": ATOM + "priority: 0b101\n"},
+        "atoms/bin.yaml:4:11: error[schema.invalid_type]: priority: input should be a valid "
+        "integer, unable to parse string as an integer",
+        "whole number",
+    ),
+    Case(
+        "underscore-number-in-condition",
+        {"segments/big.yaml": "name: Big\ncondition: {orders: {$gte: 1_000}}\n"},
+        "segments/big.yaml:2:28: error[condition.type_mismatch]: 'orders' is a whole number but "
+        "'$gte' compares it with the text \"1_000\"",
+        "write a whole number without quotes",
+    ),
+    Case(
+        "underscore-number-in-customer",
+        {
+            "customers/big.yaml": "attributes:\n  id: C-9\n  locale: en\n  tier: gold\n"
+            "  orders: 1_000\n"
+        },
+        "customers/big.yaml:5:11: error[customer.attribute_type]: orders should be an integer, "
+        "not text",
+        "write a whole number",
+    ),
+    Case(
+        "underscore-number-as-example",
+        {"profile.yaml": PROFILE.replace("example: 3}", "example: 1_000}")},
+        "profile.yaml:9:36: error[profile.example_type]: example of 'orders' is not a integer",
+        "give an example integer value",
+    ),
     Case(
         "yes-as-boolean",
         {

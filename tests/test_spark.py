@@ -249,6 +249,55 @@ def test_bad_records_same_status_as_locally_and_never_fail_the_partition(
         assert "not a date" not in (row["error_message"] or "")
 
 
+def test_date_spellings_same_status_as_locally(spark: Any, dist: Path, tmp_path: Path) -> None:
+    """Spark rows of records that differ only in how ``signup_date`` is spelled: the one form
+    (text or an Arrow date) is a date, every other ISO 8601 spelling a ``record.type`` error
+    (they used to reach the ``new-customer`` segment, ``signup_date >= "2026-09-01"`` as text)."""
+    good = {
+        "id": "D-0",
+        "email": "d@example.com",
+        "locale": "en",
+        "tier": "none",
+        "orders": {"count": 3},
+        "lifetime_value": 10.0,
+        "app_installed": False,
+        "sessions_mobile_share": 0.1,
+        "discount_affinity": 0.1,
+        "last_active_days": 5,
+        "consent": {"personalization": True, "email_marketing": True},
+    }
+    spellings = {
+        "D-text-new": ("2026-10-01", "new-customer"),
+        "D-text-old": ("2026-01-01", "generic"),
+        "D-basic": ("20260101", "record.type"),
+        "D-week": ("2026-W01-4", "record.type"),
+        "D-datetime": ("2026-10-01T00:00:00", "record.type"),
+    }
+    text = pa.Table.from_pylist(
+        [{**good, "id": key, "signup_date": value} for key, (value, _) in spellings.items()]
+    )
+    dates = pa.Table.from_pylist(
+        [
+            {**good, "id": "D-arrow-new", "signup_date": dt.date(2026, 10, 1)},
+            {**good, "id": "D-arrow-old", "signup_date": dt.date(2026, 1, 1)},
+        ]
+    )
+    message = {"journey": "welcome", "step": "day-0", "channel": "email"}
+    got = {}
+    for name, table in (("text", text), ("dates", dates)):
+        customers = tmp_path / f"{name}.parquet"
+        pq.write_table(table, customers)
+        local = local_rows(dist, customers, tmp_path / f"{name}-local.parquet", **message)
+        remote = spark_rows(spark, dist, customers, partitions=1, **message)
+        assert remote.equals(local)
+        got.update({r["customer_id"]: r["error_code"] or r["audience"] for r in remote.to_pylist()})
+    assert got == {
+        **{key: outcome for key, (_value, outcome) in spellings.items()},
+        "D-arrow-new": "new-customer",
+        "D-arrow-old": "generic",
+    }
+
+
 def test_only_the_columns_the_message_needs_are_read(spark: Any, dist: Path) -> None:
     from atomic_content.spark import render_dataframe
 

@@ -153,7 +153,7 @@ def test_typed_scalars() -> None:
         "c": dt.date(2026, 12, 31),
         "d": "2026-13-01",
         "e": None,
-        "f": 1000,
+        "f": "1_000",  # YAML 1.2 core: no `_` in numbers (it used to be 1000, as in YAML 1.1)
         "g": 0.5,
         "h": "x # y",
     }

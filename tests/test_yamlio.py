@@ -3,14 +3,21 @@ the round-trip tree."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atomic_content.models import Atom, Journey
-from atomic_content.repository import yaml11_diagnostics
+from atomic_content import yamlfast, yamlio
+from atomic_content.customers import find_customer
+from atomic_content.errors import ContentError
+from atomic_content.models import Atom, AttributeSpec, AttributeType, Journey, Profile
+from atomic_content.records import read_records
+from atomic_content.repository import Library, yaml11_diagnostics
 from atomic_content.yamlio import MAX_DEPTH, YamlDocument, first_line_starting, parse_yaml_text
 
 REPO = Path(__file__).resolve().parent.parent
@@ -297,3 +304,184 @@ def test_yaml_11_booleans_are_refused_where_a_boolean_is_expected(word: str, upp
     assert [(d.line, d.col, d.code) for d in found] == [(2, 21, "yaml.ambiguous_boolean")]
     meant = "true" if word in ("yes", "on", "y") else "false"
     assert found[0].hint.startswith(f"write {meant} ")
+
+
+# --------------------------------------------------------------------------- YAML 1.2 numbers
+# The core schema's numbers (https://yaml.org/spec/1.2.2/#1032-tag-resolution), written out
+# here independently of yamlio: anything else that looks like a number in YAML 1.1 or Python
+# (`1_000`, `0b101`, `+0x1F`, sexagesimal `1:30`) is text, in every reader.
+CORE_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+CORE_FLOAT = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+)
+
+
+def core_value(text: str) -> Any:
+    """What the YAML 1.2 core schema reads a plain scalar of number characters as."""
+    if CORE_INT.fullmatch(text):
+        if text.startswith(("0o", "0x")):
+            return int(text[2:], 8 if text[1] == "o" else 16)
+        return int(text)
+    if CORE_FLOAT.fullmatch(text):
+        if text.lower().endswith(".inf"):
+            return float("-inf") if text.startswith("-") else float("inf")
+        return float("nan") if text.lower() == ".nan" else float(text)
+    return text
+
+
+def every_reader(text: str) -> list[Any]:
+    """The data of ``text`` from each reader: the fast subset reader, the safe loader and the
+    round-trip loader (positions), and parse_yaml_text (whichever of them it takes)."""
+    found: list[Any] = []
+    understood, data = yamlfast.parse(text, yamlio._resolve_plain)
+    if understood:
+        found.append(data)
+    found.append(yamlio._plain(yamlio._safe_loader().load(text)))
+    found.append(yamlio._plain(yamlio._round_trip_loader().load(text)))
+    doc, problem = parse_yaml_text(text, "n.yaml")
+    assert problem is None and doc is not None
+    found.append(doc.data)
+    return found
+
+
+def typed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return ("float", "nan")
+    return (type(value).__name__, value)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("1_000", "1_000"),
+        ("1_000.5", "1_000.5"),
+        ("0b101", "0b101"),
+        ("-0b1", "-0b1"),
+        ("+0x1F", "+0x1F"),
+        ("-0o7", "-0o7"),
+        ("0x_1", "0x_1"),
+        ("0_7", "0_7"),
+        ("1__0", "1__0"),
+        ("._5", "._5"),
+        ("1.5_0", "1.5_0"),
+        ("1:30", "1:30"),
+        ("190:20:30.15", "190:20:30.15"),
+        ("0o17", 15),
+        ("0x1F", 31),
+        ("010", 10),
+        ("-5", -5),
+        (".5", 0.5),
+        ("1.", 1.0),
+        ("1e3", 1000.0),
+        (".5e3", 500.0),  # ruamel's own 1.2 patterns read this one as text
+        ("-.inf", float("-inf")),
+        ("!!int 1_000", "1_000"),  # an explicit tag does not make it a number either
+        ("!!float 1_0.5", "1_0.5"),
+        ("!!int 12", 12),
+        ("!!float 1", 1.0),
+    ],
+)
+def test_numbers_are_yaml_12_core_numbers_in_every_reader(written: str, expected: Any) -> None:
+    for text in (f"a: {written}\n", f"a: [{written}]\n", f"a:\n  - {written}\n"):
+        for data in every_reader(text):
+            value = data["a"] if text.startswith("a: ") and "[" not in text else data["a"][0]
+            assert typed(value) == typed(expected), (text, data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="0123456789_.eExXob+-:", min_size=1, max_size=8))
+def test_a_number_looking_scalar_is_a_number_only_in_the_core_schema(written: str) -> None:
+    text = f"a: {written}\nb: [{written}]\n"
+    _doc, problem = parse_yaml_text(text, "n.yaml")
+    if problem is not None:  # not a plain scalar in both places (`-`, `a:b` ...)
+        assert problem.code == "yaml.syntax"
+        return
+    expected = core_value(written)
+    for data in every_reader(text):
+        for value in (data["a"], data["b"][0]):
+            if isinstance(expected, str):
+                assert not isinstance(value, int | float), (written, value)
+            else:
+                assert typed(value) == typed(expected), (written, value)
+
+
+CUSTOMER_PROFILE = Profile(
+    attributes={
+        "id": AttributeSpec(type=AttributeType.STRING),
+        "orders": AttributeSpec(type=AttributeType.INTEGER),
+        "score": AttributeSpec(type=AttributeType.NUMBER, optional=True),
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("attribute", "written", "expected"),
+    [
+        ("orders", "1_000", "record.type"),
+        ("orders", "0b1", "record.type"),
+        ("orders", "1000", 1000),
+        ("score", "1_000.5", "record.type"),
+        ("score", "1000.5", 1000.5),
+    ],
+)
+def test_a_customer_number_is_read_alike_from_yaml_json_and_csv(
+    tmp_path: Path, attribute: str, written: str, expected: Any
+) -> None:
+    """`orders: 1_000` in a sample customer is the text it is in CSV (and in JSON, where it
+    must be quoted): a record.type error at its position, not a thousand."""
+    record = {"id": "C-1", "orders": 1, attribute: written}
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text("".join(f"{k}: {v}\n" for k, v in record.items()), encoding="utf-8")
+    library = Library(root=tmp_path, profile=CUSTOMER_PROFILE)
+    try:
+        from_yaml: Any = find_customer(library, str(yaml_file)).attributes[attribute]
+    except ContentError as exc:
+        [diagnostic] = list(exc.diagnostics)
+        line = list(record).index(attribute) + 1
+        assert (diagnostic.line, diagnostic.col) == (line, len(attribute) + 3)
+        assert diagnostic.code == "customer.attribute_type"
+        from_yaml = "record.type"
+    csv_file = tmp_path / "c.csv"
+    csv_file.write_text(
+        ",".join(record) + "\n" + ",".join(map(str, record.values())) + "\n", encoding="utf-8"
+    )
+    jsonl_file = tmp_path / "c.jsonl"
+    value = expected if not isinstance(expected, str) else written
+    jsonl_file.write_text(json.dumps({**record, attribute: value}) + "\n", encoding="utf-8")
+    verdicts = [from_yaml]
+    for path, fmt in ((csv_file, "csv"), (jsonl_file, "jsonl")):
+        [result] = read_records(path, fmt, CUSTOMER_PROFILE)  # type: ignore[arg-type]
+        verdicts.append(
+            result.record[attribute] if result.record is not None else result.problems[0].code
+        )
+    assert verdicts == [expected] * 3
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 10**9), st.data())
+def test_numbers_with_underscores_are_refused_where_a_number_is_expected(
+    number: int, data: st.DataObject
+) -> None:
+    """`1_000` is text in YAML 1.2 (as in JSON and CSV); pydantic would still read it as a
+    thousand, so where a number is expected it is an error at its position, naming the number
+    to write. Where text is expected (`notes`) it is just text."""
+    digits = str(number)
+    cuts = data.draw(st.sets(st.integers(1, max(1, len(digits) - 1)), max_size=3))
+    written = "".join(d + ("_" if i + 1 in cuts else "") for i, d in enumerate(digits))
+    written = written.rstrip("_")
+    quote = data.draw(st.sampled_from(["", '"']))
+    text = f"slot: headline\ntext: Hi\npriority: {quote}{written}{quote}\nnotes: {written}\n"
+    doc, problem = parse_yaml_text(text, "atoms/n.yaml")
+    assert problem is None and doc is not None
+    assert doc.data["priority"] == (number if written == digits and not quote else written)
+    assert doc.data["notes"] == (number if written == digits else written)
+    found = yaml11_diagnostics(doc, Atom, {"id": "n", **doc.data})
+    if "_" not in written:
+        assert found == []
+        return
+    assert [(d.line, d.col, d.code) for d in found] == [(3, 11, "yaml.ambiguous_number")]
+    assert found[0].hint.startswith(f"write {number} ")

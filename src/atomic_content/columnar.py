@@ -7,7 +7,9 @@ share everything here, so a customer table gives the same rows on either engine:
   (:meth:`atomic_content.bundle.Bundle.required_attributes`); nested struct columns are nested
   mappings (``address.country`` from a struct column ``address`` or a flat column named
   ``address.country``), a null is a missing attribute (as an empty CSV cell), decimals are
-  numbers. Each row then goes through the one record check
+  numbers; Arrow dates and timestamps stay date objects, which the record check turns into
+  their ISO text (or refuses: a date alone is not a date and time). Each row then goes
+  through the one record check
   (:func:`atomic_content.records.inspect_record`) against the profile's attributes the message
   needs: a column the message does not read can neither fail nor change a record.
 * :func:`outcome_batch` turns :class:`~atomic_content.runtime.RecordOutcome` s into rows of
@@ -22,7 +24,6 @@ share everything here, so a customer table gives the same rows on either engine:
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 import os
 import re
@@ -34,7 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import UsageError
-from .models import AttributeType, Profile
+from .models import Profile
 from .records import RecordResult, inspect_record
 from .runtime import OutcomeSink, RecordOutcome, RecordRenderer
 
@@ -115,12 +116,6 @@ class ArrowRecords:
             }
         )
         self.leaves = wanted
-        kinds = {k: v.type for k, v in self.profile.attributes.items()}
-        # Arrow dates and timestamps as the ISO text check_record normalizes them to, for the
-        # attributes declared as dates: the check's fast path takes plain text, and the result
-        # is the same record. Anywhere else they stay objects, for the check to refuse.
-        self.dates = frozenset(k for k, t in kinds.items() if t is AttributeType.DATE)
-        self.datetimes = frozenset(k for k, t in kinds.items() if t is AttributeType.DATETIME)
         self.prefixes = frozenset(
             ".".join(name.split(".")[:i]) for name in wanted for i in range(1, name.count(".") + 1)
         )
@@ -163,7 +158,8 @@ class ArrowRecords:
 
     def prune(self, row: Mapping[str, Any], base: str) -> dict[str, Any]:
         """The needed attributes of one row: nulls left out, structs as mappings, decimals as
-        floats; values of the wrong kind are kept for the record check to report."""
+        floats; dates and values of the wrong kind are kept for the record check to normalize
+        or report."""
         data: dict[str, Any] = {}
         for key, value in row.items():
             path = base + key
@@ -173,10 +169,6 @@ class ArrowRecords:
                 kind = type(value)
                 if kind is decimal.Decimal:
                     value = float(value)
-                elif (kind is dt.date and path in self.dates) or (
-                    kind in (dt.date, dt.datetime) and path in self.datetimes
-                ):
-                    value = value.isoformat()
                 data[key] = value
             elif path in self.prefixes:
                 data[key] = self.prune(value, path + ".") if isinstance(value, dict) else value

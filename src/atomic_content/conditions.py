@@ -49,6 +49,8 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Final
 
+from .dates import iso_date, iso_datetime
+
 __all__ = [
     "CompiledCondition",
     "ConditionProblem",
@@ -1885,14 +1887,32 @@ def _describe(v: Any) -> str:
 
 
 def _is_iso(text: str, attribute_type: str) -> bool:
-    try:
-        if attribute_type == "date":
-            date.fromisoformat(text)
+    """Whether ``text`` is written exactly as customer records hold such values, so that
+    comparing the two as text (as GrowthBook does) compares the dates: the ISO text
+    :func:`~atomic_content.dates.iso_date` / :func:`~atomic_content.dates.iso_datetime` give. A
+    datetime attribute may also be compared with a date alone (in text order, the start of
+    that day)."""
+    if attribute_type == "date":
+        return iso_date(text) == text
+    return iso_datetime(text) == text or iso_date(text) == text
+
+
+def _how_to_write(attribute_type: str, value: Any) -> str:
+    """The hint for a value that does not fit ``attribute_type``: for a date written in another
+    ISO 8601 form (``"20260901"``, ``"2026-09-01 10:00"``), the spelling that compares right."""
+    if attribute_type in ("date", "datetime") and _kind(value) == _STR and len(str(value)) <= 64:
+        text = str(value)
+        try:
+            if attribute_type == "date":
+                meant = date.fromisoformat(text).isoformat()
+            else:
+                meant = iso_datetime(text) or datetime.fromisoformat(text).isoformat()
+        except ValueError:
+            pass
         else:
-            datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
+            if _is_iso(meant, attribute_type):
+                return f'write "{meant}": customer dates are compared as text, in this one form'
+    return _HOW_TO_WRITE[attribute_type]
 
 
 def _fits(v: Any, attribute_type: str) -> bool:
@@ -2094,7 +2114,7 @@ class _Checker:
             )
         else:
             return
-        self.report(loc, TYPE_MISMATCH, message, _HOW_TO_WRITE[attribute_type])
+        self.report(loc, TYPE_MISMATCH, message, _how_to_write(attribute_type, value))
 
     def mismatch(
         self, name: str, value: Any, loc: tuple[str | int, ...], attribute_type: str, op: str
@@ -2104,7 +2124,7 @@ class _Checker:
             TYPE_MISMATCH,
             f"'{name}' is {_DECLARED_AS[attribute_type]} but '{op}' compares it with "
             f"{_describe(value)}",
-            _HOW_TO_WRITE[attribute_type],
+            _how_to_write(attribute_type, value),
         )
 
     def wrong_operator(

@@ -1,11 +1,14 @@
-"""The send dates a build covers: the default first day and the default range. Standard
-library only, so the build's no-op check stays light (see :mod:`atomic_content.inputs`).
+"""The send dates a build covers (the default first day and the default range), and the one
+rule for the dates and times customer records and conditions hold (:func:`iso_date`,
+:func:`iso_datetime`). Standard library only, so the build's no-op check stays light (see
+:mod:`atomic_content.inputs`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 
 DEFAULT_HORIZON_DAYS = 30
@@ -38,3 +41,66 @@ class DateRange:
         :data:`DEFAULT_HORIZON_DAYS`)."""
         first = start or default_date()
         return cls(first, until or first + dt.timedelta(days=DEFAULT_HORIZON_DAYS))
+
+
+# --------------------------------------------------------------------------- customer dates
+
+DATE_FORM = "YYYY-MM-DD"
+"""The one way a customer date is written as text (ISO 8601 extended calendar date)."""
+
+DATETIME_FORM = "YYYY-MM-DDTHH:MM[:SS[.ffffff]][Z|±HH:MM]"
+"""The ways a customer date and time may be written as text (ISO 8601 extended form, as RFC
+3339 writes it); :func:`iso_datetime` writes each as ``YYYY-MM-DDTHH:MM:SS[.ffffff][±HH:MM]``."""
+
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME_TEXT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?"
+)
+_MAX_DATETIME_CHARS = 32  # 2026-11-01T09:30:00.123456+01:00
+
+
+def iso_date(value: object) -> str | None:
+    """The ISO text of a date value, or None when ``value`` is not a date.
+
+    Text is a date only in the form ``YYYY-MM-DD`` (ASCII digits) naming a real day, and is
+    returned unchanged; a :class:`datetime.date` that is not a datetime (a YAML or Arrow date)
+    gives its ``isoformat()``. Everything else is None: other ISO 8601 spellings that Python's
+    ``date.fromisoformat`` also reads (``20260101``, ``2026-W01-4``, ``2026-001``) would
+    compare differently as text, so they are refused rather than rewritten.
+    """
+    if isinstance(value, str):
+        if len(value) != 10 or _DATE_TEXT.fullmatch(value) is None:
+            return None
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+        return str(value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.isoformat()
+    return None
+
+
+def iso_datetime(value: object) -> str | None:
+    """The normalized ISO text of a date and time, or None when ``value`` is not one.
+
+    Text is accepted in :data:`DATETIME_FORM` only (a ``T`` between date and time, ASCII
+    digits, a real day and time); a :class:`datetime.datetime` (YAML, Arrow) as it writes
+    itself, when that is such text. The result is always ``YYYY-MM-DDTHH:MM:SS``, then
+    ``.ffffff`` when there are microseconds, then ``±HH:MM`` when an offset is given (``Z``
+    becomes ``+00:00``): the same instant written with the same offset gives the same text, so
+    text comparison orders such values like the times they name. A date alone, a space for the
+    ``T``, basic (``20260101T1000``) and week forms are None.
+    """
+    if isinstance(value, str):
+        if len(value) > _MAX_DATETIME_CHARS or _DATETIME_TEXT.fullmatch(value) is None:
+            return None
+        try:
+            return dt.datetime.fromisoformat(value).isoformat()
+        except ValueError:
+            return None
+    if isinstance(value, dt.datetime):
+        text = value.isoformat()
+        return text if _DATETIME_TEXT.fullmatch(text) is not None else None
+    return None

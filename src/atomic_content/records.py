@@ -7,7 +7,11 @@ same record gets the same verdict and the same problem codes wherever it comes f
 
 * declared attributes only (a typo is ``record.unknown_attribute`` with a did-you-mean hint);
 * values of the declared type: a string ``"false"`` is not a boolean, ``true`` is not an
-  integer, numbers are finite, integers fit in 64 bits, dates are ISO text (or YAML dates);
+  integer, numbers are finite, integers fit in 64 bits, dates are text in the one form
+  ``YYYY-MM-DD`` and dates and times in ``YYYY-MM-DDTHH:MM[:SS[.ffffff]][Z|±HH:MM]`` (or YAML,
+  Arrow and Python date objects), normalized by :func:`atomic_content.dates.iso_date` and
+  :func:`~atomic_content.dates.iso_datetime` so that the same day is the same text whatever
+  the source;
 * required attributes present (``null`` only for optional ones);
 * every consent attribute of the profile (``consents:`` and the legacy ``consent_attribute``)
   is a real boolean when present: anything else is ``record.consent_not_boolean``, an error
@@ -36,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from .dates import DATE_FORM, DATETIME_FORM, iso_date, iso_datetime
 from .errors import AtomicError, did_you_mean
 from .models import AttributeType, Profile
 
@@ -74,8 +79,8 @@ _KIND_NAMES = {
     AttributeType.INTEGER: "an integer",
     AttributeType.NUMBER: "a number",
     AttributeType.BOOLEAN: "true or false",
-    AttributeType.DATE: "an ISO date",
-    AttributeType.DATETIME: "an ISO date and time",
+    AttributeType.DATE: f"a date written {DATE_FORM}",
+    AttributeType.DATETIME: f"a date and time written {DATETIME_FORM}",
     AttributeType.LIST: "a list",
 }
 _TYPE_HINTS = {
@@ -83,8 +88,11 @@ _TYPE_HINTS = {
     AttributeType.INTEGER: "write a whole number, e.g. 3",
     AttributeType.NUMBER: "write a number, e.g. 0.75",
     AttributeType.BOOLEAN: "write true or false",
-    AttributeType.DATE: "write a date, e.g. 2026-11-01",
-    AttributeType.DATETIME: "write a date and time, e.g. 2026-11-01T09:30:00",
+    AttributeType.DATE: f"write the date as {DATE_FORM}, e.g. 2026-11-01 (other ISO 8601 forms "
+    "such as 20261101 or 2026-W44-7 compare differently as text and are refused)",
+    AttributeType.DATETIME: f"write the date and time as {DATETIME_FORM}, e.g. "
+    "2026-11-01T09:30:00 or 2026-11-01T09:30:00+01:00 (a date alone, a space for the T or "
+    "20261101T0930 are refused)",
     AttributeType.LIST: "write a list, e.g. [a, b]",
 }
 
@@ -164,9 +172,10 @@ def check_record(
     """Check one customer record against ``profile``; return it normalized.
 
     The result is a new nested mapping: flat dotted keys (``"address.country"``, as CSV columns
-    and some exports write them) are nested (``{"address": {"country": ...}}``), YAML dates and
-    datetimes become ISO strings (conditions compare dates as ISO text, as JSON records carry
-    them), tuples become lists. ``where`` and ``line`` name the record in problems. Raises
+    and some exports write them) are nested (``{"address": {"country": ...}}``), dates and
+    datetimes become their one ISO text (:func:`~atomic_content.dates.iso_date`,
+    :func:`~atomic_content.dates.iso_datetime`: conditions compare dates as text), tuples become
+    lists. ``where`` and ``line`` name the record in problems. Raises
     :class:`RecordError` with every problem found (at most :data:`MAX_PROBLEMS` plus a summary).
     """
     schema = _schema(profile)
@@ -322,7 +331,7 @@ def _fast_walk(
             if normalized is _NOT_PLAIN:
                 return -1
             if kind_of is str:
-                spent += len(normalized)
+                spent += len(value)  # as given (a date's normalized text may differ)
             elif kind_of is list:
                 spent += sum(len(item) for item in normalized if type(item) is str)
         if "." in key:
@@ -347,9 +356,11 @@ def _fast_value(kind: AttributeType, optional: bool, consent: bool, value: Any) 
         return value if INTEGER_MIN <= value <= INTEGER_MAX else _NOT_PLAIN
     if kind_of is float and kind is AttributeType.NUMBER:
         return value if math.isfinite(value) else _NOT_PLAIN
-    if kind_of is str and kind in (AttributeType.DATE, AttributeType.DATETIME):
-        parser = dt.date.fromisoformat if kind is AttributeType.DATE else dt.datetime.fromisoformat
-        return value if len(value) <= 64 and _parses(parser, value) else _NOT_PLAIN
+    if kind is AttributeType.DATE or kind is AttributeType.DATETIME:
+        if kind_of is not str and kind_of is not dt.date and kind_of is not dt.datetime:
+            return _NOT_PLAIN
+        text = iso_date(value) if kind is AttributeType.DATE else iso_datetime(value)
+        return _NOT_PLAIN if text is None else text
     if kind_of is list and kind is AttributeType.LIST and len(value) <= MAX_ITEMS:
         for item in value:
             item_kind = type(item)
@@ -560,19 +571,18 @@ def _leaf_lines(
             *otherwise,
         ]
     if kind in (AttributeType.DATE, AttributeType.DATETIME) and not consent:
-        namespace[f"P{index}"] = (
-            dt.date.fromisoformat if kind is AttributeType.DATE else dt.datetime.fromisoformat
-        )
+        # The one date rule (dates.iso_date / iso_datetime) on text and date objects alike.
+        namespace[f"P{index}"] = iso_date if kind is AttributeType.DATE else iso_datetime
+        namespace["DATE"], namespace["DATETIME"] = dt.date, dt.datetime
+        convert = [f"v = P{index}(v)", "if v is None:", "    return -1"]
         return [
             "    if type(v) is str:",
-            "        if len(v) > 64:",
-            "            return -1",
-            "        try:",
-            f"            P{index}(v)",
-            "        except ValueError:",
-            "            return -1",
             "        n += len(v)",
-            *otherwise,
+            "    elif type(v) is not DATE and type(v) is not DATETIME"
+            + (" and v is not None:" if optional else ":"),
+            "        return -1",
+            *(["    if v is not None:"] if optional else []),
+            *(("        " if optional else "    ") + line for line in convert),
         ]
     namespace[f"K{index}"] = kind
     return [
@@ -861,19 +871,23 @@ class _Checker:
     def date(
         self, path: str, kind: AttributeType, value: Any, loc: tuple[str | int, ...]
     ) -> tuple[bool, Any]:
-        if isinstance(value, dt.datetime):
-            if kind is AttributeType.DATETIME:
-                return True, value.isoformat()
-        elif isinstance(value, dt.date):
-            return True, value.isoformat()
-        elif isinstance(value, str):
-            parser = (
-                dt.date.fromisoformat if kind is AttributeType.DATE else dt.datetime.fromisoformat
-            )
-            # No ISO date is longer than 64 characters; do not parse megabytes to find out.
-            if len(value) <= 64 and _parses(parser, value):
-                return self.spend(len(value)), value
-        return self.type_problem(path, kind, value, loc)
+        """(ok, the one ISO text) of a date or datetime attribute (see
+        :func:`~atomic_content.dates.iso_date`, :func:`~atomic_content.dates.iso_datetime`).
+        Text in another ISO 8601 form is a ``record.type`` problem whose hint names the form:
+        refused, never guessed at."""
+        text = iso_date(value) if kind is AttributeType.DATE else iso_datetime(value)
+        if text is None:
+            if isinstance(value, str):
+                self.problem(
+                    path,
+                    "record.type",
+                    f"{path} should be {_KIND_NAMES[kind]}, not text in another form",
+                    _TYPE_HINTS[kind],
+                    loc,
+                )
+                return False, None
+            return self.type_problem(path, kind, value, loc)
+        return (self.spend(len(value)) if isinstance(value, str) else True), text
 
     def plain(
         self, path: str, value: Any, loc: tuple[str | int, ...], depth: int
@@ -1013,14 +1027,6 @@ def _shown(path: str) -> str:
 def _inner_names(prefix: str, declared: Iterable[str]) -> str:
     inner = sorted(name[len(prefix) + 1 :] for name in declared if name.startswith(prefix + "."))
     return ", ".join(inner[:4]) + (", ..." if len(inner) > 4 else "")
-
-
-def _parses(parser: Any, value: str) -> bool:
-    try:
-        parser(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _put(out: dict[str, Any], path: str, value: Any) -> None:

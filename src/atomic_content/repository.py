@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .collector import long_lived, paused
 from .errors import Diagnostic, Diagnostics, Severity, did_you_mean
@@ -858,6 +858,9 @@ _MAYBE_YAML11_BOOLEAN = re.compile(
     r"(?:^|[:\-\[{,?])[ \t]*[\"']?[ \t]*(?:yes|no|on|off|y|n)[ \t]*[\"']?[ \t]*(?:$|[,\]}#])",
     re.IGNORECASE | re.MULTILINE,
 )
+# ... and for a number written with `_` between digits (`1_000`): YAML 1.2 reads it as text.
+_MAYBE_SEPARATED = re.compile(r"[0-9]_|_[0-9]")
+_NUMBER_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
 
 
 def yaml11_diagnostics(
@@ -869,13 +872,21 @@ def yaml11_diagnostics(
     ``010`` is ten; pydantic would then silently turn the text into a boolean and the number
     into ten, while the author (thinking YAML 1.1) may have meant eight. Each such value is an
     error (``yaml.ambiguous_boolean``, ``yaml.ambiguous_number``) at the value's own position,
-    with the exact replacement in the hint. Fields typed ``Any`` are not checked.
+    with the exact replacement in the hint. So is ``1_000``: text in YAML 1.2 (as in a
+    customer file, JSON or CSV), which pydantic would still turn into a thousand. Fields typed
+    ``Any`` are not checked.
     """
     found: list[Diagnostic] = []
     maybe_octal = _MAYBE_OCTAL.search(doc.text) is not None
     text = doc.text
-    if not maybe_octal and "\\" not in text and _MAYBE_YAML11_BOOLEAN.search(text) is None:
-        return found  # neither a 1.1 boolean word nor a leading zero is written anywhere
+    maybe_separated = _MAYBE_SEPARATED.search(text) is not None
+    if (
+        not maybe_octal
+        and not maybe_separated
+        and "\\" not in text
+        and _MAYBE_YAML11_BOOLEAN.search(text) is None
+    ):
+        return found  # no 1.1 boolean word, leading zero or `_` in a number anywhere
     for loc, expected, value in _typed_scalars(model, data, ()):
         where = ".".join(str(part) for part in loc)
         if expected is bool:
@@ -894,6 +905,11 @@ def yaml11_diagnostics(
                     f"write {_YAML11_BOOLEANS[word]} (YAML 1.2 booleans are only true and false)",
                 )
             )
+            continue
+        if isinstance(value, str) and maybe_separated and "_" in value:
+            separated = _separated_number(doc, loc, where, expected, value)
+            if separated is not None:
+                found.append(separated)
             continue
         if isinstance(value, bool) or not maybe_octal:
             continue
@@ -970,6 +986,33 @@ def comment_in_text_diagnostics(doc: YamlDocument, data: dict[str, Any]) -> list
             )
         )
     return found
+
+
+def _separated_number(
+    doc: YamlDocument, loc: Loc, where: str, expected: type, value: str
+) -> Diagnostic | None:
+    """``yaml.ambiguous_number`` for text such as ``1_000`` where ``expected`` (int or float) is
+    wanted, when pydantic would silently read it as that number; None when pydantic refuses it
+    itself (``0b1``, ``1__0``: its own positioned error follows)."""
+    adapter = _NUMBER_ADAPTERS.get(expected)
+    if adapter is None:
+        adapter = _NUMBER_ADAPTERS[expected] = TypeAdapter(expected)
+    try:
+        number = adapter.validate_python(value)
+    except ValidationError:
+        return None
+    written = value.strip()
+    plain = repr(number) if isinstance(number, float) else str(number)
+    line, col = doc.position(loc)
+    lines = doc.lines
+    if 1 <= line <= len(lines) and lines[line - 1][col - 1 : col] in ("'", '"'):
+        # Quoted: text in any YAML version.
+        message = f"{where}: {written!r} is quoted text, not a number"
+        hint = f"write {plain} without quotes and underscores"
+    else:
+        message = f"{where}: {written} is text in YAML 1.2, not a number"
+        hint = f"write {plain} (YAML 1.2 numbers have no _ between digits)"
+    return Diagnostic(doc.path, line, col, Severity.ERROR, "yaml.ambiguous_number", message, hint)
 
 
 def _octal_text(where: str, written: str) -> tuple[str, str]:

@@ -21,6 +21,7 @@ from .collector import long_lived
 from .conditions import check_condition
 from .contrast import contrast_problems
 from .customers import Position, customer_diagnostics
+from .dates import iso_date, iso_datetime
 from .errors import ContentError, Diagnostic, Diagnostics, Severity, did_you_mean
 from .hashing import canonical_json, sha256_hex
 from .hygiene import check_text_hygiene, document_hygiene, template_hygiene
@@ -35,7 +36,7 @@ from .models import (
     SlotKind,
     channel_registry,
 )
-from .records import inspect_record
+from .records import inspect_record, type_hint
 from .repository import Library, LoadCache, diagnostic_order, load_files, share_load_work
 from .segments import lookup
 from .strings import PLACEHOLDERS, missing_keys, placeholder_problems
@@ -354,7 +355,7 @@ class _Validator:
                     ("attributes", name, "example"),
                     "profile.example_type",
                     f"example of {name!r} is not a {spec.type.value}",
-                    f"give an example {spec.type.value} value",
+                    f"give an example {spec.type.value} value: {type_hint(spec.type)}",
                 )
 
     def check_consents(self) -> None:
@@ -934,7 +935,9 @@ def usable_atoms(library: Library) -> set[str]:
 
 
 def value_matches(kind: AttributeType, value: Any) -> bool:
-    """Whether a value fits a declared attribute type (ISO strings count as dates)."""
+    """Whether a value fits a declared attribute type; dates and datetimes by the rule customer
+    records follow (:func:`~atomic_content.dates.iso_date`,
+    :func:`~atomic_content.dates.iso_datetime`)."""
     if kind is AttributeType.STRING:
         return isinstance(value, str)
     if kind is AttributeType.INTEGER:
@@ -944,22 +947,10 @@ def value_matches(kind: AttributeType, value: Any) -> bool:
     if kind is AttributeType.BOOLEAN:
         return isinstance(value, bool)
     if kind is AttributeType.DATE:
-        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            return True
-        return isinstance(value, str) and _parses(dt.date.fromisoformat, value)
+        return iso_date(value) is not None
     if kind is AttributeType.DATETIME:
-        if isinstance(value, dt.datetime):
-            return True
-        return isinstance(value, str) and _parses(dt.datetime.fromisoformat, value)
+        return iso_datetime(value) is not None
     return isinstance(value, list)
-
-
-def _parses(parser: Any, value: str) -> bool:
-    try:
-        parser(value)
-    except ValueError:
-        return False
-    return True
 
 
 def atom_context(library: Library) -> str:

@@ -9,8 +9,10 @@ Contract of :func:`read_yaml_file`:
   int, float, bool, None, datetime.date/datetime) and which can map any location inside the
   data back to a line and column (:meth:`YamlDocument.position`).
 
-YAML 1.2 rules apply (``yes`` is a string, not a boolean) and a ``%YAML`` directive naming any
-other version is refused (``yaml.version``). Only the standard tags are accepted; ``!!python/...``
+YAML 1.2 rules apply (``yes`` is a string, not a boolean; numbers are those of the 1.2 core
+schema, so ``1_000``, ``0b101`` and ``+0x1F`` are strings; plus ruamel's timestamps, so
+``2026-12-31`` is a date) and a ``%YAML`` directive naming any other version is refused
+(``yaml.version``). Only the standard tags are accepted; ``!!python/...``
 and any custom tag are refused. Anchors and aliases are allowed, but a document whose aliases
 would expand past :data:`MAX_EXPANDED_NODES` nodes is refused before anything walks it ("billion
 laughs"), and so are an alias inside its own anchor (``yaml.recursive_alias``) and nesting deeper
@@ -45,6 +47,7 @@ from ruamel.yaml.events import (
     ScalarEvent,
 )
 from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.tag import Tag
 from ruamel.yaml.tokens import DirectiveToken, StreamStartToken
 
@@ -105,11 +108,70 @@ for _constructor in (_SafeConstructor, _RoundTripConstructor):
         _constructor.add_constructor(_tag, _lenient(_constructor.yaml_constructors[_tag]))
 
 
+_INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+# The numbers of the YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution).
+# ruamel's "1.2" patterns also take YAML 1.1 spellings the core schema reads as text: `1_000`,
+# `1_000.5`, `0b101`, `+0x1F`, `._5`; a sample customer's `count: 1_000` was then 1000 where
+# the same value in JSON or CSV is text (and a record.type error).
+_CORE_NUMBERS = (
+    (_INT_TAG, re.compile(r"\A(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)\Z"), "-+0123456789"),
+    (
+        _FLOAT_TAG,
+        re.compile(
+            r"\A(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z"
+        ),
+        "-+.0123456789",
+    ),
+)
+
+
+class _CoreResolver(VersionedResolver):
+    """ruamel's YAML 1.2 resolver with the core schema's numbers (:data:`_CORE_NUMBERS`, int
+    before float) in place of its own; every other rule (booleans, null, timestamps) is
+    ruamel's. The loaders below and :func:`_implicit_tag` (yamlfast) share it."""
+
+    _core: dict[Any, list[tuple[Any, Any]]] | None = None
+
+    @property
+    def versioned_resolver(self) -> Any:
+        if _CoreResolver._core is None:
+            table: dict[Any, list[tuple[Any, Any]]] = {
+                first: [(tag, rx) for tag, rx in rules if str(tag) not in (_INT_TAG, _FLOAT_TAG)]
+                for first, rules in super().versioned_resolver.items()
+            }
+            for tag, pattern, firsts in reversed(_CORE_NUMBERS):
+                for first in firsts:
+                    table.setdefault(first, []).insert(0, (tag, pattern))
+            _CoreResolver._core = table
+        return _CoreResolver._core
+
+
+def _core_number(pattern: re.Pattern[str], construct: Any) -> Any:
+    """An explicit ``!!int`` / ``!!float`` scalar the core schema does not read as a number
+    (``!!int 1_000``) stays text, as an unbuildable scalar does (see :func:`_lenient`)."""
+
+    def build(constructor: Any, node: Any) -> Any:
+        if isinstance(node.value, str) and pattern.match(node.value) is None:
+            return str(node.value)
+        return construct(constructor, node)
+
+    return build
+
+
+for _constructor in (_SafeConstructor, _RoundTripConstructor):
+    for _tag, _pattern, _firsts in _CORE_NUMBERS:
+        _constructor.add_constructor(
+            _tag, _core_number(_pattern, _constructor.yaml_constructors[_tag])
+        )
+
+
 def _safe_loader() -> YAML:
     """The plain-data loader, made once per thread (building one costs more than a parse)."""
     loader: YAML | None = getattr(_LOADERS, "safe", None)
     if loader is None:
         loader = YAML(typ="safe", pure=True)
+        loader.Resolver = _CoreResolver
         loader.Constructor = _SafeConstructor
         loader.allow_duplicate_keys = False
         _LOADERS.safe = loader
@@ -119,6 +181,7 @@ def _safe_loader() -> YAML:
 def _round_trip_loader() -> YAML:
     """The loader whose tree knows every position (for errors and diagnostics)."""
     loader = YAML(typ="rt")
+    loader.Resolver = _CoreResolver
     loader.Constructor = _RoundTripConstructor
     loader.allow_duplicate_keys = False
     return loader
