@@ -831,6 +831,13 @@ def content_folder(repo: GitRepo, content: str | Path) -> str:
     return rel if rel not in ("", ".") else "."
 
 
+def working_content(start: Path, content: str | Path = "content") -> Path:
+    """The content folder ``content`` (see :func:`content_folder`) in the working tree of the
+    git repository containing ``start``. Raises UsageError outside a repository."""
+    repo = GitRepo.find(start)
+    return repo.root / content_folder(repo, content)
+
+
 def diff_revisions(
     start: Path,
     base: str | None = None,
