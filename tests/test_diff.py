@@ -1262,3 +1262,24 @@ def test_review_docs_workflow_and_example() -> None:
     assert body.startswith("### atomic diff: 11 of 198 messages change")
     assert body.count("<details>") == body.count("</details>") == 5
     assert "governance.retired_revival" in body
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("content/report.md", "overlaps the content folder"),
+        ("content/journeys/promo.yaml", "overlaps the content folder"),
+        ("README.md", "refusing to replace README.md: the file exists"),
+    ],
+    ids=["into-the-content", "over-a-content-file", "over-a-file-of-the-repository"],
+)
+def test_out_never_replaces_content_nor_a_users_file(
+    project: Project, out: str, message: str
+) -> None:
+    """``--out`` is checked before the diff is made: never in the content folder (not even
+    with --force), never over an existing file without --force; the repository is unchanged
+    (Project.diff checks it)."""
+    force = ["--force"] if out.startswith("content/") else []
+    run = project.diff("HEAD", "--out", out, *force, fmt="markdown")
+    assert run.exit_code == 2, run
+    assert message in run.stderr

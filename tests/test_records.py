@@ -158,6 +158,22 @@ CASES = [
         ("dict", "yaml", "jsonl"),
     ),
     Case("unknown-attribute", {"teir": "gold"}, ("record.unknown_attribute", "teir")),
+    # An id names no one when it is blank (the runtime names folders and problems by it).
+    Case(
+        "empty-id",
+        {"id": ""},
+        ("record.blank_id", "id"),
+        ("dict", "yaml", "jsonl"),  # an empty CSV cell is a missing attribute
+    ),
+    Case("spaces-id", {"id": "   "}, ("record.blank_id", "id")),
+    Case("tab-id", {"id": "\t"}, ("record.blank_id", "id")),
+    Case(
+        "line-break-id",
+        {"id": "\r\n"},
+        ("record.blank_id", "id"),
+        ("dict", "jsonl", "csv"),  # a quoted CSV cell; in YAML also text.control_character
+    ),
+    Case("id-with-spaces-around", {"id": " C-1 "}, None),
     Case("missing-required", {}, ("record.missing_attribute", "orders"), drop=("orders",)),
     Case(
         "null-required",
@@ -445,6 +461,144 @@ def test_csv_bad_header_fails_every_row(tmp_path: Path) -> None:
     ]
 
 
+def _rows(*rows: bytes) -> list[bytes]:
+    return [b"id,locale,tier,orders", *rows]
+
+
+_WIDE = b"x" * 60_000  # three of these lines are over the csv module's 128 KiB field limit
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        pytest.param(
+            _rows(*(b"C-%d,en,gold,%d" % (i, i) for i in range(1, 7)))[:2]
+            + [b'C-2,"en,gold,2']
+            + [b"C-%d,en,gold,%d" % (i, i) for i in range(3, 7)],
+            [(2, "C-1"), (3, "record.csv_quote"), (4, "C-3"), (5, "C-4"), (6, "C-5"), (7, "C-6")],
+            id="quote-never-closed",
+        ),
+        pytest.param(
+            _rows(b"C-1,en,gold,1", b'C-2,"en,gold,2', b"C-3,en,gold,3", b'C-4,"en",gold,4'),
+            [(2, "C-1"), (3, "record.csv_quote"), (4, "C-3"), (5, "C-4")],
+            id="quote-closed-by-a-later-cell",
+        ),
+        pytest.param(
+            _rows(b"C-1,en,gold,1", b'C-2,"en"x,gold,2', b"C-3,en,gold,3"),
+            [(2, "C-1"), (3, "record.csv_quote"), (4, "C-3")],
+            id="text-after-a-closing-quote",
+        ),
+        pytest.param(
+            _rows(b'C-1,en,"gold', b'and silver",1', b'C-2,en,"a ""b"", c",2'),
+            [(2, "C-1"), (4, "C-2")],
+            id="legal-multi-line-and-doubled-quotes",
+        ),
+        pytest.param(
+            _rows(b"C-1,en,gold", b"C-2,en,gold,2"),
+            [(2, "record.invalid"), (3, "C-2")],
+            id="fewer-cells",
+        ),
+        pytest.param(
+            _rows(b"C-1,en,gold,1,x", b"C-2,en,gold,2"),
+            [(2, "record.invalid"), (3, "C-2")],
+            id="more-cells",
+        ),
+        pytest.param(
+            _rows(b'C-1,en,"gold', b'silver"', b"C-2,en,gold,2"),
+            [(2, "record.csv_quote"), (3, "record.invalid"), (4, "C-2")],
+            id="fewer-cells-over-two-lines",
+        ),
+        pytest.param(
+            _rows(b'C-1,"en,gold,1', b"C-2,en,gold,2", b'C-3,",en",gold,3', b"C-4,en,gold,4"),
+            [(2, "record.csv_quote"), (3, "C-2"), (4, "C-3"), (5, "C-4")],
+            id="quote-closed-before-a-comma",
+        ),
+        pytest.param(
+            _rows(b'C-1,"en' + _WIDE, _WIDE, _WIDE, b"C-2,en,gold,2"),
+            [(2, "record.csv_quote"), (3, "record.invalid"), (4, "record.invalid"), (5, "C-2")],
+            id="quote-runs-past-the-field-limit",
+        ),
+        pytest.param(
+            [b'id,"locale,tier,orders', b"C-1,en,gold,1", b"C-2,en,gold,2"],
+            [(2, "record.csv_header"), (3, "record.csv_header")],
+            id="quote-in-the-header",
+        ),
+    ],
+)
+def test_csv_quoting_problems_fail_their_row_alone(
+    tmp_path: Path, lines: list[bytes], expected: list[tuple[int, str]]
+) -> None:
+    """Every record is counted once: a row the csv module cannot read fails on its first line
+    and the lines it swallowed are read again; a row with the wrong number of cells is one
+    record.invalid, never a record of missing attributes."""
+    path = write_lines(tmp_path / "c.csv", lines)
+    results = list(read_records(path, "csv", PROFILE))
+    got = [(r.line, r.customer_id if r.ok else r.problems[0].code) for r in results]
+    assert got == expected
+    assert all(len(r.problems) <= 1 for r in results)
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            [b"id,locale,tier,orders", b'C-2,"en,gold,2', b"C-3,en,gold,3"],
+            "a quote opened on line 2 is never closed: lines 2–3 were read as one cell; line 2 "
+            "fails and the lines after it are read again",
+        ),
+        (
+            [b"id,locale,tier,orders", b'C-2,"en,gold,2', b"C-3,en,gold,3", b'C-4,"en",gold,4'],
+            "a quote opened on line 2 closes on line 4 in the middle of a cell: lines 2–4 were "
+            "read as one row; line 2 fails and the lines after it are read again",
+        ),
+        (
+            [b"id,locale,tier,orders", b"C-1,en,gold"],
+            "the row has 3 cells but the header names 4 columns",
+        ),
+        (
+            [b"id,locale,tier,orders", b'C-1,en,"gold', b'silver"'],
+            "a quote opened on line 2 runs to line 3: lines 2–3 were read as one row of 3 cells "
+            "but the header names 4 columns; line 2 fails and the lines after it are read again",
+        ),
+    ],
+)
+def test_csv_quoting_messages_name_the_lines(
+    tmp_path: Path, lines: list[bytes], message: str
+) -> None:
+    results = list(read_records(write_lines(tmp_path / "c.csv", lines), "csv", PROFILE))
+    assert results[0].problems[0].message == message
+
+
+_CELL = st.text(alphabet="ab ,", max_size=5).filter(lambda cell: not cell.startswith(","))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.lists(_CELL, min_size=4, max_size=4), min_size=1, max_size=8),
+    st.data(),
+)
+def test_csv_a_stray_quote_loses_no_record(rows: list[list[str]], data: st.DataObject) -> None:
+    """A quote put at the start of any cell of a well-formed file (one line per row, commas
+    in cells quoted): every line after the header still gets exactly one result, in order.
+
+    (A stray quote that pairs with a later quote followed by a comma can make a good row of
+    several lines, which no reader can tell from a quoted cell holding line breaks: no cell
+    here starts with a comma.)"""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "locale", "tier", "orders"])
+    writer.writerows(rows)
+    lines = buffer.getvalue().splitlines()
+    row = data.draw(st.integers(min_value=1, max_value=len(lines) - 1))
+    cells = lines[row].split(",")
+    cell = data.draw(st.integers(min_value=0, max_value=len(cells) - 1))
+    cells[cell] = '"' + cells[cell]
+    lines[row] = ",".join(cells)
+    text = "\n".join(lines) + "\n"
+    results = list(read_records(io.BytesIO(text.encode()), "csv", PROFILE))
+    assert [r.line for r in results] == list(range(2, len(lines) + 1))
+
+
 # --------------------------------------------------------------------------- properties
 
 CANARY = st.text(alphabet="abcdefghijklmnop0123456789", min_size=4, max_size=12).map(
@@ -579,7 +733,8 @@ _KEYS = st.sampled_from(
 
 def _valid_record(draw: st.DrawFn) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "id": draw(st.text(max_size=6)),
+        # Any id but a blank one (record.blank_id).
+        "id": draw(st.text(min_size=1, max_size=6).filter(lambda t: not t.isspace())),
         "locale": draw(st.sampled_from(["de", "en-GB"])),
         "tier": draw(st.text(max_size=6)),
         "orders": draw(st.integers(min_value=0, max_value=99)),
@@ -677,6 +832,9 @@ _TRICKY = {
     "unknown attribute": {**_BASE, "orderz": 3},
     "non-text key": {**_BASE, 7: "x"},
     "null required": {**_BASE, "tier": None},
+    "empty id": {**_BASE, "id": ""},
+    "blank id": {**_BASE, "id": " \t "},
+    "id around spaces": {**_BASE, "id": " C-1"},
     "over the size budget": {
         **_BASE,
         "tags": ["x" * MAX_STRING_CHARS] * (MAX_RECORD_BYTES // MAX_STRING_CHARS + 1),
@@ -862,7 +1020,8 @@ def test_compiled_shape_check_agrees_with_the_full_check(record: dict[Any, Any])
 
 _DEEP_VALID = [
     {"id": "C-1", "n": 3, "a": {"b": {"c": 1}}, "consent": {"personalization": True}},
-    {"consent.personalization": False, "a.b.c": 1, "a.e": "2026-11-01", "n": 0, "id": ""},
+    # An empty text value (an empty id is record.blank_id: the edges below try it).
+    {"consent.personalization": False, "a.b.c": 1, "a.e": "2026-11-01", "n": 0, "id": "0", "g": ""},
     {
         "id": "C-2",
         "name": None,

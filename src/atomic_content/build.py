@@ -53,6 +53,7 @@ from .dates import DateRange
 from .errors import AtomicError, ContentError, Diagnostic, Diagnostics, Severity, UsageError
 from .hashing import canonical_json, sha256_hex
 from .inputs import FileDigests, Listing, listed_stats
+from .outputs import refuse_overlap
 
 # The stages are imported where they run: a no-op rebuild (nothing changed since the last
 # build) needs only the light modules above and answers before the engine is imported, which
@@ -390,6 +391,32 @@ def spare_folder(out: Path) -> Path:
 def trash_folder(out: Path) -> Path:
     """Where replaced output trees wait to be deleted."""
     return out.parent / f".{out.name}.trash"
+
+
+def build_folders(out: Path) -> tuple[Path, ...]:
+    """``out`` and the folders beside it that builds into ``out`` fill and empty: its trees
+    (``.<name>.builds``), the spare tree, the trash and the default cache. A file another
+    command wrote into any of them would be moved or deleted by a later build."""
+    return (
+        out,
+        out.parent / f".{out.name}.builds",
+        spare_folder(out),
+        trash_folder(out),
+        out.parent / f".{out.name}.cache",
+    )
+
+
+def build_folder_of(bundle_root: Path) -> Path | None:
+    """The build output folder a bundle folder (``<out>/bundle``) belongs to, as builds name
+    it: ``dist`` for ``dist/bundle`` and for ``.dist.builds/<tree>/bundle`` alike. None when
+    the bundle is not in a build tree (no :data:`OUTPUT_MARKER` beside it)."""
+    tree = bundle_root.parent
+    if not (tree / OUTPUT_MARKER).is_file():
+        return None
+    builds = tree.parent
+    if builds.name.startswith(".") and builds.name.endswith(".builds") and len(builds.name) > 8:
+        return builds.parent / builds.name[1 : -len(".builds")]
+    return tree
 
 
 def active_marker(out: Path) -> Path:
@@ -1046,15 +1073,15 @@ _SEVERITY = {severity: severity.value for severity in Severity}
 def check_output_folder(out: Path, content: Path) -> None:
     """Refuse an output folder that is not the build's to replace: it must be absent, empty,
     or an earlier build's output (a link into ``.<name>.builds`` or a folder with the marker
-    file), and it must neither be nor contain nor lie inside the content folder."""
-    resolved = out.resolve()
-    source = content.resolve()
-    if resolved == source or source.is_relative_to(resolved) or resolved.is_relative_to(source):
-        raise UsageError(
-            f"refusing to build into {out.as_posix()}: it overlaps the content folder "
-            f"{content.as_posix()}",
-            "choose an output folder outside the content, e.g. --out dist",
-        )
+    file), and it must neither be nor contain nor lie inside the content folder
+    (:func:`atomic_content.outputs.refuse_overlap`)."""
+    refuse_overlap(
+        out,
+        content,
+        "content folder",
+        verb="build into",
+        hint="choose an output folder outside the content, e.g. --out dist",
+    )
     if out.is_symlink():
         target = out.readlink()
         if target.parent.name == f".{out.name}.builds" and not target.is_absolute():

@@ -71,6 +71,22 @@ def output_schema(part_names: Sequence[str]) -> pa.Schema:
     return pa.schema([pa.field(name, pa.string()) for name in output_columns(part_names)])
 
 
+def is_output_file(path: Path) -> bool:
+    """Whether ``path`` is a Parquet file laid out as render's output (text columns,
+    :data:`LEADING_COLUMNS` first and :data:`STATUS_COLUMNS` last): an earlier render's output,
+    which a render may replace. Anything unreadable is not."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException):
+        return False
+    names = tuple(schema.names)
+    return (
+        names[: len(LEADING_COLUMNS)] == LEADING_COLUMNS
+        and names[-len(STATUS_COLUMNS) :] == STATUS_COLUMNS
+        and all(field.type == pa.string() for field in schema)
+    )
+
+
 def outcome_batch(outcomes: Sequence[RecordOutcome], part_names: Sequence[str]) -> pa.RecordBatch:
     """One output row per outcome, in order."""
     columns: dict[str, list[str | None]] = {
@@ -300,6 +316,7 @@ __all__ = [
     "STATUS_COLUMNS",
     "ArrowRecords",
     "ParquetSink",
+    "is_output_file",
     "outcome_batch",
     "output_columns",
     "output_schema",

@@ -30,7 +30,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import tempfile
-import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from .errors import (
     UsageError,
 )
 from .experiments import experiment_change_findings
+from .formatting import visible as visible  # re-exported: its home is formatting
 from .gitrepo import GitRepo, Revision
 from .governance import JourneyChange, change_budget_findings, retired_revival_findings, rules_of
 from .hashing import canonical_json, sha256_hex
@@ -459,26 +459,6 @@ def _invalid(
 # ------------------------------------------------------------------------- preview forms
 
 
-_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-"""Direction marks and overrides: shown, not applied, so text reads as it is stored."""
-
-
-def visible(text: str) -> str:
-    """``text`` with control characters (other than tab) and line/paragraph separators shown as
-    ``\\xNN`` / ``\\uNNNN``, so content cannot move the cursor, colour a terminal or start a new
-    line in a log."""
-    out = []
-    for char in text:
-        if char == "\t":
-            out.append(char)
-        elif unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS:
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
 def preview_lines(channel: str, files: Mapping[str, bytes]) -> list[str]:
     """The readable form of one variant's files (``name -> bytes``, names without the
     ``preview/`` or ``template/`` folder): what a reviewer compares.
@@ -849,6 +829,13 @@ def content_folder(repo: GitRepo, content: str | Path) -> str:
         )
     rel = PurePosixPath(*[p for p in parts if p != "."]).as_posix() if parts else "."
     return rel if rel not in ("", ".") else "."
+
+
+def working_content(start: Path, content: str | Path = "content") -> Path:
+    """The content folder ``content`` (see :func:`content_folder`) in the working tree of the
+    git repository containing ``start``. Raises UsageError outside a repository."""
+    repo = GitRepo.find(start)
+    return repo.root / content_folder(repo, content)
 
 
 def diff_revisions(

@@ -13,7 +13,7 @@ Safety — content reaches CI logs and pull-request pages through these strings,
 
 * single-line values taken from content (paths, messages, revision names) are kept on one line:
   CR/LF are encoded with :func:`atomic_content.formatting.github_escape` and other control
-  characters shown as ``\\xNN`` (:func:`atomic_content.diff.visible`);
+  characters shown as ``\\xNN`` (:func:`atomic_content.formatting.one_line`);
 * every output line is made inert for the GitHub Actions runner (:func:`log_safe`): a line
   cannot start a ``::workflow-command::`` and cannot contain the legacy ``##[command]`` prefix;
   in JSON the same is done with a JSON escape, so the data decodes unchanged;
@@ -30,9 +30,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from .diff import AtomChange, CellChange, DiffResult, SideInfo, VariantChange, visible
+from .diff import AtomChange, CellChange, DiffResult, SideInfo, VariantChange
 from .errors import Diagnostic, Severity, plural
-from .formatting import ZWSP, github_escape, log_safe
+from .formatting import ZWSP, log_safe, one_line
 
 FORMATS = ("text", "markdown", "json")
 
@@ -57,14 +57,6 @@ MARKDOWN_LIMITS = Limits()
 
 
 # ------------------------------------------------------------------------------- escaping
-
-
-def one_line(value: str) -> str:
-    """A content value on one line: CR/LF (and then ``%``) encoded as in workflow commands,
-    other control characters made visible."""
-    if "\n" in value or "\r" in value:
-        value = github_escape(value)
-    return visible(value)
 
 
 _MD_ESCAPE = re.compile(r"([\\`*_\[\]<>&|~$])")

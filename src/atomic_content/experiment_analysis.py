@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .formatting import visible
 from .manifest import Manifest
 from .models import ArmKind, Correction, Experiment, Metric, Segment
 
@@ -153,6 +154,18 @@ def _arm(value: Any, where: str) -> ArmKind:
         ) from None
 
 
+def _segment(value: Any, where: str) -> str:
+    """A segment id from a results file. The reports print it inside their lines, so a line
+    break or control character in it (a forged line in a CI log) is refused, not shown."""
+    text = str(value)
+    if visible(text) != text:
+        raise UsageError(
+            f"{where}: segment {text!r} holds a line break or control character",
+            "write the segment id as the content names it",
+        )
+    return text
+
+
 def _flag(value: Any, where: str, column: str) -> bool:
     if isinstance(value, bool):
         return value
@@ -201,7 +214,7 @@ def read_results(path: Path, *, covariate: str | None = None) -> Results:
             cells.append(
                 Cell(
                     _arm(record["arm"], where),
-                    str(record["segment"]),
+                    _segment(record["segment"], where),
                     int(customers),
                     int(conversions),
                     _number(record.get("revenue"), where, "revenue", missing=None),
@@ -234,7 +247,7 @@ def read_results(path: Path, *, covariate: str | None = None) -> Results:
             Row(
                 str(record.get("customer") or record.get("id") or f"row-{index}"),
                 _arm(record["arm"], where),
-                str(record["segment"]),
+                _segment(record["segment"], where),
                 _flag(record["converted"], where, "converted"),
                 _number(record.get("revenue"), where, "revenue") or 0.0,
                 _number(record[covariate], where, covariate, missing=None)

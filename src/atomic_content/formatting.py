@@ -2,7 +2,9 @@
 
 Pure functions returning strings; the CLI prints them. Everything echoed from content into CI
 logs goes through :func:`github_escape` (inside a workflow command) or :func:`log_safe` (a line
-of text output) so that an atom cannot forge workflow commands.
+of text output) so that an atom cannot forge workflow commands; a value from data shown inside a
+line (a customer id, a segment name) goes through :func:`inline` (:func:`one_line`, then
+:func:`log_safe`), so it cannot end the line and start a forged one.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -148,6 +151,42 @@ def log_safe(line: str) -> str:
     return line.replace("##[", "#" + ZWSP + "#[")
 
 
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Direction marks and overrides: shown, not applied, so text reads as it is stored."""
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters (other than tab) and line/paragraph separators shown as
+    ``\\xNN`` / ``\\uNNNN``, so content cannot move the cursor, colour a terminal or start a new
+    line in a log."""
+    out = []
+    for char in text:
+        if char == "\t":
+            out.append(char)
+        elif unicodedata.category(char) in ("Cc", "Zl", "Zp") or char in _BIDI_CONTROLS:
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def one_line(value: str) -> str:
+    """A content value on one line: CR/LF (and then ``%``) encoded as in workflow commands,
+    other control characters made visible (:func:`visible`)."""
+    if "\n" in value or "\r" in value:
+        value = github_escape(value)
+    return visible(value)
+
+
+def inline(value: str) -> str:
+    """A value from data (a customer id, a sample customer's file name, a segment name from a
+    results file) to show inside a line of text output: on one line (:func:`one_line`) and inert
+    for the GitHub Actions runner (:func:`log_safe`). ``x)\\n::error ...`` is shown as
+    ``x)%0A::error ...``: it cannot end the line it is in nor start a forged one."""
+    return log_safe(one_line(value))
+
+
 def format_github(diagnostics: Iterable[Diagnostic], content_prefix: str = "") -> str:
     """``::error file=...,line=...,col=...,title=code::message`` lines for GitHub annotations."""
     lines = []
@@ -200,7 +239,8 @@ def format_report(
 def format_segments(customer_id: str, verdicts: list[SegmentVerdict], refused: bool) -> str:
     """A customer's segments, each with the clauses that decided it."""
     matched = [v.segment for v in verdicts if v.matched]
-    lines = [f"customer {customer_id}: " + (", ".join(matched) if matched else "no segment")]
+    shown = ", ".join(matched) if matched else "no segment"
+    lines = [f"customer {inline(customer_id)}: {shown}"]
     if refused:
         lines.append(
             "  consent: the customer withheld a consent; segments reading the attributes it "

@@ -28,7 +28,7 @@ from .channels.base import (
 )
 from .errors import Severity, UsageError, plural
 from .experiments import Assignment
-from .formatting import format_resolution, log_safe
+from .formatting import format_resolution, inline, log_safe
 from .models import ArmKind, Settings
 from .privacy import without
 from .render import assemble, check_limits, render_message
@@ -170,7 +170,10 @@ def render_customer_message(
 def _heading(result: PreviewResult) -> str:
     key = result.resolution.key
     title = f"{key.journey} / {key.step} / {key.channel} / {key.locale}"
-    return f"═══ {title} — customer {result.customer_id} — layout {result.resolution.layout} ═══"
+    return (
+        f"═══ {title} — customer {inline(result.customer_id)} — "
+        f"layout {result.resolution.layout} ═══"
+    )
 
 
 def _summary(result: PreviewResult) -> list[str]:

@@ -13,6 +13,9 @@ same record gets the same verdict and the same problem codes wherever it comes f
   :func:`~atomic_content.dates.iso_datetime` so that the same day is the same text whatever
   the source;
 * required attributes present (``null`` only for optional ones);
+* the id (the profile's ``id_attribute``), when given as text, holds a visible character: an
+  empty or all-space id is ``record.blank_id`` (it names no one, and the runtime names each
+  customer's output and problems by it);
 * every consent attribute of the profile (``consents:`` and the legacy ``consent_attribute``)
   is a real boolean when present: anything else is ``record.consent_not_boolean``, an error
   for that record, never a use of the customer's data;
@@ -35,13 +38,14 @@ import datetime as dt
 import json
 import math
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from .dates import DATE_FORM, DATETIME_FORM, iso_date, iso_datetime
-from .errors import AtomicError, did_you_mean
+from .errors import AtomicError, did_you_mean, plural
 from .models import AttributeType, Profile
 
 MAX_RECORD_BYTES = 1 << 20
@@ -216,6 +220,7 @@ class _Schema:
     prefixes: frozenset[str]
     required: tuple[str, ...]
     consent: frozenset[str]  # attributes that must be real booleans when present
+    id_parts: tuple[str, ...]  # the id attribute's path, split at the dots
     fast: dict[str, tuple[AttributeType, bool, bool]]  # path -> (type, optional, consent)
     # Compiled checks by key shape (see _shaped_check): group path ("" for the record) ->
     # tuple of the mapping's keys -> the generated function.
@@ -243,6 +248,7 @@ def _schema(profile: Profile) -> _Schema:
         ),
         tuple(name for name, spec in profile.attributes.items() if not spec.optional),
         consent,
+        tuple(profile.id_attribute.split(".")),
         {
             name: (spec.type, spec.optional, name in consent)
             for name, spec in profile.attributes.items()
@@ -269,9 +275,26 @@ def _fast_check(data: dict[str, Any], schema: _Schema) -> dict[str, Any] | None:
     spent = _fast_walk(data, "", 1, schema, out, seen)
     if spent < 0 or spent > MAX_RECORD_BYTES:
         return None
-    if any(name not in seen for name in schema.required):
+    if any(name not in seen for name in schema.required) or _blank_id(out, schema):
         return None
     return out
+
+
+def _blank(text: str) -> bool:
+    """Whether ``text`` has no visible character: empty or only white space. An id that is
+    blank is ``record.blank_id``."""
+    return not text or text.isspace()
+
+
+def _blank_id(record: dict[str, Any], schema: _Schema) -> bool:
+    """Whether the normalized ``record``'s id is blank text (the fast paths leave such a record
+    to the full check, which reports it)."""
+    value: Any = record
+    for part in schema.id_parts:
+        if type(value) is not dict:
+            return False
+        value = value.get(part)
+    return type(value) is str and _blank(value)
 
 
 def _fast_walk(
@@ -403,8 +426,8 @@ def _shaped_check(data: dict[str, Any], schema: _Schema) -> dict[str, Any] | Non
     straight-line function (:func:`_compile_shape`) that reads each key, checks its value
     inline and builds the normalized record with no per-key dispatch. Like the fast walk it
     never decides against a record: anything it does not handle (an unknown or non-text key, a
-    dotted key next to its group, a value of the wrong type, a missing required attribute)
-    returns None and the fast walk, then the full check, decide and explain.
+    dotted key next to its group, a value of the wrong type, a missing required attribute, a
+    blank id) returns None and the fast walk, then the full check, decide and explain.
     tests/test_records.py holds it equal to both.
     """
     table = schema.shapes.get("")
@@ -416,7 +439,7 @@ def _shaped_check(data: dict[str, Any], schema: _Schema) -> dict[str, Any] | Non
         check = _shape_check(schema, "", 1, data)
     out: dict[str, Any] = {}
     spent = check(data, out)
-    if spent < 0 or spent > MAX_RECORD_BYTES:
+    if spent < 0 or spent > MAX_RECORD_BYTES or _blank_id(out, schema):
         return None
     return out
 
@@ -616,6 +639,7 @@ class _Checker:
         self.over_budget = False
         self.seen: set[str] = set()
         self.customer_id: str | None = None
+        self.id_attribute = profile.id_attribute
 
     # -- problems --------------------------------------------------------------------------
     def problem(
@@ -809,6 +833,17 @@ class _Checker:
         if kind is AttributeType.STRING:
             if not isinstance(value, str):
                 return self.type_problem(path, kind, value, loc)
+            if path == self.id_attribute and _blank(value):
+                self.problem(
+                    path,
+                    "record.blank_id",
+                    f"{path} (the customer id) is "
+                    + ("empty" if not value else "only white space"),
+                    "give every customer an id: the runtime names each customer's message and "
+                    "problems by it",
+                    loc,
+                )
+                return False, None
             return self.text(path, value, loc), value
         if kind is AttributeType.BOOLEAN:
             if not isinstance(value, bool):
@@ -1072,7 +1107,9 @@ def read_records(
     by the profile before :func:`check_record` — booleans from ``true``/``false`` (any case),
     integers and numbers from JSON-style numerals, lists split on ``|``; a cell that does not
     convert stays text and gets the same ``record.type`` problem as in JSON. An empty cell is a
-    missing attribute.
+    missing attribute. Every row has one cell per column (``record.invalid``); a quoting
+    mistake fails its row alone and every record after it is still read (``record.csv_quote``,
+    see :func:`_read_csv`).
     """
     if isinstance(source, Path):
         with source.open("rb") as handle:
@@ -1265,62 +1302,84 @@ def csv_cell(kind: AttributeType | None, cell: str) -> Any:
 
 
 class _CsvLines:
-    """Decoded lines for the csv module, remembering which lines could not be read."""
+    """Decoded lines for the csv module, one at a time.
+
+    Remembers the lines of the row being read (``row``: (line number, text), emptied by the
+    reader before each row), the lines that could not be read (``bad``: each stands in as an
+    empty line), and takes lines back to be read again (:meth:`again`)."""
 
     def __init__(self, handle: IO[bytes]) -> None:
         self._lines = _lines(handle)
+        self._again: deque[tuple[int, str]] = deque()
         self.bad: dict[int, RecordResult] = {}
+        self.row: list[tuple[int, str]] = []
 
     def __iter__(self) -> Iterator[str]:
-        for number, raw in self._lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            number, text = self._again.popleft()
+        else:
+            number, raw = next(self._lines)
             if raw is None:
                 self.bad[number] = _too_large(number)
-                yield "\n"
-                continue
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                self.bad[number] = _not_utf8(number, exc.start)
-                yield "\n"
+                text = "\n"
+            else:
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    self.bad[number] = _not_utf8(number, exc.start)
+                    text = "\n"
+        self.row.append((number, text))
+        return text
+
+    def again(self, lines: list[tuple[int, str]]) -> None:
+        """Read ``lines`` (as :attr:`row` holds them) again, before any line not yet read."""
+        self._again.extendleft(reversed(lines))
 
 
 def _read_csv(handle: IO[bytes], profile: Profile) -> Iterator[RecordResult]:
+    """CSV records (see :func:`read_records`): one :class:`RecordResult` per row.
+
+    The csv module reads strictly, so a quoting mistake is an error, never cells silently
+    merged. A row over several lines that is not a good row (a quote never closed, or closed
+    in the middle of a cell; a quoted cell over the csv module's field limit; more or fewer
+    cells than the header) is a stray quote's doing: it fails alone, on its first line, with
+    the lines it spans named (``record.csv_quote``), and the lines after its first are read
+    again, so each record the quote swallowed is still read and counted. A row over several
+    lines with one cell per column is a quoted cell holding line breaks, as CSV allows. On one
+    line, more or fewer cells than the header is ``record.invalid``.
+    """
     lines = _CsvLines(handle)
-    reader = csv.reader(iter(lines))
+    reader = csv.reader(lines, strict=True)
     types = {name: spec.type for name, spec in profile.attributes.items()}
     header: list[str] | None = None
     header_problem: RecordProblem | None = None
-    end = 0
     while True:
-        start = end + 1
+        lines.row = []
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            # The csv module refuses cells over its field limit (128 KiB); it resumes with the
-            # next line. Its messages describe the syntax, never the cell.
-            end = reader.line_num
-            failed = (
-                _line_problem(
-                    start,
-                    "record.too_long",
-                    f"a cell is longer than {csv.field_size_limit()} characters",
-                    "check the export: this looks like a broken field",
-                )
-                if "field limit" in str(exc)
-                else _line_problem(
-                    start, "record.invalid", "not valid CSV", "check the quoting of this row"
-                )
-            )
+            span = lines.row
+            if not span:  # no line was read: nothing to report it on
+                return
+            failed = _csv_error(str(exc), span)
+            if len(span) > 1:
+                # The row's first line fails alone; the others are read again, as rows.
+                lines.again(span[1:])
+                reader = csv.reader(lines, strict=True)
             if header is None and header_problem is None:
                 header_problem = _header_problem(failed.problems[0])
                 header = []
             else:
                 yield failed
             continue
-        end = reader.line_num
-        bad = next((lines.bad[n] for n in range(start, end + 1) if n in lines.bad), None)
+        span = lines.row
+        start = span[0][0]
+        bad = next((lines.bad[n] for n, _ in span if n in lines.bad), None)
         if header is None:
             if bad is not None:
                 header_problem = _header_problem(bad.problems[0])
@@ -1341,20 +1400,111 @@ def _read_csv(handle: IO[bytes], profile: Profile) -> Iterator[RecordResult]:
                 start, header_problem.code, header_problem.message, header_problem.hint
             )
             continue
-        if len(row) > len(header):
-            yield _line_problem(
-                start,
-                "record.invalid",
-                f"the row has {len(row)} cells but the header names {len(header)} columns",
-                "quote cells that contain commas",
-            )
+        if len(row) != len(header):
+            yield _cell_count_problem(len(row), len(header), span)
+            if len(span) > 1:  # as for a row the csv module refuses (above)
+                lines.again(span[1:])
+                reader = csv.reader(lines, strict=True)
             continue
         data = {
             column: csv_cell(types.get(column), cell)
-            for column, cell in zip(header, row, strict=False)
+            for column, cell in zip(header, row, strict=True)
             if cell != ""
         }
         yield _checked(data, profile, start)
+
+
+_QUOTE_HINT = (
+    "a cell holding a comma, a quote or a line break is quoted, and a quote inside it is "
+    'doubled: "Bob ""the Builder"", Jr."'
+)
+
+
+def _csv_error(message: str, span: list[tuple[int, str]]) -> RecordResult:
+    """The problem of a row the csv module refused, read over the lines ``span``.
+
+    ``message`` is the csv module's: it describes the syntax, never the cell."""
+    start, end = span[0][0], span[-1][0]
+    again = f"line {start} fails and the lines after it are read again"
+    if "field limit" in message:
+        if len(span) == 1:
+            return _line_problem(
+                start,
+                "record.too_long",
+                f"a cell is longer than {csv.field_size_limit()} characters",
+                "check the export: this looks like a broken field",
+            )
+        return _line_problem(
+            start,
+            "record.csv_quote",
+            f"a quote opened on line {_opening_quote(span)} is not closed within "
+            f"{csv.field_size_limit()} characters: lines {start}–{end} were read as one cell; "
+            + again,
+            _QUOTE_HINT,
+        )
+    if "unexpected end of data" in message:
+        return _line_problem(
+            start,
+            "record.csv_quote",
+            f"a quote opened on line {_opening_quote(span)} is never closed: lines "
+            f"{start}–{end} were read as one cell; " + again,
+            _QUOTE_HINT,
+        )
+    if "expected after" in message:
+        if len(span) == 1:
+            return _line_problem(
+                start,
+                "record.csv_quote",
+                "a quoted cell is followed by more text before the next comma",
+                _QUOTE_HINT,
+            )
+        return _line_problem(
+            start,
+            "record.csv_quote",
+            f"a quote opened on line {_opening_quote(span)} closes on line {end} in the middle "
+            f"of a cell: lines {start}–{end} were read as one row; " + again,
+            _QUOTE_HINT,
+        )
+    where = f"line {start}" if len(span) == 1 else f"lines {start}–{end}"
+    return _line_problem(
+        start, "record.invalid", f"not valid CSV ({where})", "check the quoting of this row"
+    )
+
+
+def _opening_quote(span: list[tuple[int, str]]) -> int:
+    """The line of the quote still open at the end of the row's last line but one: a row goes
+    on past the end of a line only inside a quoted cell (a doubled quote changes nothing)."""
+    opened = span[0][0]
+    inside = False
+    for number, text in span[:-1]:
+        for char in text:
+            if char == '"':
+                inside = not inside
+                if inside:
+                    opened = number
+    return opened
+
+
+def _cell_count_problem(cells: int, columns: int, span: list[tuple[int, str]]) -> RecordResult:
+    """The problem of a row of ``cells`` cells under a header of ``columns``, read over the
+    lines ``span``: ``record.invalid`` on one line, ``record.csv_quote`` over several."""
+    start, end = span[0][0], span[-1][0]
+    count = f"{plural(cells, 'cell')} but the header names {plural(columns, 'column')}"
+    if len(span) > 1:
+        return _line_problem(
+            start,
+            "record.csv_quote",
+            f"a quote opened on line {_opening_quote(span)} runs to line {end}: lines "
+            f"{start}–{end} were read as one row of {count}; line {start} fails and the lines "
+            "after it are read again",
+            _QUOTE_HINT,
+        )
+    hint = (
+        "quote cells that contain commas"
+        if cells > columns
+        else "write one cell per column (an empty cell for a missing attribute)"
+    )
+    return _line_problem(start, "record.invalid", f"the row has {count}", hint)
 
 
 def _header_problem(cause: RecordProblem) -> RecordProblem:

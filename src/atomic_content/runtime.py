@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .build import build_folder_of, build_folders
 from .bundle import Bundle
 from .channels.base import RenderedMessage
 from .errors import AtomicError, UsageError
+from .outputs import OutputFile, refuse_overlap
 from .plan import Holdout, Route
 from .privacy import SuppressedError
 from .records import RecordFormat, RecordResult, read_records
@@ -115,7 +117,13 @@ class BatchResult(StatusCounts):
 def folder_name(customer_id: str) -> str:
     """A customer's folder name: a reversible, collision-free encoding of the id (every byte
     outside ``A-Z a-z 0-9 . _ -`` as ``%XX``, like a URL; a leading dot too), so ``a/b`` and
-    ``a_b`` never share a folder. :func:`urllib.parse.unquote` gives the id back."""
+    ``a_b`` never share a folder. :func:`urllib.parse.unquote` gives the id back.
+
+    The name is never empty, ``.`` or ``..`` and never holds a ``/``: it names a folder *in*
+    the output folder. Raises ValueError for an empty id (the record check refuses one:
+    ``record.blank_id``)."""
+    if not customer_id:
+        raise ValueError("an empty id has no folder name")
     name = _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode()), customer_id)
     return "%2E" + name[1:] if name.startswith(".") else name
 
@@ -123,25 +131,30 @@ def folder_name(customer_id: str) -> str:
 def check_batch_paths(
     customers: Path, out: Path, bundle_root: Path, *, folder: bool | None = None
 ) -> None:
-    """Refuse outputs that would destroy an input: ``out`` equal to or inside the customer
-    file or the bundle, or an existing folder/file that ``atomic render`` did not write.
+    """Refuse outputs that would destroy an input or a user's file (UsageError), under the
+    rule of :mod:`atomic_content.outputs`: ``out`` equal to, inside or around the customer
+    file, the bundle, or the build output folder the bundle belongs to (with the folders
+    beside it that builds manage: :func:`~atomic_content.build.build_folders`); an existing
+    folder without the :data:`OUTPUT_MARKER` of an earlier render that has files in it; an
+    existing file that is not an earlier render's output (:func:`is_render_output`), a link,
+    or a folder where a file is asked for.
 
     ``folder`` says whether ``out`` is a folder (the Spark engine writes Parquet part files
     into one); by default ``.jsonl`` and ``.parquet`` are files and anything else a folder.
     """
-    target = out.resolve()
-    for label, source in (("customer file", customers), ("bundle", bundle_root)):
-        where = source.resolve()
-        if target == where or target.is_relative_to(where) or where.is_relative_to(target):
-            raise UsageError(
-                f"refusing to write {out.as_posix()}: it overlaps the {label} {source.as_posix()}",
-                "write the messages somewhere else, e.g. --out messages.jsonl",
-            )
+    inputs = [("customer file", customers), ("bundle", bundle_root)]
+    build_out = build_folder_of(bundle_root)
+    if build_out is not None:
+        first, *beside = build_folders(build_out)
+        inputs += [("build output folder", first), *(("build folder", path) for path in beside)]
+    for label, source in inputs:
+        refuse_overlap(
+            out, source, label, hint="write the messages somewhere else, e.g. --out messages.jsonl"
+        )
     if folder is None:
         folder = out.suffix not in (".jsonl", ".parquet")
     if not folder:
-        if out.is_dir():
-            raise UsageError(f"refusing to write {out.as_posix()}: it is a folder")
+        OutputFile(out, ours=is_render_output, replaces=True, force_option=None).check()
         return
     if out.exists() and not out.is_dir():
         raise UsageError(f"refusing to write into {out.as_posix()}: it is a file")
@@ -151,6 +164,25 @@ def check_batch_paths(
             "`atomic render` did not write",
             "choose an empty or new folder for --out",
         )
+
+
+def is_render_output(path: Path) -> bool:
+    """Whether the file ``path`` is the output of an earlier ``atomic render`` (which it may
+    replace): JSON Lines whose first line is an object with exactly the keys render writes
+    (:data:`JSONL_KEYS`), or Parquet with render's columns (``.parquet``; needs pyarrow)."""
+    if path.suffix == ".parquet":
+        recognized: bool = _columnar().is_output_file(path)
+        return recognized
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(MAX_JSONL_LINE)
+    except OSError:
+        return False
+    try:
+        entry = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(entry, dict) and set(entry) == JSONL_KEYS
 
 
 def render_batch(
@@ -176,12 +208,15 @@ def render_batch(
     sub-folder per customer (:func:`folder_name`).
 
     Raises UsageError before reading any record for unknown journey/step/channel, a send date
-    outside the bundle's range, or an output that would overwrite an input or files the
-    command did not write. After that, nothing a record contains stops the batch: every record
-    is rendered, skipped (outside the journey's audience), suppressed (no consent for the
-    channel's purpose: a ``consent.suppressed`` row) or failed with its problems — a
-    record the profile refuses, customer data that cannot be rendered safely, a message over a
-    hard channel limit, a duplicate id or an id too long for a file name.
+    outside the bundle's range, or an output that would overwrite an input, lie in the build
+    the bundle comes from, or replace files the command did not write
+    (:func:`check_batch_paths`). After that, nothing a record contains stops the batch: every
+    record is rendered, skipped (outside the journey's audience), suppressed (no consent for
+    the channel's purpose: a ``consent.suppressed`` row) or failed with its problems — a record
+    the profile refuses (a blank id among them), customer data that cannot be rendered safely,
+    a message over a hard channel limit, a duplicate id, or (folder output) an id too long for
+    a folder name or one the file system cannot tell from another's. Each record is counted
+    exactly once.
     """
     on = on or dt.date.today()
     renderer = RecordRenderer(
@@ -205,29 +240,26 @@ def render_batch(
         items = _closing_records(source, fmt, bundle)
     sink = _sink(out, renderer)
     seen: set[str] = set()
-    folders = isinstance(sink, _FolderSink)
     with sink:
         for item in items:
             outcome: RecordOutcome | None = None
             if item.record is not None:
                 customer_id = renderer.customer_id(item.record)
-                key = customer_id if customer_id is not None else f"line-{item.line}"
-                if key in seen:
+                refused = sink.claim(customer_id, item.line)
+                if customer_id is not None and customer_id in seen:
                     outcome = renderer.failed(
                         item.line,
                         customer_id,
                         "record.duplicate_id",
                         "another record of this batch has the same id",
                     )
-                elif folders and len(folder_name(key).encode()) > MAX_NAME_BYTES:
+                elif refused is not None:
+                    code, reason, named = refused
                     outcome = renderer.failed(
-                        item.line,
-                        None,
-                        "record.id_too_long",
-                        f"the id is too long for a folder name (over {MAX_NAME_BYTES} bytes)",
+                        item.line, customer_id if named else None, code, reason
                     )
-                else:
-                    seen.add(key)
+                elif customer_id is not None:
+                    seen.add(customer_id)
             if outcome is None:
                 outcome = renderer.outcome(item)
             result.add(outcome)
@@ -477,8 +509,24 @@ class OutcomeSink:
     def __exit__(self, kind: object, *args: object) -> None:
         return None
 
+    def claim(self, customer_id: str | None, line: int) -> tuple[str, str, bool] | None:
+        """Take the place of the record at ``line`` with ``customer_id`` (None: it has none)
+        before it is rendered: None when the sink can hold its message, else why not (code,
+        reason, whether the problem may name the id). Called once per checked record, in order;
+        the default takes every record."""
+        return None
+
     def write(self, outcome: RecordOutcome) -> None:
         raise NotImplementedError
+
+
+JSONL_KEYS = frozenset(
+    {"line", "customer", "locale", "variant", "audience", "experiment", "arm", "parts"}
+)
+"""The keys of every JSON Lines object ``atomic render`` writes (how it knows its own file)."""
+
+MAX_JSONL_LINE = 16 << 20
+"""The longest first line read to recognize an earlier render's JSON Lines output."""
 
 
 class _JsonlSink(OutcomeSink):
@@ -499,7 +547,7 @@ class _JsonlSink(OutcomeSink):
     def write(self, outcome: RecordOutcome) -> None:
         if outcome.message is None or not isinstance(outcome.route, Route):
             return
-        entry = {
+        entry = {  # the keys are JSONL_KEYS: is_render_output knows the file by them
             "line": outcome.line,
             "customer": outcome.customer_id,
             "locale": outcome.message.key.locale,
@@ -513,20 +561,57 @@ class _JsonlSink(OutcomeSink):
 
 
 class _FolderSink(OutcomeSink):
-    """One sub-folder per rendered customer holding the message's files."""
+    """One sub-folder per rendered customer holding the message's files.
+
+    Each record claims its folder before it is rendered (:meth:`claim`): the id's
+    :func:`folder_name`, or ``%line-N`` for a record without an id (a name no id encodes to:
+    ``%`` is always followed by two hex digits there). A name too long for the file system is
+    ``record.id_too_long``; a name another record of the batch already holds (two ids that
+    differ only in case, on a file system that ignores case) is ``record.id_collision``. So
+    every message is written into its own folder, inside ``out``, and no other."""
 
     def __init__(self, out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
         (out / OUTPUT_MARKER).write_text("written by atomic render\n", encoding="utf-8")
         self.out = out
+        # A file system that ignores case (macOS, Windows) finds the marker under another case.
+        self.ignores_case = (out / OUTPUT_MARKER.upper()).exists()
+        self.taken: set[str] = set()
+
+    @staticmethod
+    def name_of(customer_id: str | None, line: int) -> str:
+        return folder_name(customer_id) if customer_id is not None else f"%line-{line}"
+
+    def claim(self, customer_id: str | None, line: int) -> tuple[str, str, bool] | None:
+        name = self.name_of(customer_id, line)
+        if len(name.encode()) > MAX_NAME_BYTES:
+            return (
+                "record.id_too_long",
+                f"the id is too long for a folder name (over {MAX_NAME_BYTES} bytes)",
+                False,
+            )
+        key = name.lower() if self.ignores_case else name
+        if key in self.taken:
+            # An exact duplicate id is reported as such by render_batch.
+            return (
+                "record.id_collision",
+                "another record of this batch has an id that differs only in upper and lower "
+                "case, and the output folder's file system does not tell them apart",
+                True,
+            )
+        self.taken.add(key)
+        return None
 
     def write(self, outcome: RecordOutcome) -> None:
         message = outcome.message
         if message is None:
             return
-        key = outcome.customer_id if outcome.customer_id is not None else f"line-{outcome.line}"
-        folder = self.out / folder_name(key)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, text in sorted(message.parts.items()):
-            filename = folder_name(message.filenames.get(name, name))
+        name = self.name_of(outcome.customer_id, outcome.line)
+        folder = self.out / name
+        # folder_name guarantees it; checked because a slip here writes outside the folder.
+        if folder.parent != self.out or name.startswith("."):
+            raise AssertionError(f"folder name {name!r} is not a folder inside the output")
+        folder.mkdir(exist_ok=True)
+        for part, text in sorted(message.parts.items()):
+            filename = folder_name(message.filenames.get(part, part))
             (folder / filename).write_text(text, encoding="utf-8")

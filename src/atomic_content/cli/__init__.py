@@ -24,7 +24,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast, get_args
+from typing import TYPE_CHECKING, Any, TypeVar, cast, get_args
 
 import click
 
@@ -33,6 +33,9 @@ from ..errors import EXIT_INTERNAL as EXIT_INTERNAL
 from ..errors import EXIT_OK as EXIT_OK
 from ..errors import EXIT_USAGE as EXIT_USAGE
 from ..errors import AtomicError, DiagnosticFormat, Diagnostics
+
+if TYPE_CHECKING:
+    from ..outputs import OutputFile
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,12 +56,34 @@ def content_option(func: F) -> F:
 
 
 def report_out_option(func: F) -> F:
-    """``--out FILE``: write a command's report to a file instead of standard output."""
+    """``--out FILE`` (write a command's report to a file instead of standard output) and
+    ``--force`` (:func:`force_option`)."""
     return click.option(
         "--out",
         type=click.Path(path_type=Path, dir_okay=False),
         help="Write the report to this file instead of standard output.",
+    )(force_option(func))
+
+
+def force_option(func: F) -> F:
+    """``--force``: let ``--out`` replace an existing file this command did not write."""
+    return click.option(
+        "--force",
+        is_flag=True,
+        help="Let --out replace an existing file that this command did not write.",
     )(func)
+
+
+def output_file(out: Path, force: bool, *inputs: tuple[str, Path | None]) -> OutputFile:
+    """The ``--out`` file of a report, checked now, before the work (UsageError): not in, at
+    or around the content folder or an input (``inputs``: label and path, None when there is
+    none), and not over a file the command did not write unless ``force``
+    (:mod:`atomic_content.outputs`). Write the report with its ``write``."""
+    from ..outputs import OutputFile
+
+    found = OutputFile(out, [(label, p) for label, p in inputs if p is not None], force=force)
+    found.check()
+    return found
 
 
 def use_color(tty: bool) -> bool:

@@ -364,8 +364,11 @@ def render(
     if fmt == "json":
         click.echo(json_text(result.to_dict()))
     else:
+        from ..formatting import inline
+
         for problem in result.problems:
-            who = f" (customer {problem.customer_id})" if problem.customer_id else ""
+            # An id is customer data: shown on one line, so it cannot forge a line of its own.
+            who = f" (customer {inline(problem.customer_id)})" if problem.customer_id else ""
             click.echo(
                 f"{customers.as_posix()}:{problem.line}: {problem.code}{who}: {problem.reason}",
                 err=True,

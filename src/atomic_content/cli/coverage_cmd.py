@@ -12,7 +12,15 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError, did_you_mean, plural
-from . import EXIT_CONTENT, LazyChoice, content_option, main, report_out_option, use_color
+from . import (
+    EXIT_CONTENT,
+    LazyChoice,
+    content_option,
+    main,
+    output_file,
+    report_out_option,
+    use_color,
+)
 
 EPILOG = """\b
 Exit codes:
@@ -112,6 +120,7 @@ def coverage(
     horizon: int | None,
     fmt: str,
     out: Path | None,
+    force: bool,
     fail_on: str,
     min_specific: float | None,
     analysis: Path | None,
@@ -126,6 +135,11 @@ def coverage(
     from ..validate import load_library
 
     ctx.meta["content_root"] = content
+    target = (
+        output_file(out, force, ("content folder", content), ("analysis file", analysis))
+        if out is not None
+        else None
+    )
     on = _parse_date(date_text)
     library, _warnings = load_library(content)
     measured = load_measured(analysis) if analysis is not None else None
@@ -150,12 +164,8 @@ def coverage(
     else:
         text = format_report(report, fmt)
 
-    if out is not None:
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise click.FileError(str(out), hint=exc.strerror or str(exc)) from None
+    if target is not None:
+        target.write(text)
         counts = f"{plural(len(report.cells), 'cell')}, {plural(len(report.gaps), 'gap')}"
         click.echo(f"wrote {out} ({counts})", err=True)
     else:

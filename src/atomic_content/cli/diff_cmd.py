@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import EXIT_CONTENT, echo_text, main, report_out_option
+from . import EXIT_CONTENT, echo_text, main, output_file, report_out_option
 from .commands import date_option, parse_date
 
 EPILOG = """\b
@@ -59,18 +59,23 @@ def diff(
     content: str,
     fmt: str,
     out: Path | None,
+    force: bool,
     date_text: str | None,
 ) -> None:
     """Compare the messages built from two git revisions of the content."""
-    from ..diff import diff_revisions  # imported here: building pulls in rendering
+    from ..diff import diff_revisions, working_content  # imported here: building renders
     from ..diff_report import format_report
 
     start = Path(content) if Path(content).is_absolute() else Path.cwd()
+    target = (
+        output_file(out, force, ("content folder", working_content(start, content)))
+        if out is not None
+        else None
+    )
     result = diff_revisions(start, base, head, content=content, on=parse_date(date_text))
     report = format_report(result, fmt)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(report, encoding="utf-8")
+    if target is not None:
+        target.write(report)
     elif fmt == "text":
         echo_text(report, nl=False)
     else:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import LazyHelpOption, content_option, main
+from . import LazyHelpOption, content_option, force_option, main, output_file
 
 
 def _srm_help() -> str:
@@ -73,11 +73,12 @@ def plan_command(ctx: click.Context, content: Path, experiment_id: str | None, f
     show_default=True,
 )
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file.")
+@force_option
 @click.pass_context
 def analyze(
     ctx: click.Context, results: Path, content: Path, experiment_id: str | None,
     covariate: str | None, build: Path | None, by: str, srm_alpha: float | None, fmt: str,
-    out: Path | None,
+    out: Path | None, force: bool,
 ) -> None:  # fmt: skip
     """Analyze an experiment's RESULTS (CSV or Parquet) against its pre-registered hypothesis:
     per arm and segment, lift with confidence intervals, p-values, SRM check, correction across
@@ -91,6 +92,13 @@ def analyze(
     )
 
     ctx.meta["content_root"] = content
+    target = (
+        output_file(
+            out, force, ("content folder", content), ("results file", results), ("build", build)
+        )
+        if out is not None
+        else None
+    )
     analysis = analyze_file(
         results, content, experiment_id=experiment_id, covariate=covariate, build=build,
         by_atom=by == "atom", srm_alpha=SRM_ALPHA if srm_alpha is None else srm_alpha,
@@ -102,8 +110,8 @@ def analyze(
         "html": format_analysis_html,
     }
     output = formatters[fmt](analysis)
-    if out is not None:
-        out.write_text(output, encoding="utf-8")
-        click.echo(f"wrote {out.as_posix()}", err=True)
+    if target is not None:
+        target.write(output)
+        click.echo(f"wrote {target.path.as_posix()}", err=True)
     else:
         click.echo(output, nl=False)

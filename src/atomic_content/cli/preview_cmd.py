@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import EXIT_CONTENT, LazyChoice, LazyHelpOption, content_option, echo_text, main
+from . import (
+    EXIT_CONTENT,
+    LazyChoice,
+    LazyHelpOption,
+    content_option,
+    echo_text,
+    force_option,
+    main,
+    output_file,
+)
 from .commands import message_options, parse_date
 
 if TYPE_CHECKING:
@@ -59,6 +68,7 @@ _SUFFIX = {"text": ".txt", "html": ".html", "json": ".json"}
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write to this file instead of stdout.",
 )
+@force_option
 @click.option(
     "--to",
     "to",
@@ -75,8 +85,8 @@ _SUFFIX = {"text": ".txt", "html": ".html", "json": ".json"}
 def preview(
     ctx: click.Context, content: Path, customer_ref: str, journey: str, step: str | None,
     channel: str | None, locale: str | None, date_text: str | None, include_drafts: bool,
-    explain: bool, fmt: str, out: Path | None, to: str | None, open_browser: bool,
-    arm: str | None,
+    explain: bool, fmt: str, out: Path | None, force: bool, to: str | None,
+    open_browser: bool, arm: str | None,
 ) -> None:  # fmt: skip
     """Render a journey's messages for one customer and check them against channel limits.
 
@@ -87,6 +97,12 @@ def preview(
     from ..preview import preview as run_preview
 
     ctx.meta["content_root"] = content
+    customer_file = Path(customer_ref) if Path(customer_ref).is_file() else None
+    written = (
+        output_file(out, force, ("content folder", content), ("customer file", customer_file))
+        if out is not None
+        else None
+    )
     exports = _exports()
     date = parse_date(date_text)
     results = run_preview(
@@ -117,7 +133,9 @@ def preview(
         ) as handle:
             target = Path(handle.name)
     if target is not None:
-        if isinstance(output, bytes):
+        if written is not None:
+            written.write(output)
+        elif isinstance(output, bytes):  # the temporary file of --open
             target.write_bytes(output)
         else:
             target.write_text(output, encoding="utf-8")

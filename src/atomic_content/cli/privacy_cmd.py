@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import EXIT_CONTENT, content_option, main, report_out_option
+from . import EXIT_CONTENT, content_option, main, output_file, report_out_option
 from .commands import parse_date, until_option_decorator
 
 
@@ -44,6 +44,7 @@ def privacy(
     until_text: str | None,
     fmt: str,
     out: Path | None,
+    force: bool,
     fail_over_budget: bool,
 ) -> None:
     """Report, per journey, step and channel, which customer attributes each message uses
@@ -53,15 +54,12 @@ def privacy(
     from ..privacy_report import format_privacy
 
     ctx.meta["content_root"] = content
+    target = output_file(out, force, ("content folder", content)) if out is not None else None
     report = compute_privacy(content, parse_date(date_text), parse_date(until_text, "--until"))
     text = format_privacy(report, fmt)
-    if out is not None:
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise click.FileError(str(out), hint=exc.strerror or str(exc)) from None
-        click.echo(f"wrote {out} ({len(report.messages)} messages)", err=True)
+    if target is not None:
+        target.write(text)
+        click.echo(f"wrote {target.path} ({len(report.messages)} messages)", err=True)
     else:
         click.echo(text, nl=False)
     if fail_over_budget and any(row.over_budget for row in report.messages):
