@@ -1,6 +1,7 @@
 """Where reports may be written (atomic_content.outputs): ``--out`` of preview, coverage,
 privacy and analyze never writes into the content folder or over an input, and replaces an
-existing file only with ``--force``; and values from data (sample customer ids, segment names
+existing file only when it is the command's own unchanged earlier report or with ``--force``;
+and values from data (sample customer ids, segment names
 of a results file) cannot forge a line of output."""
 
 from __future__ import annotations
@@ -97,6 +98,31 @@ def test_out_replaces_an_existing_file_only_with_force(
     empty.write_text("")
     assert runner.invoke(main, [*args, "--out", str(empty)]).exit_code == 0
     assert empty.read_text() == new.read_text()
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_running_a_report_again_replaces_its_own_unchanged_file(
+    content: Path, command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user's cache remembers what each report wrote (WrittenReports): the same command
+    run again replaces its report; a report edited since is the user's file; with the cache
+    off nothing is remembered, so replacing needs --force."""
+    monkeypatch.setenv("ATOMIC_CACHE_DIR", str(tmp_path / "cache"))
+    args = COMMANDS[command](content)
+    runner = CliRunner()
+    report = tmp_path / "report.md"
+    assert runner.invoke(main, [*args, "--out", str(report)]).exit_code == 0
+    again = runner.invoke(main, [*args, "--out", str(report)])
+    assert again.exit_code == 0, again.output
+    report.write_text(report.read_text() + "my remark\n")
+    edited = runner.invoke(main, [*args, "--out", str(report)])
+    assert edited.exit_code == 2, edited.output
+    assert "refusing to replace" in edited.stderr
+    assert report.read_text().endswith("my remark\n")
+    monkeypatch.setenv("ATOMIC_CACHE_DIR", "off")
+    other = tmp_path / "other.md"
+    assert runner.invoke(main, [*args, "--out", str(other)]).exit_code == 0
+    assert runner.invoke(main, [*args, "--out", str(other)]).exit_code == 2
 
 
 def test_out_never_replaces_an_input(content: Path, tmp_path: Path) -> None:

@@ -10,10 +10,12 @@ Every command that writes follows it (``build``, ``render``, and the report file
 * **Never over a user's file.** A folder output must be absent, empty or marked as the command's
   earlier output (a marker file: ``.atomic-build``, ``.atomic-render``). A file output
   (:class:`OutputFile`) goes where nothing is, over an empty file, over a file the command
-  recognizes as its own earlier output (``ours``), or, with ``--force``, over any file; never
-  over a folder. A command that replaces the file by renaming a finished temporary file onto it
-  (``render``) refuses a link there (the rename would replace the link); a report written in
-  place follows a link and applies the rule to its target (``--out /dev/stdout`` works).
+  recognizes as its own earlier output (``ours``), over a report atomic-content wrote there
+  that nobody changed since (:class:`WrittenReports`: running the same command again just
+  works), or, with ``--force``, over any file; never over a folder. A command that replaces
+  the file by renaming a finished temporary file onto it (``render``) refuses a link there
+  (the rename would replace the link); a report written in place follows a link and applies
+  the rule to its target (``--out /dev/stdout`` works).
 
 Refusals are :class:`~atomic_content.errors.UsageError` (exit 2), raised before anything is
 written.
@@ -21,7 +23,11 @@ written.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import stat
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +101,8 @@ class OutputFile:
             return  # a device or pipe (nothing is replaced), --force, or an empty file
         if self.ours is not None and self.ours(path):
             return
+        if WrittenReports.for_user().holds(path):
+            return
         why = (
             "the file exists (nothing marks it as this command's output)"
             if self.ours is None
@@ -114,14 +122,81 @@ class OutputFile:
         self.check()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(data, bytes):
-                self.path.write_bytes(data)
-            else:
-                self.path.write_text(data, encoding="utf-8")
+            raw = data if isinstance(data, bytes) else data.encode("utf-8")
+            self.path.write_bytes(raw)
         except OSError as exc:
             raise UsageError(
                 f"cannot write {self.path.as_posix()}: {exc.strerror or exc}"
             ) from None
+        WrittenReports.for_user().remember(self.path, raw)
 
 
-__all__ = ["OutputFile", "overlaps", "refuse_overlap"]
+class WrittenReports:
+    """The report files atomic-content wrote, each with the sha256 of its bytes, kept in the
+    user's cache folder (``reports-written.json``; :func:`~atomic_content.yamlio.cache_dir`):
+    a file still holding exactly those bytes is the command's own earlier output, one with
+    any other bytes is the user's (edited since, or another file now). With the cache off
+    nothing is remembered, so replacing an existing report needs ``--force``.
+
+    Best effort by design: a ledger that cannot be read or written remembers nothing, which
+    only ever makes a command refuse (never replace) a file. The newest :data:`MAX_ENTRIES`
+    paths are kept."""
+
+    MAX_ENTRIES = 256
+
+    def __init__(self, ledger: Path | None) -> None:
+        self.ledger = ledger
+
+    @classmethod
+    def for_user(cls) -> WrittenReports:
+        """The ledger in the user's cache folder (none when the cache is off)."""
+        from .yamlio import cache_dir
+
+        folder = cache_dir()
+        return cls(folder / "reports-written.json" if folder is not None else None)
+
+    def holds(self, path: Path) -> bool:
+        """Whether ``path`` holds exactly the bytes this ledger remembers writing there."""
+        known = self._read().get(_key(path))
+        if known is None:
+            return False
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest() == known
+        except OSError:
+            return False
+
+    def remember(self, path: Path, data: bytes) -> None:
+        """Note that ``data`` was just written to ``path``."""
+        if self.ledger is None:
+            return
+        entries = self._read()
+        entries.pop(_key(path), None)
+        entries[_key(path)] = hashlib.sha256(data).hexdigest()
+        kept = dict(list(entries.items())[-self.MAX_ENTRIES :])
+        try:
+            self.ledger.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.ledger.parent, suffix=".tmp")
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(kept, stream)
+            os.replace(temporary, self.ledger)
+        except OSError:
+            return  # not remembered: the next run asks for --force, nothing is lost
+
+    def _read(self) -> dict[str, str]:
+        if self.ledger is None:
+            return {}
+        try:
+            found = json.loads(self.ledger.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(found, dict):
+            return {}
+        return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _key(path: Path) -> str:
+    """A report's ledger key: its absolute path, links resolved."""
+    return os.fspath(path.resolve())
+
+
+__all__ = ["OutputFile", "WrittenReports", "overlaps", "refuse_overlap"]
