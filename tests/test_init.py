@@ -179,10 +179,10 @@ def test_validate_hints_at_stale_schemas(tmp_path: Path) -> None:
     ("brand", "scheme"),
     [
         ("Acme Outdoor", "acmeoutdoor"),
-        ("1st Choice", "app1stchoice"),  # a scheme starts with a letter
-        ("Data", "dataapp"),  # data: (and javascript:, https: ...) are the browser's own
-        ("JavaScript", "javascriptapp"),
-        ("HTTPS", "httpsapp"),
+        ("1st Choice", "brand1stchoice"),  # a scheme starts with a letter
+        ("Data", "datalink"),  # data: (and javascript:, https: ...) are the browser's own
+        ("JavaScript", "javascriptlink"),
+        ("HTTPS", "httpslink"),
     ],
 )
 def test_init_names_a_deep_link_scheme_that_validates(

@@ -149,13 +149,13 @@ def _values(brand: str, locales: list[str]) -> dict[str, str]:
 
 def _deep_link_scheme(brand_slug: str) -> str:
     """The app deep-link scheme the starter names for a brand: its slug without hyphens,
-    made a valid one that browsers do not handle themselves (``1st`` -> ``app1st``,
-    ``data`` -> ``dataapp``; see :func:`~atomic_content.models.deep_link_scheme_problem`)."""
+    made a valid one that browsers do not handle themselves (``1st`` -> ``brand1st``,
+    ``data`` -> ``datalink``; see :func:`~atomic_content.models.deep_link_scheme_problem`)."""
     scheme = brand_slug.replace("-", "")  # never empty: slug() has a letter or digit
     if not scheme[0].isalpha():
-        scheme = "app" + scheme
+        scheme = "brand" + scheme
     if deep_link_scheme_problem(scheme) is not None:
-        scheme += "app"
+        scheme += "link"
     return scheme
 
 

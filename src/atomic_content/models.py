@@ -212,7 +212,7 @@ _RESERVED_SCHEMES: Final = frozenset(
         "javascript", "vbscript", "data", "blob", "file", "filesystem", "about", "view-source",
         "jar", "chrome", "resource", "ms-appx", "res",
         # The web's and the mail client's own: an app link written with them is not one.
-        "http", "https", "mailto", "tel", "sms", "ftp", "ws", "wss",
+        "http", "https", "mailto", "tel", "ftp", "ws", "wss",
     }
 )  # fmt: skip
 
