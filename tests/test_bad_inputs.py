@@ -25,7 +25,7 @@ from atomic_content.cli import main
 from atomic_content.errors import ContentError, Diagnostic
 from atomic_content.repository import content_files
 from atomic_content.validate import check_content
-from contentkit import BASE, JOURNEY, MJML, PROFILE, write_tree
+from contentkit import BASE, JOURNEY, MJML, PROFILE, SEGMENT_VIP, write_tree
 
 DAY = dt.date(2026, 11, 22)
 MJML_UNCLOSED = MJML.replace("</mj-column>", "", 1)  # lints clean, fails only when rendered
@@ -567,6 +567,39 @@ CASES = [
         ".yml suffix must be in lower case",
         "rename it to vip.yml and move it to segments/",
     ),
+    Case(
+        "journey-with-empty-locales",  # absent means every locale; [] would build nothing
+        {"journeys/sale.yaml": JOURNEY.replace("locales: [en, de]", "locales: []")},
+        "journeys/sale.yaml:3:10: error[schema.empty]: locales: an empty list names no locale, "
+        "so the journey would have no message at all",
+        "remove `locales:` to write the journey in every locale of atomic.yaml, or list the "
+        "locales it is written in",
+    ),
+    Case(
+        "segment-named-generic-by-its-file",
+        {"segments/generic.yaml": SEGMENT_VIP},
+        "segments/generic.yaml:1:1: error[segment.reserved_id]: the segment id 'generic' comes "
+        "from the file name generic.yaml and is reserved: it names the audience of customers "
+        "in no segment (every journey's generic variant ends in it)",
+        "rename the file (or give it another `id:`); customers in no segment already get the "
+        "generic message",
+    ),
+    Case(
+        "segment-named-generic-by-its-id",
+        {"segments/everyone.yaml": "id: generic\n" + SEGMENT_VIP},
+        "segments/everyone.yaml:1:5: error[segment.reserved_id]: segment id 'generic' is "
+        "reserved: it names the audience of customers in no segment (every journey's generic "
+        "variant ends in it)",
+        "give the segment another id",
+    ),
+    Case(
+        "segment-named-all",  # `atomic analyze`'s row over every customer
+        {"segments/all.yaml": SEGMENT_VIP},
+        "segments/all.yaml:1:1: error[segment.reserved_id]: the segment id 'all' comes from "
+        "the file name all.yaml and is reserved: `atomic analyze` names its row over every "
+        "customer so",
+        "rename the file",
+    ),
 ]
 
 
@@ -785,6 +818,28 @@ def test_all_bad_inputs_in_one_run(tmp_path: Path) -> None:
         if case.id == "unused-atom" or case.id in ALONE or overridden:
             continue  # a later case rewrote the same file
         assert case.expected in shown, (case.id, shown)
+
+
+def test_an_atom_for_generic_is_told_to_leave_out_segments(tmp_path: Path) -> None:
+    """`generic` is the audience of customers in no segment, not a segment: an atom that
+    names it gets the fix (no `segments:` at all) with the unknown segment."""
+    write_tree(
+        tmp_path,
+        {
+            "atoms/generic-headline.yaml": "slot: headline\nstatus: approved\n"
+            "segments: [generic]\ntext: Hi\n",
+        },
+    )
+    _library, diagnostics = check_content(tmp_path, DAY)
+    (found,) = [d for d in diagnostics if d.severity.value == "error"]
+    assert fmt(found) == (
+        "atoms/generic-headline.yaml:3:12: error[ref.unknown_segment]: unknown segment 'generic'"
+    )
+    assert found.hint == (
+        "'generic' is no segment but the audience of customers in none: every journey builds "
+        "its message, from atoms without `segments:` (leave the key out); known segments: "
+        "new, vip"
+    )
 
 
 HOSTILE_YAML = [

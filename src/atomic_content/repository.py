@@ -662,6 +662,7 @@ _CODES = {
     "too_long": "schema.too_long",
     "value_error": "schema.invalid_value",
     "atom_no_content": "atom.no_content",
+    "reserved_id": "segment.reserved_id",  # models.RESERVED_SEGMENT_IDS
 }
 
 
@@ -712,6 +713,8 @@ def schema_diagnostics(
                 if suggested
                 else "rename the file: ids use lower-case letters, digits, '-' and '_'"
             )
+        elif kind == "reserved_id":
+            line, col, message, hint = _reserved_id_text(doc, loc, item)
         elif kind == "atom_no_content":
             line, col = doc.position(("slot",)) if _has_key(doc, "slot") else (1, 1)
             message, hint = _no_content_text(doc, slots)
@@ -727,6 +730,28 @@ def schema_diagnostics(
                 message = f"{where}: {value!r} is not a language tag"
                 hint = _locale_suggestion(str(value)) or hint
         diagnostics.error(doc.path, line, col, code, message, hint)
+
+
+def _reserved_id_text(
+    doc: YamlDocument, loc: tuple[str | int, ...], item: Any
+) -> tuple[int, int, str, str]:
+    """(line, col, message, hint) for a reserved segment id: at the ``id:`` value, or at
+    1:1 when the id is the file name (the file is what to rename)."""
+    ctx = item.get("ctx") or {}
+    advice = str(ctx.get("advice", ""))
+    if _id_from_file_name(doc):
+        name = PurePosixPath(doc.path).name
+        message = (
+            f"the segment id {ctx.get('id')!r} comes from the file name {name} and is "
+            f"reserved: {ctx.get('reason')}"
+        )
+        hint = "rename the file (or give it another `id:`)"
+        line, col = 1, 1
+    else:
+        message = str(item["msg"])
+        hint = "give the segment another id"
+        line, col = doc.position(loc)
+    return line, col, message, f"{hint}; {advice}" if advice else hint
 
 
 def _has_key(doc: YamlDocument, key: str) -> bool:

@@ -221,11 +221,12 @@ def journey_allows(atom: Atom, journey: str, step: str) -> bool:
 
 def message_locale(journey: Journey, wanted: str | None, settings: Settings) -> str:
     """The locale a message is written in: the first locale of ``wanted``'s fallback chain that
-    the journey supports, else the default locale (if supported), else the journey's first.
+    the journey supports (:meth:`~atomic_content.models.Journey.locales_in`), else the default
+    locale (if supported), else the journey's first.
 
     The one place this is decided: the plan, the resolver and the runtime router all call it.
     """
-    supported = journey.locales or list(settings.locales)
+    supported = journey.locales_in(settings)
     if wanted is not None:
         for code in locale_chain(settings, wanted):
             if code in supported:

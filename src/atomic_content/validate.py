@@ -27,6 +27,7 @@ from .hygiene import check_text_hygiene, document_hygiene, template_hygiene
 from .inputs import Listing
 from .markdown import lint_markdown
 from .models import (
+    GENERIC,
     Atom,
     AttributeType,
     Journey,
@@ -176,6 +177,12 @@ class _Validator:
             + (" " if suggestion else "")
             + (f"known {what}s: {listing}" if known else f"no {what}s are defined")
         )
+        if what == "segment" and name == GENERIC:
+            hint = (
+                f"{GENERIC!r} is no segment but the audience of customers in none: every "
+                "journey builds its message, from atoms without `segments:` (leave the key "
+                f"out); {hint}"
+            )
         self.err(
             kind, item_id, loc, f"ref.unknown_{what}", f"unknown {what} {name!r}", hint, key=key
         )
@@ -863,8 +870,9 @@ def atom_usable(library: Library, atom: Atom) -> bool:
             and not any(f"{journey.id}/{step.id}" in atom.journeys for step in journey.steps)
         ):
             continue
-        journey_locales = journey.locales or list(settings.locales)
-        chains = {loc for code in journey_locales for loc in library.locale_chain(code)}
+        chains = {
+            loc for code in journey.locales_in(settings) for loc in library.locale_chain(code)
+        }
         if (atom.locale or default) not in chains:
             continue
         segments = set(journey.segments) if journey.segments is not None else set(library.segments)
@@ -904,8 +912,9 @@ def usable_atoms(library: Library) -> set[str]:
     default = settings.default_locale
     usable: set[str] = set()
     for journey in library.journeys.values():
-        journey_locales = journey.locales or list(settings.locales)
-        chains = {loc for code in journey_locales for loc in library.locale_chain(code)}
+        chains = {
+            loc for code in journey.locales_in(settings) for loc in library.locale_chain(code)
+        }
         segments = set(journey.segments) if journey.segments is not None else set(library.segments)
         for step in journey.steps:
             for channel, layout_id in step.channels.items():
