@@ -25,7 +25,7 @@ from atomic_content.cli import main
 from atomic_content.errors import ContentError, Diagnostic
 from atomic_content.repository import content_files
 from atomic_content.validate import check_content
-from contentkit import BASE, JOURNEY, MJML, PROFILE, SEGMENT_VIP, write_tree
+from contentkit import BASE, JOURNEY, LAYOUT_EMAIL, MJML, PROFILE, SEGMENT_VIP, write_tree
 
 DAY = dt.date(2026, 11, 22)
 MJML_UNCLOSED = MJML.replace("</mj-column>", "", 1)  # lints clean, fails only when rendered
@@ -600,6 +600,23 @@ CASES = [
         "customer so",
         "rename the file",
     ),
+    Case(
+        "layout-template-at-an-absolute-path",
+        {"layouts/email/outside.yaml": LAYOUT_EMAIL.replace("basic.mjml", "/etc/passwd")},
+        "layouts/email/outside.yaml:1:11: error[layout.template_outside]: template "
+        "'/etc/passwd' is outside the content folder: a layout's template must be a file "
+        "inside it, named relative to the layout file",
+        "put the template in the content folder, e.g. beside outside.yaml, and name it "
+        "relative to the layout file: `template: outside.mjml`",
+    ),
+    Case(
+        "layout-template-above-the-content-folder",
+        {"layouts/email/up.yaml": LAYOUT_EMAIL.replace("basic.mjml", "../../../up.mjml")},
+        "layouts/email/up.yaml:1:11: error[layout.template_outside]: template "
+        "'../../../up.mjml' is outside the content folder: a layout's template must be a file "
+        "inside it, named relative to the layout file",
+        "`template: up.mjml`",
+    ),
 ]
 
 
@@ -840,6 +857,31 @@ def test_an_atom_for_generic_is_told_to_leave_out_segments(tmp_path: Path) -> No
         "its message, from atoms without `segments:` (leave the key out); known segments: "
         "new, vip"
     )
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_a_template_outside_the_content_folder_is_said_at_the_layout(tmp_path: Path) -> None:
+    """An existing file outside is refused by its name, at `template:`, without being opened;
+    a template behind a linked folder is the link's one error."""
+    root = write_tree(tmp_path / "content")
+    (tmp_path / "up.mjml").write_text(MJML, encoding="utf-8")
+    layout = root / "layouts" / "email" / "basic.yaml"
+    layout.write_text(LAYOUT_EMAIL.replace("basic.mjml", "../../../up.mjml"), encoding="utf-8")
+    _library, diagnostics = check_content(root, DAY)
+    assert [fmt(d) for d in diagnostics] == [
+        "layouts/email/basic.yaml:1:11: error[layout.template_outside]: template "
+        "'../../../up.mjml' is outside the content folder: a layout's template must be a file "
+        "inside it, named relative to the layout file"
+    ]
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "basic.mjml").write_text(MJML, encoding="utf-8")
+    (root / "layouts" / "email" / "linked").symlink_to(tmp_path / "templates")
+    layout.write_text(LAYOUT_EMAIL.replace("basic.mjml", "linked/basic.mjml"), encoding="utf-8")
+    _library, diagnostics = check_content(root, DAY)
+    assert [fmt(d) for d in diagnostics] == [
+        "layouts/email/linked:0:0: error[io.outside_root]: this path is a link that points "
+        "outside the content folder"
+    ]
 
 
 HOSTILE_YAML = [

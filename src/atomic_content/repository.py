@@ -1621,6 +1621,12 @@ class _Loader:
     def read_template(
         self, channel: str, layout: Layout, path: Path, doc: YamlDocument
     ) -> tuple[str | None, str | None]:
+        """(display path, source) of the layout's ``template:`` file, named relative to the
+        layout file ``path``; (None, None) for a layout without one, a None source when it
+        cannot be read. Every problem is reported at the layout's ``template:`` value, except
+        those the listing already reported at the template itself: a template must be a
+        regular file inside the content folder (``layout.template_outside`` for a name that
+        leads out of it, ``io.outside_root`` / ``io.broken_link`` for a link that does)."""
         if layout.template is None:
             pattern = channel_registry()[channel].layout_template
             if pattern is not None:
@@ -1634,18 +1640,45 @@ class _Loader:
                     f"add `template: {pattern}` and create that file beside this one",
                 )
             return None, None
-        template = path.parent / layout.template
-        shown = display_path(template, self.root)
-        if shown in self.refused:
-            return shown, None  # content_files said why (a pipe, a link out of the tree ...)
         line, col = doc.position(("template",))
+        # Named, not resolved: `..` and absolute names are refused before the file system is
+        # asked anything (the build's input fingerprint lists only the content folder).
+        template = Path(os.path.normpath(path.parent / layout.template))
+        if not template.is_relative_to(self.root):
+            pattern = channel_registry()[channel].layout_template
+            example = pattern.replace("<name>", layout.id) if pattern else template.name
+            self.diagnostics.error(
+                doc.path,
+                line,
+                col,
+                "layout.template_outside",
+                f"template {layout.template!r} is outside the content folder: a layout's "
+                "template must be a file inside it, named relative to the layout file",
+                f"put the template in the content folder, e.g. beside {path.name}, and name "
+                f"it relative to the layout file: `template: {example}`",
+            )
+            return None, None
+        shown = display_path(template, self.root)
+        parts = shown.split("/")
+        if any("/".join(parts[:end]) in self.refused for end in range(1, len(parts) + 1)):
+            # content_files said why, at the template or a folder on its way (a pipe, a link
+            # out of the tree ...)
+            return shown, None
         problem = (
             check_inside_root(template, self.root)
             if template.exists() or template.is_symlink()
             else None
         )
         if problem is not None:
-            self.diagnostics.add(problem)
+            # A link (or a linked folder on the way) that leads out: said at `template:`.
+            self.diagnostics.error(
+                doc.path,
+                line,
+                col,
+                problem.code,
+                f"template {layout.template!r}: {problem.message}",
+                problem.hint,
+            )
             return shown, None
         if not template.is_file():
             self.diagnostics.error(
