@@ -94,6 +94,10 @@ class Library:
 
     ``documents`` keeps the parsed YAML of every file (by display path) so that later stages can
     position their own diagnostics; ``paths`` maps (kind, id) to that display path.
+    ``broken`` maps (kind, id) to the display path of each file that exists but did not load
+    (its own diagnostics say why), with the id it states (``id:``) or else its file name's
+    (``("layout", "email/basic")`` for layouts): the id is known, so the cross-file checks
+    do not report references to it as unknown (:meth:`is_broken`).
     """
 
     root: Path
@@ -109,6 +113,7 @@ class Library:
     documents: dict[str, YamlDocument] = field(default_factory=dict)
     paths: dict[tuple[str, str], str] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)
+    broken: dict[tuple[str, str], str] = field(default_factory=dict)
     load_cache: LoadCache | None = field(default=None, compare=False, repr=False)
     _atom_hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -120,6 +125,11 @@ class Library:
         if found is None:
             found = self._atom_hashes[atom.id] = atom_hash(atom)
         return found
+
+    def is_broken(self, kind: str, item_id: str) -> bool:
+        """Whether ``item_id`` names a file of ``kind`` that exists but did not load (see
+        ``broken``): a reference to it is no mistake of the referring file."""
+        return (kind, item_id) in self.broken
 
     def document(self, kind: str, item_id: str) -> YamlDocument | None:
         """The parsed file of an item, for positioning diagnostics about it."""
@@ -1570,6 +1580,34 @@ class _Loader:
             item, doc = self.parse(shown, path, model, kind)
             if item is not None and doc is not None:
                 self.register(kind, store, item, doc)
+            else:
+                self.mark_broken(kind, shown, doc)
+
+    def mark_broken(
+        self, kind: str, shown: str, doc: YamlDocument | None, prefix: str = ""
+    ) -> None:
+        """Remember that the file ``shown`` of ``kind`` exists but did not load
+        (:attr:`Library.broken`), under the id it states, else its file name's (as the loader
+        names a file without ``id:``); ``prefix`` goes before the id (a layout's channel)."""
+        data = doc.data if doc is not None else None
+        stated = data.get("id") if isinstance(data, dict) else None
+        name = shown.rsplit("/", 1)[-1]
+        item_id = stated if isinstance(stated, str) else name[: name.rindex(".")]
+        self.library.broken.setdefault((kind, prefix + item_id), shown)
+
+    def mark_refused(self, refused: Diagnostics) -> None:
+        """:meth:`mark_broken` for each content file the listing refused (a link out of the
+        tree, a pipe ...): it exists, so references to it are not unknown either."""
+        layout_channels = set(channel_registry())
+        for path in sorted({problem.path for problem in refused}):
+            top, _, rest = path.partition("/")
+            found = next((entry for entry in CONTENT_FOLDERS if entry[0] == top), None)
+            if found is not None and read_in_folder(rest, found[3]):
+                self.mark_broken(found[2], path, None)
+                continue
+            channel, _, name = rest.partition("/")
+            if top == "layouts" and channel in layout_channels and read_in_folder(name, False):
+                self.mark_broken("layout", path, None, f"{channel}/")
 
     def load_layouts(self) -> None:
         base = self.root / "layouts"
@@ -1598,6 +1636,7 @@ class _Loader:
             for shown, path in self.yaml_files(f"layouts/{channel}", recursive=False):
                 layout, doc = self.parse(shown, path, Layout, "layout")
                 if layout is None or doc is None:
+                    self.mark_broken("layout", shown, doc, f"{channel}/")
                     continue
                 key = (channel, layout.id)
                 if key in self.library.layouts:
@@ -1795,6 +1834,7 @@ def _load_files(
         if index == LAYOUTS_BEFORE:
             loader.load_layouts()
         loader.load_folder(folder, model, kind, stores[kind], recursive=recursive)
+    loader.mark_refused(refused)
     loader.diagnostics.extend(unread_files(loader.listing))
     loader.prefetched.clear()
     loader.hits.clear()
