@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -25,7 +26,8 @@ from atomic_content.cli import main
 from atomic_content.errors import ContentError, Diagnostic
 from atomic_content.repository import content_files
 from atomic_content.validate import check_content
-from contentkit import BASE, JOURNEY, MJML, PROFILE, write_tree
+from conftest import DEMO_CONTENT
+from contentkit import BASE, JOURNEY, LAYOUT_EMAIL, MJML, PROFILE, SEGMENT_VIP, write_tree
 
 DAY = dt.date(2026, 11, 22)
 MJML_UNCLOSED = MJML.replace("</mj-column>", "", 1)  # lints clean, fails only when rendered
@@ -613,6 +615,56 @@ CASES = [
         ".yml suffix must be in lower case",
         "rename it to vip.yml and move it to segments/",
     ),
+    Case(
+        "journey-with-empty-locales",  # absent means every locale; [] would build nothing
+        {"journeys/sale.yaml": JOURNEY.replace("locales: [en, de]", "locales: []")},
+        "journeys/sale.yaml:3:10: error[schema.empty]: locales: an empty list names no locale, "
+        "so the journey would have no message at all",
+        "remove `locales:` to write the journey in every locale of atomic.yaml, or list the "
+        "locales it is written in",
+    ),
+    Case(
+        "segment-named-generic-by-its-file",
+        {"segments/generic.yaml": SEGMENT_VIP},
+        "segments/generic.yaml:1:1: error[segment.reserved_id]: the segment id 'generic' comes "
+        "from the file name generic.yaml and is reserved: it names the audience of customers "
+        "in no segment (every journey's generic variant ends in it)",
+        "rename the file (or give it another `id:`); customers in no segment already get the "
+        "generic message",
+    ),
+    Case(
+        "segment-named-generic-by-its-id",
+        {"segments/everyone.yaml": "id: generic\n" + SEGMENT_VIP},
+        "segments/everyone.yaml:1:5: error[segment.reserved_id]: segment id 'generic' is "
+        "reserved: it names the audience of customers in no segment (every journey's generic "
+        "variant ends in it)",
+        "give the segment another id",
+    ),
+    Case(
+        "segment-named-all",  # `atomic analyze`'s row over every customer
+        {"segments/all.yaml": SEGMENT_VIP},
+        "segments/all.yaml:1:1: error[segment.reserved_id]: the segment id 'all' comes from "
+        "the file name all.yaml and is reserved: `atomic analyze` names its row over every "
+        "customer so",
+        "rename the file",
+    ),
+    Case(
+        "layout-template-at-an-absolute-path",
+        {"layouts/email/outside.yaml": LAYOUT_EMAIL.replace("basic.mjml", "/etc/passwd")},
+        "layouts/email/outside.yaml:1:11: error[layout.template_outside]: template "
+        "'/etc/passwd' is outside the content folder: a layout's template must be a file "
+        "inside it, named relative to the layout file",
+        "put the template in the content folder, e.g. beside outside.yaml, and name it "
+        "relative to the layout file: `template: outside.mjml`",
+    ),
+    Case(
+        "layout-template-above-the-content-folder",
+        {"layouts/email/up.yaml": LAYOUT_EMAIL.replace("basic.mjml", "../../../up.mjml")},
+        "layouts/email/up.yaml:1:11: error[layout.template_outside]: template "
+        "'../../../up.mjml' is outside the content folder: a layout's template must be a file "
+        "inside it, named relative to the layout file",
+        "`template: up.mjml`",
+    ),
 ]
 
 
@@ -831,6 +883,212 @@ def test_all_bad_inputs_in_one_run(tmp_path: Path) -> None:
         if case.id == "unused-atom" or case.id in ALONE or overridden:
             continue  # a later case rewrote the same file
         assert case.expected in shown, (case.id, shown)
+
+
+def test_an_atom_for_generic_is_told_to_leave_out_segments(tmp_path: Path) -> None:
+    """`generic` is the audience of customers in no segment, not a segment: an atom that
+    names it gets the fix (no `segments:` at all) with the unknown segment."""
+    write_tree(
+        tmp_path,
+        {
+            "atoms/generic-headline.yaml": "slot: headline\nstatus: approved\n"
+            "segments: [generic]\ntext: Hi\n",
+        },
+    )
+    _library, diagnostics = check_content(tmp_path, DAY)
+    (found,) = [d for d in diagnostics if d.severity.value == "error"]
+    assert fmt(found) == (
+        "atoms/generic-headline.yaml:3:12: error[ref.unknown_segment]: unknown segment 'generic'"
+    )
+    assert found.hint == (
+        "'generic' is no segment but the audience of customers in none: every journey builds "
+        "its message, from atoms without `segments:` (leave the key out); known segments: "
+        "new, vip"
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_a_template_outside_the_content_folder_is_said_at_the_layout(tmp_path: Path) -> None:
+    """An existing file outside is refused by its name, at `template:`, without being opened;
+    a template behind a linked folder is the link's one error."""
+    root = write_tree(tmp_path / "content")
+    (tmp_path / "up.mjml").write_text(MJML, encoding="utf-8")
+    layout = root / "layouts" / "email" / "basic.yaml"
+    layout.write_text(LAYOUT_EMAIL.replace("basic.mjml", "../../../up.mjml"), encoding="utf-8")
+    _library, diagnostics = check_content(root, DAY)
+    assert [fmt(d) for d in diagnostics] == [
+        "layouts/email/basic.yaml:1:11: error[layout.template_outside]: template "
+        "'../../../up.mjml' is outside the content folder: a layout's template must be a file "
+        "inside it, named relative to the layout file"
+    ]
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "basic.mjml").write_text(MJML, encoding="utf-8")
+    (root / "layouts" / "email" / "linked").symlink_to(tmp_path / "templates")
+    layout.write_text(LAYOUT_EMAIL.replace("basic.mjml", "linked/basic.mjml"), encoding="utf-8")
+    _library, diagnostics = check_content(root, DAY)
+    assert [fmt(d) for d in diagnostics] == [
+        "layouts/email/linked:0:0: error[io.outside_root]: this path is a link that points "
+        "outside the content folder"
+    ]
+
+
+# -- one mistake, one error --------------------------------------------------------------------
+# A file that does not load still names a known id: what refers to it draws no error of its
+# own, and nothing is judged by a segment whose condition is broken. Every case lists *all*
+# the diagnostics of its tree: only the real mistake.
+
+# Files that refer to the journey, the segment and the layouts the cases break: an atom for
+# welcome/day-0 whose token needs no default only because `vip` reads `tier`.
+REFERRING: dict[str, str | bytes | None] = {
+    "atoms/headline-welcome.yaml": "slot: headline\nstatus: approved\npriority: 5\n"
+    'journeys: [welcome/day-0]\nsegments: [vip]\ntext: "Welcome, {{ customer.tier }} member"\n',
+}
+
+
+@dataclass(frozen=True)
+class OneMistake:
+    id: str
+    files: dict[str, str | bytes | None]
+    expected: list[str]  # every diagnostic of the tree, as fmt() shows it
+
+
+ONE_MISTAKE = [
+    OneMistake(
+        "journey-step-id-a-path",
+        {"journeys/welcome.yaml": JOURNEY.replace("id: day-0", "id: ../../../../x")},
+        [
+            "journeys/welcome.yaml:5:9: error[schema.invalid_format]: steps.0.id: string should "
+            "match pattern '^[a-z0-9][a-z0-9_-]*$'"
+        ],
+    ),
+    OneMistake(
+        "journey-step-id-with-a-cyrillic-a",
+        {"journeys/welcome.yaml": JOURNEY.replace("id: day-0", "id: d\u0430y-0")},
+        [
+            "journeys/welcome.yaml:5:9: error[schema.invalid_format]: steps.0.id: string should "
+            "match pattern '^[a-z0-9][a-z0-9_-]*$'"
+        ],
+    ),
+    OneMistake(
+        "journey-locale-with-an-underscore",
+        {"journeys/welcome.yaml": JOURNEY.replace("[en, de]", "[en, de_AT]")},
+        [
+            "journeys/welcome.yaml:3:15: error[schema.invalid_format]: locales.1: 'de_AT' is "
+            "not a language tag"
+        ],
+    ),
+    OneMistake(
+        "journey-with-empty-locales",
+        {"journeys/welcome.yaml": JOURNEY.replace("[en, de]", "[]")},
+        [
+            "journeys/welcome.yaml:3:10: error[schema.empty]: locales: an empty list names no "
+            "locale, so the journey would have no message at all"
+        ],
+    ),
+    OneMistake(
+        "journey-yaml-syntax",  # no document at all: the id is the file name's
+        {"journeys/welcome.yaml": "name: Welcome\nsteps: [\n"},
+        [
+            "journeys/welcome.yaml:3:1: error[yaml.syntax]: YAML syntax error: expected the node "
+            "content, but found '<stream end>' (parsing a flow node started at line 3, column 1)"
+        ],
+    ),
+    OneMistake(
+        "segment-schema",
+        {"segments/vip.yaml": SEGMENT_VIP.replace("priority: 50", "priority: high")},
+        [
+            "segments/vip.yaml:3:11: error[schema.invalid_type]: priority: input should be a "
+            "valid integer, unable to parse string as an integer"
+        ],
+    ),
+    OneMistake(
+        "segment-condition-typo",  # no token.missing_default where atoms target it
+        {"segments/vip.yaml": SEGMENT_VIP.replace("{tier:", "{tierr:")},
+        ["segments/vip.yaml:2:13: error[condition.unknown_attribute]: unknown attribute 'tierr'"],
+    ),
+    OneMistake(
+        "layout-schema",
+        {"layouts/email/basic.yaml": LAYOUT_EMAIL + "colour: red\n"},
+        ["layouts/email/basic.yaml:8:1: error[schema.unknown_field]: unknown field 'colour'"],
+    ),
+    OneMistake(
+        "segment-named-generic-and-used",
+        {
+            "segments/generic.yaml": SEGMENT_VIP,
+            "journeys/welcome.yaml": JOURNEY.replace("[vip, new]", "[vip, new, generic]"),
+            "atoms/generic-headline.yaml": "slot: headline\nstatus: approved\n"
+            "segments: [generic]\ntext: Hi\n",
+        },
+        [
+            "segments/generic.yaml:1:1: error[segment.reserved_id]: the segment id 'generic' "
+            "comes from the file name generic.yaml and is reserved: it names the audience of "
+            "customers in no segment (every journey's generic variant ends in it)"
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", ONE_MISTAKE, ids=[c.id for c in ONE_MISTAKE])
+def test_one_broken_file_is_the_only_error(tmp_path: Path, case: OneMistake) -> None:
+    write_tree(tmp_path, {**REFERRING, **case.files})
+    _library, diagnostics = check_content(tmp_path, DAY)
+    assert [fmt(d) for d in diagnostics] == case.expected
+
+
+def test_the_referring_files_are_valid_without_the_mistakes(tmp_path: Path) -> None:
+    """The references of REFERRING hold in the base tree: the cases above lose no error."""
+    write_tree(tmp_path, {**CLEAN, **REFERRING})
+    _library, diagnostics = check_content(tmp_path, DAY)
+    assert not diagnostics.has_errors, [fmt(d) for d in diagnostics]
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_a_refused_journey_file_is_the_only_error(tmp_path: Path) -> None:
+    """A journey file the listing refuses (a link out of the tree) exists: its id is known."""
+    root = write_tree(tmp_path / "content", REFERRING)
+    outside = tmp_path / "welcome.yaml"
+    outside.write_text(JOURNEY, encoding="utf-8")
+    (root / "journeys" / "welcome.yaml").unlink()
+    (root / "journeys" / "welcome.yaml").symlink_to(outside)
+    _library, diagnostics = check_content(root, DAY)
+    assert [fmt(d) for d in diagnostics] == [
+        "journeys/welcome.yaml:0:0: error[io.outside_root]: this path is a link that points "
+        "outside the content folder"
+    ]
+
+
+# The reviewers' reproductions on the demo content: one mistake buried under dozens of false
+# errors (72 for a bad step id, 9 for a misspelt attribute in a segment).
+DEMO_MISTAKES = [
+    (
+        "journeys/welcome.yaml",
+        "  - id: day-0",
+        "  - id: ../../../../x",
+        "journeys/welcome.yaml:11:9: error[schema.invalid_format]: steps.0.id: string should "
+        "match pattern '^[a-z0-9][a-z0-9_-]*$'",
+    ),
+    (
+        "segments/vip.yaml",
+        "condition: {tier:",
+        "condition: {tierr:",
+        "segments/vip.yaml:7:13: error[condition.unknown_attribute]: unknown attribute 'tierr'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "expected"), DEMO_MISTAKES, ids=[m[0] for m in DEMO_MISTAKES]
+)
+def test_one_mistake_in_the_demo_is_one_error(
+    tmp_path: Path, name: str, old: str, new: str, expected: str
+) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(DEMO_CONTENT, content)
+    text = (content / name).read_text(encoding="utf-8")
+    assert old in text
+    (content / name).write_text(text.replace(old, new, 1), encoding="utf-8")
+    _library, diagnostics = check_content(content, DAY)
+    assert [fmt(d) for d in diagnostics if d.severity.value == "error"] == [expected]
 
 
 HOSTILE_YAML = [

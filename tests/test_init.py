@@ -193,3 +193,15 @@ def test_init_names_a_deep_link_scheme_that_validates(
     assert settings["brand"]["deep_link_scheme"] == scheme
     _library, diagnostics = check_content(tmp_path / "p" / "content")
     assert not diagnostics.has_errors, [d.message for d in diagnostics]
+
+
+def test_no_stale_schema_hint_while_a_file_does_not_load(tmp_path: Path) -> None:
+    """A journey that does not load is missing from the ids: the schemas only look stale, and
+    `atomic schema` would then drop its ids. Its own error is what to fix."""
+    init_project(tmp_path, brand="Acme")
+    content = tmp_path / "content"
+    journey = next((content / "journeys").glob("*.yaml"))
+    journey.write_text(journey.read_text().replace("steps:", "stepz:", 1))
+    _library, diagnostics = check_content(content)
+    assert diagnostics.has_errors
+    assert not [d for d in diagnostics if d.code == "schema.stale"]

@@ -39,6 +39,7 @@ def shape(library: Library) -> dict[str, Any]:
         "customers": library.customers,
         "paths": library.paths,
         "file_hashes": library.file_hashes,
+        "broken": library.broken,
         "documents": {
             path: (doc.path, doc.data, doc.text, doc.sha256)
             for path, doc in library.documents.items()
@@ -97,6 +98,26 @@ def test_an_edit_of_settings_rechecks_every_atom(
     _shape, after = load(root, cache, monkeypatch)
     assert after == load(root, None, monkeypatch)[1]
     assert any(d[4] == "ref.unknown_slot" and d[0].startswith("atoms/") for d in after)
+
+
+def test_a_journey_that_does_not_parse_is_known_and_a_deleted_one_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Atom checks read which ids belong to files that did not load (a reference to one is no
+    error): a file that does not even parse has no digest, so the cached atom results are
+    keyed by those ids too, and deleting the file shows the reference as unknown."""
+    atom = "slot: headline\nstatus: approved\njourneys: [welcome]\ntext: Hi\n"
+    root = write_tree(tmp_path / "content", {"atoms/welcome-headline.yaml": atom})
+    cache = tmp_path / "cache"
+    (root / "journeys" / "welcome.yaml").write_text("name: Welcome\nsteps: [\n")
+    _shape, broken = load(root, cache, monkeypatch)
+    assert [(d[0], d[4]) for d in broken] == [("journeys/welcome.yaml", "yaml.syntax")]
+    (root / "journeys" / "welcome.yaml").unlink()
+    _shape, deleted = load(root, cache, monkeypatch)
+    assert deleted == load(root, None, monkeypatch)[1]
+    assert [(d[0], d[4]) for d in deleted] == [
+        ("atoms/welcome-headline.yaml", "ref.unknown_journey")
+    ]
 
 
 def test_a_damaged_cache_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

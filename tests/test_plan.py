@@ -4,16 +4,29 @@ trees in tmp_path."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from atomic_content.errors import Severity, UsageError
-from atomic_content.plan import MAX_RANGE_DAYS, Plan, PlannedVariant, Router, check_range, make_plan
+from atomic_content.errors import Diagnostics, Severity, UsageError
+from atomic_content.plan import (
+    MAX_RANGE_DAYS,
+    DuplicateVariantError,
+    Plan,
+    PlannedVariant,
+    Router,
+    check_range,
+    journey_locales,
+    make_plan,
+)
 from atomic_content.repository import Library
+from atomic_content.resolver import message_locale
+from atomic_content.segments import GENERIC
 from atomic_content.validate import load_library
 from contentkit import JOURNEY, SETTINGS, write_tree
 
@@ -549,7 +562,7 @@ def test_competitors_are_exactly_the_atoms_every_filter_admits() -> None:
     import random
 
     from atomic_content.models import Atom, Status
-    from atomic_content.plan import _can_compete, _competing, journey_locales
+    from atomic_content.plan import _can_compete, _competing
     from atomic_content.resolver import MessageKey, Resolver
 
     library, _ = load_library(DEMO)
@@ -597,3 +610,71 @@ def test_competitors_are_exactly_the_atoms_every_filter_admits() -> None:
                     assert set(found) == expected, message
                     compared += len(expected)
     assert compared > 1000
+
+
+# -- the journey's locales: one reading -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("", ["en", "de", "de-AT"]),  # no key: every locale, in the settings' order
+        ("locales: [de, en]\n", ["de", "en"]),
+        ("locales: [de, en, de]\n", ["de", "en"]),  # a repeat counts once
+        ("locales: [de-AT]\n", ["de-AT"]),
+    ],
+    ids=["absent", "listed", "repeated", "one"],
+)
+def test_the_plan_and_the_locale_rule_read_a_journeys_locales_alike(
+    tmp_path: Path, written: str, expected: list[str]
+) -> None:
+    """The plan builds exactly the locales the locale rule routes to (an empty list, which
+    the two once read differently, does not load: tests/test_bad_inputs.py)."""
+    files = {"journeys/welcome.yaml": journey(**{"locales: [en, de]\n": written})}
+    library, plan, _router = planned(tmp_path, files)
+    assert library.settings is not None
+    welcome = library.journeys["welcome"]
+    assert journey_locales(library, welcome) == welcome.locales_in(library.settings) == expected
+    assert sorted({variant.locale for variant in plan.variants}) == sorted(expected)
+    for wanted in (None, "en", "de", "de-AT", "fr"):
+        assert message_locale(welcome, wanted, library.settings) in expected, wanted
+
+
+# -- variant ids are unique -------------------------------------------------------------------
+
+
+def test_a_plan_refuses_two_variants_of_one_id(tmp_path: Path) -> None:
+    _lib, plan, _router = planned(tmp_path)
+    first = plan.variants[0]
+    message = f"the plan holds 1 variant id twice: {first.id}; no manifest or bundle is made"
+    with pytest.raises(DuplicateVariantError, match=re.escape(message)):
+        Plan(plan.start, plan.until, False, (*plan.variants, first), Diagnostics())
+    with pytest.raises(DuplicateVariantError, match=re.escape(message)):
+        dataclasses.replace(plan, variants=(*plan.variants, first))
+
+
+def test_a_build_that_would_list_a_variant_twice_stops_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should the plan ever make two variants of one id (a segment named like the generic
+    audience once did), the build stops with an internal error (exit 70) and writes nothing,
+    rather than a manifest that lists the id twice."""
+    from click.testing import CliRunner
+
+    from atomic_content import plan as plan_module
+    from atomic_content.cli import main
+
+    monkeypatch.setenv("ATOMIC_CACHE_DIR", "off")
+    content = write_tree(tmp_path / "content")
+    monkeypatch.setattr(plan_module, "journey_audiences", lambda index, j: [GENERIC, GENERIC])
+    out = tmp_path / "dist"
+    result = CliRunner().invoke(
+        main,
+        ["build", "--content", str(content), "--out", str(out), "--date", "2026-11-22",
+         "--jobs", "1", "--no-cache"],
+    )  # fmt: skip
+    assert result.exit_code == 70, result.output
+    assert "internal error: DuplicateVariantError: the plan holds 4 variant ids twice" in (
+        result.stderr
+    )
+    assert not (out / "manifest.json").exists()

@@ -221,3 +221,68 @@ def test_invalid_content_exits_1(runner: CliRunner, render_tree: RenderTree) -> 
     code, _out, err = invoke(runner, "--customer", "ada", "--journey", "welcome", content=content)
     assert code == 1
     assert "customer.nope" in err or "'nope'" in err
+
+
+# A draft offer (welcome-day7-offer-january-sale) wins day-7 with --include-drafts in January;
+# the build's variant of the same id has the approved offer. Tom refused personalization.
+DRAFT_DAY = ["--customer", "tom", "--journey", "welcome", "--channel", "email"]
+DRAFT_NOTE = (
+    "with drafts: not built: offer=welcome-day7-offer-january-sale (draft) wins here, and "
+    "builds use approved atoms only: no build contains this message"
+)
+
+
+@pytest.mark.parametrize(
+    ("step", "drafts", "variant_line", "offer", "with_drafts"),
+    [
+        ("day-7", True, "welcome/day-7/email/en/generic (with drafts: not built)",
+         "welcome-day7-offer-january-sale", True),
+        ("day-7", False, "welcome/day-7/email/en/generic", "welcome-day7-offer", False),
+        # Drafts may compete, but only approved atoms win: the built message, unmarked.
+        ("day-0", True, "welcome/day-0/email/en/generic", None, False),
+    ],
+    ids=["a-draft-wins", "without-drafts", "drafts-that-lose"],
+)  # fmt: skip
+def test_a_message_with_drafts_is_marked_as_not_built(
+    runner: CliRunner,
+    step: str,
+    drafts: bool,
+    variant_line: str,
+    offer: str | None,
+    with_drafts: bool,
+) -> None:
+    """preview and resolve name the built variant a customer is routed to; when a draft wins
+    they say that no build contains the message (text: the variant line and a note; json:
+    ``with_drafts``), so its id is never taken for the built variant's."""
+    args = [*DRAFT_DAY, "--step", step, "--date", "2027-01-10"]
+    args += ["--include-drafts"] if drafts else []
+    code, out, err = invoke(runner, *args)
+    assert code == 0, err
+    assert f"variant: {variant_line}\n" in out
+    assert (f"note: {DRAFT_NOTE}\n" in out) is with_drafts
+    code, out, err = invoke(runner, *args, "--format", "json")
+    assert code == 0, err
+    (item,) = json.loads(out)
+    assert (item["variant"], item["with_drafts"]) == (variant_line.split(" ")[0], with_drafts)
+    assert item["resolution"]["with_drafts"] is with_drafts
+    if offer is not None:
+        assert item["resolution"]["slots"]["offer"]["atom"] == offer
+    result = runner.invoke(main, ["resolve", "--content", str(DEMO_CONTENT), *args])
+    assert result.exit_code == 0, result.stderr
+    assert (f"note: {DRAFT_NOTE}\n" in result.stdout) is with_drafts
+    result = runner.invoke(
+        main, ["resolve", "--content", str(DEMO_CONTENT), *args, "--format", "json"]
+    )
+    (resolution,) = json.loads(result.stdout)
+    assert resolution["with_drafts"] is with_drafts
+    assert (DRAFT_NOTE in resolution["notes"]) is with_drafts
+
+
+def test_a_message_with_drafts_says_so_beside_an_html_document(runner: CliRunner) -> None:
+    code, out, err = invoke(
+        runner, *DRAFT_DAY, "--step", "day-7", "--date", "2027-01-10", "--include-drafts",
+        "--format", "html",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.lstrip().lower().startswith("<!doctype html>")
+    assert f"welcome/day-7/email/en: note: {DRAFT_NOTE}\n" in err

@@ -114,6 +114,25 @@ def test_cli_sends_the_customer_email(smtp_server: Running) -> None:
     assert html is not None and "Servus Anna" in html.get_content()
 
 
+def test_cli_marks_a_test_email_with_drafts_as_not_built(smtp_server: Running) -> None:
+    """A draft offer wins day-7 in January with --include-drafts: no build holds that email."""
+    result = CliRunner().invoke(
+        main,
+        [
+            "send-test", "--content", str(DEMO_CONTENT), "--customer", "tom",
+            "--journey", "welcome", "--step", "day-7", "--date", "2027-01-10",
+            "--include-drafts", "--to", "tester@example.com",
+            "--smtp", f"127.0.0.1:{smtp_server.port}",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (
+        "sent welcome/day-7/email/en/generic (with drafts: not built) to tester@example.com"
+        in result.output
+    )
+    assert len(smtp_server.inbox.messages) == 1
+
+
 def test_login_reads_the_password_from_the_environment(
     smtp_with_login: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:

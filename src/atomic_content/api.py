@@ -15,6 +15,7 @@ from typing import Any
 
 from .customers import CustomerRecord, find_customer
 from .experiments import Assignment
+from .formatting import DRAFTS_MARK
 from .models import ArmKind
 from .plan import Holdout, Plan, PlannedVariant, Route, Router, make_plan
 from .repository import Library
@@ -198,8 +199,24 @@ def route_messages(
                 resolver, variant, served, on, include_drafts=plan.include_drafts
             )
             resolution = dataclasses.replace(explained, notes=resolution.notes)
+        note = drafts_note(resolution)
+        if note is not None:
+            resolution = dataclasses.replace(resolution, notes=(note, *resolution.notes))
         messages.append(CustomerMessage(variant, resolution, assignment, holdout, route))
     return messages
+
+
+def drafts_note(resolution: Resolution) -> str | None:
+    """The note that tells a message with draft or review winners (``--include-drafts``)
+    from a built one, naming them; None when every winner is approved."""
+    drafts = resolution.drafts
+    if not drafts:
+        return None
+    atoms = ", ".join(f"{slot}={atom.id} ({atom.status.value})" for slot, atom in drafts.items())
+    return (
+        f"{DRAFTS_MARK}: {atoms} {'wins' if len(drafts) == 1 else 'win'} here, and builds use "
+        "approved atoms only: no build contains this message"
+    )
 
 
 def explain_variant(

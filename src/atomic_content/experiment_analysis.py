@@ -36,13 +36,12 @@ from typing import Any
 from .errors import UsageError
 from .formatting import visible
 from .manifest import Manifest
+from .models import OVERALL as OVERALL  # the row over every customer; no segment has its id
 from .models import ArmKind, Correction, Experiment, Metric, Segment
 
 SRM_ALPHA = 0.001
 """Below this chi-square p-value the arm counts do not fit the weights: no verdict."""
 
-OVERALL = "all"
-"""The segment name of the row over every customer."""
 
 EXTRA_HINT = "install the statistics extra: pip install 'atomic-content[experiments]'"
 

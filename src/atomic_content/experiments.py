@@ -448,6 +448,8 @@ def experiment_diagnostics(library: Library, rules: Governance) -> list[Diagnost
 def _check_one(library: Library, experiment: Experiment, rules: Governance) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     journey = library.journeys.get(experiment.journey)
+    if journey is None and library.is_broken("journey", experiment.journey):
+        return found  # the journey's file did not load: its own errors say why
     if journey is None:
         hint = did_you_mean(experiment.journey, library.journeys)
         found.append(

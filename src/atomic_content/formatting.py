@@ -236,6 +236,18 @@ def format_report(
     return lines
 
 
+DRAFTS_MARK = "with drafts: not built"
+"""What marks a message in which draft or review atoms win (``--include-drafts``)."""
+
+
+def variant_label(variant_id: str, with_drafts: bool) -> str:
+    """How output for people names the variant of a previewed message: its id, followed by
+    ``(with drafts: not built)`` when draft or review atoms win in it — the id is then the
+    built variant's that the message would replace once they are approved, and no build
+    contains the message itself."""
+    return f"{variant_id} ({DRAFTS_MARK})" if with_drafts else variant_id
+
+
 def format_segments(customer_id: str, verdicts: list[SegmentVerdict], refused: bool) -> str:
     """A customer's segments, each with the clauses that decided it."""
     matched = [v.segment for v in verdicts if v.matched]

@@ -705,8 +705,54 @@ class Profile(Model):
 # --------------------------------------------------------------------------- segments
 
 
+GENERIC: Final = "generic"
+"""The audience id of the message for nobody in particular (customers in none of a journey's
+segments): every journey's generic variant id ends in it."""
+
+OVERALL: Final = "all"
+"""The segment name of ``atomic analyze``'s row over every customer of an experiment."""
+
+RESERVED_SEGMENT_IDS: Final[Mapping[str, tuple[str, str]]] = {
+    GENERIC: (
+        "it names the audience of customers in no segment (every journey's generic variant "
+        "ends in it)",
+        "customers in no segment already get the generic message, made of atoms without "
+        "`segments:`",
+    ),
+    OVERALL: ("`atomic analyze` names its row over every customer so", ""),
+}
+"""Ids the engine gives a meaning of its own, which a segment therefore may not have: id ->
+(why it is reserved, advice for the hint). A segment named ``generic`` would share its
+variant ids with the generic audience's, so the manifest would hold two variants of one id."""
+
+
+def _not_reserved(value: str) -> str:
+    """``value`` unless it is a reserved segment id (error type ``reserved_id``, which
+    :func:`atomic_content.repository.schema_diagnostics` positions and explains)."""
+    reserved = RESERVED_SEGMENT_IDS.get(value)
+    if reserved is not None:
+        reason, advice = reserved
+        raise PydanticCustomError(
+            "reserved_id",
+            "segment id '{id}' is reserved: {reason}",
+            {"id": value, "reason": reason, "advice": advice},
+        )
+    return value
+
+
+SegmentId = Annotated[
+    Identifier,
+    AfterValidator(_not_reserved),
+    Field(
+        description="Lower-case letters, digits, '-' and '_'; starts with a letter or digit; "
+        "not " + " or ".join(sorted(RESERVED_SEGMENT_IDS)) + " (reserved).",
+        json_schema_extra={"not": {"enum": sorted(RESERVED_SEGMENT_IDS)}},
+    ),
+]
+
+
 class Segment(Model):
-    id: Identifier
+    id: SegmentId
     name: str | None = None
     description: str = ""
     condition: dict[str, Any]
@@ -823,15 +869,50 @@ class Step(Model):
     )
 
 
+def _not_empty_locales(value: list[str]) -> list[str]:
+    """``value`` unless it is empty: absent ``locales`` means every locale, so an empty list
+    would silently mean none (a journey without a single message)."""
+    if not value:
+        raise PydanticCustomError(
+            "too_short",
+            "an empty list names no locale, so the journey would have no message at all",
+            {
+                "hint": "remove `locales:` to write the journey in every locale of atomic.yaml, "
+                "or list the locales it is written in, e.g. [en, de]"
+            },
+        )
+    return value
+
+
+JourneyLocales = Annotated[
+    list[LocaleCode],
+    Field(max_length=MAX_LIST_ITEMS, json_schema_extra={"minItems": 1}),
+    AfterValidator(_not_empty_locales),
+]
+
+
 class Journey(Model):
     id: Identifier
     name: str
     description: str = ""
     audience: dict[str, Any] | None = None
     segments: list[Identifier] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
-    locales: list[LocaleCode] | None = Field(default=None, max_length=MAX_LIST_ITEMS)
+    locales: JourneyLocales | None = Field(
+        default=None,
+        description="The locales the journey is written in; absent: every locale.",
+    )
     allow_large_change: bool = False
     steps: Annotated[list[Step], Field(min_length=1, max_length=MAX_JOURNEY_STEPS)]
+
+    def locales_in(self, settings: Settings) -> list[str]:
+        """The locales this journey's messages are built in: its ``locales`` in the order
+        written, without repeats, else every locale of ``settings`` in theirs. The one reading
+        of the field (the plan, the locale rule, validate and coverage all ask here); never
+        empty when ``settings`` has a locale, since an empty ``locales:`` does not load
+        (``schema.empty``)."""
+        if self.locales is not None:
+            return list(dict.fromkeys(self.locales))
+        return list(settings.locales)
 
 
 # --------------------------------------------------------------------------- layouts

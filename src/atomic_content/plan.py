@@ -38,6 +38,7 @@ import hashlib
 import io
 import os
 import pickle
+from collections import Counter
 from collections.abc import Container, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from typing import IO, Any
 from . import __version__, hashing
 from .assets import asset_files
 from .collector import long_lived
-from .errors import Diagnostic, Diagnostics, Severity, UsageError
+from .errors import Diagnostic, Diagnostics, Severity, UsageError, plural
 from .experiments import Assignment, assign, covering, forced, relevant
 from .hashing import canonical_json, sha256_hex
 from .models import (
@@ -211,6 +212,13 @@ class RoutingTable:
         )
 
 
+class DuplicateVariantError(RuntimeError):
+    """Two planned variants have one id: a bug, since ids are unique by construction (a
+    segment may not be named like the generic audience, ``models.RESERVED_SEGMENT_IDS``).
+    Raised when the plan is made, so no manifest, bundle or routing table ever holds two
+    variants of one id; the CLI reports it as an internal error (exit 70)."""
+
+
 @dataclass(frozen=True)
 class Plan:
     """Every variant of a library over ``start``..``until``, resolved once.
@@ -219,6 +227,7 @@ class Plan:
     slot and audience) and ranking warnings (``rank.ambiguous``, ``rank.shadowed``).
     ``experiments`` are the experiments running during the range (their arms route to the
     plan's variants: control to generic, personalized to the audience's, holdout to none).
+    Variant ids are unique: DuplicateVariantError otherwise.
     """
 
     start: dt.date
@@ -235,6 +244,17 @@ class Plan:
     def __post_init__(self) -> None:
         if not self.by_id:
             object.__setattr__(self, "by_id", {v.id: v for v in self.variants})
+            unique = len(self.by_id)
+        else:  # given (dataclasses.replace passes it on): count the variants' own ids
+            unique = len({v.id for v in self.variants})
+        if unique != len(self.variants):
+            counts = Counter(v.id for v in self.variants)
+            twice = sorted(variant_id for variant_id, count in counts.items() if count > 1)
+            raise DuplicateVariantError(
+                f"the plan holds {plural(len(twice), 'variant id')} twice: "
+                f"{', '.join(twice[:3])}{' ...' if len(twice) > 3 else ''}; no manifest or "
+                "bundle is made from it"
+            )
 
     @property
     def routing(self) -> RoutingTable:
@@ -700,11 +720,10 @@ _MEMO_HEADER = f"atomic-content plan memo {PLAN_MEMO_FORMAT}\n".encode()
 
 
 def journey_locales(library: Library, journey: Journey) -> list[str]:
-    """Locales a journey is written in (all locales when it does not say), in settings order."""
+    """The locales a journey's messages are built in: :meth:`~atomic_content.models.Journey.
+    locales_in` of the library's settings (its ``locales``, else every locale)."""
     assert library.settings is not None
-    if journey.locales is not None:
-        return list(dict.fromkeys(journey.locales))
-    return list(library.settings.locales)
+    return journey.locales_in(library.settings)
 
 
 def journey_audiences(index: SegmentIndex, journey: Journey) -> list[str]:

@@ -28,7 +28,7 @@ from .channels.base import (
 )
 from .errors import Severity, UsageError, plural
 from .experiments import Assignment
-from .formatting import format_resolution, inline, log_safe
+from .formatting import format_resolution, inline, log_safe, variant_label
 from .models import ArmKind, Settings
 from .privacy import without
 from .render import assemble, check_limits, render_message
@@ -58,13 +58,22 @@ class PreviewResult:
     def has_errors(self) -> bool:
         return any(p.severity is Severity.ERROR for p in self.problems)
 
+    @property
+    def with_drafts(self) -> bool:
+        """Whether draft or review atoms win in this message (``--include-drafts``): a
+        preview that no build contains; :attr:`variant_id` is the built variant it would
+        replace once they are approved."""
+        return bool(self.resolution.drafts)
+
     def hint(self, problem: LimitProblem) -> str:
         """How to fix ``problem`` (one of :attr:`problems`): the build's hint for it."""
         return problem_hint(problem.code, problem.slot, self.resolution)
 
     def to_dict(self, *, explain: bool = False) -> dict[str, Any]:
         """The JSON shape of a preview (docs/cli.md): resolution, parts and problems; with an
-        experiment, ``experiment`` (arm and reason) and ``holdout`` (no message is sent)."""
+        experiment, ``experiment`` (arm and reason) and ``holdout`` (no message is sent).
+        ``with_drafts`` is true when draft or review atoms win (no build contains the
+        message; ``variant`` names the built variant it would replace)."""
         extra: dict[str, Any] = {}
         if self.assignment is not None:
             extra = {"experiment": self.assignment.to_dict(), "holdout": self.holdout}
@@ -72,6 +81,7 @@ class PreviewResult:
             **extra,
             "customer": self.customer_id,
             "variant": self.variant_id,
+            "with_drafts": self.with_drafts,
             "resolution": self.resolution.to_dict(explain=explain),
             "parts": {
                 name: {
@@ -180,7 +190,11 @@ def _summary(result: PreviewResult) -> list[str]:
     resolution = result.resolution
     audience = resolution.audience
     segments = ", ".join(sorted(audience.matched)) or "none"
-    lines = [f"segments: {segments}", f"audience: {audience.id}", f"variant: {result.variant_id}"]
+    lines = [
+        f"segments: {segments}",
+        f"audience: {audience.id}",
+        f"variant: {variant_label(result.variant_id, result.with_drafts)}",
+    ]
     if result.assignment is not None:
         arm = result.assignment.arm.value if result.assignment.arm else "not in the experiment"
         lines.append(f"arm: {arm} ({result.assignment.key})")

@@ -94,6 +94,10 @@ class Library:
 
     ``documents`` keeps the parsed YAML of every file (by display path) so that later stages can
     position their own diagnostics; ``paths`` maps (kind, id) to that display path.
+    ``broken`` maps (kind, id) to the display path of each file that exists but did not load
+    (its own diagnostics say why), with the id it states (``id:``) or else its file name's
+    (``("layout", "email/basic")`` for layouts): the id is known, so the cross-file checks
+    do not report references to it as unknown (:meth:`is_broken`).
     """
 
     root: Path
@@ -109,6 +113,7 @@ class Library:
     documents: dict[str, YamlDocument] = field(default_factory=dict)
     paths: dict[tuple[str, str], str] = field(default_factory=dict)
     file_hashes: dict[str, str] = field(default_factory=dict)
+    broken: dict[tuple[str, str], str] = field(default_factory=dict)
     load_cache: LoadCache | None = field(default=None, compare=False, repr=False)
     _atom_hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -120,6 +125,11 @@ class Library:
         if found is None:
             found = self._atom_hashes[atom.id] = atom_hash(atom)
         return found
+
+    def is_broken(self, kind: str, item_id: str) -> bool:
+        """Whether ``item_id`` names a file of ``kind`` that exists but did not load (see
+        ``broken``): a reference to it is no mistake of the referring file."""
+        return (kind, item_id) in self.broken
 
     def document(self, kind: str, item_id: str) -> YamlDocument | None:
         """The parsed file of an item, for positioning diagnostics about it."""
@@ -662,6 +672,7 @@ _CODES = {
     "too_long": "schema.too_long",
     "value_error": "schema.invalid_value",
     "atom_no_content": "atom.no_content",
+    "reserved_id": "segment.reserved_id",  # models.RESERVED_SEGMENT_IDS
 }
 
 
@@ -712,6 +723,8 @@ def schema_diagnostics(
                 if suggested
                 else "rename the file: ids use lower-case letters, digits, '-' and '_'"
             )
+        elif kind == "reserved_id":
+            line, col, message, hint = _reserved_id_text(doc, loc, item)
         elif kind == "atom_no_content":
             line, col = doc.position(("slot",)) if _has_key(doc, "slot") else (1, 1)
             message, hint = _no_content_text(doc, slots)
@@ -727,6 +740,28 @@ def schema_diagnostics(
                 message = f"{where}: {value!r} is not a language tag"
                 hint = _locale_suggestion(str(value)) or hint
         diagnostics.error(doc.path, line, col, code, message, hint)
+
+
+def _reserved_id_text(
+    doc: YamlDocument, loc: tuple[str | int, ...], item: Any
+) -> tuple[int, int, str, str]:
+    """(line, col, message, hint) for a reserved segment id: at the ``id:`` value, or at
+    1:1 when the id is the file name (the file is what to rename)."""
+    ctx = item.get("ctx") or {}
+    advice = str(ctx.get("advice", ""))
+    if _id_from_file_name(doc):
+        name = PurePosixPath(doc.path).name
+        message = (
+            f"the segment id {ctx.get('id')!r} comes from the file name {name} and is "
+            f"reserved: {ctx.get('reason')}"
+        )
+        hint = "rename the file (or give it another `id:`)"
+        line, col = 1, 1
+    else:
+        message = str(item["msg"])
+        hint = "give the segment another id"
+        line, col = doc.position(loc)
+    return line, col, message, f"{hint}; {advice}" if advice else hint
 
 
 def _has_key(doc: YamlDocument, key: str) -> bool:
@@ -1588,6 +1623,34 @@ class _Loader:
             item, doc = self.parse(shown, path, model, kind)
             if item is not None and doc is not None:
                 self.register(kind, store, item, doc)
+            else:
+                self.mark_broken(kind, shown, doc)
+
+    def mark_broken(
+        self, kind: str, shown: str, doc: YamlDocument | None, prefix: str = ""
+    ) -> None:
+        """Remember that the file ``shown`` of ``kind`` exists but did not load
+        (:attr:`Library.broken`), under the id it states, else its file name's (as the loader
+        names a file without ``id:``); ``prefix`` goes before the id (a layout's channel)."""
+        data = doc.data if doc is not None else None
+        stated = data.get("id") if isinstance(data, dict) else None
+        name = shown.rsplit("/", 1)[-1]
+        item_id = stated if isinstance(stated, str) else name[: name.rindex(".")]
+        self.library.broken.setdefault((kind, prefix + item_id), shown)
+
+    def mark_refused(self, refused: Diagnostics) -> None:
+        """:meth:`mark_broken` for each content file the listing refused (a link out of the
+        tree, a pipe ...): it exists, so references to it are not unknown either."""
+        layout_channels = set(channel_registry())
+        for path in sorted({problem.path for problem in refused}):
+            top, _, rest = path.partition("/")
+            found = next((entry for entry in CONTENT_FOLDERS if entry[0] == top), None)
+            if found is not None and read_in_folder(rest, found[3]):
+                self.mark_broken(found[2], path, None)
+                continue
+            channel, _, name = rest.partition("/")
+            if top == "layouts" and channel in layout_channels and read_in_folder(name, False):
+                self.mark_broken("layout", path, None, f"{channel}/")
 
     def load_layouts(self) -> None:
         base = self.root / "layouts"
@@ -1616,6 +1679,7 @@ class _Loader:
             for shown, path in self.yaml_files(f"layouts/{channel}", recursive=False):
                 layout, doc = self.parse(shown, path, Layout, "layout")
                 if layout is None or doc is None:
+                    self.mark_broken("layout", shown, doc, f"{channel}/")
                     continue
                 key = (channel, layout.id)
                 if key in self.library.layouts:
@@ -1639,6 +1703,12 @@ class _Loader:
     def read_template(
         self, channel: str, layout: Layout, path: Path, doc: YamlDocument
     ) -> tuple[str | None, str | None]:
+        """(display path, source) of the layout's ``template:`` file, named relative to the
+        layout file ``path``; (None, None) for a layout without one, a None source when it
+        cannot be read. Every problem is reported at the layout's ``template:`` value, except
+        those the listing already reported at the template itself: a template must be a
+        regular file inside the content folder (``layout.template_outside`` for a name that
+        leads out of it, ``io.outside_root`` / ``io.broken_link`` for a link that does)."""
         if layout.template is None:
             pattern = channel_registry()[channel].layout_template
             if pattern is not None:
@@ -1652,18 +1722,45 @@ class _Loader:
                     f"add `template: {pattern}` and create that file beside this one",
                 )
             return None, None
-        template = path.parent / layout.template
-        shown = display_path(template, self.root)
-        if shown in self.refused:
-            return shown, None  # content_files said why (a pipe, a link out of the tree ...)
         line, col = doc.position(("template",))
+        # Named, not resolved: `..` and absolute names are refused before the file system is
+        # asked anything (the build's input fingerprint lists only the content folder).
+        template = Path(os.path.normpath(path.parent / layout.template))
+        if not template.is_relative_to(self.root):
+            pattern = channel_registry()[channel].layout_template
+            example = pattern.replace("<name>", layout.id) if pattern else template.name
+            self.diagnostics.error(
+                doc.path,
+                line,
+                col,
+                "layout.template_outside",
+                f"template {layout.template!r} is outside the content folder: a layout's "
+                "template must be a file inside it, named relative to the layout file",
+                f"put the template in the content folder, e.g. beside {path.name}, and name "
+                f"it relative to the layout file: `template: {example}`",
+            )
+            return None, None
+        shown = display_path(template, self.root)
+        parts = shown.split("/")
+        if any("/".join(parts[:end]) in self.refused for end in range(1, len(parts) + 1)):
+            # content_files said why, at the template or a folder on its way (a pipe, a link
+            # out of the tree ...)
+            return shown, None
         problem = (
             check_inside_root(template, self.root)
             if template.exists() or template.is_symlink()
             else None
         )
         if problem is not None:
-            self.diagnostics.add(problem)
+            # A link (or a linked folder on the way) that leads out: said at `template:`.
+            self.diagnostics.error(
+                doc.path,
+                line,
+                col,
+                problem.code,
+                f"template {layout.template!r}: {problem.message}",
+                problem.hint,
+            )
             return shown, None
         if not template.is_file():
             self.diagnostics.error(
@@ -1780,6 +1877,7 @@ def _load_files(
         if index == LAYOUTS_BEFORE:
             loader.load_layouts()
         loader.load_folder(folder, model, kind, stores[kind], recursive=recursive)
+    loader.mark_refused(refused)
     loader.diagnostics.extend(unread_files(loader.listing))
     loader.prefetched.clear()
     loader.hits.clear()

@@ -148,6 +148,7 @@ class Resolution:
             "date": self.date.isoformat() if self.date else None,
             "notes": list(self.notes),
             "missing_required": self.missing_required,
+            "with_drafts": bool(self.drafts),
             "slots": slots,
         }
 
@@ -155,6 +156,15 @@ class Resolution:
     def atoms(self) -> dict[str, Atom]:
         """Slot -> winning atom, for the slots that have one."""
         return {name: s.winner for name, s in self.slots.items() if s.winner is not None}
+
+    @property
+    def drafts(self) -> dict[str, Atom]:
+        """Slot -> winning atom that is not approved (a draft or review atom, which only
+        ``--include-drafts`` lets compete). Empty for every message a build holds: a build
+        uses approved atoms only, so a resolution with drafts is a preview no build contains."""
+        return {
+            name: atom for name, atom in self.atoms.items() if atom.status is not Status.APPROVED
+        }
 
 
 RankKey = tuple[int, int, int, str]
@@ -211,11 +221,12 @@ def journey_allows(atom: Atom, journey: str, step: str) -> bool:
 
 def message_locale(journey: Journey, wanted: str | None, settings: Settings) -> str:
     """The locale a message is written in: the first locale of ``wanted``'s fallback chain that
-    the journey supports, else the default locale (if supported), else the journey's first.
+    the journey supports (:meth:`~atomic_content.models.Journey.locales_in`), else the default
+    locale (if supported), else the journey's first.
 
     The one place this is decided: the plan, the resolver and the runtime router all call it.
     """
-    supported = journey.locales or list(settings.locales)
+    supported = journey.locales_in(settings)
     if wanted is not None:
         for code in locale_chain(settings, wanted):
             if code in supported:

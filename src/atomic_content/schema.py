@@ -222,8 +222,11 @@ def stamped_stale(library: Library, folder: Path | None = None) -> list[str]:
 
 
 def freshness_diagnostics(library: Library) -> list[Diagnostic]:
-    """A ``schema.stale`` hint when the project's schemas no longer match its content."""
-    if library.settings is None:
+    """A ``schema.stale`` hint when the project's schemas no longer match its content; none
+    while a content file does not load (``library.broken``): its ids are missing from the
+    library, so the schemas would only look stale, and writing them again then would drop
+    those ids."""
+    if library.settings is None or library.broken:
         return []
     stale = stamped_stale(library)
     if not stale:

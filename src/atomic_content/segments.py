@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conditions import CompiledCondition, compile_condition, first_match
+from .models import GENERIC as GENERIC  # its home: models, where segment ids are checked
 from .models import PERSONALIZATION, Journey, Profile, Segment
 
 
@@ -66,10 +67,6 @@ class Audience:
     def for_id(cls, audience_id: str) -> Audience:
         """The audience a variant names (a segment id or ``generic``)."""
         return cls.generic() if audience_id == GENERIC else cls.for_segment(audience_id)
-
-
-GENERIC = "generic"
-"""The audience id of the message for nobody in particular."""
 
 
 @dataclass(frozen=True)

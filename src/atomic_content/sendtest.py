@@ -89,6 +89,8 @@ class SentMessage:
     subject: str
     size: int
     variant_id: str
+    with_drafts: bool = False
+    """Draft or review atoms win in the message sent (``--include-drafts``): no build holds it."""
 
 
 def address_to(eml: bytes, to: str) -> EmailMessage:
@@ -175,14 +177,19 @@ def send_test(
         include_drafts=include_drafts,
     )  # fmt: skip
     eml = format_export(results, EXPORT_FORMAT, date=on or dt.date.today())
-    return send_eml(eml, to, server, variant_id=results[0].variant_id)
+    return send_eml(
+        eml, to, server, variant_id=results[0].variant_id, with_drafts=results[0].with_drafts
+    )
 
 
-def send_eml(eml: bytes, to: str, server: SmtpServer, *, variant_id: str = "") -> SentMessage:
-    """Send an ``.eml`` file's message to ``to`` (``To`` replaced) through ``server``."""
+def send_eml(
+    eml: bytes, to: str, server: SmtpServer, *, variant_id: str = "", with_drafts: bool = False
+) -> SentMessage:
+    """Send an ``.eml`` file's message to ``to`` (``To`` replaced) through ``server``;
+    ``variant_id`` and ``with_drafts`` describe it in the result."""
     message = address_to(eml, to)
     sender = deliver(message, to, server)
-    return SentMessage(sender, to, str(message["Subject"] or ""), len(eml), variant_id)
+    return SentMessage(sender, to, str(message["Subject"] or ""), len(eml), variant_id, with_drafts)
 
 
 __all__ = [

@@ -28,6 +28,7 @@ from .hygiene import check_text_hygiene, document_hygiene, template_hygiene
 from .inputs import Listing
 from .markdown import lint_markdown
 from .models import (
+    GENERIC,
     Atom,
     AttributeType,
     Journey,
@@ -137,6 +138,9 @@ class _Validator:
         self.channels = settings.channels.enabled() if settings else []
         self.locales = sorted(settings.locales) if settings else []
         self.assets: list[str] | None = None
+        # Segments whose condition has errors (check_segments): what they guarantee about a
+        # customer is unknown until fixed, so nothing else is judged by it.
+        self.unsound_segments: set[str] = set()
 
     # -- helpers ---------------------------------------------------------------------------
     def err(
@@ -169,6 +173,8 @@ class _Validator:
         *,
         key: bool = False,
     ) -> None:
+        if self.lib.is_broken(what, name):
+            return  # the file exists but did not load: its own errors say why, once
         known = sorted(known)
         suggestion = did_you_mean(name, known)
         listing = ", ".join(known) if len(known) <= 12 else ", ".join(known[:12]) + ", ..."
@@ -177,6 +183,12 @@ class _Validator:
             + (" " if suggestion else "")
             + (f"known {what}s: {listing}" if known else f"no {what}s are defined")
         )
+        if what == "segment" and name == GENERIC:
+            hint = (
+                f"{GENERIC!r} is no segment but the audience of customers in none: every "
+                "journey builds its message, from atoms without `segments:` (leave the key "
+                f"out); {hint}"
+            )
         self.err(
             kind, item_id, loc, f"ref.unknown_{what}", f"unknown {what} {name!r}", hint, key=key
         )
@@ -264,15 +276,18 @@ class _Validator:
                     + "; write the text itself",
                 )
         for locale in sorted(settings.locales):
+            chain = self.lib.locale_chain(locale)
+            if any(self.lib.is_broken("strings", code) for code in chain):
+                continue  # a catalogue on its chain did not load: its own errors say why
             missing = missing_keys(self.lib, locale)
             if missing:
-                chain = " -> ".join(self.lib.locale_chain(locale))
                 self.err(
                     "settings",
                     "settings",
                     ("locales", locale),
                     "strings.missing",
-                    f"locale {locale!r} has no string for {', '.join(missing)} (looked in {chain})",
+                    f"locale {locale!r} has no string for {', '.join(missing)} "
+                    f"(looked in {' -> '.join(chain)})",
                     f"add them to strings/{locale}.yaml, or give {locale!r} a `fallback` "
                     "locale that has them (built in: en, de, fr)",
                 )
@@ -419,8 +434,11 @@ class _Validator:
                 )
 
     # -- segments and conditions -----------------------------------------------------------
-    def check_condition(self, kind: str, item_id: str, base: Loc, condition: Any) -> None:
-        for problem in check_condition(condition, self.attr_types):
+    def check_condition(self, kind: str, item_id: str, base: Loc, condition: Any) -> bool:
+        """Report the problems of ``condition`` (at ``base`` in the item's file); True when it
+        has none."""
+        problems = check_condition(condition, self.attr_types)
+        for problem in problems:
             self.err(
                 kind,
                 item_id,
@@ -430,10 +448,12 @@ class _Validator:
                 problem.hint,
                 key=problem.code in ("condition.unknown_operator", "condition.unknown_attribute"),
             )
+        return not problems
 
     def check_segments(self) -> None:
         for seg in self.lib.segments.values():
-            self.check_condition("segment", seg.id, ("condition",), seg.condition)
+            if not self.check_condition("segment", seg.id, ("condition",), seg.condition):
+                self.unsound_segments.add(seg.id)
 
     # -- atoms -----------------------------------------------------------------------------
     def check_atom(self, atom: Atom) -> None:
@@ -551,7 +571,12 @@ class _Validator:
         """The attributes as the token lint sees them in ``atom``: an attribute that needs a
         consent purpose needs a default (it is absent without the consent), unless every
         segment the atom targets reads attributes needing that purpose too (a customer in
-        the segment gave it)."""
+        the segment gave it).
+
+        A targeted segment that cannot be judged — unknown, in a file that did not load, or
+        with errors in its condition — is taken to give every purpose: its own error is the
+        one to fix, and what it guarantees is known only then (one mistake, one error; no
+        ``token.missing_default`` in every atom that targets it)."""
         profile = self.lib.profile
         if profile is None or not atom.segments:
             return self.attrs
@@ -561,10 +586,11 @@ class _Validator:
         covered: frozenset[str] | None = None
         for seg_id in atom.segments:
             segment = self.lib.segments.get(seg_id)
-            if segment is None:
-                return self.attrs
-            reads = condition_attributes(segment.condition, profile.attributes)
-            purposes = policy.purposes(reads)
+            if segment is None or seg_id in self.unsound_segments:
+                purposes = policy.purposes(profile.attributes)
+            else:
+                reads = condition_attributes(segment.condition, profile.attributes)
+                purposes = policy.purposes(reads)
             covered = purposes if covered is None else covered & purposes
         if not covered:
             return self.attrs
@@ -703,6 +729,8 @@ class _Validator:
                     )
                     continue
                 if (channel, layout_id) not in self.lib.layouts:
+                    if self.lib.is_broken("layout", f"{channel}/{layout_id}"):
+                        continue  # the layout file did not load: its own errors say why
                     known = [lid for (ch, lid) in self.lib.layouts if ch == channel]
                     suggestion = did_you_mean(layout_id, known)
                     self.err(
@@ -864,8 +892,9 @@ def atom_usable(library: Library, atom: Atom) -> bool:
             and not any(f"{journey.id}/{step.id}" in atom.journeys for step in journey.steps)
         ):
             continue
-        journey_locales = journey.locales or list(settings.locales)
-        chains = {loc for code in journey_locales for loc in library.locale_chain(code)}
+        chains = {
+            loc for code in journey.locales_in(settings) for loc in library.locale_chain(code)
+        }
         if (atom.locale or default) not in chains:
             continue
         segments = set(journey.segments) if journey.segments is not None else set(library.segments)
@@ -905,8 +934,9 @@ def usable_atoms(library: Library) -> set[str]:
     default = settings.default_locale
     usable: set[str] = set()
     for journey in library.journeys.values():
-        journey_locales = journey.locales or list(settings.locales)
-        chains = {loc for code in journey_locales for loc in library.locale_chain(code)}
+        chains = {
+            loc for code in journey.locales_in(settings) for loc in library.locale_chain(code)
+        }
         segments = set(journey.segments) if journey.segments is not None else set(library.segments)
         for step in journey.steps:
             for channel, layout_id in step.channels.items():
@@ -956,14 +986,17 @@ def value_matches(kind: AttributeType, value: Any) -> bool:
 def atom_context(library: Library) -> str:
     """What the checks of one atom read besides the atom's own file: every file that is not an
     atom or a customer (settings, profile, segments, journeys, layouts and their templates,
-    strings, experiments) and the names of the files in assets/ (image sources)."""
+    strings, experiments), the ids of the files that did not load (``library.broken``: a
+    file that does not even parse has no digest) and the names of the files in assets/ (image
+    sources)."""
     others = sorted(
         (path, digest)
         for path, digest in library.file_hashes.items()
         if not path.startswith(("atoms/", "customers/"))
     )
+    broken = sorted(f"{kind}:{item_id}" for kind, item_id in library.broken)
     assets = sorted(asset_files(library.root)) if library.root else []
-    return sha256_hex(canonical_json([others, assets]))
+    return sha256_hex(canonical_json([others, broken, assets]))
 
 
 PARALLEL_ATOMS = 400

@@ -92,6 +92,7 @@ def preview(
 
     Exits 1 when a message breaks a hard limit (errors); warnings are shown but do not fail.
     """
+    from ..api import drafts_note
     from ..models import ArmKind
     from ..preview import format_export, format_html, format_json, format_problems, format_text
     from ..preview import preview as run_preview
@@ -119,8 +120,12 @@ def preview(
     else:
         output = format_text(results, explain=explain)
     if fmt == "html" or fmt in exports:
-        # The document goes to stdout or a file; problems go to stderr so they stay visible.
+        # The document goes to stdout or a file; problems go to stderr so they stay visible,
+        # and so does the note that a message with drafts is in no build.
         for result in results:
+            note = drafts_note(result.resolution)
+            if note is not None:
+                click.echo(f"{result.resolution.key}: note: {note}", err=True)
             for line, hint in format_problems(result):
                 click.echo(f"{result.resolution.key}: {line}\n  hint: {hint}", err=True)
     target = out

@@ -152,7 +152,10 @@ def send_test_command(
         content, customer_ref, journey, step, to, server, locale=locale,
         on=parse_date(date_text), include_drafts=include_drafts,
     )  # fmt: skip
+    from ..formatting import variant_label
+
     click.echo(
-        f"sent {sent.variant_id} to {sent.to} via {server.host}:{server.port} "
+        f"sent {variant_label(sent.variant_id, sent.with_drafts)} to {sent.to} via "
+        f"{server.host}:{server.port} "
         f"({sent.size} bytes, subject {sent.subject!r})"
     )
