@@ -146,6 +146,16 @@ CASES = [
         "keep one of the two entries",
     ),
     Case(
+        "huge-number-in-a-token",  # Jinja's parser raised ValueError: was exit 70
+        {
+            "atoms/hugetoken.yaml": "slot: headline\nstatus: approved\n"
+            'text: "Hi {{ customer.first_name | default(0x' + "f" * 5000 + ') }}"\n'
+        },
+        "atoms/hugetoken.yaml:3:44: error[token.number_too_large]: this number is too large: "
+        "written out, it has more than 4,300 digits",
+        "write a smaller number, or text in quotes",
+    ),
+    Case(
         "comment-in-text",
         {
             "atoms/fjell.yaml": "slot: headline\nstatus: approved\nsegments: [vip]\n"
@@ -819,6 +829,7 @@ HOSTILE_YAML = [
     "too-many-steps",
     "huge-hex-number",
     "duplicate-key-with-a-huge-number",
+    "huge-number-in-a-token",
 ]
 
 

@@ -222,6 +222,21 @@ LINT_CASES = [
         "{% autoescape false %}x{% endautoescape %}", [(1, 1, "token.not_allowed")], id="autoescape"
     ),
     pytest.param("a {% raw %}{{ x }}{% endraw %}", [(1, 3, "token.not_allowed")], id="raw"),
+    # integer literals too large to use: Jinja's parser raises ValueError for a decimal one
+    # past Python's digit limit, its compiler for a hexadecimal one it cannot print
+    pytest.param("{{ 0x" + "f" * 5000 + " }}", [(1, 4, "token.number_too_large")], id="huge-hex"),
+    pytest.param(
+        "Hi\n{{ customer.nickname | default(" + "9" * 4301 + ") }}",
+        [(2, 32, "token.number_too_large")],
+        id="huge-decimal-default",
+    ),
+    pytest.param(
+        "{{ customer.points }}{{ 0o" + "7" * 5000 + " }}",
+        [(1, 25, "token.number_too_large")],
+        id="huge-octal-second-tag",
+    ),
+    pytest.param("{{ " + "9" * 4300 + " }}", [], id="4300-digits"),
+    pytest.param("{{ 0x" + "f" * 500 + " }}", [], id="500-hex-digits"),
 ]
 
 
@@ -590,6 +605,24 @@ def test_bad_value_names_the_attribute_that_held_it(
         env.compile(source).render({"customer": customer}, customer_id="c-1")
     assert info.value.code == "render.bad_value"
     assert info.value.attribute == attribute
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ 0x" + "f" * 5000 + " }}", "{{ customer.points | default(" + "9" * 5000 + ") }}"],
+    ids=["hex", "decimal"],
+)
+def test_a_number_too_large_never_reaches_jinja(source: str) -> None:
+    """Compiling is a RenderError, reading the paths an empty answer: never a ValueError."""
+    env = TokenEnvironment(locale="en", mode="text")
+    with pytest.raises(RenderError) as info:
+        env.compile(source)
+    assert info.value.code == "render.template_invalid"
+    assert "[token.number_too_large]" in info.value.message
+    assert customer_paths(source) == frozenset()
+    with pytest.raises(RenderError) as unchecked:
+        env._compile_unchecked(source)
+    assert unchecked.value.code == "render.template_invalid"
 
 
 def test_only_allowed_filters_are_installed() -> None:

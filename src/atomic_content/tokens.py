@@ -41,6 +41,7 @@ import datetime as dt
 import difflib
 import functools
 import re
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -61,6 +62,7 @@ from atomic_content.errors import RenderError, UsageError
 
 __all__ = [
     "ALLOWED_FILTERS",
+    "NUMBER_TOO_LARGE_HINT",
     "ROOTS",
     "AttributeInfo",
     "CompiledTemplate",
@@ -71,9 +73,11 @@ __all__ = [
     "customer_paths",
     "filtered_paths",
     "lint_template",
+    "number_too_large_message",
     "protect_tokens",
     "required_customer_paths",
     "restore_tokens",
+    "too_large_integer",
 ]
 
 ROOTS: Final = frozenset({"customer", "brand", "slots"})
@@ -171,17 +175,19 @@ def _line_col(starts: Sequence[int], offset: int) -> tuple[int, int]:
     return index + 1, offset - starts[index] + 1
 
 
-def _lex(source: str) -> list[_Lexeme]:
-    """Jinja lexemes with their 1-based line and column (whitespace dropped).
+def _lex(source: str, env: Environment | None = None) -> list[_Lexeme]:
+    """Jinja lexemes of ``env`` (default: the token environment's) with their 1-based line and
+    column (whitespace dropped).
 
     Jinja's lexer reports lines only; columns are recovered by finding each raw lexeme in the
     source after the previous one. Stops quietly at a lexing error (the parser reports it).
+    Never converts a literal, so it works on any text the parser would refuse.
     """
     starts = _line_starts(source)
     lexemes: list[_Lexeme] = []
     offset = 0
     try:
-        for _lineno, kind, value in _PARSE_ENV.lexer.tokeniter(source, None):
+        for _lineno, kind, value in (env or _PARSE_ENV).lexer.tokeniter(source, None):
             found = source.find(value, offset) if value else offset
             if found < 0:
                 continue
@@ -813,13 +819,68 @@ def _syntax_col(source: str, line: int) -> int:
                 return start + 1
             try:
                 _PARSE_ENV.parse(text[start:end])
-            except TemplateSyntaxError:
+            except (TemplateSyntaxError, ValueError):  # ValueError: see _too_large_number
                 return start + 1
     return openers[0] + 1 if openers else 1
 
 
+def _unreadable_integer(written: str) -> bool:
+    """Whether Jinja's integer literal ``written`` is too large to use: Jinja converts it with
+    ``int(..., 0)``, which refuses a decimal one past Python's digit limit (ValueError from the
+    parser, not a syntax error), and the compiled template prints it, which fails for a
+    hexadecimal, octal or binary one whose decimal form is that long."""
+    try:
+        value = int(written.replace("_", ""), 0)
+        str(value)
+    except ValueError:
+        return True
+    return False
+
+
+NUMBER_TOO_LARGE_HINT: Final = "write a smaller number, or text in quotes"
+
+
+def number_too_large_message() -> str:
+    """The message of a number literal too large to use (tokens, layouts and YAML agree)."""
+    limit = sys.get_int_max_str_digits()
+    return f"this number is too large: written out, it has more than {limit:,} digits"
+
+
+def too_large_integer(source: str, env: Environment | None = None) -> tuple[int, int] | None:
+    """(line, column) of the first integer literal in the tags of ``source`` that is too large
+    to use (see :func:`_unreadable_integer`), lexed as ``env`` (default: the token
+    environment) lexes it; None when there is none. Parsing or compiling such a template
+    raises ValueError, so callers check this first."""
+    found = _too_large_number(_lex(source, env))
+    return (found.line, found.col) if found is not None else None
+
+
+def _too_large_number(lexemes: Sequence[_Lexeme]) -> TokenProblem | None:
+    """``token.number_too_large`` at the first integer literal too large to use, if any."""
+    for lexeme in lexemes:
+        # 500 hexadecimal digits are at most 603 decimal ones: under the lowest digit limit
+        # Python can be set to (640), so a shorter literal needs no conversion to tell.
+        if (
+            lexeme.kind == "integer"
+            and len(lexeme.value) > 500
+            and _unreadable_integer(lexeme.value)
+        ):
+            return TokenProblem(
+                lexeme.line,
+                lexeme.col,
+                "token.number_too_large",
+                number_too_large_message(),
+                NUMBER_TOO_LARGE_HINT,
+            )
+    return None
+
+
 def _analyse(source: str, rules: _Rules | None) -> _Analysis:
     source = _normalize_newlines(source)
+    lexemes = _lex(source)
+    too_large = _too_large_number(lexemes)
+    if too_large is not None:  # neither parsed nor compiled: both would raise ValueError
+        return _Analysis((too_large,), (), syntax_ok=False)
     try:
         template = _PARSE_ENV.parse(source)
     except TemplateSyntaxError as exc:
@@ -833,7 +894,7 @@ def _analyse(source: str, rules: _Rules | None) -> _Analysis:
             f"quotes are closed; a correct token looks like {_EXAMPLE}",
         )
         return _Analysis((problem,), (), syntax_ok=False)
-    walker = _Walker(_lex(source), rules)
+    walker = _Walker(lexemes, rules)
     walker.walk(template)
     problems = sorted(walker.problems, key=lambda p: (p.line, p.col))
     return _Analysis(
@@ -1733,7 +1794,7 @@ class TokenEnvironment:
             template = self._env.template_class.from_code(
                 self._env, code, self._env.make_globals(None), None
             )
-        except TemplateError as exc:
+        except (TemplateError, ValueError) as exc:  # ValueError: a number too large to print
             line = getattr(exc, "lineno", None)
             raise RenderError(
                 "render.template_invalid",
