@@ -127,6 +127,37 @@ CASES = [
         "keep one of the two entries",
     ),
     Case(
+        "huge-hex-number",  # Python reads it but cannot print it: it was a crash (exit 70)
+        {"atoms/huge.yaml": ATOM + "priority: 0x" + "f" * 5000 + "\n"},
+        "atoms/huge.yaml:4:11: error[yaml.number_too_large]: this number is too large: written "
+        "out, it has more than 4,300 digits",
+        "write a smaller number; if this is text, not a number, put it in quotes",
+    ),
+    Case(
+        "huge-decimal-in-a-text-field",  # it used to be taken for a tag 5 000 characters long
+        {"atoms/hugetag.yaml": ATOM + "tags: [welcome, " + "9" * 5000 + "]\n"},
+        "atoms/hugetag.yaml:4:17: error[yaml.number_too_large]: this number is too large: "
+        "written out, it has more than 4,300 digits",
+        "put it in quotes",
+    ),
+    Case(
+        "duplicate-key-with-a-huge-number",  # was yaml.syntax at 1:1 in Python's words
+        {"atoms/duptags.yaml": ATOM + "tags: [a]\ntags: [0x" + "f" * 5000 + "]\n"},
+        "atoms/duptags.yaml:5:1: error[yaml.duplicate_key]: the key 'tags' appears twice in the "
+        "same mapping",
+        "keep one of the two entries",
+    ),
+    Case(
+        "huge-number-in-a-token",  # Jinja's parser raised ValueError: was exit 70
+        {
+            "atoms/hugetoken.yaml": "slot: headline\nstatus: approved\n"
+            'text: "Hi {{ customer.first_name | default(0x' + "f" * 5000 + ') }}"\n'
+        },
+        "atoms/hugetoken.yaml:3:44: error[token.number_too_large]: this number is too large: "
+        "written out, it has more than 4,300 digits",
+        "write a smaller number, or text in quotes",
+    ),
+    Case(
         "comment-in-text",
         {
             "atoms/fjell.yaml": "slot: headline\nstatus: approved\nsegments: [vip]\n"
@@ -1100,6 +1131,9 @@ HOSTILE_YAML = [
     "thousand-brackets",
     "deep-through-alias",
     "too-many-steps",
+    "huge-hex-number",
+    "duplicate-key-with-a-huge-number",
+    "huge-number-in-a-token",
 ]
 
 

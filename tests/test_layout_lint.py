@@ -97,6 +97,29 @@ CASES = [
         ],
     ),
     Case(
+        "huge-hex-number",  # Jinja reads it, the compiler cannot print it: was exit 70
+        email("{{ 0x" + "f" * 5000 + " }}"),
+        [
+            (
+                f"{EMAIL}:7:19: error[layout.number_too_large]: this number is too large: "
+                "written out, it has more than 4,300 digits",
+                "write a smaller number, or text in quotes",
+            )
+        ],
+    ),
+    Case(
+        "huge-decimal-number",  # Jinja's parser raised ValueError: was exit 70
+        email("{{ slots.legal | default(" + "9" * 5000 + ") }}"),
+        [
+            (
+                f"{EMAIL}:7:41: error[layout.number_too_large]: this number is too large: "
+                "written out, it has more than 4,300 digits",
+                "write a smaller number, or text in quotes",
+            )
+        ],
+    ),
+    Case("largest-number-that-prints", email("{{ " + "9" * 4300 + " }}")),
+    Case(
         "slot-typo-in-if",
         email("{% if slots.legl %}{{ slots.legal }}{% endif %}"),
         [
@@ -477,3 +500,15 @@ def test_arithmetic_error_is_a_render_error() -> None:
     with pytest.raises(RenderError) as caught:
         render_layout("{{ 1 / 0 }}", name="x", variables={})
     assert caught.value.code == "render.layout_failed"
+
+
+@pytest.mark.parametrize(
+    "number", ["0x" + "f" * 5000, "9" * 5000, "0o" + "7" * 5000], ids=["hex", "decimal", "octal"]
+)
+def test_a_number_too_large_is_a_render_error_with_its_line(number: str) -> None:
+    with pytest.raises(RenderError) as caught:
+        render_layout("x\n{{ " + number + " }}", name="x", variables={})
+    assert caught.value.code == "render.layout_invalid"
+    assert caught.value.message == (
+        "line 2: this number is too large: written out, it has more than 4,300 digits"
+    )

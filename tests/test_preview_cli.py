@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import json
 import re
+import shutil
 from email import policy
 from pathlib import Path
 
@@ -286,3 +287,74 @@ def test_a_message_with_drafts_says_so_beside_an_html_document(runner: CliRunner
     assert code == 0, err
     assert out.lstrip().lower().startswith("<!doctype html>")
     assert f"welcome/day-7/email/en: note: {DRAFT_NOTE}\n" in err
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("8420.0", "€8,420.00"),
+        ("1e22", "€10,000,000,000,000,000,000,000.00"),
+        ("1e30", "€1,000,000,000,000,000,000,000,000,000,000.00"),
+        ("1.7976931348623157e308", "€179,769,313,486,231,570" + ",000" * 97 + ".00"),
+    ],
+    ids=["demo", "1e22", "1e30", "largest-float"],
+)
+def test_a_vips_huge_lifetime_value_is_formatted(
+    runner: CliRunner, tmp_path: Path, value: str, shown: str
+) -> None:
+    """The win-back email thanks a VIP for their lifetime value with `currency("EUR")`:
+    every finite number is formatted, never `render.failed (InvalidOperation)`."""
+    oliver = (DEMO_CONTENT / "customers" / "oliver.yaml").read_text(encoding="utf-8")
+    customer = tmp_path / "oliver.yaml"
+    customer.write_text(
+        re.sub(r"lifetime_value: .*", f"lifetime_value: {value}", oliver), encoding="utf-8"
+    )
+    code, out, err = invoke(
+        runner, "--customer", str(customer), "--journey", "winback", "--step", "miss-you",
+        "--channel", "email", "--format", "text", *DATE,
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"trusted us with {shown} worth of gear" in out
+
+
+@pytest.mark.parametrize(
+    ("token", "attribute", "fragment"),
+    [
+        ('{{ customer.tier | currency("EUR") }}', "tier", "the currency filter needs a number"),
+        (
+            '{{ customer.orders.last_date | default("2026-01-01") | percent }}',
+            "orders.last_date",
+            "the percent filter needs a number",
+        ),
+        ("{{ customer.first_name | default('x') | date }}", "first_name", "the date filter"),
+    ],
+    ids=["currency-of-text", "percent-of-a-date", "date-of-a-name"],
+)
+def test_a_filter_refusing_a_value_names_the_attribute_and_the_atom(
+    runner: CliRunner, tmp_path: Path, token: str, attribute: str, fragment: str
+) -> None:
+    """The demo's VIP win-back body formats another attribute: validate places the error at
+    that atom and names the attribute; preview names the attribute and the customer."""
+    content = tmp_path / "content"
+    shutil.copytree(DEMO_CONTENT, content)
+    body = content / "atoms" / "winback" / "winback-miss-you-body-vip.yaml"
+    body.write_text(
+        body.read_text(encoding="utf-8").replace(
+            '{{ customer.lifetime_value | currency("EUR") }}', token
+        ),
+        encoding="utf-8",
+    )
+    result = runner.invoke(main, ["validate", "--content", str(content), "--format", "json", *DATE])
+    assert result.exit_code == 1, result.output
+    errors = [d for d in json.loads(result.stdout) if d["severity"] == "error"]
+    assert [(d["path"], d["line"], d["code"]) for d in errors] == [
+        ("atoms/winback/winback-miss-you-body-vip.yaml", 4, "render.bad_value")
+    ]
+    assert errors[0]["message"].startswith(f"attribute {attribute!r}: {fragment}")
+    code, _out, err = invoke(
+        runner, "--customer", "oliver", "--journey", "winback", "--step", "miss-you",
+        "--channel", "email", "--format", "text", *DATE, content=content,
+    )  # fmt: skip
+    assert code == 1
+    assert f"attribute {attribute!r}: {fragment}" in err
+    assert "render.failed" not in err and "internal error" not in err

@@ -222,6 +222,21 @@ LINT_CASES = [
         "{% autoescape false %}x{% endautoescape %}", [(1, 1, "token.not_allowed")], id="autoescape"
     ),
     pytest.param("a {% raw %}{{ x }}{% endraw %}", [(1, 3, "token.not_allowed")], id="raw"),
+    # integer literals too large to use: Jinja's parser raises ValueError for a decimal one
+    # past Python's digit limit, its compiler for a hexadecimal one it cannot print
+    pytest.param("{{ 0x" + "f" * 5000 + " }}", [(1, 4, "token.number_too_large")], id="huge-hex"),
+    pytest.param(
+        "Hi\n{{ customer.nickname | default(" + "9" * 4301 + ") }}",
+        [(2, 32, "token.number_too_large")],
+        id="huge-decimal-default",
+    ),
+    pytest.param(
+        "{{ customer.points }}{{ 0o" + "7" * 5000 + " }}",
+        [(1, 25, "token.number_too_large")],
+        id="huge-octal-second-tag",
+    ),
+    pytest.param("{{ " + "9" * 4300 + " }}", [], id="4300-digits"),
+    pytest.param("{{ 0x" + "f" * 500 + " }}", [], id="500-hex-digits"),
 ]
 
 
@@ -472,6 +487,142 @@ def test_filter_bad_values(source: str, value: Any, fragment: str) -> None:
     assert info.value.customer_id == "c-1"
     assert fragment in info.value.message
     assert "4711" not in str(info.value)
+
+
+MAX_FLOAT = 1.7976931348623157e308
+
+
+def _digits(count: int) -> str:
+    """``count`` digits grouped in threes as English writes them: 1,000,000 for 7."""
+    head = count % 3 or 3
+    return "1" + "0" * (head - 1) + ",000" * ((count - head) // 3)
+
+
+@pytest.mark.parametrize(
+    ("source", "value", "expected"),
+    [
+        # Every finite float, formatted digit for digit (Babel's default 28-digit decimal
+        # context used to refuse a currency amount from 1e26 on with InvalidOperation).
+        pytest.param('{{ customer.x | currency("EUR") }}', 1e22, "€" + _digits(23) + ".00"),
+        pytest.param('{{ customer.x | currency("EUR") }}', 1e26, "€" + _digits(27) + ".00"),
+        pytest.param('{{ customer.x | currency("EUR") }}', 1e30, "€" + _digits(31) + ".00"),
+        pytest.param('{{ customer.x | currency("EUR") }}', 1e308, "€" + _digits(309) + ".00"),
+        pytest.param('{{ customer.x | currency("JPY") }}', 1e30, "¥" + _digits(31)),
+        pytest.param("{{ customer.x | number }}", 1e30, _digits(31)),
+        pytest.param("{{ customer.x | number }}", 1e308, _digits(309)),
+        pytest.param("{{ customer.x | number }}", -1e308, "-" + _digits(309)),
+        pytest.param("{{ customer.x | percent }}", 1e30, _digits(33) + "%"),
+        pytest.param("{{ customer.x | percent }}", 1e308, _digits(311) + "%"),
+        pytest.param("{{ customer.x | number }}", 2**63 - 1, "9,223,372,036,854,775,807"),
+        pytest.param('{{ customer.x | currency("EUR") }}', -(2**63), "-€9,223,372,036,854,775,808.00"),
+        pytest.param("{{ customer.x | number }}", MAX_FLOAT, "179,769,313,486,231,570" + ",000" * 97),
+        pytest.param("{{ customer.x | number }}", 5e-324, "0"),
+        pytest.param('{{ customer.x | currency("EUR") }}', "1e-999999", "€0.00"),
+        pytest.param("{{ customer.x | number }}", "1e308", _digits(309)),
+        pytest.param("{{ customer.x | number }}", "0e500", "0"),
+        pytest.param("{{ customer.x | number }}", Decimal("1234.5"), "1,234.5"),
+        # the date filter at the ends of the calendar
+        pytest.param("{{ customer.x | date }}", dt.date.max, "Dec 31, 9999"),
+        pytest.param("{{ customer.x | date }}", "0001-01-01", "Jan 1, 1"),
+        pytest.param('{{ customer.x | date("full") }}', "9999-12-31T23:59:59+14:00", "Friday, December 31, 9999"),
+    ],
+)  # fmt: skip
+def test_filters_format_extreme_values(source: str, value: Any, expected: str) -> None:
+    env = TokenEnvironment(locale="en", mode="text")
+    assert env.compile(source).render({"customer": {"x": value}}) == expected
+
+
+@pytest.mark.parametrize("filter_", ["number", 'currency("EUR")', "percent"])
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        pytest.param("1e309", "more than 309 digits", id="text-1e309"),
+        pytest.param("1e400", "more than 309 digits", id="text-1e400"),
+        pytest.param("-1e999999", "more than 309 digits", id="text-huge-negative"),
+        pytest.param("1" * 5000, "more than 309 digits", id="text-5000-digits"),
+        pytest.param(Decimal("1e400"), "more than 309 digits", id="decimal-1e400"),
+        pytest.param("NaN", "finite number", id="text-nan"),
+        pytest.param("sNaN", "finite number", id="text-snan"),
+        pytest.param("Infinity", "finite number", id="text-infinity"),
+        pytest.param("-inf", "finite number", id="text-minus-inf"),
+        pytest.param(float("nan"), "finite number", id="float-nan"),
+        pytest.param(float("inf"), "finite number", id="float-inf"),
+        pytest.param("4711 apples", "needs a number", id="text"),
+    ],
+)
+def test_number_filters_name_the_attribute_of_a_value_they_cannot_format(
+    filter_: str, value: Any, fragment: str
+) -> None:
+    """Never ``render.failed (InvalidOperation)``: the filter, the reason and the attribute,
+    without the value."""
+    env = TokenEnvironment(locale="en", mode="text")
+    source = "{{ customer.name }} spent {{ customer.ltv | " + filter_ + " }}"
+    with pytest.raises(RenderError) as info:
+        env.compile(source).render({"customer": {"name": "4711", "ltv": value}}, customer_id="c-1")
+    error = info.value
+    assert error.code == "render.bad_value"
+    assert error.attribute == "ltv"
+    assert error.message.startswith(f"the {filter_.split('(')[0]} filter ")
+    assert fragment in error.message
+    assert "4711" not in str(error) and "1e" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("source", "customer", "attribute"),
+    [
+        pytest.param(
+            "{{ customer.a | number }} {{ customer.b | number }}",
+            {"a": 1, "b": "NaN"},
+            "b",
+            id="second-of-two",
+        ),
+        pytest.param(
+            "{{ customer.a | default(customer.b) | number }}",
+            {"b": "x"},
+            "b",
+            id="through-default",
+        ),
+        pytest.param(
+            '{{ customer.address.city | default("x") | date }}',
+            {"address": {"city": "Wien"}},
+            "address.city",
+            id="nested",
+        ),
+        pytest.param(
+            '{{ customer.a | number }} {{ customer.b | currency("EUR") }}',
+            {"a": "x", "b": 1},
+            "a",
+            id="filter-by-name",
+        ),
+        pytest.param('{{ customer.a | default("x") | number }}', {}, None, id="literal"),
+    ],
+)
+def test_bad_value_names_the_attribute_that_held_it(
+    source: str, customer: dict[str, Any], attribute: str | None
+) -> None:
+    env = TokenEnvironment(locale="en", mode="html")
+    with pytest.raises(RenderError) as info:
+        env.compile(source).render({"customer": customer}, customer_id="c-1")
+    assert info.value.code == "render.bad_value"
+    assert info.value.attribute == attribute
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ 0x" + "f" * 5000 + " }}", "{{ customer.points | default(" + "9" * 5000 + ") }}"],
+    ids=["hex", "decimal"],
+)
+def test_a_number_too_large_never_reaches_jinja(source: str) -> None:
+    """Compiling is a RenderError, reading the paths an empty answer: never a ValueError."""
+    env = TokenEnvironment(locale="en", mode="text")
+    with pytest.raises(RenderError) as info:
+        env.compile(source)
+    assert info.value.code == "render.template_invalid"
+    assert "[token.number_too_large]" in info.value.message
+    assert customer_paths(source) == frozenset()
+    with pytest.raises(RenderError) as unchecked:
+        env._compile_unchecked(source)
+    assert unchecked.value.code == "render.template_invalid"
 
 
 def test_only_allowed_filters_are_installed() -> None:

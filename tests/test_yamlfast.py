@@ -11,6 +11,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,10 +27,12 @@ SCALARS = [
     '"x" y', "'x' # c", "@x", "`x`", "%x", "!x", "!!str x", "&a x", "*a", "?x", "? x", ": x",
     "#x", "", " ", "é ü ß", "Ünïcødé — “quotes”", "<<", "=", "|", ">", "|-", "a | b", "a > b",
     "100%", "R&D", "C++", "#1", "Fjell 3L #1 shell", "a\tb", "\u00a0x", "x ", "$gte", "de-AT",
+    "9" * 4300, "9" * 4301, "0x" + "f" * 3571, "0x" + "f" * 3572, "0o" + "7" * 5000,
 ]  # fmt: skip
 KEYS = [
     "id", "slot", "text", "name", "a", "b", "de-AT", "$in", "consent.personalization", "1", "2026",
     "true", "null", "yes", "y", "x y", "'q'", "a:b", "<<", "-k", "k ", "~", "0x1",
+    "k" * 1024, "k" * 1025, "9" * 1025,
 ]  # fmt: skip
 
 # Mostly ordinary values, so that many texts are in the subset and get compared.
@@ -157,3 +160,36 @@ def test_typed_scalars() -> None:
         "g": 0.5,
         "h": "x # y",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "understood"),
+    [
+        ("k" * 1024 + ": 1\n", True),  # the longest plain key YAML allows
+        ("k" * 1025 + ": 1\n", False),
+        ("a:\n  " + "k" * 1025 + ": 1\n", False),
+        ("{" + "k" * 1025 + ": 1}\n", False),
+        ("- " + "k" * 1025 + ": 1\n", False),
+        ("a: " + "9" * 4300 + "\n", True),
+        ("a: " + "9" * 4301 + "\n", False),  # too large to read: yamlio positions it
+        ("a: [0x" + "f" * 5000 + "]\n", False),
+        ("a: {b: 0o" + "7" * 5000 + "}\n", False),
+    ],
+    ids=[
+        "key-1024",
+        "key-1025",
+        "nested-key-1025",
+        "flow-key-1025",
+        "item-key-1025",
+        "4300-digits",
+        "4301-digits",
+        "huge-hex",
+        "huge-octal",
+    ],
+)
+def test_what_ruamel_refuses_or_positions_is_declined(text: str, understood: bool) -> None:
+    """A key longer than YAML's 1 024 characters is ruamel's syntax error and a number too
+    large to read is positioned by yamlio: the fast reader leaves both to ruamel."""
+    assert yamlfast.parse(text, yamlio._resolve_plain)[0] is understood
+    if understood:
+        assert reference(text)[0]

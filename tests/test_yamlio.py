@@ -485,3 +485,108 @@ def test_numbers_with_underscores_are_refused_where_a_number_is_expected(
         return
     assert [(d.line, d.col, d.code) for d in found] == [(3, 11, "yaml.ambiguous_number")]
     assert found[0].hint.startswith(f"write {number} ")
+
+
+# -- numbers too large to read --------------------------------------------------------------------
+
+HEX = "0x" + "f" * 5000  # 20 000 bits: 6 021 decimal digits
+LITERALS = {
+    "decimal": "9" * 5000,
+    "leading-zero": "0" + "7" * 5000,
+    "negative": "-" + "9" * 4301,
+    "hex": HEX,
+    "octal": "0o" + "7" * 5000,
+    # (``1_000`` and ``0b1`` are text in the YAML 1.2 core schema, however long: see above)
+}
+PLACES = {
+    # text with {n} for the number -> (line, column) of the number
+    "block-value": ("slot: headline\npriority: {n}\n", (2, 11)),
+    "flow-list": ("slot: headline\ntags: [a, {n}]\n", (2, 11)),
+    "block-list": ("slot: headline\ntags:\n  - a\n  - {n}\n", (4, 5)),
+    "flow-mapping": ("condition: {{orders: {{$gt: {n}}}}}\n", (1, 27)),
+    "nested": ("attributes:\n  orders:\n    count: {n}\n", (3, 12)),
+    "anchored": ("a: &big {n}\nb: *big\n", (1, 4)),  # at its anchor
+    "whole-document": ("{n}\n", (1, 1)),
+    "after-a-comment": ("# a comment\nid: x  # note\nvalue: {n}  # note\n", (3, 8)),
+}
+
+
+@pytest.mark.parametrize("place", sorted(PLACES))
+@pytest.mark.parametrize("literal", sorted(LITERALS))
+def test_a_number_too_large_to_read_is_refused_at_its_position(literal: str, place: str) -> None:
+    """Python reads a hexadecimal integer of any length but prints none of more than 4 300
+    decimal digits (and reads no decimal one): such a number is one positioned error, in an
+    editor's words, never ``yaml.syntax`` at 1:1 in Python's nor a crash later."""
+    template, (line, col) = PLACES[place]
+    number = LITERALS[literal]
+    text = template.format(n=number)
+    doc, problem = parse_yaml_text(text, "atoms/n.yaml")
+    assert doc is None and problem is not None
+    assert (problem.line, problem.col, problem.code) == (line, col, "yaml.number_too_large")
+    assert text.splitlines()[line - 1][col - 1 :].lstrip("&big ").startswith(number)
+    assert problem.message == (
+        "this number is too large: written out, it has more than 4,300 digits"
+    )
+    assert "quotes" in problem.hint
+    assert "set_int_max_str_digits" not in problem.message + problem.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a duplicate key whose value is a huge number: ruamel's message prints the value
+        (f"slot: headline\ntags: [a]\ntags: [{HEX}]\n", (3, 1, "yaml.duplicate_key")),
+        (f"slot: headline\ntags: [{HEX}]\ntags: [a]\n", (3, 1, "yaml.duplicate_key")),
+        # a plain key longer than YAML allows (1 024 characters) is its syntax error
+        (f"slot: headline\nx:\n  {HEX}: 1\n", (3, 5005, "yaml.syntax")),
+        (f"slot: headline\nx:\n  {'9' * 5000}: 1\n", (3, 5003, "yaml.syntax")),
+        (f"slot: headline\n{'k' * 1025}: 1\n", (2, 1026, "yaml.syntax")),
+    ],
+    ids=["duplicate-after", "duplicate-before", "hex-key", "decimal-key", "long-key"],
+)
+def test_huge_numbers_do_not_hide_the_real_problem(
+    text: str, expected: tuple[int, int, str]
+) -> None:
+    doc, problem = parse_yaml_text(text, "atoms/n.yaml")
+    assert doc is None and problem is not None
+    assert (problem.line, problem.col, problem.code) == expected
+    assert "digits" not in problem.message
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(4_280, 4_320),
+    st.sampled_from(["dec", "hex", "oct", "bin", "quoted"]),  # bin: text in YAML 1.2 core
+    st.sampled_from(["", "-"]),
+)
+def test_numbers_load_up_to_pythons_digit_limit_and_are_refused_past_it(
+    digits: int, base: str, sign: str
+) -> None:
+    """At the limit: a number whose decimal form has at most 4 300 digits loads as an int, one
+    with more is ``yaml.number_too_large``; quoted, or binary (not a number in the YAML 1.2
+    core schema), it is text of any length."""
+    value = 10**digits - 1  # "9" * digits, made without reading a decimal string
+    written = {
+        "dec": "9" * digits,
+        "hex": f"0x{value:x}",
+        "oct": f"0o{value:o}",
+        "bin": f"0b{value:b}",
+        "quoted": f'"{"9" * digits}"',
+    }[base]
+    text = f"slot: headline\npriority: {sign}{written}\n"
+    if base in ("bin", "quoted") and sign:
+        return  # YAML 1.2 has no signed binary form (ruamel reads it as text); "-" + quote
+    doc, problem = parse_yaml_text(text, "atoms/n.yaml")
+    if base == "quoted":
+        assert problem is None and doc is not None
+        assert doc.data["priority"] == "9" * digits
+    elif base == "bin" or (sign and base in ("hex", "oct")):
+        # The core schema's hexadecimal and octal forms have no sign, and it has no binary one.
+        assert problem is None and doc is not None
+        assert doc.data["priority"] == sign + written
+    elif digits <= 4_300:
+        assert problem is None and doc is not None
+        assert doc.data["priority"] == (-value if sign else value)
+    else:
+        assert doc is None and problem is not None
+        assert (problem.line, problem.col, problem.code) == (2, 11, "yaml.number_too_large")

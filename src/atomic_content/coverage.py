@@ -57,6 +57,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from .dates import day_after, shift
 from .errors import plural
 from .models import Atom, Status
 from .plan import Plan, PlannedVariant, journey_locales, make_plan
@@ -447,7 +448,8 @@ def compute_coverage(
         horizon_days = library.settings.governance.expiry_horizon_days
     if horizon_days < 0:
         raise ValueError("horizon_days must not be negative")
-    horizon_end = on + dt.timedelta(days=horizon_days)
+    # Held at 9999-12-31: a report as of the calendar's last weeks looks as far as it goes.
+    horizon_end = shift(on, horizon_days)
     if plan is None or not (plan.start <= on and horizon_end <= plan.until):
         plan = make_plan(library, on, horizon_end)
     memo = _Memo(library, plan, on)
@@ -522,8 +524,8 @@ def _cell(
     atom_after: str | None = None
     current = choice
     while current.winner is not None and current.winner.valid_until is not None:
-        day = current.winner.valid_until + dt.timedelta(days=1)
-        if day > horizon_end:
+        day = day_after(current.winner.valid_until)
+        if day is None or day > horizon_end:  # None: valid to the calendar's end, never expires
             break
         current = memo.choices(key, segment, day, False)[slot]
         later, later_targeted = classify(current, locale)

@@ -32,7 +32,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .dates import default_date
+from .dates import default_date, shift
 from .errors import Diagnostic, Severity
 from .hashing import canonical_json
 from .models import Atom, Governance, RuleLevel, Status
@@ -141,7 +141,7 @@ def _atom_findings(
                     "set `status: retired`, or extend `valid_until` if it should run on",
                 )
             )
-    elif atom.valid_until < when + dt.timedelta(days=rules.expiry_horizon_days):
+    elif atom.valid_until < shift(when, rules.expiry_horizon_days):
         days = (atom.valid_until - when).days
         when_text = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
         found.append(

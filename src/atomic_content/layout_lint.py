@@ -57,6 +57,7 @@ from .errors import Diagnostic, Severity, did_you_mean
 from .models import Brand, SlotKind
 from .repository import LayoutEntry
 from .strings import KEYS as STRING_KEYS
+from .tokens import NUMBER_TOO_LARGE_HINT, number_too_large_message, too_large_integer
 from .validate import SLOT_FIELDS
 
 __all__ = [
@@ -494,6 +495,18 @@ def lint_layout_source(
     Never raises for bad templates; a template that does not parse yields one
     ``layout.syntax`` diagnostic.
     """
+    too_large = too_large_integer(source, _LAYOUT_ENV)
+    if too_large is not None:  # the parser or the compiler would raise ValueError
+        return [
+            Diagnostic(
+                path,
+                *too_large,
+                Severity.ERROR,
+                "layout.number_too_large",
+                number_too_large_message(),
+                NUMBER_TOO_LARGE_HINT,
+            )
+        ]
     try:
         tree = _LAYOUT_ENV.parse(source)
     except TemplateSyntaxError as exc:

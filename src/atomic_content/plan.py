@@ -48,6 +48,7 @@ from typing import IO, Any
 from . import __version__, hashing
 from .assets import asset_files
 from .collector import long_lived
+from .dates import day_after
 from .errors import Diagnostic, Diagnostics, Severity, UsageError, plural
 from .experiments import Assignment, assign, covering, forced, relevant
 from .hashing import canonical_json, sha256_hex
@@ -751,7 +752,8 @@ def _boundaries(
 ) -> tuple[frozenset[dt.date], dict[str, frozenset[dt.date]]]:
     """Days inside (start, until] on which some atom's validity window opens or closes: those
     of the generic atoms, and those of each segment's own atoms (by segment id). An audience's
-    days are the generic ones plus its segment's: only those atoms can change its message."""
+    days are the generic ones plus its segment's: only those atoms can change its message.
+    A window that runs to 9999-12-31 never closes (no day after it to start a period on)."""
     generic: set[dt.date] = set()
     own: dict[str, set[dt.date]] = {}
     for atom in atoms:
@@ -759,8 +761,8 @@ def _boundaries(
         if atom.valid_from is not None and start < atom.valid_from <= until:
             days.append(atom.valid_from)
         if atom.valid_until is not None:
-            after = atom.valid_until + dt.timedelta(days=1)
-            if start < after <= until:
+            after = day_after(atom.valid_until)
+            if after is not None and start < after <= until:
                 days.append(after)
         if not days:
             continue

@@ -136,6 +136,19 @@ def _prepared(profile: Profile | None, assembled: AssembledMessage) -> _Prepared
     return entry
 
 
+def _atom_at_fault(
+    assembled: AssembledMessage, atom_ids: tuple[str, ...], attribute: str | None
+) -> str | None:
+    """The atom of a part that an error is about: the part's only atom, else the only one of
+    its atoms that reads ``attribute`` without a default; None when that does not decide."""
+    if len(atom_ids) == 1:
+        return atom_ids[0]
+    if attribute is None:
+        return None
+    readers = [a for a in atom_ids if attribute in assembled.required_paths.get(a, ())]
+    return readers[0] if len(readers) == 1 else None
+
+
 def _constant_parts(
     assembled: AssembledMessage, compiled: list[CompiledTemplate], static: dict[str, Any]
 ) -> dict[str, str]:
@@ -283,12 +296,13 @@ def render_message(
                     part_context, customer_id=customer_id
                 )
             except RenderError as exc:
-                if exc.atom_id is None and len(part.atom_ids) == 1:
+                at_fault = exc.atom_id or _atom_at_fault(assembled, part.atom_ids, exc.attribute)
+                if at_fault != exc.atom_id:
                     raise RenderError(
                         exc.code,
                         exc.message,
                         customer_id=exc.customer_id,
-                        atom_id=part.atom_ids[0],
+                        atom_id=at_fault,
                         attribute=exc.attribute,
                         hint=exc.hint,
                     ) from None

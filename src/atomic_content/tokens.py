@@ -41,11 +41,12 @@ import datetime as dt
 import difflib
 import functools
 import re
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from json.encoder import encode_basestring
 from typing import Any, Final, Literal
 
@@ -61,6 +62,7 @@ from atomic_content.errors import RenderError, UsageError
 
 __all__ = [
     "ALLOWED_FILTERS",
+    "NUMBER_TOO_LARGE_HINT",
     "ROOTS",
     "AttributeInfo",
     "CompiledTemplate",
@@ -69,10 +71,13 @@ __all__ = [
     "build_customer_context",
     "check_header_value",
     "customer_paths",
+    "filtered_paths",
     "lint_template",
+    "number_too_large_message",
     "protect_tokens",
     "required_customer_paths",
     "restore_tokens",
+    "too_large_integer",
 ]
 
 ROOTS: Final = frozenset({"customer", "brand", "slots"})
@@ -98,6 +103,8 @@ ALLOWED_FILTERS: Final = frozenset(
 """Filters a token may use; the sandbox installs exactly these."""
 
 _DEFAULT_FILTERS: Final = frozenset({"default", "d"})
+_LOCALE_FILTERS: Final = frozenset({"number", "currency", "date", "percent"})
+"""Filters that refuse a value of the wrong kind at render time (``render.bad_value``)."""
 _ALLOWED_TESTS: Final = frozenset({"defined", "none"})
 
 # The example every hint points to: what a correct token looks like.
@@ -168,17 +175,19 @@ def _line_col(starts: Sequence[int], offset: int) -> tuple[int, int]:
     return index + 1, offset - starts[index] + 1
 
 
-def _lex(source: str) -> list[_Lexeme]:
-    """Jinja lexemes with their 1-based line and column (whitespace dropped).
+def _lex(source: str, env: Environment | None = None) -> list[_Lexeme]:
+    """Jinja lexemes of ``env`` (default: the token environment's) with their 1-based line and
+    column (whitespace dropped).
 
     Jinja's lexer reports lines only; columns are recovered by finding each raw lexeme in the
     source after the previous one. Stops quietly at a lexing error (the parser reports it).
+    Never converts a literal, so it works on any text the parser would refuse.
     """
     starts = _line_starts(source)
     lexemes: list[_Lexeme] = []
     offset = 0
     try:
-        for _lineno, kind, value in _PARSE_ENV.lexer.tokeniter(source, None):
+        for _lineno, kind, value in (env or _PARSE_ENV).lexer.tokeniter(source, None):
             found = source.find(value, offset) if value else offset
             if found < 0:
                 continue
@@ -227,6 +236,9 @@ class _Analysis:
     problems: tuple[TokenProblem, ...]
     uses: tuple[_PathUse, ...]
     syntax_ok: bool
+    # (filter, path) for every path read in the value a locale filter formats, in source
+    # order: so a value the filter refuses at render time can be named by its attribute.
+    filtered: tuple[tuple[str, _Path], ...] = ()
 
 
 _STATEMENT_KEYWORDS: Final[Mapping[type[nodes.Node], str]] = {
@@ -344,6 +356,7 @@ class _Walker:
         self._guards: list[frozenset[_Path]] = []
         self.problems: list[TokenProblem] = []
         self.uses: list[_PathUse] = []
+        self.filtered: list[tuple[str, _Path]] = []
 
     # -- positions ---------------------------------------------------------------------------
 
@@ -588,7 +601,10 @@ class _Walker:
 
     def _visit_filter(self, node: nodes.Filter) -> None:
         if node.node is not None:
+            first = len(self.uses)
             self.visit(node.node, "default" if node.name in _DEFAULT_FILTERS else None)
+            if node.name in _LOCALE_FILTERS:
+                self.filtered.extend((node.name, use.path) for use in self.uses[first:])
         where = self._anchor(self._line(node), [("operator", "|"), ("name", node.name)], pick=1)
         if node.name not in ALLOWED_FILTERS:
             self._problem(
@@ -803,13 +819,68 @@ def _syntax_col(source: str, line: int) -> int:
                 return start + 1
             try:
                 _PARSE_ENV.parse(text[start:end])
-            except TemplateSyntaxError:
+            except (TemplateSyntaxError, ValueError):  # ValueError: see _too_large_number
                 return start + 1
     return openers[0] + 1 if openers else 1
 
 
+def _unreadable_integer(written: str) -> bool:
+    """Whether Jinja's integer literal ``written`` is too large to use: Jinja converts it with
+    ``int(..., 0)``, which refuses a decimal one past Python's digit limit (ValueError from the
+    parser, not a syntax error), and the compiled template prints it, which fails for a
+    hexadecimal, octal or binary one whose decimal form is that long."""
+    try:
+        value = int(written.replace("_", ""), 0)
+        str(value)
+    except ValueError:
+        return True
+    return False
+
+
+NUMBER_TOO_LARGE_HINT: Final = "write a smaller number, or text in quotes"
+
+
+def number_too_large_message() -> str:
+    """The message of a number literal too large to use (tokens, layouts and YAML agree)."""
+    limit = sys.get_int_max_str_digits()
+    return f"this number is too large: written out, it has more than {limit:,} digits"
+
+
+def too_large_integer(source: str, env: Environment | None = None) -> tuple[int, int] | None:
+    """(line, column) of the first integer literal in the tags of ``source`` that is too large
+    to use (see :func:`_unreadable_integer`), lexed as ``env`` (default: the token
+    environment) lexes it; None when there is none. Parsing or compiling such a template
+    raises ValueError, so callers check this first."""
+    found = _too_large_number(_lex(source, env))
+    return (found.line, found.col) if found is not None else None
+
+
+def _too_large_number(lexemes: Sequence[_Lexeme]) -> TokenProblem | None:
+    """``token.number_too_large`` at the first integer literal too large to use, if any."""
+    for lexeme in lexemes:
+        # 500 hexadecimal digits are at most 603 decimal ones: under the lowest digit limit
+        # Python can be set to (640), so a shorter literal needs no conversion to tell.
+        if (
+            lexeme.kind == "integer"
+            and len(lexeme.value) > 500
+            and _unreadable_integer(lexeme.value)
+        ):
+            return TokenProblem(
+                lexeme.line,
+                lexeme.col,
+                "token.number_too_large",
+                number_too_large_message(),
+                NUMBER_TOO_LARGE_HINT,
+            )
+    return None
+
+
 def _analyse(source: str, rules: _Rules | None) -> _Analysis:
     source = _normalize_newlines(source)
+    lexemes = _lex(source)
+    too_large = _too_large_number(lexemes)
+    if too_large is not None:  # neither parsed nor compiled: both would raise ValueError
+        return _Analysis((too_large,), (), syntax_ok=False)
     try:
         template = _PARSE_ENV.parse(source)
     except TemplateSyntaxError as exc:
@@ -823,10 +894,12 @@ def _analyse(source: str, rules: _Rules | None) -> _Analysis:
             f"quotes are closed; a correct token looks like {_EXAMPLE}",
         )
         return _Analysis((problem,), (), syntax_ok=False)
-    walker = _Walker(_lex(source), rules)
+    walker = _Walker(lexemes, rules)
     walker.walk(template)
     problems = sorted(walker.problems, key=lambda p: (p.line, p.col))
-    return _Analysis(tuple(problems), tuple(walker.uses), syntax_ok=True)
+    return _Analysis(
+        tuple(problems), tuple(walker.uses), syntax_ok=True, filtered=tuple(walker.filtered)
+    )
 
 
 _NO_TOKENS: Final = _Analysis((), (), syntax_ok=True)
@@ -891,6 +964,19 @@ def customer_paths(source: str) -> frozenset[str]:
         ".".join(use.path[1:])
         for use in _structure(source).uses
         if use.path[0] == "customer" and len(use.path) > 1
+    )
+
+
+def filtered_paths(source: str) -> frozenset[str]:
+    """Dotted customer attribute paths whose values ``source`` formats with ``number``,
+    ``currency``, ``percent`` or ``date``: the attributes a ``render.bad_value`` can be about.
+
+    Returns an empty set when ``source`` has a syntax error (lint reports it).
+    """
+    return frozenset(
+        ".".join(path[1:])
+        for _name, path in _structure(source).filtered
+        if path[0] == "customer" and len(path) > 1
     )
 
 
@@ -1177,13 +1263,24 @@ _CURRENCY_RE: Final = re.compile(r"[A-Z]{3}")
 _CACHE_SIZE: Final = 512
 
 
-class _FilterValueError(Exception):
-    """A locale filter got a value it cannot format (the value itself is not kept)."""
+MAX_NUMBER_DIGITS: Final = 309
+"""Digits before the decimal point that ``number``, ``currency`` and ``percent`` format: every
+finite float has at most 309 (``sys.float_info.max`` is about 1.8e308), so only text such as
+``"1e400"`` can be longer, and formatting it would only fill the message with digits."""
 
-    def __init__(self, filter_name: str, reason: str) -> None:
+_PRECISION: Final = 28
+"""Significant digits of Python's default decimal context: what Babel rounds with."""
+
+
+class _FilterValueError(Exception):
+    """A locale filter got a value it cannot format. Only the identity of the value is kept
+    (``value_id``, to find the attribute that held it), never the value."""
+
+    def __init__(self, filter_name: str, reason: str, value: object) -> None:
         super().__init__(f"the {filter_name} filter {reason}")
         self.filter_name = filter_name
         self.reason = reason
+        self.value_id = id(value)
 
 
 def _require_defined(value: object) -> None:
@@ -1191,18 +1288,46 @@ def _require_defined(value: object) -> None:
         str(value)  # StrictUndefined raises UndefinedError here
 
 
-def _to_number(value: object, filter_name: str) -> int | float | Decimal:
+def _to_number(value: object, filter_name: str) -> Decimal:
+    """``value`` as a finite Decimal with at most :data:`MAX_NUMBER_DIGITS` digits before the
+    point. Raises _FilterValueError for anything else: true/false, text that is not a number,
+    NaN and infinity (from text; the record check refuses them in number attributes)."""
     _require_defined(value)
     if isinstance(value, bool):
-        raise _FilterValueError(filter_name, "needs a number, not true/false")
-    if isinstance(value, (int, float, Decimal)):
-        return value
-    if isinstance(value, str):
+        raise _FilterValueError(filter_name, "needs a number, not true/false", value)
+    number: Decimal | None = None
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(str(value))  # as Babel converts it: 0.1 stays 0.1
+    elif isinstance(value, str):
         try:
-            return Decimal(value.strip())
+            number = Decimal(value.strip())
         except InvalidOperation:
-            pass
-    raise _FilterValueError(filter_name, "needs a number")
+            raise _FilterValueError(filter_name, "needs a number", value) from None
+    if number is None:
+        raise _FilterValueError(filter_name, "needs a number", value)
+    if not number.is_finite():
+        raise _FilterValueError(filter_name, "needs a finite number, not infinity or NaN", value)
+    if number and number.adjusted() >= MAX_NUMBER_DIGITS:
+        raise _FilterValueError(
+            filter_name,
+            f"cannot format a number with more than {MAX_NUMBER_DIGITS} digits",
+            value,
+        )
+    return number
+
+
+def _format_number(number: Decimal, format: Callable[[Decimal], str]) -> str:
+    """``format(number)`` with enough decimal precision for every digit before the point.
+    Babel rounds in the current decimal context, whose default 28 digits raise
+    InvalidOperation for a currency amount from 1e26 on; the digits of ``number`` (plus two
+    for percent's scaling) on top of the default keep every smaller number as it was."""
+    digits = max(number.adjusted() + 1, 0) + 2
+    with localcontext(prec=_PRECISION + digits):
+        return format(number)
 
 
 def _to_date(value: object) -> dt.date:
@@ -1217,28 +1342,36 @@ def _to_date(value: object) -> dt.date:
             )
         except ValueError:
             pass
-    raise _FilterValueError("date", "needs a date such as 2024-03-05")
+    raise _FilterValueError("date", "needs a date such as 2024-03-05", value)
 
 
 def _locale_filters(locale: babel.Locale) -> dict[str, Callable[..., str]]:
     def number(value: object) -> str:
-        return babel.numbers.format_decimal(_to_number(value, "number"), locale=locale)
+        return _format_number(
+            _to_number(value, "number"), lambda n: babel.numbers.format_decimal(n, locale=locale)
+        )
 
     def currency(value: object, code: object = None) -> str:
         amount = _to_number(value, "currency")
         if not isinstance(code, str) or not _CURRENCY_RE.fullmatch(code):
-            raise _FilterValueError("currency", 'needs a currency code such as currency("EUR")')
-        return babel.numbers.format_currency(amount, code, locale=locale)
+            raise _FilterValueError(
+                "currency", 'needs a currency code such as currency("EUR")', value
+            )
+        return _format_number(
+            amount, lambda n: babel.numbers.format_currency(n, code, locale=locale)
+        )
 
     def date(value: object, format: str = "medium") -> str:  # the name editors write
         when = _to_date(value)
         try:
             return babel.dates.format_date(when, format=format, locale=locale)
         except (ValueError, KeyError, AttributeError, TypeError):
-            raise _FilterValueError("date", "got a format it does not know") from None
+            raise _FilterValueError("date", "got a format it does not know", value) from None
 
     def percent(value: object) -> str:
-        return babel.numbers.format_percent(_to_number(value, "percent"), locale=locale)
+        return _format_number(
+            _to_number(value, "percent"), lambda n: babel.numbers.format_percent(n, locale=locale)
+        )
 
     return {"number": number, "currency": currency, "date": date, "percent": percent}
 
@@ -1381,6 +1514,16 @@ def _missing(context: Mapping[str, Any], path: _Path) -> bool:
     return False
 
 
+def _value_at(context: Mapping[str, Any], path: _Path) -> object:
+    """The value at ``path`` in a plain context, or None when it has none."""
+    current: Any = context
+    for part in path:
+        if not isinstance(current, dict) or part not in current:
+            return None
+        current = current[part]
+    return current
+
+
 def _attribute_name(path: _Path) -> str:
     # Customer attributes are named as declared ("address.country"); others with their root.
     return ".".join(path[1:]) if path[0] == "customer" and len(path) > 1 else ".".join(path)
@@ -1402,6 +1545,7 @@ class CompiledTemplate:
         max_output_chars: int,
         uses: tuple[_PathUse, ...],
         required_paths: frozenset[str],
+        filtered: tuple[tuple[str, _Path], ...] = (),
     ) -> None:
         self._template = template
         self.name = name
@@ -1409,6 +1553,7 @@ class CompiledTemplate:
         self._max = max_output_chars
         self._uses = uses
         self.required_paths = required_paths
+        self._filtered = filtered
 
     def render(self, context: Mapping[str, Any], *, customer_id: str | None = None) -> str:
         """Render for one customer.
@@ -1469,6 +1614,7 @@ class CompiledTemplate:
                 "render.bad_value",
                 f"the {exc.filter_name} filter {exc.reason}",
                 customer_id=customer_id,
+                attribute=self._filtered_attribute(plain, exc),
                 hint="check the customer data type, or the filter arguments in the token",
             ) from None
         except Exception as exc:  # anything failing in a template is this customer's error
@@ -1481,6 +1627,17 @@ class CompiledTemplate:
         finally:
             stream.close()
         return "".join(pieces)
+
+    def _filtered_attribute(
+        self, context: Mapping[str, Any], error: _FilterValueError
+    ) -> str | None:
+        """The attribute whose value the filter refused: the first path fed to a filter of
+        that name whose value is the very object refused (the sandbox hands the filter the
+        context's own object); None when the value came from elsewhere (a literal default)."""
+        for name, path in self._filtered:
+            if name == error.filter_name and id(_value_at(context, path)) == error.value_id:
+                return _attribute_name(path)
+        return None
 
     def _missing_value(self, context: Mapping[str, Any], customer_id: str | None) -> RenderError:
         # Jinja does not say which full path was missing; find the first unguarded one that is.
@@ -1605,7 +1762,9 @@ class TokenEnvironment:
                 hint=first.hint,
             )
         compiled = (
-            self._compile_unchecked(source, name=name, uses=analysis.uses)
+            self._compile_unchecked(
+                source, name=name, uses=analysis.uses, filtered=analysis.filtered
+            )
             if has_template_syntax(source)
             else LiteralTemplate(
                 source, name=name, mode=self.mode, max_output_chars=self.max_output_chars
@@ -1618,7 +1777,12 @@ class TokenEnvironment:
         return compiled
 
     def _compile_unchecked(
-        self, source: str, *, name: str = "<template>", uses: tuple[_PathUse, ...] = ()
+        self,
+        source: str,
+        *,
+        name: str = "<template>",
+        uses: tuple[_PathUse, ...] = (),
+        filtered: tuple[tuple[str, _Path], ...] = (),
     ) -> CompiledTemplate:
         """Compile without the subset check: the sandbox alone stands guard.
 
@@ -1630,7 +1794,7 @@ class TokenEnvironment:
             template = self._env.template_class.from_code(
                 self._env, code, self._env.make_globals(None), None
             )
-        except TemplateError as exc:
+        except (TemplateError, ValueError) as exc:  # ValueError: a number too large to print
             line = getattr(exc, "lineno", None)
             raise RenderError(
                 "render.template_invalid",
@@ -1649,4 +1813,5 @@ class TokenEnvironment:
             max_output_chars=self.max_output_chars,
             uses=uses,
             required_paths=required,
+            filtered=filtered,
         )

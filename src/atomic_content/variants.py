@@ -33,6 +33,7 @@ from pydantic import TypeAdapter
 
 from .assets import asset_files, relative_assets
 from .channels import limit_advice, problem_hint
+from .channels.base import atom_sources
 from .collector import long_lived
 from .errors import Diagnostics, RenderError
 from .hashing import sha256_hex
@@ -52,6 +53,7 @@ from .pieces import INDEX, PieceFolder, piece_name, replacing
 from .plan import Plan, PlannedVariant
 from .render import assemble, check_limits, example_customer, render_message
 from .repository import Library
+from .tokens import customer_paths, filtered_paths
 
 PARALLEL_THRESHOLD = 64
 """Below this many variants to render, worker start-up costs more than it saves."""
@@ -644,15 +646,20 @@ class VariantRenderer:
         """Where an editor fixes a render failure, and its message without the file name.
 
         A position the error carries wins; then the atom it names (e.g. a subject atom that
-        cannot go into a header), at its text; then the layout template for a failure of the
-        template itself (Jinja, MJML, CSS), else the layout's YAML file.
+        cannot go into a header), or else the only atom of the variant whose tokens read the
+        attribute it names (a filter refusing the example value), at its text; then the layout
+        template for a failure of the template itself (Jinja, MJML, CSS), else the layout's
+        YAML file. The message names the attribute when the error does and its text does not.
         """
         message = str(exc.message)
+        if exc.attribute is not None and exc.attribute not in message:
+            message = f"attribute {exc.attribute!r}: {message}"
         if exc.path:
             return exc.path, exc.line, exc.col, message
         library = self.library
-        if exc.atom_id is not None and exc.atom_id in library.atoms:
-            path, line, col = _atom_text_position(library, exc.atom_id)
+        atom_id = exc.atom_id or _only_reader(variant, exc.attribute, exc.code)
+        if atom_id is not None and atom_id in library.atoms:
+            path, line, col = _atom_text_position(library, atom_id)
             return path, line, col, message
         path, template = _layout_files(library, variant)
         if template and exc.code.startswith(("render.layout", "render.mjml", "render.css")):
@@ -809,6 +816,21 @@ def _affected(ids: Iterable[str]) -> str:
     if len(ordered) == 1:
         return f" (in {ordered[0]})"
     return f" (in {len(ordered)} variants, e.g. {ordered[0]})"
+
+
+def _only_reader(variant: PlannedVariant, attribute: str | None, code: str) -> str | None:
+    """The one atom of ``variant`` whose tokens read ``attribute`` (for ``render.bad_value``:
+    through a formatting filter, the only way to meet that error); None when none or several
+    do, or no attribute is named."""
+    if attribute is None:
+        return None
+    paths = filtered_paths if code == "render.bad_value" else customer_paths
+    readers = {
+        atom.id
+        for atom in variant.resolution.atoms.values()
+        if any(attribute in paths(text) for text in atom_sources(atom))
+    }
+    return readers.pop() if len(readers) == 1 else None
 
 
 def _atom_text_position(library: Library, atom_id: str) -> tuple[str, int, int]:

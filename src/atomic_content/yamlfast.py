@@ -30,6 +30,8 @@ Resolve = Callable[[str], Any]
 
 MAX_VALUES = 20_000
 MAX_DEPTH = 24
+MAX_KEY_CHARS = 1024
+"""Longest plain key ruamel reads (a longer one is its syntax error, which it positions)."""
 
 # Characters outside what ruamel accepts unquoted everywhere (control characters, NEL, the
 # Unicode line and paragraph separators, a BOM inside the text, non-characters) or that need
@@ -145,7 +147,7 @@ class _Reader:
                     break  # the caller decides (a sequence item of an enclosing list)
                 raise _Decline
             key = match.group(1)
-            if key in result or not isinstance(self.resolve(key), str):
+            if len(key) > MAX_KEY_CHARS or key in result or not isinstance(self.resolve(key), str):
                 raise _Decline
             rest = content[match.end() :].lstrip(" ")
             if not rest or rest.startswith("#"):
@@ -328,7 +330,11 @@ class _Reader:
                 if match is None:
                     raise _Decline
                 key = match.group(1)
-                if key in mapping or not isinstance(self.resolve(key), str):
+                if (
+                    len(key) > MAX_KEY_CHARS
+                    or key in mapping
+                    or not isinstance(self.resolve(key), str)
+                ):
                     raise _Decline
                 pos = self.spaces(text, match.end())
                 value, pos = self.flow_value(text, pos, depth)

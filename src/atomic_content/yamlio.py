@@ -18,6 +18,8 @@ would expand past :data:`MAX_EXPANDED_NODES` nodes is refused before anything wa
 laughs"), and so are an alias inside its own anchor (``yaml.recursive_alias``) and nesting deeper
 than :data:`MAX_DEPTH` (``yaml.too_deep``): recursive code downstream (conversion, pydantic,
 conditions, JSON) never sees a cycle or a structure deep enough to exhaust Python's stack.
+An integer too large to write in decimal (``0x`` followed by 5 000 digits) is refused at its
+position (``yaml.number_too_large``), so no code downstream meets a number it cannot print.
 
 :func:`read_content_bytes` is the one way content bytes are read (YAML files, templates, the
 build's input fingerprint): it never opens anything but a regular file and never reads more than
@@ -30,6 +32,7 @@ import datetime as dt
 import hashlib
 import os
 import re
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -75,7 +78,31 @@ _STANDARD_TAGS = frozenset(
 Loc = tuple[str | int, ...]
 
 
-def _lenient(construct: Any) -> Any:
+_CHECKED_INT_BITS = 2_000
+"""Integers longer than this are checked to be printable: 2 000 bits are 603 decimal digits,
+under the lowest digit limit Python can be set to (640), so a shorter one always prints."""
+
+_DECIMAL_INT = re.compile(r"[-+]?[0-9_]+")
+
+
+class _TooLargeNumber(str):
+    """The text of a plain scalar that YAML reads as an integer too large to use: one whose
+    decimal form has more digits than Python converts (``sys.get_int_max_str_digits()``,
+    4 300 by default). Reported at its position by :func:`_check_nodes`
+    (``yaml.number_too_large``); never reaches the data."""
+
+    __slots__ = ()
+
+
+def _printable(value: int) -> bool:
+    try:
+        str(int(value))
+    except ValueError:  # past sys.get_int_max_str_digits()
+        return False
+    return True
+
+
+def _lenient(construct: Any, *, integers: bool = False) -> Any:
     """A scalar constructor that keeps the written text when the value cannot be built.
 
     ruamel resolves ``2026-13-01`` as a timestamp and ``0x_`` as an int by their look, then
@@ -83,13 +110,30 @@ def _lenient(construct: Any) -> Any:
     core schema neither is a date or a number at all, so the scalar stays text: the field's
     own check then reports it at its line and column (``valid_until: input should be a valid
     date``) and the rest of the file is still checked.
+
+    With ``integers``, an integer too large to write in decimal becomes a
+    :class:`_TooLargeNumber` instead. Python refuses to read a decimal literal of more than
+    4 300 digits, but reads hexadecimal, octal and binary ones of any length, which then fail
+    wherever they are printed (a duplicate key's message, a pydantic error, a hash): a crash,
+    or an error at 1:1 in Python's words. Either way it is a number in YAML 1.2, so it is
+    refused as one, at its position, whatever field holds it.
     """
 
     def build(constructor: Any, node: Any) -> Any:
         try:
-            return construct(constructor, node)
+            value = construct(constructor, node)
         except (ValueError, IndexError, OverflowError):
-            return str(node.value)
+            text = str(node.value)
+            # A decimal integer the resolver matched fails only for its number of digits.
+            return _TooLargeNumber(text) if integers and _DECIMAL_INT.fullmatch(text) else text
+        if (
+            integers
+            and isinstance(value, int)
+            and value.bit_length() > _CHECKED_INT_BITS
+            and not _printable(value)
+        ):
+            return _TooLargeNumber(str(node.value))
+        return value
 
     return build
 
@@ -105,7 +149,9 @@ class _RoundTripConstructor(RoundTripConstructor):
 for _constructor in (_SafeConstructor, _RoundTripConstructor):
     for _name in ("timestamp", "int", "float"):
         _tag = f"tag:yaml.org,2002:{_name}"
-        _constructor.add_constructor(_tag, _lenient(_constructor.yaml_constructors[_tag]))
+        _constructor.add_constructor(
+            _tag, _lenient(_constructor.yaml_constructors[_tag], integers=_name == "int")
+        )
 
 
 _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
@@ -228,7 +274,10 @@ def _resolve_plain(value: str) -> Any:
         raise ValueError(f"tag {name} is left to the full parser")
     constructor = _safe_loader().constructor
     node = ScalarNode(Tag(suffix=name), value)
-    typed = _plain(constructor.yaml_constructors[name](constructor, node))
+    built = constructor.yaml_constructors[name](constructor, node)
+    if isinstance(built, _TooLargeNumber):
+        raise ValueError("a number too large to read is left to the full parser (positions)")
+    typed = _plain(built)
     if len(_TYPED) < 10_000:
         _TYPED[value] = typed
     return typed
@@ -457,6 +506,9 @@ def _check_nodes(data: Any, path: str, doc: YamlDocument) -> Diagnostic | None:
         if id(node) in seen:
             continue
         seen.add(id(node))
+        if isinstance(node, _TooLargeNumber):
+            line, col = doc.position(loc)
+            return _too_large_number(path, line, col)
         tag = getattr(node, "tag", None)
         tag_value = getattr(tag, "value", tag) if tag is not None else None
         bad_tag = isinstance(node, TaggedScalar) or (
@@ -476,6 +528,9 @@ def _check_nodes(data: Any, path: str, doc: YamlDocument) -> Diagnostic | None:
             )
         if isinstance(node, dict):
             for key, value in node.items():
+                if isinstance(key, _TooLargeNumber):
+                    line, col = doc.position((*loc, str(key)), key=True)
+                    return _too_large_number(path, line, col)
                 if not isinstance(key, str | int | float | bool | dt.date) and key is not None:
                     line, col = doc.position(loc)
                     return _error(
@@ -491,6 +546,20 @@ def _check_nodes(data: Any, path: str, doc: YamlDocument) -> Diagnostic | None:
             for index, value in enumerate(node):
                 stack.append((value, (*loc, index)))
     return None
+
+
+def _too_large_number(path: str, line: int, col: int) -> Diagnostic:
+    limit = sys.get_int_max_str_digits()
+    return _error(
+        path,
+        line,
+        col,
+        "yaml.number_too_large",
+        f"this number is too large: written out, it has more than {limit:,} digits"
+        if limit
+        else "this number is too large",
+        "write a smaller number; if this is text, not a number, put it in quotes",
+    )
 
 
 def _children(node: dict[Any, Any] | list[Any]) -> Iterable[Any]:

@@ -56,7 +56,13 @@ from ..models import Atom, Model, Settings, SlotKind
 from ..repository import LayoutEntry, Library
 from ..resolver import MessageKey, Resolution
 from ..strings import strings_for
-from ..tokens import protect_tokens, required_customer_paths
+from ..tokens import (
+    NUMBER_TOO_LARGE_HINT,
+    number_too_large_message,
+    protect_tokens,
+    required_customer_paths,
+    too_large_integer,
+)
 from ..validate import link_schemes
 from ..yamlio import Loc
 
@@ -1061,6 +1067,13 @@ def _forbidden_statement(tree: nodes.Template) -> tuple[str, int] | None:
 
 @functools.lru_cache(maxsize=64)
 def _compile_layout(source: str) -> Any:
+    too_large = too_large_integer(source, _LAYOUT_ENV)
+    if too_large is not None:  # parsing or compiling it would raise ValueError
+        raise RenderError(
+            "render.layout_invalid",
+            f"line {too_large[0]}: {number_too_large_message()}",
+            hint=NUMBER_TOO_LARGE_HINT,
+        )
     try:
         tree = _LAYOUT_ENV.parse(source)
     except TemplateSyntaxError as exc:
