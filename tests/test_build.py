@@ -322,9 +322,14 @@ def test_the_trash_deleter_keeps_out_of_the_builds_way(tmp_path: Path) -> None:
             pid = build_module.empty_trash_in_background(out)
             assert pid is not None
             deadline = time.monotonic() + 15
+            held: dict[int, str] = {}
             while time.monotonic() < deadline:
                 fds = Path(f"/proc/{pid}/fd")
-                held = {int(fd.name): str(fd.resolve()) for fd in fds.iterdir()}
+                try:
+                    held = {int(fd.name): str(fd.resolve(strict=True)) for fd in fds.iterdir()}
+                except FileNotFoundError:  # the deleter closed an inherited one as we looked
+                    time.sleep(0.05)
+                    continue
                 if held.keys() == {0, 1, 2, 3, 4} and set(held.values()) == own:
                     break
                 time.sleep(0.05)
