@@ -439,7 +439,7 @@ def _shaped_check(data: dict[str, Any], schema: _Schema) -> dict[str, Any] | Non
         check = _shape_check(schema, "", 1, data)
     out: dict[str, Any] = {}
     spent = check(data, out)
-    if spent < 0 or spent > MAX_RECORD_BYTES or _blank_id(out, schema):
+    if spent < 0 or spent > MAX_RECORD_BYTES:
         return None
     return out
 
@@ -534,6 +534,9 @@ def _compile_shape(schema: _Schema, base: str, depth: int, keys: tuple[Any, ...]
             continue
         kind, optional, consent = schema.fast[path]
         lines += _leaf_lines(kind, optional, consent, i, namespace)
+        if path == ".".join(schema.id_parts):
+            # A blank id is the full check's to report (record.blank_id, see _blank).
+            lines += ["    if type(v) is str and (not v or v.isspace()):", "        return -1"]
         if "." in key:
             parts = key.split(".")
             parent = "out"
