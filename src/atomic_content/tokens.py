@@ -1505,23 +1505,22 @@ def _plain_untrusted(value: Any) -> Any:
     return _plain_value(value)
 
 
-def _missing(context: Mapping[str, Any], path: _Path) -> bool:
-    current: Any = context
-    for part in path:
-        if not isinstance(current, dict) or part not in current:
-            return True
-        current = current[part]
-    return False
+_ABSENT: Final = object()
 
 
 def _value_at(context: Mapping[str, Any], path: _Path) -> object:
-    """The value at ``path`` in a plain context, or None when it has none."""
+    """The value at ``path`` in a plain context, or :data:`_ABSENT` when it has none (both
+    callers explain an error: not on the render path)."""
     current: Any = context
     for part in path:
         if not isinstance(current, dict) or part not in current:
-            return None
+            return _ABSENT
         current = current[part]
     return current
+
+
+def _missing(context: Mapping[str, Any], path: _Path) -> bool:
+    return _value_at(context, path) is _ABSENT
 
 
 def _attribute_name(path: _Path) -> str:
