@@ -655,6 +655,19 @@ CASES = [
         "locales it is written in",
     ),
     Case(
+        "experiment-with-empty-steps",  # absent means the whole journey; [] would cover nothing
+        {
+            "experiments/welcome-test.yaml": "key: welcome-test\njourney: welcome\nsteps: []\n"
+            "hypothesis: The VIP welcome wins more first orders.\n"
+            "null_hypothesis: Personalization does not change first orders.\n"
+            "mde: 0.02\narms:\n  - {id: control, weight: 0.5}\n"
+            "  - {id: personalized, weight: 0.5}\nstart: 2026-11-01\nstatus: draft\n"
+        },
+        "experiments/welcome-test.yaml:3:8: error[schema.empty]: steps: an empty list names no "
+        "step, so the experiment would cover no message",
+        "remove `steps:` to run the experiment on the whole journey, or list the steps it covers",
+    ),
+    Case(
         "segment-named-generic-by-its-file",
         {"segments/generic.yaml": SEGMENT_VIP},
         "segments/generic.yaml:1:1: error[segment.reserved_id]: the segment id 'generic' comes "

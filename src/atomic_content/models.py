@@ -978,6 +978,28 @@ class Namespace(Model):
         return self
 
 
+def _not_empty_steps(value: list[str]) -> list[str]:
+    """``value`` unless it is empty: absent ``steps`` means the whole journey, so an empty list
+    would silently mean no step (an experiment that covers no message)."""
+    if not value:
+        raise PydanticCustomError(
+            "too_short",
+            "an empty list names no step, so the experiment would cover no message",
+            {
+                "hint": "remove `steps:` to run the experiment on the whole journey, or list "
+                "the steps it covers, e.g. [day-0]"
+            },
+        )
+    return value
+
+
+ExperimentSteps = Annotated[
+    list[Identifier],
+    Field(max_length=MAX_JOURNEY_STEPS, json_schema_extra={"minItems": 1}),
+    AfterValidator(_not_empty_steps),
+]
+
+
 class Experiment(Model):
     """``experiments/<id>.yaml``: a controlled test of personalization against the generic
     message (and, with a holdout, against no message), pre-registered before it starts."""
@@ -989,9 +1011,8 @@ class Experiment(Model):
     )
     name: str | None = None
     journey: Identifier
-    steps: list[Identifier] | None = Field(
+    steps: ExperimentSteps | None = Field(
         default=None,
-        max_length=MAX_JOURNEY_STEPS,
         description="The steps the experiment covers; absent means the whole journey.",
     )
     hypothesis: NonEmpty
