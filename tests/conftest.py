@@ -35,6 +35,33 @@ from contentkit import write_tree
 REPO = Path(__file__).resolve().parent.parent
 DEMO_CONTENT = REPO / "content"
 
+DEMO_RECORD: dict[str, Any] = {
+    "id": "C-0",
+    "email": "c@example.com",
+    "locale": "en",
+    "tier": "none",
+    "orders": {"count": 3},
+    "lifetime_value": 10.0,
+    "app_installed": False,
+    "sessions_mobile_share": 0.1,
+    "discount_affinity": 0.1,
+    "last_active_days": 5,
+    "consent": {"personalization": True, "email_marketing": True},
+    "signup_date": "2026-01-01",
+}
+"""A valid record of the demo profile, in no segment (tests vary one attribute of it)."""
+
+
+def flat_keys(data: Mapping[str, Any], base: str = "") -> dict[str, Any]:
+    """``data`` with every group written as flat dotted keys (as CSV columns are)."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(flat_keys(value, f"{base}{key}."))
+        else:
+            flat[f"{base}{key}"] = value
+    return flat
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

@@ -32,6 +32,7 @@ from atomic_content.records import (
     read_records,
 )
 from atomic_content.validate import check_content, load_library
+from conftest import flat_keys
 from contentkit import write_tree
 
 PROFILE_YAML = """\
@@ -287,7 +288,7 @@ def through(source: str, case: Case, tmp_path: Path) -> Any:
             handle.write(as_json(data) + "\n")
         expected_line = 3
     else:
-        flat = _flatten(data)
+        flat = flat_keys(data)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(list(flat))
@@ -299,16 +300,6 @@ def through(source: str, case: Case, tmp_path: Path) -> Any:
     assert last.line == expected_line
     assert all(p.where == f"line {expected_line}" for p in last.problems)
     return verdict(last.problems), last.record
-
-
-def _flatten(data: dict[str, Any], base: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{base}{key}."))
-        else:
-            flat[f"{base}{key}"] = value
-    return flat
 
 
 @pytest.mark.parametrize(

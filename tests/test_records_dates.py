@@ -49,6 +49,7 @@ from atomic_content.records import (
 from atomic_content.repository import Library
 from atomic_content.runtime import render_batch
 from atomic_content.validate import load_library
+from conftest import DEMO_RECORD, flat_keys
 
 REPO = Path(__file__).resolve().parent.parent
 DAY = dt.date(2026, 11, 22)
@@ -58,20 +59,6 @@ WELCOME = {"journey": "welcome", "step": "day-0", "channel": "email"}
 # The reviewer's report: two records of the demo that differ only in how `signup_date` is
 # spelled got different segments (`new-customer` is `signup_date >= "2026-09-01"`, as text).
 
-DEMO_BASE: dict[str, Any] = {
-    "id": "C-0",
-    "email": "c@example.com",
-    "locale": "en",
-    "tier": "none",
-    "orders": {"count": 3},
-    "lifetime_value": 10.0,
-    "app_installed": False,
-    "sessions_mobile_share": 0.1,
-    "discount_affinity": 0.1,
-    "last_active_days": 5,
-    "consent": {"personalization": True, "email_marketing": True},
-    "signup_date": "2026-01-01",
-}
 # signup_date as written -> the audience of the welcome email, or the problem code.
 DEMO_SPELLINGS: list[tuple[str, str]] = [
     ("2026-10-01", "new-customer"),
@@ -102,7 +89,7 @@ def bundle(dist: Path) -> Bundle:
 
 def demo_records() -> list[dict[str, Any]]:
     return [
-        {**DEMO_BASE, "id": f"C-{i}", "signup_date": spelling}
+        {**DEMO_RECORD, "id": f"C-{i}", "signup_date": spelling}
         for i, (spelling, _outcome) in enumerate(DEMO_SPELLINGS)
     ]
 
@@ -151,7 +138,7 @@ def test_demo_jsonl(bundle: Bundle, tmp_path: Path) -> None:
 
 
 def test_demo_csv(bundle: Bundle, tmp_path: Path) -> None:
-    flat = [_flatten(record) for record in demo_records()]
+    flat = [flat_keys(record) for record in demo_records()]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(list(flat[0]))
@@ -179,7 +166,7 @@ def test_demo_parquet_text_and_arrow_dates(bundle: Bundle, tmp_path: Path) -> No
     dates = tmp_path / "dates.parquet"
     days = [dt.date(2026, 10, 1), dt.date(2026, 1, 1)]
     table = pa.Table.from_pylist(
-        [{**DEMO_BASE, "id": f"D-{i}", "signup_date": day} for i, day in enumerate(days)]
+        [{**DEMO_RECORD, "id": f"D-{i}", "signup_date": day} for i, day in enumerate(days)]
     )
     assert table.schema.field("signup_date").type == pa.date32()
     pq.write_table(table, dates)
@@ -196,13 +183,13 @@ def test_demo_customer_yaml_files(bundle: Bundle, tmp_path: Path) -> None:
     got = []
     for i, (spelling, _outcome) in enumerate(DEMO_SPELLINGS):
         path = tmp_path / f"c{i}.yaml"
-        path.write_text(_yaml_customer({**DEMO_BASE, "signup_date": spelling}), encoding="utf-8")
+        path.write_text(_yaml_customer({**DEMO_RECORD, "signup_date": spelling}), encoding="utf-8")
         try:
             record = find_customer(library, str(path)).attributes
         except ContentError as exc:
             [diagnostic] = list(exc.diagnostics)
             assert diagnostic.code == "customer.attribute_type"
-            assert diagnostic.line == list(DEMO_BASE).index("signup_date") + 1
+            assert diagnostic.line == list(DEMO_RECORD).index("signup_date") + 1
             assert spelling.strip() not in diagnostic.message + diagnostic.hint
             got.append("record.type")
         else:
@@ -212,7 +199,7 @@ def test_demo_customer_yaml_files(bundle: Bundle, tmp_path: Path) -> None:
     # Unquoted, YAML reads a date; it is written out in the one form.
     path = tmp_path / "plain.yaml"
     path.write_text(
-        _yaml_customer(DEMO_BASE).replace('signup_date: "2026-01-01"', "signup_date: 2026-10-01"),
+        _yaml_customer(DEMO_RECORD).replace('signup_date: "2026-01-01"', "signup_date: 2026-10-01"),
         encoding="utf-8",
     )
     record = find_customer(library, str(path)).attributes
@@ -223,16 +210,6 @@ def test_demo_customer_yaml_files(bundle: Bundle, tmp_path: Path) -> None:
 def _yaml_customer(record: dict[str, Any]) -> str:
     """A bare attribute mapping, one top-level attribute a line (JSON values are YAML)."""
     return "".join(f"{key}: {json.dumps(value)}\n" for key, value in record.items())
-
-
-def _flatten(data: dict[str, Any], base: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{base}{key}."))
-        else:
-            flat[f"{base}{key}"] = value
-    return flat
 
 
 # --------------------------------------------------------------------------- every entry point

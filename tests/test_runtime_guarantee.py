@@ -37,6 +37,7 @@ from atomic_content.records import RecordError
 from atomic_content.render import render_message
 from atomic_content.runtime import render_batch
 from atomic_content.validate import load_library
+from conftest import flat_keys
 
 DEMO = Path(__file__).resolve().parent.parent / "content"
 DAY = dt.date(2026, 12, 1)
@@ -242,17 +243,6 @@ def test_every_customer_gets_exactly_a_build_variant(
     assert seen_audiences >= {"generic", "vip", "dach", "deal-seeker", "lapsed", "mobile-first"}
 
 
-def dotted(record: dict[str, Any], base: str = "") -> dict[str, Any]:
-    """``record`` with every group written as flat dotted keys (as CSV columns are)."""
-    flat: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, dict):
-            flat.update(dotted(value, f"{base}{key}."))
-        else:
-            flat[f"{base}{key}"] = value
-    return flat
-
-
 def test_route_checks_the_record_as_render_does(
     built: tuple[Path, Path, Bundle, Manifest],
 ) -> None:
@@ -261,7 +251,7 @@ def test_route_checks_the_record_as_render_does(
     content, _out, bundle, _manifest = built
     compared = 0
     for record in generated_customers(200, seed=7):
-        flat = dotted(record)
+        flat = flat_keys(record)
         assert flat != record
         for journey, step, channel in messages(content):
             where = {"journey": journey, "step": step, "channel": channel, "on": DAY}

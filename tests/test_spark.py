@@ -28,6 +28,7 @@ from atomic_content.bundle import load_bundle
 from atomic_content.cli import main
 from atomic_content.errors import UsageError
 from atomic_content.runtime import OUTPUT_MARKER, render_batch
+from conftest import DEMO_RECORD
 from customerkit import write_demo_customers
 
 pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark")]
@@ -253,19 +254,7 @@ def test_date_spellings_same_status_as_locally(spark: Any, dist: Path, tmp_path:
     """Spark rows of records that differ only in how ``signup_date`` is spelled: the one form
     (text or an Arrow date) is a date, every other ISO 8601 spelling a ``record.type`` error
     (they used to reach the ``new-customer`` segment, ``signup_date >= "2026-09-01"`` as text)."""
-    good = {
-        "id": "D-0",
-        "email": "d@example.com",
-        "locale": "en",
-        "tier": "none",
-        "orders": {"count": 3},
-        "lifetime_value": 10.0,
-        "app_installed": False,
-        "sessions_mobile_share": 0.1,
-        "discount_affinity": 0.1,
-        "last_active_days": 5,
-        "consent": {"personalization": True, "email_marketing": True},
-    }
+    good = {key: value for key, value in DEMO_RECORD.items() if key != "signup_date"}
     spellings = {
         "D-text-new": ("2026-10-01", "new-customer"),
         "D-text-old": ("2026-01-01", "generic"),

@@ -869,25 +869,26 @@ class Step(Model):
     )
 
 
-def _not_empty_locales(value: list[str]) -> list[str]:
-    """``value`` unless it is empty: absent ``locales`` means every locale, so an empty list
-    would silently mean none (a journey without a single message)."""
-    if not value:
-        raise PydanticCustomError(
-            "too_short",
-            "an empty list names no locale, so the journey would have no message at all",
-            {
-                "hint": "remove `locales:` to write the journey in every locale of atomic.yaml, "
-                "or list the locales it is written in, e.g. [en, de]"
-            },
-        )
-    return value
+def _not_empty(message: str, hint: str) -> AfterValidator:
+    """A validator refusing an empty list (``schema.empty`` with ``message`` and ``hint``) for
+    a field whose absence means "all": an empty list would silently mean none."""
+
+    def check(value: list[str]) -> list[str]:
+        if not value:
+            raise PydanticCustomError("too_short", message, {"hint": hint})
+        return value
+
+    return AfterValidator(check)
 
 
 JourneyLocales = Annotated[
     list[LocaleCode],
     Field(max_length=MAX_LIST_ITEMS, json_schema_extra={"minItems": 1}),
-    AfterValidator(_not_empty_locales),
+    _not_empty(
+        "an empty list names no locale, so the journey would have no message at all",
+        "remove `locales:` to write the journey in every locale of atomic.yaml, or list the "
+        "locales it is written in, e.g. [en, de]",
+    ),
 ]
 
 
@@ -978,25 +979,14 @@ class Namespace(Model):
         return self
 
 
-def _not_empty_steps(value: list[str]) -> list[str]:
-    """``value`` unless it is empty: absent ``steps`` means the whole journey, so an empty list
-    would silently mean no step (an experiment that covers no message)."""
-    if not value:
-        raise PydanticCustomError(
-            "too_short",
-            "an empty list names no step, so the experiment would cover no message",
-            {
-                "hint": "remove `steps:` to run the experiment on the whole journey, or list "
-                "the steps it covers, e.g. [day-0]"
-            },
-        )
-    return value
-
-
 ExperimentSteps = Annotated[
     list[Identifier],
     Field(max_length=MAX_JOURNEY_STEPS, json_schema_extra={"minItems": 1}),
-    AfterValidator(_not_empty_steps),
+    _not_empty(
+        "an empty list names no step, so the experiment would cover no message",
+        "remove `steps:` to run the experiment on the whole journey, or list the steps it "
+        "covers, e.g. [day-0]",
+    ),
 ]
 
 
